@@ -1,0 +1,290 @@
+//! The `kubecorp` binary: parses arguments and hands each command to the library that owns it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use kubecorp_pki::{ClusterFacts, KeyAlgorithm, Lab};
+use time::OffsetDateTime;
+
+mod when;
+
+/// kubecorp: a Kubernetes control plane in miniature, whose components check each other's
+/// badges over real mutual TLS.
+#[derive(Debug, Parser)]
+#[command(name = "kubecorp", version, about, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create and look after the lab's PKI (what `kubeadm init phase certs` and `phase kubeconfig` do).
+    #[command(subcommand)]
+    Pki(PkiCommand),
+    /// Check, renew, inspect and verify certificates (what `kubeadm certs` does, and more).
+    #[command(subcommand)]
+    Certs(CertsCommand),
+    /// `kubeadm alpha certs` was removed in Kubernetes 1.21; this only points to the right command.
+    #[command(hide = true, disable_help_flag = true)]
+    Alpha {
+        /// The rest of what was typed.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        rest: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PkiCommand {
+    /// Write the CAs, certificates, keys and kubeconfigs of a kubeadm 1.32 control plane.
+    Init {
+        /// The lab directory to write into (created 0700 if absent).
+        #[arg(long, default_value = kubecorp_pki::layout::DEFAULT_DIR)]
+        dir: PathBuf,
+        /// The control-plane node's name: the CN of etcd's badges and the kubelet's identity.
+        #[arg(long, default_value = "kubecorp-control-plane")]
+        node_name: String,
+        /// The address the apiserver advertises: written into SANs and kubeconfig server URLs.
+        #[arg(long, default_value = "127.0.0.1")]
+        advertise_address: String,
+        /// The key type of every new key (kubeadm's default is rsa-2048).
+        #[arg(long, default_value = "ecdsa-p256")]
+        key_algorithm: KeyAlgorithm,
+        /// Overwrite existing certificates, keys and kubeconfigs instead of keeping them.
+        #[arg(long)]
+        force: bool,
+        /// The lab clock's time to issue at: RFC 3339, a date, or an offset such as +30d.
+        #[arg(long, allow_hyphen_values = true)]
+        now: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CertsCommand {
+    /// Show when each certificate and CA expires, as `kubeadm certs check-expiration` does.
+    CheckExpiration {
+        /// The lab directory to read.
+        #[arg(long, default_value = kubecorp_pki::layout::DEFAULT_DIR)]
+        dir: PathBuf,
+        /// Look from this time instead of now: RFC 3339, a date, or an offset such as +400d.
+        #[arg(long, allow_hyphen_values = true)]
+        now: Option<String>,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t = Format::Text)]
+        output: Format,
+    },
+    /// Renew a certificate (kubeadm name, or `all`) with a new key, keeping its subject and names.
+    Renew {
+        /// The kubeadm name: admin.conf, apiserver, etcd-server, scheduler.conf, … or all.
+        name: String,
+        /// The lab directory to write into.
+        #[arg(long, default_value = kubecorp_pki::layout::DEFAULT_DIR)]
+        dir: PathBuf,
+        /// The lab clock's time the new validity starts from: RFC 3339, a date, or an offset.
+        #[arg(long, allow_hyphen_values = true)]
+        now: Option<String>,
+    },
+    /// Show a certificate's subject, issuer, dates, names, usages and KubeCorp role.
+    Inspect {
+        /// A kubeadm name (apiserver, admin.conf, ca, …) or a file (PEM certificate or kubeconfig).
+        target: String,
+        /// The lab directory where kubeadm names are looked up.
+        #[arg(long, default_value = kubecorp_pki::layout::DEFAULT_DIR)]
+        dir: PathBuf,
+        /// Compute time left from this time instead of now.
+        #[arg(long, allow_hyphen_values = true)]
+        now: Option<String>,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t = Format::Text)]
+        output: Format,
+    },
+    /// Verify a certificate against a CA as Go and Kubernetes would, and explain the verdict.
+    Verify {
+        /// The certificate to verify (PEM; extra certificates in the file are intermediates).
+        #[arg(long)]
+        cert: PathBuf,
+        /// The CA bundle to trust (PEM, one or more certificates).
+        #[arg(long)]
+        ca: PathBuf,
+        /// The DNS name or IP address the client dialled, checked against the SANs.
+        #[arg(long)]
+        name: Option<String>,
+        /// What the certificate is presented for: a server badge or a client badge.
+        #[arg(long, value_enum)]
+        usage: Option<UsageArg>,
+        /// Verify at this time instead of now: RFC 3339, a date, or an offset such as +400d.
+        #[arg(long, allow_hyphen_values = true)]
+        at: Option<String>,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t = Format::Text)]
+        output: Format,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum UsageArg {
+    Server,
+    Client,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let real_now = OffsetDateTime::now_utc();
+    match cli.command {
+        Command::Pki(PkiCommand::Init {
+            dir,
+            node_name,
+            advertise_address,
+            key_algorithm,
+            force,
+            now,
+        }) => {
+            let now = when::parse("--now", now.as_deref(), real_now)?;
+            let address =
+                advertise_address
+                    .parse()
+                    .map_err(|_| kubecorp_pki::PkiError::BadAddress {
+                        value: advertise_address.clone(),
+                    })?;
+            let opts = kubecorp_pki::init::InitOptions {
+                facts: ClusterFacts::new(node_name, address),
+                key_algorithm,
+                force,
+                now,
+            };
+            let lab = Lab::new(&dir);
+            for line in kubecorp_pki::init::init(&lab, &opts)? {
+                println!("{line}");
+            }
+            println!(
+                "\nThe lab's PKI is in {}. Look at it with:\n  kubecorp certs check-expiration --dir {0}\n  kubecorp certs inspect apiserver --dir {0}",
+                dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Certs(CertsCommand::CheckExpiration { dir, now, output }) => {
+            let now = when::parse("--now", now.as_deref(), real_now)?;
+            let lab = existing_lab(&dir)?;
+            let info = kubecorp_pki::expiration::check_expiration(&lab, now);
+            match output {
+                Format::Text => print!("{}", info.to_text()),
+                Format::Json => println!("{}", serde_json::to_string_pretty(&info)?),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Certs(CertsCommand::Renew { name, dir, now }) => {
+            let now = when::parse("--now", now.as_deref(), real_now)?;
+            let lab = existing_lab(&dir)?;
+            for renewed in kubecorp_pki::renew::renew(&lab, &name, now)? {
+                println!("{}", renewed.line);
+            }
+            println!("\n{}", kubecorp_pki::renew::DONE);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Certs(CertsCommand::Inspect {
+            target,
+            dir,
+            now,
+            output,
+        }) => {
+            let now = when::parse("--now", now.as_deref(), real_now)?;
+            let lab = Lab::new(&dir);
+            let inspection = kubecorp_pki::inspect::inspect(&lab, &target, now)?;
+            match output {
+                Format::Text => print!("{}", inspection.to_text(now)),
+                Format::Json => println!("{}", serde_json::to_string_pretty(&inspection)?),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Certs(CertsCommand::Verify {
+            cert,
+            ca,
+            name,
+            usage,
+            at,
+            output,
+        }) => {
+            let at = when::parse("--at", at.as_deref(), real_now)?;
+            let chain = kubecorp_pki::cert::read_cert_chain(&cert)?;
+            let roots = kubecorp_pki::cert::read_cert_chain(&ca)?;
+            let request = kubecorp_trust::VerifyRequest {
+                leaf: &chain[0],
+                intermediates: &chain[1..],
+                roots: &roots,
+                name: name.as_deref(),
+                usage: usage.map(|u| match u {
+                    UsageArg::Server => kubecorp_trust::Usage::Server,
+                    UsageArg::Client => kubecorp_trust::Usage::Client,
+                }),
+                at,
+            };
+            let verdict = kubecorp_trust::verify(&request);
+            match output {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&verdict)?),
+                Format::Text if verdict.is_valid() => {
+                    println!("{}: OK", cert.display());
+                    println!("  {}", verdict.explanation);
+                }
+                Format::Text => {
+                    println!("{}", verdict.text);
+                    println!("  what it means: {}", verdict.explanation);
+                    println!("  hint: {}", verdict.hint);
+                }
+            }
+            Ok(if verdict.is_valid() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Alpha { rest } => {
+            let typed = rest.join(" ");
+            let right = rest
+                .iter()
+                .position(|a| a == "renew")
+                .and_then(|i| rest.get(i + 1))
+                .map(|name| match kubecorp_pki::renew::resolve(name) {
+                    Ok(_) => format!("kubecorp certs renew {name}"),
+                    Err(_) if name == "scheduler" => "kubecorp certs renew scheduler.conf".into(),
+                    Err(e) => format!("kubecorp certs renew <name>  ({e})"),
+                })
+                .unwrap_or_else(|| "kubecorp certs --help".into());
+            anyhow::bail!(
+                "`kubeadm alpha certs {typed}` no longer exists: `kubeadm alpha certs` graduated to `kubeadm certs` in 1.20 and was removed in 1.21.\n  Here, type: {right}"
+            )
+        }
+    }
+}
+
+/// A command that reads a lab needs one to exist.
+fn existing_lab(dir: &std::path::Path) -> Result<Lab> {
+    if !dir.exists() {
+        anyhow::bail!(
+            "{}: no such lab directory (expected the output of `kubecorp pki init --dir {0}`)",
+            dir.display()
+        );
+    }
+    if !dir.is_dir() {
+        return Err(kubecorp_pki::PkiError::NotADirectory { path: dir.into() })
+            .context("reading the lab");
+    }
+    Ok(Lab::new(dir))
+}

@@ -1,0 +1,79 @@
+//! What can go wrong while the Founder reads, writes or signs badges, each error naming its file.
+
+use std::path::PathBuf;
+
+/// An error from the PKI layer. Every variant names the file or argument it is about and what
+/// was expected, so the message can be shown to a learner as it is.
+#[derive(Debug, thiserror::Error)]
+pub enum PkiError {
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: cannot write: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: no such file (expected {expected})")]
+    Missing { path: PathBuf, expected: String },
+    #[error(
+        "{path}: is not a directory; the lab directory must be a directory (or not exist yet)"
+    )]
+    NotADirectory { path: PathBuf },
+    #[error("{path}: expected a PEM {expected} block, found {found}")]
+    NotPem {
+        path: PathBuf,
+        expected: &'static str,
+        found: String,
+    },
+    #[error("{path}: the {what} is not valid DER: {detail}")]
+    BadDer {
+        path: PathBuf,
+        what: &'static str,
+        detail: String,
+    },
+    #[error("{path}: the private key does not match the public key of the certificate {cert}")]
+    KeyMismatch { path: PathBuf, cert: PathBuf },
+    #[error("{path}: field `{field}`: {problem}")]
+    Kubeconfig {
+        path: PathBuf,
+        field: &'static str,
+        problem: String,
+    },
+    #[error("{path}: already exists; pass --force to overwrite it")]
+    Exists { path: PathBuf },
+    #[error("unknown certificate name `{name}`{suggestion}; known names: {known}")]
+    UnknownName {
+        name: String,
+        suggestion: String,
+        known: String,
+    },
+    #[error("`{name}` cannot be renewed: {reason}")]
+    NotRenewable { name: String, reason: String },
+    #[error("cannot sign {what}: {detail}")]
+    Sign { what: String, detail: String },
+    #[error("invalid --advertise-address `{value}`: expected an IPv4 or IPv6 address")]
+    BadAddress { value: String },
+    #[error("invalid node name `{value}`: {problem}")]
+    BadNodeName {
+        value: String,
+        problem: &'static str,
+    },
+}
+
+impl PkiError {
+    pub(crate) fn read(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        let path = path.into();
+        if source.kind() == std::io::ErrorKind::NotFound {
+            return PkiError::Missing {
+                path,
+                expected: "a PEM file".into(),
+            };
+        }
+        PkiError::Read { path, source }
+    }
+}
+
+pub type Result<T, E = PkiError> = std::result::Result<T, E>;

@@ -1,0 +1,243 @@
+//! `kubecorp pki init`: the Founder opens the office and prints every badge kubeadm 1.32 would.
+//!
+//! Like `kubeadm init phase certs` and `phase kubeconfig`: an existing CA (certificate and key)
+//! is reused to sign whatever is missing, and existing files are kept unless `force` is set.
+
+use time::OffsetDateTime;
+
+use crate::error::{PkiError, Result};
+use crate::fs::{ensure_dir, write_atomic, Mode};
+use crate::issue::{Ca, Shape, CA_VALIDITY};
+use crate::keys::{private_key_pem, KeyAlgorithm};
+use crate::layout::Lab;
+use crate::profile::{profile, AltNames, Authority, ClusterFacts, Profile, San, Storage};
+
+/// What `pki init` needs to know.
+#[derive(Debug, Clone)]
+pub struct InitOptions {
+    pub facts: ClusterFacts,
+    pub key_algorithm: KeyAlgorithm,
+    /// Overwrite existing files instead of keeping them.
+    pub force: bool,
+    /// The lab clock's "now": every NotBefore and NotAfter counts from it.
+    pub now: OffsetDateTime,
+}
+
+/// kubeadm's order: each CA followed by the badges it signs; kubeconfigs last.
+const ORDER: &[(Authority, &[&str])] = &[
+    (
+        Authority::Cluster,
+        &["apiserver", "apiserver-kubelet-client"],
+    ),
+    (Authority::FrontProxy, &["front-proxy-client"]),
+    (
+        Authority::Etcd,
+        &[
+            "etcd-server",
+            "etcd-peer",
+            "etcd-healthcheck-client",
+            "apiserver-etcd-client",
+        ],
+    ),
+];
+
+const KUBECONFIGS: &[&str] = &[
+    "admin.conf",
+    "super-admin.conf",
+    "kubelet.conf",
+    "controller-manager.conf",
+    "scheduler.conf",
+    "kube-proxy.conf",
+];
+
+/// Writes the lab's PKI and kubeconfigs; returns kubeadm-style progress lines.
+pub fn init(lab: &Lab, opts: &InitOptions) -> Result<Vec<String>> {
+    validate(&opts.facts)?;
+    ensure_dir(lab.root())?;
+    ensure_dir(&lab.pki_dir())?;
+    let mut log = vec![format!(
+        "[certs] Using certificateDir folder {:?}",
+        lab.pki_dir().display().to_string()
+    )];
+    let mut cluster_ca = None;
+    for (authority, leaves) in ORDER {
+        let ca = ensure_ca(lab, *authority, opts, &mut log)?;
+        for name in *leaves {
+            let p = profile(name).expect("every ordered name has a profile");
+            ensure_leaf(lab, p, &ca, opts, &mut log)?;
+        }
+        if *authority == Authority::Cluster {
+            cluster_ca = Some(ca);
+        }
+    }
+    ensure_sa(lab, opts, &mut log)?;
+    let ca = cluster_ca.expect("the cluster CA is first in ORDER");
+    log.push(format!(
+        "[kubeconfig] Using kubeconfig folder {:?}",
+        lab.root().display().to_string()
+    ));
+    for name in KUBECONFIGS {
+        let p = profile(name).expect("every kubeconfig has a profile");
+        ensure_leaf(lab, p, &ca, opts, &mut log)?;
+    }
+    Ok(log)
+}
+
+fn validate(facts: &ClusterFacts) -> Result<()> {
+    let name = &facts.node_name;
+    let ok = !name.is_empty()
+        && name.len() <= 253
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && !name.starts_with(['-', '.'])
+        && !name.ends_with(['-', '.']);
+    if !ok {
+        return Err(PkiError::BadNodeName {
+            value: name.clone(),
+            problem: "a node name must be a lower-case RFC 1123 DNS name (a-z, 0-9, '-' and '.')",
+        });
+    }
+    Ok(())
+}
+
+fn ensure_ca(
+    lab: &Lab,
+    authority: Authority,
+    opts: &InitOptions,
+    log: &mut Vec<String>,
+) -> Result<Ca> {
+    let cert = lab.ca_cert_path(authority);
+    let key = lab.ca_key_path(authority);
+    let phase = authority.stem();
+    if !opts.force && cert.exists() && key.exists() {
+        let ca = lab.load_ca(authority)?;
+        log.push(format!(
+            "[certs] Using existing {} certificate authority",
+            authority.name()
+        ));
+        return Ok(ca);
+    }
+    if !opts.force && cert.exists() != key.exists() {
+        let (present, absent) = if cert.exists() {
+            (cert, key)
+        } else {
+            (key, cert)
+        };
+        return Err(PkiError::Missing {
+            path: absent,
+            expected: format!(
+                "the other half of {} (the lab needs both the CA certificate and its key to sign; pass --force to make a new CA)",
+                present.display()
+            ),
+        });
+    }
+    log.push(format!(
+        "[certs] Generating \"{phase}\" certificate and key"
+    ));
+    let mut ca = Ca::generate(
+        authority.common_name(),
+        opts.key_algorithm.generate()?,
+        opts.now,
+        CA_VALIDITY,
+    )?;
+    ca.authority = Some(authority);
+    lab.store_ca(authority, &ca)?;
+    Ok(ca)
+}
+
+fn ensure_leaf(
+    lab: &Lab,
+    p: &'static Profile,
+    ca: &Ca,
+    opts: &InitOptions,
+    log: &mut Vec<String>,
+) -> Result<()> {
+    let path = lab.storage_path(p.storage);
+    let exists = match p.storage {
+        Storage::Pki(stem) => path.exists() && lab.key_path(stem).exists(),
+        Storage::Kubeconfig(_) => path.exists(),
+    };
+    if exists && !opts.force {
+        // Load it, so a damaged or mismatched pair is reported now rather than at first use.
+        lab.load_badge(p)?;
+        log.push(match p.storage {
+            Storage::Pki(stem) => {
+                format!("[certs] Using existing {stem} certificate and key on disk")
+            }
+            Storage::Kubeconfig(_) => format!(
+                "[kubeconfig] Using existing kubeconfig file: {:?}",
+                path.display().to_string()
+            ),
+        });
+        return Ok(());
+    }
+    let shape = Shape::of(p, &opts.facts);
+    let key = opts.key_algorithm.generate()?;
+    let cert = ca.issue_now(&shape, &key, opts.now)?;
+    if matches!(p.storage, Storage::Kubeconfig(_)) && opts.force && path.exists() {
+        // --force rewrites the whole kubeconfig, server address included.
+        std::fs::remove_file(&path).map_err(|source| PkiError::Write {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    lab.store_badge(p, &opts.facts, ca, &cert, &key)?;
+    match p.storage {
+        Storage::Pki(stem) => {
+            log.push(format!("[certs] Generating \"{stem}\" certificate and key"));
+            if p.alt_names != AltNames::None {
+                log.push(format!(
+                    "[certs] {stem} serving cert is signed for {}",
+                    describe_sans(&shape.sans)
+                ));
+            }
+        }
+        Storage::Kubeconfig(file) => {
+            log.push(format!("[kubeconfig] Writing {file:?} kubeconfig file"))
+        }
+    }
+    Ok(())
+}
+
+/// `DNS names [a b] and IPs [1.2.3.4 ::1]`, as kubeadm logs a serving certificate.
+fn describe_sans(sans: &[San]) -> String {
+    let dns: Vec<&str> = sans
+        .iter()
+        .filter_map(|s| match s {
+            San::Dns(d) => Some(d.as_str()),
+            San::Ip(_) => None,
+        })
+        .collect();
+    let ips: Vec<String> = sans
+        .iter()
+        .filter_map(|s| match s {
+            San::Ip(ip) => Some(ip.to_string()),
+            San::Dns(_) => None,
+        })
+        .collect();
+    format!("DNS names [{}] and IPs [{}]", dns.join(" "), ips.join(" "))
+}
+
+/// The service-account signing key pair: a key and its public half, no certificate, no expiry.
+fn ensure_sa(lab: &Lab, opts: &InitOptions, log: &mut Vec<String>) -> Result<()> {
+    if !opts.force && lab.sa_key_path().exists() && lab.sa_pub_path().exists() {
+        crate::keys::read_private_key(&lab.sa_key_path())?;
+        log.push("[certs] Using the existing \"sa\" key".into());
+        return Ok(());
+    }
+    log.push("[certs] Generating \"sa\" key and public key".into());
+    // kubeadm always makes the sa key RSA 2048 unless told otherwise; the lab follows the
+    // chosen algorithm so `pki init` stays fast with ECDSA.
+    let key = opts.key_algorithm.generate()?;
+    write_atomic(
+        &lab.sa_key_path(),
+        private_key_pem(&key)?.as_bytes(),
+        Mode::Secret,
+    )?;
+    write_atomic(
+        &lab.sa_pub_path(),
+        key.public_key_pem().as_bytes(),
+        Mode::Public,
+    )
+}

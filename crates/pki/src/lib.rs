@@ -1,0 +1,32 @@
+//! The Founder: kubeadm's certificate authorities, the badges they sign, and where they live.
+//!
+//! # Layout
+//!
+//! - [`profile`]: the catalogue of every badge kubeadm 1.32 makes (CN, O, usages, SANs, CA)
+//!   and its role in the KubeCorp story.
+//! - [`keys`]: key generation and the PEM encodings kubeadm uses.
+//! - [`issue`]: signing a badge's [`issue::Shape`] with a [`issue::Ca`].
+//! - [`cert`]: reading a certificate into owned facts ([`cert::CertInfo`]).
+//! - [`layout`], [`badge`], [`kubeconfig`], [`fs`]: the lab directory on disk, written atomically
+//!   with private files kept private.
+//! - [`init`], [`expiration`], [`renew`], [`inspect`]: the `pki init` and `certs …` commands.
+#![forbid(unsafe_code)]
+
+pub mod badge;
+pub mod cert;
+pub mod error;
+pub mod expiration;
+pub mod fs;
+pub mod init;
+pub mod inspect;
+pub mod issue;
+pub mod keys;
+pub mod kubeconfig;
+pub mod layout;
+pub mod profile;
+pub mod renew;
+
+pub use error::{PkiError, Result};
+pub use keys::KeyAlgorithm;
+pub use layout::Lab;
+pub use profile::{Authority, ClusterFacts, Profile};

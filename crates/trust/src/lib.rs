@@ -1,0 +1,26 @@
+//! Trust: the lab clock, the guard's badge check, and the words Go and Kubernetes use for it.
+//!
+//! In KubeCorp the Founder (the cluster CA) signs badges, and every guard (each TLS server and
+//! client) checks them. This crate is what a guard knows: what time it is, whether a badge gets
+//! in, and how to say why not, exactly as a Go component in a real cluster would say it.
+//!
+//! # Layout
+//!
+//! - [`clock`]: [`LabClock`], the one shared time; also rustls's time source, so advancing it
+//!   expires badges in real handshakes.
+//! - [`verdict`]: [`Verdict`] and [`VerdictKind`], the vocabulary the whole lab speaks: Go's
+//!   text, a plain explanation, a hint. [`classify_text`] reads Go's lines back.
+//! - [`verify`]: [`verify()`], Go's `Certificate.Verify` replayed check by check, with
+//!   rustls-webpki as the final judge.
+//! - `facts` (private): the certificate fields verification reads, as Go's `x509.Certificate`
+//!   holds them.
+#![forbid(unsafe_code)]
+
+pub mod clock;
+mod facts;
+pub mod verdict;
+pub mod verify;
+
+pub use clock::LabClock;
+pub use verdict::{classify_text, UnknownVerdictKind, Verdict, VerdictKind};
+pub use verify::{go_time, verify, Usage, VerifyRequest};

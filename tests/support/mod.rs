@@ -1,0 +1,174 @@
+//! Test support: run the `kubecorp` binary and the real tools that judge it (openssl, kubectl).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The result of one command, with helpers that print everything when an assertion fails.
+pub struct Run {
+    pub what: String,
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(what: String, out: Output) -> Run {
+        Run {
+            what,
+            status: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    #[track_caller]
+    pub fn success(self) -> Run {
+        assert_eq!(self.status, 0, "{} failed:\n{}", self.what, self.dump());
+        self
+    }
+
+    #[track_caller]
+    pub fn failure(self, code: i32) -> Run {
+        assert_eq!(
+            self.status,
+            code,
+            "{} should exit {code}:\n{}",
+            self.what,
+            self.dump()
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_has(self, needle: &str) -> Run {
+        assert!(
+            self.stdout.contains(needle),
+            "{}: stdout lacks {needle:?}:\n{}",
+            self.what,
+            self.dump()
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_has(self, needle: &str) -> Run {
+        assert!(
+            self.stderr.contains(needle),
+            "{}: stderr lacks {needle:?}:\n{}",
+            self.what,
+            self.dump()
+        );
+        self
+    }
+
+    pub fn dump(&self) -> String {
+        format!(
+            "status {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs the kubecorp binary built for these tests.
+pub fn kubecorp<I, S>(args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let args: Vec<_> = args
+        .into_iter()
+        .map(|a| a.as_ref().to_os_string())
+        .collect();
+    let what = format!(
+        "kubecorp {}",
+        args.iter()
+            .map(|a| a.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_kubecorp"))
+        .args(&args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the kubecorp binary runs");
+    Run::from(what, out)
+}
+
+/// A real tool, or `None` when it is absent outside CI (with a line saying the test was skipped).
+/// Under `CI=true` a missing tool fails the test: CI installs what the tests need.
+pub fn tool(name: &str, test: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.is_file())
+    });
+    match found {
+        Some(p) => Some(p),
+        None if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("{test}: `{name}` is not installed, and CI=true requires it")
+        }
+        None => {
+            eprintln!("SKIPPED {test}: `{name}` is not installed on this machine");
+            None
+        }
+    }
+}
+
+/// Runs a real tool.
+pub fn run_tool<I, S>(tool: &Path, args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let args: Vec<_> = args
+        .into_iter()
+        .map(|a| a.as_ref().to_os_string())
+        .collect();
+    let what = format!(
+        "{} {}",
+        tool.file_name().unwrap().to_string_lossy(),
+        args.iter()
+            .map(|a| a.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let out = Command::new(tool)
+        .args(&args)
+        .output()
+        .expect("the tool runs");
+    Run::from(what, out)
+}
+
+/// A fresh lab directory made by `kubecorp pki init`, removed when dropped.
+pub struct TestLab {
+    pub tmp: tempfile::TempDir,
+    pub dir: PathBuf,
+}
+
+impl TestLab {
+    pub fn init(extra: &[&str]) -> TestLab {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("lab");
+        let mut args = vec!["pki", "init", "--dir", dir.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        kubecorp(&args).success();
+        TestLab { tmp, dir }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+
+    pub fn pki(&self, rel: &str) -> String {
+        self.dir
+            .join("pki")
+            .join(rel)
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    pub fn dir_arg(&self) -> &str {
+        self.dir.to_str().unwrap()
+    }
+}
