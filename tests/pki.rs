@@ -833,3 +833,68 @@ fn bad_input_gets_one_clear_error_naming_the_file_or_argument() {
     .failure(2)
     .stderr_has("unknown key algorithm `dsa`");
 }
+
+#[test]
+fn a_badge_checked_against_a_same_name_ca_with_another_key_says_possibly_because_of() {
+    let ours = TestLab::init(&[]);
+    let theirs = TestLab::init(&[]);
+    kubecorp(["certs", "verify", "--cert", &ours.pki("apiserver.crt"), "--ca", &theirs.pki("ca.crt"), "--usage", "server"])
+        .failure(1)
+        .stdout_has(
+            "x509: certificate signed by unknown authority (possibly because of \"x509: ECDSA verification failure\" while trying to verify candidate authority certificate \"kubernetes\")",
+        );
+    let rsa = TestLab::init(&["--key-algorithm", "rsa-2048"]);
+    let rsa2 = TestLab::init(&["--key-algorithm", "rsa-2048"]);
+    kubecorp(["certs", "verify", "--cert", &rsa.pki("apiserver.crt"), "--ca", &rsa2.pki("ca.crt")])
+        .failure(1)
+        .stdout_has("(possibly because of \"crypto/rsa: verification error\" while trying to verify candidate authority certificate \"kubernetes\")");
+}
+
+#[test]
+fn an_expired_ca_fails_verification_naming_the_cas_own_dates() {
+    // A lab made ten years and ten days ago: its CA has just expired.
+    let lab = TestLab::init(&["--now", "-3660d"]);
+    let renew = kubecorp(["certs", "renew", "apiserver", "--dir", lab.dir_arg()]).success();
+    assert!(
+        renew
+            .stderr
+            .contains("warning: the CA `ca` is valid only from"),
+        "{}",
+        renew.dump()
+    );
+    let ca = kubecorp([
+        "certs",
+        "inspect",
+        "ca",
+        "--dir",
+        lab.dir_arg(),
+        "-o",
+        "json",
+    ])
+    .success()
+    .stdout;
+    let ca: serde_json::Value = serde_json::from_str(&ca).unwrap();
+    let ca_not_after = ca["not_after"].as_str().unwrap().to_string();
+    kubecorp([
+        "certs",
+        "verify",
+        "--cert",
+        &lab.pki("apiserver.crt"),
+        "--ca",
+        &lab.pki("ca.crt"),
+        "--usage",
+        "server",
+    ])
+    .failure(1)
+    .stdout_has("x509: certificate has expired or is not yet valid: current time ")
+    .stdout_has(&format!(" is after {ca_not_after}"));
+    let table = kubecorp(["certs", "check-expiration", "--dir", lab.dir_arg()])
+        .success()
+        .stdout;
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("ca ") && l.contains("<invalid>")),
+        "{table}"
+    );
+}

@@ -10,6 +10,27 @@ use time::OffsetDateTime;
 
 mod when;
 
+/// Prints a line to stdout; a closed pipe (`kubecorp … | head -1`) ends the program quietly.
+macro_rules! say {
+    ($($t:tt)*) => { emit(format_args!("{}\n", format_args!($($t)*))) };
+}
+
+/// Prints without adding a newline.
+macro_rules! say_raw {
+    ($($t:tt)*) => { emit(format_args!($($t)*)) };
+}
+
+fn emit(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    if let Err(e) = std::io::stdout().lock().write_fmt(args) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: writing to stdout: {e}");
+        std::process::exit(2);
+    }
+}
+
 /// kubecorp: a Kubernetes control plane in miniature, whose components check each other's
 /// badges over real mutual TLS.
 #[derive(Debug, Parser)]
@@ -172,9 +193,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let lab = Lab::new(&dir);
             for line in kubecorp_pki::init::init(&lab, &opts)? {
-                println!("{line}");
+                say!("{line}");
             }
-            println!(
+            say!(
                 "\nThe lab's PKI is in {}. Look at it with:\n  kubecorp certs check-expiration --dir {0}\n  kubecorp certs inspect apiserver --dir {0}",
                 dir.display()
             );
@@ -185,8 +206,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let lab = existing_lab(&dir)?;
             let info = kubecorp_pki::expiration::check_expiration(&lab, now);
             match output {
-                Format::Text => print!("{}", info.to_text()),
-                Format::Json => println!("{}", serde_json::to_string_pretty(&info)?),
+                Format::Text => say_raw!("{}", info.to_text()),
+                Format::Json => say!("{}", serde_json::to_string_pretty(&info)?),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -194,9 +215,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let now = when::parse("--now", now.as_deref(), real_now)?;
             let lab = existing_lab(&dir)?;
             for renewed in kubecorp_pki::renew::renew(&lab, &name, now)? {
-                println!("{}", renewed.line);
+                if let Some(warning) = &renewed.warning {
+                    eprintln!("{warning}");
+                }
+                say!("{}", renewed.line);
             }
-            println!("\n{}", kubecorp_pki::renew::DONE);
+            say!("\n{}", kubecorp_pki::renew::DONE);
             Ok(ExitCode::SUCCESS)
         }
         Command::Certs(CertsCommand::Inspect {
@@ -209,8 +233,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let lab = Lab::new(&dir);
             let inspection = kubecorp_pki::inspect::inspect(&lab, &target, now)?;
             match output {
-                Format::Text => print!("{}", inspection.to_text(now)),
-                Format::Json => println!("{}", serde_json::to_string_pretty(&inspection)?),
+                Format::Text => say_raw!("{}", inspection.to_text(now)),
+                Format::Json => say!("{}", serde_json::to_string_pretty(&inspection)?),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -238,15 +262,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let verdict = kubecorp_trust::verify(&request);
             match output {
-                Format::Json => println!("{}", serde_json::to_string_pretty(&verdict)?),
+                Format::Json => say!("{}", serde_json::to_string_pretty(&verdict)?),
                 Format::Text if verdict.is_valid() => {
-                    println!("{}: OK", cert.display());
-                    println!("  {}", verdict.explanation);
+                    say!("{}: OK", cert.display());
+                    say!("  {}", verdict.explanation);
                 }
                 Format::Text => {
-                    println!("{}", verdict.text);
-                    println!("  what it means: {}", verdict.explanation);
-                    println!("  hint: {}", verdict.hint);
+                    say!("{}", verdict.text);
+                    say!("  what it means: {}", verdict.explanation);
+                    say!("  hint: {}", verdict.hint);
                 }
             }
             Ok(if verdict.is_valid() {

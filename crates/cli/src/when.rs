@@ -31,7 +31,7 @@ pub fn parse(flag: &str, value: Option<&str>, now: OffsetDateTime) -> Result<Off
                 _ => None,
             };
             if let Some(d) = d {
-                return Ok(now + d * sign as i32);
+                return Ok(now + d * sign);
             }
         }
     }

@@ -18,6 +18,8 @@ pub struct Renewed {
     pub name: &'static str,
     /// kubeadm's line: `<long name> renewed`.
     pub line: String,
+    /// Said when the signing CA is itself outside its validity: the new badge will not verify.
+    pub warning: Option<String>,
 }
 
 /// kubeadm's closing line after a renewal.
@@ -116,6 +118,16 @@ pub fn renew(lab: &Lab, name: &str, now: OffsetDateTime) -> Result<Vec<Renewed>>
     let mut out = Vec::new();
     for p in profiles {
         let ca = lab.load_ca(p.authority)?;
+        let ca_info = crate::cert::CertInfo::from_der(&lab.ca_cert_path(p.authority), &ca.cert)?;
+        let warning = (now > ca_info.not_after || now < ca_info.not_before).then(|| {
+            format!(
+                "warning: the CA `{}` is valid only from {} to {}; {} will not verify until the CA itself is replaced (kubeadm never renews a CA)",
+                p.authority.name(),
+                crate::expiration::kubeadm_date(ca_info.not_before),
+                crate::expiration::kubeadm_date(ca_info.not_after),
+                p.name
+            )
+        });
         let old = lab.read_badge_cert(p)?;
         let shape = Shape::from_cert(&old);
         // Keep the key type the cluster chose; the key itself is always new.
@@ -134,6 +146,7 @@ pub fn renew(lab: &Lab, name: &str, now: OffsetDateTime) -> Result<Vec<Renewed>>
         out.push(Renewed {
             name: p.name,
             line: format!("{} renewed", p.long_name),
+            warning,
         });
     }
     Ok(out)

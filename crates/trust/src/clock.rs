@@ -94,7 +94,9 @@ impl LabClock {
     fn lock(&self) -> MutexGuard<'_, Mode> {
         // The mode is plain data that is always written whole, so a panic elsewhere while the lock
         // was held cannot leave it half-updated: a poisoned lock is still safe to read.
-        self.mode.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.mode
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -128,7 +130,10 @@ mod tests {
         clock.advance(Duration::days(365));
         let moved = clock.now() - before;
         assert!(moved >= Duration::days(365), "moved only {moved}");
-        assert!(moved < Duration::days(365) + Duration::minutes(1), "moved {moved}");
+        assert!(
+            moved < Duration::days(365) + Duration::minutes(1),
+            "moved {moved}"
+        );
     }
 
     #[test]
@@ -146,7 +151,10 @@ mod tests {
         clock.advance(Duration::days(1));
         let drift = clock.now() - datetime!(2030-06-02 00:00:00 UTC);
         assert!(!clock.is_fixed());
-        assert!(drift >= Duration::ZERO && drift < Duration::minutes(1), "drift {drift}");
+        assert!(
+            drift >= Duration::ZERO && drift < Duration::minutes(1),
+            "drift {drift}"
+        );
     }
 
     #[test]

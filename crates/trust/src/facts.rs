@@ -281,8 +281,12 @@ fn last_string<'x>(
 
 fn ip_from_bytes(bytes: &[u8]) -> Result<IpAddr, ParseError> {
     match bytes.len() {
-        4 => Ok(IpAddr::from(<[u8; 4]>::try_from(bytes).expect("length checked"))),
-        16 => Ok(IpAddr::from(<[u8; 16]>::try_from(bytes).expect("length checked"))),
+        4 => Ok(IpAddr::from(
+            <[u8; 4]>::try_from(bytes).expect("length checked"),
+        )),
+        16 => Ok(IpAddr::from(
+            <[u8; 16]>::try_from(bytes).expect("length checked"),
+        )),
         n => Err(ParseError::IpLength(n)),
     }
 }
@@ -299,7 +303,9 @@ fn key_family(spki_algorithm: &str) -> KeyFamily {
 fn signature_kind(algorithm: &str) -> SignatureKind {
     match algorithm {
         // sha256/384/512WithRSAEncryption and RSASSA-PSS
-        "1.2.840.113549.1.1.11" | "1.2.840.113549.1.1.12" | "1.2.840.113549.1.1.13"
+        "1.2.840.113549.1.1.11"
+        | "1.2.840.113549.1.1.12"
+        | "1.2.840.113549.1.1.13"
         | "1.2.840.113549.1.1.10" => SignatureKind::Family(KeyFamily::Rsa),
         "1.2.840.10045.4.3.2" | "1.2.840.10045.4.3.3" | "1.2.840.10045.4.3.4" => {
             SignatureKind::Family(KeyFamily::Ecdsa)

@@ -364,7 +364,10 @@ pub fn classify_text(go_text: &str) -> Option<VerdictKind> {
             "x509: certificate relies on legacy Common Name field, use SANs instead",
             VerdictKind::LegacyCommonName,
         ),
-        ("x509: cannot validate certificate for ", VerdictKind::NoIpSans),
+        (
+            "x509: cannot validate certificate for ",
+            VerdictKind::NoIpSans,
+        ),
         (
             "x509: certificate is not valid for any names, but wanted to match ",
             VerdictKind::NotValidForAnyNames,
@@ -411,7 +414,9 @@ mod tests {
     #[test]
     fn an_unknown_kind_name_lists_the_known_ones() {
         let err = "expird".parse::<VerdictKind>().unwrap_err();
-        assert!(err.to_string().starts_with("unknown verdict kind \"expird\": expected one of valid, unknown-authority,"));
+        assert!(err.to_string().starts_with(
+            "unknown verdict kind \"expird\": expected one of valid, unknown-authority,"
+        ));
     }
 
     #[test]
@@ -454,16 +459,23 @@ mod tests {
         )
         .unwrap();
         assert_eq!(verdict.kind, VerdictKind::UnknownAuthority);
-        assert_eq!(verdict.to_string(), "x509: certificate signed by unknown authority");
+        assert_eq!(
+            verdict.to_string(),
+            "x509: certificate signed by unknown authority"
+        );
     }
 
     #[test]
     fn naming_fills_the_hint_placeholders_but_not_inside_words() {
-        let verdict = Verdict::new(VerdictKind::Expired, "x", "y").naming("apiserver", "pki/apiserver.crt");
+        let verdict =
+            Verdict::new(VerdictKind::Expired, "x", "y").naming("apiserver", "pki/apiserver.crt");
         assert_eq!(
             verdict.hint,
             "Check the dates with `openssl x509 -noout -dates -in pki/apiserver.crt`, then renew: `kubecorp certs renew apiserver` (in a cluster: `kubeadm certs renew apiserver`)."
         );
-        assert_eq!(replace_word("HOSTNAME NAME FILES", "NAME", "x"), "HOSTNAME x FILES");
+        assert_eq!(
+            replace_word("HOSTNAME NAME FILES", "NAME", "x"),
+            "HOSTNAME x FILES"
+        );
     }
 }

@@ -76,7 +76,10 @@ pub struct VerifyRequest<'a> {
 
 /// Formats a time the way Go's `time.RFC3339` does for a UTC time: `2026-04-23T16:42:11Z`.
 ///
-/// Go truncates (never rounds) fractions of a second here, and so does this.
+/// Go truncates (never rounds) fractions of a second here, and so does this. Go prints the
+/// *current* time in the process's local zone (`TZ=Europe/Berlin kubectl …` shows
+/// `2026-11-29T07:54:52+01:00`), and NotBefore/NotAfter in UTC; control-plane containers run
+/// in UTC, so the lab always prints `Z`.
 pub fn go_time(t: OffsetDateTime) -> String {
     let t = t.to_offset(UtcOffset::UTC);
     format!(
@@ -95,11 +98,7 @@ pub fn go_time(t: OffsetDateTime) -> String {
 /// Never returns [`VerdictKind::Valid`] when webpki refuses the chain.
 pub fn verify(req: &VerifyRequest<'_>) -> Verdict {
     match judge(req) {
-        Ok(()) => Verdict::new(
-            VerdictKind::Valid,
-            "",
-            VerdictKind::Valid.explain().0,
-        ),
+        Ok(()) => Verdict::new(VerdictKind::Valid, "", VerdictKind::Valid.explain().0),
         Err(refusal) => refusal.verdict(),
     }
 }
@@ -114,7 +113,11 @@ fn judge(req: &VerifyRequest<'_>) -> Result<(), Refusal> {
     }
     // A root that does not parse never makes it into a Go CertPool (AppendCertsFromPEM skips
     // it), so it is simply not trusted.
-    let roots: Vec<Cert<'_>> = req.roots.iter().filter_map(|der| Cert::parse(der).ok()).collect();
+    let roots: Vec<Cert<'_>> = req
+        .roots
+        .iter()
+        .filter_map(|der| Cert::parse(der).ok())
+        .collect();
 
     let pools = Pools {
         roots: dedup(roots),
@@ -400,10 +403,22 @@ enum SignatureError {
         expected: KeyFamily,
         have: KeyFamily,
     },
-    #[error("x509: cannot verify signature: insecure algorithm {0}{override_note}", override_note = if .0.starts_with("MD5") { "" } else { " (temporarily override with GODEBUG=x509sha1=1)" })]
+    /// Go 1.23 still offers the GODEBUG override for SHA-1 (it was removed in Go 1.24).
+    #[error(
+        "x509: cannot verify signature: insecure algorithm {0}{override_note}",
+        override_note = sha1_override_note(.0)
+    )]
     Insecure(&'static str),
     #[error("x509: cannot verify signature: algorithm unimplemented")]
     Unimplemented,
+}
+
+fn sha1_override_note(algorithm: &str) -> &'static str {
+    if algorithm.contains("SHA1") {
+        " (temporarily override with GODEBUG=x509sha1=1)"
+    } else {
+        ""
+    }
 }
 
 /// The first candidate CA that was tried and failed, as Go remembers it.
@@ -601,9 +616,9 @@ fn valid_hostname(host: &str, is_pattern: bool) -> bool {
         if is_pattern && i == 0 && part == "*" {
             return true;
         }
-        part.chars().enumerate().all(|(j, c)| {
-            c.is_ascii_alphanumeric() || (c == '-' && j != 0) || c == '_'
-        })
+        part.chars()
+            .enumerate()
+            .all(|(j, c)| c.is_ascii_alphanumeric() || (c == '-' && j != 0) || c == '_')
     })
 }
 
@@ -661,7 +676,11 @@ fn webpki_verify(req: &VerifyRequest<'_>, leaf: &Cert<'_>) -> Result<(), Refusal
                 .verify_is_valid_for_subject_name(&server_name)
                 .is_err()
             {
-                let shown = if bare.parse::<IpAddr>().is_ok() { bare } else { host };
+                let shown = if bare.parse::<IpAddr>().is_ok() {
+                    bare
+                } else {
+                    host
+                };
                 return Err(Refusal::Hostname(HostnameError::new(leaf, shown)));
             }
         }
@@ -705,7 +724,9 @@ fn webpki_verify(req: &VerifyRequest<'_>, leaf: &Cert<'_>) -> Result<(), Refusal
             None,
         ),
     };
-    result.map(|_| ()).map_err(|e| Refusal::from_webpki(e, leaf))
+    result
+        .map(|_| ())
+        .map_err(|e| Refusal::from_webpki(e, leaf))
 }
 
 fn unix_time(t: OffsetDateTime) -> UnixTime {
@@ -897,17 +918,22 @@ impl Refusal {
 
     fn kind(&self) -> VerdictKind {
         match self {
-            Refusal::NotYetValid { role: Role::Leaf, .. } => VerdictKind::NotYetValid,
+            Refusal::NotYetValid {
+                role: Role::Leaf, ..
+            } => VerdictKind::NotYetValid,
             Refusal::NotYetValid { .. } => VerdictKind::CaNotYetValid,
-            Refusal::Expired { role: Role::Leaf, .. } => VerdictKind::Expired,
+            Refusal::Expired {
+                role: Role::Leaf, ..
+            } => VerdictKind::Expired,
             Refusal::Expired { .. } => VerdictKind::CaExpired,
             Refusal::Hostname(h) => h.kind(),
             Refusal::UnknownAuthority { hint: None, .. } => VerdictKind::UnknownAuthority,
             Refusal::UnknownAuthority {
-                hint: Some(Hint {
-                    error: SignatureError::ParentCannotSign,
-                    ..
-                }),
+                hint:
+                    Some(Hint {
+                        error: SignatureError::ParentCannotSign,
+                        ..
+                    }),
                 ..
             } => VerdictKind::NotAuthorizedToSign,
             Refusal::UnknownAuthority { .. } => VerdictKind::UnknownAuthorityPossibly,
