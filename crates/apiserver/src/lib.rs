@@ -1,1 +1,39 @@
-//! placeholder
+//! Alice at the front door: the kube-apiserver of KubeCorp.
+//!
+//! Every visitor shows a badge (a client certificate). Alice reads the name and teams off it
+//! ([`user`]), asks the rulebook what that person may do ([`rbac`], with the Node authorizer
+//! in [`node_authz`] for kubelets), answers refusals in the exact words Kubernetes uses
+//! ([`status`]), and runs the badge office where people ask the Founder for new badges
+//! ([`csr`]). kubectl 1.32 sends a few requests in protobuf; [`protobuf`] reads them.
+//!
+//! # Layout
+//!
+//! - [`user`]: who the badge says you are (`UserInfo`).
+//! - [`status`]: metav1.Status bodies for 401, 403, 404, 409, 422 and friends.
+//! - [`rbac`]: request attributes, the kubeadm 1.32 default rulebook, and RBAC evaluation.
+//! - [`node_authz`]: the Node authorizer, which lets a kubelet see only its own pods' secrets.
+//! - [`csr`]: CertificateSigningRequest validation, admission, approval and signing.
+//! - [`protobuf`]: decoding the `application/vnd.kubernetes.protobuf` bodies kubectl sends.
+//! - [`authn`]: the x509 authenticator that reads a badge *after* the handshake (401 on failure).
+//! - [`request`], [`registry`]: what a path asks for, and the resources served.
+//! - [`api`]: the desk: authorization, then the REST verbs, reviews, approval and signing.
+//! - [`store`]: objects under `/registry/…`, in etcd over mTLS (or in memory for tests).
+//! - [`discovery`], [`table`], [`meta`]: what kubectl needs to read the answers.
+//! - [`server`]: the TLS front door; every step becomes an event.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod authn;
+pub mod csr;
+pub mod discovery;
+pub mod meta;
+pub mod node_authz;
+pub mod protobuf;
+pub mod rbac;
+pub mod registry;
+pub mod request;
+pub mod server;
+pub mod status;
+pub mod store;
+pub mod table;
+pub mod user;

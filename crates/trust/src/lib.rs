@@ -12,15 +12,23 @@
 //!   text, a plain explanation, a hint. [`classify_text`] reads Go's lines back.
 //! - [`verify`]: [`verify()`], Go's `Certificate.Verify` replayed check by check, with
 //!   rustls-webpki as the final judge.
+//! - [`events`]: [`Events`], the lab's one event stream: who knocked at which door, how far
+//!   they got, and what each side printed.
+//! - [`tls`]: the one place rustls configs are built: etcd's check in the handshake, the
+//!   apiserver's check after it, every client's check of the server, certificate files re-read
+//!   when they change, and Go's wording of every handshake failure.
 //! - `facts` (private): the certificate fields verification reads, as Go's `x509.Certificate`
 //!   holds them.
 #![forbid(unsafe_code)]
 
 pub mod clock;
+pub mod events;
 mod facts;
+pub mod tls;
 pub mod verdict;
 pub mod verify;
 
 pub use clock::LabClock;
+pub use events::{Event, Events, Identity, Stage};
 pub use verdict::{classify_text, UnknownVerdictKind, Verdict, VerdictKind};
 pub use verify::{go_time, verify, Usage, VerifyRequest};

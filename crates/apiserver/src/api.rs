@@ -1,0 +1,1064 @@
+//! Alice's desk work once a visitor is known: authorize the request, then read or write the files.
+//!
+//! [`Api::handle`] takes a request whose user is already authenticated and answers it the way
+//! kube-apiserver does: the authorizer chain first (privileged group, Node, RBAC), then the
+//! REST verbs on the stored objects, with Kubernetes' Status bodies for every refusal. It is a
+//! plain async function, so tests drive it without a socket.
+
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use kubecorp_pki::issue::Ca;
+use kubecorp_trust::LabClock;
+use serde_json::{json, Value};
+use tokio::sync::broadcast;
+
+use crate::meta::{merge_patch, meta_str, new_uid, timestamp};
+use crate::rbac::{self, Attributes, Decision, RbacState};
+use crate::registry::{self, Resource};
+use crate::request::{self, query_param, RequestInfo};
+use crate::status;
+use crate::store::{Store, StoreError, Stored};
+use crate::table;
+use crate::user::UserInfo;
+
+/// Kubernetes refuses request bodies over 3 MiB.
+pub const MAX_BODY: usize = 3 * 1024 * 1024;
+
+const JSON: &str = "application/json";
+const PROTOBUF: &str = "application/vnd.kubernetes.protobuf";
+
+/// A request as the desk sees it: who asks, and what.
+#[derive(Debug, Clone)]
+pub struct ApiRequest {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub accept: String,
+    pub content_type: String,
+    pub body: Bytes,
+    pub user: UserInfo,
+}
+
+impl ApiRequest {
+    /// A JSON request, as tests and the lab's own components send them.
+    pub fn json(
+        user: &UserInfo,
+        method: &str,
+        path_and_query: &str,
+        body: Option<&Value>,
+    ) -> ApiRequest {
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
+        ApiRequest {
+            method: method.into(),
+            path: path.into(),
+            query: query.into(),
+            accept: JSON.into(),
+            content_type: JSON.into(),
+            body: body.map(|b| Bytes::from(b.to_string())).unwrap_or_default(),
+            user: user.clone(),
+        }
+    }
+}
+
+/// One change to a stored object, for watchers.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// `ADDED`, `MODIFIED` or `DELETED`.
+    pub kind: &'static str,
+    pub key: String,
+    pub object: Value,
+}
+
+/// What the desk answers.
+pub enum ApiResponse {
+    Full {
+        status: u16,
+        content_type: String,
+        body: Vec<u8>,
+    },
+    /// A `?watch=true` stream: the initial events, then every later change under `prefix`.
+    Watch {
+        initial: Vec<Value>,
+        prefix: String,
+        changes: broadcast::Receiver<Change>,
+        filter: Selectors,
+    },
+}
+
+impl std::fmt::Debug for ApiResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApiResponse::Full { status, body, .. } => {
+                write!(f, "{status} {}", String::from_utf8_lossy(body))
+            }
+            ApiResponse::Watch { prefix, .. } => write!(f, "watch {prefix}"),
+        }
+    }
+}
+
+impl ApiResponse {
+    fn json(status: u16, body: &Value) -> ApiResponse {
+        ApiResponse::Full {
+            status,
+            content_type: JSON.into(),
+            body: body.to_string().into_bytes(),
+        }
+    }
+
+    fn status((code, body): (u16, String)) -> ApiResponse {
+        ApiResponse::Full {
+            status: code,
+            content_type: JSON.into(),
+            body: body.into_bytes(),
+        }
+    }
+
+    fn text(status: u16, body: &str) -> ApiResponse {
+        ApiResponse::Full {
+            status,
+            content_type: "text/plain; charset=utf-8".into(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    pub fn code(&self) -> u16 {
+        match self {
+            ApiResponse::Full { status, .. } => *status,
+            ApiResponse::Watch { .. } => 200,
+        }
+    }
+
+    /// The body as JSON (tests).
+    pub fn body_json(&self) -> Value {
+        match self {
+            ApiResponse::Full { body, .. } => serde_json::from_slice(body).unwrap_or(Value::Null),
+            ApiResponse::Watch { .. } => Value::Null,
+        }
+    }
+}
+
+/// The authorization decision made for a request, for the event stream.
+#[derive(Debug, Clone)]
+pub struct AuthzOutcome {
+    pub attributes: Attributes,
+    pub decision: Decision,
+}
+
+/// Label and field selectors of a list or watch.
+#[derive(Debug, Clone, Default)]
+pub struct Selectors {
+    labels: Vec<(String, String)>,
+    fields: Vec<(String, String)>,
+}
+
+impl Selectors {
+    fn parse(query: &str) -> Selectors {
+        let pairs = |s: Option<String>| -> Vec<(String, String)> {
+            s.map(|s| {
+                s.split(',')
+                    .filter_map(|p| {
+                        let (k, v) = p.split_once("==").or_else(|| p.split_once('='))?;
+                        Some((k.trim().to_string(), v.trim().to_string()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+        };
+        Selectors {
+            labels: pairs(query_param(query, "labelSelector")),
+            fields: pairs(query_param(query, "fieldSelector")),
+        }
+    }
+
+    pub fn matches(&self, obj: &Value) -> bool {
+        let labels_ok = self.labels.iter().all(|(k, v)| {
+            obj["metadata"]["labels"].get(k).and_then(Value::as_str) == Some(v.as_str())
+        });
+        let fields_ok = self.fields.iter().all(|(k, v)| {
+            let mut cur = obj;
+            for part in k.split('.') {
+                cur = &cur[part];
+            }
+            cur.as_str().unwrap_or("") == v
+        });
+        labels_ok && fields_ok
+    }
+}
+
+/// The apiserver's state: the store, the clock, the signer and the watchers.
+#[derive(Clone)]
+pub struct Api {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    clock: LabClock,
+    changes: broadcast::Sender<Change>,
+    /// The cluster CA's certificate and key: the CSR signer kube-controller-manager runs.
+    signer: Option<Ca>,
+    rbac: Mutex<Option<RbacState>>,
+}
+
+impl Api {
+    pub fn new(store: Store, clock: LabClock, signer: Option<Ca>) -> Api {
+        let (changes, _) = broadcast::channel(1024);
+        Api {
+            inner: Arc::new(Inner {
+                store,
+                clock,
+                changes,
+                signer,
+                rbac: Mutex::new(None),
+            }),
+        }
+    }
+
+    pub fn clock(&self) -> &LabClock {
+        &self.inner.clock
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Writes what a fresh kubeadm cluster has: the four namespaces, the default RBAC policy,
+    /// and the `kubernetes` service. Existing objects are kept.
+    pub async fn bootstrap(&self) -> Result<(), StoreError> {
+        let now = timestamp(self.inner.clock.now());
+        let mut objects: Vec<Value> = ["default", "kube-system", "kube-public", "kube-node-lease"]
+            .iter()
+            .map(|ns| json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}, "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}))
+            .collect();
+        objects.extend(rbac::bootstrap_policy());
+        objects.push(json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+            "spec": {"clusterIP": "10.96.0.1", "type": "ClusterIP", "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]}
+        }));
+        for mut obj in objects {
+            let resource = resource_of(&obj).expect("bootstrap objects have known kinds");
+            let ns = meta_str(&obj, "namespace").to_string();
+            let key = resource.key(
+                Some(&ns).filter(|n| !n.is_empty()).map(|s| s.as_str()),
+                meta_str(&obj, "name"),
+            );
+            if self.inner.store.get(&key).await?.is_some() {
+                continue;
+            }
+            obj["metadata"]["uid"] = json!(new_uid());
+            obj["metadata"]["creationTimestamp"] = json!(now);
+            match self.inner.store.create(&key, &obj).await {
+                Ok(_) | Err(StoreError::Exists(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.invalidate_rbac();
+        Ok(())
+    }
+
+    fn invalidate_rbac(&self) {
+        *self.inner.rbac.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    async fn rbac_state(&self) -> Result<RbacState, StoreError> {
+        if let Some(state) = self
+            .inner
+            .rbac
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        {
+            return Ok(state);
+        }
+        let mut objects = Vec::new();
+        for name in [
+            "clusterroles",
+            "clusterrolebindings",
+            "roles",
+            "rolebindings",
+        ] {
+            let r = registry::find(rbac::RBAC_GROUP, "v1", name)
+                .expect("rbac resources are registered");
+            objects.extend(
+                self.inner
+                    .store
+                    .list(&r.prefix(None))
+                    .await?
+                    .0
+                    .into_iter()
+                    .map(|s| s.value),
+            );
+        }
+        let state = RbacState::from_objects(objects);
+        *self.inner.rbac.lock().unwrap_or_else(|e| e.into_inner()) = Some(state.clone());
+        Ok(state)
+    }
+
+    /// The authorizer chain kubeadm configures (`--authorization-mode=Node,RBAC`, with the
+    /// privileged `system:masters` group in front).
+    pub async fn authorize(&self, attrs: &Attributes) -> Result<Decision, StoreError> {
+        let state = self.rbac_state().await?;
+        let pods = if attrs.user.name.starts_with("system:node:") {
+            let r = registry::find("", "v1", "pods").expect("pods are registered");
+            self.inner
+                .store
+                .list(&r.prefix(None))
+                .await?
+                .0
+                .into_iter()
+                .map(|s| s.value)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(rbac::authorize_request(&state, &pods, attrs))
+    }
+
+    /// Answers one authenticated request; also returns the authorization decision made.
+    pub async fn handle(&self, req: ApiRequest) -> (ApiResponse, Option<AuthzOutcome>) {
+        if req.body.len() > MAX_BODY {
+            return (
+                ApiResponse::status(status::request_entity_too_large()),
+                None,
+            );
+        }
+        let info = request::parse(&req.method, &req.path, &req.query);
+        let attrs = attributes(&req.user, &info);
+        let decision = match self.authorize(&attrs).await {
+            Ok(d) => d,
+            Err(e) => return (storage_error(e), None),
+        };
+        let outcome = Some(AuthzOutcome {
+            attributes: attrs.clone(),
+            decision: decision.clone(),
+        });
+        if !decision.is_allowed() {
+            return (
+                ApiResponse::status(status::forbidden(&attrs, decision.reason())),
+                outcome,
+            );
+        }
+        let response = if info.resource_request {
+            self.resource(&req, &info).await
+        } else {
+            self.non_resource(&req, &info)
+        };
+        (response, outcome)
+    }
+
+    fn non_resource(&self, req: &ApiRequest, info: &RequestInfo) -> ApiResponse {
+        let parts: Vec<&str> = info.path.trim_matches('/').split('/').collect();
+        match parts.as_slice() {
+            ["version"] => ApiResponse::json(200, &crate::discovery::version()),
+            ["healthz"] | ["livez"] | ["readyz"] => ApiResponse::text(200, "ok"),
+            ["api"] | ["apis"] if crate::discovery::wants_aggregated(&req.accept) => {
+                let body = crate::discovery::aggregated(parts[0] == "api");
+                ApiResponse::Full {
+                    status: 200,
+                    content_type: crate::discovery::AGGREGATED_CONTENT_TYPE.into(),
+                    body: body.to_string().into_bytes(),
+                }
+            }
+            ["api"] => ApiResponse::json(200, &crate::discovery::legacy_api()),
+            ["apis"] => ApiResponse::json(200, &crate::discovery::legacy_apis()),
+            ["api", "v1"] => ApiResponse::json(
+                200,
+                &crate::discovery::resource_list("", "v1").expect("core is served"),
+            ),
+            ["apis", group] => crate::discovery::group(group)
+                .map(|g| ApiResponse::json(200, &g))
+                .unwrap_or_else(|| ApiResponse::status(status::not_found_path())),
+            ["apis", group, version] => crate::discovery::resource_list(group, version)
+                .map(|g| ApiResponse::json(200, &g))
+                .unwrap_or_else(|| ApiResponse::status(status::not_found_path())),
+            ["openapi", "v3"] => ApiResponse::json(200, &crate::discovery::openapi_index()),
+            ["openapi", "v3", rest @ ..] => {
+                crate::discovery::openapi_group_version(&rest.join("/"))
+                    .map(|d| ApiResponse::json(200, &d))
+                    .unwrap_or_else(|| ApiResponse::status(status::not_found_path()))
+            }
+            _ => ApiResponse::status(status::not_found_path()),
+        }
+    }
+
+    async fn resource(&self, req: &ApiRequest, info: &RequestInfo) -> ApiResponse {
+        let Some(resource) = registry::find(&info.group, &info.version, &info.resource) else {
+            return ApiResponse::status(status::not_found_path());
+        };
+        if !info.subresource.is_empty()
+            && !resource.subresources.contains(&info.subresource.as_str())
+        {
+            return ApiResponse::status(status::not_found_path());
+        }
+        let ns = if resource.namespaced {
+            info.namespace.as_deref()
+        } else {
+            None
+        };
+        if resource.virtual_only {
+            return match info.verb.as_str() {
+                "create" => self
+                    .review(req, resource, ns)
+                    .await
+                    .unwrap_or_else(storage_error),
+                verb => ApiResponse::status(status::method_not_supported(
+                    resource.name,
+                    resource.group,
+                    verb,
+                )),
+            };
+        }
+        let result = match (info.verb.as_str(), info.subresource.as_str()) {
+            ("list", _) => self.list(req, resource, ns).await,
+            ("watch", _) => self.watch(req, resource, ns).await,
+            ("get", "") => self.get(req, resource, ns, &info.name).await,
+            ("create", "") => self.create(req, resource, ns).await,
+            ("create", "binding") => self.bind(req, resource, ns, &info.name).await,
+            ("update" | "patch", "") => self.update(req, resource, ns, &info.name, None).await,
+            ("update" | "patch", "status") => {
+                self.update(req, resource, ns, &info.name, Some("status"))
+                    .await
+            }
+            ("update" | "patch", "approval") => self.approve(req, resource, &info.name).await,
+            ("get", "status") => self.get(req, resource, ns, &info.name).await,
+            ("delete", "") => self.delete(resource, ns, &info.name).await,
+            (verb, _) => Ok(ApiResponse::status(status::method_not_supported(
+                resource.name,
+                resource.group,
+                verb,
+            ))),
+        };
+        result.unwrap_or_else(storage_error)
+    }
+
+    fn now(&self) -> String {
+        timestamp(self.inner.clock.now())
+    }
+
+    async fn get(
+        &self,
+        req: &ApiRequest,
+        r: &Resource,
+        ns: Option<&str>,
+        name: &str,
+    ) -> Result<ApiResponse, StoreError> {
+        match self.inner.store.get(&r.key(ns, name)).await? {
+            Some(stored) => {
+                let obj = with_version(stored);
+                if table::wants_table(&req.accept) {
+                    let rv = meta_str(&obj, "resourceVersion").to_string();
+                    return Ok(ApiResponse::json(
+                        200,
+                        &table::table(r, &[obj], &rv, self.inner.clock.now()),
+                    ));
+                }
+                Ok(ApiResponse::json(200, &obj))
+            }
+            None => Ok(ApiResponse::status(status::not_found(
+                r.name, r.group, name,
+            ))),
+        }
+    }
+
+    async fn list_objects(
+        &self,
+        r: &Resource,
+        ns: Option<&str>,
+        selectors: &Selectors,
+    ) -> Result<(Vec<Value>, i64), StoreError> {
+        let (items, revision) = self.inner.store.list(&r.prefix(ns)).await?;
+        let objects = items
+            .into_iter()
+            .map(with_version)
+            .filter(|o| selectors.matches(o))
+            .collect();
+        Ok((objects, revision))
+    }
+
+    async fn list(
+        &self,
+        req: &ApiRequest,
+        r: &Resource,
+        ns: Option<&str>,
+    ) -> Result<ApiResponse, StoreError> {
+        let selectors = Selectors::parse(&req.query);
+        let (objects, revision) = self.list_objects(r, ns, &selectors).await?;
+        let rv = revision.to_string();
+        if table::wants_table(&req.accept) {
+            return Ok(ApiResponse::json(
+                200,
+                &table::table(r, &objects, &rv, self.inner.clock.now()),
+            ));
+        }
+        Ok(ApiResponse::json(
+            200,
+            &json!({"kind": r.list_kind(), "apiVersion": r.api_version(), "metadata": {"resourceVersion": rv}, "items": objects}),
+        ))
+    }
+
+    async fn watch(
+        &self,
+        req: &ApiRequest,
+        r: &Resource,
+        ns: Option<&str>,
+    ) -> Result<ApiResponse, StoreError> {
+        // Subscribe before listing, so nothing written in between is missed.
+        let changes = self.inner.changes.subscribe();
+        let filter = Selectors::parse(&req.query);
+        let since = query_param(&req.query, "resourceVersion")
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(0);
+        let (objects, _) = self.list_objects(r, ns, &filter).await?;
+        let initial = objects
+            .into_iter()
+            .filter(|o| {
+                since == 0 || meta_str(o, "resourceVersion").parse::<i64>().unwrap_or(0) > since
+            })
+            .map(|o| json!({"type": "ADDED", "object": o}))
+            .collect();
+        Ok(ApiResponse::Watch {
+            initial,
+            prefix: r.prefix(ns),
+            changes,
+            filter,
+        })
+    }
+
+    fn publish(&self, kind: &'static str, key: &str, object: &Value) {
+        if key.starts_with("/registry/cluster") || key.starts_with("/registry/role") {
+            self.invalidate_rbac();
+        }
+        let _ = self.inner.changes.send(Change {
+            kind,
+            key: key.into(),
+            object: object.clone(),
+        });
+    }
+
+    async fn create(
+        &self,
+        req: &ApiRequest,
+        r: &Resource,
+        ns: Option<&str>,
+    ) -> Result<ApiResponse, StoreError> {
+        let mut obj = match decode_body(req, r) {
+            Ok(o) => o,
+            Err(resp) => return Ok(resp),
+        };
+        let name = meta_str(&obj, "name").to_string();
+        if name.is_empty() {
+            let cause =
+                status::Cause::required("metadata.name", "name or generateName is required");
+            return Ok(ApiResponse::status(status::invalid(
+                r.kind,
+                r.group,
+                "",
+                &[cause],
+            )));
+        }
+        if let Some(ns) = ns {
+            let body_ns = meta_str(&obj, "namespace");
+            if !body_ns.is_empty() && body_ns != ns {
+                return Ok(ApiResponse::status(status::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                )));
+            }
+            let namespaces =
+                registry::find("", "v1", "namespaces").expect("namespaces are registered");
+            if self
+                .inner
+                .store
+                .get(&namespaces.key(None, ns))
+                .await?
+                .is_none()
+            {
+                return Ok(ApiResponse::status(status::not_found("namespaces", "", ns)));
+            }
+            obj["metadata"]["namespace"] = json!(ns);
+        }
+        obj["apiVersion"] = json!(r.api_version());
+        obj["kind"] = json!(r.kind);
+        obj["metadata"]["uid"] = json!(new_uid());
+        obj["metadata"]["creationTimestamp"] = json!(self.now());
+        if let Some(m) = obj["metadata"].as_object_mut() {
+            m.remove("resourceVersion");
+        }
+        match r.name {
+            "certificatesigningrequests" => {
+                if let Err(message) = crate::csr::shape_check(&obj) {
+                    return Ok(ApiResponse::status(status::bad_request(&message)));
+                }
+                obj = crate::csr::prepare_create(&obj, &req.user);
+                if let Err(causes) = crate::csr::validate_create(&obj) {
+                    return Ok(ApiResponse::status(status::invalid(
+                        r.kind, r.group, &name, &causes,
+                    )));
+                }
+                if let Err(message) = crate::csr::admission_create(&obj) {
+                    return Ok(ApiResponse::status(status::forbidden_with(
+                        r.name, r.group, &name, &message,
+                    )));
+                }
+                if let Some(condition) = self.auto_approval(&obj, &req.user).await? {
+                    obj["status"]["conditions"] = json!([condition]);
+                    self.sign_if_approved(&mut obj);
+                }
+            }
+            "pods" if obj["status"]["phase"].is_null() => obj["status"]["phase"] = json!("Pending"),
+            "namespaces" => obj["status"]["phase"] = json!("Active"),
+            _ => {}
+        }
+        let key = r.key(ns, &name);
+        match self.inner.store.create(&key, &obj).await {
+            Ok(rev) => {
+                obj["metadata"]["resourceVersion"] = json!(rev.to_string());
+                self.publish("ADDED", &key, &obj);
+                Ok(ApiResponse::json(201, &obj))
+            }
+            Err(StoreError::Exists(_)) => Ok(ApiResponse::status(status::already_exists(
+                r.name, r.group, &name,
+            ))),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `pods/binding`: Bob the scheduler assigns a pod to a node.
+    async fn bind(
+        &self,
+        req: &ApiRequest,
+        r: &Resource,
+        ns: Option<&str>,
+        name: &str,
+    ) -> Result<ApiResponse, StoreError> {
+        let binding: Value = match serde_json::from_slice(&req.body) {
+            Ok(b) => b,
+            Err(e) => {
+                return Ok(ApiResponse::status(status::bad_request(&format!(
+                    "couldn't get version/kind; json parse error: {e}"
+                ))))
+            }
+        };
+        let node = binding["target"]["name"].as_str().unwrap_or("").to_string();
+        let key = r.key(ns, name);
+        let Some(stored) = self.inner.store.get(&key).await? else {
+            return Ok(ApiResponse::status(status::not_found(
+                r.name, r.group, name,
+            )));
+        };
+        let mut pod = stored.value.clone();
+        if let Some(current) = pod["spec"]["nodeName"].as_str().filter(|n| !n.is_empty()) {
+            let detail = format!("pod {name} is already assigned to node {current:?}");
+            return Ok(ApiResponse::status(status::conflict(
+                r.name, r.group, name, &detail,
+            )));
+        }
+        pod["spec"]["nodeName"] = json!(node);
+        let rev = self
+            .inner
+            .store
+            .update(&key, &pod, Some(stored.revision))
+            .await?;
+        pod["metadata"]["resourceVersion"] = json!(rev.to_string());
+        self.publish("MODIFIED", &key, &pod);
+        Ok(ApiResponse::json(
+            201,
+            &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+        ))
+    }
+
+    async fn update(
+        &self,
+        req: &ApiRequest,
+        r: &Resource,
+        ns: Option<&str>,
+        name: &str,
+        sub: Option<&str>,
+    ) -> Result<ApiResponse, StoreError> {
+        let key = r.key(ns, name);
+        let Some(stored) = self.inner.store.get(&key).await? else {
+            return Ok(ApiResponse::status(status::not_found(
+                r.name, r.group, name,
+            )));
+        };
+        let current = with_version(stored.clone());
+        let body = match decode_body(req, r) {
+            Ok(b) => b,
+            Err(resp) => return Ok(resp),
+        };
+        let mut next = if req.method == "PATCH" {
+            if req.content_type.starts_with("application/json-patch+json") {
+                return Ok(ApiResponse::status(status::unsupported_media_type(&[
+                    "application/merge-patch+json",
+                    "application/strategic-merge-patch+json",
+                ])));
+            }
+            let mut next = current.clone();
+            merge_patch(&mut next, &body);
+            next
+        } else {
+            body
+        };
+        let expected = match meta_str(&next, "resourceVersion") {
+            "" => None,
+            rv => match rv.parse::<i64>() {
+                Ok(v) => Some(v),
+                Err(_) => {
+                    return Ok(ApiResponse::status(status::bad_request(&format!(
+                        "invalid resourceVersion {rv:?}"
+                    ))))
+                }
+            },
+        };
+        if let Some(sub) = sub {
+            // A status update changes only the status; everything else comes from the store.
+            let mut merged = current.clone();
+            merged[sub] = next[sub].clone();
+            next = merged;
+        } else if r.name == "certificatesigningrequests" {
+            // spec is immutable, and status only changes through /approval and /status.
+            next["spec"] = current["spec"].clone();
+            next["status"] = current["status"].clone();
+        }
+        if meta_str(&next, "name") != name {
+            let cause = status::Cause::invalid(
+                "metadata.name",
+                meta_str(&next, "name"),
+                "field is immutable",
+            );
+            return Ok(ApiResponse::status(status::invalid(
+                r.kind,
+                r.group,
+                name,
+                &[cause],
+            )));
+        }
+        next["apiVersion"] = json!(r.api_version());
+        next["kind"] = json!(r.kind);
+        next["metadata"]["uid"] = current["metadata"]["uid"].clone();
+        next["metadata"]["creationTimestamp"] = current["metadata"]["creationTimestamp"].clone();
+        if let Some(ns) = ns {
+            next["metadata"]["namespace"] = json!(ns);
+        }
+        if let Some(m) = next["metadata"].as_object_mut() {
+            m.remove("resourceVersion");
+        }
+        self.write(
+            r,
+            &key,
+            name,
+            next,
+            expected.or(Some(stored.revision)),
+            expected.is_some(),
+        )
+        .await
+    }
+
+    async fn write(
+        &self,
+        r: &Resource,
+        key: &str,
+        name: &str,
+        mut obj: Value,
+        expected: Option<i64>,
+        client_said: bool,
+    ) -> Result<ApiResponse, StoreError> {
+        match self.inner.store.update(key, &obj, expected).await {
+            Ok(rev) => {
+                obj["metadata"]["resourceVersion"] = json!(rev.to_string());
+                self.publish("MODIFIED", key, &obj);
+                Ok(ApiResponse::json(200, &obj))
+            }
+            Err(StoreError::Conflict { .. }) if client_said => Ok(ApiResponse::status(status::conflict(
+                r.name,
+                r.group,
+                name,
+                "the object has been modified; please apply your changes to the latest version and try again",
+            ))),
+            Err(StoreError::NotFound(_)) => Ok(ApiResponse::status(status::not_found(r.name, r.group, name))),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn delete(
+        &self,
+        r: &Resource,
+        ns: Option<&str>,
+        name: &str,
+    ) -> Result<ApiResponse, StoreError> {
+        let key = r.key(ns, name);
+        match self.inner.store.delete(&key).await? {
+            Some(stored) => {
+                let obj = with_version(stored);
+                self.publish("DELETED", &key, &obj);
+                Ok(ApiResponse::json(200, &obj))
+            }
+            None => Ok(ApiResponse::status(status::not_found(
+                r.name, r.group, name,
+            ))),
+        }
+    }
+
+    /// `PUT …/certificatesigningrequests/NAME/approval`: approving needs the `approve` verb on
+    /// the signer as well, then the signer (kube-controller-manager's, with ca.key) issues.
+    async fn approve(
+        &self,
+        req: &ApiRequest,
+        r: &Resource,
+        name: &str,
+    ) -> Result<ApiResponse, StoreError> {
+        let key = r.key(None, name);
+        let Some(stored) = self.inner.store.get(&key).await? else {
+            return Ok(ApiResponse::status(status::not_found(
+                r.name, r.group, name,
+            )));
+        };
+        let current = with_version(stored.clone());
+        let body = match decode_body(req, r) {
+            Ok(b) => b,
+            Err(resp) => return Ok(resp),
+        };
+        let mut next = current.clone();
+        if req.method == "PATCH" {
+            merge_patch(&mut next, &body);
+        } else {
+            next["status"]["conditions"] = body["status"]["conditions"].clone();
+        }
+        if let Err(causes) = crate::csr::validate_approval_update(&current, &next) {
+            return Ok(ApiResponse::status(status::invalid(
+                r.kind, r.group, name, &causes,
+            )));
+        }
+        let mut next = crate::csr::prepare_approval_update(&current, &next, self.inner.clock.now());
+        let signer = current["spec"]["signerName"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let newly_decided = has_condition(&next, "Approved")
+            && !has_condition(&current, "Approved")
+            || has_condition(&next, "Denied") && !has_condition(&current, "Denied");
+        if newly_decided {
+            let mut allowed = false;
+            for attrs in crate::csr::signer_permission_attributes(&req.user, "approve", &signer) {
+                if self.authorize(&attrs).await?.is_allowed() {
+                    allowed = true;
+                    break;
+                }
+            }
+            if !allowed {
+                let message = crate::csr::not_permitted_to_approve(&signer);
+                return Ok(ApiResponse::status(status::forbidden_with(
+                    r.name, r.group, name, &message,
+                )));
+            }
+        }
+        self.sign_if_approved(&mut next);
+        if let Some(m) = next["metadata"].as_object_mut() {
+            m.remove("resourceVersion");
+        }
+        let expected = match meta_str(&body, "resourceVersion") {
+            "" => Some(stored.revision),
+            rv => rv.parse().ok(),
+        };
+        self.write(r, &key, name, next, expected, true).await
+    }
+
+    /// The signer: an Approved CSR for a built-in signer gets its certificate, or a Failed
+    /// condition saying why the signer refused.
+    fn sign_if_approved(&self, csr: &mut Value) {
+        let Some(ca) = &self.inner.signer else { return };
+        if !has_condition(csr, "Approved")
+            || has_condition(csr, "Failed")
+            || csr["status"]["certificate"].is_string()
+        {
+            return;
+        }
+        let now = self.inner.clock.now();
+        match crate::csr::sign(ca, csr, now, crate::csr::DEFAULT_MAX_DURATION) {
+            Ok(pem) => {
+                use base64::Engine;
+                csr["status"]["certificate"] =
+                    json!(base64::engine::general_purpose::STANDARD.encode(pem));
+            }
+            // Only a broken signer rule becomes a Failed condition; an unknown signer or an
+            // expired CA leaves the CSR approved and unsigned, as kube-controller-manager does.
+            Err(failure) => {
+                if let Some(condition) = failure.failed_condition(now) {
+                    match csr["status"]["conditions"].as_array_mut() {
+                        Some(c) => c.push(condition),
+                        None => csr["status"]["conditions"] = json!([condition]),
+                    }
+                }
+            }
+        }
+    }
+
+    async fn auto_approval(
+        &self,
+        csr: &Value,
+        user: &UserInfo,
+    ) -> Result<Option<Value>, StoreError> {
+        let state = self.rbac_state().await?;
+        let can = |attrs: &Attributes| rbac::authorize_request(&state, &[], attrs).is_allowed();
+        Ok(crate::csr::should_auto_approve(
+            csr,
+            user,
+            can,
+            self.inner.clock.now(),
+        ))
+    }
+
+    /// SelfSubjectReview, (Self)SubjectAccessReview, SelfSubjectRulesReview: answered, never stored.
+    async fn review(
+        &self,
+        req: &ApiRequest,
+        r: &Resource,
+        ns: Option<&str>,
+    ) -> Result<ApiResponse, StoreError> {
+        let body = match decode_body(req, r) {
+            Ok(b) => b,
+            Err(resp) => return Ok(resp),
+        };
+        let mut out = json!({"kind": r.kind, "apiVersion": r.api_version(), "metadata": {"creationTimestamp": null}});
+        out["spec"] = body["spec"].clone();
+        match r.name {
+            "selfsubjectreviews" => {
+                out["status"] = json!({"userInfo": req.user.to_json()});
+            }
+            "selfsubjectaccessreviews" | "subjectaccessreviews" | "localsubjectaccessreviews" => {
+                let subject = if r.name == "selfsubjectaccessreviews" {
+                    req.user.clone()
+                } else {
+                    let spec = &body["spec"];
+                    UserInfo {
+                        name: spec["user"].as_str().unwrap_or("").into(),
+                        uid: spec["uid"].as_str().unwrap_or("").into(),
+                        groups: spec["groups"]
+                            .as_array()
+                            .map(|g| {
+                                g.iter()
+                                    .filter_map(|x| x.as_str().map(String::from))
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                        extra: Default::default(),
+                    }
+                };
+                let Some(mut attrs) = Attributes::from_access_review_spec(&subject, &body["spec"])
+                else {
+                    let cause = status::Cause::required("spec.resourceAttributes", "exactly one of nonResourceAttributes or resourceAttributes must be specified");
+                    return Ok(ApiResponse::status(status::invalid(
+                        r.kind,
+                        r.group,
+                        "",
+                        &[cause],
+                    )));
+                };
+                if let Some(ns) = ns {
+                    attrs.namespace = ns.to_string();
+                }
+                let decision = self.authorize(&attrs).await?;
+                let mut st = json!({"allowed": decision.is_allowed()});
+                if matches!(decision, Decision::Deny(_)) {
+                    st["denied"] = json!(true);
+                }
+                if !decision.reason().is_empty() {
+                    st["reason"] = json!(decision.reason());
+                }
+                out["status"] = st;
+            }
+            "selfsubjectrulesreviews" => {
+                let namespace = body["spec"]["namespace"]
+                    .as_str()
+                    .unwrap_or("default")
+                    .to_string();
+                let state = self.rbac_state().await?;
+                let (resource_rules, non_resource_rules) =
+                    rbac::rules_for(&state, &req.user, &namespace);
+                out["status"] = json!({"resourceRules": resource_rules, "nonResourceRules": non_resource_rules, "incomplete": false});
+            }
+            _ => {
+                out["status"] = json!({"authenticated": false, "error": "token authentication is not enabled in this lab"});
+            }
+        }
+        Ok(ApiResponse::json(201, &out))
+    }
+}
+
+fn has_condition(csr: &Value, kind: &str) -> bool {
+    csr["status"]["conditions"]
+        .as_array()
+        .is_some_and(|c| c.iter().any(|c| c["type"] == kind && c["status"] == "True"))
+}
+
+/// The stored object with its `resourceVersion` (the revision of its last write).
+fn with_version(stored: Stored) -> Value {
+    let mut obj = stored.value;
+    obj["metadata"]["resourceVersion"] = json!(stored.revision.to_string());
+    obj
+}
+
+fn resource_of(obj: &Value) -> Option<&'static Resource> {
+    let kind = obj["kind"].as_str()?;
+    registry::RESOURCES.iter().find(|r| r.kind == kind)
+}
+
+/// The request's authorizer attributes (k8s RequestInfo → authorizer.Attributes).
+pub fn attributes(user: &UserInfo, info: &RequestInfo) -> Attributes {
+    if !info.resource_request {
+        return Attributes::non_resource(user, &info.verb, &info.path);
+    }
+    let mut attrs = Attributes::resource(
+        user,
+        &info.verb,
+        info.namespace.as_deref().unwrap_or(""),
+        &info.group,
+        &info.resource,
+    )
+    .with_name(&info.name)
+    .with_subresource(&info.subresource);
+    attrs.api_version = info.version.clone();
+    // Kubernetes authorizes subresource requests with the parent's verb.
+    if info.subresource == "binding" || info.subresource == "log" {
+        attrs.verb = if info.subresource == "log" {
+            "get".into()
+        } else {
+            "create".into()
+        };
+    }
+    attrs
+}
+
+/// Reads a request body: JSON, or the protobuf kubectl 1.32 sends for approvals and reviews.
+fn decode_body(req: &ApiRequest, r: &Resource) -> Result<Value, ApiResponse> {
+    if req.content_type.starts_with(PROTOBUF) {
+        return crate::protobuf::decode(r.kind, &req.body)
+            .map_err(|e| ApiResponse::status(status::bad_request(&e.to_string())));
+    }
+    if req.body.is_empty() {
+        return Err(ApiResponse::status(status::bad_request("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf")));
+    }
+    match serde_json::from_slice::<Value>(&req.body) {
+        Ok(v) if v.is_object() => Ok(v),
+        Ok(_) => Err(ApiResponse::status(status::bad_request(
+            "the object provided is unrecognized (must be a JSON object)",
+        ))),
+        Err(e) => Err(ApiResponse::status(status::bad_request(&format!(
+            "couldn't get version/kind; json parse error: {e}"
+        )))),
+    }
+}
+
+fn storage_error(e: StoreError) -> ApiResponse {
+    ApiResponse::Full {
+        status: 500,
+        content_type: JSON.into(),
+        body: json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": format!("etcdserver: request failed: {e}"), "reason": "InternalError", "code": 500})
+        .to_string()
+        .into_bytes(),
+    }
+}

@@ -1,0 +1,188 @@
+//! The building directory kubectl reads first: /version, discovery documents and OpenAPI stubs.
+//!
+//! kubectl 1.32 asks `/api` and `/apis` for *aggregated* discovery and only trusts the answer
+//! when its Content-Type says so; `apply` needs an OpenAPI v3 document per group-version with
+//! a PATCH operation that accepts `fieldValidation` (see kubectl-wire.md §2–3).
+
+use serde_json::{json, Value};
+
+use crate::registry::{Resource, GROUPS, RESOURCES};
+
+pub const AGGREGATED_CONTENT_TYPE: &str =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+
+/// `/version`: minor 32, so kubectl's dispatcher runs its own 1.32 client.
+pub fn version() -> Value {
+    json!({
+        "major": "1",
+        "minor": "32",
+        "gitVersion": "v1.32.0-kubecorp",
+        "gitCommit": "0000000000000000000000000000000000000000",
+        "gitTreeState": "clean",
+        "buildDate": "2026-01-01T00:00:00Z",
+        "goVersion": "go1.23.8",
+        "compiler": "gc",
+        "platform": "linux/amd64"
+    })
+}
+
+/// Whether the Accept header asks for aggregated discovery.
+pub fn wants_aggregated(accept: &str) -> bool {
+    accept.contains("as=APIGroupDiscoveryList")
+}
+
+fn resources_of(group: &str) -> impl Iterator<Item = &'static Resource> + '_ {
+    RESOURCES.iter().filter(move |r| r.group == group)
+}
+
+fn aggregated_group(group: &str) -> Value {
+    let resources: Vec<Value> = resources_of(group)
+        .map(|r| {
+            let mut v = json!({
+                "resource": r.name,
+                "responseKind": {"group": r.group, "version": r.version, "kind": r.kind},
+                "scope": if r.namespaced { "Namespaced" } else { "Cluster" },
+                "singularResource": r.singular,
+                "verbs": r.verbs,
+            });
+            if !r.short_names.is_empty() {
+                v["shortNames"] = json!(r.short_names);
+            }
+            if !r.subresources.is_empty() {
+                v["subresources"] = r
+                    .subresources
+                    .iter()
+                    .map(|s| json!({"subresource": s, "responseKind": {"group": r.group, "version": r.version, "kind": r.kind}, "verbs": ["get", "patch", "update"]}))
+                    .collect();
+            }
+            v
+        })
+        .collect();
+    json!({
+        "metadata": {"name": group},
+        "versions": [{"version": "v1", "resources": resources, "freshness": "Current"}]
+    })
+}
+
+/// `GET /api` or `GET /apis` with the aggregated Accept.
+pub fn aggregated(core: bool) -> Value {
+    let items: Vec<Value> = GROUPS
+        .iter()
+        .filter(|g| g.is_empty() == core)
+        .map(|g| aggregated_group(g))
+        .collect();
+    json!({
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": "apidiscovery.k8s.io/v2",
+        "metadata": {},
+        "items": items
+    })
+}
+
+/// Legacy `GET /api`.
+pub fn legacy_api() -> Value {
+    json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": ""}]})
+}
+
+/// Legacy `GET /apis`.
+pub fn legacy_apis() -> Value {
+    let groups: Vec<Value> = GROUPS
+        .iter()
+        .filter(|g| !g.is_empty())
+        .map(|g| {
+            let gv = json!({"groupVersion": format!("{g}/v1"), "version": "v1"});
+            json!({"name": g, "versions": [gv.clone()], "preferredVersion": gv})
+        })
+        .collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+}
+
+/// Legacy `GET /api/v1` or `/apis/GROUP/v1`, or None for an unknown group-version.
+pub fn resource_list(group: &str, version: &str) -> Option<Value> {
+    if version != "v1" || !GROUPS.contains(&group) {
+        return None;
+    }
+    let mut resources = Vec::new();
+    for r in resources_of(group) {
+        let mut v = json!({
+            "name": r.name,
+            "singularName": r.singular,
+            "namespaced": r.namespaced,
+            "kind": r.kind,
+            "verbs": r.verbs,
+        });
+        if !r.short_names.is_empty() {
+            v["shortNames"] = json!(r.short_names);
+        }
+        resources.push(v);
+        for sub in r.subresources {
+            resources.push(json!({"name": format!("{}/{sub}", r.name), "singularName": "", "namespaced": r.namespaced, "kind": r.kind, "verbs": ["get", "patch", "update"]}));
+        }
+    }
+    let gv = if group.is_empty() {
+        "v1".to_string()
+    } else {
+        format!("{group}/v1")
+    };
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
+    )
+}
+
+/// Legacy `GET /apis/GROUP`.
+pub fn group(group: &str) -> Option<Value> {
+    (GROUPS.contains(&group) && !group.is_empty()).then(|| {
+        let gv = json!({"groupVersion": format!("{group}/v1"), "version": "v1"});
+        json!({"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": [gv.clone()], "preferredVersion": gv})
+    })
+}
+
+fn gv_path(group: &str) -> String {
+    if group.is_empty() {
+        "api/v1".into()
+    } else {
+        format!("apis/{group}/v1")
+    }
+}
+
+/// `GET /openapi/v3`: one entry per group-version.
+pub fn openapi_index() -> Value {
+    let mut paths = serde_json::Map::new();
+    for g in GROUPS {
+        let p = gv_path(g);
+        paths.insert(
+            p.clone(),
+            json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash=kubecorp1")}),
+        );
+    }
+    json!({"paths": paths})
+}
+
+/// `GET /openapi/v3/<gv>`: a PATCH operation per kind that accepts `fieldValidation`, which
+/// is what kubectl's server-side validation looks for.
+pub fn openapi_group_version(path: &str) -> Option<Value> {
+    let group = GROUPS.iter().find(|g| gv_path(g) == path)?;
+    let mut paths = serde_json::Map::new();
+    for r in resources_of(group).filter(|r| !r.virtual_only) {
+        let url = format!(
+            "/{}/{}{{name}}",
+            gv_path(group),
+            if r.namespaced {
+                "namespaces/{namespace}/".to_string() + r.name + "/"
+            } else {
+                r.name.to_string() + "/"
+            }
+        );
+        paths.insert(
+            url,
+            json!({"patch": {
+                "x-kubernetes-group-version-kind": {"group": r.group, "version": r.version, "kind": r.kind},
+                "parameters": [{"name": "fieldValidation", "in": "query", "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "OK"}}
+            }}),
+        );
+    }
+    Some(
+        json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.32.0-kubecorp"}, "paths": paths}),
+    )
+}

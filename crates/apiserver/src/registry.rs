@@ -1,0 +1,296 @@
+//! The front desk's directory: every kind of object Alice keeps, its group, scope and names.
+
+/// One REST resource the apiserver serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resource {
+    pub group: &'static str,
+    pub version: &'static str,
+    /// Plural, lower-case: `pods`.
+    pub name: &'static str,
+    pub singular: &'static str,
+    pub kind: &'static str,
+    pub namespaced: bool,
+    pub short_names: &'static [&'static str],
+    pub verbs: &'static [&'static str],
+    /// Subresources served, e.g. `status`, `binding`, `approval`.
+    pub subresources: &'static [&'static str],
+    /// Only `create` makes sense (reviews): nothing is stored.
+    pub virtual_only: bool,
+}
+
+const RW: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
+const CREATE: &[&str] = &["create"];
+
+const fn res(
+    group: &'static str,
+    name: &'static str,
+    singular: &'static str,
+    kind: &'static str,
+    namespaced: bool,
+    short_names: &'static [&'static str],
+    subresources: &'static [&'static str],
+) -> Resource {
+    Resource {
+        group,
+        version: "v1",
+        name,
+        singular,
+        kind,
+        namespaced,
+        short_names,
+        verbs: RW,
+        subresources,
+        virtual_only: false,
+    }
+}
+
+const fn review(
+    group: &'static str,
+    name: &'static str,
+    singular: &'static str,
+    kind: &'static str,
+    namespaced: bool,
+) -> Resource {
+    Resource {
+        group,
+        version: "v1",
+        name,
+        singular,
+        kind,
+        namespaced,
+        short_names: &[],
+        verbs: CREATE,
+        subresources: &[],
+        virtual_only: true,
+    }
+}
+
+/// Everything Alice serves.
+pub const RESOURCES: &[Resource] = &[
+    res(
+        "",
+        "namespaces",
+        "namespace",
+        "Namespace",
+        false,
+        &["ns"],
+        &["status"],
+    ),
+    res(
+        "",
+        "pods",
+        "pod",
+        "Pod",
+        true,
+        &["po"],
+        &["binding", "status", "log"],
+    ),
+    res(
+        "",
+        "nodes",
+        "node",
+        "Node",
+        false,
+        &["no"],
+        &["status", "proxy"],
+    ),
+    res(
+        "",
+        "services",
+        "service",
+        "Service",
+        true,
+        &["svc"],
+        &["status"],
+    ),
+    res(
+        "",
+        "endpoints",
+        "endpoints",
+        "Endpoints",
+        true,
+        &["ep"],
+        &[],
+    ),
+    res("", "secrets", "secret", "Secret", true, &[], &[]),
+    res(
+        "",
+        "configmaps",
+        "configmap",
+        "ConfigMap",
+        true,
+        &["cm"],
+        &[],
+    ),
+    res("", "events", "event", "Event", true, &["ev"], &[]),
+    res(
+        "",
+        "serviceaccounts",
+        "serviceaccount",
+        "ServiceAccount",
+        true,
+        &["sa"],
+        &[],
+    ),
+    res(
+        "certificates.k8s.io",
+        "certificatesigningrequests",
+        "certificatesigningrequest",
+        "CertificateSigningRequest",
+        false,
+        &["csr"],
+        &["approval", "status"],
+    ),
+    res(
+        "rbac.authorization.k8s.io",
+        "roles",
+        "role",
+        "Role",
+        true,
+        &[],
+        &[],
+    ),
+    res(
+        "rbac.authorization.k8s.io",
+        "rolebindings",
+        "rolebinding",
+        "RoleBinding",
+        true,
+        &[],
+        &[],
+    ),
+    res(
+        "rbac.authorization.k8s.io",
+        "clusterroles",
+        "clusterrole",
+        "ClusterRole",
+        false,
+        &[],
+        &[],
+    ),
+    res(
+        "rbac.authorization.k8s.io",
+        "clusterrolebindings",
+        "clusterrolebinding",
+        "ClusterRoleBinding",
+        false,
+        &[],
+        &[],
+    ),
+    res(
+        "coordination.k8s.io",
+        "leases",
+        "lease",
+        "Lease",
+        true,
+        &[],
+        &[],
+    ),
+    review(
+        "authentication.k8s.io",
+        "selfsubjectreviews",
+        "selfsubjectreview",
+        "SelfSubjectReview",
+        false,
+    ),
+    review(
+        "authentication.k8s.io",
+        "tokenreviews",
+        "tokenreview",
+        "TokenReview",
+        false,
+    ),
+    review(
+        "authorization.k8s.io",
+        "selfsubjectaccessreviews",
+        "selfsubjectaccessreview",
+        "SelfSubjectAccessReview",
+        false,
+    ),
+    review(
+        "authorization.k8s.io",
+        "selfsubjectrulesreviews",
+        "selfsubjectrulesreview",
+        "SelfSubjectRulesReview",
+        false,
+    ),
+    review(
+        "authorization.k8s.io",
+        "subjectaccessreviews",
+        "subjectaccessreview",
+        "SubjectAccessReview",
+        false,
+    ),
+    review(
+        "authorization.k8s.io",
+        "localsubjectaccessreviews",
+        "localsubjectaccessreview",
+        "LocalSubjectAccessReview",
+        true,
+    ),
+];
+
+/// The API groups served, in discovery order.
+pub const GROUPS: &[&str] = &[
+    "",
+    "certificates.k8s.io",
+    "rbac.authorization.k8s.io",
+    "coordination.k8s.io",
+    "authentication.k8s.io",
+    "authorization.k8s.io",
+];
+
+pub fn find(group: &str, version: &str, name: &str) -> Option<&'static Resource> {
+    RESOURCES
+        .iter()
+        .find(|r| r.group == group && r.version == version && r.name == name)
+}
+
+impl Resource {
+    /// `apiVersion` as objects carry it: `v1` or `group/v1`.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.to_string()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    pub fn list_kind(&self) -> String {
+        format!("{}List", self.kind)
+    }
+
+    /// Where an object lives in etcd: `/registry/<resource>/<namespace>/<name>`.
+    pub fn key(&self, namespace: Option<&str>, name: &str) -> String {
+        match (self.namespaced, namespace) {
+            (true, Some(ns)) => format!("/registry/{}/{ns}/{name}", self.name),
+            _ => format!("/registry/{}/{name}", self.name),
+        }
+    }
+
+    /// The prefix under which a list lives.
+    pub fn prefix(&self, namespace: Option<&str>) -> String {
+        match (self.namespaced, namespace) {
+            (true, Some(ns)) => format!("/registry/{}/{ns}/", self.name),
+            _ => format!("/registry/{}/", self.name),
+        }
+    }
+
+    /// `pods` or `certificatesigningrequests.certificates.k8s.io`, as Status messages name it.
+    pub fn qualified(&self) -> String {
+        if self.group.is_empty() {
+            self.name.to_string()
+        } else {
+            format!("{}.{}", self.name, self.group)
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! Alice's front door: TLS that asks for a badge, then authentication, authorization and the desk.
+//!
+//! The handshake never fails because of a client certificate (the apiserver only *requests*
+//! one); every request is then authenticated from the presented chain, authorized, and
+//! answered by [`Api::handle`]. Each step is an event on the lab's stream.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Either, Full, Limited};
+use hyper::body::{Frame, Incoming};
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use kubecorp_trust::events::{Event, Events, Identity, Stage};
+use kubecorp_trust::tls::{CertSource, TrustSource};
+use kubecorp_trust::LabClock;
+use rustls_pki_types::CertificateDer;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use crate::api::{Api, ApiRequest, ApiResponse, MAX_BODY};
+use crate::authn::{authenticate, Authn};
+use crate::rbac::Decision;
+use crate::status;
+
+type Body = Either<Full<Bytes>, http_body_util::channel::Channel<Bytes>>;
+
+/// How long a visitor may take to finish the handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the front door needs.
+#[derive(Clone)]
+pub struct ApiserverConfig {
+    pub api: Api,
+    /// `apiserver.crt`/`apiserver.key`, re-read when they change on disk.
+    pub serving: CertSource,
+    /// `--client-ca-file`: the bundle badges are checked against after the handshake.
+    pub client_ca: TrustSource,
+    pub clock: LabClock,
+    pub events: Events,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("apiserver: accepting a connection on {addr}: {source}")]
+    Accept {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+/// Serves until `shutdown` completes.
+pub async fn run(
+    config: ApiserverConfig,
+    listener: TcpListener,
+    shutdown: impl Future,
+) -> Result<(), ServeError> {
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            _ = &mut shutdown => return Ok(()),
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(source) if is_transient(&source) => continue,
+                Err(source) => return Err(ServeError::Accept { addr, source }),
+            },
+        };
+        let config = config.clone();
+        tokio::spawn(async move { serve_connection(config, tcp, peer).await });
+    }
+}
+
+fn is_transient(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::ConnectionReset
+            | std::io::ErrorKind::Interrupted
+    )
+}
+
+async fn serve_connection(config: ApiserverConfig, tcp: tokio::net::TcpStream, peer: SocketAddr) {
+    // Client certificates are requested, not required, and not judged here (see authn.rs).
+    let (tls_config, notes) = kubecorp_trust::tls::server_config_request_client_cert(
+        "apiserver",
+        config.serving.clone(),
+        config.clock.clone(),
+        config.events.clone(),
+    );
+    let acceptor = TlsAcceptor::from(tls_config);
+    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => {
+            // Go's net/http logs every failed handshake this way.
+            let line = format!(
+                "http: TLS handshake error from {peer}: {}",
+                kubecorp_trust::tls::server_error_text(&e, &notes)
+            );
+            config.events.emit(
+                Event::new(config.clock.now(), peer.to_string(), "apiserver", Stage::Tls)
+                    .server_log(line)
+                    .explanation("the visitor and Alice could not agree on a secure connection; see the visitor's own error for why"),
+            );
+            return;
+        }
+        Err(_) => {
+            let line = format!("http: TLS handshake error from {peer}: EOF");
+            config.events.emit(
+                Event::new(
+                    config.clock.now(),
+                    peer.to_string(),
+                    "apiserver",
+                    Stage::Tls,
+                )
+                .server_log(line),
+            );
+            return;
+        }
+    };
+    let chain: Vec<CertificateDer<'static>> = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
+        .unwrap_or_default();
+    let chain = Arc::new(chain);
+    let service = service_fn(move |req| {
+        let config = config.clone();
+        let chain = chain.clone();
+        async move { Ok::<_, Infallible>(answer(&config, &chain, peer, req).await) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(tls), service)
+        .await;
+}
+
+fn full(status: u16, content_type: &str, body: Vec<u8>) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .header("cache-control", "no-cache, private")
+        .body(Either::Left(Full::new(Bytes::from(body))))
+        .expect("a valid response")
+}
+
+fn status_response((code, body): (u16, String)) -> Response<Body> {
+    full(code, "application/json", body.into_bytes())
+}
+
+/// Authenticate, authorize, answer: one request at Alice's door.
+async fn answer(
+    config: &ApiserverConfig,
+    chain: &[CertificateDer<'static>],
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<Body> {
+    let now = config.clock.now();
+    let method = req.method().as_str().to_string();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    let accept = header("accept");
+    let content_type = header("content-type");
+    let line = format!("{method} {path}");
+
+    let roots = match config.client_ca.load() {
+        Ok(roots) => roots,
+        Err(e) => {
+            // Without its --client-ca-file the apiserver cannot verify anyone.
+            config.events.emit(
+                Event::new(now, peer.to_string(), "apiserver", Stage::Authn)
+                    .server_log(format!(
+                        "\"Unable to authenticate the request\" err=\"{e}\""
+                    ))
+                    .detail(format!("{line} 401")),
+            );
+            return status_response(status::unauthorized());
+        }
+    };
+    let (user, identity) = match authenticate(chain, &roots, now) {
+        Authn::User { user, identity } => (user, Some(identity)),
+        Authn::Anonymous => (crate::user::UserInfo::anonymous(), None),
+        Authn::Failed {
+            identity,
+            verdict,
+            log_line,
+        } => {
+            config.events.emit(
+                Event::new(now, who(identity.as_ref(), peer), "apiserver", Stage::Authn)
+                    .identity(identity)
+                    .verdict(&verdict)
+                    .client_text("error: You must be logged in to the server (Unauthorized)")
+                    .server_log(log_line)
+                    .detail(format!("{line} 401")),
+            );
+            return status_response(status::unauthorized());
+        }
+    };
+    let from = who(identity.as_ref(), peer);
+
+    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return status_response(status::request_entity_too_large()),
+    };
+    let api_request = ApiRequest {
+        method,
+        path,
+        query,
+        accept,
+        content_type,
+        body,
+        user: user.clone(),
+    };
+    let (response, outcome) = config.api.handle(api_request).await;
+    let code = response.code();
+    if let Some(outcome) = outcome {
+        let allowed = outcome.decision.is_allowed();
+        let mut event = Event::new(now, from.clone(), "apiserver", Stage::Authz)
+            .identity(identity.clone())
+            .allowed(allowed)
+            .detail(format!("{line} {code}"));
+        if !allowed {
+            let message = status::forbidden_message(&outcome.attributes);
+            let message = match outcome.decision.reason() {
+                "" => message,
+                reason => format!("{message}: {reason}"),
+            };
+            event = event
+                .client_text(format!("Error from server (Forbidden): {message}"))
+                .explanation(match &outcome.decision {
+                    Decision::Deny(_) => "the Node authorizer refused: a kubelet may only touch objects connected to its own node",
+                    _ => "the badge is genuine, but no rule in the rulebook (RBAC) lets this person do this",
+                })
+                .hint(format!(
+                    "see what {0} may do with `kubectl auth can-i --list --as {0}`; grant it with a RoleBinding, e.g. `kubectl create rolebinding NAME --clusterrole=view --user={0}`",
+                    user.name
+                ));
+        }
+        config.events.emit(event);
+    }
+    match response {
+        ApiResponse::Full {
+            status,
+            content_type,
+            body,
+        } => full(status, &content_type, body),
+        ApiResponse::Watch {
+            initial,
+            prefix,
+            mut changes,
+            filter,
+        } => {
+            let (mut tx, body) = http_body_util::channel::Channel::<Bytes>::new(16);
+            tokio::spawn(async move {
+                for event in initial {
+                    if tx
+                        .send(Frame::data(Bytes::from(format!("{event}\n"))))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                loop {
+                    let change = match changes.recv().await {
+                        Ok(c) => c,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(_) => return,
+                    };
+                    if !change.key.starts_with(&prefix) || !filter.matches(&change.object) {
+                        continue;
+                    }
+                    let line = json!({"type": change.kind, "object": change.object});
+                    if tx
+                        .send(Frame::data(Bytes::from(format!("{line}\n"))))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+            Response::builder()
+                .status(200)
+                .header("content-type", "application/json")
+                .header("transfer-encoding", "chunked")
+                .body(Either::Right(body))
+                .expect("a valid response")
+        }
+    }
+}
+
+/// The visitor's name in events: the badge's CN, or the address when no badge was shown.
+fn who(identity: Option<&Identity>, peer: SocketAddr) -> String {
+    identity
+        .map(|i| i.cn.clone())
+        .unwrap_or_else(|| peer.to_string())
+}

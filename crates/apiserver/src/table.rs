@@ -1,0 +1,304 @@
+//! What `kubectl get` shows: the Table each resource renders, columns as the real apiserver names them.
+
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use crate::meta::{human_duration, meta_str, parse_timestamp};
+use crate::registry::Resource;
+
+/// Whether the Accept header asks for a Table.
+pub fn wants_table(accept: &str) -> bool {
+    accept.contains("as=Table")
+}
+
+fn col(name: &str, kind: &str, priority: i64) -> Value {
+    json!({"name": name, "type": kind, "format": if name == "Name" { "name" } else { "" }, "description": "", "priority": priority})
+}
+
+fn age(obj: &Value, now: OffsetDateTime) -> String {
+    parse_timestamp(meta_str(obj, "creationTimestamp"))
+        .map(|t| human_duration((now - t).whole_seconds()))
+        .unwrap_or_else(|| "<unknown>".into())
+}
+
+fn columns(resource: &Resource) -> Vec<Value> {
+    match resource.name {
+        "pods" => vec![
+            col("Name", "string", 0),
+            col("Ready", "string", 0),
+            col("Status", "string", 0),
+            col("Restarts", "string", 0),
+            col("Age", "string", 0),
+            col("IP", "string", 1),
+            col("Node", "string", 1),
+            col("Nominated Node", "string", 1),
+            col("Readiness Gates", "string", 1),
+        ],
+        "nodes" => vec![
+            col("Name", "string", 0),
+            col("Status", "string", 0),
+            col("Roles", "string", 0),
+            col("Age", "string", 0),
+            col("Version", "string", 0),
+            col("Internal-IP", "string", 1),
+            col("External-IP", "string", 1),
+            col("OS-Image", "string", 1),
+            col("Kernel-Version", "string", 1),
+            col("Container-Runtime", "string", 1),
+        ],
+        "certificatesigningrequests" => vec![
+            col("Name", "string", 0),
+            col("Age", "string", 0),
+            col("SignerName", "string", 0),
+            col("Requestor", "string", 0),
+            col("RequestedDuration", "string", 0),
+            col("Condition", "string", 0),
+        ],
+        "namespaces" => vec![
+            col("Name", "string", 0),
+            col("Status", "string", 0),
+            col("Age", "string", 0),
+        ],
+        "services" => vec![
+            col("Name", "string", 0),
+            col("Type", "string", 0),
+            col("Cluster-IP", "string", 0),
+            col("External-IP", "string", 0),
+            col("Port(s)", "string", 0),
+            col("Age", "string", 0),
+            col("Selector", "string", 1),
+        ],
+        "clusterrolebindings" | "rolebindings" => vec![
+            col("Name", "string", 0),
+            col("Role", "string", 0),
+            col("Age", "string", 0),
+            col("Users", "string", 1),
+            col("Groups", "string", 1),
+            col("ServiceAccounts", "string", 1),
+        ],
+        _ => vec![col("Name", "string", 0), col("Age", "string", 0)],
+    }
+}
+
+fn s<'a>(v: &'a Value, path: &[&str]) -> &'a str {
+    let mut cur = v;
+    for p in path {
+        match cur.get(p) {
+            Some(next) => cur = next,
+            None => return "",
+        }
+    }
+    cur.as_str().unwrap_or("")
+}
+
+fn none_if_empty(v: &str) -> String {
+    if v.is_empty() {
+        "<none>".into()
+    } else {
+        v.to_string()
+    }
+}
+
+fn cells(resource: &Resource, obj: &Value, now: OffsetDateTime) -> Vec<Value> {
+    let name = meta_str(obj, "name").to_string();
+    match resource.name {
+        "pods" => {
+            let phase = s(obj, &["status", "phase"]);
+            let containers = obj["spec"]["containers"].as_array().map_or(0, Vec::len);
+            let ready = obj["status"]["containerStatuses"]
+                .as_array()
+                .map_or(0, |c| {
+                    c.iter()
+                        .filter(|c| c["ready"].as_bool() == Some(true))
+                        .count()
+                });
+            vec![
+                json!(name),
+                json!(format!("{ready}/{containers}")),
+                json!(if phase.is_empty() { "Pending" } else { phase }),
+                json!("0"),
+                json!(age(obj, now)),
+                json!(none_if_empty(s(obj, &["status", "podIP"]))),
+                json!(none_if_empty(s(obj, &["spec", "nodeName"]))),
+                json!("<none>"),
+                json!("<none>"),
+            ]
+        }
+        "nodes" => {
+            let ready = obj["status"]["conditions"]
+                .as_array()
+                .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+                .map(|c| {
+                    if c["status"] == "True" {
+                        "Ready"
+                    } else {
+                        "NotReady"
+                    }
+                })
+                .unwrap_or("Unknown");
+            let labels = obj["metadata"]["labels"].as_object();
+            let roles: Vec<&str> = labels
+                .map(|l| {
+                    l.keys()
+                        .filter_map(|k| k.strip_prefix("node-role.kubernetes.io/"))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let address = |kind: &str| {
+                obj["status"]["addresses"]
+                    .as_array()
+                    .and_then(|a| a.iter().find(|a| a["type"] == kind))
+                    .and_then(|a| a["address"].as_str())
+                    .unwrap_or("<none>")
+                    .to_string()
+            };
+            vec![
+                json!(name),
+                json!(ready),
+                json!(if roles.is_empty() {
+                    "<none>".to_string()
+                } else {
+                    roles.join(",")
+                }),
+                json!(age(obj, now)),
+                json!(s(obj, &["status", "nodeInfo", "kubeletVersion"])),
+                json!(address("InternalIP")),
+                json!(address("ExternalIP")),
+                json!(none_if_empty(s(obj, &["status", "nodeInfo", "osImage"]))),
+                json!(none_if_empty(s(
+                    obj,
+                    &["status", "nodeInfo", "kernelVersion"]
+                ))),
+                json!(none_if_empty(s(
+                    obj,
+                    &["status", "nodeInfo", "containerRuntimeVersion"]
+                ))),
+            ]
+        }
+        "certificatesigningrequests" => {
+            let duration = obj["spec"]["expirationSeconds"]
+                .as_i64()
+                .map(human_duration)
+                .unwrap_or_else(|| "<none>".into());
+            vec![
+                json!(name),
+                json!(age(obj, now)),
+                json!(s(obj, &["spec", "signerName"])),
+                json!(s(obj, &["spec", "username"])),
+                json!(duration),
+                json!(crate::csr::condition_summary(obj)),
+            ]
+        }
+        "namespaces" => vec![
+            json!(name),
+            json!(if s(obj, &["status", "phase"]).is_empty() {
+                "Active"
+            } else {
+                s(obj, &["status", "phase"])
+            }),
+            json!(age(obj, now)),
+        ],
+        "services" => {
+            let ports: Vec<String> = obj["spec"]["ports"]
+                .as_array()
+                .map(|ps| {
+                    ps.iter()
+                        .map(|p| {
+                            format!("{}/{}", p["port"], p["protocol"].as_str().unwrap_or("TCP"))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let selector: Vec<String> = obj["spec"]["selector"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                        .collect()
+                })
+                .unwrap_or_default();
+            vec![
+                json!(name),
+                json!(if s(obj, &["spec", "type"]).is_empty() {
+                    "ClusterIP"
+                } else {
+                    s(obj, &["spec", "type"])
+                }),
+                json!(none_if_empty(s(obj, &["spec", "clusterIP"]))),
+                json!("<none>"),
+                json!(if ports.is_empty() {
+                    "<none>".into()
+                } else {
+                    ports.join(",")
+                }),
+                json!(age(obj, now)),
+                json!(if selector.is_empty() {
+                    "<none>".into()
+                } else {
+                    selector.join(",")
+                }),
+            ]
+        }
+        "clusterrolebindings" | "rolebindings" => {
+            let subjects = |kind: &str| -> String {
+                let names: Vec<String> = obj["subjects"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter(|s| s["kind"] == kind)
+                            .map(|s| match s["namespace"].as_str() {
+                                Some(ns) if kind == "ServiceAccount" => {
+                                    format!("{ns}/{}", s["name"].as_str().unwrap_or(""))
+                                }
+                                _ => s["name"].as_str().unwrap_or("").to_string(),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                names.join(", ")
+            };
+            vec![
+                json!(name),
+                json!(format!(
+                    "{}/{}",
+                    s(obj, &["roleRef", "kind"]),
+                    s(obj, &["roleRef", "name"])
+                )),
+                json!(age(obj, now)),
+                json!(subjects("User")),
+                json!(subjects("Group")),
+                json!(subjects("ServiceAccount")),
+            ]
+        }
+        _ => vec![json!(name), json!(age(obj, now))],
+    }
+}
+
+/// A meta.k8s.io/v1 Table of `objects`.
+pub fn table(
+    resource: &Resource,
+    objects: &[Value],
+    resource_version: &str,
+    now: OffsetDateTime,
+) -> Value {
+    let rows: Vec<Value> = objects
+        .iter()
+        .map(|o| {
+            let mut metadata = json!({"name": meta_str(o, "name"), "creationTimestamp": meta_str(o, "creationTimestamp")});
+            if !meta_str(o, "namespace").is_empty() {
+                metadata["namespace"] = json!(meta_str(o, "namespace"));
+            }
+            json!({
+                "cells": cells(resource, o, now),
+                "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": metadata}
+            })
+        })
+        .collect();
+    json!({
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": {"resourceVersion": resource_version},
+        "columnDefinitions": columns(resource),
+        "rows": rows
+    })
+}

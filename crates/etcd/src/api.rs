@@ -1,0 +1,947 @@
+//! The vault's counter: etcd 3.4's v3 JSON gateway (`/v3/kv/put`, `range`, `deleterange`,
+//! `txn`), `/health` and `/version`, as plain functions of a method, a path and a body.
+//!
+//! Requests are decoded the way etcd's gateway decodes them (see [`crate::gojson`]): the first
+//! JSON value of the body, unknown fields ignored, proto names (`range_end`) or JSON names
+//! (`rangeEnd`) accepted, int64s as numbers or strings, bytes as base64. Errors come back in
+//! grpc-gateway's shape, `{"error":…,"message":…,"code":…}`, with etcd's texts.
+//!
+//! Not kept: history (a `revision` in the past reads the present), leases, watches, auth,
+//! sorting, nested txns.
+
+use std::sync::{Mutex, MutexGuard};
+
+use http::{Method, StatusCode};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::gojson::{check_first_value, check_whole_value, decode_base64};
+use crate::store::{Found, KeyRange, Store};
+use crate::wire::{
+    DeleteRangeResponse, GatewayError, KeyValue, PutResponse, RangeResponse, ResponseHeader,
+    ResponseOp, TxnResponse, Version,
+};
+
+/// What `GET /version` answers: Debian 12's etcd, the one the lab compares itself with.
+pub const SERVER_VERSION: &str = "3.4.23";
+pub const CLUSTER_VERSION: &str = "3.4.0";
+
+/// gRPC's default receive limit as etcd 3.4 sets it: `--max-request-bytes` (1.5 MiB) plus
+/// 512 KiB of gRPC overhead.
+const MAX_GRPC_MESSAGE: usize = 2 * 1024 * 1024;
+/// etcd's `--max-request-bytes` default.
+const MAX_REQUEST_BYTES: usize = 1536 * 1024;
+
+/// The three gRPC codes the gateway turns into HTTP statuses here.
+mod code {
+    pub const INVALID_ARGUMENT: i32 = 3;
+    pub const NOT_FOUND: i32 = 5;
+    pub const RESOURCE_EXHAUSTED: i32 = 8;
+    pub const OUT_OF_RANGE: i32 = 11;
+    pub const UNIMPLEMENTED: i32 = 12;
+}
+
+/// One HTTP answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+    /// The `Allow` header of a 405, when Go's mux sets one.
+    pub allow: Option<&'static str>,
+}
+
+impl Reply {
+    fn json(status: StatusCode, value: &impl Serialize) -> Reply {
+        Reply {
+            status,
+            content_type: "application/json",
+            body: serde_json::to_vec(value).expect("gateway types always serialize"),
+            allow: None,
+        }
+    }
+
+    fn text(status: StatusCode, text: &str) -> Reply {
+        Reply {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            body: text.as_bytes().to_vec(),
+            allow: None,
+        }
+    }
+}
+
+/// A gRPC status, as the gateway reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Status {
+    code: i32,
+    message: String,
+}
+
+impl Status {
+    fn invalid(message: impl Into<String>) -> Status {
+        Status {
+            code: code::INVALID_ARGUMENT,
+            message: message.into(),
+        }
+    }
+
+    fn reply(self) -> Reply {
+        // grpc-gateway's HTTPStatusFromCode.
+        let status = match self.code {
+            code::INVALID_ARGUMENT | code::OUT_OF_RANGE => StatusCode::BAD_REQUEST,
+            code::NOT_FOUND => StatusCode::NOT_FOUND,
+            code::RESOURCE_EXHAUSTED => StatusCode::TOO_MANY_REQUESTS,
+            code::UNIMPLEMENTED => StatusCode::NOT_IMPLEMENTED,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        Reply::json(
+            status,
+            &GatewayError {
+                error: self.message.clone(),
+                message: self.message,
+                code: self.code,
+            },
+        )
+    }
+}
+
+const KEY_NOT_PROVIDED: &str = "etcdserver: key is not provided";
+
+/// etcd's cluster identity numbers and the store behind the counter.
+#[derive(Debug)]
+pub struct Gateway {
+    store: Mutex<Store>,
+    cluster_id: u64,
+    member_id: u64,
+}
+
+impl Gateway {
+    /// A fresh member named `name`; its IDs are derived from the name, so they are stable.
+    pub fn new(name: &str) -> Gateway {
+        Gateway {
+            store: Mutex::new(Store::default()),
+            cluster_id: fnv1a(format!("cluster:{name}").as_bytes()) >> 1,
+            member_id: fnv1a(format!("member:{name}").as_bytes()) >> 1,
+        }
+    }
+
+    fn store(&self) -> MutexGuard<'_, Store> {
+        // Every write txn completes before the guard drops, so a poisoned store is whole.
+        self.store
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn header(&self, revision: i64) -> Option<ResponseHeader> {
+        Some(ResponseHeader {
+            cluster_id: self.cluster_id,
+            member_id: self.member_id,
+            revision,
+            // A single member that elected itself once.
+            raft_term: 2,
+        })
+    }
+
+    /// Answers one request. Routing is Go's: known gateway paths want POST (405 otherwise),
+    /// other `/v3/` paths are the gateway's 404, anything else is `http.NotFound`.
+    pub fn handle(&self, method: &Method, path: &str, body: &[u8]) -> Reply {
+        match (method, path) {
+            (&Method::GET, "/health") => Reply::text(StatusCode::OK, r#"{"health":"true"}"#),
+            (_, "/health") => Reply {
+                allow: Some("GET"),
+                ..Reply::text(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n")
+            },
+            (&Method::GET, "/version") => Reply::json(
+                StatusCode::OK,
+                &Version {
+                    etcdserver: SERVER_VERSION.into(),
+                    etcdcluster: CLUSTER_VERSION.into(),
+                },
+            ),
+            (&Method::POST, "/v3/kv/put") => self.answer(body, |g, f| g.put(f)),
+            (&Method::POST, "/v3/kv/range") => self.answer(body, |g, f| g.range(f)),
+            (&Method::POST, "/v3/kv/deleterange") => self.answer(body, |g, f| g.delete_range(f)),
+            (&Method::POST, "/v3/kv/txn") => self.answer(body, |g, f| g.txn(f)),
+            (_, "/v3/kv/put" | "/v3/kv/range" | "/v3/kv/deleterange" | "/v3/kv/txn") => {
+                Reply::text(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n")
+            }
+            (_, p) if p.starts_with("/v3/") => Reply::text(StatusCode::NOT_FOUND, "Not Found\n"),
+            _ => Reply::text(StatusCode::NOT_FOUND, "404 page not found\n"),
+        }
+    }
+
+    fn answer<T: Serialize>(
+        &self,
+        body: &[u8],
+        op: impl FnOnce(&Self, &Fields) -> Result<T, Status>,
+    ) -> Reply {
+        match decode_body(body).and_then(|fields| op(self, &fields)) {
+            Ok(response) => Reply::json(StatusCode::OK, &response),
+            Err(status) => status.reply(),
+        }
+    }
+
+    fn put(&self, fields: &Fields) -> Result<PutResponse, Status> {
+        let req = PutReq::decode(fields)?;
+        check_size(req.size)?;
+        req.validate()?;
+        let mut store = self.store();
+        let (prev, revision) = {
+            let mut txn = store.write();
+            let prev = txn.put(req.key, req.value);
+            (prev, txn.revision())
+        };
+        Ok(PutResponse {
+            header: self.header(revision),
+            prev_kv: prev.filter(|_| req.prev_kv),
+        })
+    }
+
+    fn range(&self, fields: &Fields) -> Result<RangeResponse, Status> {
+        let req = RangeReq::decode(fields)?;
+        check_size(req.size)?;
+        req.validate()?;
+        let store = self.store();
+        check_revision(req.revision, store.revision())?;
+        let found = store.range(&req.range, req.limit);
+        Ok(range_response(self.header(store.revision()), found, &req))
+    }
+
+    fn delete_range(&self, fields: &Fields) -> Result<DeleteRangeResponse, Status> {
+        let req = DeleteReq::decode(fields)?;
+        check_size(req.size)?;
+        req.validate()?;
+        let mut store = self.store();
+        let (deleted, revision) = {
+            let mut txn = store.write();
+            let deleted = txn.delete(&req.range);
+            (deleted, txn.revision())
+        };
+        Ok(DeleteRangeResponse {
+            header: self.header(revision),
+            deleted: deleted.len() as i64,
+            prev_kvs: if req.prev_kv { deleted } else { Vec::new() },
+        })
+    }
+
+    fn txn(&self, fields: &Fields) -> Result<TxnResponse, Status> {
+        let req = TxnReq::decode(fields)?;
+        check_size(req.size)?;
+        req.validate()?;
+        let mut store = self.store();
+        let succeeded = req.compares.iter().all(|c| c.holds(&store));
+        let ops = if succeeded {
+            &req.success
+        } else {
+            &req.failure
+        };
+        for op in ops {
+            if let Op::Range(range) = op {
+                check_revision(range.revision, store.revision())?;
+            }
+        }
+        let (mut responses, revision) = {
+            let mut txn = store.write();
+            let mut responses = Vec::with_capacity(ops.len());
+            for op in ops {
+                responses.push(match op {
+                    Op::Range(r) => ResponseOp {
+                        response_range: Some(range_response(None, txn.range(&r.range, r.limit), r)),
+                        ..ResponseOp::default()
+                    },
+                    Op::Put(p) => {
+                        let prev = txn.put(p.key.clone(), p.value.clone());
+                        ResponseOp {
+                            response_put: Some(PutResponse {
+                                header: None,
+                                prev_kv: prev.filter(|_| p.prev_kv),
+                            }),
+                            ..ResponseOp::default()
+                        }
+                    }
+                    Op::Delete(d) => {
+                        let deleted = txn.delete(&d.range);
+                        ResponseOp {
+                            response_delete_range: Some(DeleteRangeResponse {
+                                header: None,
+                                deleted: deleted.len() as i64,
+                                prev_kvs: if d.prev_kv { deleted } else { Vec::new() },
+                            }),
+                            ..ResponseOp::default()
+                        }
+                    }
+                });
+            }
+            (responses, txn.revision())
+        };
+        // Every response inside a txn carries only the txn's revision in its header.
+        let inner = Some(ResponseHeader {
+            revision,
+            ..ResponseHeader::default()
+        });
+        for response in &mut responses {
+            if let Some(r) = &mut response.response_range {
+                r.header = inner.clone();
+            }
+            if let Some(r) = &mut response.response_put {
+                r.header = inner.clone();
+            }
+            if let Some(r) = &mut response.response_delete_range {
+                r.header = inner.clone();
+            }
+        }
+        Ok(TxnResponse {
+            header: self.header(revision),
+            succeeded,
+            responses,
+        })
+    }
+}
+
+fn range_response(header: Option<ResponseHeader>, found: Found, req: &RangeReq) -> RangeResponse {
+    let kvs = if req.count_only {
+        Vec::new()
+    } else if req.keys_only {
+        found
+            .kvs
+            .into_iter()
+            .map(|kv| KeyValue {
+                value: Vec::new(),
+                ..kv
+            })
+            .collect()
+    } else {
+        found.kvs
+    };
+    RangeResponse {
+        header,
+        kvs,
+        more: found.more,
+        count: found.count,
+    }
+}
+
+fn check_revision(wanted: i64, current: i64) -> Result<(), Status> {
+    if wanted > current {
+        return Err(Status {
+            code: code::OUT_OF_RANGE,
+            message: "etcdserver: mvcc: required revision is a future revision".into(),
+        });
+    }
+    Ok(())
+}
+
+/// gRPC refuses a message over its limit before etcd sees it; etcd refuses one over
+/// `--max-request-bytes` itself.
+fn check_size(size: usize) -> Result<(), Status> {
+    if size > MAX_GRPC_MESSAGE {
+        return Err(Status {
+            code: code::RESOURCE_EXHAUSTED,
+            message: format!(
+                "grpc: received message larger than max ({size} vs. {MAX_GRPC_MESSAGE})"
+            ),
+        });
+    }
+    if size > MAX_REQUEST_BYTES {
+        return Err(Status::invalid("etcdserver: request is too large"));
+    }
+    Ok(())
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding, the jsonpb way.
+// ---------------------------------------------------------------------------------------------
+
+/// The top-level object of a request body (jsonpb reads it into `map[string]json.RawMessage`).
+fn decode_body(body: &[u8]) -> Result<Fields, Status> {
+    let Some(end) = check_first_value(body).map_err(Status::invalid)? else {
+        return Ok(Fields::default());
+    };
+    let value: Value =
+        serde_json::from_slice(&body[..end]).map_err(|e| Status::invalid(format!("json: {e}")))?;
+    Fields::from_value(value, "map[string]json.RawMessage")
+}
+
+/// The fields of one JSON object, looked up by proto name or JSON name.
+#[derive(Debug, Default)]
+struct Fields(Map<String, Value>);
+
+/// How Go's `encoding/json` names a JSON value's kind in "cannot unmarshal X".
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+fn cannot_unmarshal(value: &Value, go_type: &str) -> Status {
+    Status::invalid(format!(
+        "json: cannot unmarshal {} into Go value of type {go_type}",
+        kind(value)
+    ))
+}
+
+impl Fields {
+    fn from_value(value: Value, go_type: &str) -> Result<Fields, Status> {
+        match value {
+            Value::Object(map) => Ok(Fields(map)),
+            Value::Null => Ok(Fields::default()),
+            other => Err(cannot_unmarshal(&other, go_type)),
+        }
+    }
+
+    /// jsonpb accepts the proto name (`range_end`) and the JSON name (`rangeEnd`).
+    fn get(&self, proto_name: &str) -> Option<&Value> {
+        if let Some(v) = self.0.get(proto_name) {
+            return Some(v);
+        }
+        let mut camel = String::with_capacity(proto_name.len());
+        let mut upper = false;
+        for c in proto_name.chars() {
+            if c == '_' {
+                upper = true;
+            } else if upper {
+                camel.push(c.to_ascii_uppercase());
+                upper = false;
+            } else {
+                camel.push(c);
+            }
+        }
+        self.0.get(&camel)
+    }
+
+    fn bytes(&self, name: &str) -> Result<Vec<u8>, Status> {
+        match self.get(name) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::String(text)) => decode_base64(text).map_err(Status::invalid),
+            Some(other) => Err(cannot_unmarshal(other, "[]uint8")),
+        }
+    }
+
+    fn int64(&self, name: &str) -> Result<i64, Status> {
+        let raw = match self.get(name) {
+            None | Some(Value::Null) => return Ok(0),
+            // jsonpb strips the quotes of an int64 and unmarshals what is inside.
+            Some(Value::String(inner)) => inner.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            Some(other) => return Err(cannot_unmarshal(other, "int64")),
+        };
+        check_whole_value(raw.as_bytes()).map_err(Status::invalid)?;
+        match raw.parse::<i64>() {
+            Ok(n) => Ok(n),
+            Err(_) if raw.starts_with(|c: char| c == '-' || c.is_ascii_digit()) => {
+                Err(Status::invalid(format!(
+                    "json: cannot unmarshal number {raw} into Go value of type int64"
+                )))
+            }
+            Err(_) => {
+                let value: Value = serde_json::from_str(&raw).unwrap_or(Value::Null);
+                Err(cannot_unmarshal(&value, "int64"))
+            }
+        }
+    }
+
+    fn boolean(&self, name: &str) -> Result<bool, Status> {
+        match self.get(name) {
+            None | Some(Value::Null) => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(other) => Err(cannot_unmarshal(other, "bool")),
+        }
+    }
+
+    /// A proto enum, by name or number.
+    fn enumeration(&self, name: &str, go_enum: &str, names: &[&str]) -> Result<usize, Status> {
+        match self.get(name) {
+            None | Some(Value::Null) => Ok(0),
+            Some(Value::String(text)) => names.iter().position(|n| n == text).ok_or_else(|| {
+                Status::invalid(format!("unknown value {text:?} for enum {go_enum}"))
+            }),
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|&n| n < names.len())
+                .ok_or_else(|| Status::invalid(format!("unknown value {n} for enum {go_enum}"))),
+            Some(other) => Err(cannot_unmarshal(other, "int32")),
+        }
+    }
+
+    fn messages(&self, name: &str) -> Result<Vec<Fields>, Status> {
+        match self.get(name) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|item| Fields::from_value(item.clone(), "map[string]json.RawMessage"))
+                .collect(),
+            Some(other) => Err(cannot_unmarshal(other, "[]json.RawMessage")),
+        }
+    }
+
+    fn message(&self, name: &str) -> Result<Option<Fields>, Status> {
+        match self.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(other) => {
+                Fields::from_value(other.clone(), "map[string]json.RawMessage").map(Some)
+            }
+        }
+    }
+}
+
+/// Protobuf's wire size of a field, for the request-size limits.
+fn field_bytes(tag_len: usize, len: usize) -> usize {
+    if len == 0 {
+        0
+    } else {
+        tag_len + varint_len(len as u64) + len
+    }
+}
+
+fn field_int(tag_len: usize, v: i64) -> usize {
+    if v == 0 {
+        0
+    } else {
+        tag_len + varint_len(v as u64)
+    }
+}
+
+fn field_bool(b: bool) -> usize {
+    if b {
+        2
+    } else {
+        0
+    }
+}
+
+fn varint_len(mut v: u64) -> usize {
+    let mut n = 1;
+    while v >= 0x80 {
+        v >>= 7;
+        n += 1;
+    }
+    n
+}
+
+#[derive(Debug)]
+struct RangeReq {
+    key: Vec<u8>,
+    range: KeyRange,
+    limit: i64,
+    revision: i64,
+    keys_only: bool,
+    count_only: bool,
+    size: usize,
+}
+
+impl RangeReq {
+    fn decode(f: &Fields) -> Result<RangeReq, Status> {
+        let key = f.bytes("key")?;
+        let range_end = f.bytes("range_end")?;
+        let limit = f.int64("limit")?;
+        let revision = f.int64("revision")?;
+        let keys_only = f.boolean("keys_only")?;
+        let count_only = f.boolean("count_only")?;
+        let size = field_bytes(1, key.len())
+            + field_bytes(1, range_end.len())
+            + field_int(1, limit)
+            + field_int(1, revision)
+            + field_bool(keys_only)
+            + field_bool(count_only);
+        Ok(RangeReq {
+            range: KeyRange::new(key.clone(), range_end),
+            key,
+            limit,
+            revision,
+            keys_only,
+            count_only,
+            size,
+        })
+    }
+
+    fn validate(&self) -> Result<(), Status> {
+        if self.key.is_empty() {
+            return Err(Status::invalid(KEY_NOT_PROVIDED));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct PutReq {
+    key: Vec<u8>,
+    value: Vec<u8>,
+    lease: i64,
+    prev_kv: bool,
+    size: usize,
+}
+
+impl PutReq {
+    fn decode(f: &Fields) -> Result<PutReq, Status> {
+        let key = f.bytes("key")?;
+        let value = f.bytes("value")?;
+        let lease = f.int64("lease")?;
+        let prev_kv = f.boolean("prev_kv")?;
+        let size = field_bytes(1, key.len())
+            + field_bytes(1, value.len())
+            + field_int(1, lease)
+            + field_bool(prev_kv);
+        Ok(PutReq {
+            key,
+            value,
+            lease,
+            prev_kv,
+            size,
+        })
+    }
+
+    fn validate(&self) -> Result<(), Status> {
+        if self.key.is_empty() {
+            return Err(Status::invalid(KEY_NOT_PROVIDED));
+        }
+        if self.lease != 0 {
+            // The lab grants no leases, so every lease ID is unknown.
+            return Err(Status {
+                code: code::NOT_FOUND,
+                message: "etcdserver: requested lease not found".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct DeleteReq {
+    key: Vec<u8>,
+    range: KeyRange,
+    prev_kv: bool,
+    size: usize,
+}
+
+impl DeleteReq {
+    fn decode(f: &Fields) -> Result<DeleteReq, Status> {
+        let key = f.bytes("key")?;
+        let range_end = f.bytes("range_end")?;
+        let prev_kv = f.boolean("prev_kv")?;
+        let size =
+            field_bytes(1, key.len()) + field_bytes(1, range_end.len()) + field_bool(prev_kv);
+        Ok(DeleteReq {
+            range: KeyRange::new(key.clone(), range_end),
+            key,
+            prev_kv,
+            size,
+        })
+    }
+
+    fn validate(&self) -> Result<(), Status> {
+        if self.key.is_empty() {
+            return Err(Status::invalid(KEY_NOT_PROVIDED));
+        }
+        Ok(())
+    }
+}
+
+/// `etcdserverpb.Compare_CompareTarget`, in proto number order.
+const TARGETS: &[&str] = &["VERSION", "CREATE", "MOD", "VALUE", "LEASE"];
+/// `etcdserverpb.Compare_CompareResult`, in proto number order.
+const RESULTS: &[&str] = &["EQUAL", "GREATER", "LESS", "NOT_EQUAL"];
+
+#[derive(Debug)]
+struct Compare {
+    range: KeyRange,
+    target: usize,
+    result: usize,
+    number: i64,
+    value: Vec<u8>,
+}
+
+impl Compare {
+    fn decode(f: &Fields) -> Result<(Compare, usize), Status> {
+        let result = f.enumeration("result", "etcdserverpb.Compare_CompareResult", RESULTS)?;
+        let target = f.enumeration("target", "etcdserverpb.Compare_CompareTarget", TARGETS)?;
+        let key = f.bytes("key")?;
+        let range_end = f.bytes("range_end")?;
+        // The operand is a oneof: each target reads its own field, and a missing one is zero.
+        let number = match TARGETS[target] {
+            "VERSION" => f.int64("version")?,
+            "CREATE" => f.int64("create_revision")?,
+            "MOD" => f.int64("mod_revision")?,
+            "LEASE" => f.int64("lease")?,
+            _ => 0,
+        };
+        let value = f.bytes("value")?;
+        let size = field_int(1, result as i64)
+            + field_int(1, target as i64)
+            + field_bytes(1, key.len())
+            + field_int(1, number)
+            + field_bytes(1, value.len())
+            + field_bytes(2, range_end.len());
+        Ok((
+            Compare {
+                range: KeyRange::new(key, range_end),
+                target,
+                result,
+                number,
+                value,
+            },
+            size,
+        ))
+    }
+
+    /// etcd's `applyCompare`: every key in the range must satisfy it; an absent key compares
+    /// as all zeros, except that a VALUE compare on an absent key is false.
+    fn holds(&self, store: &Store) -> bool {
+        let found = store.range(&self.range, 0);
+        if found.kvs.is_empty() {
+            if TARGETS[self.target] == "VALUE" {
+                return false;
+            }
+            return self.holds_for(&KeyValue::default());
+        }
+        found.kvs.iter().all(|kv| self.holds_for(kv))
+    }
+
+    fn holds_for(&self, kv: &KeyValue) -> bool {
+        use std::cmp::Ordering;
+        let ordering = match TARGETS[self.target] {
+            "VERSION" => kv.version.cmp(&self.number),
+            "CREATE" => kv.create_revision.cmp(&self.number),
+            "MOD" => kv.mod_revision.cmp(&self.number),
+            "LEASE" => kv.lease.cmp(&self.number),
+            _ => kv.value.as_slice().cmp(self.value.as_slice()),
+        };
+        match RESULTS[self.result] {
+            "EQUAL" => ordering == Ordering::Equal,
+            "GREATER" => ordering == Ordering::Greater,
+            "LESS" => ordering == Ordering::Less,
+            _ => ordering != Ordering::Equal,
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Op {
+    Range(RangeReq),
+    Put(PutReq),
+    Delete(DeleteReq),
+}
+
+impl Op {
+    fn decode(f: &Fields) -> Result<(Op, usize), Status> {
+        if let Some(inner) = f.message("request_range")? {
+            let req = RangeReq::decode(&inner)?;
+            let size = field_bytes(1, req.size.max(1));
+            return Ok((Op::Range(req), size));
+        }
+        if let Some(inner) = f.message("request_put")? {
+            let req = PutReq::decode(&inner)?;
+            let size = field_bytes(1, req.size.max(1));
+            return Ok((Op::Put(req), size));
+        }
+        if let Some(inner) = f.message("request_delete_range")? {
+            let req = DeleteReq::decode(&inner)?;
+            let size = field_bytes(1, req.size.max(1));
+            return Ok((Op::Delete(req), size));
+        }
+        if f.message("request_txn")?.is_some() {
+            return Err(Status {
+                code: code::UNIMPLEMENTED,
+                message: "kubecorp: nested txns are not supported by the lab's etcd".into(),
+            });
+        }
+        // An op with nothing set: etcd's checkRequestOp finds no key.
+        Err(Status::invalid("etcdserver: key not found"))
+    }
+
+    fn validate(&self) -> Result<(), Status> {
+        match self {
+            Op::Range(r) => r.validate(),
+            Op::Put(p) => p.validate(),
+            Op::Delete(d) => d.validate(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct TxnReq {
+    compares: Vec<Compare>,
+    success: Vec<Op>,
+    failure: Vec<Op>,
+    size: usize,
+}
+
+impl TxnReq {
+    fn decode(f: &Fields) -> Result<TxnReq, Status> {
+        let mut size = 0;
+        let mut compares = Vec::new();
+        for c in f.messages("compare")? {
+            let (compare, len) = Compare::decode(&c)?;
+            size += field_bytes(1, len.max(1));
+            compares.push(compare);
+        }
+        let mut branch = |name: &str| -> Result<Vec<Op>, Status> {
+            let mut ops = Vec::new();
+            for o in f.messages(name)? {
+                let (op, len) = Op::decode(&o)?;
+                size += field_bytes(1, len);
+                ops.push(op);
+            }
+            Ok(ops)
+        };
+        let success = branch("success")?;
+        let failure = branch("failure")?;
+        Ok(TxnReq {
+            compares,
+            success,
+            failure,
+            size,
+        })
+    }
+
+    /// etcd's `checkTxnRequest` and `checkIntervals`: every op must be valid, and no key may be
+    /// written twice in one branch (two puts, or a put and a delete).
+    fn validate(&self) -> Result<(), Status> {
+        for branch in [&self.success, &self.failure] {
+            for op in branch {
+                op.validate()?;
+            }
+            let puts: Vec<KeyRange> = branch
+                .iter()
+                .filter_map(|op| match op {
+                    Op::Put(p) => Some(KeyRange::One(p.key.clone())),
+                    _ => None,
+                })
+                .collect();
+            let deletes: Vec<&KeyRange> = branch
+                .iter()
+                .filter_map(|op| match op {
+                    Op::Delete(d) => Some(&d.range),
+                    _ => None,
+                })
+                .collect();
+            for (i, put) in puts.iter().enumerate() {
+                let twice = puts[i + 1..].iter().any(|other| other.overlaps(put))
+                    || deletes.iter().any(|del| del.overlaps(put));
+                if twice {
+                    return Err(Status::invalid(
+                        "etcdserver: duplicate key given in txn request",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn post(gw: &Gateway, path: &str, body: &str) -> (u16, String) {
+        let reply = gw.handle(&Method::POST, path, body.as_bytes());
+        (
+            reply.status.as_u16(),
+            String::from_utf8(reply.body).unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_put_then_a_range_answers_in_etcds_json() {
+        let gw = Gateway::new("etcd");
+        let (status, body) = post(&gw, "/v3/kv/put", r#"{"key":"Zm9v","value":"YmFy"}"#);
+        assert_eq!(status, 200);
+        let header = format!(
+            r#"{{"cluster_id":"{}","member_id":"{}","revision":"2","raft_term":"2"}}"#,
+            gw.cluster_id, gw.member_id
+        );
+        assert_eq!(body, format!(r#"{{"header":{header}}}"#));
+        let (_, body) = post(&gw, "/v3/kv/range", r#"{"key":"Zm9v"}"#);
+        assert_eq!(
+            body,
+            format!(
+                r#"{{"header":{header},"kvs":[{{"key":"Zm9v","create_revision":"2","mod_revision":"2","version":"1","value":"YmFy"}}],"count":"1"}}"#
+            )
+        );
+    }
+
+    #[test]
+    fn an_empty_range_has_no_kvs_and_no_count() {
+        let gw = Gateway::new("etcd");
+        let (_, body) = post(&gw, "/v3/kv/range", r#"{"key":"bm9wZQ=="}"#);
+        let json: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            json.as_object().unwrap().keys().collect::<Vec<_>>(),
+            ["header"]
+        );
+    }
+
+    #[test]
+    fn bad_input_gets_grpc_gateways_error_with_gos_text() {
+        let gw = Gateway::new("etcd");
+        assert_eq!(
+            post(&gw, "/v3/kv/put", "{bad"),
+            (400, r#"{"error":"invalid character 'b' looking for beginning of object key string","message":"invalid character 'b' looking for beginning of object key string","code":3}"#.into())
+        );
+        assert_eq!(
+            post(&gw, "/v3/kv/put", r#"{"key":5}"#).1,
+            r#"{"error":"json: cannot unmarshal number into Go value of type []uint8","message":"json: cannot unmarshal number into Go value of type []uint8","code":3}"#
+        );
+        assert_eq!(
+            post(&gw, "/v3/kv/range", r#"{"key":"YQ==","limit":2.5}"#).1,
+            r#"{"error":"json: cannot unmarshal number 2.5 into Go value of type int64","message":"json: cannot unmarshal number 2.5 into Go value of type int64","code":3}"#
+        );
+        assert_eq!(
+            post(&gw, "/v3/kv/range", r#"{"key":"YQ==","limit":""}"#).1,
+            r#"{"error":"unexpected end of JSON input","message":"unexpected end of JSON input","code":3}"#
+        );
+        assert_eq!(
+            post(&gw, "/v3/kv/put", "").1,
+            r#"{"error":"etcdserver: key is not provided","message":"etcdserver: key is not provided","code":3}"#
+        );
+        assert_eq!(
+            post(
+                &gw,
+                "/v3/kv/txn",
+                r#"{"compare":[{"key":"YQ==","target":"NOPE","result":"EQUAL"}]}"#
+            )
+            .1,
+            r#"{"error":"unknown value \"NOPE\" for enum etcdserverpb.Compare_CompareTarget","message":"unknown value \"NOPE\" for enum etcdserverpb.Compare_CompareTarget","code":3}"#
+        );
+    }
+
+    #[test]
+    fn a_value_over_grpcs_limit_is_refused_with_its_exact_size() {
+        let gw = Gateway::new("etcd");
+        let body = format!(r#"{{"key":"YQ==","value":"{}"}}"#, "a".repeat(3_000_000));
+        assert_eq!(
+            post(&gw, "/v3/kv/put", &body),
+            (429, r#"{"error":"grpc: received message larger than max (2250008 vs. 2097152)","message":"grpc: received message larger than max (2250008 vs. 2097152)","code":8}"#.into())
+        );
+    }
+
+    #[test]
+    fn wrong_methods_and_paths_get_gos_plain_text_answers() {
+        let gw = Gateway::new("etcd");
+        let reply = gw.handle(&Method::GET, "/v3/kv/range", b"");
+        assert_eq!(
+            (reply.status.as_u16(), reply.body),
+            (405, b"Method Not Allowed\n".to_vec())
+        );
+        assert_eq!(
+            gw.handle(&Method::POST, "/v3/kv/nope", b"{}").body,
+            b"Not Found\n"
+        );
+        assert_eq!(
+            gw.handle(&Method::GET, "/nope", b"").body,
+            b"404 page not found\n"
+        );
+    }
+}

@@ -1,0 +1,35 @@
+//! Charlie and the vault: etcd's v3 JSON gateway behind a door that checks badges in the TLS
+//! handshake, and the client the apiserver uses to reach it.
+//!
+//! In KubeCorp, etcd is the vault where every object of the cluster is kept, and Charlie guards
+//! it. He trusts one Founder only, the etcd CA (`etcd/ca.crt`), not the cluster CA that signs
+//! everybody else's badge: only the apiserver (with `apiserver-etcd-client`) and the health
+//! checker (`etcd-healthcheck-client`) ever get in.
+//!
+//! # Layout
+//!
+//! - [`server`]: [`run`], the accept loop; the mutual-TLS handshake and etcd's
+//!   `rejected connection from …` log line; HTTP/1.1 serving.
+//! - [`api`]: the gateway routes (`/v3/kv/put`, `range`, `deleterange`, `txn`, `/health`,
+//!   `/version`) as plain functions, testable without a socket.
+//! - [`store`]: the in-memory MVCC store: one global revision, per-key create/mod revisions and
+//!   versions.
+//! - [`wire`]: the gateway's JSON shapes (int64 as strings, base64 bytes, zero values left out).
+//! - [`gojson`]: Go's `encoding/json` and `encoding/base64` error texts for bad input.
+//! - [`client`]: [`EtcdClient`], the apiserver's side of the hop, with errors that name the hop
+//!   and the phase (`apiserver → etcd: TLS handshake: remote error: tls: …`).
+//! - [`error`]: [`EtcdError`], why the server itself stopped.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod client;
+pub mod error;
+pub mod gojson;
+pub mod server;
+pub mod store;
+pub mod wire;
+
+pub use client::{ClientError, EtcdClient, Phase, TxnOutcome};
+pub use error::EtcdError;
+pub use server::{run, EtcdConfig};
+pub use wire::KeyValue;
