@@ -48,6 +48,27 @@ enum Command {
     /// Check, renew, inspect and verify certificates (what `kubeadm certs` does, and more).
     #[command(subcommand)]
     Certs(CertsCommand),
+    /// Open the office: etcd (Charlie) and the apiserver (Alice), narrating every badge check live.
+    Up {
+        /// The lab directory (its PKI is made first if absent, and reused otherwise).
+        #[arg(long, default_value = kubecorp_pki::layout::DEFAULT_DIR)]
+        dir: PathBuf,
+        /// Where the apiserver listens.
+        #[arg(long, default_value = "127.0.0.1:6443")]
+        apiserver_listen: std::net::SocketAddr,
+        /// Where etcd listens.
+        #[arg(long, default_value = "127.0.0.1:2379")]
+        etcd_listen: std::net::SocketAddr,
+        /// Use this etcd (https://HOST:PORT, e.g. a real one) instead of the lab's own.
+        #[arg(long)]
+        etcd: Option<String>,
+        /// Start the lab clock at this time: RFC 3339, a date, or an offset such as +400d.
+        #[arg(long, allow_hyphen_values = true)]
+        now: Option<String>,
+        /// How events are printed: readable lines, or JSON lines.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        log_format: Format,
+    },
     /// `kubeadm alpha certs` was removed in Kubernetes 1.21; this only points to the right command.
     #[command(hide = true, disable_help_flag = true)]
     Alpha {
@@ -279,6 +300,38 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ExitCode::from(1)
             })
         }
+        Command::Up {
+            dir,
+            apiserver_listen,
+            etcd_listen,
+            etcd,
+            now,
+            log_format,
+        } => {
+            let clock = match now {
+                Some(t) => {
+                    let clock = kubecorp_trust::LabClock::real();
+                    clock.set(when::parse("--now", Some(&t), real_now)?);
+                    clock
+                }
+                None => kubecorp_trust::LabClock::real(),
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(up(
+                kubecorp_office::OfficeOptions {
+                    dir,
+                    etcd_listen,
+                    apiserver_listen,
+                    external_etcd: etcd,
+                    clock,
+                    events: kubecorp_trust::Events::new(),
+                },
+                log_format,
+            ))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Alpha { rest } => {
             let typed = rest.join(" ");
             let right = rest
@@ -296,6 +349,48 @@ fn run(cli: Cli) -> Result<ExitCode> {
             )
         }
     }
+}
+
+/// Runs the office until Ctrl-C or SIGTERM, printing every event as it happens.
+async fn up(opts: kubecorp_office::OfficeOptions, format: Format) -> Result<()> {
+    use std::io::IsTerminal;
+    let color = std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+    let mut events = opts.events.subscribe();
+    let office = kubecorp_office::Office::start(opts).await?;
+    let dir = office.dir.display().to_string();
+    say!("KubeCorp is open (lab directory {dir}):");
+    if let Some(etcd) = office.etcd_addr {
+        say!("  etcd (Charlie, the vault)        https://{etcd}   trusts only pki/etcd/ca.crt, checks badges in the handshake");
+    } else {
+        say!(
+            "  etcd                              {} (external)",
+            office.etcd_url
+        );
+    }
+    say!("  apiserver (Alice, the front door) {}   checks badges after the handshake (401), then RBAC (403)", office.apiserver_url());
+    say!(
+        "Try: kubectl --kubeconfig {dir}/admin.conf --server {} get namespaces",
+        office.apiserver_url()
+    );
+    say!("Press Ctrl-C to close the office.\n");
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = terminate.recv() => break,
+            event = events.recv() => match event {
+                Ok(event) => match format {
+                    Format::Text => say!("{}", kubecorp_office::narrate::narrate(&event, color)),
+                    Format::Json => say!("{}", serde_json::to_string(&event)?),
+                },
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => say!("({n} events skipped)"),
+                Err(_) => break,
+            },
+        }
+    }
+    say!("Closing the office.");
+    office.shutdown().await;
+    Ok(())
 }
 
 /// A command that reads a lab needs one to exist.

@@ -6,6 +6,8 @@
 //! `apiserver-etcd-client`; a real etcd can stand in for Charlie with `external_etcd`.
 #![forbid(unsafe_code)]
 
+pub mod narrate;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -122,7 +124,7 @@ impl Office {
                     source,
                 })?;
                 let config = kubecorp_etcd::EtcdConfig::new(
-                    "kubecorp-control-plane",
+                    "etcd",
                     CertSource::pem_files(
                         lab.cert_path("etcd/server"),
                         lab.key_path("etcd/server"),
