@@ -236,11 +236,11 @@ async fn answer(
             .allowed(allowed)
             .detail(format!("{line} {code}"));
         if !allowed {
-            let message = status::forbidden_message(&outcome.attributes);
-            let message = match outcome.decision.reason() {
-                "" => message,
-                reason => format!("{message}: {reason}"),
-            };
+            // The same message the 403 body carries, as kubectl prints it.
+            let (_, body) = status::forbidden(&outcome.attributes, outcome.decision.reason());
+            let message = status::Status::parse(&body)
+                .map(|s| s.message)
+                .unwrap_or_default();
             event = event
                 .client_text(format!("Error from server (Forbidden): {message}"))
                 .explanation(match &outcome.decision {
