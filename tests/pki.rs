@@ -898,3 +898,82 @@ fn an_expired_ca_fails_verification_naming_the_cas_own_dates() {
         "{table}"
     );
 }
+
+fn verify(lab: &TestLab, cert: &str, ca: &str, extra: &[&str]) -> support::Run {
+    let mut args = vec!["certs", "verify", "--cert", cert, "--ca", ca];
+    args.extend_from_slice(extra);
+    kubecorp(&args)
+}
+
+#[test]
+fn break_rewrites_a_badge_the_way_a_real_mistake_would_and_undo_restores_it() {
+    let lab = TestLab::init(&[]);
+    let d = lab.dir_arg();
+    let (cert, ca) = (lab.pki("apiserver.crt"), lab.pki("ca.crt"));
+    let original = std::fs::read(&cert).unwrap();
+    let cases: &[(&str, &[&str], &str)] = &[
+        ("expire", &["--usage", "server"], "x509: certificate has expired or is not yet valid: current time "),
+        ("not-yet-valid", &["--usage", "server"], " is before "),
+        ("rogue-ca", &["--usage", "server"], "x509: certificate signed by unknown authority\n"),
+        ("same-name-ca", &["--usage", "server"], "(possibly because of \"x509: ECDSA verification failure\" while trying to verify candidate authority certificate \"kubernetes\")"),
+        ("drop-san", &["--usage", "server", "--name", "kubernetes"], "x509: certificate is not valid for any names, but wanted to match kubernetes"),
+        ("drop-san", &["--usage", "server", "--name", "kube-apiserver"], "x509: certificate relies on legacy Common Name field, use SANs instead"),
+        ("wrong-usage", &["--usage", "server"], "x509: certificate specifies an incompatible key usage"),
+    ];
+    for (fault, extra, text) in cases {
+        kubecorp(["break", fault, "apiserver", "--dir", d])
+            .success()
+            .stdout_has("apiserver: ");
+        verify(&lab, &cert, &ca, extra).failure(1).stdout_has(text);
+        kubecorp(["break", "--undo", "apiserver", "--dir", d])
+            .success()
+            .stdout_has("restored");
+        assert_eq!(std::fs::read(&cert).unwrap(), original, "{fault} undone");
+        verify(&lab, &cert, &ca, &["--usage", "server"]).success();
+    }
+    // drop-san on a badge whose CN is not a name: Go lists the remaining names.
+    kubecorp(["break", "drop-san", "etcd-server", "--dir", d]).success();
+    verify(
+        &lab,
+        &lab.pki("etcd/server.crt"),
+        &lab.pki("etcd/ca.crt"),
+        &["--name", "127.0.0.1"],
+    )
+    .failure(1)
+    .stdout_has(
+        "x509: cannot validate certificate for 127.0.0.1 because it doesn't contain any IP SANs",
+    );
+
+    kubecorp(["break", "wrong-group", "admin.conf", "--dir", d]).success();
+    let json = kubecorp(["certs", "inspect", "admin.conf", "--dir", d, "-o", "json"])
+        .success()
+        .stdout;
+    assert!(json.contains("kubecorp:wrong-group"), "{json}");
+    kubecorp(["break", "wrong-node-name", "kubelet.conf", "--dir", d]).success();
+    kubecorp(["certs", "inspect", "kubelet.conf", "--dir", d])
+        .success()
+        .stdout_has("CN = system:node:kubecorp-control-plane-impostor");
+    kubecorp(["break", "wrong-node-name", "scheduler.conf", "--dir", d])
+        .failure(2)
+        .stderr_has("only a kubelet badge");
+    kubecorp(["break", "mismatched-key", "scheduler.conf", "--dir", d]).success();
+    kubecorp(["pki", "init", "--dir", d]).failure(2).stderr_has(
+        "scheduler.conf: the private key does not match the public key of the certificate",
+    );
+    // Renewal heals it: a new key, and a certificate for that key.
+    kubecorp(["certs", "renew", "scheduler.conf", "--dir", d]).success();
+    kubecorp(["break", "--undo", "kubelet.conf", "--dir", d]).success();
+    kubecorp(["break", "--undo", "admin.conf", "--dir", d]).success();
+    kubecorp(["break", "--undo", "etcd-server", "--dir", d]).success();
+    kubecorp(["pki", "init", "--dir", d]).success();
+
+    kubecorp(["break", "explode", "apiserver", "--dir", d])
+        .failure(2)
+        .stderr_has("unknown certificate name `explode` (not a fault); known names: expire, not-yet-valid, rogue-ca");
+    kubecorp(["break", "expire", "apiservr", "--dir", d])
+        .failure(2)
+        .stderr_has("(not a badge name); known names: admin.conf");
+    kubecorp(["break", "--undo", "etcd-peer", "--dir", d])
+        .failure(2)
+        .stderr_has("nothing to undo");
+}

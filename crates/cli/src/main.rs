@@ -48,6 +48,21 @@ enum Command {
     /// Check, renew, inspect and verify certificates (what `kubeadm certs` does, and more).
     #[command(subcommand)]
     Certs(CertsCommand),
+    /// Break a badge on purpose (expire, rogue-ca, drop-san, …), or put it back with --undo.
+    Break {
+        /// FAULT TARGET (e.g. `expire scheduler.conf`), or just TARGET with --undo.
+        #[arg(num_args = 1..=2, required = true)]
+        args: Vec<String>,
+        /// Restore TARGET from the backup the first break made.
+        #[arg(long)]
+        undo: bool,
+        /// The lab directory.
+        #[arg(long, default_value = kubecorp_pki::layout::DEFAULT_DIR)]
+        dir: PathBuf,
+        /// The lab clock's time the fault counts from: RFC 3339, a date, or an offset.
+        #[arg(long, allow_hyphen_values = true)]
+        now: Option<String>,
+    },
     /// Open the office: etcd (Charlie) and the apiserver (Alice), narrating every badge check live.
     Up {
         /// The lab directory (its PKI is made first if absent, and reused otherwise).
@@ -330,6 +345,31 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 },
                 log_format,
             ))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Break {
+            args,
+            undo,
+            dir,
+            now,
+        } => {
+            let now = when::parse("--now", now.as_deref(), real_now)?;
+            let lab = existing_lab(&dir)?;
+            let line = match (undo, args.as_slice()) {
+                (true, [target]) => kubecorp_pki::fault::undo(&lab, target)?,
+                (false, [fault, target]) => kubecorp_pki::fault::inflict(&lab, fault, target, now)?,
+                _ => {
+                    let faults: Vec<&str> = kubecorp_pki::fault::FAULTS
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect();
+                    anyhow::bail!(
+                        "expected `kubecorp break FAULT TARGET` or `kubecorp break --undo TARGET`; faults: {}",
+                        faults.join(", ")
+                    )
+                }
+            };
+            say!("{line}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Alpha { rest } => {

@@ -95,23 +95,30 @@ fn sign_err(e: rcgen::Error) -> PkiError {
 /// Encodes a private key as kubeadm does: PKCS#1 `RSA PRIVATE KEY` for RSA, SEC1
 /// `EC PRIVATE KEY` for ECDSA (client-go's keyutil writes these "traditional" forms).
 pub fn private_key_pem(key: &KeyPair) -> Result<String> {
-    let pkcs8 = key.serialize_der();
+    // A generated key serializes as PKCS#8; a key read from disk keeps the form it had.
+    let serialized = key.serialize_der();
     let (tag, der) = if key.algorithm() == &PKCS_ECDSA_P256_SHA256 {
-        let pair = aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(
+        let der = match aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(
             &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
-            &pkcs8,
-        )
-        .map_err(|e| PkiError::Sign {
-            what: "an EC private key".into(),
-            detail: e.to_string(),
-        })?;
-        let der = pair.private_key().as_der().map_err(|e| PkiError::Sign {
-            what: "an EC private key".into(),
-            detail: e.to_string(),
-        })?;
-        ("EC PRIVATE KEY", der.as_ref().to_vec())
+            &serialized,
+        ) {
+            Ok(pair) => pair
+                .private_key()
+                .as_der()
+                .map_err(|e| PkiError::Sign {
+                    what: "an EC private key".into(),
+                    detail: e.to_string(),
+                })?
+                .as_ref()
+                .to_vec(),
+            Err(_) => serialized,
+        };
+        ("EC PRIVATE KEY", der)
     } else {
-        ("RSA PRIVATE KEY", pkcs1_from_pkcs8(&pkcs8)?)
+        (
+            "RSA PRIVATE KEY",
+            pkcs1_from_pkcs8(&serialized).unwrap_or(serialized),
+        )
     };
     Ok(pem::encode(&pem::Pem::new(tag, der)))
 }

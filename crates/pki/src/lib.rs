@@ -16,6 +16,7 @@ pub mod badge;
 pub mod cert;
 pub mod error;
 pub mod expiration;
+pub mod fault;
 pub mod fs;
 pub mod init;
 pub mod inspect;

@@ -1,0 +1,214 @@
+//! Breaking a badge on purpose (`kubecorp break`): each fault rewrites one certificate the way
+//! a real mistake would, keeping a backup so `--undo` puts the original back.
+
+use std::path::PathBuf;
+
+use time::{Duration, OffsetDateTime};
+
+use crate::error::{PkiError, Result};
+use crate::fs::{ensure_dir, read, write_atomic, Mode};
+use crate::issue::{Ca, Shape, CA_VALIDITY};
+use crate::keys::{private_key_pem, KeyAlgorithm};
+use crate::kubeconfig::Kubeconfig;
+use crate::layout::Lab;
+use crate::profile::{profile, Storage, PROFILES};
+
+/// The faults a learner can inflict, and what each one teaches.
+pub const FAULTS: &[(&str, &str)] = &[
+    ("expire", "the badge expired yesterday"),
+    (
+        "not-yet-valid",
+        "the badge only becomes valid tomorrow (a clock skew)",
+    ),
+    (
+        "rogue-ca",
+        "the badge is signed by a CA nobody trusts (CN rogue-ca)",
+    ),
+    (
+        "same-name-ca",
+        "the badge is signed by another CA with the same name but another key",
+    ),
+    ("drop-san", "the badge loses its DNS and IP names"),
+    (
+        "wrong-usage",
+        "a client badge becomes a server badge, or the other way round",
+    ),
+    (
+        "wrong-group",
+        "the badge's O (group) is changed to kubecorp:wrong-group",
+    ),
+    ("wrong-node-name", "a kubelet badge names another node"),
+    (
+        "mismatched-key",
+        "the private key no longer belongs to the certificate",
+    ),
+];
+
+fn unknown(what: &str, given: &str, known: &[&str]) -> PkiError {
+    PkiError::UnknownName {
+        name: given.into(),
+        suggestion: format!(" (not a {what})"),
+        known: known.join(", "),
+    }
+}
+
+fn backup_dir(lab: &Lab, name: &str) -> PathBuf {
+    lab.root().join(".kubecorp-backup").join(name)
+}
+
+fn files(lab: &Lab, storage: Storage) -> Vec<PathBuf> {
+    match storage {
+        Storage::Pki(stem) => vec![lab.cert_path(stem), lab.key_path(stem)],
+        Storage::Kubeconfig(file) => vec![lab.kubeconfig_path(file)],
+    }
+}
+
+/// Breaks `target` with `fault`; returns one line saying what was done.
+pub fn inflict(lab: &Lab, fault: &str, target: &str, now: OffsetDateTime) -> Result<String> {
+    let names: Vec<&str> = FAULTS.iter().map(|(n, _)| *n).collect();
+    let (_, what) = FAULTS
+        .iter()
+        .find(|(n, _)| *n == fault)
+        .ok_or_else(|| unknown("fault", fault, &names))?;
+    let targets: Vec<&str> = PROFILES.iter().map(|p| p.name).collect();
+    let p = profile(target).ok_or_else(|| unknown("badge name", target, &targets))?;
+    let badge = lab.load_badge(p)?;
+    let ca = lab.load_ca(p.authority)?;
+
+    // Keep the original once, so several faults in a row still undo to the real badge.
+    let backup = backup_dir(lab, p.name);
+    if !backup.exists() {
+        ensure_dir(&backup)?;
+        for f in files(lab, p.storage) {
+            let mode = if f.extension().is_some_and(|e| e == "crt") {
+                Mode::Public
+            } else {
+                Mode::Secret
+            };
+            write_atomic(
+                &backup.join(f.file_name().expect("a file")),
+                &read(&f, "the badge")?,
+                mode,
+            )?;
+        }
+    }
+
+    let mut shape = Shape::from_cert(&badge.info);
+    let mut signer = ca;
+    let (mut not_before, mut not_after) = (
+        now - crate::issue::BACKDATE,
+        now + crate::issue::LEAF_VALIDITY,
+    );
+    let key = badge.key;
+    match fault {
+        "expire" => (not_before, not_after) = (now - Duration::days(366), now - Duration::days(1)),
+        "not-yet-valid" => {
+            (not_before, not_after) = (now + Duration::days(1), now + Duration::days(366))
+        }
+        "rogue-ca" => {
+            signer = Ca::generate(
+                "rogue-ca",
+                KeyAlgorithm::of(&signer.key).generate()?,
+                now,
+                CA_VALIDITY,
+            )?
+        }
+        "same-name-ca" => {
+            signer = Ca::generate(
+                p.authority.common_name(),
+                KeyAlgorithm::of(&signer.key).generate()?,
+                now,
+                CA_VALIDITY,
+            )?
+        }
+        "drop-san" => {
+            if shape.sans.is_empty() {
+                return Err(PkiError::Sign { what: p.name.into(), detail: "it has no SANs to drop (try a serving badge such as apiserver or etcd-server)".into() });
+            }
+            shape.sans.clear();
+        }
+        "wrong-usage" => {
+            (shape.server_auth, shape.client_auth) = (!shape.server_auth, !shape.client_auth)
+        }
+        "wrong-group" => shape.organizations = vec!["kubecorp:wrong-group".into()],
+        "wrong-node-name" => match shape.common_name.strip_prefix("system:node:") {
+            Some(node) => shape.common_name = format!("system:node:{node}-impostor"),
+            None => {
+                return Err(PkiError::Sign {
+                    what: p.name.into(),
+                    detail: "only a kubelet badge (kubelet.conf) names a node".into(),
+                })
+            }
+        },
+        "mismatched-key" => {
+            let stranger = KeyAlgorithm::of(&key).generate()?;
+            let cert_pem = crate::cert::cert_pem(&badge.info.der);
+            match p.storage {
+                Storage::Pki(stem) => write_atomic(
+                    &lab.key_path(stem),
+                    private_key_pem(&stranger)?.as_bytes(),
+                    Mode::Secret,
+                )?,
+                Storage::Kubeconfig(file) => {
+                    let path = lab.kubeconfig_path(file);
+                    let mut config = Kubeconfig::read(&path)?;
+                    config.set_client_cert(&cert_pem, &private_key_pem(&stranger)?);
+                    write_atomic(&path, config.to_yaml().as_bytes(), Mode::Secret)?;
+                }
+            }
+            return Ok(format!(
+                "{}: {what} (backup in {})",
+                p.name,
+                backup.display()
+            ));
+        }
+        _ => unreachable!("every listed fault is handled"),
+    }
+    if fault == "wrong-usage" && !shape.server_auth && !shape.client_auth {
+        shape.server_auth = true;
+    }
+    let cert = signer.issue(&shape, &key, not_before, not_after)?;
+    let facts = crate::profile::ClusterFacts::new(
+        "kubecorp-control-plane",
+        std::net::IpAddr::from([127, 0, 0, 1]),
+    );
+    lab.store_badge(p, &facts, &signer, &cert, &key)?;
+    Ok(format!(
+        "{}: {what} (backup in {})",
+        p.name,
+        backup.display()
+    ))
+}
+
+/// Restores a broken badge from its backup.
+pub fn undo(lab: &Lab, target: &str) -> Result<String> {
+    let targets: Vec<&str> = PROFILES.iter().map(|p| p.name).collect();
+    let p = profile(target).ok_or_else(|| unknown("badge name", target, &targets))?;
+    let backup = backup_dir(lab, p.name);
+    if !backup.exists() {
+        return Err(PkiError::Missing {
+            path: backup,
+            expected: format!(
+                "a backup made by `kubecorp break … {}`; nothing to undo",
+                p.name
+            ),
+        });
+    }
+    for f in files(lab, p.storage) {
+        let mode = if f.extension().is_some_and(|e| e == "crt") {
+            Mode::Public
+        } else {
+            Mode::Secret
+        };
+        let saved = read(
+            &backup.join(f.file_name().expect("a file")),
+            "the backed-up badge",
+        )?;
+        write_atomic(&f, &saved, mode)?;
+    }
+    std::fs::remove_dir_all(&backup).map_err(|source| PkiError::Write {
+        path: backup.clone(),
+        source,
+    })?;
+    Ok(format!("{}: restored from its backup", p.name))
+}
