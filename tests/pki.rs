@@ -899,7 +899,7 @@ fn an_expired_ca_fails_verification_naming_the_cas_own_dates() {
     );
 }
 
-fn verify(lab: &TestLab, cert: &str, ca: &str, extra: &[&str]) -> support::Run {
+fn verify(cert: &str, ca: &str, extra: &[&str]) -> support::Run {
     let mut args = vec!["certs", "verify", "--cert", cert, "--ca", ca];
     args.extend_from_slice(extra);
     kubecorp(&args)
@@ -924,12 +924,12 @@ fn break_rewrites_a_badge_the_way_a_real_mistake_would_and_undo_restores_it() {
         kubecorp(["break", fault, "apiserver", "--dir", d])
             .success()
             .stdout_has("apiserver: ");
-        verify(&lab, &cert, &ca, extra).failure(1).stdout_has(text);
+        verify(&cert, &ca, extra).failure(1).stdout_has(text);
         kubecorp(["break", "--undo", "apiserver", "--dir", d])
             .success()
             .stdout_has("restored");
         assert_eq!(std::fs::read(&cert).unwrap(), original, "{fault} undone");
-        verify(&lab, &cert, &ca, &["--usage", "server"]).success();
+        verify(&cert, &ca, &["--usage", "server"]).success();
     }
     // drop-san on a badge whose CN is not a name: Go lists the remaining names.
     kubecorp(["break", "drop-san", "etcd-server", "--dir", d]).success();
