@@ -934,7 +934,6 @@ fn break_rewrites_a_badge_the_way_a_real_mistake_would_and_undo_restores_it() {
     // drop-san on a badge whose CN is not a name: Go lists the remaining names.
     kubecorp(["break", "drop-san", "etcd-server", "--dir", d]).success();
     verify(
-        &lab,
         &lab.pki("etcd/server.crt"),
         &lab.pki("etcd/ca.crt"),
         &["--name", "127.0.0.1"],
