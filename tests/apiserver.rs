@@ -578,3 +578,393 @@ fn decoded(lab: &Running, field: &str) -> String {
     )
     .unwrap()
 }
+
+/// A CSR manifest for `subj`, with its private key written beside it: (manifest, key path).
+fn csr_manifest(
+    lab: &Running,
+    openssl: &std::path::Path,
+    name: &str,
+    subj: &str,
+    expiration: Option<u32>,
+) -> (String, String) {
+    let key = lab.tmp.path().join(format!("{name}.key"));
+    let csr = lab.tmp.path().join(format!("{name}.csr"));
+    run_tool(openssl, ["genrsa", "-out", key.to_str().unwrap(), "2048"]).success();
+    run_tool(
+        openssl,
+        [
+            "req",
+            "-new",
+            "-key",
+            key.to_str().unwrap(),
+            "-out",
+            csr.to_str().unwrap(),
+            "-subj",
+            subj,
+        ],
+    )
+    .success();
+    let request = base64_of_bytes(&std::fs::read(&csr).unwrap());
+    let expiration = expiration
+        .map(|s| format!("  expirationSeconds: {s}\n"))
+        .unwrap_or_default();
+    let manifest = lab.write(
+        &format!("{name}.yaml"),
+        &format!(
+            "apiVersion: certificates.k8s.io/v1\nkind: CertificateSigningRequest\nmetadata:\n  name: {name}\nspec:\n  request: {request}\n  signerName: kubernetes.io/kube-apiserver-client\n{expiration}  usages:\n  - client auth\n"
+        ),
+    );
+    (manifest, key.to_string_lossy().into_owned())
+}
+
+fn base64_of_bytes(b: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+/// Admin creates and approves a CSR for `subj`; returns a kubeconfig for the issued badge.
+fn issued_kubeconfig(lab: &Running, openssl: &std::path::Path, name: &str, subj: &str) -> String {
+    let (manifest, key) = csr_manifest(lab, openssl, name, subj, Some(86400));
+    lab.admin(&["create", "-f", &manifest]).success();
+    lab.admin(&["certificate", "approve", name]).success();
+    let b64 = lab
+        .admin(&["get", "csr", name, "-o", "jsonpath={.status.certificate}"])
+        .success()
+        .stdout;
+    use base64::Engine;
+    let pem = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .unwrap();
+    let crt = lab.write(&format!("{name}.crt"), &String::from_utf8(pem).unwrap());
+    let conf = lab
+        .tmp
+        .path()
+        .join(format!("{name}.conf"))
+        .to_string_lossy()
+        .into_owned();
+    let ca = lab.dir.join("pki/ca.crt").to_string_lossy().into_owned();
+    let k = &lab.kubectl;
+    let c = conf.as_str();
+    run_tool(
+        k,
+        [
+            "config",
+            "--kubeconfig",
+            c,
+            "set-cluster",
+            "kubecorp",
+            "--server",
+            &lab.url,
+            "--certificate-authority",
+            &ca,
+            "--embed-certs",
+        ],
+    )
+    .success();
+    run_tool(
+        k,
+        [
+            "config",
+            "--kubeconfig",
+            c,
+            "set-credentials",
+            name,
+            "--client-certificate",
+            &crt,
+            "--client-key",
+            &key,
+            "--embed-certs",
+        ],
+    )
+    .success();
+    run_tool(
+        k,
+        [
+            "config",
+            "--kubeconfig",
+            c,
+            "set-context",
+            "ctx",
+            "--cluster",
+            "kubecorp",
+            "--user",
+            name,
+        ],
+    )
+    .success();
+    run_tool(k, ["config", "--kubeconfig", c, "use-context", "ctx"]).success();
+    conf
+}
+
+#[test]
+fn expiration_seconds_300_is_refused_with_kubernetes_422_text() {
+    let Some(lab) = Running::start("expiration_seconds_300") else {
+        return;
+    };
+    let Some(openssl) = tool("openssl", "expiration_seconds_300") else {
+        return;
+    };
+    let (manifest, _) = csr_manifest(
+        &lab,
+        &openssl,
+        "john-short",
+        "/CN=john/O=developers",
+        Some(300),
+    );
+    lab.admin(&["create", "-f", &manifest])
+        .failure(1)
+        .stderr_has("The CertificateSigningRequest \"john-short\" is invalid: spec.expirationSeconds: Invalid value: 300: may not specify a duration less than 600 seconds (10 minutes)");
+    lab.admin(&["get", "csr", "john-short"])
+        .failure(1)
+        .stderr_has("Error from server (NotFound)");
+}
+
+#[test]
+fn the_kube_apiserver_client_signer_refuses_system_masters() {
+    let Some(lab) = Running::start("the_kube_apiserver_client_signer_refuses") else {
+        return;
+    };
+    let Some(openssl) = tool("openssl", "the_kube_apiserver_client_signer_refuses") else {
+        return;
+    };
+    let (manifest, _) = csr_manifest(&lab, &openssl, "root", "/CN=mallory/O=system:masters", None);
+    lab.admin(&["create", "-f", &manifest])
+        .failure(1)
+        .stderr_has("Error from server (Forbidden): error when creating")
+        .stderr_has("use of kubernetes.io/kube-apiserver-client signer with system:masters group is not allowed");
+}
+
+#[test]
+fn john_cannot_approve_his_own_csr_without_the_approve_verb() {
+    let Some(lab) = Running::start("john_cannot_approve_his_own_csr") else {
+        return;
+    };
+    let Some(openssl) = tool("openssl", "john_cannot_approve_his_own_csr") else {
+        return;
+    };
+    let john = issued_kubeconfig(&lab, &openssl, "john", "/CN=john/O=developers");
+    // `kubectl create clusterrole` sends the role as protobuf.
+    lab.admin(&[
+        "create",
+        "clusterrole",
+        "csr-approval",
+        "--verb=get,list,create,update",
+        "--resource=certificatesigningrequests,certificatesigningrequests/approval",
+    ])
+    .success()
+    .stdout_has("clusterrole.rbac.authorization.k8s.io/csr-approval created");
+    lab.admin(&[
+        "create",
+        "clusterrolebinding",
+        "john-csr-approval",
+        "--clusterrole=csr-approval",
+        "--user=john",
+    ])
+    .success()
+    .stdout_has("clusterrolebinding.rbac.authorization.k8s.io/john-csr-approval created");
+    let (manifest, _) = csr_manifest(&lab, &openssl, "john-more", "/CN=john/O=developers", None);
+    lab.kubectl(&john, &["create", "-f", &manifest])
+        .success()
+        .stdout_has("certificatesigningrequest.certificates.k8s.io/john-more created");
+    lab.kubectl(&john, &["certificate", "approve", "john-more"])
+        .failure(1)
+        .stderr_has(
+            "user not permitted to approve requests with signerName \"kubernetes.io/kube-apiserver-client\"",
+        );
+    lab.admin(&["get", "csr", "john-more"])
+        .success()
+        .stdout_has("Pending");
+}
+
+#[test]
+fn kubectl_certificate_deny_marks_the_csr_denied() {
+    let Some(lab) = Running::start("kubectl_certificate_deny") else {
+        return;
+    };
+    let Some(openssl) = tool("openssl", "kubectl_certificate_deny") else {
+        return;
+    };
+    let (manifest, _) = csr_manifest(&lab, &openssl, "eve", "/CN=eve/O=developers", None);
+    lab.admin(&["create", "-f", &manifest]).success();
+    lab.admin(&["certificate", "deny", "eve"])
+        .success()
+        .stdout_has("certificatesigningrequest.certificates.k8s.io/eve denied");
+    lab.admin(&["get", "csr", "eve"])
+        .success()
+        .stdout_has("Denied");
+    let yaml = lab
+        .admin(&["get", "csr", "eve", "-o", "yaml"])
+        .success()
+        .stdout_has("type: Denied")
+        .stdout_has("status: \"True\"");
+    assert!(!yaml.stdout.contains("certificate: "), "{}", yaml.dump());
+    let list = lab.admin(&["auth", "can-i", "--list"]).success();
+    assert!(
+        list.stdout.starts_with("Resources"),
+        "a table: {}",
+        list.dump()
+    );
+    assert!(
+        list.stdout
+            .lines()
+            .any(|l| l.starts_with("*.*") && l.contains("[*]")),
+        "{}",
+        list.dump()
+    );
+}
+
+/// curl against the apiserver, trusting the cluster CA; `badge` adds the admin's cert and key.
+fn curl_api(lab: &Running, curl: &std::path::Path, badge: bool, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "-sS".to_string(),
+        "-w".to_string(),
+        "\n%{http_code}".to_string(),
+        "--cacert".to_string(),
+        lab.dir.join("pki/ca.crt").to_string_lossy().into_owned(),
+    ];
+    if badge {
+        args.push("--cert".into());
+        args.push(lab.write("admin.crt", &decoded(lab, "client-certificate-data")));
+        args.push("--key".into());
+        args.push(lab.write("admin.key", &decoded(lab, "client-key-data")));
+    }
+    args.extend(extra.iter().map(|s| s.to_string()));
+    run_tool(curl, &args)
+}
+
+#[test]
+fn bad_input_over_tls_gets_kubernetes_status_answers_and_never_kills_the_server() {
+    let Some(lab) = Running::start("bad_input_over_tls") else {
+        return;
+    };
+    let Some(curl) = tool("curl", "bad_input_over_tls") else {
+        return;
+    };
+    let url = |p: &str| format!("{}{p}", lab.url);
+
+    // A body over 3 MiB: 413.
+    let big = lab.tmp.path().join("big.json");
+    std::fs::write(&big, vec![b' '; 3 * 1024 * 1024 + 1]).unwrap();
+    let at_big = format!("@{}", big.display());
+    let r = curl_api(
+        &lab,
+        &curl,
+        true,
+        &[
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-H",
+            "Expect:",
+            "--data-binary",
+            &at_big,
+            &url("/api/v1/namespaces"),
+        ],
+    )
+    .success()
+    .stdout_has("Request entity too large: limit is 3145728");
+    assert!(r.stdout.ends_with("\n413"), "{}", r.dump());
+
+    // Invalid JSON: 400 Status.
+    let r = curl_api(
+        &lab,
+        &curl,
+        true,
+        &[
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            "{not json",
+            &url("/api/v1/namespaces"),
+        ],
+    )
+    .success()
+    .stdout_has("\"kind\":\"Status\"")
+    .stdout_has("\"reason\":\"BadRequest\"")
+    .stdout_has("\"code\":400");
+    assert!(r.stdout.ends_with("\n400"), "{}", r.dump());
+
+    // An unknown path: 404 Status. (curl to an IP address sends no SNI, and that is fine.)
+    let r = curl_api(&lab, &curl, true, &[&url("/nope")])
+        .success()
+        .stdout_has("\"message\":\"the server could not find the requested resource\"")
+        .stdout_has("\"reason\":\"NotFound\"");
+    assert!(r.stdout.ends_with("\n404"), "{}", r.dump());
+
+    // No badge at all: system:anonymous, forbidden from pods, welcome at /healthz.
+    let r = curl_api(&lab, &curl, false, &[&url("/api/v1/namespaces/default/pods")])
+        .success()
+        .stdout_has("pods is forbidden: User \\\"system:anonymous\\\" cannot list resource \\\"pods\\\" in API group \\\"\\\" in the namespace \\\"default\\\"");
+    assert!(r.stdout.ends_with("\n403"), "{}", r.dump());
+    let r = curl_api(&lab, &curl, false, &[&url("/healthz")]).success();
+    assert_eq!(r.stdout, "ok\n200", "{}", r.dump());
+
+    // Plain HTTP bytes at the TLS port: a logged handshake error, and the server lives on.
+    let addr = lab.url.trim_start_matches("https://").to_string();
+    {
+        use std::io::{Read, Write};
+        let mut tcp = std::net::TcpStream::connect(&addr).unwrap();
+        tcp.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut sink = Vec::new();
+        let _ = tcp.read_to_end(&mut sink);
+    }
+    lab.admin(&["get", "namespaces"])
+        .success()
+        .stdout_has("kube-system");
+    let log = lab
+        .events
+        .snapshot()
+        .into_iter()
+        .find_map(|e| e.server_log.filter(|l| l.contains("TLS handshake error")))
+        .expect("the handshake error is an event");
+    assert!(
+        log.starts_with("http: TLS handshake error from 127.0.0.1:"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_watch_streams_a_new_namespace_as_added() {
+    let Some(lab) = Running::start("a_watch_streams") else {
+        return;
+    };
+    let Some(curl) = tool("curl", "a_watch_streams") else {
+        return;
+    };
+    let crt = lab.write("admin.crt", &decoded(&lab, "client-certificate-data"));
+    let key = lab.write("admin.key", &decoded(&lab, "client-key-data"));
+    let child = std::process::Command::new(&curl)
+        .args([
+            "-sS",
+            "-N",
+            "--max-time",
+            "3",
+            "--cacert",
+            &lab.dir.join("pki/ca.crt").to_string_lossy(),
+            "--cert",
+            &crt,
+            "--key",
+            &key,
+            &format!("{}/api/v1/namespaces?watch=true", lab.url),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    lab.admin(&["create", "namespace", "watched"])
+        .success()
+        .stdout_has("namespace/watched created");
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let added = stdout
+        .lines()
+        .find(|l| l.contains("\"name\":\"watched\""))
+        .unwrap_or_else(|| panic!("the new namespace streams by:\n{stdout}"));
+    assert!(added.contains("\"type\":\"ADDED\""), "{added}");
+}

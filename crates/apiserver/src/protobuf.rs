@@ -140,6 +140,53 @@ pub struct Binding {
     pub role_ref: Option<RoleRef>,
 }
 
+/// rbac/v1 PolicyRule.
+#[derive(Clone, PartialEq, Message)]
+pub struct PolicyRule {
+    #[prost(string, repeated, tag = "1")]
+    pub verbs: Vec<String>,
+    #[prost(string, repeated, tag = "2")]
+    pub api_groups: Vec<String>,
+    #[prost(string, repeated, tag = "3")]
+    pub resources: Vec<String>,
+    #[prost(string, repeated, tag = "4")]
+    pub resource_names: Vec<String>,
+    #[prost(string, repeated, tag = "5")]
+    pub non_resource_urls: Vec<String>,
+}
+
+/// rbac/v1 Role and ClusterRole (the aggregation rule, tag 3, is not read).
+#[derive(Clone, PartialEq, Message)]
+pub struct RoleMessage {
+    #[prost(message, optional, tag = "1")]
+    pub metadata: Option<ObjectMeta>,
+    #[prost(message, repeated, tag = "2")]
+    pub rules: Vec<PolicyRule>,
+}
+
+fn role_json(kind: &str, m: &RoleMessage) -> Value {
+    let rules: Vec<Value> = m
+        .rules
+        .iter()
+        .map(|r| {
+            let mut o = Map::new();
+            o.insert("verbs".into(), json!(r.verbs));
+            for (k, v) in [
+                ("apiGroups", &r.api_groups),
+                ("resources", &r.resources),
+                ("resourceNames", &r.resource_names),
+                ("nonResourceURLs", &r.non_resource_urls),
+            ] {
+                if !v.is_empty() {
+                    o.insert(k.into(), json!(v));
+                }
+            }
+            Value::Object(o)
+        })
+        .collect();
+    json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind, "metadata": meta_json(m.metadata.as_ref()), "rules": rules})
+}
+
 fn binding_json(kind: &str, m: &Binding) -> Value {
     let subjects: Vec<Value> = m
         .subjects
@@ -338,6 +385,9 @@ pub fn decode(expected_kind: &str, body: &[u8]) -> Result<Value, ProtobufError> 
             .map_err(object_err),
         "Namespace" => MetadataOnly::decode(raw)
             .map(|m| json!({"apiVersion": "v1", "kind": "Namespace", "metadata": meta_json(m.metadata.as_ref()), "spec": {}, "status": {}}))
+            .map_err(object_err),
+        "Role" | "ClusterRole" => RoleMessage::decode(raw)
+            .map(|m| role_json(expected_kind, &m))
             .map_err(object_err),
         "RoleBinding" | "ClusterRoleBinding" => Binding::decode(raw)
             .map(|m| binding_json(expected_kind, &m))
