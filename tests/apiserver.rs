@@ -324,26 +324,13 @@ fn a_long_lived_csr_gets_the_one_year_default() {
     let Some(openssl) = tool("openssl", "a_long_lived_csr") else {
         return;
     };
-    let key = lab.tmp.path().join("k.key");
-    let csr = lab.tmp.path().join("k.csr");
-    run_tool(&openssl, ["genrsa", "-out", key.to_str().unwrap(), "2048"]).success();
-    run_tool(
+    let (manifest, _) = csr_manifest(
+        &lab,
         &openssl,
-        [
-            "req",
-            "-new",
-            "-key",
-            key.to_str().unwrap(),
-            "-out",
-            csr.to_str().unwrap(),
-            "-subj",
-            "/CN=john/O=developers",
-        ],
-    )
-    .success();
-    use base64::Engine;
-    let request = base64::engine::general_purpose::STANDARD.encode(std::fs::read(&csr).unwrap());
-    let manifest = lab.write("long.yaml", &format!("apiVersion: certificates.k8s.io/v1\nkind: CertificateSigningRequest\nmetadata:\n  name: john-developer-long-lived\nspec:\n  request: {request}\n  signerName: kubernetes.io/kube-apiserver-client\n  usages:\n  - client auth\n"));
+        "john-developer-long-lived",
+        "/CN=john/O=developers",
+        None,
+    );
     lab.admin(&["create", "-f", &manifest]).success();
     lab.admin(&["get", "csr"]).success().stdout_has("<none>");
     lab.admin(&["certificate", "approve", "john-developer-long-lived"])
@@ -353,6 +340,7 @@ fn a_long_lived_csr_gets_the_one_year_default() {
         .success()
         .stdout;
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    use base64::Engine;
     let pem = base64::engine::general_purpose::STANDARD
         .decode(v["status"]["certificate"].as_str().unwrap())
         .unwrap();
@@ -551,8 +539,7 @@ fn objects_are_stored_in_etcd_under_registry_keys_over_mtls() {
 }
 
 fn base64_of(s: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(s)
+    base64_of_bytes(s.as_bytes())
 }
 
 fn decoded(lab: &Running, field: &str) -> String {
