@@ -976,3 +976,33 @@ fn break_rewrites_a_badge_the_way_a_real_mistake_would_and_undo_restores_it() {
         .failure(2)
         .stderr_has("nothing to undo");
 }
+
+#[test]
+fn explain_turns_a_copied_error_into_its_meaning_and_a_fix() {
+    kubecorp([
+        "explain",
+        "Unable to connect to the server: tls: failed to verify certificate: x509: certificate signed by unknown authority",
+    ])
+    .success()
+    .stdout_has("unknown-authority — the caller checked the server's badge during the TLS handshake")
+    .stdout_has("confirm it:")
+    .stdout_has("kubecorp certs verify --cert FILE --ca CA.crt");
+    kubecorp([
+        "explain",
+        "error: You must be logged in to the server (Unauthorized)",
+    ])
+    .success()
+    .stdout_has("authn-401 — the apiserver's x509 authenticator, after the TLS handshake");
+    kubecorp(["explain", "Error from server (Forbidden): pods is forbidden: User \"john\" cannot list resource \"pods\""])
+        .success()
+        .stdout_has("kubectl create rolebinding");
+    kubecorp(["explain", "expired"])
+        .success()
+        .stdout_has("expired — ");
+    kubecorp(["explain", "sudo kubeadm alpha certs renew scheduler"])
+        .success()
+        .stdout_has("kubecorp certs renew scheduler.conf");
+    kubecorp(["explain", "the printer is on fire"])
+        .failure(2)
+        .stderr_has("no explanation for \"the printer is on fire\"");
+}

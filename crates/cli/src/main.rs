@@ -63,6 +63,14 @@ enum Command {
         #[arg(long, allow_hyphen_values = true)]
         now: Option<String>,
     },
+    /// Explain an error text copied from a cluster (or a verdict kind such as `expired`).
+    Explain {
+        /// The text, e.g. "x509: certificate signed by unknown authority".
+        text: String,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t = Format::Text)]
+        output: Format,
+    },
     /// Open the office: etcd (Charlie) and the apiserver (Alice), narrating every badge check live.
     Up {
         /// The lab directory (its PKI is made first if absent, and reused otherwise).
@@ -370,6 +378,31 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             };
             say!("{line}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Explain { text, output } => {
+            let Some(e) = kubecorp_trust::explain::explain(&text) else {
+                let kinds: Vec<&str> = kubecorp_trust::VerdictKind::all()
+                    .iter()
+                    .map(|k| k.name())
+                    .collect();
+                anyhow::bail!(
+                    "no explanation for {text:?}: paste an x509/tls/kubectl error text, or a verdict kind ({})",
+                    kinds.join(", ")
+                );
+            };
+            match output {
+                Format::Json => say!("{}", serde_json::to_string_pretty(&e)?),
+                Format::Text => {
+                    say!("{} — {}", e.kind, e.check);
+                    say!("  what it means: {}", e.meaning);
+                    say!("  confirm it:");
+                    for c in &e.confirm {
+                        say!("    {c}");
+                    }
+                    say!("  fix: {}", e.fix);
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Alpha { rest } => {

@@ -23,6 +23,7 @@
 
 pub mod clock;
 pub mod events;
+pub mod explain;
 mod facts;
 pub mod tls;
 pub mod verdict;

@@ -1,0 +1,95 @@
+//! `kubecorp explain`: from a text copied off a real cluster (or a verdict kind) to what it means.
+
+use crate::verdict::{classify_text, VerdictKind};
+
+/// What the lab can say about one error text.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Explanation {
+    /// A verdict kind (`expired`, …) or a lab name for the check (`authn-401`, …).
+    pub kind: String,
+    /// Which check failed, and where.
+    pub check: String,
+    pub meaning: String,
+    /// Commands that confirm it.
+    pub confirm: Vec<String>,
+    pub fix: String,
+}
+
+const CONFIRM_CERT: &str =
+    "openssl x509 -noout -subject -issuer -dates -ext subjectAltName,extendedKeyUsage -in FILE";
+const CONFIRM_VERIFY: &str =
+    "kubecorp certs verify --cert FILE --ca CA.crt [--name HOST] [--usage server|client]";
+
+/// Explains a verdict kind name or a text such as
+/// `Unable to connect to the server: tls: failed to verify certificate: x509: …`.
+pub fn explain(input: &str) -> Option<Explanation> {
+    let input = input.trim();
+    let kind = input
+        .parse::<VerdictKind>()
+        .ok()
+        .or_else(|| classify_text(input));
+    if let Some(kind) = kind {
+        let (meaning, fix) = kind.explain();
+        let check = if input.contains("failed to verify client certificate")
+            || input.contains("Unable to authenticate")
+        {
+            "the server checked the caller's client badge (etcd in the TLS handshake; the apiserver and kubelet after it, answering 401)"
+        } else if input.contains("failed to verify certificate")
+            || input.contains("Unable to connect to the server")
+        {
+            "the caller checked the server's badge during the TLS handshake (against the CA in its kubeconfig or --cacert)"
+        } else {
+            "a certificate check: by a client against a server's badge in the handshake, or by a server against a client's badge"
+        };
+        return Some(Explanation {
+            kind: kind.name().into(),
+            check: check.into(),
+            meaning: meaning.into(),
+            confirm: vec![CONFIRM_CERT.into(), CONFIRM_VERIFY.into()],
+            fix: fix.into(),
+        });
+    }
+    let lab = |kind: &str, check: &str, meaning: &str, confirm: &[&str], fix: &str| Explanation {
+        kind: kind.into(),
+        check: check.into(),
+        meaning: meaning.into(),
+        confirm: confirm.iter().map(|c| c.to_string()).collect(),
+        fix: fix.into(),
+    };
+    let found = if input.contains("You must be logged in to the server") || input == "Unauthorized"
+    {
+        lab("authn-401", "the apiserver's x509 authenticator, after the TLS handshake",
+            "Alice let the visitor in the door (the handshake never fails on a client badge) and then found the badge wanting: expired, signed by a CA she does not trust, or not made for client use. The 401 body never says which; her log line does.",
+            &["kubectl config view --raw --minify -o jsonpath='{.users[0].user.client-certificate-data}' | base64 -d | openssl x509 -noout -subject -issuer -dates -ext extendedKeyUsage",
+              "kubecorp certs verify --cert CLIENT.crt --ca pki/ca.crt --usage client"],
+            "renew the badge (`kubecorp certs renew admin.conf`, or a new CSR for a user) and update the kubeconfig")
+    } else if input.contains("is forbidden: User") || input.contains("(Forbidden)") {
+        lab("authz-403", "authorization (RBAC, or the Node authorizer for kubelets), after authentication succeeded",
+            "The badge is genuine and Alice knows who this is, but the rulebook has no rule letting this user or any of their groups do this verb on this resource here.",
+            &["kubectl auth can-i --list --as USER", "kubectl auth whoami"],
+            "bind a role: `kubectl create rolebinding NAME --clusterrole=view --user=USER -n NAMESPACE` (or a clusterrolebinding for the whole cluster)")
+    } else if input.contains("rejected connection from")
+        || input.contains("remote error: tls: unknown certificate authority")
+        || input.contains("remote error: tls: bad certificate")
+        || input.contains("remote error: tls: expired certificate")
+        || input.contains("remote error: tls: certificate required")
+    {
+        lab("handshake-refused", "the server checked the client badge inside the TLS handshake (etcd does this; it trusts only pki/etcd/ca.crt)",
+            "Charlie refused the badge before any request was read: none shown, expired, or not signed by the etcd CA (a cluster-CA badge such as admin.conf's is worthless at the vault).",
+            &["openssl x509 -noout -issuer -dates -in CLIENT.crt", "kubecorp certs verify --cert CLIENT.crt --ca pki/etcd/ca.crt --usage client"],
+            "present a badge signed by etcd-ca (apiserver-etcd-client, etcd-healthcheck-client); renew it if expired: `kubecorp certs renew apiserver-etcd-client`")
+    } else if input.contains("remote error: tls: internal error") {
+        lab("no-serving-cert", "the kubelet's TLS handshake on :10250",
+            "The kubelet has no serving certificate to show: with serverTLSBootstrap it asked for one by CSR (signer kubernetes.io/kubelet-serving) and nobody approved it; those are never auto-approved.",
+            &["kubectl get csr", "kubectl get csr -o jsonpath='{.items[?(@.spec.signerName==\"kubernetes.io/kubelet-serving\")].metadata.name}'"],
+            "approve it: `kubectl certificate approve CSR-NAME`")
+    } else if input.contains("alpha certs") {
+        lab("kubeadm-alpha-removed", "the command line",
+            "`kubeadm alpha certs` graduated to `kubeadm certs` in 1.20 and was removed in 1.21.",
+            &["kubeadm certs check-expiration"],
+            "use `kubeadm certs renew scheduler.conf` (here: `kubecorp certs renew scheduler.conf`)")
+    } else {
+        return None;
+    };
+    Some(found)
+}
