@@ -16,6 +16,8 @@ struct Running {
     clock: kubecorp_trust::LabClock,
     events: kubecorp_trust::Events,
     kubectl: PathBuf,
+    /// Kept open for the test's lifetime; dropping it closes the office's doors.
+    _office: Office,
     _runtime: tokio::runtime::Runtime,
 }
 
@@ -32,7 +34,7 @@ impl Running {
         let office = runtime
             .block_on(Office::start(OfficeOptions::ephemeral(&dir)))
             .expect("the office opens");
-        let running = Running {
+        Some(Running {
             url: office.apiserver_url(),
             etcd_url: office.etcd_url.clone(),
             clock: office.clock.clone(),
@@ -40,10 +42,9 @@ impl Running {
             tmp,
             dir,
             kubectl,
+            _office: office,
             _runtime: runtime,
-        };
-        std::mem::forget(office); // runs until the runtime is dropped with the test
-        Some(running)
+        })
     }
 
     fn conf(&self, name: &str) -> String {
@@ -63,6 +64,54 @@ impl Running {
         ];
         all.extend(args.iter().map(|a| a.to_string()));
         run_tool(&self.kubectl, &all)
+    }
+
+    /// A kubeconfig for `user` made the way the seed article makes one (`kubectl config
+    /// set-cluster / set-credentials / set-context / use-context`), trusting the lab's CA.
+    fn kubeconfig_for(&self, user: &str, crt: &str, key: &str) -> String {
+        let conf = self
+            .tmp
+            .path()
+            .join(format!("{user}.conf"))
+            .to_string_lossy()
+            .into_owned();
+        let ca = self.dir.join("pki/ca.crt").to_string_lossy().into_owned();
+        let context = format!("{user}@kubecorp");
+        let c = conf.as_str();
+        for args in [
+            vec![
+                "set-cluster",
+                "kubecorp",
+                "--server",
+                &self.url,
+                "--certificate-authority",
+                &ca,
+                "--embed-certs",
+            ],
+            vec![
+                "set-credentials",
+                user,
+                "--client-certificate",
+                crt,
+                "--client-key",
+                key,
+                "--embed-certs",
+            ],
+            vec![
+                "set-context",
+                &context,
+                "--cluster",
+                "kubecorp",
+                "--user",
+                user,
+            ],
+            vec!["use-context", &context],
+        ] {
+            let mut all = vec!["config", "--kubeconfig", c];
+            all.extend(args);
+            run_tool(&self.kubectl, all).success();
+        }
+        conf
     }
 
     fn admin(&self, args: &[&str]) -> Run {
@@ -199,66 +248,8 @@ fn the_seed_articles_csr_flow_gives_john_a_badge_that_is_forbidden_until_bound()
     .success();
 
     // A kubeconfig for john, made the way the article makes it.
-    let john = lab.tmp.path().join("john.conf");
-    let john = john.to_str().unwrap();
-    run_tool(
-        &lab.kubectl,
-        [
-            "config",
-            "--kubeconfig",
-            john,
-            "set-cluster",
-            "kubecorp",
-            "--server",
-            &lab.url,
-            "--certificate-authority",
-            &format!("{}/pki/ca.crt", lab.dir.display()),
-            "--embed-certs",
-        ],
-    )
-    .success();
-    run_tool(
-        &lab.kubectl,
-        [
-            "config",
-            "--kubeconfig",
-            john,
-            "set-credentials",
-            "john",
-            "--client-certificate",
-            crt.to_str().unwrap(),
-            "--client-key",
-            key.to_str().unwrap(),
-            "--embed-certs",
-        ],
-    )
-    .success();
-    run_tool(
-        &lab.kubectl,
-        [
-            "config",
-            "--kubeconfig",
-            john,
-            "set-context",
-            "john@kubecorp",
-            "--cluster",
-            "kubecorp",
-            "--user",
-            "john",
-        ],
-    )
-    .success();
-    run_tool(
-        &lab.kubectl,
-        [
-            "config",
-            "--kubeconfig",
-            john,
-            "use-context",
-            "john@kubecorp",
-        ],
-    )
-    .success();
+    let john = lab.kubeconfig_for("john", crt.to_str().unwrap(), key.to_str().unwrap());
+    let john = john.as_str();
 
     lab.kubectl(john, &["auth", "whoami"])
         .success()
@@ -384,84 +375,15 @@ fn a_client_badge_from_a_rogue_ca_gets_401_not_a_handshake_failure() {
     };
     let other = support::TestLab::init(&[]);
     // Trust the right CA for Alice's badge, but show a badge the Founder never signed.
-    let conf = lab.tmp.path().join("rogue.conf");
-    let conf = conf.to_str().unwrap();
-    let k = &lab.kubectl;
     let rogue = other.path("admin.conf");
-    let creds = |field: &str| {
-        run_tool(
-            k,
-            [
-                "config",
-                "view",
-                "--raw",
-                "--kubeconfig",
-                rogue.to_str().unwrap(),
-                "-o",
-                &format!("jsonpath={{.users[0].user.{field}}}"),
-            ],
-        )
-        .success()
-        .stdout
-    };
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD;
+    let rogue = rogue.to_str().unwrap();
     let crt = lab.write(
         "rogue.crt",
-        &String::from_utf8(b64.decode(creds("client-certificate-data").trim()).unwrap()).unwrap(),
+        &decoded_from(&lab, rogue, "client-certificate-data"),
     );
-    let key = lab.write(
-        "rogue.key",
-        &String::from_utf8(b64.decode(creds("client-key-data").trim()).unwrap()).unwrap(),
-    );
-    run_tool(
-        k,
-        [
-            "config",
-            "--kubeconfig",
-            conf,
-            "set-cluster",
-            "c",
-            "--server",
-            &lab.url,
-            "--certificate-authority",
-            &lab.dir.join("pki/ca.crt").to_string_lossy(),
-            "--embed-certs",
-        ],
-    )
-    .success();
-    run_tool(
-        k,
-        [
-            "config",
-            "--kubeconfig",
-            conf,
-            "set-credentials",
-            "u",
-            "--client-certificate",
-            &crt,
-            "--client-key",
-            &key,
-            "--embed-certs",
-        ],
-    )
-    .success();
-    run_tool(
-        k,
-        [
-            "config",
-            "--kubeconfig",
-            conf,
-            "set-context",
-            "x",
-            "--cluster",
-            "c",
-            "--user",
-            "u",
-        ],
-    )
-    .success();
-    run_tool(k, ["config", "--kubeconfig", conf, "use-context", "x"]).success();
+    let key = lab.write("rogue.key", &decoded_from(&lab, rogue, "client-key-data"));
+    let conf = lab.kubeconfig_for("rogue", &crt, &key);
+    let conf = conf.as_str();
     lab.kubectl(conf, &["auth", "whoami"])
         .failure(1)
         .stderr_has("error: You must be logged in to the server (Unauthorized)");
@@ -542,7 +464,8 @@ fn base64_of(s: &str) -> String {
     base64_of_bytes(s.as_bytes())
 }
 
-fn decoded(lab: &Running, field: &str) -> String {
+/// One embedded field of a kubeconfig's user (`client-certificate-data`, …), decoded.
+fn decoded_from(lab: &Running, kubeconfig: &str, field: &str) -> String {
     let raw = run_tool(
         &lab.kubectl,
         [
@@ -550,7 +473,7 @@ fn decoded(lab: &Running, field: &str) -> String {
             "view",
             "--raw",
             "--kubeconfig",
-            &lab.conf("admin.conf"),
+            kubeconfig,
             "-o",
             &format!("jsonpath={{.users[0].user.{field}}}"),
         ],
@@ -564,6 +487,11 @@ fn decoded(lab: &Running, field: &str) -> String {
             .unwrap(),
     )
     .unwrap()
+}
+
+/// One embedded field of the lab's admin.conf, decoded.
+fn decoded(lab: &Running, field: &str) -> String {
+    decoded_from(lab, &lab.conf("admin.conf"), field)
 }
 
 /// A CSR manifest for `subj`, with its private key written beside it: (manifest, key path).
@@ -623,64 +551,7 @@ fn issued_kubeconfig(lab: &Running, openssl: &std::path::Path, name: &str, subj:
         .decode(b64.trim())
         .unwrap();
     let crt = lab.write(&format!("{name}.crt"), &String::from_utf8(pem).unwrap());
-    let conf = lab
-        .tmp
-        .path()
-        .join(format!("{name}.conf"))
-        .to_string_lossy()
-        .into_owned();
-    let ca = lab.dir.join("pki/ca.crt").to_string_lossy().into_owned();
-    let k = &lab.kubectl;
-    let c = conf.as_str();
-    run_tool(
-        k,
-        [
-            "config",
-            "--kubeconfig",
-            c,
-            "set-cluster",
-            "kubecorp",
-            "--server",
-            &lab.url,
-            "--certificate-authority",
-            &ca,
-            "--embed-certs",
-        ],
-    )
-    .success();
-    run_tool(
-        k,
-        [
-            "config",
-            "--kubeconfig",
-            c,
-            "set-credentials",
-            name,
-            "--client-certificate",
-            &crt,
-            "--client-key",
-            &key,
-            "--embed-certs",
-        ],
-    )
-    .success();
-    run_tool(
-        k,
-        [
-            "config",
-            "--kubeconfig",
-            c,
-            "set-context",
-            "ctx",
-            "--cluster",
-            "kubecorp",
-            "--user",
-            name,
-        ],
-    )
-    .success();
-    run_tool(k, ["config", "--kubeconfig", c, "use-context", "ctx"]).success();
-    conf
+    lab.kubeconfig_for(name, &crt, &key)
 }
 
 #[test]
