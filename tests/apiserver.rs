@@ -454,7 +454,7 @@ fn objects_are_stored_in_etcd_under_registry_keys_over_mtls() {
     );
     assert_ne!(refused.status, 0, "{}", refused.dump());
     assert!(
-        refused.stderr.contains("unknown ca") || refused.stderr.contains("alert"),
+        refused.stderr.contains("alert unknown ca"),
         "{}",
         refused.dump()
     );
