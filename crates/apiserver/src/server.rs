@@ -75,6 +75,8 @@ pub async fn run(
                 Err(source) => return Err(ServeError::Accept { addr, source }),
             },
         };
+        // Small request/answer exchanges: no Nagle delay waiting for an ACK.
+        let _ = tcp.set_nodelay(true);
         let config = config.clone();
         tokio::spawn(async move { serve_connection(config, tcp, peer).await });
     }

@@ -343,7 +343,10 @@ impl EtcdClient {
         )
         .await
         {
-            Ok(Ok(tcp)) => tcp,
+            Ok(Ok(tcp)) => {
+                let _ = tcp.set_nodelay(true);
+                tcp
+            }
             Ok(Err(e)) => {
                 return Err(transport(
                     Phase::Connect,

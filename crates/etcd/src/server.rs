@@ -111,6 +111,8 @@ pub async fn run(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((tcp, peer)) => {
+                    // Small request/answer exchanges: no Nagle delay waiting for an ACK.
+                    let _ = tcp.set_nodelay(true);
                     backoff = Duration::from_millis(100);
                     connections.spawn(connection(shared.clone(), tcp, peer, stop_rx.clone()));
                 }

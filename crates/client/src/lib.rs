@@ -1,0 +1,656 @@
+//! How the office's staff dial Alice: a Kubernetes API client over mutual TLS.
+//!
+//! Bob (the scheduler), Dave (kube-proxy), the CEO (kubelet) and the scenario runner all reach
+//! the apiserver the way client-go does: the server address, the CA to check Alice's badge with
+//! and their own badge come from a kubeconfig (`scheduler.conf`, `kubelet.conf`, …). Every call
+//! opens a fresh connection with a full handshake, so a badge broken or renewed on disk counts at
+//! the very next call, exactly as `kubecorp break` promises.
+//!
+//! A failure says which hop and which phase, and [`ClientError::kubectl_text`] gives the line
+//! kubectl would print for it:
+//!
+//! ```text
+//! scheduler → apiserver: TLS handshake: x509: certificate signed by unknown authority
+//! error: You must be logged in to the server (Unauthorized)
+//! ```
+#![forbid(unsafe_code)]
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, Request};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use kubecorp_trust::tls::{
+    client_config, client_error_text, is_alert, server_name, CertSource, TrustSource,
+};
+use kubecorp_trust::{Events, LabClock, Verdict};
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+/// How long dialling may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the handshake may take (client-go's `TLSHandshakeTimeout`).
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one (non-watch) request may take once connected.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where a call failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Dialling TCP.
+    Connect,
+    /// The TLS handshake, including a refusal that arrives at the first read (TLS 1.3).
+    TlsHandshake,
+    /// Sending the request or reading the answer.
+    Request,
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Phase::Connect => "TCP connect",
+            Phase::TlsHandshake => "TLS handshake",
+            Phase::Request => "request",
+        })
+    }
+}
+
+/// Why a call to the apiserver failed, naming the hop and the phase.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    /// The kubeconfig could not be read or has no usable server.
+    #[error("{path}: {problem}")]
+    Kubeconfig { path: PathBuf, problem: String },
+    /// The server is not `https://host:port`.
+    #[error("invalid server {server:?}: {problem}")]
+    Server { server: String, problem: String },
+    /// The connection did not get as far as an HTTP answer.
+    #[error("{from} → {to}: {phase}: {text}")]
+    Transport {
+        /// The dialling component, e.g. `scheduler`.
+        from: String,
+        /// The component dialled, e.g. `apiserver`.
+        to: String,
+        /// `host:port` dialled.
+        addr: String,
+        phase: Phase,
+        /// What a Go client prints, e.g. `tls: failed to verify certificate: x509: …`.
+        text: String,
+        /// When *we* refused the server's badge: why, with explanation and hint.
+        verdict: Option<Box<Verdict>>,
+    },
+    /// The server answered with an error status.
+    #[error("{from} → {to}: {request}: {code} {reason}: {message}")]
+    Status {
+        from: String,
+        to: String,
+        /// e.g. `GET /api/v1/pods`.
+        request: String,
+        code: u16,
+        /// The Status `reason` (`Unauthorized`, `Forbidden`, `NotFound`…), or the HTTP reason.
+        reason: String,
+        /// The Status `message`, or the body as text.
+        message: String,
+    },
+    /// A 2xx answer that is not the JSON expected.
+    #[error("{from} → {to}: {request}: unreadable answer: {problem}")]
+    Decode {
+        from: String,
+        to: String,
+        request: String,
+        problem: String,
+    },
+}
+
+impl ClientError {
+    /// The line kubectl prints for this failure.
+    pub fn kubectl_text(&self) -> String {
+        match self {
+            ClientError::Transport { text, .. } => {
+                format!("Unable to connect to the server: {text}")
+            }
+            ClientError::Status { code: 401, .. } => {
+                "error: You must be logged in to the server (Unauthorized)".into()
+            }
+            ClientError::Status {
+                reason, message, ..
+            } => format!("Error from server ({reason}): {message}"),
+            other => format!("error: {other}"),
+        }
+    }
+
+    /// The HTTP status, if the server answered.
+    pub fn code(&self) -> Option<u16> {
+        match self {
+            ClientError::Status { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// The phase, for transport failures.
+    pub fn phase(&self) -> Option<Phase> {
+        match self {
+            ClientError::Transport { phase, .. } => Some(*phase),
+            _ => None,
+        }
+    }
+
+    /// The Go text without the hop: the TLS/x509 text, or the Status message.
+    pub fn text(&self) -> String {
+        match self {
+            ClientError::Transport { text, .. } => text.clone(),
+            ClientError::Status { message, .. } => message.clone(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// One HTTP answer.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    pub code: u16,
+    pub content_type: String,
+    pub body: Bytes,
+}
+
+impl Reply {
+    /// The body as JSON, `Null` if it is not JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// One event of a `?watch=true` stream.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WatchEvent {
+    /// `ADDED`, `MODIFIED`, `DELETED` (or `ERROR`).
+    pub kind: String,
+    pub object: Value,
+}
+
+/// A client for one apiserver, as one component.
+#[derive(Clone, Debug)]
+pub struct KubeClient {
+    from: String,
+    to: String,
+    host: String,
+    port: u16,
+    identity: Option<CertSource>,
+    trust: TrustSource,
+    clock: LabClock,
+    events: Events,
+}
+
+impl KubeClient {
+    /// A client for `https://host:port`, showing `identity` and trusting `trust`.
+    pub fn new(
+        component: &str,
+        server: &str,
+        identity: Option<CertSource>,
+        trust: TrustSource,
+        clock: LabClock,
+        events: Events,
+    ) -> Result<KubeClient, ClientError> {
+        let (host, port) = parse_server(server)?;
+        Ok(KubeClient {
+            from: component.to_owned(),
+            to: "apiserver".into(),
+            host,
+            port,
+            identity,
+            trust,
+            clock,
+            events,
+        })
+    }
+
+    /// A client as a kubeconfig describes it: its server, its CA and its user's badge. The
+    /// files are re-read whenever they change.
+    pub fn from_kubeconfig(
+        component: &str,
+        path: &Path,
+        clock: LabClock,
+        events: Events,
+    ) -> Result<KubeClient, ClientError> {
+        let problem = |p: String| ClientError::Kubeconfig {
+            path: path.to_owned(),
+            problem: p,
+        };
+        let config =
+            kubecorp_pki::kubeconfig::Kubeconfig::read(path).map_err(|e| problem(e.to_string()))?;
+        let credentials = config
+            .credentials(path)
+            .map_err(|e| problem(e.to_string()))?;
+        KubeClient::new(
+            component,
+            &credentials.server,
+            Some(CertSource::kubeconfig(path)),
+            TrustSource::kubeconfig(path),
+            clock,
+            events,
+        )
+    }
+
+    /// The same badge and CA, dialling another address (a lab on ephemeral ports, where the
+    /// kubeconfig still names the conventional `:6443`).
+    pub fn with_server(mut self, server: &str) -> Result<KubeClient, ClientError> {
+        let (host, port) = parse_server(server)?;
+        self.host = host;
+        self.port = port;
+        Ok(self)
+    }
+
+    /// Names the component dialled in errors (default `apiserver`).
+    pub fn calling(mut self, component: impl Into<String>) -> KubeClient {
+        self.to = component.into();
+        self
+    }
+
+    /// The component this client dials as.
+    pub fn component(&self) -> &str {
+        &self.from
+    }
+
+    /// `host:port`.
+    pub fn addr(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// `https://host:port`.
+    pub fn server(&self) -> String {
+        format!("https://{}", self.addr())
+    }
+
+    /// Who this client's badge on disk says it is (`CN=system:kube-scheduler …`).
+    pub fn identity(&self) -> Option<kubecorp_trust::Identity> {
+        self.identity.as_ref().and_then(|s| s.identity().ok())
+    }
+
+    /// `GET path`, decoded; a non-2xx answer is an error.
+    pub async fn get(&self, path: &str) -> Result<Value, ClientError> {
+        self.call(Method::GET, path, None).await
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn create(&self, path: &str, body: &Value) -> Result<Value, ClientError> {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    /// `PUT path` with a JSON body.
+    pub async fn replace(&self, path: &str, body: &Value) -> Result<Value, ClientError> {
+        self.call(Method::PUT, path, Some(body)).await
+    }
+
+    /// `PATCH path` with a JSON merge patch.
+    pub async fn merge_patch(&self, path: &str, patch: &Value) -> Result<Value, ClientError> {
+        let request = format!("PATCH {path}");
+        let reply = self
+            .send(
+                Method::PATCH,
+                path,
+                Some(patch.to_string().into_bytes()),
+                "application/merge-patch+json",
+            )
+            .await?;
+        self.decode(request, reply)
+    }
+
+    /// `DELETE path`.
+    pub async fn delete(&self, path: &str) -> Result<Value, ClientError> {
+        self.call(Method::DELETE, path, None).await
+    }
+
+    /// One call with a JSON body (or none), decoded; a non-2xx answer is an error.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, ClientError> {
+        let request = format!("{method} {path}");
+        let bytes = body.map(|b| b.to_string().into_bytes());
+        let reply = self.send(method, path, bytes, "application/json").await?;
+        self.decode(request, reply)
+    }
+
+    fn decode(&self, request: String, reply: Reply) -> Result<Value, ClientError> {
+        if !(200..300).contains(&reply.code) {
+            return Err(self.status_error(request, &reply));
+        }
+        serde_json::from_slice(&reply.body).map_err(|e| ClientError::Decode {
+            from: self.from.clone(),
+            to: self.to.clone(),
+            request,
+            problem: e.to_string(),
+        })
+    }
+
+    /// The error for a non-2xx answer, read from its Status body if it has one.
+    pub fn status_error(&self, request: String, reply: &Reply) -> ClientError {
+        let status = reply.json();
+        let reason = status["reason"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| {
+                http::StatusCode::from_u16(reply.code)
+                    .ok()
+                    .and_then(|c| c.canonical_reason())
+                    .unwrap_or("Unknown")
+                    .replace(' ', "")
+            });
+        let message = status["message"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| reply.text().trim_end().to_owned());
+        ClientError::Status {
+            from: self.from.clone(),
+            to: self.to.clone(),
+            request,
+            code: reply.code,
+            reason,
+            message,
+        }
+    }
+
+    /// One raw exchange over a fresh mutual-TLS connection: any status is a [`Reply`].
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        content_type: &str,
+    ) -> Result<Reply, ClientError> {
+        let exchange = async {
+            let response = self.open(method, path, body, content_type).await?;
+            let code = response.status().as_u16();
+            let content_type = response
+                .headers()
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| {
+                    self.transport(
+                        Phase::Request,
+                        client_error_text(&e, &Default::default()),
+                        None,
+                    )
+                })?
+                .to_bytes();
+            Ok(Reply {
+                code,
+                content_type,
+                body,
+            })
+        };
+        match tokio::time::timeout(REQUEST_TIMEOUT, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(self.transport(Phase::Request, "context deadline exceeded".into(), None)),
+        }
+    }
+
+    /// `GET path?watch=true…` and a stream of its events. `path` carries its own query.
+    pub async fn watch(&self, path: &str) -> Result<Watch, ClientError> {
+        let request = format!("GET {path}");
+        let response = self
+            .open(Method::GET, path, None, "application/json")
+            .await?;
+        if !response.status().is_success() {
+            let code = response.status().as_u16();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            return Err(self.status_error(
+                request,
+                &Reply {
+                    code,
+                    content_type: String::new(),
+                    body,
+                },
+            ));
+        }
+        Ok(Watch {
+            body: response.into_body(),
+            buffer: Vec::new(),
+        })
+    }
+
+    fn transport(&self, phase: Phase, text: String, verdict: Option<Box<Verdict>>) -> ClientError {
+        ClientError::Transport {
+            from: self.from.clone(),
+            to: self.to.clone(),
+            addr: self.addr(),
+            phase,
+            text,
+            verdict,
+        }
+    }
+
+    /// Dials, shakes hands, sends the request and returns the response head with its body
+    /// still streaming.
+    async fn open(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        content_type: &str,
+    ) -> Result<hyper::Response<Incoming>, ClientError> {
+        let addr = self.addr();
+        let tcp = match tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            TcpStream::connect((self.host.as_str(), self.port)),
+        )
+        .await
+        {
+            Ok(Ok(tcp)) => {
+                let _ = tcp.set_nodelay(true);
+                tcp
+            }
+            Ok(Err(e)) => {
+                return Err(self.transport(
+                    Phase::Connect,
+                    format!(
+                        "dial tcp {addr}: {}",
+                        client_error_text(&e, &Default::default())
+                    ),
+                    None,
+                ))
+            }
+            Err(_) => {
+                return Err(self.transport(
+                    Phase::Connect,
+                    format!("dial tcp {addr}: i/o timeout"),
+                    None,
+                ))
+            }
+        };
+        let (config, notes) = client_config(
+            &self.from,
+            self.identity.clone(),
+            self.trust.clone(),
+            self.clock.clone(),
+            self.events.clone(),
+        );
+        let name = server_name(&self.host)
+            .map_err(|e| self.transport(Phase::TlsHandshake, e.to_string(), None))?;
+        let tls = match tokio::time::timeout(
+            HANDSHAKE_TIMEOUT,
+            TlsConnector::from(config).connect(name, tcp),
+        )
+        .await
+        {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(e)) => {
+                return Err(self.transport(
+                    Phase::TlsHandshake,
+                    client_error_text(&e, &notes),
+                    notes.peer_verdict().filter(|v| !v.is_valid()).map(Box::new),
+                ))
+            }
+            Err(_) => {
+                return Err(self.transport(
+                    Phase::TlsHandshake,
+                    "net/http: TLS handshake timeout".into(),
+                    None,
+                ))
+            }
+        };
+        let failed = |err: &(dyn StdError + 'static)| {
+            let phase = if is_alert(err) {
+                Phase::TlsHandshake
+            } else {
+                Phase::Request
+            };
+            self.transport(phase, client_error_text(err, &notes), None)
+        };
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+            .await
+            .map_err(|e| failed(&e))?;
+        let driver = tokio::spawn(conn);
+        let has_body = body.is_some();
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(http::header::HOST, &addr)
+            .header(http::header::ACCEPT, "application/json")
+            .header(
+                http::header::USER_AGENT,
+                format!("{}/v1.32.0 (linux/amd64) kubecorp", self.from),
+            );
+        if has_body {
+            request = request.header(http::header::CONTENT_TYPE, content_type);
+        }
+        let request = request
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .map_err(|e| self.transport(Phase::Request, e.to_string(), None))?;
+        match sender.send_request(request).await {
+            Ok(response) => Ok(response),
+            Err(e) => {
+                // The connection task holds the underlying error (a TLS alert on TLS 1.3); the
+                // request only learns that the connection went away.
+                let cause = driver.await.ok().and_then(Result::err);
+                Err(match &cause {
+                    Some(conn_err) => failed(conn_err),
+                    None => failed(&e),
+                })
+            }
+        }
+    }
+}
+
+/// A `?watch=true` stream: one JSON object per line.
+pub struct Watch {
+    body: Incoming,
+    buffer: Vec<u8>,
+}
+
+impl fmt::Debug for Watch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Watch").finish_non_exhaustive()
+    }
+}
+
+impl Watch {
+    /// The next event; `None` when the server ends the stream (a watcher then lists again).
+    pub async fn next(&mut self) -> Option<Result<WatchEvent, String>> {
+        loop {
+            if let Some(end) = self.buffer.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.buffer.drain(..=end).collect();
+                let line = line.trim_ascii();
+                if line.is_empty() {
+                    continue;
+                }
+                return Some(match serde_json::from_slice::<Value>(line) {
+                    Ok(v) => Ok(WatchEvent {
+                        kind: v["type"].as_str().unwrap_or_default().to_owned(),
+                        object: v["object"].clone(),
+                    }),
+                    Err(e) => Err(format!("unreadable watch event: {e}")),
+                });
+            }
+            match self.body.frame().await? {
+                Ok(frame) => {
+                    if let Ok(data) = frame.into_data() {
+                        self.buffer.extend_from_slice(&data);
+                    }
+                }
+                Err(e) => return Some(Err(e.to_string())),
+            }
+        }
+    }
+}
+
+fn parse_server(server: &str) -> Result<(String, u16), ClientError> {
+    let problem = |p: &str| ClientError::Server {
+        server: server.to_owned(),
+        problem: p.to_owned(),
+    };
+    let rest = server
+        .strip_prefix("https://")
+        .ok_or_else(|| problem("expected https://host:port (the lab's servers speak TLS only)"))?;
+    let rest = rest.trim_end_matches('/');
+    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+        match v6.split_once(']') {
+            Some((host, "")) => (host, "443"),
+            Some((host, port)) => (
+                host,
+                port.strip_prefix(':')
+                    .ok_or_else(|| problem("expected [ipv6]:port"))?,
+            ),
+            None => return Err(problem("expected [ipv6]:port")),
+        }
+    } else {
+        rest.rsplit_once(':').unwrap_or((rest, "443"))
+    };
+    let port = port
+        .parse()
+        .map_err(|_| problem("the port is not a number"))?;
+    if host.is_empty() {
+        return Err(problem("missing host"));
+    }
+    Ok((host.to_owned(), port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn servers_parse_as_kubeconfigs_write_them() {
+        assert_eq!(
+            parse_server("https://127.0.0.1:6443").unwrap(),
+            ("127.0.0.1".into(), 6443)
+        );
+        assert_eq!(
+            parse_server("https://[::1]:6443/").unwrap(),
+            ("::1".into(), 6443)
+        );
+        assert_eq!(
+            parse_server("https://kubernetes").unwrap(),
+            ("kubernetes".into(), 443)
+        );
+        assert!(parse_server("http://127.0.0.1:6443").is_err());
+    }
+}

@@ -1,0 +1,84 @@
+//! The client against a running office: reads, writes, watches, and the failures kubectl
+//! would print.
+
+use kubecorp_client::{ClientError, KubeClient, Phase};
+use kubecorp_office::{Office, OfficeOptions};
+use serde_json::json;
+
+async fn office() -> (tempfile::TempDir, Office) {
+    let dir = tempfile::tempdir().unwrap();
+    let office = Office::start(OfficeOptions::ephemeral(dir.path().join("lab")))
+        .await
+        .unwrap();
+    (dir, office)
+}
+
+fn client(office: &Office, component: &str, conf: &str) -> KubeClient {
+    KubeClient::from_kubeconfig(
+        component,
+        &office.dir.join(conf),
+        office.clock.clone(),
+        office.events.clone(),
+    )
+    .unwrap()
+    .with_server(&format!("https://{}", office.apiserver_addr))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_admin_creates_a_pod_and_a_watcher_sees_it_added() {
+    let (_dir, office) = office().await;
+    let admin = client(&office, "kubectl", "admin.conf");
+    let mut watch = admin
+        .watch("/api/v1/namespaces/default/pods?watch=true")
+        .await
+        .unwrap();
+    admin
+        .create(
+            "/api/v1/namespaces/default/pods",
+            &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
+                    "spec": {"containers": [{"name": "web", "image": "nginx"}]}}),
+        )
+        .await
+        .unwrap();
+    let event = watch.next().await.unwrap().unwrap();
+    assert_eq!(event.kind, "ADDED");
+    assert_eq!(event.object["metadata"]["name"], "web");
+    let got = admin
+        .get("/api/v1/namespaces/default/pods/web")
+        .await
+        .unwrap();
+    assert_eq!(got["spec"]["containers"][0]["image"], "nginx");
+    office.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_scheduler_may_not_read_secrets_and_says_so_as_kubectl_would() {
+    let (_dir, office) = office().await;
+    let bob = client(&office, "scheduler", "scheduler.conf");
+    let err = bob
+        .get("/api/v1/namespaces/kube-system/secrets")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(403));
+    assert_eq!(
+        err.kubectl_text(),
+        "Error from server (Forbidden): secrets is forbidden: User \"system:kube-scheduler\" cannot list resource \"secrets\" in API group \"\" in the namespace \"kube-system\""
+    );
+    office.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_closed_door_is_a_connect_failure_naming_the_address() {
+    let (_dir, office) = office().await;
+    let bob = client(&office, "scheduler", "scheduler.conf")
+        .with_server("https://127.0.0.1:1")
+        .unwrap();
+    let err = bob.get("/api/v1/pods").await.unwrap_err();
+    assert_eq!(err.phase(), Some(Phase::Connect));
+    assert!(
+        matches!(&err, ClientError::Transport { text, .. } if text == "dial tcp 127.0.0.1:1: connect: connection refused"),
+        "{err}"
+    );
+    office.shutdown().await;
+}
