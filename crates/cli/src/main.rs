@@ -350,6 +350,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     external_etcd: etcd,
                     clock,
                     events: kubecorp_trust::Events::new(),
+                    ..kubecorp_office::OfficeOptions::ephemeral(".")
                 },
                 log_format,
             ))?;

@@ -33,7 +33,47 @@ pub struct OfficeOptions {
     pub external_etcd: Option<String>,
     pub clock: LabClock,
     pub events: Events,
+    /// The nodes, one kubelet each (the first is the control-plane node `kubelet.conf` names).
+    pub nodes: Vec<String>,
+    /// kubelets ask for a `kubelet-serving` certificate by CSR instead of making a self-signed
+    /// one (`serverTLSBootstrap: true`).
+    pub rotate_server_certificates: bool,
+    /// Which of the other staff to start besides etcd and the apiserver.
+    pub staff: Staff,
 }
+
+/// Which components besides etcd and the apiserver an office starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Staff {
+    /// Bob, the scheduler.
+    pub scheduler: bool,
+    /// The CEO, one kubelet per node.
+    pub kubelets: bool,
+    /// Dave, kube-proxy.
+    pub kube_proxy: bool,
+    /// The controller manager's endpoints controller.
+    pub controllers: bool,
+}
+
+impl Staff {
+    /// Everyone.
+    pub const ALL: Staff = Staff {
+        scheduler: true,
+        kubelets: true,
+        kube_proxy: true,
+        controllers: true,
+    };
+    /// Only the vault and the front door.
+    pub const NONE: Staff = Staff {
+        scheduler: false,
+        kubelets: false,
+        kube_proxy: false,
+        controllers: false,
+    };
+}
+
+/// The node `pki init` writes `kubelet.conf` for.
+pub const CONTROL_PLANE_NODE: &str = "kubecorp-control-plane";
 
 impl OfficeOptions {
     /// Ephemeral loopback ports, real time: what tests and scenario runs use.
@@ -45,6 +85,9 @@ impl OfficeOptions {
             external_etcd: None,
             clock: LabClock::real(),
             events: Events::new(),
+            nodes: vec![CONTROL_PLANE_NODE.to_owned()],
+            rotate_server_certificates: false,
+            staff: Staff::ALL,
         }
     }
 }
@@ -96,7 +139,7 @@ impl Office {
         if !lab.ca_cert_path(Authority::Cluster).exists() {
             let init = kubecorp_pki::init::InitOptions {
                 facts: ClusterFacts::new(
-                    "kubecorp-control-plane",
+                    CONTROL_PLANE_NODE,
                     std::net::IpAddr::from([127, 0, 0, 1]),
                 ),
                 key_algorithm: kubecorp_pki::KeyAlgorithm::EcdsaP256,
