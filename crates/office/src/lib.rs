@@ -7,19 +7,17 @@
 #![forbid(unsafe_code)]
 
 pub mod narrate;
+pub mod start;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use kubecorp_apiserver::api::Api;
-use kubecorp_apiserver::server::ApiserverConfig;
-use kubecorp_apiserver::store::{EtcdStore, Store};
 use kubecorp_pki::{Authority, ClusterFacts, Lab};
-use kubecorp_trust::tls::{CertSource, TrustSource};
 use kubecorp_trust::{Events, LabClock};
-use tokio::net::TcpListener;
-use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+use crate::start::{bind, local_addr, shutdown_pair, Stop};
 
 /// Where and how to open the office.
 #[derive(Debug, Clone)]
@@ -118,110 +116,66 @@ pub struct Office {
     pub clock: LabClock,
     pub events: Events,
     pub api: Api,
-    stop: watch::Sender<bool>,
+    stop: Stop,
     tasks: Vec<JoinHandle<()>>,
 }
 
-async fn bind(component: &'static str, addr: SocketAddr) -> Result<TcpListener, OfficeError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| OfficeError::Bind {
-            component,
-            addr,
-            source,
-        })
+/// Makes the kubeadm PKI in `lab` if it has no cluster CA yet; an existing one is reused.
+pub fn ensure_pki(lab: &Lab, clock: &LabClock) -> Result<(), OfficeError> {
+    if lab.ca_cert_path(Authority::Cluster).exists() {
+        return Ok(());
+    }
+    let init = kubecorp_pki::init::InitOptions {
+        facts: ClusterFacts::new(CONTROL_PLANE_NODE, std::net::IpAddr::from([127, 0, 0, 1])),
+        key_algorithm: kubecorp_pki::KeyAlgorithm::EcdsaP256,
+        force: false,
+        now: clock.now(),
+    };
+    kubecorp_pki::init::init(lab, &init)?;
+    Ok(())
 }
 
 impl Office {
-    /// Opens the office: PKI, then etcd, then the apiserver with its default objects.
+    /// Opens the office: PKI, then etcd, then the apiserver with its default objects, then the
+    /// rest of the staff.
     pub async fn start(opts: OfficeOptions) -> Result<Office, OfficeError> {
         let lab = Lab::new(&opts.dir);
-        if !lab.ca_cert_path(Authority::Cluster).exists() {
-            let init = kubecorp_pki::init::InitOptions {
-                facts: ClusterFacts::new(
-                    CONTROL_PLANE_NODE,
-                    std::net::IpAddr::from([127, 0, 0, 1]),
-                ),
-                key_algorithm: kubecorp_pki::KeyAlgorithm::EcdsaP256,
-                force: false,
-                now: opts.clock.now(),
-            };
-            kubecorp_pki::init::init(&lab, &init)?;
-        }
-        let (stop, stopped) = watch::channel(false);
-        let shutdown = move || {
-            let mut stopped = stopped.clone();
-            async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            }
-        };
+        ensure_pki(&lab, &opts.clock)?;
+        let (stop, shutdown) = shutdown_pair();
         let mut tasks = Vec::new();
 
-        let (etcd_addr, etcd_url) = match &opts.external_etcd {
-            Some(url) => (None, url.clone()),
-            None => {
-                let listener = bind("etcd", opts.etcd_listen).await?;
-                let addr = listener.local_addr().map_err(|source| OfficeError::Bind {
-                    component: "etcd",
-                    addr: opts.etcd_listen,
-                    source,
-                })?;
-                let config = kubecorp_etcd::EtcdConfig::new(
-                    "etcd",
-                    CertSource::pem_files(
-                        lab.cert_path("etcd/server"),
-                        lab.key_path("etcd/server"),
-                    ),
-                    TrustSource::bundle(lab.ca_cert_path(Authority::Etcd)),
-                    opts.clock.clone(),
-                    opts.events.clone(),
-                );
-                let shutdown = shutdown();
-                tasks.push(tokio::spawn(async move {
-                    let _ = kubecorp_etcd::run(config, listener, shutdown).await;
-                }));
+        // Every door is bound before anyone starts, so a busy port fails the whole `up`.
+        let etcd_listener = match &opts.external_etcd {
+            Some(_) => None,
+            None => Some(bind("etcd", opts.etcd_listen).await?),
+        };
+        let api_listener = bind("apiserver", opts.apiserver_listen).await?;
+        let apiserver_addr = local_addr("apiserver", opts.apiserver_listen, &api_listener)?;
+
+        let (etcd_addr, etcd_url) = match etcd_listener {
+            Some(listener) => {
+                let addr = local_addr("etcd", opts.etcd_listen, &listener)?;
+                tasks.push(start::etcd(
+                    &lab,
+                    listener,
+                    &opts.clock,
+                    &opts.events,
+                    &shutdown,
+                ));
                 (Some(addr), format!("https://{addr}"))
             }
+            None => (None, opts.external_etcd.clone().unwrap_or_default()),
         };
-
-        let listener = bind("apiserver", opts.apiserver_listen).await?;
-        let apiserver_addr = listener.local_addr().map_err(|source| OfficeError::Bind {
-            component: "apiserver",
-            addr: opts.apiserver_listen,
-            source,
-        })?;
-        let client = kubecorp_etcd::EtcdClient::new(
+        let (api, task) = start::apiserver(
+            &lab,
+            api_listener,
             &etcd_url,
-            Some(CertSource::pem_files(
-                lab.cert_path("apiserver-etcd-client"),
-                lab.key_path("apiserver-etcd-client"),
-            )),
-            TrustSource::bundle(lab.ca_cert_path(Authority::Etcd)),
-            opts.clock.clone(),
-            opts.events.clone(),
+            &opts.clock,
+            &opts.events,
+            &shutdown,
         )
-        .map_err(|e| OfficeError::Etcd(e.to_string()))?;
-        // kube-controller-manager's CSR signer holds ca.key; without it (external CA) CSRs stay unsigned.
-        let signer = lab.load_ca(Authority::Cluster).ok();
-        let api = Api::new(
-            Store::Etcd(EtcdStore::new(client)),
-            opts.clock.clone(),
-            signer,
-        );
-        api.bootstrap()
-            .await
-            .map_err(|e| OfficeError::Bootstrap(e.to_string()))?;
-        let config = ApiserverConfig {
-            api: api.clone(),
-            serving: CertSource::pem_files(lab.cert_path("apiserver"), lab.key_path("apiserver")),
-            client_ca: TrustSource::bundle(lab.ca_cert_path(Authority::Cluster)),
-            clock: opts.clock.clone(),
-            events: opts.events.clone(),
-        };
-        let shutdown_api = shutdown();
-        tasks.push(tokio::spawn(async move {
-            let _ = kubecorp_apiserver::server::run(config, listener, shutdown_api).await;
-        }));
+        .await?;
+        tasks.push(task);
 
         Ok(Office {
             dir: opts.dir,
@@ -243,7 +197,7 @@ impl Office {
 
     /// Closes every door and waits for the components to finish.
     pub async fn shutdown(self) {
-        let _ = self.stop.send(true);
+        self.stop.stop();
         for task in self.tasks {
             let _ = task.await;
         }

@@ -1,0 +1,142 @@
+//! One starter per member of staff, so `kubecorp up` can open them all and `kubecorp serve` one.
+//!
+//! Every starter takes a listener that is already bound (so a busy port is reported before
+//! anything runs), the lab directory, the clock and the event stream, and a [`Shutdown`] to
+//! stop on; it returns the running task.
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use kubecorp_apiserver::api::Api;
+use kubecorp_apiserver::server::ApiserverConfig;
+use kubecorp_apiserver::store::{EtcdStore, Store};
+use kubecorp_pki::{Authority, Lab};
+use kubecorp_trust::tls::{CertSource, TrustSource};
+use kubecorp_trust::{Events, LabClock};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::OfficeError;
+
+/// The signal every component stops on; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Shutdown {
+    stopped: watch::Receiver<bool>,
+}
+
+/// The handle that fires a [`Shutdown`].
+#[derive(Debug)]
+pub struct Stop {
+    tx: watch::Sender<bool>,
+}
+
+/// A fresh stop/shutdown pair.
+pub fn shutdown_pair() -> (Stop, Shutdown) {
+    let (tx, stopped) = watch::channel(false);
+    (Stop { tx }, Shutdown { stopped })
+}
+
+impl Stop {
+    /// Asks every component to stop.
+    pub fn stop(&self) {
+        let _ = self.tx.send(true);
+    }
+}
+
+impl Shutdown {
+    /// Completes when the office closes.
+    pub fn wait(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut stopped = self.stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
+    }
+}
+
+/// Binds `addr` for `component`, or says which component could not have which address.
+pub async fn bind(component: &'static str, addr: SocketAddr) -> Result<TcpListener, OfficeError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| OfficeError::Bind {
+            component,
+            addr,
+            source,
+        })
+}
+
+/// The address a bound listener really got (port 0 picks one).
+pub fn local_addr(
+    component: &'static str,
+    wanted: SocketAddr,
+    listener: &TcpListener,
+) -> Result<SocketAddr, OfficeError> {
+    listener.local_addr().map_err(|source| OfficeError::Bind {
+        component,
+        addr: wanted,
+        source,
+    })
+}
+
+/// Charlie: etcd on `etcd/server.crt`, trusting only `etcd/ca.crt`.
+pub fn etcd(
+    lab: &Lab,
+    listener: TcpListener,
+    clock: &LabClock,
+    events: &Events,
+    shutdown: &Shutdown,
+) -> JoinHandle<()> {
+    let config = kubecorp_etcd::EtcdConfig::new(
+        "etcd",
+        CertSource::pem_files(lab.cert_path("etcd/server"), lab.key_path("etcd/server")),
+        TrustSource::bundle(lab.ca_cert_path(Authority::Etcd)),
+        clock.clone(),
+        events.clone(),
+    );
+    let shutdown = shutdown.wait();
+    tokio::spawn(async move {
+        let _ = kubecorp_etcd::run(config, listener, shutdown).await;
+    })
+}
+
+/// Alice: the apiserver on `apiserver.crt`, storing in the etcd at `etcd_url` with
+/// `apiserver-etcd-client`, checking badges against `ca.crt`, signing CSRs with `ca.key` when
+/// the lab has it. Writes the default objects (namespaces, RBAC) before it opens.
+pub async fn apiserver(
+    lab: &Lab,
+    listener: TcpListener,
+    etcd_url: &str,
+    clock: &LabClock,
+    events: &Events,
+    shutdown: &Shutdown,
+) -> Result<(Api, JoinHandle<()>), OfficeError> {
+    let client = kubecorp_etcd::EtcdClient::new(
+        etcd_url,
+        Some(CertSource::pem_files(
+            lab.cert_path("apiserver-etcd-client"),
+            lab.key_path("apiserver-etcd-client"),
+        )),
+        TrustSource::bundle(lab.ca_cert_path(Authority::Etcd)),
+        clock.clone(),
+        events.clone(),
+    )
+    .map_err(|e| OfficeError::Etcd(e.to_string()))?;
+    // kube-controller-manager's CSR signer holds ca.key; without it (external CA) CSRs stay unsigned.
+    let signer = lab.load_ca(Authority::Cluster).ok();
+    let api = Api::new(Store::Etcd(EtcdStore::new(client)), clock.clone(), signer);
+    api.bootstrap()
+        .await
+        .map_err(|e| OfficeError::Bootstrap(e.to_string()))?;
+    let config = ApiserverConfig {
+        api: api.clone(),
+        serving: CertSource::pem_files(lab.cert_path("apiserver"), lab.key_path("apiserver")),
+        client_ca: TrustSource::bundle(lab.ca_cert_path(Authority::Cluster)),
+        clock: clock.clone(),
+        events: events.clone(),
+    };
+    let shutdown = shutdown.wait();
+    let task = tokio::spawn(async move {
+        let _ = kubecorp_apiserver::server::run(config, listener, shutdown).await;
+    });
+    Ok((api, task))
+}
