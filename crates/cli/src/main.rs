@@ -8,17 +8,18 @@ use clap::{Parser, Subcommand, ValueEnum};
 use kubecorp_pki::{ClusterFacts, KeyAlgorithm, Lab};
 use time::OffsetDateTime;
 
-mod when;
-
 /// Prints a line to stdout; a closed pipe (`kubecorp … | head -1`) ends the program quietly.
 macro_rules! say {
-    ($($t:tt)*) => { emit(format_args!("{}\n", format_args!($($t)*))) };
+    ($($t:tt)*) => { $crate::emit(format_args!("{}\n", format_args!($($t)*))) };
 }
 
 /// Prints without adding a newline.
 macro_rules! say_raw {
-    ($($t:tt)*) => { emit(format_args!($($t)*)) };
+    ($($t:tt)*) => { $crate::emit(format_args!($($t)*)) };
 }
+
+mod office_cmd;
+mod when;
 
 fn emit(args: std::fmt::Arguments<'_>) {
     use std::io::Write;
@@ -83,6 +84,27 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:2379")]
         etcd_listen: std::net::SocketAddr,
         /// Use this etcd (https://HOST:PORT, e.g. a real one) instead of the lab's own.
+        #[arg(long)]
+        etcd: Option<String>,
+        /// Start the lab clock at this time: RFC 3339, a date, or an offset such as +400d.
+        #[arg(long, allow_hyphen_values = true)]
+        now: Option<String>,
+        /// How events are printed: readable lines, or JSON lines.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        log_format: Format,
+    },
+    /// Run one member of staff on its own, to spread the office over several processes or hosts.
+    Serve {
+        /// Which one.
+        #[arg(value_enum)]
+        component: office_cmd::Component,
+        /// The lab directory (made with `kubecorp pki init`, its SANs naming this host).
+        #[arg(long, default_value = kubecorp_pki::layout::DEFAULT_DIR)]
+        dir: PathBuf,
+        /// Where to listen (default: the component's conventional port on 127.0.0.1).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// The etcd the apiserver stores in: https://HOST:PORT.
         #[arg(long)]
         etcd: Option<String>,
         /// Start the lab clock at this time: RFC 3339, a date, or an offset such as +400d.
@@ -331,18 +353,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             now,
             log_format,
         } => {
-            let clock = match now {
-                Some(t) => {
-                    let clock = kubecorp_trust::LabClock::real();
-                    clock.set(when::parse("--now", Some(&t), real_now)?);
-                    clock
-                }
-                None => kubecorp_trust::LabClock::real(),
-            };
+            let clock = lab_clock(now.as_deref(), real_now)?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            runtime.block_on(up(
+            runtime.block_on(office_cmd::up(
                 kubecorp_office::OfficeOptions {
                     dir,
                     etcd_listen,
@@ -354,6 +369,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 },
                 log_format,
             ))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve {
+            component,
+            dir,
+            listen,
+            etcd,
+            now,
+            log_format,
+        } => {
+            let clock = lab_clock(now.as_deref(), real_now)?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(office_cmd::serve(office_cmd::ServeOptions {
+                component,
+                dir,
+                listen,
+                etcd,
+                clock,
+                format: log_format,
+            }))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Break {
@@ -426,45 +463,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 /// Runs the office until Ctrl-C or SIGTERM, printing every event as it happens.
-async fn up(opts: kubecorp_office::OfficeOptions, format: Format) -> Result<()> {
-    use std::io::IsTerminal;
-    let color = std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
-    let mut events = opts.events.subscribe();
-    let office = kubecorp_office::Office::start(opts).await?;
-    let dir = office.dir.display().to_string();
-    say!("KubeCorp is open (lab directory {dir}):");
-    if let Some(etcd) = office.etcd_addr {
-        say!("  etcd (Charlie, the vault)        https://{etcd}   trusts only pki/etcd/ca.crt, checks badges in the handshake");
-    } else {
-        say!(
-            "  etcd                              {} (external)",
-            office.etcd_url
-        );
+/// The lab clock: real time, or real time shifted to start at `--now`.
+fn lab_clock(now: Option<&str>, real_now: OffsetDateTime) -> Result<kubecorp_trust::LabClock> {
+    let clock = kubecorp_trust::LabClock::real();
+    if let Some(t) = now {
+        clock.set(when::parse("--now", Some(t), real_now)?);
     }
-    say!("  apiserver (Alice, the front door) {}   checks badges after the handshake (401), then RBAC (403)", office.apiserver_url());
-    say!(
-        "Try: kubectl --kubeconfig {dir}/admin.conf --server {} get namespaces",
-        office.apiserver_url()
-    );
-    say!("Press Ctrl-C to close the office.\n");
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    loop {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
-            _ = terminate.recv() => break,
-            event = events.recv() => match event {
-                Ok(event) => match format {
-                    Format::Text => say!("{}", kubecorp_office::narrate::narrate(&event, color)),
-                    Format::Json => say!("{}", serde_json::to_string(&event)?),
-                },
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => say!("({n} events skipped)"),
-                Err(_) => break,
-            },
-        }
-    }
-    say!("Closing the office.");
-    office.shutdown().await;
-    Ok(())
+    Ok(clock)
 }
 
 /// A command that reads a lab needs one to exist.

@@ -1,0 +1,143 @@
+//! `kubecorp up` and `kubecorp serve`: open the whole office, or one member of staff, and
+//! narrate every badge check until Ctrl-C or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::ValueEnum;
+use kubecorp_office::start::{self, shutdown_pair};
+use kubecorp_office::{Office, OfficeOptions};
+use kubecorp_trust::{Events, LabClock};
+
+use crate::Format;
+
+/// The members of staff `kubecorp serve` can run on their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Component {
+    /// Charlie, the vault (needs `--listen`, default 127.0.0.1:2379).
+    Etcd,
+    /// Alice, the front door (needs `--etcd`; default listen 127.0.0.1:6443).
+    Apiserver,
+}
+
+impl Component {
+    fn name(self) -> &'static str {
+        match self {
+            Component::Etcd => "etcd",
+            Component::Apiserver => "apiserver",
+        }
+    }
+
+    fn default_listen(self) -> SocketAddr {
+        let port = match self {
+            Component::Etcd => 2379,
+            Component::Apiserver => 6443,
+        };
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+}
+
+/// What `kubecorp serve` was asked.
+#[derive(Debug)]
+pub struct ServeOptions {
+    pub component: Component,
+    pub dir: PathBuf,
+    pub listen: Option<SocketAddr>,
+    pub etcd: Option<String>,
+    pub clock: LabClock,
+    pub format: Format,
+}
+
+/// Opens the whole office and narrates until a signal.
+pub async fn up(opts: OfficeOptions, format: Format) -> Result<()> {
+    let events = opts.events.clone();
+    let mut feed = events.subscribe();
+    let office = Office::start(opts).await?;
+    let dir = office.dir.display().to_string();
+    say!("KubeCorp is open (lab directory {dir}):");
+    if let Some(etcd) = office.etcd_addr {
+        say!("  etcd (Charlie, the vault)        https://{etcd}   trusts only pki/etcd/ca.crt, checks badges in the handshake");
+    } else {
+        say!(
+            "  etcd                              {} (external)",
+            office.etcd_url
+        );
+    }
+    say!("  apiserver (Alice, the front door) {}   checks badges after the handshake (401), then RBAC (403)", office.apiserver_url());
+    say!(
+        "Try: kubectl --kubeconfig {dir}/admin.conf --server {} get namespaces",
+        office.apiserver_url()
+    );
+    say!("Press Ctrl-C to close the office.\n");
+    narrate_until_signal(&mut feed, format).await?;
+    say!("Closing the office.");
+    office.shutdown().await;
+    Ok(())
+}
+
+/// Runs one component on its own and narrates until a signal.
+pub async fn serve(opts: ServeOptions) -> Result<()> {
+    let lab = crate::existing_lab(&opts.dir)?;
+    let events = Events::new();
+    let mut feed = events.subscribe();
+    let (stop, shutdown) = shutdown_pair();
+    let name = opts.component.name();
+    let wanted = opts.listen.unwrap_or(opts.component.default_listen());
+    let task = match opts.component {
+        Component::Etcd => {
+            let listener = start::bind("etcd", wanted).await?;
+            let addr = start::local_addr("etcd", wanted, &listener)?;
+            let task = start::etcd(&lab, listener, &opts.clock, &events, &shutdown);
+            say!(
+                "etcd (Charlie, the vault) serves https://{addr}, trusting only {}",
+                lab.ca_cert_path(kubecorp_pki::Authority::Etcd).display()
+            );
+            task
+        }
+        Component::Apiserver => {
+            let etcd = opts.etcd.clone().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "serve apiserver: --etcd https://HOST:PORT is required (where Charlie listens)"
+                )
+            })?;
+            let listener = start::bind("apiserver", wanted).await?;
+            let addr = start::local_addr("apiserver", wanted, &listener)?;
+            let (_, task) =
+                start::apiserver(&lab, listener, &etcd, &opts.clock, &events, &shutdown).await?;
+            say!("apiserver (Alice, the front door) serves https://{addr}, storing in {etcd}");
+            task
+        }
+    };
+    say!("Press Ctrl-C to stop {name}.\n");
+    narrate_until_signal(&mut feed, opts.format).await?;
+    say!("Stopping {name}.");
+    stop.stop();
+    let _ = task.await;
+    Ok(())
+}
+
+/// Prints every event as it happens, until Ctrl-C or SIGTERM.
+async fn narrate_until_signal(
+    feed: &mut tokio::sync::broadcast::Receiver<kubecorp_trust::Event>,
+    format: Format,
+) -> Result<()> {
+    use std::io::IsTerminal;
+    let color = std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = terminate.recv() => break,
+            event = feed.recv() => match event {
+                Ok(event) => match format {
+                    Format::Text => say!("{}", kubecorp_office::narrate::narrate(&event, color)),
+                    Format::Json => say!("{}", serde_json::to_string(&event)?),
+                },
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => say!("({n} events skipped)"),
+                Err(_) => break,
+            },
+        }
+    }
+    Ok(())
+}
