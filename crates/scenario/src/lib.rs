@@ -1,0 +1,26 @@
+//! Scenario files: the KubeCorp day and the break-it catalogue, as stories the lab can play and check.
+//!
+//! A scenario is a YAML file: a title, how to build the lab, and steps (narration, requests as
+//! someone to a component, real commands, waits, faults and repairs, clock moves), each with
+//! what it must show. `kubecorp run FILE` plays one for a room; `kubecorp test DIR` checks many
+//! in parallel for CI.
+//!
+//! # Layout
+//!
+//! - [`model`]: the validated scenario.
+//! - [`parse`]: YAML → raw tree with positions → model; errors name file, line, column and field.
+//! - [`run`]: plays a scenario against a real office on loopback ports, step by step.
+//! - [`expect`]: what happened, compared with what the file expects.
+//! - [`report`]: Markdown with a table of checks and a Mermaid sequence diagram.
+//! - [`junit`]: one JUnit test case per expectation.
+#![forbid(unsafe_code)]
+
+pub mod expect;
+pub mod junit;
+pub mod model;
+pub mod parse;
+pub mod report;
+pub mod run;
+
+pub use model::Scenario;
+pub use parse::{parse_file, parse_str, ParseError, ParseErrors};
