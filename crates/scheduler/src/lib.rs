@@ -1,0 +1,453 @@
+//! Bob, the scheduler: finds every pod without a node and binds it to a Ready one.
+//!
+//! kube-scheduler is a client of the apiserver like any other. It dials Alice with the badge in
+//! `scheduler.conf` (`CN=system:kube-scheduler`, which the bootstrap ClusterRoleBinding
+//! `system:kube-scheduler` lets list and watch pods and nodes and create `pods/binding`), keeps
+//! a cache of both by listing and watching them ([`reflector`]), and for each pod whose
+//! `spec.nodeName` is empty picks a node and POSTs a `Binding`:
+//!
+//! ```text
+//! POST /api/v1/namespaces/default/pods/web/binding
+//! {"apiVersion":"v1","kind":"Binding","metadata":{"name":"web"},
+//!  "target":{"apiVersion":"v1","kind":"Node","name":"kubecorp-control-plane"}}
+//! ```
+//!
+//! Bob's filter is the lab's short version of the real plugins: a node must be Ready
+//! (on a real cluster the node lifecycle controller taints a NotReady node with
+//! `node.kubernetes.io/not-ready:NoSchedule` and the TaintToleration plugin rejects it, so Bob
+//! reports it the same way) and not cordoned; among those he takes the one with the fewest pods.
+//! With no fitting node the pod stays Pending and Bob says why in the real scheduler's words
+//! (`0/1 nodes are available: …`, or `no nodes available to schedule pods` with none at all).
+//!
+//! A failed call never stops Bob: he emits one event carrying the line kube-scheduler logs
+//! (client-go's reflector `"Unhandled Error"` line for a list or watch, `"Error scheduling pod;
+//! retrying"` for a binding) and tries again after a backoff (100 ms doubling to 5 s, reset by a
+//! success). His badge is read from disk at every call, so a renewed `scheduler.conf` counts at
+//! the next retry; a real kube-scheduler reads it only at start and needs a restart.
+#![forbid(unsafe_code)]
+
+pub mod klog;
+pub mod reflector;
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+
+use kubecorp_client::{ClientError, KubeClient};
+use kubecorp_trust::{Event, Events, LabClock, Stage};
+use serde_json::{json, Value};
+
+use crate::klog::{quote, Backoff, Severity};
+use crate::reflector::{apply, Failure, Reflector};
+
+/// The badge file Bob dials with, named in explanations.
+pub const KUBECONFIG: &str = "scheduler.conf";
+
+/// The pods Bob schedules name this scheduler (or none, which means the same).
+pub const SCHEDULER_NAME: &str = "default-scheduler";
+
+const PODS: Reflector = Reflector {
+    kind: "*v1.Pod",
+    path: "/api/v1/pods",
+};
+const NODES: Reflector = Reflector {
+    kind: "*v1.Node",
+    path: "/api/v1/nodes",
+};
+
+/// What Bob needs: a client carrying `scheduler.conf`'s badge, the lab clock and the events.
+#[derive(Clone, Debug)]
+pub struct SchedulerConfig {
+    pub client: KubeClient,
+    pub clock: LabClock,
+    pub events: Events,
+}
+
+/// Why a scheduling round stopped: a list or watch failed, or a binding did.
+#[derive(Debug)]
+enum RoundError {
+    Reflector(Failure),
+    Bind {
+        pod: String,
+        node: String,
+        error: ClientError,
+    },
+}
+
+/// Schedules pods until `shutdown` completes. Failures are retried, never returned.
+pub async fn run(config: SchedulerConfig, shutdown: impl Future) {
+    let mut bob = Scheduler {
+        config,
+        pods: BTreeMap::new(),
+        nodes: BTreeMap::new(),
+        reported: HashMap::new(),
+    };
+    let mut backoff = Backoff::default();
+    tokio::pin!(shutdown);
+    loop {
+        let round = tokio::select! {
+            _ = &mut shutdown => return,
+            round = bob.round(&mut backoff) => round,
+        };
+        if let Err(error) = round {
+            bob.report(&error);
+            let wait = backoff.next_wait();
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+}
+
+struct Scheduler {
+    config: SchedulerConfig,
+    pods: BTreeMap<String, Value>,
+    nodes: BTreeMap<String, Value>,
+    /// The last FailedScheduling message told for each pod, so a pod is not re-reported for
+    /// every unrelated change.
+    reported: HashMap<String, String>,
+}
+
+impl Scheduler {
+    /// List both, schedule, then watch both and schedule after every change, until a watch
+    /// ends (`Ok`, list again) or a call fails.
+    async fn round(&mut self, backoff: &mut Backoff) -> Result<(), RoundError> {
+        let client = self.config.client.clone();
+        let (pods, pods_rv) = PODS.list(&client).await.map_err(RoundError::Reflector)?;
+        let (nodes, nodes_rv) = NODES.list(&client).await.map_err(RoundError::Reflector)?;
+        self.nodes = nodes;
+        self.pods = pods;
+        backoff.reset();
+        self.schedule_pending().await?;
+        let mut node_watch = NODES
+            .watch(&client, &nodes_rv)
+            .await
+            .map_err(RoundError::Reflector)?;
+        let mut pod_watch = PODS
+            .watch(&client, &pods_rv)
+            .await
+            .map_err(RoundError::Reflector)?;
+        loop {
+            let changed = tokio::select! {
+                event = node_watch.next() => match event {
+                    Some(Ok(e)) => apply(&mut self.nodes, &e.kind, e.object),
+                    _ => return Ok(()),
+                },
+                event = pod_watch.next() => match event {
+                    Some(Ok(e)) => {
+                        if e.kind == "DELETED" {
+                            self.reported.remove(&reflector::key(&e.object));
+                        }
+                        apply(&mut self.pods, &e.kind, e.object)
+                    }
+                    _ => return Ok(()),
+                },
+            };
+            if changed {
+                self.schedule_pending().await?;
+            }
+        }
+    }
+
+    /// Tries every pod that has no node yet.
+    async fn schedule_pending(&mut self) -> Result<(), RoundError> {
+        let pending: Vec<String> = self
+            .pods
+            .iter()
+            .filter(|(_, pod)| is_pending(pod))
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in pending {
+            match pick_node(&self.nodes, &self.pods) {
+                Ok(choice) => self.bind(&key, choice).await?,
+                Err(message) => self.failed_scheduling(&key, message),
+            }
+        }
+        Ok(())
+    }
+
+    async fn bind(&mut self, key: &str, choice: Choice) -> Result<(), RoundError> {
+        let Some((namespace, name)) = key.split_once('/') else {
+            return Ok(());
+        };
+        let binding = json!({
+            "apiVersion": "v1", "kind": "Binding", "metadata": {"name": name},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": choice.node},
+        });
+        let path = format!("/api/v1/namespaces/{namespace}/pods/{name}/binding");
+        match self.config.client.create(&path, &binding).await {
+            Ok(_) => {}
+            // Already bound (by someone else, or our cache is behind) or gone: the watch will
+            // bring the truth.
+            Err(e) if matches!(e.code(), Some(404 | 409)) => return Ok(()),
+            Err(error) => {
+                return Err(RoundError::Bind {
+                    pod: key.to_owned(),
+                    node: choice.node,
+                    error,
+                })
+            }
+        }
+        // Assume the binding, as the scheduler cache does, so the next pod counts it.
+        if let Some(pod) = self.pods.get_mut(key) {
+            pod["spec"]["nodeName"] = json!(choice.node);
+        }
+        self.reported.remove(key);
+        let at = self.config.clock.now();
+        // Verified text: kube-scheduler 1.31/1.32 logs this at schedule_one.go:314 (V(2)).
+        let log = klog::line(
+            Severity::Info,
+            at,
+            "schedule_one.go:314",
+            &format!(
+                "\"Successfully bound pod to node\" pod={} node={} evaluatedNodes={} feasibleNodes={}",
+                quote(key),
+                quote(&choice.node),
+                choice.evaluated,
+                choice.feasible
+            ),
+        );
+        self.config.events.emit(
+            Event::new(at, "scheduler", "apiserver", Stage::Request)
+                .allowed(true)
+                .identity(self.config.client.identity())
+                .client_text(format!("Successfully assigned {key} to {}", choice.node))
+                .server_log(log)
+                .explanation(format!(
+                    "Bob chose {} ({} of {} nodes fit; the fewest pods wins) and posted a Binding; the kubelet on {} starts the pod from here. `kubectl describe pod` shows the Normal Scheduled event with the same words.",
+                    choice.node, choice.feasible, choice.evaluated, choice.node
+                ))
+                .detail(format!("bound {key} to {}", choice.node)),
+        );
+        Ok(())
+    }
+
+    fn failed_scheduling(&mut self, key: &str, message: String) {
+        if self.reported.get(key) == Some(&message) {
+            return;
+        }
+        let at = self.config.clock.now();
+        // handleSchedulingFailure's V(2) lines. The no-fit line is at schedule_one.go:1055 in
+        // 1.31/1.32 logs; the no-nodes line sits four lines above it in the same function.
+        let log = if message == NO_NODES {
+            klog::line(
+                Severity::Info,
+                at,
+                "schedule_one.go:1051",
+                &format!(
+                    "\"Unable to schedule pod; no nodes are registered to the cluster; waiting\" pod={}",
+                    quote(key)
+                ),
+            )
+        } else {
+            klog::line(
+                Severity::Info,
+                at,
+                "schedule_one.go:1055",
+                &format!(
+                    "\"Unable to schedule pod; no fit; waiting\" pod={} err={}",
+                    quote(key),
+                    quote(&message)
+                ),
+            )
+        };
+        let explanation = if message == NO_NODES {
+            "No node has registered with Alice yet, so Bob has nowhere to put the pod. It stays Pending until a kubelet registers its Node; Bob then tries again by himself."
+        } else {
+            "Every node was filtered out: a node must be Ready (a NotReady node carries the node.kubernetes.io/not-ready taint on a real cluster) and not cordoned. The pod stays Pending until a node fits; Bob then tries again by himself."
+        };
+        self.config.events.emit(
+            Event::new(at, "scheduler", "apiserver", Stage::Request)
+                .allowed(false)
+                .identity(self.config.client.identity())
+                .client_text(message.clone())
+                .server_log(log)
+                .explanation(explanation)
+                .hint("`kubectl get nodes`: is a kubelet running and its node Ready?")
+                .detail(format!("FailedScheduling {key}: {message}")),
+        );
+        self.reported.insert(key.to_owned(), message);
+    }
+
+    fn report(&self, error: &RoundError) {
+        let config = &self.config;
+        let event = match error {
+            RoundError::Reflector(failure) => {
+                failure.event(&config.client, &config.clock, KUBECONFIG)
+            }
+            RoundError::Bind { pod, node, error } => {
+                let at = config.clock.now();
+                let (namespace, name) = pod.split_once('/').unwrap_or(("", pod));
+                let path = format!("/api/v1/namespaces/{namespace}/pods/{name}/binding");
+                let go = klog::go_error(&config.client, "Post", &path, error);
+                let err = format!("running Bind plugin \"DefaultBinder\": {go}");
+                // utilruntime.HandleErrorWithContext in handleSchedulingFailure; the line
+                // number is the no-fit line's neighbour (inferred, not seen in a log).
+                let log = klog::line(
+                    Severity::Error,
+                    at,
+                    "schedule_one.go:1057",
+                    &format!(
+                        "\"Error scheduling pod; retrying\" err={} pod={} logger=\"UnhandledError\"",
+                        quote(&err),
+                        quote(pod)
+                    ),
+                );
+                let (explanation, hint) =
+                    klog::explain(error, config.client.component(), KUBECONFIG);
+                Event::new(at, "scheduler", "apiserver", klog::stage_of(error))
+                    .identity(config.client.identity())
+                    .client_text(err)
+                    .server_log(log)
+                    .explanation(explanation)
+                    .hint(hint)
+                    .detail(format!("binding {pod} to {node} failed: {error}"))
+            }
+        };
+        config.events.emit(event);
+    }
+}
+
+/// The scheduler's event text when the cluster has no nodes at all (`ErrNoNodesAvailable`).
+pub const NO_NODES: &str = "no nodes available to schedule pods";
+
+/// Whether Bob should schedule this pod: no node yet, not finished, not being deleted, and
+/// meant for the default scheduler.
+pub fn is_pending(pod: &Value) -> bool {
+    let node = pod["spec"]["nodeName"].as_str().unwrap_or_default();
+    let phase = pod["status"]["phase"].as_str().unwrap_or_default();
+    let scheduler = pod["spec"]["schedulerName"]
+        .as_str()
+        .unwrap_or(SCHEDULER_NAME);
+    node.is_empty()
+        && phase != "Succeeded"
+        && phase != "Failed"
+        && pod["metadata"]["deletionTimestamp"].is_null()
+        && scheduler == SCHEDULER_NAME
+}
+
+/// The node Bob picked and how many he looked at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Choice {
+    pub node: String,
+    pub evaluated: usize,
+    pub feasible: usize,
+}
+
+/// Why a node does not fit, in the words of the plugin that would reject it on a real cluster.
+pub fn unfit_reason(node: &Value) -> Option<&'static str> {
+    if node["spec"]["unschedulable"].as_bool() == Some(true) {
+        // NodeUnschedulable plugin (a cordoned node).
+        return Some("node(s) were unschedulable");
+    }
+    let ready = node["status"]["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+        .and_then(|c| c["status"].as_str());
+    match ready {
+        Some("True") => None,
+        // The node lifecycle controller's taints, rejected by TaintToleration.
+        Some("Unknown") => Some("node(s) had untolerated taint {node.kubernetes.io/unreachable: }"),
+        _ => Some("node(s) had untolerated taint {node.kubernetes.io/not-ready: }"),
+    }
+}
+
+/// Picks the fitting node with the fewest pods (ties: by name), or says why none fits in the
+/// scheduler's FailedScheduling words.
+pub fn pick_node(
+    nodes: &BTreeMap<String, Value>,
+    pods: &BTreeMap<String, Value>,
+) -> Result<Choice, String> {
+    if nodes.is_empty() {
+        return Err(NO_NODES.to_owned());
+    }
+    let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut feasible = Vec::new();
+    for (name, node) in nodes {
+        match unfit_reason(node) {
+            Some(reason) => *reasons.entry(reason).or_default() += 1,
+            None => feasible.push(name.as_str()),
+        }
+    }
+    let load = |node: &str| {
+        pods.values()
+            .filter(|p| p["spec"]["nodeName"].as_str() == Some(node))
+            .filter(|p| !matches!(p["status"]["phase"].as_str(), Some("Succeeded" | "Failed")))
+            .count()
+    };
+    if let Some(best) = feasible.iter().min_by_key(|n| (load(n), **n)) {
+        return Ok(Choice {
+            node: (*best).to_owned(),
+            evaluated: nodes.len(),
+            feasible: feasible.len(),
+        });
+    }
+    // framework.FitError.Error(): the sorted histogram, then DefaultPreemption's verdict
+    // (taints and cordons are unresolvable, so preemption cannot help).
+    let total = nodes.len();
+    let mut histogram: Vec<String> = reasons.iter().map(|(r, n)| format!("{n} {r}")).collect();
+    histogram.sort();
+    Err(format!(
+        "0/{total} nodes are available: {}. preemption: 0/{total} nodes are available: {total} Preemption is not helpful for scheduling.",
+        histogram.join(", ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(name: &str, ready: &str) -> (String, Value) {
+        (
+            name.to_owned(),
+            json!({"metadata": {"name": name},
+                   "status": {"conditions": [{"type": "Ready", "status": ready}]}}),
+        )
+    }
+
+    #[test]
+    fn a_cluster_without_nodes_gets_the_no_nodes_message() {
+        assert_eq!(
+            pick_node(&BTreeMap::new(), &BTreeMap::new()),
+            Err("no nodes available to schedule pods".into())
+        );
+    }
+
+    #[test]
+    fn a_not_ready_node_is_rejected_as_the_taint_plugin_words_it() {
+        let nodes = BTreeMap::from([node("n1", "False")]);
+        assert_eq!(
+            pick_node(&nodes, &BTreeMap::new()),
+            Err("0/1 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/not-ready: }. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.".into())
+        );
+    }
+
+    #[test]
+    fn the_ready_node_with_the_fewest_pods_wins() {
+        let nodes = BTreeMap::from([node("a", "True"), node("b", "True"), node("c", "False")]);
+        let pods = BTreeMap::from([(
+            "default/x".to_owned(),
+            json!({"spec": {"nodeName": "a"}, "status": {"phase": "Running"}}),
+        )]);
+        assert_eq!(
+            pick_node(&nodes, &pods),
+            Ok(Choice {
+                node: "b".into(),
+                evaluated: 3,
+                feasible: 2
+            })
+        );
+    }
+
+    #[test]
+    fn only_unbound_live_pods_for_the_default_scheduler_are_pending() {
+        assert!(is_pending(
+            &json!({"spec": {}, "status": {"phase": "Pending"}})
+        ));
+        assert!(!is_pending(&json!({"spec": {"nodeName": "a"}})));
+        assert!(!is_pending(&json!({"spec": {"schedulerName": "other"}})));
+        assert!(!is_pending(
+            &json!({"spec": {}, "status": {"phase": "Succeeded"}})
+        ));
+    }
+}

@@ -1,0 +1,248 @@
+//! Bob against a real office: he binds pending pods over mutual TLS, says why when he cannot,
+//! and comes back by himself when his expired badge is renewed.
+
+use std::future::Future;
+use std::time::Duration;
+
+use kubecorp_client::KubeClient;
+use kubecorp_office::{Office, OfficeOptions, Staff};
+use kubecorp_pki::{fault, Lab};
+use kubecorp_scheduler::SchedulerConfig;
+use kubecorp_trust::{Event, LabClock, Stage};
+use serde_json::{json, Value};
+use time::macros::datetime;
+use tokio::sync::oneshot;
+
+const WAIT: Duration = Duration::from_secs(2);
+const NODE: &str = "kubecorp-control-plane";
+
+/// An office with only etcd and the apiserver, on a lab clock stopped at 09:00 so log lines
+/// can be compared whole.
+async fn office() -> (tempfile::TempDir, Office) {
+    let dir = tempfile::tempdir().unwrap();
+    let office = Office::start(OfficeOptions {
+        staff: Staff::NONE,
+        clock: LabClock::fixed(datetime!(2026-11-29 09:00:00 UTC)),
+        ..OfficeOptions::ephemeral(dir.path().join("lab"))
+    })
+    .await
+    .unwrap();
+    (dir, office)
+}
+
+fn client(office: &Office, component: &str, conf: &str) -> KubeClient {
+    KubeClient::from_kubeconfig(
+        component,
+        &office.dir.join(conf),
+        office.clock.clone(),
+        office.events.clone(),
+    )
+    .unwrap()
+    .with_server(&office.apiserver_url())
+    .unwrap()
+}
+
+/// Starts Bob; dropping the sender stops him.
+fn start_bob(office: &Office) -> oneshot::Sender<()> {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let config = SchedulerConfig {
+        client: client(office, "scheduler", "scheduler.conf"),
+        clock: office.clock.clone(),
+        events: office.events.clone(),
+    };
+    tokio::spawn(kubecorp_scheduler::run(config, async move {
+        let _ = stopped.await;
+    }));
+    stop
+}
+
+async fn create_node(admin: &KubeClient, ready: &str) {
+    admin
+        .create(
+            "/api/v1/nodes",
+            &json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": NODE},
+                    "status": {"conditions": [{"type": "Ready", "status": ready}]}}),
+        )
+        .await
+        .unwrap();
+}
+
+async fn create_pod(admin: &KubeClient, name: &str) {
+    admin
+        .create(
+            "/api/v1/namespaces/default/pods",
+            &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+                    "spec": {"containers": [{"name": "web", "image": "nginx"}]}}),
+        )
+        .await
+        .unwrap();
+}
+
+/// Polls `check` until it gives a value, or fails the test after [`WAIT`].
+async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let poll = async {
+        loop {
+            if let Some(v) = check().await {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(WAIT, poll)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+async fn node_of(admin: &KubeClient, pod: &str) -> Option<String> {
+    let pod: Value = admin
+        .get(&format!("/api/v1/namespaces/default/pods/{pod}"))
+        .await
+        .ok()?;
+    pod["spec"]["nodeName"].as_str().map(str::to_owned)
+}
+
+async fn bob_says(office: &Office, what: &str, pick: impl Fn(&Event) -> bool) -> Event {
+    eventually(what, || async {
+        office
+            .events
+            .snapshot()
+            .into_iter()
+            .find(|e| e.from == "scheduler" && pick(e))
+    })
+    .await
+}
+
+#[tokio::test]
+async fn the_scheduler_binds_a_pending_pod_to_the_ready_node() {
+    let (_dir, office) = office().await;
+    let admin = client(&office, "kubectl", "admin.conf");
+    create_node(&admin, "True").await;
+    create_pod(&admin, "web").await;
+    let _bob = start_bob(&office);
+
+    let node = eventually("web to be bound", || node_of(&admin, "web")).await;
+    assert_eq!(node, NODE);
+    let told = bob_says(&office, "the binding event", |e| e.allowed).await;
+    assert_eq!(told.stage, Stage::Request);
+    assert_eq!(
+        told.detail.as_deref(),
+        Some("bound default/web to kubecorp-control-plane")
+    );
+    assert_eq!(
+        told.server_log.as_deref(),
+        Some("I1129 09:00:00.000000       1 schedule_one.go:314] \"Successfully bound pod to node\" pod=\"default/web\" node=\"kubecorp-control-plane\" evaluatedNodes=1 feasibleNodes=1")
+    );
+    assert_eq!(
+        told.client_text.as_deref(),
+        Some("Successfully assigned default/web to kubecorp-control-plane")
+    );
+    assert_eq!(
+        told.identity.map(|i| i.cn).as_deref(),
+        Some("system:kube-scheduler")
+    );
+
+    // A pod created while Bob is already watching is bound too.
+    create_pod(&admin, "api").await;
+    let node = eventually("api to be bound", || node_of(&admin, "api")).await;
+    assert_eq!(node, NODE);
+    office.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_scheduler_with_an_expired_badge_logs_the_401_and_recovers_once_it_is_renewed() {
+    let (_dir, office) = office().await;
+    let admin = client(&office, "kubectl", "admin.conf");
+    create_node(&admin, "True").await;
+    create_pod(&admin, "web").await;
+    let lab = Lab::new(&office.dir);
+    fault::inflict(&lab, "expire", "scheduler.conf", office.clock.now()).unwrap();
+    let _bob = start_bob(&office);
+
+    let refused = bob_says(&office, "the 401", |e| e.stage == Stage::Authn).await;
+    assert!(!refused.allowed);
+    assert_eq!(
+        refused.server_log.as_deref(),
+        Some("E1129 09:00:00.000000       1 reflector.go:166] \"Unhandled Error\" err=\"k8s.io/client-go/informers/factory.go:160: Failed to watch *v1.Pod: failed to list *v1.Pod: Unauthorized\" logger=\"UnhandledError\"")
+    );
+    assert_eq!(
+        refused.client_text.as_deref(),
+        Some("failed to list *v1.Pod: Unauthorized")
+    );
+    assert!(refused
+        .hint
+        .as_deref()
+        .is_some_and(|h| h.contains("kubeadm certs renew scheduler.conf")));
+    assert_eq!(node_of(&admin, "web").await, None, "no badge, no binding");
+
+    // The badge is put back on disk; Bob is not restarted.
+    fault::undo(&lab, "scheduler.conf").unwrap();
+    let node = eventually("web to be bound after the renewal", || {
+        node_of(&admin, "web")
+    })
+    .await;
+    assert_eq!(node, NODE);
+    office.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_pod_stays_pending_with_the_failed_scheduling_text_while_no_node_is_ready() {
+    let (_dir, office) = office().await;
+    let admin = client(&office, "kubectl", "admin.conf");
+    create_node(&admin, "False").await;
+    create_pod(&admin, "web").await;
+    let _bob = start_bob(&office);
+
+    let told = bob_says(&office, "FailedScheduling", |e| {
+        e.detail
+            .as_deref()
+            .is_some_and(|d| d.starts_with("FailedScheduling"))
+    })
+    .await;
+    assert_eq!(
+        told.client_text.as_deref(),
+        Some("0/1 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/not-ready: }. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.")
+    );
+    assert_eq!(
+        told.server_log.as_deref(),
+        Some("I1129 09:00:00.000000       1 schedule_one.go:1055] \"Unable to schedule pod; no fit; waiting\" pod=\"default/web\" err=\"0/1 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/not-ready: }. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.\"")
+    );
+    assert_eq!(node_of(&admin, "web").await, None);
+
+    // The node turns Ready: Bob binds without being asked.
+    admin
+        .merge_patch(
+            &format!("/api/v1/nodes/{NODE}/status"),
+            &json!({"status": {"conditions": [{"type": "Ready", "status": "True"}]}}),
+        )
+        .await
+        .unwrap();
+    let node = eventually("web to be bound once the node is Ready", || {
+        node_of(&admin, "web")
+    })
+    .await;
+    assert_eq!(node, NODE);
+    office.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_cluster_without_nodes_says_no_nodes_available_to_schedule_pods() {
+    let (_dir, office) = office().await;
+    let admin = client(&office, "kubectl", "admin.conf");
+    create_pod(&admin, "web").await;
+    let _bob = start_bob(&office);
+
+    let told = bob_says(&office, "FailedScheduling", |e| !e.allowed).await;
+    assert_eq!(
+        told.detail.as_deref(),
+        Some("FailedScheduling default/web: no nodes available to schedule pods")
+    );
+    assert_eq!(
+        told.server_log.as_deref(),
+        Some("I1129 09:00:00.000000       1 schedule_one.go:1051] \"Unable to schedule pod; no nodes are registered to the cluster; waiting\" pod=\"default/web\"")
+    );
+    office.shutdown().await;
+}
