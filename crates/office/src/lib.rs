@@ -104,6 +104,8 @@ pub enum OfficeError {
     Etcd(String),
     #[error("apiserver: writing the default objects to etcd: {0}")]
     Bootstrap(String),
+    #[error("{component}: {problem}")]
+    Staff { component: String, problem: String },
 }
 
 /// A running office.
@@ -176,6 +178,17 @@ impl Office {
         )
         .await?;
         tasks.push(task);
+
+        let apiserver_url = format!("https://{apiserver_addr}");
+        if opts.staff.scheduler {
+            tasks.push(start::scheduler(
+                &lab,
+                &apiserver_url,
+                &opts.clock,
+                &opts.events,
+                &shutdown,
+            )?);
+        }
 
         Ok(Office {
             dir: opts.dir,

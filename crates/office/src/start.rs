@@ -140,3 +140,49 @@ pub async fn apiserver(
     });
     Ok((api, task))
 }
+
+/// A client for `component` as its kubeconfig describes it, dialling `apiserver` (the
+/// kubeconfig names the conventional `:6443`; the office may listen elsewhere).
+pub fn staff_client(
+    component: &str,
+    kubeconfig: &std::path::Path,
+    apiserver: &str,
+    clock: &LabClock,
+    events: &Events,
+) -> Result<kubecorp_client::KubeClient, OfficeError> {
+    kubecorp_client::KubeClient::from_kubeconfig(
+        component,
+        kubeconfig,
+        clock.clone(),
+        events.clone(),
+    )
+    .and_then(|c| c.with_server(apiserver))
+    .map_err(|e| OfficeError::Staff {
+        component: component.to_owned(),
+        problem: e.to_string(),
+    })
+}
+
+/// Bob: the scheduler, with `scheduler.conf`.
+pub fn scheduler(
+    lab: &Lab,
+    apiserver: &str,
+    clock: &LabClock,
+    events: &Events,
+    shutdown: &Shutdown,
+) -> Result<JoinHandle<()>, OfficeError> {
+    let client = staff_client(
+        "scheduler",
+        &lab.kubeconfig_path("scheduler.conf"),
+        apiserver,
+        clock,
+        events,
+    )?;
+    let config = kubecorp_scheduler::SchedulerConfig {
+        client,
+        clock: clock.clone(),
+        events: events.clone(),
+    };
+    let shutdown = shutdown.wait();
+    Ok(tokio::spawn(kubecorp_scheduler::run(config, shutdown)))
+}
