@@ -86,6 +86,22 @@ enum Command {
         /// Use this etcd (https://HOST:PORT, e.g. a real one) instead of the lab's own.
         #[arg(long)]
         etcd: Option<String>,
+        /// How many nodes (one kubelet each): the control-plane node, then kubecorp-worker, kubecorp-worker2…
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=50))]
+        nodes: u8,
+        /// The control-plane node's name (default: the one kubelet.conf names, or kubecorp-control-plane).
+        #[arg(long)]
+        node_name: Option<String>,
+        /// Where the first kubelet listens; node N listens on 127.0.0.N at the same port.
+        #[arg(long, default_value = "127.0.0.1:10250")]
+        kubelet_listen: std::net::SocketAddr,
+        /// Where kube-proxy answers /healthz.
+        #[arg(long, default_value = "127.0.0.1:10256")]
+        proxy_healthz_listen: std::net::SocketAddr,
+        /// kubelets ask for a kubelet-serving certificate by CSR (serverTLSBootstrap) and serve
+        /// nothing until someone approves it.
+        #[arg(long)]
+        rotate_server_certificates: bool,
         /// Start the lab clock at this time: RFC 3339, a date, or an offset such as +400d.
         #[arg(long, allow_hyphen_values = true)]
         now: Option<String>,
@@ -350,10 +366,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             apiserver_listen,
             etcd_listen,
             etcd,
+            nodes,
+            node_name,
+            kubelet_listen,
+            proxy_healthz_listen,
+            rotate_server_certificates,
             now,
             log_format,
         } => {
             let clock = lab_clock(now.as_deref(), real_now)?;
+            let first = node_name
+                .or_else(|| kubecorp_office::kubelet_conf_node(&Lab::new(&dir)))
+                .unwrap_or_else(|| kubecorp_office::CONTROL_PLANE_NODE.to_owned());
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
@@ -363,9 +387,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     etcd_listen,
                     apiserver_listen,
                     external_etcd: etcd,
+                    kubelet_listen,
+                    proxy_healthz_listen,
+                    nodes: kubecorp_office::node_names(&first, usize::from(nodes)),
+                    rotate_server_certificates,
                     clock,
                     events: kubecorp_trust::Events::new(),
-                    ..kubecorp_office::OfficeOptions::ephemeral(".")
+                    staff: kubecorp_office::Staff::ALL,
                 },
                 log_format,
             ))?;

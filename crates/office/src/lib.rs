@@ -31,6 +31,12 @@ pub struct OfficeOptions {
     pub external_etcd: Option<String>,
     pub clock: LabClock,
     pub events: Events,
+    /// Where the first node's kubelet listens (`127.0.0.1:10250`); the Nth node's kubelet
+    /// listens on 127.0.0.N+1 at the same port (its own loopback address, which its Node
+    /// object and serving certificate name).
+    pub kubelet_listen: SocketAddr,
+    /// Where kube-proxy answers `/healthz` (`127.0.0.1:10256`).
+    pub proxy_healthz_listen: SocketAddr,
     /// The nodes, one kubelet each (the first is the control-plane node `kubelet.conf` names).
     pub nodes: Vec<String>,
     /// kubelets ask for a `kubelet-serving` certificate by CSR instead of making a self-signed
@@ -73,6 +79,27 @@ impl Staff {
 /// The node `pki init` writes `kubelet.conf` for.
 pub const CONTROL_PLANE_NODE: &str = "kubecorp-control-plane";
 
+/// `n` node names in kind's style: the control-plane node, then `kubecorp-worker`,
+/// `kubecorp-worker2`, …
+pub fn node_names(first: &str, n: usize) -> Vec<String> {
+    let prefix = first.strip_suffix("-control-plane").unwrap_or(first);
+    (0..n.max(1))
+        .map(|i| match i {
+            0 => first.to_owned(),
+            1 => format!("{prefix}-worker"),
+            i => format!("{prefix}-worker{i}"),
+        })
+        .collect()
+}
+
+/// The node an existing lab's `kubelet.conf` belongs to (`CN=system:node:NAME`), if it has one.
+pub fn kubelet_conf_node(lab: &Lab) -> Option<String> {
+    let identity = kubecorp_trust::tls::CertSource::kubeconfig(lab.kubeconfig_path("kubelet.conf"))
+        .identity()
+        .ok()?;
+    identity.cn.strip_prefix("system:node:").map(str::to_owned)
+}
+
 impl OfficeOptions {
     /// Ephemeral loopback ports, real time: what tests and scenario runs use.
     pub fn ephemeral(dir: impl Into<PathBuf>) -> OfficeOptions {
@@ -81,6 +108,8 @@ impl OfficeOptions {
             etcd_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             apiserver_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             external_etcd: None,
+            kubelet_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            proxy_healthz_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             clock: LabClock::real(),
             events: Events::new(),
             nodes: vec![CONTROL_PLANE_NODE.to_owned()],
@@ -122,13 +151,14 @@ pub struct Office {
     tasks: Vec<JoinHandle<()>>,
 }
 
-/// Makes the kubeadm PKI in `lab` if it has no cluster CA yet; an existing one is reused.
-pub fn ensure_pki(lab: &Lab, clock: &LabClock) -> Result<(), OfficeError> {
+/// Makes the kubeadm PKI in `lab` if it has no cluster CA yet, for the control-plane node
+/// `node`; an existing one is reused.
+pub fn ensure_pki(lab: &Lab, node: &str, clock: &LabClock) -> Result<(), OfficeError> {
     if lab.ca_cert_path(Authority::Cluster).exists() {
         return Ok(());
     }
     let init = kubecorp_pki::init::InitOptions {
-        facts: ClusterFacts::new(CONTROL_PLANE_NODE, std::net::IpAddr::from([127, 0, 0, 1])),
+        facts: ClusterFacts::new(node, std::net::IpAddr::from([127, 0, 0, 1])),
         key_algorithm: kubecorp_pki::KeyAlgorithm::EcdsaP256,
         force: false,
         now: clock.now(),
@@ -142,7 +172,12 @@ impl Office {
     /// rest of the staff.
     pub async fn start(opts: OfficeOptions) -> Result<Office, OfficeError> {
         let lab = Lab::new(&opts.dir);
-        ensure_pki(&lab, &opts.clock)?;
+        let first = opts
+            .nodes
+            .first()
+            .map(String::as_str)
+            .unwrap_or(CONTROL_PLANE_NODE);
+        ensure_pki(&lab, first, &opts.clock)?;
         let (stop, shutdown) = shutdown_pair();
         let mut tasks = Vec::new();
 
