@@ -197,11 +197,13 @@ fn the_seed_articles_commands_work_verbatim_against_kubecorp_up() {
     sh(work, &admin, "kubectl certificate approve john-developer")
         .success()
         .stdout_has("certificatesigningrequest.certificates.k8s.io/john-developer approved");
-    sh(work, &admin, "kubectl certificate approve john-developer-long-lived")
-        .success()
-        .stdout_has(
-            "certificatesigningrequest.certificates.k8s.io/john-developer-long-lived approved",
-        );
+    sh(
+        work,
+        &admin,
+        "kubectl certificate approve john-developer-long-lived",
+    )
+    .success()
+    .stdout_has("certificatesigningrequest.certificates.k8s.io/john-developer-long-lived approved");
     sh(
         work,
         &admin,
@@ -218,10 +220,14 @@ fn the_seed_articles_commands_work_verbatim_against_kubecorp_up() {
         one_day.dump()
     );
     sh(work, &admin, "openssl x509 -in john-long-lived.crt -noout -checkend 31449600 && ! openssl x509 -in john-long-lived.crt -noout -checkend 31622400").success();
-    sh(work, &admin, "openssl verify -CAfile lab/pki/ca.crt john.crt john-long-lived.crt")
-        .success()
-        .stdout_has("john.crt: OK")
-        .stdout_has("john-long-lived.crt: OK");
+    sh(
+        work,
+        &admin,
+        "openssl verify -CAfile lab/pki/ca.crt john.crt john-long-lived.crt",
+    )
+    .success()
+    .stdout_has("john.crt: OK")
+    .stdout_has("john-long-lived.crt: OK");
 
     // john is john, and forbidden until someone binds him to a role.
     let john = john_kubeconfig(work, &admin, "john", "john.crt", &server);

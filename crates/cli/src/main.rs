@@ -123,6 +123,9 @@ enum Command {
         /// The etcd the apiserver stores in: https://HOST:PORT.
         #[arg(long)]
         etcd: Option<String>,
+        /// The apiserver the staff dial (default: the server their kubeconfig names).
+        #[arg(long)]
+        apiserver: Option<String>,
         /// Start the lab clock at this time: RFC 3339, a date, or an offset such as +400d.
         #[arg(long, allow_hyphen_values = true)]
         now: Option<String>,
@@ -404,6 +407,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             dir,
             listen,
             etcd,
+            apiserver,
             now,
             log_format,
         } => {
@@ -415,6 +419,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 component,
                 dir,
                 listen,
+                apiserver,
                 etcd,
                 clock,
                 format: log_format,

@@ -19,6 +19,8 @@ pub enum Component {
     Etcd,
     /// Alice, the front door (needs `--etcd`; default listen 127.0.0.1:6443).
     Apiserver,
+    /// Bob, with scheduler.conf (`--apiserver` overrides the kubeconfig's server).
+    Scheduler,
 }
 
 impl Component {
@@ -26,6 +28,7 @@ impl Component {
         match self {
             Component::Etcd => "etcd",
             Component::Apiserver => "apiserver",
+            Component::Scheduler => "scheduler",
         }
     }
 
@@ -33,6 +36,7 @@ impl Component {
         let port = match self {
             Component::Etcd => 2379,
             Component::Apiserver => 6443,
+            Component::Scheduler => 10259,
         };
         SocketAddr::from(([127, 0, 0, 1], port))
     }
@@ -44,6 +48,7 @@ pub struct ServeOptions {
     pub component: Component,
     pub dir: PathBuf,
     pub listen: Option<SocketAddr>,
+    pub apiserver: Option<String>,
     pub etcd: Option<String>,
     pub clock: LabClock,
     pub format: Format,
@@ -108,6 +113,12 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
             say!("apiserver (Alice, the front door) serves https://{addr}, storing in {etcd}");
             task
         }
+        Component::Scheduler => {
+            let apiserver = apiserver_url(&lab, "scheduler.conf", opts.apiserver.as_deref())?;
+            let task = start::scheduler(&lab, &apiserver, &opts.clock, &events, &shutdown)?;
+            say!("scheduler (Bob) watches pending pods at {apiserver} with scheduler.conf");
+            task
+        }
     };
     say!("Press Ctrl-C to stop {name}.\n");
     narrate_until_signal(&mut feed, opts.format).await?;
@@ -115,6 +126,16 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     stop.stop();
     let _ = task.await;
     Ok(())
+}
+
+/// Where a member of staff dials Alice: `--apiserver`, or the server its kubeconfig names.
+fn apiserver_url(lab: &kubecorp_pki::Lab, kubeconfig: &str, given: Option<&str>) -> Result<String> {
+    if let Some(url) = given {
+        return Ok(url.to_owned());
+    }
+    let path = lab.kubeconfig_path(kubeconfig);
+    let config = kubecorp_pki::kubeconfig::Kubeconfig::read(&path)?;
+    Ok(config.credentials(&path)?.server)
 }
 
 /// Prints every event as it happens, until Ctrl-C or SIGTERM.
