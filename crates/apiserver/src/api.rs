@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
 use crate::meta::{merge_patch, meta_str, new_uid, timestamp};
+use crate::pod_log::KubeletClientConfig;
 use crate::rbac::{self, Attributes, Decision, RbacState};
 use crate::registry::{self, Resource};
 use crate::request::{self, query_param, RequestInfo};
@@ -201,6 +202,8 @@ struct Inner {
     /// The cluster CA's certificate and key: the CSR signer kube-controller-manager runs.
     signer: Option<Ca>,
     rbac: Mutex<Option<RbacState>>,
+    /// The badge shown to kubelets for `kubectl logs` (see [`crate::pod_log`]).
+    kubelet_client: Mutex<Option<KubeletClientConfig>>,
 }
 
 impl Api {
@@ -213,8 +216,26 @@ impl Api {
                 changes,
                 signer,
                 rbac: Mutex::new(None),
+                kubelet_client: Mutex::new(None),
             }),
         }
+    }
+
+    /// `--kubelet-client-certificate`/`--kubelet-client-key`: what Alice shows a kubelet when
+    /// she fetches `pods/log` (kubeadm: `apiserver-kubelet-client`). Without it, `kubectl logs`
+    /// answers 500.
+    pub fn with_kubelet_client(self, client: KubeletClientConfig) -> Api {
+        self.set_kubelet_client(Some(client));
+        self
+    }
+
+    /// Sets (or clears) the kubelet client badge of a running apiserver; clones share it.
+    pub fn set_kubelet_client(&self, client: Option<KubeletClientConfig>) {
+        *self
+            .inner
+            .kubelet_client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = client;
     }
 
     pub fn clock(&self) -> &LabClock {
@@ -425,6 +446,23 @@ impl Api {
             }
             ("update" | "patch", "approval") => self.approve(req, resource, &info.name).await,
             ("get", "status") => self.get(req, resource, ns, &info.name).await,
+            ("get", "log") => {
+                let client = self
+                    .inner
+                    .kubelet_client
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone();
+                crate::pod_log::pod_log(
+                    &self.inner.store,
+                    &self.inner.clock,
+                    client,
+                    ns.unwrap_or("default"),
+                    &info.name,
+                    &req.query,
+                )
+                .await
+            }
             ("delete", "") => self.delete(resource, ns, &info.name).await,
             (verb, _) => Ok(ApiResponse::status(status::method_not_supported(
                 resource.name,

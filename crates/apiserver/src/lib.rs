@@ -16,6 +16,8 @@
 //! - [`protobuf`]: decoding the `application/vnd.kubernetes.protobuf` bodies kubectl sends.
 //! - [`authn`]: the x509 authenticator that reads a badge *after* the handshake (401 on failure).
 //! - [`request`], [`registry`]: what a path asks for, and the resources served.
+//! - [`pod_log`]: `kubectl logs`, fetched from the pod's kubelet over TLS with
+//!   `apiserver-kubelet-client`.
 //! - [`api`]: the desk: authorization, then the REST verbs, reviews, approval and signing.
 //! - [`store`]: objects under `/registry/…`, in etcd over mTLS (or in memory for tests).
 //! - [`discovery`], [`table`], [`meta`]: what kubectl needs to read the answers.
@@ -28,6 +30,7 @@ pub mod csr;
 pub mod discovery;
 pub mod meta;
 pub mod node_authz;
+pub mod pod_log;
 pub mod protobuf;
 pub mod rbac;
 pub mod registry;

@@ -1382,6 +1382,143 @@ fn go_io_text(err: &(dyn StdError + 'static)) -> String {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// The kubelet's door and the apiserver's dial to it.
+// ---------------------------------------------------------------------------------------------
+//
+// Two things a kubeadm cluster does on port 10250 that the configs above cannot say:
+//
+// - With `serverTLSBootstrap: true` the kubelet serves only a certificate the cluster CA signed
+//   for its `kubelet-serving` CSR. Until an admin approves that CSR it has *no* certificate: Go's
+//   `tls.Config.GetCertificate` returns an error, and `crypto/tls` answers the ClientHello with a
+//   fatal `internal_error` alert. The caller prints `remote error: tls: internal error`; the
+//   kubelet logs `http: TLS handshake error from …: no serving certificate available for the
+//   kubelet`. rustls would send `access_denied` for a resolver with nothing to offer, so
+//   [`refuse_without_certificate`] plays Go's part by hand.
+// - kube-apiserver dials kubelets with `apiserver-kubelet-client` but, because kubeadm sets no
+//   `--kubelet-certificate-authority`, it does **not** verify the kubelet's serving certificate
+//   (client-go's `Insecure: true` when no CA is given). That is why a self-signed `kubelet.crt`
+//   works at all. [`client_config_skip_verify`] is that dial.
+
+/// What a Go server whose `GetCertificate` fails does: read the visitor's ClientHello, then
+/// answer with a fatal `internal_error` alert, in plaintext, before any ServerHello. The visitor
+/// prints `remote error: tls: internal error`.
+///
+/// An error means the first bytes were not a ClientHello (plain HTTP, a scanner) or the
+/// connection broke; [`server_error_text`] words it as Go would.
+pub async fn refuse_without_certificate<IO>(io: &mut IO) -> io::Result<()>
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut acceptor = rustls::server::Acceptor::default();
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = io.read(&mut buf).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        let mut chunk = &buf[..n];
+        while !chunk.is_empty() {
+            acceptor.read_tls(&mut chunk)?;
+        }
+        match acceptor.accept() {
+            Ok(Some(_hello)) => break,
+            Ok(None) => continue,
+            Err((error, _alert)) => return Err(io::Error::new(io::ErrorKind::InvalidData, error)),
+        }
+    }
+    // A TLS record: type alert (21), legacy version TLS 1.2, length 2, level fatal (2),
+    // description internal_error (80).
+    let alert = [
+        21u8,
+        3,
+        3,
+        0,
+        2,
+        2,
+        u8::from(AlertDescription::InternalError),
+    ];
+    io.write_all(&alert).await?;
+    io.flush().await?;
+    let _ = io.shutdown().await;
+    Ok(())
+}
+
+/// kube-apiserver dialling a kubelet without `--kubelet-certificate-authority`: shows
+/// `identity` (`apiserver-kubelet-client`) and accepts whatever certificate the kubelet shows,
+/// as Go's `InsecureSkipVerify` does. The kubelet must still prove it holds that certificate's
+/// key. Build one per connection; the notes name the kubelet's badge.
+pub fn client_config_skip_verify(
+    name: &str,
+    identity: Option<CertSource>,
+    clock: LabClock,
+    events: Events,
+) -> (Arc<ClientConfig>, HandshakeNotes) {
+    let (owner, notes) = owner(name, &clock, &events);
+    let verifier = SkipServerVerification {
+        owner: owner.clone(),
+        algorithms: provider().signature_verification_algorithms,
+    };
+    let builder = ClientConfig::builder_with_details(provider(), Arc::new(clock.clone()))
+        .with_protocol_versions(rustls::DEFAULT_VERSIONS)
+        .expect("aws-lc-rs offers TLS 1.2 and 1.3")
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier));
+    let mut config = match identity {
+        Some(source) => {
+            builder.with_client_cert_resolver(Arc::new(ClientCertResolver { source, owner }))
+        }
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
+    config.resumption = Resumption::disabled();
+    (Arc::new(config), notes)
+}
+
+/// Go's `InsecureSkipVerify`: any server badge is taken, but noted.
+#[derive(Debug)]
+struct SkipServerVerification {
+    owner: Arc<Owner>,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for SkipServerVerification {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.owner.notes.lock().peer_identity = Identity::from_der(end_entity).ok();
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
 impl fmt::Display for CertFiles {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

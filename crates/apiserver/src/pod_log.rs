@@ -1,0 +1,451 @@
+//! `kubectl logs`: Alice walks to the CEO's desk and asks for a container's log.
+//!
+//! `GET /api/v1/namespaces/NS/pods/NAME/log?container=C` is answered the way kube-apiserver's
+//! `LogLocation` answers it: find the pod, pick its container (the only one, or the one named),
+//! find the node it is bound to, dial that node's kubelet at its InternalIP (kubeadm sets
+//! `--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname`) on the port the Node
+//! reports (`status.daemonEndpoints.kubeletEndpoint.Port`), and `GET
+//! /containerLogs/NS/NAME/C` there.
+//!
+//! On that hop Alice shows `apiserver-kubelet-client` (`--kubelet-client-certificate`), and she
+//! does **not** check the kubelet's serving certificate, because kubeadm sets no
+//! `--kubelet-certificate-authority`. The kubelet checks her badge against `ca.crt` and asks her,
+//! by SubjectAccessReview, whether `kube-apiserver-kubelet-client` may use `nodes/proxy`.
+//!
+//! What goes wrong, in kube-apiserver's words:
+//!
+//! - the dial or handshake fails: `500` with no reason and the Go client error as the message,
+//!   `Get "https://IP:PORT/containerLogs/NS/POD/C": remote error: tls: internal error`, which
+//!   kubectl prints as `Error from server: Get "…": remote error: tls: internal error`;
+//! - the kubelet answers an error: its text wrapped as apimachinery's
+//!   `NewGenericServerResponse` wraps it, e.g. `Forbidden (user=…) ( pods/log web)`;
+//! - the pod is not bound to a node yet: an empty log (`200`, no body), as `LogLocation`
+//!   returns no location.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper_util::rt::TokioIo;
+use kubecorp_trust::tls::{client_config_skip_verify, client_error_text, server_name, CertSource};
+use kubecorp_trust::{Event, Events, LabClock, Stage};
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+use crate::api::ApiResponse;
+use crate::request::query_param;
+use crate::status::{self, Details, Status};
+use crate::store::{Store, StoreError};
+
+/// The kubelet port when a Node does not report one.
+pub const DEFAULT_KUBELET_PORT: u16 = 10250;
+/// How long dialling a kubelet may take.
+const DIAL_TIMEOUT: Duration = Duration::from_secs(30);
+/// kube-apiserver reads at most this much of a kubelet's error body.
+const MAX_ERROR_BODY: usize = 4 * 1024;
+/// The most log text relayed in one answer.
+const MAX_LOG: usize = 16 * 1024 * 1024;
+
+/// `--kubelet-client-certificate`/`--kubelet-client-key`: the badge Alice shows kubelets, and
+/// the event stream the hop reports to.
+#[derive(Clone, Debug)]
+pub struct KubeletClientConfig {
+    /// `pki/apiserver-kubelet-client.{crt,key}`, re-read when they change on disk.
+    pub cert: CertSource,
+    pub events: Events,
+}
+
+/// A Status exactly as kube-apiserver writes it; an empty reason is left out (Go's
+/// `omitempty`), which is what makes kubectl print `Error from server: …` with no parenthesis.
+fn status_body(code: u16, reason: &str, message: String, details: Option<Details>) -> ApiResponse {
+    let status = Status {
+        kind: "Status".into(),
+        api_version: "v1".into(),
+        metadata: serde_json::Map::new(),
+        status: "Failure".into(),
+        message,
+        reason: reason.into(),
+        details,
+        code,
+    };
+    let mut body = status.to_json();
+    if reason.is_empty() {
+        body = body.replacen(",\"reason\":\"\"", "", 1);
+    }
+    ApiResponse::Full {
+        status: code,
+        content_type: "application/json".into(),
+        body: body.into_bytes(),
+    }
+}
+
+fn from_pair((code, body): (u16, String)) -> ApiResponse {
+    ApiResponse::Full {
+        status: code,
+        content_type: "application/json".into(),
+        body: body.into_bytes(),
+    }
+}
+
+fn plain(body: Vec<u8>) -> ApiResponse {
+    ApiResponse::Full {
+        status: 200,
+        content_type: "text/plain".into(),
+        body,
+    }
+}
+
+/// apimachinery's `NewGenericServerResponse(code, "", pods/log, name, body)`, which is how
+/// kube-apiserver relays a kubelet's refusal.
+pub fn relayed_error(code: u16, name: &str, body: &str) -> ApiResponse {
+    let body = body.trim_end_matches('\n');
+    match code {
+        400 => return from_pair(status::bad_request(body)),
+        500 => {
+            return status_body(
+                500,
+                "InternalError",
+                format!("Internal error occurred: {body}"),
+                None,
+            )
+        }
+        _ => {}
+    }
+    let (reason, message) = match code {
+        409 => ("Conflict", "the server reported a conflict".to_string()),
+        404 => (
+            "NotFound",
+            "the server could not find the requested resource".to_string(),
+        ),
+        401 => (
+            "Unauthorized",
+            "the server has asked for the client to provide credentials".to_string(),
+        ),
+        403 => ("Forbidden", body.to_string()),
+        405 => (
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource".to_string(),
+        ),
+        503 => (
+            "ServiceUnavailable",
+            "the server is currently unable to handle the request".to_string(),
+        ),
+        c if c >= 500 => (
+            "InternalError",
+            format!(
+                "an error on the server ({}) has prevented the request from succeeding",
+                status::go_quote(body)
+            ),
+        ),
+        c => (
+            "",
+            format!(
+                "the server responded with the status code {c} but did not return more information"
+            ),
+        ),
+    };
+    status_body(
+        code,
+        reason,
+        format!("{message} ( pods/log {name})"),
+        Some(Details {
+            name: name.into(),
+            kind: "pods/log".into(),
+            ..Default::default()
+        }),
+    )
+}
+
+/// `kubectl logs`: the pod's container log, fetched from its node's kubelet.
+pub async fn pod_log(
+    store: &Store,
+    clock: &LabClock,
+    kubelet_client: Option<KubeletClientConfig>,
+    namespace: &str,
+    name: &str,
+    query: &str,
+) -> Result<ApiResponse, StoreError> {
+    let pods = crate::registry::find("", "v1", "pods").expect("pods are registered");
+    let Some(stored) = store.get(&pods.key(Some(namespace), name)).await? else {
+        return Ok(from_pair(status::not_found("pods", "", name)));
+    };
+    let pod = stored.value;
+    let container = match pick_container(&pod, name, query_param(query, "container")) {
+        Ok(c) => c,
+        Err(message) => return Ok(from_pair(status::bad_request(&message))),
+    };
+    let node_name = pod["spec"]["nodeName"].as_str().unwrap_or("");
+    if node_name.is_empty() {
+        // LogLocation returns no location for an unscheduled pod: an empty log.
+        return Ok(plain(Vec::new()));
+    }
+    let nodes = crate::registry::find("", "v1", "nodes").expect("nodes are registered");
+    let Some(node) = store.get(&nodes.key(None, node_name)).await? else {
+        return Ok(from_pair(status::not_found("nodes", "", node_name)));
+    };
+    let node = node.value;
+    let Some(ip) = internal_ip(&node) else {
+        let known: Vec<String> = node["status"]["addresses"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|x| {
+                        format!(
+                            "{{{} {}}}",
+                            x["type"].as_str().unwrap_or(""),
+                            x["address"].as_str().unwrap_or("")
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        return Ok(status_body(
+            500,
+            "",
+            format!(
+                "no preferred addresses found; known addresses: [{}]",
+                known.join(" ")
+            ),
+            None,
+        ));
+    };
+    let port = node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
+        .as_u64()
+        .and_then(|p| u16::try_from(p).ok())
+        .filter(|p| *p > 0)
+        .unwrap_or(DEFAULT_KUBELET_PORT);
+    let Some(kubelet_client) = kubelet_client else {
+        return Ok(status_body(
+            500,
+            "",
+            "the apiserver has no kubelet client certificate (--kubelet-client-certificate/--kubelet-client-key are not set), so it cannot reach kubelets".into(),
+            None,
+        ));
+    };
+    let path = format!(
+        "/containerLogs/{namespace}/{name}/{container}{}",
+        kubelet_query(query)
+    );
+    let host = if ip.contains(':') {
+        format!("[{ip}]")
+    } else {
+        ip.clone()
+    };
+    let url = format!("https://{host}:{port}{path}");
+    match fetch(&kubelet_client, clock, &ip, port, &path).await {
+        Ok((200..=206, body)) => Ok(plain(body.to_vec())),
+        Ok((code, body)) => {
+            let text =
+                String::from_utf8_lossy(&body[..body.len().min(MAX_ERROR_BODY)]).into_owned();
+            Ok(relayed_error(code, name, &text))
+        }
+        Err(text) => {
+            let message = format!("Get \"{url}\": {text}");
+            kubelet_client.events.emit(
+                Event::new(clock.now(), "apiserver", "kubelet", Stage::Tls)
+                    .client_text(format!("Error from server: {message}"))
+                    .detail(format!("GET {path}"))
+                    .explanation(format!(
+                        "Alice could not reach the kubelet of node {node_name} to fetch the log"
+                    )),
+            );
+            Ok(status_body(500, "", message, None))
+        }
+    }
+}
+
+/// `LogLocation`'s container choice, with its error texts.
+fn pick_container(pod: &Value, name: &str, asked: Option<String>) -> Result<String, String> {
+    let names: Vec<&str> = pod["spec"]["containers"]
+        .as_array()
+        .map(|cs| cs.iter().filter_map(|c| c["name"].as_str()).collect())
+        .unwrap_or_default();
+    match asked.filter(|c| !c.is_empty()) {
+        Some(c) if names.contains(&c.as_str()) => Ok(c),
+        Some(c) => Err(format!("container {c} is not valid for pod {name}")),
+        None => match names.as_slice() {
+            [only] => Ok((*only).to_owned()),
+            [] => Err(format!("a container name must be specified for pod {name}")),
+            many => Err(format!(
+                "a container name must be specified for pod {name}, choose one of: [{}]",
+                many.join(" ")
+            )),
+        },
+    }
+}
+
+fn internal_ip(node: &Value) -> Option<String> {
+    let addresses = node["status"]["addresses"].as_array()?;
+    ["InternalIP", "ExternalIP", "Hostname"]
+        .iter()
+        .find_map(|kind| {
+            addresses
+                .iter()
+                .find(|a| a["type"] == *kind)
+                .and_then(|a| a["address"].as_str())
+                .map(str::to_owned)
+        })
+}
+
+/// The log options kube-apiserver passes on to the kubelet, in `url.Values.Encode` order.
+fn kubelet_query(query: &str) -> String {
+    let mut params: Vec<(String, String)> = Vec::new();
+    for key in [
+        "follow",
+        "limitBytes",
+        "previous",
+        "sinceSeconds",
+        "sinceTime",
+        "tailLines",
+        "timestamps",
+    ] {
+        if let Some(v) = query_param(query, key) {
+            if matches!(key, "follow" | "previous" | "timestamps") && v != "true" {
+                continue;
+            }
+            params.push((key.to_owned(), v));
+        }
+    }
+    if params.is_empty() {
+        return String::new();
+    }
+    let encoded: Vec<String> = params
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    format!("?{}", encoded.join("&"))
+}
+
+/// One GET to a kubelet over TLS with Alice's kubelet-client badge: the status and body, or the
+/// Go client's words for why the connection failed.
+async fn fetch(
+    client: &KubeletClientConfig,
+    clock: &LabClock,
+    ip: &str,
+    port: u16,
+    path: &str,
+) -> Result<(u16, Bytes), String> {
+    let addr = if ip.contains(':') {
+        format!("[{ip}]:{port}")
+    } else {
+        format!("{ip}:{port}")
+    };
+    let tcp = match tokio::time::timeout(DIAL_TIMEOUT, TcpStream::connect((ip, port))).await {
+        Ok(Ok(tcp)) => tcp,
+        Ok(Err(e)) => {
+            return Err(format!(
+                "dial tcp {addr}: {}",
+                client_error_text(&e, &Default::default())
+            ))
+        }
+        Err(_) => return Err(format!("dial tcp {addr}: i/o timeout")),
+    };
+    let _ = tcp.set_nodelay(true);
+    let (config, notes) = client_config_skip_verify(
+        "apiserver",
+        Some(client.cert.clone()),
+        clock.clone(),
+        client.events.clone(),
+    );
+    let name = server_name(ip).map_err(|e| e.to_string())?;
+    let tls =
+        match tokio::time::timeout(DIAL_TIMEOUT, TlsConnector::from(config).connect(name, tcp))
+            .await
+        {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(e)) => return Err(client_error_text(&e, &notes)),
+            Err(_) => return Err("net/http: TLS handshake timeout".into()),
+        };
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .map_err(|e| client_error_text(&e, &notes))?;
+    let driver = tokio::spawn(conn);
+    let request = hyper::Request::builder()
+        .method("GET")
+        .uri(path)
+        .header(hyper::header::HOST, &addr)
+        .header(
+            hyper::header::USER_AGENT,
+            "kube-apiserver/v1.32.0 (linux/amd64) kubecorp",
+        )
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| e.to_string())?;
+    let response = match sender.send_request(request).await {
+        Ok(r) => r,
+        Err(e) => {
+            let cause = driver.await.ok().and_then(Result::err);
+            return Err(match &cause {
+                Some(conn_err) => client_error_text(conn_err, &notes),
+                None => client_error_text(&e, &notes),
+            });
+        }
+    };
+    let code = response.status().as_u16();
+    let body = Limited::new(response.into_body(), MAX_LOG)
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    Ok((code, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_pod_with_two_containers_needs_one_named_in_the_apiservers_words() {
+        let pod = json!({"spec": {"containers": [{"name": "web"}, {"name": "sidecar"}]}});
+        assert_eq!(
+            pick_container(&pod, "web", None).unwrap_err(),
+            "a container name must be specified for pod web, choose one of: [web sidecar]"
+        );
+        assert_eq!(
+            pick_container(&pod, "web", Some("db".into())).unwrap_err(),
+            "container db is not valid for pod web"
+        );
+        assert_eq!(
+            pick_container(&pod, "web", Some("sidecar".into())).unwrap(),
+            "sidecar"
+        );
+    }
+
+    #[test]
+    fn a_kubelet_refusal_is_relayed_as_apimachinery_wraps_it() {
+        let ApiResponse::Full { status, body, .. } = relayed_error(
+            403,
+            "web",
+            "Forbidden (user=kube-apiserver-kubelet-client, verb=get, resource=nodes, subresource(s)=[proxy])",
+        ) else {
+            unreachable!()
+        };
+        assert_eq!(status, 403);
+        let s = Status::parse(std::str::from_utf8(&body).unwrap()).unwrap();
+        assert_eq!(s.reason, "Forbidden");
+        assert_eq!(
+            s.message,
+            "Forbidden (user=kube-apiserver-kubelet-client, verb=get, resource=nodes, subresource(s)=[proxy]) ( pods/log web)"
+        );
+    }
+
+    #[test]
+    fn a_failed_dial_is_a_500_without_a_reason() {
+        let ApiResponse::Full { body, .. } =
+            status_body(500, "", "Get \"https://x\": EOF".into(), None)
+        else {
+            unreachable!()
+        };
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Get \"https://x\": EOF","code":500}"#
+        );
+    }
+
+    #[test]
+    fn log_options_are_passed_on_to_the_kubelet() {
+        assert_eq!(kubelet_query("container=web"), "");
+        assert_eq!(kubelet_query("container=web&tailLines=2"), "?tailLines=2");
+    }
+}

@@ -1,0 +1,142 @@
+//! The CEO signs in: registering the Node and posting its heartbeat.
+//!
+//! A kubelet creates its own Node object (`POST /api/v1/nodes`; a 409 means it registered
+//! before), then every `nodeStatusUpdateFrequency` reads it back and patches its status: the
+//! `Ready` condition with a fresh `lastHeartbeatTime`, its addresses, and the port of its
+//! door (`daemonEndpoints.kubeletEndpoint.Port`), which is where Alice dials for `kubectl logs`.
+//! Failures are logged the way the real kubelet logs them and retried.
+
+use serde_json::{json, Value};
+
+use crate::klog;
+use crate::{Kubelet, KUBELET_VERSION};
+
+fn node_status(k: &Kubelet, transition: &str) -> Value {
+    let now = kubecorp_trust::go_time(k.now());
+    let condition = |kind: &str, status: &str, reason: &str, message: &str| {
+        json!({"type": kind, "status": status, "lastHeartbeatTime": now,
+               "lastTransitionTime": transition, "reason": reason, "message": message})
+    };
+    json!({
+        "conditions": [
+            condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+            condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+            condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+            condition("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
+        ],
+        "addresses": [
+            {"type": "InternalIP", "address": k.address.to_string()},
+            {"type": "Hostname", "address": k.node},
+        ],
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": k.port}},
+        "nodeInfo": {
+            "kubeletVersion": KUBELET_VERSION,
+            "kubeProxyVersion": KUBELET_VERSION,
+            "operatingSystem": "linux",
+            "architecture": "amd64",
+            "containerRuntimeVersion": "containerd://1.7.24",
+            "osImage": "KubeCorp lab node",
+            "kernelVersion": "6.1.0",
+        },
+        "capacity": {"cpu": "2", "memory": "4015852Ki", "pods": "110", "ephemeral-storage": "20463184Ki"},
+        "allocatable": {"cpu": "2", "memory": "3913452Ki", "pods": "110", "ephemeral-storage": "18859308663"},
+    })
+}
+
+fn node_object(k: &Kubelet) -> Value {
+    let now = kubecorp_trust::go_time(k.now());
+    json!({
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": k.node,
+            "labels": {
+                "beta.kubernetes.io/arch": "amd64",
+                "beta.kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "kubernetes.io/hostname": k.node,
+                "kubernetes.io/os": "linux",
+            },
+            "annotations": {
+                "node.alpha.kubernetes.io/ttl": "0",
+                "volumes.kubernetes.io/controller-managed-attach-detach": "true",
+            },
+        },
+        "spec": {},
+        "status": node_status(k, &now),
+    })
+}
+
+/// `POST /api/v1/nodes`; an existing Node gets its status refreshed instead.
+pub async fn register(k: &Kubelet) -> Result<(), ()> {
+    let client = k.client();
+    let path = "/api/v1/nodes";
+    match client.create(path, &node_object(k)).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == Some(409) => heartbeat(k).await,
+        Err(e) => {
+            let err = klog::request_error(&client, "POST", path, &e);
+            let line = klog::line(
+                "Unable to register node with API server",
+                &[("err", &err), ("node", &k.node)],
+            );
+            k.client_failure(
+                &e,
+                line,
+                "the kubelet could not create its Node object at Alice's door; it keeps retrying",
+            );
+            Err(())
+        }
+    }
+}
+
+/// Reads the Node back and patches its status with a fresh heartbeat.
+pub async fn heartbeat(k: &Kubelet) -> Result<(), ()> {
+    let client = k.client();
+    let get_path = format!("/api/v1/nodes/{}?resourceVersion=0&timeout=10s", k.node);
+    let fail = |e: &kubecorp_client::ClientError, err: String| {
+        let line = klog::line("Error updating node status, will retry", &[("err", &err)]);
+        k.client_failure(
+            e,
+            line,
+            "the kubelet could not post its heartbeat; if this lasts, the node goes NotReady",
+        );
+    };
+    let current = match client.get(&get_path).await {
+        Ok(node) => node,
+        Err(e) => {
+            let err = format!(
+                "error getting node {}: {}",
+                klog::quote(&k.node),
+                klog::request_error(&client, "GET", &get_path, &e)
+            );
+            fail(&e, err);
+            return Err(());
+        }
+    };
+    // The Ready condition keeps the time it last changed.
+    let transition = current["status"]["conditions"]
+        .as_array()
+        .and_then(|c| {
+            c.iter()
+                .find(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
+        .and_then(|c| c["lastTransitionTime"].as_str())
+        .map(str::to_owned)
+        .unwrap_or_else(|| kubecorp_trust::go_time(k.now()));
+    let patch_path = format!("/api/v1/nodes/{}/status?timeout=10s", k.node);
+    match client
+        .merge_patch(&patch_path, &json!({"status": node_status(k, &transition)}))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let err = format!(
+                "error patching node status: {}",
+                klog::request_error(&client, "PATCH", &patch_path, &e)
+            );
+            fail(&e, err);
+            Err(())
+        }
+    }
+}
