@@ -1,2 +1,231 @@
-//! (being written)
+//! Dave, kube-proxy: watches Services and Endpoints and says which iptables rules he would
+//! program for each, on one node.
+//!
+//! Dave lists and watches `/api/v1/services` and `/api/v1/endpoints` ([`reflector`]) and, after
+//! every change, works out the rules kube-proxy's iptables mode writes for each service
+//! ([`iptables`]): a jump from `KUBE-SERVICES` to `KUBE-SVC-<hash>` for the cluster IP, one
+//! `KUBE-SEP-<hash>` DNAT chain per ready endpoint, or a REJECT when there is none. The lab does
+//! not touch the host's netfilter; each service whose rules changed becomes one event, e.g.
+//! `KUBE-SVC-… default/web 10.96.0.10:80/TCP → 10.244.0.5:80`. Real kube-proxy 1.32 watches
+//! EndpointSlices (`discovery.k8s.io/v1`); the lab's apiserver keeps the older Endpoints, which
+//! carry the same addresses.
+//!
+//! Dave also answers plain-HTTP `/healthz` ([`health`]) as kube-proxy does on port 10256.
+//!
+//! # Where the lab differs from kubeadm: Dave's badge
+//!
+//! On a kubeadm cluster kube-proxy has **no client certificate**. It runs as a DaemonSet with
+//! `serviceAccountName: kube-proxy`, and its kubeconfig (ConfigMap `kube-system/kube-proxy`, key
+//! `kubeconfig.conf`, mounted at `/var/lib/kube-proxy/kubeconfig.conf`) points at the pod's
+//! service-account token (`tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token`).
+//! Alice knows it as `system:serviceaccount:kube-system:kube-proxy`, which kubeadm binds to the
+//! ClusterRole `system:node-proxier` (binding `kubeadm:node-proxier`). The lab's apiserver only
+//! authenticates certificates, so Dave dials with `kube-proxy.conf`: a client certificate with
+//! `CN=system:kube-proxy`, the user the bootstrap binding `system:node-proxier` names (the way
+//! "Kubernetes the Hard Way" does it). Same rights, different credential; Dave says so once when
+//! he starts.
 #![forbid(unsafe_code)]
+
+pub mod health;
+pub mod iptables;
+pub mod klog;
+pub mod reflector;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Instant;
+
+use kubecorp_client::KubeClient;
+use kubecorp_trust::{Event, Events, LabClock, Stage};
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::klog::{Backoff, Severity};
+use crate::reflector::{apply, Failure, Reflector};
+
+/// The badge Dave dials with, named in explanations.
+pub const BADGE: klog::Badge = klog::Badge {
+    file: "kube-proxy.conf",
+    renew: "in the lab `kubecorp certs renew kube-proxy.conf` or `kubecorp break --undo kube-proxy.conf`; a kubeadm cluster has no such file, its kube-proxy uses a service-account token the kubelet refreshes",
+};
+
+/// The lab's word on Dave's credential, emitted once at start.
+pub const CREDENTIAL_NOTE: &str = "On a kubeadm cluster kube-proxy authenticates with a service-account token (ConfigMap kube-system/kube-proxy, kubeconfig.conf at /var/lib/kube-proxy/kubeconfig.conf with tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token), as system:serviceaccount:kube-system:kube-proxy, bound to system:node-proxier by kubeadm:node-proxier. The lab's apiserver only reads certificates, so Dave uses kube-proxy.conf: a client certificate with CN=system:kube-proxy, the user the bootstrap binding system:node-proxier names. Same rights, different credential.";
+
+const SERVICES: Reflector = Reflector {
+    kind: "*v1.Service",
+    path: "/api/v1/services",
+};
+const ENDPOINTS: Reflector = Reflector {
+    kind: "*v1.Endpoints",
+    path: "/api/v1/endpoints",
+};
+
+/// What Dave needs: a client with `kube-proxy.conf`'s badge, the lab clock, the events, the
+/// node he runs on, and (optionally) the listener for `/healthz`.
+#[derive(Debug)]
+pub struct ProxyConfig {
+    pub client: KubeClient,
+    pub clock: LabClock,
+    pub events: Events,
+    pub node_name: String,
+    /// Plain-HTTP `/healthz` (`0.0.0.0:10256` on a real node; loopback in the lab).
+    pub healthz: Option<TcpListener>,
+}
+
+/// Proxies (in words) until `shutdown` completes. Failures are retried, never returned.
+pub async fn run(config: ProxyConfig, shutdown: impl Future) {
+    let ProxyConfig {
+        client,
+        clock,
+        events,
+        node_name,
+        healthz,
+    } = config;
+    let (stop, stopped) = watch::channel(false);
+    let healthz_addr = healthz.as_ref().and_then(|l| l.local_addr().ok());
+    let health_task = healthz.map(|listener| {
+        let health = health::Health {
+            clock: clock.clone(),
+            started: Instant::now(),
+        };
+        let mut stopped = stopped.clone();
+        tokio::spawn(health::serve(listener, health, async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }))
+    });
+
+    let at = clock.now();
+    let healthz_text = healthz_addr
+        .map(|a| format!("http://{a}/healthz"))
+        .unwrap_or_else(|| "no /healthz".into());
+    events.emit(
+        Event::new(at, "kube-proxy", "apiserver", Stage::Request)
+            .allowed(true)
+            .identity(client.identity())
+            // Verified text: kube-proxy 1.31/1.32 start-up log.
+            .server_log(klog::line(
+                Severity::Info,
+                at,
+                "server_linux.go:66",
+                "\"Using iptables proxy\"",
+            ))
+            .explanation(CREDENTIAL_NOTE)
+            .detail(format!(
+                "kube-proxy on node {node_name}: iptables mode, {healthz_text}, dialling {} with kube-proxy.conf (CN=system:kube-proxy)",
+                client.server()
+            )),
+    );
+
+    let mut dave = Proxy {
+        client,
+        clock,
+        events,
+        services: BTreeMap::new(),
+        endpoints: BTreeMap::new(),
+        narrated: BTreeMap::new(),
+    };
+    let mut backoff = Backoff::default();
+    tokio::pin!(shutdown);
+    loop {
+        let round = tokio::select! {
+            _ = &mut shutdown => break,
+            round = dave.round(&mut backoff) => round,
+        };
+        if let Err(failure) = round {
+            dave.events
+                .emit(failure.event(&dave.client, &dave.clock, BADGE));
+            let wait = backoff.next_wait();
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+    let _ = stop.send(true);
+    if let Some(task) = health_task {
+        let _ = task.await;
+    }
+}
+
+struct Proxy {
+    client: KubeClient,
+    clock: LabClock,
+    events: Events,
+    services: BTreeMap<String, Value>,
+    endpoints: BTreeMap<String, Value>,
+    /// The summary last told for each service, so only changes are narrated.
+    narrated: BTreeMap<String, String>,
+}
+
+impl Proxy {
+    async fn round(&mut self, backoff: &mut Backoff) -> Result<(), Failure> {
+        let client = self.client.clone();
+        let (services, services_rv) = SERVICES.list(&client).await?;
+        let (endpoints, endpoints_rv) = ENDPOINTS.list(&client).await?;
+        self.services = services;
+        self.endpoints = endpoints;
+        backoff.reset();
+        self.narrate();
+        let mut service_watch = SERVICES.watch(&client, &services_rv).await?;
+        let mut endpoints_watch = ENDPOINTS.watch(&client, &endpoints_rv).await?;
+        loop {
+            let changed = tokio::select! {
+                event = service_watch.next() => match event {
+                    Some(Ok(e)) => apply(&mut self.services, &e.kind, e.object),
+                    _ => return Ok(()),
+                },
+                event = endpoints_watch.next() => match event {
+                    Some(Ok(e)) => apply(&mut self.endpoints, &e.kind, e.object),
+                    _ => return Ok(()),
+                },
+            };
+            if changed {
+                self.narrate();
+            }
+        }
+    }
+
+    /// One event per service whose rules changed since last told.
+    fn narrate(&mut self) {
+        let mut now: BTreeMap<String, (String, String)> = BTreeMap::new();
+        for (key, service) in &self.services {
+            let ports = iptables::service_rules(service, self.endpoints.get(key));
+            if ports.is_empty() {
+                continue;
+            }
+            let summary: Vec<String> = ports.iter().map(|p| p.summary()).collect();
+            let rules: Vec<String> = ports.iter().flat_map(|p| p.rules()).collect();
+            now.insert(key.clone(), (summary.join("; "), rules.join("\n")));
+        }
+        for (key, (summary, rules)) in &now {
+            if self.narrated.get(key) == Some(summary) {
+                continue;
+            }
+            self.events.emit(
+                Event::new(self.clock.now(), "kube-proxy", "apiserver", Stage::Request)
+                    .allowed(true)
+                    .identity(self.client.identity())
+                    .explanation(format!(
+                        "Dave would program these rules for {key} (as `iptables-save -t nat` shows them; the lab leaves the host's netfilter alone):\n{rules}"
+                    ))
+                    .detail(summary.clone()),
+            );
+        }
+        for key in self.narrated.keys() {
+            if !now.contains_key(key) {
+                self.events.emit(
+                    Event::new(self.clock.now(), "kube-proxy", "apiserver", Stage::Request)
+                        .allowed(true)
+                        .identity(self.client.identity())
+                        .explanation(format!(
+                            "{key} is gone (or has no cluster IP): Dave removes its KUBE-SVC and KUBE-SEP chains."
+                        ))
+                        .detail(format!("removed the rules of {key}")),
+                );
+            }
+        }
+        self.narrated = now.into_iter().map(|(k, (s, _))| (k, s)).collect();
+    }
+}

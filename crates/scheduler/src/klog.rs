@@ -104,15 +104,26 @@ pub fn reflector_failure(at: OffsetDateTime, kind: &str, list: bool, go_error: &
     )
 }
 
+/// The badge a component dials with, and how to renew it, for explanations.
+#[derive(Clone, Copy, Debug)]
+pub struct Badge {
+    /// The kubeconfig file: `scheduler.conf`.
+    pub file: &'static str,
+    /// How to renew it, in a sentence fragment.
+    pub renew: &'static str,
+}
+
 /// The lab's plain words and fix for a failed call, by what went wrong.
-pub fn explain(err: &ClientError, component: &str, kubeconfig: &str) -> (String, String) {
+pub fn explain(err: &ClientError, component: &str, badge: Badge) -> (String, String) {
+    let kubeconfig = badge.file;
     match (err.code(), err.phase()) {
         (Some(401), _) => (
             format!(
                 "Alice (the apiserver) did not accept the badge in {kubeconfig}: its client certificate failed her check (expired, not yet valid, or signed by a CA she does not trust). She answers only 401 Unauthorized; the reason is in her own log."
             ),
             format!(
-                "Renew the badge (`kubeadm certs renew {kubeconfig}`; in the lab `kubecorp certs renew {kubeconfig}` or `kubecorp break --undo {kubeconfig}`). A real {component} reads its kubeconfig only at start and must be restarted; the lab's {component} re-reads it at every call and recovers at its next retry."
+                "Renew the badge ({}). A real {component} reads its kubeconfig only at start and must be restarted; the lab's {component} re-reads it at every call and recovers at its next retry.",
+                badge.renew
             ),
         ),
         (Some(403), _) => (

@@ -39,8 +39,11 @@ use serde_json::{json, Value};
 use crate::klog::{quote, Backoff, Severity};
 use crate::reflector::{apply, Failure, Reflector};
 
-/// The badge file Bob dials with, named in explanations.
-pub const KUBECONFIG: &str = "scheduler.conf";
+/// The badge Bob dials with, named in explanations.
+pub const BADGE: klog::Badge = klog::Badge {
+    file: "scheduler.conf",
+    renew: "`kubeadm certs renew scheduler.conf`; in the lab `kubecorp certs renew scheduler.conf` or `kubecorp break --undo scheduler.conf`",
+};
 
 /// The pods Bob schedules name this scheduler (or none, which means the same).
 pub const SCHEDULER_NAME: &str = "default-scheduler";
@@ -272,9 +275,7 @@ impl Scheduler {
     fn report(&self, error: &RoundError) {
         let config = &self.config;
         let event = match error {
-            RoundError::Reflector(failure) => {
-                failure.event(&config.client, &config.clock, KUBECONFIG)
-            }
+            RoundError::Reflector(failure) => failure.event(&config.client, &config.clock, BADGE),
             RoundError::Bind { pod, node, error } => {
                 let at = config.clock.now();
                 let (namespace, name) = pod.split_once('/').unwrap_or(("", pod));
@@ -293,8 +294,7 @@ impl Scheduler {
                         quote(pod)
                     ),
                 );
-                let (explanation, hint) =
-                    klog::explain(error, config.client.component(), KUBECONFIG);
+                let (explanation, hint) = klog::explain(error, config.client.component(), BADGE);
                 Event::new(at, "scheduler", "apiserver", klog::stage_of(error))
                     .identity(config.client.identity())
                     .client_text(err)

@@ -36,8 +36,8 @@ pub struct Failure {
 
 impl Failure {
     /// The component's own event for this failure: the client-go line it logs, the Go error,
-    /// and the lab's explanation. `kubeconfig` names the badge file (`scheduler.conf`).
-    pub fn event(&self, client: &KubeClient, clock: &LabClock, kubeconfig: &str) -> Event {
+    /// and the lab's explanation.
+    pub fn event(&self, client: &KubeClient, clock: &LabClock, badge: klog::Badge) -> Event {
         let at = clock.now();
         let go = klog::go_error(client, "Get", &self.path, &self.error);
         let log = klog::reflector_failure(at, self.kind, self.list, &go);
@@ -46,7 +46,7 @@ impl Failure {
         } else {
             go
         };
-        let (explanation, hint) = klog::explain(&self.error, client.component(), kubeconfig);
+        let (explanation, hint) = klog::explain(&self.error, client.component(), badge);
         Event::new(
             at,
             client.component(),

@@ -1,0 +1,202 @@
+//! Dave against a real office: he narrates a service's iptables rules as its endpoints come and
+//! go, says once how his badge differs from kubeadm's, and answers /healthz.
+
+use std::future::Future;
+use std::time::Duration;
+
+use kubecorp_client::KubeClient;
+use kubecorp_office::{Office, OfficeOptions, Staff};
+use kubecorp_proxy::ProxyConfig;
+use kubecorp_trust::{Event, LabClock};
+use serde_json::json;
+use time::macros::datetime;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+
+const WAIT: Duration = Duration::from_secs(2);
+
+async fn office() -> (tempfile::TempDir, Office) {
+    let dir = tempfile::tempdir().unwrap();
+    let office = Office::start(OfficeOptions {
+        staff: Staff::NONE,
+        clock: LabClock::fixed(datetime!(2026-11-29 09:00:00 UTC)),
+        ..OfficeOptions::ephemeral(dir.path().join("lab"))
+    })
+    .await
+    .unwrap();
+    (dir, office)
+}
+
+fn client(office: &Office, component: &str, conf: &str) -> KubeClient {
+    KubeClient::from_kubeconfig(
+        component,
+        &office.dir.join(conf),
+        office.clock.clone(),
+        office.events.clone(),
+    )
+    .unwrap()
+    .with_server(&office.apiserver_url())
+    .unwrap()
+}
+
+async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let poll = async {
+        loop {
+            if let Some(v) = check().await {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(WAIT, poll)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+async fn dave_says(office: &Office, detail: &str) -> Event {
+    eventually(detail, || async {
+        office
+            .events
+            .snapshot()
+            .into_iter()
+            .find(|e| e.from == "kube-proxy" && e.detail.as_deref() == Some(detail))
+    })
+    .await
+}
+
+/// Starts Dave with a /healthz door; returns its address and the stop switch.
+async fn start_dave(office: &Office) -> (std::net::SocketAddr, oneshot::Sender<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let config = ProxyConfig {
+        client: client(office, "kube-proxy", "kube-proxy.conf"),
+        clock: office.clock.clone(),
+        events: office.events.clone(),
+        node_name: "kubecorp-control-plane".into(),
+        healthz: Some(listener),
+    };
+    tokio::spawn(kubecorp_proxy::run(config, async move {
+        let _ = stopped.await;
+    }));
+    (addr, stop)
+}
+
+/// One plain HTTP/1.1 GET; the whole answer as text.
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(WAIT, tcp.read_to_string(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    answer
+}
+
+#[tokio::test]
+async fn kube_proxy_narrates_a_services_rules_once_its_endpoints_appear() {
+    let (_dir, office) = office().await;
+    let admin = client(&office, "kubectl", "admin.conf");
+    admin
+        .create(
+            "/api/v1/namespaces/default/services",
+            &json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+                    "spec": {"clusterIP": "10.96.0.10", "selector": {"app": "web"},
+                             "ports": [{"port": 80, "protocol": "TCP", "targetPort": 8080}]}}),
+        )
+        .await
+        .unwrap();
+    let (_, _dave) = start_dave(&office).await;
+
+    let chain = kubecorp_proxy::iptables::service_chain("default/web", "TCP");
+    assert_eq!(chain, "KUBE-SVC-LOLE4ISW44XBNF3G");
+    let rejecting = dave_says(
+        &office,
+        "KUBE-SVC-LOLE4ISW44XBNF3G default/web 10.96.0.10:80/TCP → no endpoints (REJECT)",
+    )
+    .await;
+    assert!(rejecting.explanation.unwrap().contains(
+        "-A KUBE-SERVICES -d 10.96.0.10/32 -p tcp -m comment --comment \"default/web has no endpoints\" -m tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable"
+    ));
+
+    admin
+        .create(
+            "/api/v1/namespaces/default/endpoints",
+            &json!({"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "web"},
+                    "subsets": [{"addresses": [{"ip": "10.244.0.5"}],
+                                 "ports": [{"port": 8080, "protocol": "TCP"}]}]}),
+        )
+        .await
+        .unwrap();
+    let routed = dave_says(
+        &office,
+        "KUBE-SVC-LOLE4ISW44XBNF3G default/web 10.96.0.10:80/TCP → 10.244.0.5:8080",
+    )
+    .await;
+    let rules = routed.explanation.unwrap();
+    assert!(rules.contains("-A KUBE-SERVICES -d 10.96.0.10/32 -p tcp -m comment --comment \"default/web cluster IP\" -m tcp --dport 80 -j KUBE-SVC-LOLE4ISW44XBNF3G"), "{rules}");
+    assert!(
+        rules.contains("-j DNAT --to-destination 10.244.0.5:8080"),
+        "{rules}"
+    );
+    assert_eq!(
+        routed.identity.map(|i| i.cn).as_deref(),
+        Some("system:kube-proxy")
+    );
+    office.shutdown().await;
+}
+
+#[tokio::test]
+async fn kube_proxy_says_how_its_badge_differs_from_kubeadm_and_answers_healthz() {
+    let (_dir, office) = office().await;
+    let (addr, _dave) = start_dave(&office).await;
+
+    let start = eventually("the start event", || async {
+        office
+            .events
+            .snapshot()
+            .into_iter()
+            .find(|e| e.from == "kube-proxy")
+    })
+    .await;
+    assert_eq!(
+        start.server_log.as_deref(),
+        Some("I1129 09:00:00.000000       1 server_linux.go:66] \"Using iptables proxy\"")
+    );
+    let note = start.explanation.unwrap();
+    assert!(note.contains("service-account token"), "{note}");
+    assert!(note.contains("CN=system:kube-proxy"), "{note}");
+
+    let answer = http_get(addr, "/healthz").await;
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+    assert!(
+        head.to_lowercase()
+            .contains("content-type: application/json"),
+        "{head}"
+    );
+    assert!(
+        body.starts_with("{\"lastUpdated\": \"2026-11-29 09:00:00 +0000 UTC m=+"),
+        "{body}"
+    );
+    assert!(body.ends_with(", \"nodeEligible\": true}"), "{body}");
+    assert!(
+        body.contains("\",\"currentTime\": \"2026-11-29 09:00:00 +0000 UTC m=+"),
+        "{body}"
+    );
+
+    let missing = http_get(addr, "/metrics").await;
+    assert!(missing.starts_with("HTTP/1.1 404 Not Found"), "{missing}");
+    assert!(missing.ends_with("404 page not found\n"), "{missing}");
+    office.shutdown().await;
+}
