@@ -32,7 +32,7 @@ pub fn narrate(event: &Event, color: bool) -> String {
             out += &format!("\n          caller sees: {t}");
         }
         if let Some(t) = &event.server_log {
-            out += &format!("\n          {} logs: {t}", event.to);
+            out += &format!("\n          {} logs: {t}", event.log_owner());
         }
         if let Some(t) = &event.explanation {
             out += &format!("\n          what it means: {t}");

@@ -126,6 +126,10 @@ pub struct Event {
     pub client_text: Option<String>,
     /// The exact line the real server logs, e.g. etcd's `rejected connection from …`.
     pub server_log: Option<String>,
+    /// Whose log `server_log` is, when not the door's (`to`): a caller such as the scheduler
+    /// logging its own failed call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logged_by: Option<String>,
     /// The lab's plain-language explanation.
     pub explanation: Option<String>,
     /// How to fix it.
@@ -152,6 +156,7 @@ impl Event {
             verdict: None,
             client_text: None,
             server_log: None,
+            logged_by: None,
             explanation: None,
             hint: None,
             detail: None,
@@ -185,6 +190,19 @@ impl Event {
     pub fn server_log(mut self, line: impl Into<String>) -> Self {
         self.server_log = Some(line.into());
         self
+    }
+
+    /// The line a caller logs about its own call (the scheduler's client-go warning), rather
+    /// than the door's.
+    pub fn caller_log(mut self, line: impl Into<String>) -> Self {
+        self.server_log = Some(line.into());
+        self.logged_by = Some(self.from.clone());
+        self
+    }
+
+    /// Who wrote `server_log`: the caller for [`Event::caller_log`], otherwise the door.
+    pub fn log_owner(&self) -> &str {
+        self.logged_by.as_deref().unwrap_or(&self.to)
     }
 
     pub fn explanation(mut self, text: impl Into<String>) -> Self {
