@@ -913,6 +913,22 @@ pub fn bootstrap_policy() -> Vec<Value> {
                 rule(&["create"], &[""], &["serviceaccounts/token"]),
             ],
         ),
+        // kube-controller-manager runs each controller with its own service account
+        // (`--use-service-account-credentials`, which kubeadm sets); the endpoints controller's
+        // role (`bootstrappolicy/controller_policy.go`).
+        cluster_role(
+            "system:controller:endpoint-controller",
+            vec![
+                rule(READ, &[""], &["pods", "services"]),
+                rule(
+                    &["create", "delete", "get", "list", "update"],
+                    &[""],
+                    &["endpoints"],
+                ),
+                rule(&["create"], &[""], &["endpoints/restricted"]),
+                events_rule(),
+            ],
+        ),
         cluster_role(
             "system:node-proxier",
             vec![
@@ -1037,6 +1053,11 @@ pub fn bootstrap_policy() -> Vec<Value> {
             "system:node-proxier",
             vec![subject("User", "system:kube-proxy")],
         ),
+        cluster_role_binding(
+            "system:controller:endpoint-controller",
+            "system:controller:endpoint-controller",
+            vec![subject("ServiceAccount", "kube-system/endpoint-controller")],
+        ),
         // Kept for compatibility; the Node authorizer does the real work.
         cluster_role_binding("system:node", "system:node", vec![]),
         // ---- What `kubeadm init` adds ----
@@ -1079,6 +1100,20 @@ pub fn bootstrap_policy() -> Vec<Value> {
                 "Group",
                 "system:bootstrappers:kubeadm:default-node-token",
             )],
+        ),
+        // ---- What the lab adds (not in a kubeadm cluster) ----
+        // The lab's apiserver authenticates certificates only, so the endpoints controller
+        // cannot present the `endpoint-controller` service-account token; it dials with
+        // controller-manager.conf (CN=system:kube-controller-manager), whose own role may
+        // create endpoints but update only the one named kube-controller-manager. This is what
+        // the RBAC docs ask of a controller manager started without
+        // --use-service-account-credentials: grant its user the controller roles.
+        binding_json(
+            json!({"name": "kubecorp:endpoint-controller", "annotations": {
+                "kubecorp/why": "the lab's controller manager runs the endpoints controller with its own certificate (CN=system:kube-controller-manager) instead of the endpoint-controller service-account token, as --use-service-account-credentials=false would"
+            }}),
+            "system:controller:endpoint-controller",
+            vec![subject("User", "system:kube-controller-manager")],
         ),
     ]
 }
@@ -1249,6 +1284,27 @@ mod tests {
             .unwrap()
             .contains(&json!("/version"))));
         assert!(res.iter().all(|r| r.get("resourceNames").is_none()));
+    }
+
+    #[test]
+    fn the_endpoints_controller_may_write_endpoints_as_its_service_account_and_in_the_lab_as_the_controller_manager(
+    ) {
+        let state = RbacState::bootstrap();
+        let update = |u: &UserInfo| {
+            authorize(
+                &state,
+                &Attributes::resource(u, "update", "default", "", "endpoints").with_name("web"),
+            )
+        };
+        assert_eq!(
+            update(&UserInfo::service_account("kube-system", "endpoint-controller")),
+            Decision::Allow("RBAC: allowed by ClusterRoleBinding \"system:controller:endpoint-controller\" of ClusterRole \"system:controller:endpoint-controller\" to ServiceAccount \"endpoint-controller/kube-system\"".into())
+        );
+        assert_eq!(
+            update(&user("system:kube-controller-manager", &[])),
+            Decision::Allow("RBAC: allowed by ClusterRoleBinding \"kubecorp:endpoint-controller\" of ClusterRole \"system:controller:endpoint-controller\" to User \"system:kube-controller-manager\"".into())
+        );
+        assert!(!update(&user("system:kube-scheduler", &[])).is_allowed());
     }
 
     #[test]
