@@ -1,0 +1,1522 @@
+//! The runner: builds a private office for one scenario and plays its steps in it.
+//!
+//! Each run gets its own lab directory and ephemeral loopback ports, so any number of runs go
+//! side by side. Requests are real mutual-TLS calls with the badge the step names; what the
+//! guards decided is read from the office's event stream, so a check on `stage: tls` or
+//! `verdict: expired` asserts what etcd or the apiserver actually concluded, not a guess.
+//!
+//! An [`Observer`] sees every step, event and check as it happens: the CLI narrates them for a
+//! room or prints JSON lines; tests pass [`Quiet`].
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use http::Method;
+use kubecorp_client::{ClientError, KubeClient, Phase};
+use kubecorp_office::{Office, OfficeOptions};
+use kubecorp_pki::{Authority, Lab};
+use kubecorp_trust::tls::{CertSource, TrustSource};
+use kubecorp_trust::{classify_text, Event, Events, Identity, LabClock, Stage};
+use serde::Serialize;
+use serde_json::{json, Value};
+use time::Duration;
+use tokio::sync::broadcast;
+
+use crate::expect::{check, check_log, log_matches, Check, Outcome};
+use crate::model::*;
+use crate::parse::lookup_resource;
+
+/// How a scenario is run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Use this PKI (kubeadm layout) instead of the scenario's own or a fresh one.
+    pub pki: Option<PathBuf>,
+    /// Under CI a missing outside tool (kubectl, openssl, curl) fails its step instead of
+    /// skipping it.
+    pub ci: bool,
+}
+
+/// Sees a run as it happens.
+pub trait Observer: Send {
+    /// The office is open.
+    fn opened(&mut self, _scenario: &Scenario, _office: &OfficeInfo) {}
+    /// About to play `step` (the CLI's `--step` waits for Enter here).
+    fn before_step(&mut self, _step: &Step) {}
+    /// What the step does, in one line for the room.
+    fn step(&mut self, _step: &Step, _headline: &str) {}
+    /// An event from the stream; `mine` when the step's own visitor caused it.
+    fn event(&mut self, _event: &Event, _mine: bool) {}
+    /// A command's output, or an answer's body worth showing.
+    fn output(&mut self, _text: &str) {}
+    /// What the step came to (shown with its explanation when it was a refusal).
+    fn outcome(&mut self, _step: &Step, _outcome: &Outcome) {}
+    fn check(&mut self, _check: &Check) {}
+}
+
+/// An observer that ignores everything.
+pub struct Quiet;
+impl Observer for Quiet {}
+
+/// Where the office of a run listens.
+#[derive(Debug, Clone, Serialize)]
+pub struct OfficeInfo {
+    pub dir: PathBuf,
+    pub apiserver: String,
+    pub etcd: String,
+}
+
+/// One hop of the story, for the report's sequence diagram.
+#[derive(Debug, Clone, Serialize)]
+pub enum Hop {
+    Call {
+        from: String,
+        to: String,
+        what: String,
+        reply: String,
+        ok: bool,
+    },
+    Note {
+        text: String,
+    },
+}
+
+/// Everything a run produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioResult {
+    pub file: PathBuf,
+    pub title: String,
+    pub checks: Vec<Check>,
+    pub hops: Vec<Hop>,
+    /// Wall-clock time of the whole run, office included.
+    pub elapsed: std::time::Duration,
+}
+
+impl ScenarioResult {
+    /// Whether every check passed (skipped ones do not fail a run).
+    pub fn passed(&self) -> bool {
+        self.checks.iter().all(|c| c.passed)
+    }
+
+    pub fn failures(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| !c.passed)
+    }
+}
+
+/// A scenario-made identity's files.
+#[derive(Debug, Clone)]
+struct Made {
+    key: PathBuf,
+    cert: Option<PathBuf>,
+}
+
+struct Runner<'o> {
+    office: Office,
+    lab: Lab,
+    dir: PathBuf,
+    clock: LabClock,
+    events: Events,
+    rx: broadcast::Receiver<Event>,
+    made: HashMap<String, Made>,
+    key_algorithm: kubecorp_pki::KeyAlgorithm,
+    opts: RunOptions,
+    checks: Vec<Check>,
+    hops: Vec<Hop>,
+    observer: &'o mut dyn Observer,
+}
+
+/// Plays `scenario` in a fresh office and returns its checks.
+pub async fn run(
+    scenario: &Scenario,
+    opts: &RunOptions,
+    observer: &mut dyn Observer,
+) -> ScenarioResult {
+    let started = Instant::now();
+    let mut result = ScenarioResult {
+        file: scenario.file.clone(),
+        title: scenario.title.clone(),
+        checks: Vec::new(),
+        hops: Vec::new(),
+        elapsed: std::time::Duration::ZERO,
+    };
+    let tmp = match tempfile::Builder::new()
+        .prefix("kubecorp-scenario-")
+        .tempdir()
+    {
+        Ok(t) => t,
+        Err(e) => {
+            result.checks.push(Check::failed_to_run(
+                0,
+                1,
+                format!("cannot make a lab directory: {e}"),
+            ));
+            return result;
+        }
+    };
+    let dir = tmp.path().join("lab");
+    let clock = match scenario.lab.clock {
+        Some(t) => LabClock::fixed(t),
+        None => LabClock::real(),
+    };
+    let pki = opts.pki.clone().or_else(|| {
+        scenario.lab.pki.as_ref().map(|p| {
+            // A relative path in a scenario is relative to the scenario file.
+            match scenario.file.parent() {
+                Some(base) if p.is_relative() => base.join(p),
+                _ => p.clone(),
+            }
+        })
+    });
+    if let Err(e) = prepare_pki(&dir, pki.as_deref(), scenario, &clock) {
+        result
+            .checks
+            .push(Check::failed_to_run(0, 1, format!("building the lab: {e}")));
+        return result;
+    }
+    let events = Events::new();
+    let rx = events.subscribe();
+    let office = match Office::start(OfficeOptions {
+        nodes: scenario.lab.nodes.clone(),
+        rotate_server_certificates: scenario.lab.rotate_server_certificates,
+        staff: scenario.lab.staff,
+        clock: clock.clone(),
+        events: events.clone(),
+        ..OfficeOptions::ephemeral(&dir)
+    })
+    .await
+    {
+        Ok(o) => o,
+        Err(e) => {
+            result
+                .checks
+                .push(Check::failed_to_run(0, 1, format!("opening the office: {e}")));
+            return result;
+        }
+    };
+    observer.opened(
+        scenario,
+        &OfficeInfo {
+            dir: dir.clone(),
+            apiserver: office.apiserver_url(),
+            etcd: office.etcd_url.clone(),
+        },
+    );
+    let mut runner = Runner {
+        office,
+        lab: Lab::new(&dir),
+        dir,
+        clock,
+        events,
+        rx,
+        made: HashMap::new(),
+        key_algorithm: scenario.lab.key_algorithm,
+        opts: opts.clone(),
+        checks: Vec::new(),
+        hops: Vec::new(),
+        observer,
+    };
+    for step in &scenario.steps {
+        runner.observer.before_step(step);
+        let before = runner.checks.len();
+        if let Err(e) = runner.step(step).await {
+            let c = Check::failed_to_run(step.index, step.line, e);
+            runner.observer.check(&c);
+            runner.checks.push(c);
+            break;
+        }
+        let _ = before;
+    }
+    let Runner {
+        office,
+        checks,
+        hops,
+        ..
+    } = runner;
+    office.shutdown().await;
+    result.checks = checks;
+    result.hops = hops;
+    result.elapsed = started.elapsed();
+    result
+}
+
+/// A fresh kubeadm PKI made with the scenario's key algorithm and clock, or a copy of one
+/// made elsewhere (`DIR/ca.crt`…, kubeconfigs from `DIR/..`).
+fn prepare_pki(
+    dir: &Path,
+    pki: Option<&Path>,
+    scenario: &Scenario,
+    clock: &LabClock,
+) -> Result<(), String> {
+    let lab = Lab::new(dir);
+    match pki {
+        Some(src) => {
+            if !src.join("ca.crt").exists() {
+                return Err(format!(
+                    "{}: no ca.crt (expected a kubeadm pki directory such as /etc/kubernetes/pki)",
+                    src.display()
+                ));
+            }
+            copy_dir(src, &lab.pki_dir()).map_err(|e| format!("copying {}: {e}", src.display()))?;
+            if let Some(parent) = src.parent() {
+                if let Ok(entries) = std::fs::read_dir(parent) {
+                    for entry in entries.flatten() {
+                        let path = entry.path();
+                        if path.extension().is_some_and(|e| e == "conf") && path.is_file() {
+                            std::fs::copy(&path, dir.join(entry.file_name()))
+                                .map_err(|e| format!("copying {}: {e}", path.display()))?;
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+        None => {
+            let node = scenario
+                .lab
+                .nodes
+                .first()
+                .cloned()
+                .unwrap_or_else(|| kubecorp_office::CONTROL_PLANE_NODE.into());
+            let init = kubecorp_pki::init::InitOptions {
+                facts: kubecorp_pki::ClusterFacts::new(
+                    node,
+                    std::net::IpAddr::from([127, 0, 0, 1]),
+                ),
+                key_algorithm: scenario.lab.key_algorithm,
+                force: false,
+                now: clock.now(),
+            };
+            kubecorp_pki::init::init(&lab, &init)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// Who is calling, ready to dial.
+struct Caller {
+    label: String,
+    cert: Option<CertSource>,
+    identity: Option<Identity>,
+    /// The kubeconfig, when the badge comes from one (its CA is then the one trusted).
+    kubeconfig: Option<PathBuf>,
+}
+
+impl Runner<'_> {
+    fn caller(&self, who: &Who) -> Result<Caller, String> {
+        let (cert, kubeconfig) = match who {
+            Who::Anonymous => (None, None),
+            Who::Kubeconfig(file) => {
+                let path = self.lab.kubeconfig_path(file);
+                if !path.exists() {
+                    return Err(format!("{}: no such kubeconfig in the lab", path.display()));
+                }
+                (Some(CertSource::kubeconfig(&path)), Some(path))
+            }
+            Who::Badge(stem) => (
+                Some(CertSource::pem_files(
+                    self.lab.cert_path(stem),
+                    self.lab.key_path(stem),
+                )),
+                None,
+            ),
+            Who::Files { cert, key } => (
+                Some(CertSource::pem_files(self.dir.join(cert), self.dir.join(key))),
+                None,
+            ),
+            Who::Made(name) => {
+                let made = self
+                    .made
+                    .get(name)
+                    .ok_or_else(|| format!("{name} has no key yet"))?;
+                let cert = made.cert.clone().ok_or_else(|| {
+                    format!("{name} has a key but no certificate yet (collect it with a `certificate` step)")
+                })?;
+                (Some(CertSource::pem_files(cert, made.key.clone())), None)
+            }
+        };
+        let identity = cert.as_ref().and_then(|c| c.identity().ok());
+        Ok(Caller {
+            label: who.label(),
+            cert,
+            identity,
+            kubeconfig,
+        })
+    }
+
+    fn apiserver(&self, caller: &Caller) -> Result<KubeClient, String> {
+        let trust = match &caller.kubeconfig {
+            Some(k) => TrustSource::kubeconfig(k),
+            None => TrustSource::bundle(self.lab.ca_cert_path(Authority::Cluster)),
+        };
+        KubeClient::new(
+            &caller.label,
+            &self.office.apiserver_url(),
+            caller.cert.clone(),
+            trust,
+            self.clock.clone(),
+            self.events.clone(),
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    fn admin(&self) -> Result<KubeClient, String> {
+        let caller = self.caller(&Who::Kubeconfig("admin.conf".into()))?;
+        Ok(self.apiserver(&caller)?)
+    }
+
+    /// Events that arrived since the last call.
+    fn drain(&mut self) -> Vec<Event> {
+        let mut out = Vec::new();
+        loop {
+            match self.rx.try_recv() {
+                Ok(e) => out.push(e),
+                Err(broadcast::error::TryRecvError::Lagged(_)) => continue,
+                Err(_) => break,
+            }
+        }
+        out
+    }
+
+    /// Drains events, waiting up to `grace` for one that satisfies `until`.
+    async fn drain_until(
+        &mut self,
+        mut events: Vec<Event>,
+        grace: std::time::Duration,
+        until: impl Fn(&[Event]) -> bool,
+    ) -> Vec<Event> {
+        let deadline = Instant::now() + grace;
+        loop {
+            events.extend(self.drain());
+            if until(&events) || Instant::now() >= deadline {
+                return events;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
+    fn record(&mut self, c: Check) {
+        self.observer.check(&c);
+        self.checks.push(c);
+    }
+
+    async fn step(&mut self, step: &Step) -> Result<(), String> {
+        // Whatever happened between steps (background staff) is shown, not judged.
+        for e in self.drain() {
+            self.observer.event(&e, false);
+        }
+        match &step.action {
+            Action::Say => {
+                let text = step.say.clone().unwrap_or_default();
+                self.observer.step(step, &text);
+                Ok(())
+            }
+            Action::Request(request) => {
+                let caller = self.caller(&request.who)?;
+                let headline = headline_request(request, &caller);
+                self.observer.step(step, &headline);
+                let (what, outcome) = self.request(request, &caller).await?;
+                self.finish_call(step, &caller, request.to.name(), &what, outcome)
+                    .await;
+                Ok(())
+            }
+            Action::Csr(csr) => {
+                let caller = self.caller(&csr.who)?;
+                self.observer.step(
+                    step,
+                    &format!(
+                        "{} makes a key and asks the Founder for a badge: CSR {} for CN={}{} ({}{}), sent by {}",
+                        csr.identity,
+                        csr.name,
+                        csr.cn,
+                        csr.groups.iter().map(|g| format!(", O={g}")).collect::<String>(),
+                        csr.signer,
+                        csr.expiration_seconds.map(|s| format!(", expirationSeconds {s}")).unwrap_or_default(),
+                        caller.label
+                    ),
+                );
+                let outcome = self.csr(csr, &caller).await?;
+                self.finish_call(
+                    step,
+                    &caller,
+                    "apiserver",
+                    &format!("create CSR {}", csr.name),
+                    outcome,
+                )
+                .await;
+                Ok(())
+            }
+            Action::Certificate { csr, identity } => {
+                self.observer.step(
+                    step,
+                    &format!("{identity} collects the signed badge from CSR {csr}"),
+                );
+                let outcome = self.certificate(csr, identity).await?;
+                let caller = self.caller(&Who::Kubeconfig("admin.conf".into()))?;
+                self.finish_call(
+                    step,
+                    &caller,
+                    "apiserver",
+                    &format!("get CSR {csr} status.certificate"),
+                    outcome,
+                )
+                .await;
+                Ok(())
+            }
+            Action::Run(cmd) => {
+                let command = self.substitute(&cmd.command)?;
+                self.observer.step(step, &format!("$ {command}"));
+                self.hops.push(Hop::Note {
+                    text: format!("$ {}", cmd.command),
+                });
+                let program = command.split_whitespace().next().unwrap_or_default();
+                if !on_path(program) {
+                    let why = format!("{program} is not installed");
+                    if self.opts.ci {
+                        return Err(format!("{why} (under CI every outside tool must be present)"));
+                    }
+                    self.record(Check::skipped(step.index, step.line, "run", why));
+                    return Ok(());
+                }
+                let outcome = self.run_command(&command, cmd.timeout).await?;
+                self.observer.output(&outcome.text);
+                let events = self.drain();
+                self.judge(step, &outcome, events, true).await;
+                Ok(())
+            }
+            Action::Wait(wait) => {
+                let headline = headline_wait(&wait.condition);
+                self.observer.step(step, &headline);
+                let outcome = self.wait(wait).await?;
+                self.hops.push(Hop::Note {
+                    text: format!(
+                        "{headline}: {}",
+                        if outcome.allowed { "done" } else { "timed out" }
+                    ),
+                });
+                let events = self.drain();
+                self.judge(step, &outcome, events, true).await;
+                Ok(())
+            }
+            Action::Break { fault, target } => {
+                self.observer
+                    .step(step, &format!("break {target}: {}", fault_words(fault)));
+                let line =
+                    kubecorp_pki::fault::inflict(&self.lab, fault, target, self.clock.now())
+                        .map_err(|e| e.to_string())?;
+                self.observer.output(&line);
+                self.hops.push(Hop::Note {
+                    text: format!("break {fault} {target}"),
+                });
+                Ok(())
+            }
+            Action::Undo { target } => {
+                self.observer
+                    .step(step, &format!("put {target} back from its backup"));
+                let line =
+                    kubecorp_pki::fault::undo(&self.lab, target).map_err(|e| e.to_string())?;
+                self.observer.output(&line);
+                self.hops.push(Hop::Note {
+                    text: format!("undo {target}"),
+                });
+                Ok(())
+            }
+            Action::Renew { target } => {
+                self.observer.step(
+                    step,
+                    &format!("the Founder renews {target} (kubeadm certs renew {target})"),
+                );
+                let renewed = kubecorp_pki::renew::renew(&self.lab, target, self.clock.now())
+                    .map_err(|e| e.to_string())?;
+                for r in renewed {
+                    if let Some(w) = r.warning {
+                        self.observer.output(&w);
+                    }
+                    self.observer.output(&r.line);
+                }
+                self.hops.push(Hop::Note {
+                    text: format!("renew {target}"),
+                });
+                Ok(())
+            }
+            Action::Clock(ClockMove::Advance(by)) => {
+                self.clock.advance(*by);
+                let text = format!(
+                    "time passes: {} later, the lab clock reads {}",
+                    format_duration(*by),
+                    rfc3339(self.clock.now())
+                );
+                self.observer.step(step, &text);
+                self.hops.push(Hop::Note {
+                    text: format!("clock +{}", format_duration(*by)),
+                });
+                Ok(())
+            }
+            Action::Clock(ClockMove::Set(at)) => {
+                self.clock.set(*at);
+                self.observer
+                    .step(step, &format!("the lab clock is set to {}", rfc3339(*at)));
+                self.hops.push(Hop::Note {
+                    text: format!("clock = {}", rfc3339(*at)),
+                });
+                Ok(())
+            }
+            Action::RotateCa(rotate) => {
+                self.observer.step(
+                    step,
+                    &format!(
+                        "CA rotation of {}: {}",
+                        rotate.authority.name(),
+                        if rotate.finish {
+                            "finish (trust only the new CA)"
+                        } else {
+                            "start (a new CA, trusted alongside the old one)"
+                        }
+                    ),
+                );
+                Err("CA rotation is not in the runner yet".into())
+            }
+        }
+    }
+
+    /// Events, outcome, hop and checks for a call.
+    async fn finish_call(
+        &mut self,
+        step: &Step,
+        caller: &Caller,
+        to: &str,
+        what: &str,
+        outcome: Outcome,
+    ) {
+        let events = self.drain();
+        let reply = if outcome.allowed {
+            outcome
+                .status
+                .map_or_else(|| "✓".to_owned(), |s| format!("✓ {s}"))
+        } else {
+            format!(
+                "✗ {}{}",
+                outcome.status.map(|s| format!("{s} ")).unwrap_or_default(),
+                outcome.stage.map(|s| s.to_string()).unwrap_or_default()
+            )
+        };
+        self.hops.push(Hop::Call {
+            from: caller.label.clone(),
+            to: to.to_owned(),
+            what: what.to_owned(),
+            reply,
+            ok: outcome.allowed,
+        });
+        let _ = caller;
+        self.judge(step, &outcome, events, true).await;
+    }
+
+    /// Shows the step's events and outcome, and checks them against `expect` (or, with no
+    /// `expect`, that the step simply worked).
+    async fn judge(&mut self, step: &Step, outcome: &Outcome, events: Vec<Event>, implicit: bool) {
+        let logs = step
+            .expect
+            .as_ref()
+            .map(|e| e.logs.clone())
+            .unwrap_or_default();
+        let events = if logs.is_empty() {
+            events
+        } else {
+            // A server logs a refusal a moment after the caller sees it.
+            self.drain_until(events, std::time::Duration::from_secs(1), |evs| {
+                logs.iter().all(|l| evs.iter().any(|e| log_matches(l, e)))
+            })
+            .await
+        };
+        for e in &events {
+            self.observer.event(e, true);
+        }
+        self.observer.outcome(step, outcome);
+        match &step.expect {
+            Some(expect) => {
+                for c in check(step.index, expect, outcome) {
+                    self.record(c);
+                }
+                for log in &expect.logs {
+                    let c = check_log(step.index, expect.line, log, &events);
+                    self.record(c);
+                }
+            }
+            None if implicit => {
+                let implied = Expect {
+                    line: step.line,
+                    allowed: Some(true),
+                    ..Expect::default()
+                };
+                for c in check(step.index, &implied, outcome) {
+                    self.record(c);
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// Carries out a request and reads what the guards decided.
+    async fn request(
+        &mut self,
+        request: &Request,
+        caller: &Caller,
+    ) -> Result<(String, Outcome), String> {
+        match request.to {
+            Component::Apiserver => {
+                let client = self.apiserver(caller)?;
+                self.api_call(&client, &request.call, caller).await
+            }
+            Component::Etcd => {
+                let Call::Raw { method, path, body } = &request.call else {
+                    return Err("etcd takes method and path".into());
+                };
+                let client = kubecorp_etcd::EtcdClient::new(
+                    &self.office.etcd_url,
+                    caller.cert.clone(),
+                    TrustSource::bundle(self.lab.ca_cert_path(Authority::Etcd)),
+                    self.clock.clone(),
+                    self.events.clone(),
+                )
+                .map_err(|e| e.to_string())?
+                .calling_as(caller.label.clone());
+                let method = method
+                    .parse::<Method>()
+                    .map_err(|_| format!("{method}: not an HTTP method"))?;
+                let bytes = body
+                    .as_ref()
+                    .map(|b| b.to_string().into_bytes())
+                    .unwrap_or_default();
+                let what = format!("{method} {path}");
+                let outcome = match client.request(method, path, bytes).await {
+                    Ok((status, body)) => Outcome {
+                        allowed: status.is_success(),
+                        status: Some(status.as_u16()),
+                        stage: Some(Stage::Request),
+                        text: String::from_utf8_lossy(&body).into_owned(),
+                        ..Outcome::default()
+                    },
+                    Err(e) => self.etcd_failure(e, caller).await,
+                };
+                Ok((what, outcome))
+            }
+            Component::Kubelet => Err(
+                "this office has no kubelet address to call yet (the kubelet is started by the office once it lands)"
+                    .into(),
+            ),
+        }
+    }
+
+    async fn etcd_failure(&mut self, e: kubecorp_etcd::ClientError, caller: &Caller) -> Outcome {
+        use kubecorp_etcd::client::Phase as EPhase;
+        use kubecorp_etcd::ClientError as E;
+        let mut outcome = Outcome {
+            also: vec![e.to_string()],
+            ..Outcome::default()
+        };
+        if let Some(g) = e.grpc_text() {
+            outcome.also.push(g);
+        }
+        match &e {
+            E::Transport {
+                phase,
+                text,
+                verdict,
+                ..
+            } => {
+                outcome.stage = Some(match phase {
+                    EPhase::Connect => Stage::Tcp,
+                    EPhase::TlsHandshake => Stage::Tls,
+                    EPhase::Request => Stage::Request,
+                });
+                outcome.text = text.clone();
+                if let Some(v) = verdict {
+                    outcome.verdict = Some(v.kind);
+                    outcome.explanation = Some(v.explanation.clone());
+                    outcome.hint = Some(v.hint.clone());
+                }
+            }
+            E::Status {
+                status, message, ..
+            } => {
+                outcome.status = Some(*status);
+                outcome.stage = Some(Stage::Request);
+                outcome.text = message.clone();
+            }
+            other => outcome.text = other.to_string(),
+        }
+        self.refusal_from_events(&mut outcome, caller, "etcd").await;
+        outcome
+    }
+
+    /// Fills the verdict, explanation and hint of a refusal from the guard's own event.
+    async fn refusal_from_events(&mut self, outcome: &mut Outcome, caller: &Caller, to: &str) {
+        if outcome.allowed || outcome.verdict.is_some() {
+            return;
+        }
+        let serial = caller.identity.as_ref().map(|i| i.serial.clone());
+        let label = caller.label.clone();
+        let target = to.to_owned();
+        let is_mine = move |e: &Event| -> bool {
+            if e.allowed || e.to != target {
+                return false;
+            }
+            match (&e.identity, &serial) {
+                (Some(id), Some(s)) => &id.serial == s,
+                (None, _) => e.from.parse::<SocketAddr>().is_ok() || e.from == label,
+                _ => false,
+            }
+        };
+        // The guard may log its refusal a moment after the caller saw it: peek without losing.
+        let snapshot = self.events.snapshot();
+        let mut found = snapshot.iter().rev().take(64).find(|e| is_mine(e)).cloned();
+        if found.is_none() {
+            let deadline = Instant::now() + std::time::Duration::from_millis(300);
+            while found.is_none() && Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                found = self
+                    .events
+                    .snapshot()
+                    .iter()
+                    .rev()
+                    .take(64)
+                    .find(|e| is_mine(e))
+                    .cloned();
+            }
+        }
+        if let Some(e) = found {
+            outcome.verdict = e
+                .verdict
+                .or_else(|| e.server_log.as_deref().and_then(classify_text));
+            outcome.explanation = e.explanation.clone().or(outcome.explanation.take());
+            outcome.hint = e.hint.clone().or(outcome.hint.take());
+            if let Some(log) = &e.server_log {
+                outcome.also.push(log.clone());
+            }
+        }
+        if outcome.explanation.is_none() {
+            if let Some(x) = kubecorp_trust::explain::explain(&outcome.text) {
+                outcome.explanation = Some(x.meaning);
+                outcome.hint = Some(x.fix);
+            }
+        }
+    }
+
+    /// A kubectl-like call (or a raw one) to the apiserver.
+    async fn api_call(
+        &mut self,
+        client: &KubeClient,
+        call: &Call,
+        caller: &Caller,
+    ) -> Result<(String, Outcome), String> {
+        let (method, path, body, success_text) = match call {
+            Call::Raw { method, path, body } => (
+                method
+                    .parse::<Method>()
+                    .map_err(|_| format!("{method}: not an HTTP method"))?,
+                path.clone(),
+                body.clone(),
+                None,
+            ),
+            Call::Verb {
+                verb,
+                resource,
+                name,
+                namespace,
+                body,
+            } => {
+                let r = lookup_resource(resource)
+                    .ok_or_else(|| format!("{resource}: not a resource the apiserver serves"))?;
+                let body_ns = body
+                    .as_ref()
+                    .and_then(|b| b["metadata"]["namespace"].as_str())
+                    .map(str::to_owned);
+                let ns = namespace
+                    .clone()
+                    .or(body_ns)
+                    .unwrap_or_else(|| "default".into());
+                let name = name.clone().or_else(|| {
+                    body.as_ref()
+                        .and_then(|b| b["metadata"]["name"].as_str())
+                        .map(str::to_owned)
+                });
+                let base = if r.group.is_empty() {
+                    format!("/api/{}", r.version)
+                } else {
+                    format!("/apis/{}/{}", r.group, r.version)
+                };
+                let collection = if r.namespaced {
+                    format!("{base}/namespaces/{ns}/{}", r.name)
+                } else {
+                    format!("{base}/{}", r.name)
+                };
+                let qualified = if r.group.is_empty() {
+                    r.singular.to_owned()
+                } else {
+                    format!("{}.{}", r.singular, r.group)
+                };
+                let item = |n: &Option<String>| match n {
+                    Some(n) => format!("{collection}/{n}"),
+                    None => collection.clone(),
+                };
+                let named = |word: &str| {
+                    Some(format!(
+                        "{qualified}/{} {word}",
+                        name.clone().unwrap_or_default()
+                    ))
+                };
+                match verb {
+                    Verb::Get => (Method::GET, item(&name), None, None),
+                    Verb::Create => (
+                        Method::POST,
+                        collection.clone(),
+                        body.clone(),
+                        named("created"),
+                    ),
+                    Verb::Apply => {
+                        // kubectl apply: create, or replace what is there.
+                        let first = client
+                            .send(
+                                Method::POST,
+                                &collection,
+                                body.as_ref().map(|b| b.to_string().into_bytes()),
+                                "application/json",
+                            )
+                            .await;
+                        match first {
+                            Ok(reply) if reply.code == 409 => {
+                                let current = client.get(&item(&name)).await.ok();
+                                let mut body = body.clone().unwrap_or(Value::Null);
+                                if let Some(rv) =
+                                    current.as_ref().map(|c| c["metadata"]["resourceVersion"].clone())
+                                {
+                                    body["metadata"]["resourceVersion"] = rv;
+                                }
+                                (Method::PUT, item(&name), Some(body), named("configured"))
+                            }
+                            other => {
+                                let what = format!("POST {collection}");
+                                let outcome = self
+                                    .api_outcome(client, &what, other, named("created"), caller)
+                                    .await;
+                                return Ok((what, outcome));
+                            }
+                        }
+                    }
+                    Verb::Approve | Verb::Deny => {
+                        let path = item(&name);
+                        let current = match client.send(Method::GET, &path, None, "").await {
+                            Ok(reply) if (200..300).contains(&reply.code) => reply.json(),
+                            other => {
+                                let what = format!("GET {path}");
+                                let outcome =
+                                    self.api_outcome(client, &what, other, None, caller).await;
+                                return Ok((what, outcome));
+                            }
+                        };
+                        let (kind, reason, word) = if *verb == Verb::Approve {
+                            ("Approved", "KubectlApprove", "approved")
+                        } else {
+                            ("Denied", "KubectlDeny", "denied")
+                        };
+                        let mut updated = current;
+                        let condition = json!({
+                            "type": kind,
+                            "status": "True",
+                            "reason": reason,
+                            "message": format!("This CSR was {word} by kubectl certificate {}.", verb.name()),
+                            "lastUpdateTime": rfc3339(self.clock.now()),
+                        });
+                        match updated["status"]["conditions"].as_array_mut() {
+                            Some(list) => list.push(condition),
+                            None => updated["status"]["conditions"] = json!([condition]),
+                        }
+                        (
+                            Method::PUT,
+                            format!("{path}/approval"),
+                            Some(updated),
+                            named(word),
+                        )
+                    }
+                    Verb::Delete => (Method::DELETE, item(&name), None, named("deleted")),
+                }
+            }
+        };
+        let what = format!("{method} {path}");
+        let reply = client
+            .send(
+                method,
+                &path,
+                body.map(|b| b.to_string().into_bytes()),
+                "application/json",
+            )
+            .await;
+        let outcome = self
+            .api_outcome(client, &what, reply, success_text, caller)
+            .await;
+        Ok((what, outcome))
+    }
+
+    async fn api_outcome(
+        &mut self,
+        client: &KubeClient,
+        what: &str,
+        reply: Result<kubecorp_client::Reply, ClientError>,
+        success_text: Option<String>,
+        caller: &Caller,
+    ) -> Outcome {
+        let mut outcome = Outcome::default();
+        match reply {
+            Ok(reply) if (200..300).contains(&reply.code) => {
+                outcome.allowed = true;
+                outcome.status = Some(reply.code);
+                outcome.stage = Some(Stage::Request);
+                outcome.text = success_text.unwrap_or_else(|| summarize(&reply.json(), &reply.text()));
+                outcome.also.push(reply.text());
+            }
+            Ok(reply) => {
+                let err = client.status_error(what.to_owned(), &reply);
+                outcome.status = Some(reply.code);
+                outcome.stage = Some(match reply.code {
+                    401 => Stage::Authn,
+                    403 => Stage::Authz,
+                    _ => Stage::Request,
+                });
+                outcome.text = err.kubectl_text();
+                outcome.also = vec![err.text(), reply.text()];
+                if reply.code == 403 {
+                    outcome.explanation = Some("the badge is genuine, but no RBAC rule lets this user do this".into());
+                    outcome.hint = Some("grant it with a RoleBinding or ClusterRoleBinding (kubectl create rolebinding NAME --clusterrole=view --user=USER)".into());
+                }
+                if reply.code == 401 || reply.code == 403 {
+                    self.refusal_from_events(&mut outcome, caller, "apiserver").await;
+                }
+            }
+            Err(e) => {
+                outcome.stage = Some(match e.phase() {
+                    Some(Phase::Connect) => Stage::Tcp,
+                    Some(Phase::TlsHandshake) => Stage::Tls,
+                    _ => Stage::Request,
+                });
+                outcome.text = e.kubectl_text();
+                outcome.also = vec![e.text(), e.to_string()];
+                if let ClientError::Transport {
+                    verdict: Some(v), ..
+                } = &e
+                {
+                    outcome.verdict = Some(v.kind);
+                    outcome.explanation = Some(v.explanation.clone());
+                    outcome.hint = Some(v.hint.clone());
+                }
+                self.refusal_from_events(&mut outcome, caller, "apiserver").await;
+            }
+        }
+        outcome
+    }
+
+    async fn csr(&mut self, csr: &CsrSpec, caller: &Caller) -> Result<Outcome, String> {
+        let users = self.dir.join("users");
+        let key = match self.made.get(&csr.identity) {
+            Some(made) => kubecorp_pki::keys::read_private_key(&made.key).map_err(|e| e.to_string())?,
+            None => {
+                let key = self.key_algorithm.generate().map_err(|e| e.to_string())?;
+                let pem = kubecorp_pki::keys::private_key_pem(&key).map_err(|e| e.to_string())?;
+                let path = users.join(format!("{}.key", csr.identity));
+                kubecorp_pki::fs::write_atomic(&path, pem.as_bytes(), kubecorp_pki::fs::Mode::Secret)
+                    .map_err(|e| e.to_string())?;
+                self.made.insert(
+                    csr.identity.clone(),
+                    Made {
+                        key: path,
+                        cert: None,
+                    },
+                );
+                key
+            }
+        };
+        let mut params = rcgen::CertificateParams::default();
+        let mut dn = rcgen::DistinguishedName::new();
+        for g in &csr.groups {
+            dn.push(rcgen::DnType::OrganizationName, g.as_str());
+        }
+        dn.push(rcgen::DnType::CommonName, csr.cn.as_str());
+        params.distinguished_name = dn;
+        let request = params
+            .serialize_request(&key)
+            .and_then(|r| r.pem())
+            .map_err(|e| format!("writing the CSR: {e}"))?;
+        kubecorp_pki::fs::write_atomic(
+            &users.join(format!("{}.csr", csr.identity)),
+            request.as_bytes(),
+            kubecorp_pki::fs::Mode::Public,
+        )
+        .map_err(|e| e.to_string())?;
+        use base64::Engine as _;
+        let mut spec = json!({
+            "request": base64::engine::general_purpose::STANDARD.encode(request.as_bytes()),
+            "signerName": csr.signer,
+            "usages": csr.usages,
+        });
+        if let Some(s) = csr.expiration_seconds {
+            spec["expirationSeconds"] = json!(s);
+        }
+        let object = json!({
+            "apiVersion": "certificates.k8s.io/v1",
+            "kind": "CertificateSigningRequest",
+            "metadata": {"name": csr.name},
+            "spec": spec,
+        });
+        let client = self.apiserver(caller)?;
+        let (_, outcome) = self
+            .api_call(
+                &client,
+                &Call::Verb {
+                    verb: Verb::Create,
+                    resource: "certificatesigningrequests".into(),
+                    name: Some(csr.name.clone()),
+                    namespace: None,
+                    body: Some(object),
+                },
+                caller,
+            )
+            .await?;
+        Ok(outcome)
+    }
+
+    async fn certificate(&mut self, csr: &str, identity: &str) -> Result<Outcome, String> {
+        let admin = self.admin()?;
+        let path = format!("/apis/certificates.k8s.io/v1/certificatesigningrequests/{csr}");
+        let object = match admin.get(&path).await {
+            Ok(v) => v,
+            Err(e) => {
+                return Ok(Outcome {
+                    text: e.kubectl_text(),
+                    status: e.code(),
+                    ..Outcome::default()
+                })
+            }
+        };
+        let Some(b64) = object["status"]["certificate"].as_str() else {
+            let conditions: Vec<String> = object["status"]["conditions"]
+                .as_array()
+                .map(|c| {
+                    c.iter()
+                        .map(|c| {
+                            format!(
+                                "{} ({})",
+                                c["type"].as_str().unwrap_or(""),
+                                c["message"].as_str().unwrap_or("")
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            return Ok(Outcome {
+                text: if conditions.is_empty() {
+                    format!("CSR {csr} has no certificate yet (Pending: approve it first)")
+                } else {
+                    format!("CSR {csr} has no certificate: {}", conditions.join("; "))
+                },
+                stage: Some(Stage::Request),
+                status: Some(200),
+                ..Outcome::default()
+            });
+        };
+        use base64::Engine as _;
+        let pem = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|e| format!("status.certificate is not base64: {e}"))?;
+        let users = self.dir.join("users");
+        let cert_path = users.join(format!("{identity}.crt"));
+        kubecorp_pki::fs::write_atomic(&cert_path, &pem, kubecorp_pki::fs::Mode::Public)
+            .map_err(|e| e.to_string())?;
+        let chain =
+            kubecorp_pki::cert::parse_cert_chain(&cert_path, &pem).map_err(|e| e.to_string())?;
+        let info = kubecorp_pki::cert::CertInfo::from_der(
+            &cert_path,
+            chain.first().ok_or("status.certificate holds no certificate")?,
+        )
+        .map_err(|e| e.to_string())?;
+        let made = self
+            .made
+            .entry(identity.to_owned())
+            .or_insert_with(|| Made {
+                key: users.join(format!("{identity}.key")),
+                cert: None,
+            });
+        made.cert = Some(cert_path.clone());
+        // A kubeconfig for `run` steps, made the way the seed article makes one.
+        if let (Ok(key_pem), Ok(ca_pem)) = (
+            std::fs::read_to_string(&made.key),
+            std::fs::read_to_string(self.lab.ca_cert_path(Authority::Cluster)),
+        ) {
+            let config = kubecorp_pki::kubeconfig::Kubeconfig::with_client_cert(
+                "kubernetes",
+                &self.office.apiserver_url(),
+                &ca_pem,
+                identity,
+                &String::from_utf8_lossy(&pem),
+                &key_pem,
+            );
+            let _ = kubecorp_pki::fs::write_atomic(
+                &users.join(format!("{identity}.conf")),
+                config.to_yaml().as_bytes(),
+                kubecorp_pki::fs::Mode::Secret,
+            );
+        }
+        Ok(Outcome {
+            allowed: true,
+            status: Some(200),
+            stage: Some(Stage::Request),
+            text: format!(
+                "{} ({}), valid {} to {}",
+                info.subject,
+                info.issuer,
+                rfc3339(info.not_before),
+                rfc3339(info.not_after)
+            ),
+            lifetime: Some(info.not_after - info.not_before),
+            ..Outcome::default()
+        })
+    }
+
+    /// `{{apiserver}}`, `{{etcd}}`, `{{dir}}`, `{{pki}}`, `{{kubeconfig:NAME}}` (a lab kubeconfig
+    /// or a made identity's, pointing at this office), `{{cert:NAME}}`, `{{key:NAME}}`.
+    fn substitute(&self, text: &str) -> Result<String, String> {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("{{") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let end = after
+                .find("}}")
+                .ok_or_else(|| format!("unclosed {{{{ in {text:?}"))?;
+            let name = after[..end].trim();
+            out.push_str(&self.lookup(name)?);
+            rest = &after[end + 2..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    fn lookup(&self, name: &str) -> Result<String, String> {
+        let path = |p: &Path| p.to_string_lossy().into_owned();
+        Ok(match name.split_once(':') {
+            None => match name {
+                "apiserver" => self.office.apiserver_url(),
+                "etcd" => self.office.etcd_url.clone(),
+                "dir" => path(&self.dir),
+                "pki" => path(&self.lab.pki_dir()),
+                other => {
+                    return Err(format!(
+                        "unknown substitution {{{{{other}}}}}: expected apiserver, etcd, dir, pki, kubeconfig:NAME, cert:NAME or key:NAME"
+                    ))
+                }
+            },
+            Some(("kubeconfig", who)) => {
+                if let Some(made) = self.made.get(who) {
+                    let _ = made;
+                    return Ok(path(&self.dir.join("users").join(format!("{who}.conf"))));
+                }
+                // A copy of the lab kubeconfig that dials this office's port.
+                let source = self.lab.kubeconfig_path(who);
+                let mut config = kubecorp_pki::kubeconfig::Kubeconfig::read(&source)
+                    .map_err(|e| e.to_string())?;
+                for c in &mut config.clusters {
+                    c.cluster.server = self.office.apiserver_url();
+                }
+                let copy = self.dir.join("users").join(who);
+                kubecorp_pki::fs::write_atomic(
+                    &copy,
+                    config.to_yaml().as_bytes(),
+                    kubecorp_pki::fs::Mode::Secret,
+                )
+                .map_err(|e| e.to_string())?;
+                path(&copy)
+            }
+            Some(("cert", who)) => match self.made.get(who).and_then(|m| m.cert.clone()) {
+                Some(c) => path(&c),
+                None => path(&self.lab.cert_path(who)),
+            },
+            Some(("key", who)) => match self.made.get(who) {
+                Some(m) => path(&m.key),
+                None => path(&self.lab.key_path(who)),
+            },
+            Some((other, _)) => return Err(format!("unknown substitution {{{{{other}:…}}}}")),
+        })
+    }
+
+    async fn run_command(&mut self, command: &str, timeout: Duration) -> Result<Outcome, String> {
+        let mut cmd = tokio::process::Command::new("sh");
+        cmd.arg("-c")
+            .arg(command)
+            .current_dir(&self.dir)
+            // kubectl keeps its discovery cache under $HOME: keep it in the lab.
+            .env("HOME", &self.dir)
+            .env("KUBECONFIG", self.dir.join("admin.conf"))
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true);
+        let limit = std::time::Duration::try_from(timeout).unwrap_or(std::time::Duration::from_secs(30));
+        let output = match tokio::time::timeout(limit, cmd.output()).await {
+            Ok(Ok(o)) => o,
+            Ok(Err(e)) => return Err(format!("cannot run sh -c {command:?}: {e}")),
+            Err(_) => {
+                return Ok(Outcome {
+                    text: format!("timed out after {}", format_duration(timeout)),
+                    ..Outcome::default()
+                })
+            }
+        };
+        let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&output.stderr));
+        let exit = output.status.code();
+        Ok(Outcome {
+            allowed: exit == Some(0),
+            exit,
+            also: vec![],
+            explanation: kubecorp_trust::explain::explain(&text)
+                .filter(|_| exit != Some(0))
+                .map(|x| x.meaning),
+            text,
+            ..Outcome::default()
+        })
+    }
+
+    async fn wait(&mut self, wait: &Wait) -> Result<Outcome, String> {
+        let admin = self.admin()?;
+        let limit = std::time::Duration::try_from(wait.timeout).unwrap_or(std::time::Duration::from_secs(10));
+        let deadline = Instant::now() + limit;
+        let mut last = String::new();
+        let mut seen: Vec<Event> = Vec::new();
+        loop {
+            let done = match &wait.condition {
+                WaitFor::Event {
+                    from,
+                    to,
+                    allowed,
+                    contains,
+                } => {
+                    seen.extend(self.drain());
+                    let hit = seen.iter().find(|e| {
+                        from.as_deref().is_none_or(|f| e.from == f)
+                            && to.as_deref().is_none_or(|t| e.to == t)
+                            && allowed.is_none_or(|a| e.allowed == a)
+                            && contains.as_deref().is_none_or(|c| {
+                                [&e.detail, &e.server_log, &e.client_text]
+                                    .iter()
+                                    .any(|t| t.as_deref().is_some_and(|t| t.contains(c)))
+                            })
+                    });
+                    if let Some(e) = hit {
+                        last = format!("{} → {} {}", e.from, e.to, e.detail.clone().unwrap_or_default());
+                    }
+                    hit.is_some()
+                }
+                condition => {
+                    let (path, ok): (String, Box<dyn Fn(&Value) -> bool + Send + Sync>) = match condition {
+                        WaitFor::PodBound { namespace, name } => (
+                            format!("/api/v1/namespaces/{namespace}/pods/{name}"),
+                            Box::new(|v: &Value| v["spec"]["nodeName"].as_str().is_some_and(|n| !n.is_empty())),
+                        ),
+                        WaitFor::PodRunning { namespace, name } => (
+                            format!("/api/v1/namespaces/{namespace}/pods/{name}"),
+                            Box::new(|v: &Value| v["status"]["phase"] == "Running"),
+                        ),
+                        WaitFor::NodeReady { name } => (
+                            format!("/api/v1/nodes/{name}"),
+                            Box::new(|v: &Value| {
+                                v["status"]["conditions"].as_array().is_some_and(|c| {
+                                    c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True")
+                                })
+                            }),
+                        ),
+                        WaitFor::Endpoints { namespace, name } => (
+                            format!("/api/v1/namespaces/{namespace}/endpoints/{name}"),
+                            Box::new(|v: &Value| {
+                                v["subsets"].as_array().is_some_and(|s| {
+                                    s.iter().any(|s| s["addresses"].as_array().is_some_and(|a| !a.is_empty()))
+                                })
+                            }),
+                        ),
+                        WaitFor::Field { path, field, equals } => {
+                            let field = field.clone();
+                            let equals = equals.clone();
+                            (
+                                path.clone(),
+                                Box::new(move |v: &Value| {
+                                    let got = field.split('.').fold(v, |v, k| &v[k]);
+                                    match &equals {
+                                        Some(want) => got == want || got.as_str().is_some_and(|s| Some(s) == want.as_str()),
+                                        None => !got.is_null(),
+                                    }
+                                }),
+                            )
+                        }
+                        WaitFor::Event { .. } => unreachable!("handled above"),
+                    };
+                    match admin.get(&path).await {
+                        Ok(v) => {
+                            last = summarize_state(&v);
+                            ok(&v)
+                        }
+                        Err(e) => {
+                            last = e.kubectl_text();
+                            false
+                        }
+                    }
+                }
+            };
+            if done {
+                return Ok(Outcome {
+                    allowed: true,
+                    stage: Some(Stage::Request),
+                    text: last,
+                    ..Outcome::default()
+                });
+            }
+            if Instant::now() >= deadline {
+                return Ok(Outcome {
+                    allowed: false,
+                    text: format!(
+                        "still not done after {}: {}",
+                        format_duration(wait.timeout),
+                        if last.is_empty() { "nothing seen" } else { &last }
+                    ),
+                    ..Outcome::default()
+                });
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+    }
+}
+
+fn headline_request(request: &Request, caller: &Caller) -> String {
+    let badge = match &caller.identity {
+        Some(id) => format!("shows the badge {id}"),
+        None if caller.cert.is_some() => "shows a badge that cannot be read".into(),
+        None => "shows no badge".into(),
+    };
+    let what = match &request.call {
+        Call::Raw { method, path, .. } => format!("{method} {path}"),
+        Call::Verb {
+            verb,
+            resource,
+            name,
+            namespace,
+            ..
+        } => format!(
+            "{} {resource}{}{}",
+            verb.name(),
+            name.as_ref().map(|n| format!(" {n}")).unwrap_or_default(),
+            namespace.as_ref().map(|n| format!(" -n {n}")).unwrap_or_default()
+        ),
+    };
+    format!(
+        "{} {badge} to {} and asks: {what}",
+        caller.label,
+        request.to.name()
+    )
+}
+
+fn headline_wait(condition: &WaitFor) -> String {
+    match condition {
+        WaitFor::PodBound { namespace, name } => {
+            format!("wait for the scheduler (Bob) to bind pod {namespace}/{name} to a node")
+        }
+        WaitFor::PodRunning { namespace, name } => {
+            format!("wait for a kubelet to report pod {namespace}/{name} Running")
+        }
+        WaitFor::NodeReady { name } => format!("wait for node {name} to be Ready"),
+        WaitFor::Endpoints { namespace, name } => {
+            format!("wait for endpoints {namespace}/{name} to list an address")
+        }
+        WaitFor::Field { path, field, equals } => format!(
+            "wait for {field} of {path}{}",
+            equals
+                .as_ref()
+                .map(|e| format!(" to be {e}"))
+                .unwrap_or_else(|| " to be set".into())
+        ),
+        WaitFor::Event { from, to, .. } => format!(
+            "wait for an event{}{}",
+            from.as_ref().map(|f| format!(" from {f}")).unwrap_or_default(),
+            to.as_ref().map(|t| format!(" to {t}")).unwrap_or_default()
+        ),
+    }
+}
+
+fn fault_words(fault: &str) -> &'static str {
+    kubecorp_pki::fault::FAULTS
+        .iter()
+        .find(|(n, _)| *n == fault)
+        .map_or("", |(_, w)| w)
+}
+
+/// A short text for a successful answer: names for a list, `kind/name` for one object.
+fn summarize(value: &Value, raw: &str) -> String {
+    if let Some(items) = value["items"].as_array() {
+        if items.is_empty() {
+            return "No resources found".into();
+        }
+        return items
+            .iter()
+            .filter_map(|i| i["metadata"]["name"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
+    }
+    if let (Some(kind), Some(name)) = (value["kind"].as_str(), value["metadata"]["name"].as_str()) {
+        return format!("{}/{name}", kind.to_ascii_lowercase());
+    }
+    raw.trim_end().to_owned()
+}
+
+fn summarize_state(value: &Value) -> String {
+    let name = value["metadata"]["name"].as_str().unwrap_or("?");
+    let phase = value["status"]["phase"].as_str();
+    let node = value["spec"]["nodeName"].as_str();
+    let mut out = name.to_owned();
+    if let Some(n) = node {
+        out += &format!(" on {n}");
+    }
+    if let Some(p) = phase {
+        out += &format!(" ({p})");
+    }
+    out
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}
+
+/// Whether `program` can be run (a path, or a name found on `$PATH`).
+fn on_path(program: &str) -> bool {
+    if program.is_empty() {
+        return false;
+    }
+    if program.contains('/') {
+        return Path::new(program).exists();
+    }
+    // Shell builtins and keywords always run.
+    if matches!(program, "echo" | "test" | "[" | "true" | "false" | "cd" | "export" | "set") {
+        return true;
+    }
+    std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| dir.join(program).is_file())
+    })
+}

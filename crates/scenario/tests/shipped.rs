@@ -1,0 +1,52 @@
+//! Every scenario shipped in `scenarios/` runs and passes; a failure names the scenario and the check.
+
+use std::path::{Path, PathBuf};
+
+fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().collect();
+    entries.sort_by_key(|e| e.path());
+    for e in entries {
+        let p = e.path();
+        if p.is_dir() {
+            yaml_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+            out.push(p);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_shipped_scenario_passes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
+    let mut files = Vec::new();
+    yaml_files(&root, &mut files);
+    assert!(!files.is_empty(), "no scenarios under {}", root.display());
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let mut tasks = Vec::new();
+    for file in files {
+        tasks.push(tokio::spawn(async move {
+            let scenario = match kubecorp_scenario::parse_file(&file) {
+                Ok(s) => s,
+                Err(e) => return Err(format!("{e}")),
+            };
+            let opts = kubecorp_scenario::run::RunOptions { pki: None, ci };
+            let result = kubecorp_scenario::run::run(&scenario, &opts, &mut kubecorp_scenario::run::Quiet).await;
+            if result.passed() {
+                Ok(())
+            } else {
+                let lines: Vec<String> = result
+                    .failures()
+                    .map(|c| format!("  {}:{}: step {}: {}", file.display(), c.line, c.step + 1, c.describe()))
+                    .collect();
+                Err(format!("{} ({}):\n{}", file.display(), scenario.title, lines.join("\n")))
+            }
+        }));
+    }
+    let mut failed = Vec::new();
+    for t in tasks {
+        if let Err(e) = t.await.unwrap() {
+            failed.push(e);
+        }
+    }
+    assert!(failed.is_empty(), "failing scenarios:\n{}", failed.join("\n"));
+}
