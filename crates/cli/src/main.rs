@@ -19,6 +19,7 @@ macro_rules! say_raw {
 }
 
 mod office_cmd;
+mod scenario_cmd;
 mod when;
 
 fn emit(args: std::fmt::Arguments<'_>) {
@@ -132,6 +133,35 @@ enum Command {
         /// How events are printed: readable lines, or JSON lines.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         log_format: Format,
+    },
+    /// Play a scenario file: build a private lab, run its steps, narrate them and check them.
+    Run {
+        /// The scenario, e.g. scenarios/kubecorp-day.yaml.
+        file: PathBuf,
+        /// Pause before each step until Enter is pressed.
+        #[arg(long)]
+        step: bool,
+        /// Narrated text for a room, or JSON lines.
+        #[arg(long, value_enum, default_value = "text")]
+        format: scenario_cmd::RunFormat,
+        /// Also write a Markdown report (checks table and a Mermaid diagram of the hops).
+        #[arg(long, value_name = "FILE.md")]
+        report: Option<PathBuf>,
+    },
+    /// Check scenario files (directories recursively) in parallel; exit 1 if any expectation fails.
+    Test {
+        /// Scenario files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Write a JUnit XML report: one test case per expectation.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Run against a PKI made elsewhere (kubeadm layout: DIR/ca.crt, DIR/etcd/ca.crt, kubeconfigs in DIR/..).
+        #[arg(long, value_name = "DIR")]
+        pki: Option<PathBuf>,
+        /// How many scenarios run at once (default: one per CPU).
+        #[arg(short = 'j', long)]
+        jobs: Option<usize>,
     },
     /// `kubeadm alpha certs` was removed in Kubernetes 1.21; this only points to the right command.
     #[command(hide = true, disable_help_flag = true)]
@@ -476,6 +506,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Run {
+            file,
+            step,
+            format,
+            report,
+        } => scenario_cmd::run(&file, step, format, report.as_deref()),
+        Command::Test {
+            paths,
+            junit,
+            pki,
+            jobs,
+        } => scenario_cmd::test(&paths, junit.as_deref(), pki, jobs),
         Command::Alpha { rest } => {
             let typed = rest.join(" ");
             let right = rest

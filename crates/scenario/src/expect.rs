@@ -101,7 +101,7 @@ pub fn check(step: usize, expect: &Expect, outcome: &Outcome) -> Vec<Check> {
         out.push(Check::new(
             step,
             line,
-            "allowed",
+            "result",
             word(allowed).into(),
             word(outcome.allowed).into(),
             allowed == outcome.allowed,

@@ -496,7 +496,7 @@ impl Runner<'_> {
                 let outcome = self.run_command(&command, cmd.timeout).await?;
                 self.observer.output(&outcome.text);
                 let events = self.drain();
-                self.judge(step, &outcome, events, true).await;
+                self.judge(step, &outcome, events, None).await;
                 Ok(())
             }
             Action::Wait(wait) => {
@@ -510,7 +510,7 @@ impl Runner<'_> {
                     ),
                 });
                 let events = self.drain();
-                self.judge(step, &outcome, events, true).await;
+                self.judge(step, &outcome, events, None).await;
                 Ok(())
             }
             Action::Break { fault, target } => {
@@ -622,13 +622,30 @@ impl Runner<'_> {
             reply,
             ok: outcome.allowed,
         });
-        let _ = caller;
-        self.judge(step, &outcome, events, true).await;
+        let serial = caller.identity.as_ref().map(|i| i.serial.clone());
+        let target = to.to_owned();
+        let label = caller.label.clone();
+        let mine = move |e: &Event| {
+            e.from == label
+                || (e.to == target
+                    && match (&e.identity, &serial) {
+                        (Some(id), Some(s)) => &id.serial == s,
+                        (None, _) => e.from.parse::<SocketAddr>().is_ok(),
+                        _ => false,
+                    })
+        };
+        self.judge(step, &outcome, events, Some(&mine)).await;
     }
 
     /// Shows the step's events and outcome, and checks them against `expect` (or, with no
     /// `expect`, that the step simply worked).
-    async fn judge(&mut self, step: &Step, outcome: &Outcome, events: Vec<Event>, implicit: bool) {
+    async fn judge(
+        &mut self,
+        step: &Step,
+        outcome: &Outcome,
+        events: Vec<Event>,
+        mine: Option<&(dyn Fn(&Event) -> bool + Send + Sync)>,
+    ) {
         let logs = step
             .expect
             .as_ref()
@@ -644,7 +661,7 @@ impl Runner<'_> {
             .await
         };
         for e in &events {
-            self.observer.event(e, true);
+            self.observer.event(e, mine.is_some_and(|m| m(e)));
         }
         self.observer.outcome(step, outcome);
         match &step.expect {
@@ -657,7 +674,7 @@ impl Runner<'_> {
                     self.record(c);
                 }
             }
-            None if implicit => {
+            None => {
                 let implied = Expect {
                     line: step.line,
                     allowed: Some(true),
@@ -667,7 +684,6 @@ impl Runner<'_> {
                     self.record(c);
                 }
             }
-            None => {}
         }
     }
 
@@ -708,7 +724,8 @@ impl Runner<'_> {
                         allowed: status.is_success(),
                         status: Some(status.as_u16()),
                         stage: Some(Stage::Request),
-                        text: String::from_utf8_lossy(&body).into_owned(),
+                        text: etcd_summary(&body),
+                        also: vec![String::from_utf8_lossy(&body).into_owned()],
                         ..Outcome::default()
                     },
                     Err(e) => self.etcd_failure(e, caller).await,
@@ -1483,6 +1500,35 @@ fn summarize(value: &Value, raw: &str) -> String {
         return format!("{}/{name}", kind.to_ascii_lowercase());
     }
     raw.trim_end().to_owned()
+}
+
+/// etcd's JSON gateway answers in base64; a room wants the keys.
+fn etcd_summary(body: &[u8]) -> String {
+    use base64::Engine as _;
+    let value: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let Some(kvs) = value["kvs"].as_array() else {
+        return match value["count"].as_str() {
+            Some(_) | None if value["header"].is_object() => "no such key".into(),
+            _ => String::from_utf8_lossy(body).trim_end().to_owned(),
+        };
+    };
+    let decode = |v: &Value| {
+        v.as_str()
+            .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    };
+    kvs.iter()
+        .map(|kv| {
+            format!(
+                "{} (revision {}, {} bytes)",
+                decode(&kv["key"]),
+                kv["mod_revision"].as_str().unwrap_or("?"),
+                decode(&kv["value"]).len()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn summarize_state(value: &Value) -> String {

@@ -1,0 +1,465 @@
+//! `kubecorp run` (one scenario, narrated for a room) and `kubecorp test` (many, checked for CI).
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use kubecorp_scenario::expect::{Check, Outcome};
+use kubecorp_scenario::junit::Entry;
+use kubecorp_scenario::model::{Action, Scenario, Step};
+use kubecorp_scenario::run::{OfficeInfo, Observer, Quiet, RunOptions, ScenarioResult};
+use kubecorp_trust::Event;
+use serde_json::json;
+
+/// How `kubecorp run` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RunFormat {
+    /// Narrated lines for a room (coloured on a terminal unless NO_COLOR is set).
+    Text,
+    /// One JSON object per line: steps, events, outputs, checks and the result.
+    Json,
+}
+
+fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// Writes a line to stdout; a closed pipe ends the program quietly.
+fn line(text: &str) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{text}") {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
+}
+
+/// `kubecorp run FILE`.
+pub fn run(
+    file: &Path,
+    step_by_step: bool,
+    format: RunFormat,
+    report: Option<&Path>,
+) -> Result<ExitCode> {
+    let scenario = match kubecorp_scenario::parse_file(file) {
+        Ok(s) => s,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let color = std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+    let opts = RunOptions {
+        pki: None,
+        ci: ci(),
+    };
+    let result = match format {
+        RunFormat::Text => {
+            let mut narrator = Narrator::new(color, step_by_step);
+            let result =
+                runtime()?.block_on(kubecorp_scenario::run::run(&scenario, &opts, &mut narrator));
+            narrator.summary(&result);
+            result
+        }
+        RunFormat::Json => {
+            let mut json = JsonLines { step_by_step };
+            let result =
+                runtime()?.block_on(kubecorp_scenario::run::run(&scenario, &opts, &mut json));
+            line(
+                &json!({
+                    "type": "result",
+                    "file": result.file,
+                    "title": result.title,
+                    "passed": result.passed(),
+                    "checks": result.checks.len(),
+                    "failed": result.failures().count(),
+                    "elapsed_ms": result.elapsed.as_millis() as u64,
+                })
+                .to_string(),
+            );
+            result
+        }
+    };
+    if let Some(path) = report {
+        kubecorp_scenario::report::write_atomic(path, &kubecorp_scenario::report::markdown(&result))
+            .with_context(|| format!("writing the report {}", path.display()))?;
+    }
+    Ok(if result.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn pause(step_by_step: bool) {
+    if step_by_step {
+        eprint!("  [Enter] for the next step ");
+        let mut buf = String::new();
+        // Blocking here is the point: the room decides when the story goes on.
+        let _ = tokio::task::block_in_place(|| std::io::stdin().read_line(&mut buf));
+    }
+}
+
+/// The narration for a room.
+struct Narrator {
+    color: bool,
+    step_by_step: bool,
+    /// Whether a refusal of this step was already told through its event.
+    told_refusal: bool,
+}
+
+impl Narrator {
+    fn new(color: bool, step_by_step: bool) -> Narrator {
+        Narrator {
+            color,
+            step_by_step,
+            told_refusal: false,
+        }
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    fn summary(&self, result: &ScenarioResult) {
+        let failed = result.failures().count();
+        let skipped = result.checks.iter().filter(|c| c.skipped).count();
+        let passed = result.checks.len() - failed - skipped;
+        let mut text = format!(
+            "{passed} checks passed, {failed} failed{} ({} ms)",
+            if skipped > 0 {
+                format!(", {skipped} skipped")
+            } else {
+                String::new()
+            },
+            result.elapsed.as_millis()
+        );
+        if failed > 0 {
+            text = self.paint("31;1", &text);
+            line("");
+            line(&text);
+            for c in result.failures() {
+                line(&format!(
+                    "  ✗ {}:{}: step {}: {}",
+                    result.file.display(),
+                    c.line,
+                    c.step + 1,
+                    c.describe()
+                ));
+            }
+        } else {
+            line("");
+            line(&self.paint("32;1", &text));
+        }
+    }
+}
+
+fn indent(text: &str, by: &str) -> String {
+    text.trim_end()
+        .lines()
+        .map(|l| format!("{by}{l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl Observer for Narrator {
+    fn opened(&mut self, scenario: &Scenario, office: &OfficeInfo) {
+        line(&self.paint("1", &scenario.title));
+        if let Some(d) = &scenario.description {
+            line(&indent(d, "  "));
+        }
+        line(&self.paint(
+            "2",
+            &format!(
+                "  (the office is open: apiserver {}, etcd {}, lab {})",
+                office.apiserver,
+                office.etcd,
+                office.dir.display()
+            ),
+        ));
+    }
+
+    fn before_step(&mut self, _step: &Step) {
+        pause(self.step_by_step);
+    }
+
+    fn step(&mut self, step: &Step, headline: &str) {
+        self.told_refusal = false;
+        line("");
+        if let Some(at) = &step.at {
+            line(&self.paint("1;36", &format!("── {at} ──")));
+        }
+        match step.action {
+            Action::Say => line(&self.paint("36", &indent(headline, "  "))),
+            _ => {
+                if let Some(say) = &step.say {
+                    line(&self.paint("36", &indent(say, "  ")));
+                }
+                line(&format!("  ▸ {}", self.paint("1", headline)));
+            }
+        }
+    }
+
+    fn event(&mut self, event: &Event, mine: bool) {
+        if mine || !event.allowed {
+            if !event.allowed && mine {
+                self.told_refusal = true;
+            }
+            let text = kubecorp_office::narrate::narrate(event, self.color);
+            line(&indent(&text, "    "));
+        }
+    }
+
+    fn output(&mut self, text: &str) {
+        if !text.trim().is_empty() {
+            line(&self.paint("2", &indent(text, "    │ ")));
+        }
+    }
+
+    fn outcome(&mut self, _step: &Step, outcome: &Outcome) {
+        if outcome.exit.is_some() {
+            return; // a command's output was shown as it is
+        }
+        let first: String = outcome
+            .text
+            .lines()
+            .take(4)
+            .collect::<Vec<_>>()
+            .join("\n");
+        if outcome.allowed {
+            if !first.is_empty() {
+                line(&indent(&first, "    → "));
+            }
+        } else if !self.told_refusal {
+            line(&indent(&first, "    → caller sees: "));
+            if let Some(e) = &outcome.explanation {
+                line(&format!("      what it means: {e}"));
+            }
+            if let Some(h) = &outcome.hint {
+                line(&format!("      hint: {h}"));
+            }
+        }
+    }
+
+    fn check(&mut self, check: &Check) {
+        let text = if check.skipped {
+            self.paint("33", &format!("– {}", check.describe()))
+        } else if check.passed {
+            format!("{} {}", self.paint("32", "✓"), check.describe())
+        } else {
+            self.paint("31;1", &format!("✗ {}", check.describe()))
+        };
+        line(&format!("    {text}"));
+    }
+}
+
+/// `--format json`: every step, event, output and check as one JSON line.
+struct JsonLines {
+    step_by_step: bool,
+}
+
+impl Observer for JsonLines {
+    fn opened(&mut self, scenario: &Scenario, office: &OfficeInfo) {
+        line(
+            &json!({"type": "opened", "title": scenario.title, "file": scenario.file, "office": office})
+                .to_string(),
+        );
+    }
+    fn before_step(&mut self, _step: &Step) {
+        pause(self.step_by_step);
+    }
+    fn step(&mut self, step: &Step, headline: &str) {
+        line(
+            &json!({"type": "step", "step": step.index + 1, "line": step.line, "at": step.at, "say": step.say, "headline": headline})
+                .to_string(),
+        );
+    }
+    fn event(&mut self, event: &Event, mine: bool) {
+        let mut value = serde_json::to_value(event).unwrap_or_default();
+        value["type"] = json!("event");
+        value["mine"] = json!(mine);
+        line(&value.to_string());
+    }
+    fn output(&mut self, text: &str) {
+        line(&json!({"type": "output", "text": text}).to_string());
+    }
+    fn outcome(&mut self, step: &Step, outcome: &Outcome) {
+        let mut value = serde_json::to_value(outcome).unwrap_or_default();
+        value["type"] = json!("outcome");
+        value["step"] = json!(step.index + 1);
+        line(&value.to_string());
+    }
+    fn check(&mut self, check: &Check) {
+        let mut value = serde_json::to_value(check).unwrap_or_default();
+        value["type"] = json!("check");
+        value["step"] = json!(check.step + 1);
+        line(&value.to_string());
+    }
+}
+
+/// Every `*.yaml` under `paths` (directories recursively), sorted, without repeats.
+fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+        for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+            let path = entry?.path();
+            if path.is_dir() {
+                walk(&path, out)?;
+            } else if path
+                .extension()
+                .is_some_and(|e| e == "yaml" || e == "yml")
+            {
+                out.push(path);
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut out)?;
+        } else if p.exists() {
+            out.push(p.clone());
+        } else {
+            anyhow::bail!("{}: no such file or directory", p.display());
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// `kubecorp test PATH…`.
+pub fn test(
+    paths: &[PathBuf],
+    junit: Option<&Path>,
+    pki: Option<PathBuf>,
+    jobs: Option<usize>,
+) -> Result<ExitCode> {
+    let files = collect(paths)?;
+    if files.is_empty() {
+        anyhow::bail!("no scenario files (*.yaml) found");
+    }
+    if let Some(dir) = &pki {
+        if !dir.join("ca.crt").exists() {
+            anyhow::bail!(
+                "{}: no ca.crt (expected a kubeadm pki directory, e.g. /etc/kubernetes/pki)",
+                dir.display()
+            );
+        }
+    }
+    let jobs = jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .max(1);
+    let color = std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+    let paint = |code: &str, text: &str| {
+        if color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    };
+    let opts = RunOptions { pki, ci: ci() };
+    let rt = runtime()?;
+    let entries: Vec<Entry> = rt.block_on(async {
+        let limit = Arc::new(tokio::sync::Semaphore::new(jobs));
+        let mut tasks = Vec::new();
+        for file in files {
+            let limit = limit.clone();
+            let opts = opts.clone();
+            tasks.push(tokio::spawn(async move {
+                let scenario = match kubecorp_scenario::parse_file(&file) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        return Entry::Invalid {
+                            file,
+                            error: e.to_string(),
+                        }
+                    }
+                };
+                let _permit = limit.acquire_owned().await;
+                Entry::Ran(kubecorp_scenario::run::run(&scenario, &opts, &mut Quiet).await)
+            }));
+        }
+        let mut entries = Vec::new();
+        for task in tasks {
+            let entry = match task.await {
+                Ok(e) => e,
+                Err(e) => Entry::Invalid {
+                    file: PathBuf::from("?"),
+                    error: format!("the run stopped: {e}"),
+                },
+            };
+            // One line per scenario, in file order, as soon as it and those before it are done.
+            match &entry {
+                Entry::Ran(r) if r.passed() => {
+                    let skipped = r.checks.iter().filter(|c| c.skipped).count();
+                    line(&format!(
+                        "{} {}  {} ({} checks{}, {} ms)",
+                        paint("32", "✓"),
+                        r.file.display(),
+                        r.title,
+                        r.checks.len() - skipped,
+                        if skipped > 0 {
+                            format!(", {skipped} skipped")
+                        } else {
+                            String::new()
+                        },
+                        r.elapsed.as_millis()
+                    ))
+                }
+                Entry::Ran(r) => {
+                    line(&format!(
+                        "{} {}  {} ({} of {} checks failed, {} ms)",
+                        paint("31;1", "✗"),
+                        r.file.display(),
+                        r.title,
+                        r.failures().count(),
+                        r.checks.len(),
+                        r.elapsed.as_millis()
+                    ));
+                    for c in r.failures() {
+                        line(&format!(
+                            "    {}:{}: step {}: {}",
+                            r.file.display(),
+                            c.line,
+                            c.step + 1,
+                            c.describe()
+                        ));
+                    }
+                }
+                Entry::Invalid { file, error } => {
+                    line(&format!("{} {}  not a valid scenario", paint("31;1", "✗"), file.display()));
+                    line(&indent(error, "    "));
+                }
+            }
+            entries.push(entry);
+        }
+        entries
+    });
+    let passed = entries.iter().filter(|e| e.passed()).count();
+    let failed = entries.len() - passed;
+    line(&format!("{passed} passed, {failed} failed"));
+    if let Some(path) = junit {
+        let xml = kubecorp_scenario::junit::junit(&entries)
+            .map_err(|e| anyhow::anyhow!("writing JUnit XML: {e}"))?;
+        kubecorp_scenario::report::write_atomic(path, &xml)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
