@@ -1,2 +1,365 @@
-//! (being written)
+//! The controller manager's endpoints controller: for every Service with a selector, an
+//! Endpoints object of the same name listing the pods behind it.
+//!
+//! The controller lists and watches services, pods and endpoints ([`reflector`]). After every
+//! change it works out, for each service with a `spec.selector`, the pods of its namespace whose
+//! labels match: a pod with an IP whose `Ready` condition is `True` (or, with no conditions yet,
+//! whose phase is `Running`) becomes an address, one with an IP that is not ready goes to
+//! `notReadyAddresses`. The ports are the service's `targetPort`s (a number, a container port
+//! name resolved in each pod, or the service port itself when absent). It then creates the
+//! Endpoints, replaces it when it changed (a 409 means someone wrote first: read it again and
+//! retry), or deletes it when the service is gone. kube-proxy (Dave) turns these addresses into
+//! rules.
+//!
+//! # Which identity writes the Endpoints
+//!
+//! kube-controller-manager on a kubeadm cluster runs with `--use-service-account-credentials`:
+//! each controller calls the apiserver with its own service-account token. The endpoints
+//! controller is `system:serviceaccount:kube-system:endpoint-controller`, bound to the ClusterRole
+//! `system:controller:endpoint-controller` (get/list/create/update/delete endpoints). The
+//! controller manager's own user, `system:kube-controller-manager` (`controller-manager.conf`),
+//! may only create endpoints and update the one named `kube-controller-manager`.
+//!
+//! The lab's apiserver authenticates certificates only, so this controller dials with
+//! `controller-manager.conf`; the lab's RBAC adds the ClusterRoleBinding
+//! `kubecorp:endpoint-controller`, which gives that user the real
+//! `system:controller:endpoint-controller` role, as a controller manager started without
+//! `--use-service-account-credentials` needs. The controller says so once when it starts.
 #![forbid(unsafe_code)]
+
+pub mod endpoints;
+pub mod klog;
+pub mod reflector;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+
+use kubecorp_client::{ClientError, KubeClient};
+use kubecorp_trust::{Event, Events, LabClock, Stage};
+use serde_json::Value;
+
+use crate::klog::{quote, Backoff, Severity};
+use crate::reflector::{apply, Failure, Reflector};
+
+/// The badge the controller dials with, named in explanations.
+pub const BADGE: klog::Badge = klog::Badge {
+    file: "controller-manager.conf",
+    renew: "`kubeadm certs renew controller-manager.conf`; in the lab `kubecorp certs renew controller-manager.conf` or `kubecorp break --undo controller-manager.conf`",
+};
+
+/// The lab's word on the controller's identity, emitted once at start.
+pub const IDENTITY_NOTE: &str = "On a kubeadm cluster kube-controller-manager runs with --use-service-account-credentials, so the endpoints controller writes as system:serviceaccount:kube-system:endpoint-controller (ClusterRole system:controller:endpoint-controller). The lab's apiserver reads certificates only, so the controller dials with controller-manager.conf (CN=system:kube-controller-manager), and the lab's ClusterRoleBinding kubecorp:endpoint-controller grants that user the same role, as a controller manager started without --use-service-account-credentials needs.";
+
+const SERVICES: Reflector = Reflector {
+    kind: "*v1.Service",
+    path: "/api/v1/services",
+};
+const PODS: Reflector = Reflector {
+    kind: "*v1.Pod",
+    path: "/api/v1/pods",
+};
+const ENDPOINTS: Reflector = Reflector {
+    kind: "*v1.Endpoints",
+    path: "/api/v1/endpoints",
+};
+
+/// What the controller needs: a client with `controller-manager.conf`'s badge, the lab clock
+/// and the events.
+#[derive(Clone, Debug)]
+pub struct EndpointsControllerConfig {
+    pub client: KubeClient,
+    pub clock: LabClock,
+    pub events: Events,
+}
+
+/// Why a round stopped.
+#[derive(Debug)]
+enum RoundError {
+    Reflector(Failure),
+    Sync { service: String, error: ClientError },
+}
+
+/// Keeps Endpoints in step with services and pods until `shutdown` completes. Failures are
+/// retried, never returned.
+pub async fn run(config: EndpointsControllerConfig, shutdown: impl Future) {
+    let at = config.clock.now();
+    config.events.emit(
+        Event::new(at, "controller-manager", "apiserver", Stage::Request)
+            .allowed(true)
+            .identity(config.client.identity())
+            // Seen in kube-controller-manager logs (unstructured in the releases we found).
+            .server_log(klog::line(
+                Severity::Info,
+                at,
+                "endpoints_controller.go:172",
+                "Starting endpoint controller",
+            ))
+            .explanation(IDENTITY_NOTE)
+            .detail(format!(
+                "endpoints controller dialling {} with controller-manager.conf",
+                config.client.server()
+            )),
+    );
+    let mut controller = Controller {
+        config,
+        services: BTreeMap::new(),
+        pods: BTreeMap::new(),
+        endpoints: BTreeMap::new(),
+        managed: BTreeSet::new(),
+    };
+    let mut backoff = Backoff::default();
+    tokio::pin!(shutdown);
+    loop {
+        let round = tokio::select! {
+            _ = &mut shutdown => return,
+            round = controller.round(&mut backoff) => round,
+        };
+        if let Err(error) = round {
+            controller.report(&error);
+            let wait = backoff.next_wait();
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+}
+
+struct Controller {
+    config: EndpointsControllerConfig,
+    services: BTreeMap<String, Value>,
+    pods: BTreeMap<String, Value>,
+    endpoints: BTreeMap<String, Value>,
+    /// Services with a selector whose Endpoints this controller keeps.
+    managed: BTreeSet<String>,
+}
+
+impl Controller {
+    async fn round(&mut self, backoff: &mut Backoff) -> Result<(), RoundError> {
+        let client = self.config.client.clone();
+        let (services, services_rv) = SERVICES
+            .list(&client)
+            .await
+            .map_err(RoundError::Reflector)?;
+        let (pods, pods_rv) = PODS.list(&client).await.map_err(RoundError::Reflector)?;
+        let (endpoints, endpoints_rv) = ENDPOINTS
+            .list(&client)
+            .await
+            .map_err(RoundError::Reflector)?;
+        self.services = services;
+        self.pods = pods;
+        self.endpoints = endpoints;
+        // After a relist, every service with a selector is ours to keep.
+        self.managed = self
+            .services
+            .iter()
+            .filter(|(_, s)| endpoints::selector(s).is_some())
+            .map(|(k, _)| k.clone())
+            .collect();
+        backoff.reset();
+        self.sync_all().await?;
+        let mut service_watch = SERVICES
+            .watch(&client, &services_rv)
+            .await
+            .map_err(RoundError::Reflector)?;
+        let mut pod_watch = PODS
+            .watch(&client, &pods_rv)
+            .await
+            .map_err(RoundError::Reflector)?;
+        let mut endpoints_watch = ENDPOINTS
+            .watch(&client, &endpoints_rv)
+            .await
+            .map_err(RoundError::Reflector)?;
+        loop {
+            let changed = tokio::select! {
+                event = service_watch.next() => match event {
+                    Some(Ok(e)) => apply(&mut self.services, &e.kind, e.object),
+                    _ => return Ok(()),
+                },
+                event = pod_watch.next() => match event {
+                    Some(Ok(e)) => apply(&mut self.pods, &e.kind, e.object),
+                    _ => return Ok(()),
+                },
+                // Our own writes come back here; they only refresh the cache.
+                event = endpoints_watch.next() => match event {
+                    Some(Ok(e)) => {
+                        apply(&mut self.endpoints, &e.kind, e.object);
+                        false
+                    }
+                    _ => return Ok(()),
+                },
+            };
+            if changed {
+                self.sync_all().await?;
+            }
+        }
+    }
+
+    /// Brings every managed service's Endpoints in line, and deletes those of services gone.
+    async fn sync_all(&mut self) -> Result<(), RoundError> {
+        let keys: Vec<String> = self.services.keys().cloned().collect();
+        for key in keys {
+            self.sync(&key).await.map_err(|error| RoundError::Sync {
+                service: key.clone(),
+                error,
+            })?;
+        }
+        let gone: Vec<String> = self
+            .managed
+            .iter()
+            .filter(|k| !self.services.contains_key(*k))
+            .cloned()
+            .collect();
+        for key in gone {
+            self.delete(&key).await.map_err(|error| RoundError::Sync {
+                service: key.clone(),
+                error,
+            })?;
+            self.managed.remove(&key);
+        }
+        Ok(())
+    }
+
+    async fn sync(&mut self, key: &str) -> Result<(), ClientError> {
+        let Some(service) = self.services.get(key) else {
+            return Ok(());
+        };
+        let Some(selector) = endpoints::selector(service) else {
+            // No selector: someone else keeps these Endpoints (the apiserver, for
+            // default/kubernetes), and the controller leaves them alone.
+            return Ok(());
+        };
+        self.managed.insert(key.to_owned());
+        let Some((namespace, name)) = key.split_once('/') else {
+            return Ok(());
+        };
+        let pods: Vec<&Value> = self
+            .pods
+            .values()
+            .filter(|p| p["metadata"]["namespace"].as_str() == Some(namespace))
+            .collect();
+        let desired = endpoints::desired(service, &pods);
+        let current = self.endpoints.get(key);
+        if current.is_some_and(|c| endpoints::same(c, &desired)) {
+            return Ok(());
+        }
+        let client = &self.config.client;
+        let collection = format!("/api/v1/namespaces/{namespace}/endpoints");
+        let item = format!("{collection}/{name}");
+        let written = match current {
+            None => match client.create(&collection, &desired).await {
+                Err(e) if e.code() == Some(409) => {
+                    let fresh = client.get(&item).await?;
+                    client
+                        .replace(&item, &endpoints::updated(&fresh, &desired))
+                        .await?
+                }
+                other => other?,
+            },
+            Some(current) => {
+                match client
+                    .replace(&item, &endpoints::updated(current, &desired))
+                    .await
+                {
+                    // Someone wrote since our cache saw it: read it again and retry once.
+                    Err(e) if e.code() == Some(409) => {
+                        let fresh = client.get(&item).await?;
+                        client
+                            .replace(&item, &endpoints::updated(&fresh, &desired))
+                            .await?
+                    }
+                    // Deleted behind our back: create it again.
+                    Err(e) if e.code() == Some(404) => client.create(&collection, &desired).await?,
+                    other => other?,
+                }
+            }
+        };
+        let summary = endpoints::summary(&written);
+        self.endpoints.insert(key.to_owned(), written);
+        let selector_text: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        self.config.events.emit(
+            Event::new(
+                self.config.clock.now(),
+                "controller-manager",
+                "apiserver",
+                Stage::Request,
+            )
+            .allowed(true)
+            .identity(self.config.client.identity())
+            .explanation(format!(
+                "The endpoints controller matched the pods of {namespace} with {}: ready pods with an IP become addresses, the others wait in notReadyAddresses. kube-proxy routes the service's cluster IP to the addresses.",
+                selector_text.join(",")
+            ))
+            .detail(format!("endpoints {key}: {summary}")),
+        );
+        Ok(())
+    }
+
+    async fn delete(&mut self, key: &str) -> Result<(), ClientError> {
+        let Some((namespace, name)) = key.split_once('/') else {
+            return Ok(());
+        };
+        if !self.endpoints.contains_key(key) {
+            return Ok(());
+        }
+        match self
+            .config
+            .client
+            .delete(&format!("/api/v1/namespaces/{namespace}/endpoints/{name}"))
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if e.code() == Some(404) => {}
+            Err(e) => return Err(e),
+        }
+        self.endpoints.remove(key);
+        self.config.events.emit(
+            Event::new(
+                self.config.clock.now(),
+                "controller-manager",
+                "apiserver",
+                Stage::Request,
+            )
+            .allowed(true)
+            .identity(self.config.client.identity())
+            .explanation("The service is gone, so the endpoints controller deletes its Endpoints.")
+            .detail(format!("endpoints {key}: deleted with its service")),
+        );
+        Ok(())
+    }
+
+    fn report(&self, error: &RoundError) {
+        let config = &self.config;
+        let event = match error {
+            RoundError::Reflector(failure) => failure.event(&config.client, &config.clock, BADGE),
+            RoundError::Sync { service, error } => {
+                let at = config.clock.now();
+                let (namespace, name) = service.split_once('/').unwrap_or(("", service));
+                let path = format!("/api/v1/namespaces/{namespace}/endpoints/{name}");
+                let go = klog::go_error(&config.client, "Put", &path, error);
+                // handleErr's V(2) line; the line number is not verified against a 1.32 log.
+                let log = klog::line(
+                    Severity::Info,
+                    at,
+                    "endpoints_controller.go:352",
+                    &format!(
+                        "\"Error syncing endpoints, retrying\" service={} err={} logger=\"endpoints-controller\"",
+                        quote(service),
+                        quote(&go)
+                    ),
+                );
+                let (explanation, hint) = klog::explain(error, config.client.component(), BADGE);
+                Event::new(at, "controller-manager", "apiserver", klog::stage_of(error))
+                    .identity(config.client.identity())
+                    .client_text(go)
+                    .server_log(log)
+                    .explanation(explanation)
+                    .hint(hint)
+                    .detail(format!(
+                        "syncing the endpoints of {service} failed: {error}"
+                    ))
+            }
+        };
+        config.events.emit(event);
+    }
+}

@@ -153,6 +153,13 @@ async fn kube_proxy_narrates_a_services_rules_once_its_endpoints_appear() {
         routed.identity.map(|i| i.cn).as_deref(),
         Some("system:kube-proxy")
     );
+    let failures: Vec<Event> = office
+        .events
+        .snapshot()
+        .into_iter()
+        .filter(|e| e.from == "kube-proxy" && !e.allowed)
+        .collect();
+    assert!(failures.is_empty(), "{failures:#?}");
     office.shutdown().await;
 }
 

@@ -149,6 +149,13 @@ async fn the_scheduler_binds_a_pending_pod_to_the_ready_node() {
     create_pod(&admin, "api").await;
     let node = eventually("api to be bound", || node_of(&admin, "api")).await;
     assert_eq!(node, NODE);
+    let failures: Vec<Event> = office
+        .events
+        .snapshot()
+        .into_iter()
+        .filter(|e| e.from == "scheduler" && !e.allowed)
+        .collect();
+    assert!(failures.is_empty(), "{failures:#?}");
     office.shutdown().await;
 }
 

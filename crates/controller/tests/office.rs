@@ -1,0 +1,204 @@
+//! The endpoints controller against a real office: a service's Endpoints follow its Ready pods,
+//! written with the controller manager's badge.
+
+use std::future::Future;
+use std::time::Duration;
+
+use kubecorp_client::KubeClient;
+use kubecorp_controller::EndpointsControllerConfig;
+use kubecorp_office::{Office, OfficeOptions, Staff};
+use kubecorp_trust::{Event, LabClock};
+use serde_json::{json, Value};
+use time::macros::datetime;
+use tokio::sync::oneshot;
+
+const WAIT: Duration = Duration::from_secs(2);
+
+async fn office() -> (tempfile::TempDir, Office) {
+    let dir = tempfile::tempdir().unwrap();
+    let office = Office::start(OfficeOptions {
+        staff: Staff::NONE,
+        clock: LabClock::fixed(datetime!(2026-11-29 09:00:00 UTC)),
+        ..OfficeOptions::ephemeral(dir.path().join("lab"))
+    })
+    .await
+    .unwrap();
+    (dir, office)
+}
+
+fn client(office: &Office, component: &str, conf: &str) -> KubeClient {
+    KubeClient::from_kubeconfig(
+        component,
+        &office.dir.join(conf),
+        office.clock.clone(),
+        office.events.clone(),
+    )
+    .unwrap()
+    .with_server(&office.apiserver_url())
+    .unwrap()
+}
+
+async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let poll = async {
+        loop {
+            if let Some(v) = check().await {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(WAIT, poll)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+fn start_controller(office: &Office) -> oneshot::Sender<()> {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let config = EndpointsControllerConfig {
+        client: client(office, "controller-manager", "controller-manager.conf"),
+        clock: office.clock.clone(),
+        events: office.events.clone(),
+    };
+    tokio::spawn(kubecorp_controller::run(config, async move {
+        let _ = stopped.await;
+    }));
+    stop
+}
+
+async fn controller_says(office: &Office, detail: &str) -> Event {
+    eventually(detail, || async {
+        office
+            .events
+            .snapshot()
+            .into_iter()
+            .find(|e| e.from == "controller-manager" && e.detail.as_deref() == Some(detail))
+    })
+    .await
+}
+
+async fn endpoints(admin: &KubeClient) -> Option<Value> {
+    admin
+        .get("/api/v1/namespaces/default/endpoints/web")
+        .await
+        .ok()
+}
+
+/// A pod with `app=web`, given an IP, Running and Ready as the kubelet would report it.
+async fn ready_pod(admin: &KubeClient, name: &str, ip: &str) {
+    admin
+        .create(
+            "/api/v1/namespaces/default/pods",
+            &json!({"apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": name, "labels": {"app": "web"}},
+                    "spec": {"nodeName": "kubecorp-control-plane",
+                             "containers": [{"name": "web", "image": "nginx"}]}}),
+        )
+        .await
+        .unwrap();
+    admin
+        .merge_patch(
+            &format!("/api/v1/namespaces/default/pods/{name}/status"),
+            &json!({"status": {"phase": "Running", "podIP": ip,
+                               "conditions": [{"type": "Ready", "status": "True"}]}}),
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_endpoints_controller_fills_endpoints_from_ready_pods_and_drops_them_when_the_pod_goes()
+{
+    let (_dir, office) = office().await;
+    let admin = client(&office, "kubectl", "admin.conf");
+    admin
+        .create(
+            "/api/v1/namespaces/default/services",
+            &json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+                    "spec": {"clusterIP": "10.96.0.10", "selector": {"app": "web"},
+                             "ports": [{"port": 80, "protocol": "TCP", "targetPort": 8080}]}}),
+        )
+        .await
+        .unwrap();
+    ready_pod(&admin, "web-1", "10.244.0.5").await;
+    let _controller = start_controller(&office);
+
+    let written = controller_says(&office, "endpoints default/web: 10.244.0.5:8080").await;
+    assert_eq!(
+        written.identity.map(|i| i.cn).as_deref(),
+        Some("system:kube-controller-manager")
+    );
+    let stored = endpoints(&admin).await.unwrap();
+    assert_eq!(stored["subsets"][0]["addresses"][0]["ip"], "10.244.0.5");
+    assert_eq!(
+        stored["subsets"][0]["addresses"][0]["targetRef"]["name"],
+        "web-1"
+    );
+    assert_eq!(
+        stored["subsets"][0]["ports"],
+        json!([{"port": 8080, "protocol": "TCP"}])
+    );
+
+    // A second Ready pod joins; the Endpoints are replaced, not recreated.
+    ready_pod(&admin, "web-2", "10.244.0.6").await;
+    controller_says(
+        &office,
+        "endpoints default/web: 10.244.0.5:8080, 10.244.0.6:8080",
+    )
+    .await;
+
+    // Both pods go away: the addresses go with them.
+    for pod in ["web-1", "web-2"] {
+        admin
+            .delete(&format!("/api/v1/namespaces/default/pods/{pod}"))
+            .await
+            .unwrap();
+    }
+    controller_says(&office, "endpoints default/web: no ready pods").await;
+    let stored = endpoints(&admin).await.unwrap();
+    assert!(stored.get("subsets").is_none(), "{stored}");
+
+    // The service goes away: so do its Endpoints.
+    admin
+        .delete("/api/v1/namespaces/default/services/web")
+        .await
+        .unwrap();
+    controller_says(&office, "endpoints default/web: deleted with its service").await;
+    assert!(endpoints(&admin).await.is_none());
+    let failures: Vec<Event> = office
+        .events
+        .snapshot()
+        .into_iter()
+        .filter(|e| e.from == "controller-manager" && !e.allowed)
+        .collect();
+    assert!(failures.is_empty(), "{failures:#?}");
+    office.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_endpoints_controller_says_which_identity_it_writes_with_and_why() {
+    let (_dir, office) = office().await;
+    let _controller = start_controller(&office);
+    let start = eventually("the start event", || async {
+        office
+            .events
+            .snapshot()
+            .into_iter()
+            .find(|e| e.from == "controller-manager")
+    })
+    .await;
+    assert_eq!(
+        start.server_log.as_deref(),
+        Some("I1129 09:00:00.000000       1 endpoints_controller.go:172] Starting endpoint controller")
+    );
+    let note = start.explanation.unwrap();
+    assert!(
+        note.contains("system:serviceaccount:kube-system:endpoint-controller"),
+        "{note}"
+    );
+    assert!(note.contains("kubecorp:endpoint-controller"), "{note}");
+    office.shutdown().await;
+}
