@@ -342,10 +342,14 @@ fn link_current(dir: &Path, file: &str, current: &Path) -> Result<(), KubeletErr
         })
 }
 
-/// The first certificate in a PEM file (or kubeconfig-embedded PEM), read into facts.
+/// The first certificate in PEM text that may also hold a key (`kubelet-client-current.pem`),
+/// read into facts.
 pub fn leaf_info(path: &Path, pem_bytes: &[u8]) -> Option<CertInfo> {
-    let chain = kubecorp_pki::cert::parse_cert_chain(path, pem_bytes).ok()?;
-    CertInfo::from_der(path, chain.first()?).ok()
+    use rustls_pki_types::pem::PemObject;
+    let leaf = rustls_pki_types::CertificateDer::pem_slice_iter(pem_bytes)
+        .next()?
+        .ok()?;
+    CertInfo::from_der(path, &leaf).ok()
 }
 
 /// The client badge a kubeconfig carries, read into facts.

@@ -79,32 +79,39 @@ pub struct KubeletConfig {
 }
 
 impl KubeletConfig {
-    /// A kubelet as kubeadm configures one: client rotation on, self-signed serving certificate,
-    /// heartbeats every 10 s.
-    pub fn new(
-        node_name: impl Into<String>,
+    /// A kubelet in a lab directory, as kubeadm configures one: it dials `server` with the badge
+    /// in `kubeconfig` (`kubelet.conf`), keeps its certificates in `<lab>/kubelet/<node>`,
+    /// trusts `pki/ca.crt` for callers, rotates its client badge, serves a self-signed
+    /// certificate and posts heartbeats every 10 s.
+    pub fn for_lab(
+        lab: &kubecorp_pki::Lab,
+        node_name: &str,
         address: IpAddr,
-        client: KubeClient,
-        kubeconfig: impl Into<PathBuf>,
-        cert_dir: impl Into<PathBuf>,
-        client_ca: TrustSource,
+        kubeconfig: &std::path::Path,
+        server: &str,
         clock: LabClock,
         events: Events,
-    ) -> KubeletConfig {
-        KubeletConfig {
-            node_name: node_name.into(),
+    ) -> Result<KubeletConfig, KubeletError> {
+        let boxed = |e| KubeletError::Client(Box::new(e));
+        let client =
+            KubeClient::from_kubeconfig("kubelet", kubeconfig, clock.clone(), events.clone())
+                .map_err(boxed)?
+                .with_server(server)
+                .map_err(boxed)?;
+        Ok(KubeletConfig {
+            node_name: node_name.to_owned(),
             address,
             client,
-            kubeconfig: kubeconfig.into(),
-            cert_dir: cert_dir.into(),
-            client_ca,
+            kubeconfig: kubeconfig.to_owned(),
+            cert_dir: lab.root().join("kubelet").join(node_name),
+            client_ca: TrustSource::bundle(lab.ca_cert_path(kubecorp_pki::Authority::Cluster)),
             rotate_server_certificates: false,
             rotate_client_certificate: true,
             clock,
             events,
             heartbeat_interval: Duration::from_secs(10),
             sync_interval: Duration::from_secs(1),
-        }
+        })
     }
 }
 
@@ -115,6 +122,9 @@ pub enum KubeletError {
     Listener { source: std::io::Error },
     #[error("kubelet: {what}: {problem}")]
     Certificate { what: String, problem: String },
+    /// `kubelet.conf` or the apiserver address is unusable.
+    #[error("kubelet: {0}")]
+    Client(Box<ClientError>),
 }
 
 /// The kubelet's shared state: its config, its current client, its pods and its serving badge.
@@ -195,8 +205,7 @@ impl Kubelet {
         self.config.events.emit(event);
     }
 
-    /// One event for a failed call to Alice, with the kubelet's log line as what the caller
-    /// printed.
+    /// One event for a failed call to Alice, carrying the line the kubelet logs about it.
     pub fn client_failure(&self, error: &ClientError, log_line: String, explanation: &str) {
         let stage = match (error.phase(), error.code()) {
             (Some(Phase::Connect), _) => Stage::Tcp,
@@ -206,7 +215,7 @@ impl Kubelet {
             _ => Stage::Request,
         };
         let mut event = Event::new(self.now(), "kubelet", "apiserver", stage)
-            .client_text(log_line)
+            .caller_log(log_line)
             .detail(error.to_string())
             .explanation(explanation.to_owned());
         if error.code() == Some(401) {

@@ -101,7 +101,7 @@ impl Manager {
         k.emit(
             Event::new(k.now(), "kubelet", "kubelet", Stage::Tls)
                 .allowed(true)
-                .client_text(line)
+                .caller_log(line)
                 .explanation(explanation.to_owned()),
         );
     }

@@ -143,11 +143,11 @@ fn text(status: u16, body: impl Into<String>) -> Response<Full<Bytes>> {
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }
 
-fn json_response(body: &serde_json::Value) -> Response<Full<Bytes>> {
+fn json_response(body: &str) -> Response<Full<Bytes>> {
     Response::builder()
         .status(200)
         .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body.to_string())))
+        .body(Full::new(Bytes::from(body.to_owned())))
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }
 
@@ -405,9 +405,11 @@ fn route(k: &Kubelet, method: &str, path: &str, query: &str) -> Response<Full<By
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (method, parts.as_slice()) {
         ("GET", ["healthz"]) => text(200, "ok"),
-        ("GET", ["pods"]) => json_response(&json!({
-            "kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": k.pods(),
-        })),
+        ("GET", ["pods"]) => json_response(&format!(
+            // Go's field order, which serde_json's maps would sort away.
+            r#"{{"kind":"PodList","apiVersion":"v1","metadata":{{}},"items":{}}}"#,
+            serde_json::Value::Array(k.pods())
+        )),
         ("GET", ["containerLogs", ns, pod, container]) => {
             container_logs(k, ns, pod, container, query)
         }
