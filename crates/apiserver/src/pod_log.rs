@@ -443,6 +443,76 @@ mod tests {
         );
     }
 
+    fn body(response: ApiResponse) -> (u16, String) {
+        match response {
+            ApiResponse::Full { status, body, .. } => (status, String::from_utf8(body).unwrap()),
+            ApiResponse::Watch { .. } => unreachable!(),
+        }
+    }
+
+    async fn store_with(pod: Value, node: Option<Value>) -> Store {
+        let store = Store::memory();
+        store
+            .create("/registry/pods/default/web", &pod)
+            .await
+            .unwrap();
+        if let Some(node) = node {
+            store.create("/registry/nodes/n1", &node).await.unwrap();
+        }
+        store
+    }
+
+    #[tokio::test]
+    async fn a_pod_not_yet_bound_to_a_node_has_an_empty_log() {
+        let store = store_with(
+            json!({"metadata": {"name": "web", "namespace": "default"},
+                   "spec": {"containers": [{"name": "web"}]}}),
+            None,
+        )
+        .await;
+        let clock = LabClock::real();
+        let got = pod_log(&store, &clock, None, "default", "web", "")
+            .await
+            .unwrap();
+        assert_eq!(body(got), (200, String::new()));
+        let missing = pod_log(&store, &clock, None, "default", "db", "")
+            .await
+            .unwrap();
+        let (code, text) = body(missing);
+        assert_eq!(code, 404);
+        assert!(
+            text.contains(r#""message":"pods \"db\" not found""#),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn without_a_kubelet_client_badge_the_apiserver_says_it_cannot_reach_kubelets() {
+        let store = store_with(
+            json!({"metadata": {"name": "web", "namespace": "default"},
+                   "spec": {"nodeName": "n1", "containers": [{"name": "web"}]}}),
+            Some(json!({"metadata": {"name": "n1"}, "status": {
+                "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
+                "daemonEndpoints": {"kubeletEndpoint": {"Port": 1}}}})),
+        )
+        .await;
+        let (code, text) = body(
+            pod_log(
+                &store,
+                &LabClock::real(),
+                None,
+                "default",
+                "web",
+                "container=web",
+            )
+            .await
+            .unwrap(),
+        );
+        assert_eq!(code, 500);
+        assert!(text.contains("--kubelet-client-certificate"), "{text}");
+        assert!(!text.contains("\"reason\""), "{text}");
+    }
+
     #[test]
     fn log_options_are_passed_on_to_the_kubelet() {
         assert_eq!(kubelet_query("container=web"), "");

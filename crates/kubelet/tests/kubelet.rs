@@ -375,8 +375,9 @@ async fn with_serving_certificate_rotation_logs_fail_until_an_admin_approves_the
     lab.stop().await;
 }
 
-/// Writes a badge for `cn` signed by a CA the cluster never heard of; returns (cert, key).
-fn rogue_badge(dir: &Path, cn: &str) -> (PathBuf, PathBuf) {
+/// Writes a badge for `cn`, `orgs` signed by a CA the cluster never heard of (also named
+/// `kubernetes`); returns (cert, key).
+fn rogue_badge(dir: &Path, cn: &str, orgs: &[&str]) -> (PathBuf, PathBuf) {
     use kubecorp_pki::issue::{Ca, Shape, CA_VALIDITY};
     let now = time::OffsetDateTime::now_utc();
     let ca = Ca::generate(
@@ -389,7 +390,7 @@ fn rogue_badge(dir: &Path, cn: &str) -> (PathBuf, PathBuf) {
     let key = kubecorp_pki::KeyAlgorithm::EcdsaP256.generate().unwrap();
     let shape = Shape {
         common_name: cn.to_owned(),
-        organizations: vec!["kubeadm:cluster-admins".into()],
+        organizations: orgs.iter().map(|o| o.to_string()).collect(),
         sans: vec![],
         server_auth: false,
         client_auth: true,
@@ -424,7 +425,11 @@ async fn a_caller_without_a_cluster_ca_badge_gets_401_unauthorized_from_the_kube
     let anonymous = run_tool(&curl, curl_args(vec![])).await;
     assert_eq!(anonymous.stdout, "Unauthorized\n401", "{anonymous:?}");
 
-    let (cert, key) = rogue_badge(lab.tmp.path(), "kube-apiserver-kubelet-client");
+    let (cert, key) = rogue_badge(
+        lab.tmp.path(),
+        "kube-apiserver-kubelet-client",
+        &["kubeadm:cluster-admins"],
+    );
     let rogue = run_tool(
         &curl,
         curl_args(vec![
@@ -591,5 +596,78 @@ async fn the_kubelet_renews_its_client_badge_by_csr_when_most_of_its_life_has_pa
         }
     })
     .await;
+    lab.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_badge_never_stops_the_kubelet_and_it_recovers_once_the_badge_is_fixed() {
+    let lab = Lab1::start(false).await;
+    let admin = lab.admin();
+    eventually("the node is registered", || {
+        let admin = admin.clone();
+        async move { admin.get(&format!("/api/v1/nodes/{NODE}")).await.ok() }
+    })
+    .await;
+
+    // Break kubelet.conf: the same name, but signed by a stranger's CA.
+    let conf = lab.dir.join("kubelet.conf");
+    let original = std::fs::read(&conf).unwrap();
+    let (cert, key) = rogue_badge(
+        lab.tmp.path(),
+        &format!("system:node:{NODE}"),
+        &["system:nodes"],
+    );
+    let mut broken = kubecorp_pki::kubeconfig::Kubeconfig::read(&conf).unwrap();
+    broken.set_client_cert(
+        &std::fs::read_to_string(cert).unwrap(),
+        &std::fs::read_to_string(key).unwrap(),
+    );
+    kubecorp_pki::fs::write_atomic(
+        &conf,
+        broken.to_yaml().as_bytes(),
+        kubecorp_pki::fs::Mode::Secret,
+    )
+    .unwrap();
+
+    let events = lab.office.events.clone();
+    let line = eventually("the kubelet logs the refused heartbeat", || {
+        let events = events.clone();
+        async move {
+            events
+                .snapshot()
+                .into_iter()
+                .filter(|e| e.log_owner() == "kubelet")
+                .filter_map(|e| e.server_log)
+                .find(|l| l.starts_with("\"Error updating node status, will retry\""))
+        }
+    })
+    .await;
+    assert_eq!(
+        line,
+        format!(
+            r#""Error updating node status, will retry" err="error getting node \"{NODE}\": Unauthorized""#
+        )
+    );
+
+    // Fix it: the kubelet's next heartbeat gets in again, without a restart.
+    let mut fresh = lab.office.events.subscribe();
+    kubecorp_pki::fs::write_atomic(&conf, &original, kubecorp_pki::fs::Mode::Secret).unwrap();
+    let status_path = format!("PATCH /api/v1/nodes/{NODE}/status");
+    tokio::time::timeout(Duration::from_secs(3), async {
+        loop {
+            let event = fresh.recv().await.unwrap();
+            if event.to == "apiserver"
+                && event.allowed
+                && event
+                    .detail
+                    .as_deref()
+                    .is_some_and(|d| d.starts_with(&status_path))
+            {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("a heartbeat gets in after the badge is fixed");
     lab.stop().await;
 }
