@@ -369,6 +369,15 @@ async fn with_serving_certificate_rotation_logs_fail_until_an_admin_approves_the
         async move { path.exists().then_some(()) }
     })
     .await;
+    let current = cert_dir.join("kubelet-server-current.pem");
+    let served =
+        kubecorp_kubelet::certs::leaf_info(&current, &std::fs::read(&current).unwrap()).unwrap();
+    assert_eq!(served.issuer_cn, "kubernetes");
+    assert_eq!(served.subject_cn, format!("system:node:{NODE}"));
+    assert_eq!(
+        served.alt_names,
+        vec![format!("DNS:{NODE}"), "IP:127.0.0.1".to_string()]
+    );
     let logs = lab.kubectl(&kubectl, &["logs", "web"]).await;
     assert_eq!(logs.status, 0, "{logs:?}");
     assert!(logs.stdout.contains("started from image nginx"), "{logs:?}");
@@ -669,5 +678,39 @@ async fn a_refused_badge_never_stops_the_kubelet_and_it_recovers_once_the_badge_
     })
     .await
     .expect("a heartbeat gets in after the badge is fixed");
+    lab.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_alices_kubelet_badge_has_no_rights_on_nodes_proxy_kubectl_logs_prints_the_kubelets_refusal(
+) {
+    let test = "when_alices_kubelet_badge_has_no_rights_on_nodes_proxy_kubectl_logs_prints_the_kubelets_refusal";
+    let Some(kubectl) = tool("kubectl", test) else {
+        return;
+    };
+    let lab = Lab1::start(false).await;
+    lab.bound_pod().await;
+    lab.running_pod().await;
+    // Alice dials kubelets with Bob's badge: genuine, but without nodes/proxy.
+    let conf = lab.dir.join("scheduler.conf");
+    let credentials = kubecorp_pki::kubeconfig::Kubeconfig::read(&conf)
+        .unwrap()
+        .credentials(&conf)
+        .unwrap();
+    let cert = lab.tmp.path().join("scheduler.crt");
+    let key = lab.tmp.path().join("scheduler.key");
+    std::fs::write(&cert, &credentials.cert_pem).unwrap();
+    std::fs::write(&key, &credentials.key_pem).unwrap();
+    lab.office.api.set_kubelet_client(Some(KubeletClientConfig {
+        cert: CertSource::pem_files(&cert, &key),
+        events: lab.office.events.clone(),
+    }));
+
+    let refused = lab.kubectl(&kubectl, &["logs", "web"]).await;
+    assert_eq!(refused.status, 1, "{refused:?}");
+    assert_eq!(
+        refused.stderr.trim_end(),
+        "Error from server (Forbidden): Forbidden (user=system:kube-scheduler, verb=get, resource=nodes, subresource(s)=[proxy]) ( pods/log web)"
+    );
     lab.stop().await;
 }

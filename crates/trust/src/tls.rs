@@ -1420,7 +1420,9 @@ where
         }
         let mut chunk = &buf[..n];
         while !chunk.is_empty() {
-            acceptor.read_tls(&mut chunk)?;
+            if acceptor.read_tls(&mut chunk)? == 0 {
+                break;
+            }
         }
         match acceptor.accept() {
             Ok(Some(_hello)) => break,
