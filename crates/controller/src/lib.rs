@@ -88,7 +88,7 @@ pub async fn run(config: EndpointsControllerConfig, shutdown: impl Future) {
             .allowed(true)
             .identity(config.client.identity())
             // Seen in kube-controller-manager logs (unstructured in the releases we found).
-            .server_log(klog::line(
+            .caller_log(klog::line(
                 Severity::Info,
                 at,
                 "endpoints_controller.go:172",
@@ -352,7 +352,7 @@ impl Controller {
                 Event::new(at, "controller-manager", "apiserver", klog::stage_of(error))
                     .identity(config.client.identity())
                     .client_text(go)
-                    .server_log(log)
+                    .caller_log(log)
                     .explanation(explanation)
                     .hint(hint)
                     .detail(format!(

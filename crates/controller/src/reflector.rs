@@ -55,7 +55,7 @@ impl Failure {
         )
         .identity(client.identity())
         .client_text(client_text)
-        .server_log(log)
+        .caller_log(log)
         .explanation(explanation)
         .hint(hint)
         .detail(format!("GET {} failed: {}", self.path, self.error))

@@ -105,7 +105,7 @@ pub async fn run(config: ProxyConfig, shutdown: impl Future) {
             .allowed(true)
             .identity(client.identity())
             // Verified text: kube-proxy 1.31/1.32 start-up log.
-            .server_log(klog::line(
+            .caller_log(klog::line(
                 Severity::Info,
                 at,
                 "server_linux.go:66",

@@ -14,7 +14,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
-const WAIT: Duration = Duration::from_secs(2);
+/// An upper bound for waits (each test takes well under a second on a quiet machine).
+const WAIT: Duration = Duration::from_secs(5);
 
 async fn office() -> (tempfile::TempDir, Office) {
     let dir = tempfile::tempdir().unwrap();

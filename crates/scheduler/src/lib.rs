@@ -83,6 +83,7 @@ pub async fn run(config: SchedulerConfig, shutdown: impl Future) {
         pods: BTreeMap::new(),
         nodes: BTreeMap::new(),
         reported: HashMap::new(),
+        sequence: 0,
     };
     let mut backoff = Backoff::default();
     tokio::pin!(shutdown);
@@ -109,6 +110,8 @@ struct Scheduler {
     /// The last FailedScheduling message told for each pod, so a pod is not re-reported for
     /// every unrelated change.
     reported: HashMap<String, String>,
+    /// Tells apart Event objects written in the same instant (the lab clock may stand still).
+    sequence: u64,
 }
 
 impl Scheduler {
@@ -163,7 +166,7 @@ impl Scheduler {
         for key in pending {
             match pick_node(&self.nodes, &self.pods) {
                 Ok(choice) => self.bind(&key, choice).await?,
-                Err(message) => self.failed_scheduling(&key, message),
+                Err(message) => self.failed_scheduling(&key, message).await,
             }
         }
         Ok(())
@@ -196,6 +199,10 @@ impl Scheduler {
             pod["spec"]["nodeName"] = json!(choice.node);
         }
         self.reported.remove(key);
+        // The Event object first, so `kubectl describe` already shows what the lab event tells.
+        let message = format!("Successfully assigned {key} to {}", choice.node);
+        self.record(key, "Normal", "Scheduled", "Binding", &message)
+            .await;
         let at = self.config.clock.now();
         // Verified text: kube-scheduler 1.31/1.32 logs this at schedule_one.go:314 (V(2)).
         let log = klog::line(
@@ -215,7 +222,7 @@ impl Scheduler {
                 .allowed(true)
                 .identity(self.config.client.identity())
                 .client_text(format!("Successfully assigned {key} to {}", choice.node))
-                .server_log(log)
+                .caller_log(log)
                 .explanation(format!(
                     "Bob chose {} ({} of {} nodes fit; the fewest pods wins) and posted a Binding; the kubelet on {} starts the pod from here. `kubectl describe pod` shows the Normal Scheduled event with the same words.",
                     choice.node, choice.feasible, choice.evaluated, choice.node
@@ -225,10 +232,15 @@ impl Scheduler {
         Ok(())
     }
 
-    fn failed_scheduling(&mut self, key: &str, message: String) {
+    async fn failed_scheduling(&mut self, key: &str, message: String) {
         if self.reported.get(key) == Some(&message) {
             return;
         }
+        // Remember first: the status patch below comes back through the watch.
+        self.reported.insert(key.to_owned(), message.clone());
+        self.record(key, "Warning", "FailedScheduling", "Scheduling", &message)
+            .await;
+        self.mark_unschedulable(key, &message).await;
         let at = self.config.clock.now();
         // handleSchedulingFailure's V(2) lines. The no-fit line is at schedule_one.go:1055 in
         // 1.31/1.32 logs; the no-nodes line sits four lines above it in the same function.
@@ -264,12 +276,58 @@ impl Scheduler {
                 .allowed(false)
                 .identity(self.config.client.identity())
                 .client_text(message.clone())
-                .server_log(log)
+                .caller_log(log)
                 .explanation(explanation)
                 .hint("`kubectl get nodes`: is a kubelet running and its node Ready?")
                 .detail(format!("FailedScheduling {key}: {message}")),
         );
-        self.reported.insert(key.to_owned(), message);
+    }
+
+    /// Writes a core/v1 Event about the pod, as kube-scheduler's event recorder does, so
+    /// `kubectl describe pod` lists it. Like the recorder, Bob drops an event he cannot write.
+    async fn record(&mut self, key: &str, kind: &str, reason: &str, action: &str, message: &str) {
+        let Some(pod) = self.pods.get(key) else {
+            return;
+        };
+        let meta = &pod["metadata"];
+        let (Some(namespace), Some(name)) = (meta["namespace"].as_str(), meta["name"].as_str())
+        else {
+            return;
+        };
+        let at = self.config.clock.now();
+        self.sequence += 1;
+        let stamp = at.unix_timestamp_nanos().unsigned_abs() + u128::from(self.sequence);
+        let event = json!({
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": format!("{name}.{stamp:x}"), "namespace": namespace},
+            "involvedObject": {"apiVersion": "v1", "kind": "Pod", "namespace": namespace,
+                               "name": name, "uid": meta["uid"],
+                               "resourceVersion": meta["resourceVersion"]},
+            "type": kind, "reason": reason, "action": action, "message": message,
+            "source": {"component": SCHEDULER_NAME},
+            "reportingComponent": SCHEDULER_NAME,
+            "eventTime": micro_time(at),
+            "firstTimestamp": kubecorp_trust::go_time(at),
+            "lastTimestamp": kubecorp_trust::go_time(at),
+            "count": 1,
+        });
+        let path = format!("/api/v1/namespaces/{namespace}/events");
+        let _ = self.config.client.create(&path, &event).await;
+    }
+
+    /// Sets the pod's `PodScheduled` condition to False/Unschedulable with the message, as
+    /// handleSchedulingFailure does (`kubectl describe pod` shows it under Conditions).
+    async fn mark_unschedulable(&self, key: &str, message: &str) {
+        let Some((namespace, name)) = key.split_once('/') else {
+            return;
+        };
+        let patch = json!({"status": {"conditions": [{
+            "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+            "message": message, "lastProbeTime": null,
+            "lastTransitionTime": kubecorp_trust::go_time(self.config.clock.now()),
+        }]}});
+        let path = format!("/api/v1/namespaces/{namespace}/pods/{name}/status");
+        let _ = self.config.client.merge_patch(&path, &patch).await;
     }
 
     fn report(&self, error: &RoundError) {
@@ -298,7 +356,7 @@ impl Scheduler {
                 Event::new(at, "scheduler", "apiserver", klog::stage_of(error))
                     .identity(config.client.identity())
                     .client_text(err)
-                    .server_log(log)
+                    .caller_log(log)
                     .explanation(explanation)
                     .hint(hint)
                     .detail(format!("binding {pod} to {node} failed: {error}"))
@@ -306,6 +364,21 @@ impl Scheduler {
         };
         config.events.emit(event);
     }
+}
+
+/// A `metav1.MicroTime`: RFC 3339 with microseconds.
+fn micro_time(at: time::OffsetDateTime) -> String {
+    let t = at.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.microsecond()
+    )
 }
 
 /// The scheduler's event text when the cluster has no nodes at all (`ErrNoNodesAvailable`).

@@ -13,7 +13,8 @@ use serde_json::{json, Value};
 use time::macros::datetime;
 use tokio::sync::oneshot;
 
-const WAIT: Duration = Duration::from_secs(2);
+/// An upper bound for waits (each test takes well under a second on a quiet machine).
+const WAIT: Duration = Duration::from_secs(5);
 const NODE: &str = "kubecorp-control-plane";
 
 /// An office with only etcd and the apiserver, on a lab clock stopped at 09:00 so log lines
@@ -105,6 +106,26 @@ async fn node_of(admin: &KubeClient, pod: &str) -> Option<String> {
     pod["spec"]["nodeName"].as_str().map(str::to_owned)
 }
 
+/// The Event objects about a pod, as `kubectl describe pod` finds them: `(type, reason, message)`.
+async fn pod_events(admin: &KubeClient, pod: &str) -> Vec<(String, String, String)> {
+    let list = admin
+        .get(&format!(
+            "/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3D{pod}"
+        ))
+        .await
+        .unwrap();
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["source"]["component"] == "default-scheduler")
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
+            (s("type"), s("reason"), s("message"))
+        })
+        .collect()
+}
+
 async fn bob_says(office: &Office, what: &str, pick: impl Fn(&Event) -> bool) -> Event {
     eventually(what, || async {
         office
@@ -145,6 +166,15 @@ async fn the_scheduler_binds_a_pending_pod_to_the_ready_node() {
         Some("system:kube-scheduler")
     );
 
+    assert_eq!(
+        pod_events(&admin, "web").await,
+        [(
+            "Normal".to_owned(),
+            "Scheduled".to_owned(),
+            "Successfully assigned default/web to kubecorp-control-plane".to_owned()
+        )]
+    );
+
     // A pod created while Bob is already watching is bound too.
     create_pod(&admin, "api").await;
     let node = eventually("api to be bound", || node_of(&admin, "api")).await;
@@ -171,6 +201,7 @@ async fn the_scheduler_with_an_expired_badge_logs_the_401_and_recovers_once_it_i
 
     let refused = bob_says(&office, "the 401", |e| e.stage == Stage::Authn).await;
     assert!(!refused.allowed);
+    assert_eq!(refused.log_owner(), "scheduler");
     assert_eq!(
         refused.server_log.as_deref(),
         Some("E1129 09:00:00.000000       1 reflector.go:166] \"Unhandled Error\" err=\"k8s.io/client-go/informers/factory.go:160: Failed to watch *v1.Pod: failed to list *v1.Pod: Unauthorized\" logger=\"UnhandledError\"")
@@ -218,6 +249,31 @@ async fn a_pod_stays_pending_with_the_failed_scheduling_text_while_no_node_is_re
         Some("I1129 09:00:00.000000       1 schedule_one.go:1055] \"Unable to schedule pod; no fit; waiting\" pod=\"default/web\" err=\"0/1 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/not-ready: }. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.\"")
     );
     assert_eq!(node_of(&admin, "web").await, None);
+    // What `kubectl describe pod web` shows: the Warning event and the PodScheduled condition.
+    let message = "0/1 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/not-ready: }. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.";
+    let warned = eventually("the FailedScheduling Event object", || async {
+        let events = pod_events(&admin, "web").await;
+        (!events.is_empty()).then_some(events)
+    })
+    .await;
+    assert_eq!(
+        warned,
+        [(
+            "Warning".to_owned(),
+            "FailedScheduling".to_owned(),
+            message.to_owned()
+        )]
+    );
+    let pod = admin
+        .get("/api/v1/namespaces/default/pods/web")
+        .await
+        .unwrap();
+    assert_eq!(
+        pod["status"]["conditions"][0],
+        json!({"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+               "message": message, "lastProbeTime": null,
+               "lastTransitionTime": "2026-11-29T09:00:00Z"})
+    );
 
     // The node turns Ready: Bob binds without being asked.
     admin
