@@ -287,6 +287,20 @@ async fn kubectl_logs_reaches_the_kubelet_through_the_apiserver() {
     );
     assert_eq!(logs.stdout.lines().count(), 5, "{logs:?}");
 
+    let nodes = lab.kubectl(&kubectl, &["get", "nodes"]).await;
+    assert!(
+        nodes
+            .stdout
+            .lines()
+            .any(|l| l.starts_with(NODE) && l.split_whitespace().nth(1) == Some("Ready")),
+        "{nodes:?}"
+    );
+    let pods = lab.kubectl(&kubectl, &["get", "pods", "-o", "wide"]).await;
+    assert!(
+        pods.stdout.contains("Running") && pods.stdout.contains("10.244."),
+        "{pods:?}"
+    );
+
     let tail = lab.kubectl(&kubectl, &["logs", "web", "--tail=2"]).await;
     assert_eq!(tail.status, 0, "{tail:?}");
     assert_eq!(tail.stdout.lines().count(), 2, "{tail:?}");
@@ -712,5 +726,40 @@ async fn when_alices_kubelet_badge_has_no_rights_on_nodes_proxy_kubectl_logs_pri
         refused.stderr.trim_end(),
         "Error from server (Forbidden): Forbidden (user=system:kube-scheduler, verb=get, resource=nodes, subresource(s)=[proxy]) ( pods/log web)"
     );
+    lab.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_serving_certificate_is_self_signed_the_way_the_real_kubelet_makes_it() {
+    let test = "the_default_serving_certificate_is_self_signed_the_way_the_real_kubelet_makes_it";
+    let Some(openssl) = tool("openssl", test) else {
+        return;
+    };
+    let lab = Lab1::start(false).await;
+    let shown = run_tool(
+        &openssl,
+        vec![
+            "s_client".into(),
+            "-connect".into(),
+            lab.kubelet_addr.to_string(),
+            "-showcerts".into(),
+        ],
+    )
+    .await;
+    let stamp = |prefix: &str| {
+        shown
+            .stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(prefix).map(str::to_owned))
+            .unwrap_or_else(|| panic!("no {prefix:?} in {shown:?}"))
+    };
+    // `0 s:CN = kubecorp-control-plane@1795000000`, issued by its own throwaway CA, which is
+    // sent along as the second certificate.
+    let leaf = stamp(&format!("0 s:CN = {NODE}@"));
+    let issuer = stamp(&format!("i:CN = {NODE}-ca@"));
+    assert_eq!(leaf, issuer);
+    assert_eq!(stamp(&format!("1 s:CN = {NODE}-ca@")), leaf);
+    assert!(leaf.parse::<i64>().is_ok(), "{leaf}");
+    assert!(lab.cert_dir.join("kubelet.crt").exists() && lab.cert_dir.join("kubelet.key").exists());
     lab.stop().await;
 }
