@@ -261,8 +261,12 @@ pub enum CsrState {
     Pending,
     /// The issued certificate, PEM.
     Issued(String),
-    /// Denied, or Failed by the signer: the condition's reason and message.
-    Refused { condition: String, message: String },
+    /// Denied, or Failed by the signer: the condition, its reason and its message.
+    Refused {
+        condition: String,
+        reason: String,
+        message: String,
+    },
 }
 
 /// Reads a CSR object's status.
@@ -276,6 +280,7 @@ pub fn csr_state(csr: &Value) -> CsrState {
         if (kind == "Denied" || kind == "Failed") && c["status"] == "True" {
             return CsrState::Refused {
                 condition: kind.to_owned(),
+                reason: c["reason"].as_str().unwrap_or("").to_owned(),
                 message: c["message"].as_str().unwrap_or("").to_owned(),
             };
         }

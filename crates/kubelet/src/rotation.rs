@@ -125,13 +125,11 @@ impl Manager {
                 if fresh {
                     let deadline = certs::rotation_deadline(&info, certs::random_jitter());
                     self.deadline = Some((info.serial.clone(), deadline));
-                    let line = klog::line(
-                        "Certificate rotation deadline determined",
-                        &[
-                            ("logger", self.logger()),
-                            ("expiration", &certs::go_log_time(info.not_after)),
-                            ("deadline", &certs::go_log_time(deadline)),
-                        ],
+                    let line = format!(
+                        "{}: Certificate expiration is {}, rotation deadline is {}",
+                        self.logger(),
+                        certs::go_log_time(info.not_after),
+                        certs::go_log_time(deadline)
                     );
                     self.note(k, line, "the kubelet picked a random point 70–90 % into its certificate's life to ask for a new one");
                 }
@@ -145,7 +143,7 @@ impl Manager {
 
     /// Makes a key, sends the CSR; an auto-approved one may come back already issued.
     async fn request(&mut self, k: &Kubelet) {
-        let line = klog::line("Rotating certificates", &[("logger", self.logger())]);
+        let line = format!("{}: Rotating certificates", self.logger());
         self.note(
             k,
             line,
@@ -174,13 +172,10 @@ impl Manager {
                 self.settle(k, &created);
             }
             Err(e) => {
-                let err = format!(
-                    "cannot create certificate signing request: {}",
+                let line = format!(
+                    "{}: Failed while requesting a signed certificate from the control plane: cannot create certificate signing request: {}",
+                    self.logger(),
                     klog::request_error(&client, "POST", CSR_PATH, &e)
-                );
-                let line = klog::line(
-                    "Failed while requesting a signed certificate from the control plane",
-                    &[("err", &err), ("logger", self.logger())],
                 );
                 k.client_failure(
                     &e,
@@ -206,10 +201,10 @@ impl Manager {
                 self.pending = None;
             }
             Err(e) => {
-                let err = klog::request_error(&client, "GET", &path, &e);
-                let line = klog::line(
-                    "Failed while requesting a signed certificate from the control plane",
-                    &[("err", &err), ("logger", self.logger())],
+                let line = format!(
+                    "{}: Failed while requesting a signed certificate from the control plane: {}",
+                    self.logger(),
+                    klog::request_error(&client, "GET", &path, &e)
                 );
                 k.client_failure(
                     &e,
@@ -225,15 +220,20 @@ impl Manager {
     fn settle(&mut self, k: &Kubelet, csr: &serde_json::Value) {
         match certs::csr_state(csr) {
             CsrState::Pending => {}
-            CsrState::Refused { condition, message } => {
-                let name = self.pending.take().map(|(n, _)| n).unwrap_or_default();
-                let err = format!(
-                    "certificate signing request {name} is {}: {message}",
-                    condition.to_lowercase()
-                );
-                let line = klog::line(
-                    "Failed while requesting a signed certificate from the control plane",
-                    &[("err", &err), ("logger", self.logger())],
+            CsrState::Refused {
+                condition,
+                reason,
+                message,
+            } => {
+                self.pending = None;
+                let what = if condition == "Denied" {
+                    "is denied"
+                } else {
+                    "failed"
+                };
+                let line = format!(
+                    "{}: Failed while requesting a signed certificate from the control plane: certificate signing request {what}, reason: {reason}, message: {message}",
+                    self.logger()
                 );
                 self.note(
                     k,
@@ -255,13 +255,10 @@ impl Manager {
                             }
                         }
                         self.backoff.succeeded();
-                        let line = klog::line(
-                            "Certificate rotated",
-                            &[
-                                ("logger", self.logger()),
-                                ("csr", &name),
-                                ("file", &current.display().to_string()),
-                            ],
+                        let line = format!(
+                            "{}: certificate signing request {name} is issued; the new certificate is {}",
+                            self.logger(),
+                            current.display()
                         );
                         self.note(k, line, match self.kind {
                             Kind::Client => "the kubelet shows its new client badge from its next call to Alice on",
