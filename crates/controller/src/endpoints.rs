@@ -174,6 +174,10 @@ pub fn same(current: &Value, desired: &Value) -> bool {
 /// The stored object with the desired subsets and labels: the PUT keeps its uid and
 /// resourceVersion, so the apiserver can refuse it (409) if someone wrote in between.
 pub fn updated(current: &Value, desired: &Value) -> Value {
+    // Whatever the server sent, never index into a non-object.
+    if !current.is_object() || !current["metadata"].is_object() {
+        return desired.clone();
+    }
     let mut next = current.clone();
     match desired.get("subsets") {
         Some(subsets) => next["subsets"] = subsets.clone(),
@@ -275,6 +279,19 @@ mod tests {
             json!([{"name": "http", "port": 8080, "protocol": "TCP"},
                    {"name": "metrics", "port": 9100, "protocol": "TCP"}])
         );
+    }
+
+    #[test]
+    fn odd_objects_from_the_apiserver_are_judged_not_panicked_over() {
+        let garbage = [
+            json!("pod"),
+            json!({"metadata": [], "status": {"podIP": 7}}),
+        ];
+        let pods: Vec<&Value> = garbage.iter().collect();
+        let e = desired(&json!({"spec": {"selector": "x"}}), &pods);
+        assert!(e.get("subsets").is_none());
+        assert_eq!(updated(&json!("stored"), &e), e);
+        assert_eq!(summary(&json!({"subsets": "x"})), "no ready pods");
     }
 
     #[test]

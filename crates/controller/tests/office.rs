@@ -7,6 +7,7 @@ use std::time::Duration;
 use kubecorp_client::KubeClient;
 use kubecorp_controller::EndpointsControllerConfig;
 use kubecorp_office::{Office, OfficeOptions, Staff};
+use kubecorp_pki::{fault, Lab};
 use kubecorp_trust::{Event, LabClock};
 use serde_json::{json, Value};
 use time::macros::datetime;
@@ -201,5 +202,49 @@ async fn the_endpoints_controller_says_which_identity_it_writes_with_and_why() {
         "{note}"
     );
     assert!(note.contains("kubecorp:endpoint-controller"), "{note}");
+    office.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_expired_controller_manager_badge_is_logged_as_client_go_does_and_recovers_without_a_restart(
+) {
+    let (_dir, office) = office().await;
+    let admin = client(&office, "kubectl", "admin.conf");
+    admin
+        .create(
+            "/api/v1/namespaces/default/services",
+            &json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+                    "spec": {"clusterIP": "10.96.0.10", "selector": {"app": "web"},
+                             "ports": [{"port": 80, "protocol": "TCP"}]}}),
+        )
+        .await
+        .unwrap();
+    ready_pod(&admin, "web-1", "10.244.0.5").await;
+    let lab = Lab::new(&office.dir);
+    fault::inflict(
+        &lab,
+        "expire",
+        "controller-manager.conf",
+        office.clock.now(),
+    )
+    .unwrap();
+    let _controller = start_controller(&office);
+
+    let refused = eventually("the 401", || async {
+        office
+            .events
+            .snapshot()
+            .into_iter()
+            .find(|e| e.from == "controller-manager" && !e.allowed)
+    })
+    .await;
+    assert_eq!(
+        refused.server_log.as_deref(),
+        Some("E1129 09:00:00.000000       1 reflector.go:166] \"Unhandled Error\" err=\"k8s.io/client-go/informers/factory.go:160: Failed to watch *v1.Service: failed to list *v1.Service: Unauthorized\" logger=\"UnhandledError\"")
+    );
+    assert!(endpoints(&admin).await.is_none());
+
+    fault::undo(&lab, "controller-manager.conf").unwrap();
+    controller_says(&office, "endpoints default/web: 10.244.0.5:80").await;
     office.shutdown().await;
 }

@@ -44,6 +44,10 @@ use tokio::sync::watch;
 use crate::klog::{Backoff, Severity};
 use crate::reflector::{apply, Failure, Reflector};
 
+/// Where kube-proxy serves `/healthz` on a real node (`--healthz-bind-address=0.0.0.0:10256`).
+/// The office binds loopback port 0 instead, as every lab listener does.
+pub const HEALTHZ_PORT: u16 = 10256;
+
 /// The badge Dave dials with, named in explanations.
 pub const BADGE: klog::Badge = klog::Badge {
     file: "kube-proxy.conf",

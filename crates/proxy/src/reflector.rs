@@ -87,7 +87,13 @@ impl Reflector {
         })?;
         let items = list["items"]
             .as_array()
-            .map(|items| items.iter().map(|o| (key(o), o.clone())).collect())
+            .map(|items| {
+                items
+                    .iter()
+                    .filter(|o| o.is_object())
+                    .map(|o| (key(o), o.clone()))
+                    .collect()
+            })
             .unwrap_or_default();
         let rv = list["metadata"]["resourceVersion"]
             .as_str()

@@ -195,8 +195,13 @@ impl Scheduler {
             }
         }
         // Assume the binding, as the scheduler cache does, so the next pod counts it.
-        if let Some(pod) = self.pods.get_mut(key) {
-            pod["spec"]["nodeName"] = json!(choice.node);
+        if let Some(spec) = self
+            .pods
+            .get_mut(key)
+            .and_then(|pod| pod.get_mut("spec"))
+            .and_then(Value::as_object_mut)
+        {
+            spec.insert("nodeName".into(), json!(choice.node));
         }
         self.reported.remove(key);
         // The Event object first, so `kubectl describe` already shows what the lab event tells.
@@ -392,7 +397,8 @@ pub fn is_pending(pod: &Value) -> bool {
     let scheduler = pod["spec"]["schedulerName"]
         .as_str()
         .unwrap_or(SCHEDULER_NAME);
-    node.is_empty()
+    pod.is_object()
+        && node.is_empty()
         && phase != "Succeeded"
         && phase != "Failed"
         && pod["metadata"]["deletionTimestamp"].is_null()
@@ -510,6 +516,23 @@ mod tests {
                 feasible: 2
             })
         );
+    }
+
+    #[test]
+    fn odd_objects_from_the_apiserver_are_judged_not_panicked_over() {
+        let nodes = BTreeMap::from([
+            ("a".to_owned(), json!("garbage")),
+            (
+                "b".to_owned(),
+                json!({"status": {"conditions": "x"}, "spec": []}),
+            ),
+        ]);
+        let pods = BTreeMap::from([("p".to_owned(), json!([1, 2]))]);
+        assert!(pick_node(&nodes, &pods).is_err());
+        assert!(!is_pending(&json!("pod")));
+        let mut cache = BTreeMap::new();
+        assert!(!apply(&mut cache, "ADDED", json!(null)));
+        assert!(cache.is_empty());
     }
 
     #[test]
