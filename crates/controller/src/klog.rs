@@ -209,6 +209,35 @@ mod tests {
     }
 
     #[test]
+    fn a_transport_failure_reads_as_go_net_http_wraps_it() {
+        let client = KubeClient::new(
+            "scheduler",
+            "https://127.0.0.1:6443",
+            None,
+            kubecorp_trust::tls::TrustSource::bundle("/nonexistent/ca.crt"),
+            kubecorp_trust::LabClock::real(),
+            kubecorp_trust::Events::new(),
+        )
+        .unwrap();
+        let err = ClientError::Transport {
+            from: "scheduler".into(),
+            to: "apiserver".into(),
+            addr: "127.0.0.1:6443".into(),
+            phase: Phase::TlsHandshake,
+            text:
+                "tls: failed to verify certificate: x509: certificate signed by unknown authority"
+                    .into(),
+            verdict: None,
+        };
+        let path = "/api/v1/pods?limit=500&resourceVersion=0";
+        assert_eq!(
+            go_error(&client, "Get", path, &err),
+            "Get \"https://127.0.0.1:6443/api/v1/pods?limit=500&resourceVersion=0\": tls: failed to verify certificate: x509: certificate signed by unknown authority"
+        );
+        assert_eq!(stage_of(&err), Stage::Tls);
+    }
+
+    #[test]
     fn backoff_doubles_up_to_five_seconds_and_starts_over_after_a_success() {
         let mut b = Backoff::default();
         let waits: Vec<u128> = (0..8).map(|_| b.next_wait().as_millis()).collect();
