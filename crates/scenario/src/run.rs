@@ -1212,7 +1212,7 @@ impl Runner<'_> {
         })
     }
 
-    /// `{{apiserver}}`, `{{etcd}}`, `{{dir}}`, `{{pki}}`, `{{kubeconfig:NAME}}` (a lab kubeconfig
+    /// `{{apiserver}}`, `{{etcd}}`, `{{dir}}`, `{{pki}}`, `{{now}}`, `{{kubeconfig:NAME}}` (a lab kubeconfig
     /// or a made identity's, pointing at this office), `{{cert:NAME}}`, `{{key:NAME}}`.
     fn substitute(&self, text: &str) -> Result<String, String> {
         let mut out = String::new();
@@ -1239,9 +1239,11 @@ impl Runner<'_> {
                 "etcd" => self.office.etcd_url.clone(),
                 "dir" => path(&self.dir),
                 "pki" => path(&self.lab.pki_dir()),
+                // The lab clock in Unix seconds, for tools with their own clock (`openssl verify -attime`).
+                "now" => self.clock.now().unix_timestamp().to_string(),
                 other => {
                     return Err(format!(
-                        "unknown substitution {{{{{other}}}}}: expected apiserver, etcd, dir, pki, kubeconfig:NAME, cert:NAME or key:NAME"
+                        "unknown substitution {{{{{other}}}}}: expected apiserver, etcd, dir, pki, now, kubeconfig:NAME, cert:NAME or key:NAME"
                     ))
                 }
             },

@@ -1,0 +1,216 @@
+//! `kubecorp run` and `kubecorp test` through the binary: narration, reports, JUnit, exit codes,
+//! and the messages a broken scenario file gets.
+
+#[path = "../../../tests/support/mod.rs"]
+mod support;
+
+use std::path::PathBuf;
+
+use support::kubecorp;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fixture(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn scenarios(rel: &str) -> String {
+    root().join("scenarios").join(rel).to_string_lossy().into_owned()
+}
+
+#[test]
+fn kubecorp_test_passes_every_shipped_scenario_and_writes_one_junit_case_per_expectation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let xml = tmp.path().join("report.xml");
+    let run = kubecorp([
+        "test",
+        &scenarios(""),
+        "--junit",
+        xml.to_str().unwrap(),
+        "-j",
+        "4",
+    ])
+    .success();
+    let last = run.stdout.lines().last().unwrap_or_default().to_owned();
+    assert!(last.ends_with(" passed, 0 failed"), "{}", run.dump());
+    assert!(run.stdout.contains("kubecorp-day.yaml  A day at KubeCorp"), "{}", run.dump());
+    let xml = std::fs::read_to_string(&xml).unwrap();
+    assert!(xml.contains("<testsuite name=\""), "{xml}");
+    assert!(xml.contains("status 403"), "{xml}");
+    assert!(!xml.contains("<failure"), "{xml}");
+}
+
+#[test]
+fn a_failing_expectation_makes_kubecorp_test_exit_1_and_is_a_junit_failure() {
+    let tmp = tempfile::tempdir().unwrap();
+    let xml = tmp.path().join("report.xml");
+    let run = kubecorp([
+        "test",
+        &fixture("failing"),
+        &scenarios("break/rogue-ca.yaml"),
+        "--junit",
+        xml.to_str().unwrap(),
+    ])
+    .failure(1)
+    .stdout_has("1 passed, 1 failed")
+    .stdout_has("wrong-status.yaml:9: step 4: status: expected 200, got 403");
+    let _ = run;
+    let xml = std::fs::read_to_string(&xml).unwrap();
+    assert!(xml.contains("<failure"), "{xml}");
+    assert!(xml.contains("status: expected 200, got 403"), "{xml}");
+    assert!(xml.contains("rogue-ca.yaml"), "{xml}");
+}
+
+#[test]
+fn a_typo_in_a_scenario_names_file_line_column_field_and_the_right_name() {
+    let file = fixture("broken/typo-in-expect.yaml");
+    kubecorp(["run", &file]).failure(2).stderr_has(&format!(
+        "{file}:7:7: steps[1].expect: unknown field 'staus', expected one of allowed, status, verdict, stage, text, contains, log, lifetime, exit — did you mean 'status'?"
+    ));
+}
+
+#[test]
+fn every_broken_fixture_names_its_line_and_field() {
+    let cases = [
+        (
+            "broken/unknown-fault.yaml",
+            ":5:14: steps[0].break.fault: 'expird' is not a fault (one of expire, not-yet-valid,",
+            Some("did you mean 'expire'?"),
+        ),
+        (
+            "broken/unknown-verdict.yaml",
+            ":5:36: steps[0].expect.verdict: 'expird' is not a verdict kind",
+            Some("did you mean 'expired'?"),
+        ),
+        ("broken/missing-title.yaml", ":1:1: missing field 'title'", None),
+        (
+            "broken/two-actions.yaml",
+            ":4:5: steps[0]: a step does one thing, but this one has renew and clock",
+            None,
+        ),
+        ("broken/not-yaml.yaml", ": not valid YAML: ", None),
+    ];
+    for (name, needle, suggestion) in cases {
+        let file = fixture(name);
+        let run = kubecorp(["run", &file]).failure(2);
+        assert!(
+            run.stderr.contains(&format!("{file}{needle}")),
+            "{name}: {}",
+            run.dump()
+        );
+        if let Some(s) = suggestion {
+            assert!(run.stderr.contains(s), "{name}: {}", run.dump());
+        }
+    }
+}
+
+#[test]
+fn kubecorp_test_reports_an_invalid_file_as_a_failure_with_its_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let xml = tmp.path().join("report.xml");
+    kubecorp([
+        "test",
+        &fixture("broken/unknown-fault.yaml"),
+        "--junit",
+        xml.to_str().unwrap(),
+    ])
+    .failure(1)
+    .stdout_has("not a valid scenario")
+    .stdout_has("did you mean 'expire'?")
+    .stdout_has("0 passed, 1 failed");
+    let xml = std::fs::read_to_string(&xml).unwrap();
+    assert!(xml.contains("<error"), "{xml}");
+}
+
+#[test]
+fn kubecorp_run_narrates_the_day_without_colour_when_piped_and_writes_a_markdown_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let report = tmp.path().join("day.md");
+    let run = kubecorp([
+        "run",
+        &scenarios("kubecorp-day.yaml"),
+        "--report",
+        report.to_str().unwrap(),
+    ])
+    .success()
+    .stdout_has("── 09:00 ──")
+    .stdout_has("john shows the badge CN=john, O=developers (issuer kubernetes) to apiserver and asks: get pods")
+    .stdout_has("caller sees: error: You must be logged in to the server (Unauthorized)")
+    .stdout_has("etcd logs: rejected connection from \"127.0.0.1:")
+    .stdout_has("✓ verdict expired")
+    .stdout_has("checks passed, 0 failed");
+    assert!(!run.stdout.contains('\x1b'), "no colour when piped");
+    assert!(!run.stdout.contains("PRIVATE KEY"), "no key material");
+    let md = std::fs::read_to_string(&report).unwrap();
+    assert!(md.starts_with("# A day at KubeCorp"), "{md}");
+    assert!(md.contains("| step | line | check | expected | actual | result |"), "{md}");
+    assert!(md.contains("```mermaid\nsequenceDiagram\n"), "{md}");
+    assert!(md.contains("--x"), "a refused hop is drawn as a cross: {md}");
+}
+
+#[test]
+fn a_failed_expectation_in_kubecorp_run_says_what_was_expected_and_what_happened() {
+    kubecorp(["run", &fixture("failing/wrong-status.yaml")])
+        .failure(1)
+        .stdout_has("✗ status: expected 200, got 403")
+        .stdout_has("what it means: the badge is genuine, but no rule in the rulebook (RBAC) lets this person do this");
+}
+
+#[test]
+fn kubecorp_run_format_json_prints_one_json_object_per_line() {
+    let run = kubecorp([
+        "run",
+        &scenarios("break/expired-client-badge.yaml"),
+        "--format",
+        "json",
+    ])
+    .success();
+    let values: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    let refusal = values
+        .iter()
+        .find(|v| v["type"] == "event" && v["stage"] == "authn" && v["allowed"] == false)
+        .expect("the 401 is an event");
+    assert_eq!(refusal["verdict"], "expired");
+    assert_eq!(refusal["mine"], true);
+    let last = values.last().unwrap();
+    assert_eq!(last["type"], "result");
+    assert_eq!(last["passed"], true);
+}
+
+#[test]
+fn kubecorp_test_with_pki_runs_the_rules_against_a_pki_made_elsewhere() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lab = tmp.path().join("kubernetes");
+    kubecorp([
+        "pki",
+        "init",
+        "--dir",
+        lab.to_str().unwrap(),
+        "--now",
+        "2026-04-24T09:00:00Z",
+    ])
+    .success();
+    let pki = lab.join("pki");
+    kubecorp([
+        "test",
+        &scenarios("break/rogue-ca.yaml"),
+        &scenarios("break/wrong-group.yaml"),
+        "--pki",
+        pki.to_str().unwrap(),
+    ])
+    .success()
+    .stdout_has("2 passed, 0 failed");
+    kubecorp(["test", &scenarios("break"), "--pki", tmp.path().to_str().unwrap()])
+        .failure(2)
+        .stderr_has("no ca.crt");
+}
