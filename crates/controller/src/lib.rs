@@ -65,6 +65,8 @@ const ENDPOINTS: Reflector = Reflector {
 
 /// What the controller needs: a client with `controller-manager.conf`'s badge, the lab clock
 /// and the events.
+///
+/// Events are emitted as `client.component()`; the office names the client `controller-manager`.
 #[derive(Clone, Debug)]
 pub struct EndpointsControllerConfig {
     pub client: KubeClient,
@@ -84,7 +86,7 @@ enum RoundError {
 pub async fn run(config: EndpointsControllerConfig, shutdown: impl Future) {
     let at = config.clock.now();
     config.events.emit(
-        Event::new(at, "controller-manager", "apiserver", Stage::Request)
+        Event::new(at, config.client.component(), "apiserver", Stage::Request)
             .allowed(true)
             .identity(config.client.identity())
             // Seen in kube-controller-manager logs (unstructured in the releases we found).
@@ -278,9 +280,7 @@ impl Controller {
         self.endpoints.insert(key.to_owned(), written);
         let selector_text: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
         self.config.events.emit(
-            Event::new(
-                self.config.clock.now(),
-                "controller-manager",
+            Event::new(self.config.clock.now(), self.config.client.component(),
                 "apiserver",
                 Stage::Request,
             )
@@ -316,7 +316,7 @@ impl Controller {
         self.config.events.emit(
             Event::new(
                 self.config.clock.now(),
-                "controller-manager",
+                self.config.client.component(),
                 "apiserver",
                 Stage::Request,
             )
@@ -349,15 +349,20 @@ impl Controller {
                     ),
                 );
                 let (explanation, hint) = klog::explain(error, config.client.component(), BADGE);
-                Event::new(at, "controller-manager", "apiserver", klog::stage_of(error))
-                    .identity(config.client.identity())
-                    .client_text(go)
-                    .caller_log(log)
-                    .explanation(explanation)
-                    .hint(hint)
-                    .detail(format!(
-                        "syncing the endpoints of {service} failed: {error}"
-                    ))
+                Event::new(
+                    at,
+                    config.client.component(),
+                    "apiserver",
+                    klog::stage_of(error),
+                )
+                .identity(config.client.identity())
+                .client_text(go)
+                .caller_log(log)
+                .explanation(explanation)
+                .hint(hint)
+                .detail(format!(
+                    "syncing the endpoints of {service} failed: {error}"
+                ))
             }
         };
         config.events.emit(event);

@@ -68,6 +68,8 @@ const ENDPOINTS: Reflector = Reflector {
 
 /// What Dave needs: a client with `kube-proxy.conf`'s badge, the lab clock, the events, the
 /// node he runs on, and (optionally) the listener for `/healthz`.
+///
+/// Events are emitted as `client.component()`; the office names the client `kube-proxy`.
 #[derive(Debug)]
 pub struct ProxyConfig {
     pub client: KubeClient,
@@ -105,7 +107,7 @@ pub async fn run(config: ProxyConfig, shutdown: impl Future) {
         .map(|a| format!("http://{a}/healthz"))
         .unwrap_or_else(|| "no /healthz".into());
     events.emit(
-        Event::new(at, "kube-proxy", "apiserver", Stage::Request)
+        Event::new(at, client.component(), "apiserver", Stage::Request)
             .allowed(true)
             .identity(client.identity())
             // Verified text: kube-proxy 1.31/1.32 start-up log.
@@ -208,7 +210,7 @@ impl Proxy {
                 continue;
             }
             self.events.emit(
-                Event::new(self.clock.now(), "kube-proxy", "apiserver", Stage::Request)
+                Event::new(self.clock.now(), self.client.component(), "apiserver", Stage::Request)
                     .allowed(true)
                     .identity(self.client.identity())
                     .explanation(format!(
@@ -220,7 +222,7 @@ impl Proxy {
         for key in self.narrated.keys() {
             if !now.contains_key(key) {
                 self.events.emit(
-                    Event::new(self.clock.now(), "kube-proxy", "apiserver", Stage::Request)
+                    Event::new(self.clock.now(), self.client.component(), "apiserver", Stage::Request)
                         .allowed(true)
                         .identity(self.client.identity())
                         .explanation(format!(

@@ -58,6 +58,8 @@ const NODES: Reflector = Reflector {
 };
 
 /// What Bob needs: a client carrying `scheduler.conf`'s badge, the lab clock and the events.
+///
+/// Events are emitted as `client.component()`; the office names the client `scheduler`.
 #[derive(Clone, Debug)]
 pub struct SchedulerConfig {
     pub client: KubeClient,
@@ -223,7 +225,7 @@ impl Scheduler {
             ),
         );
         self.config.events.emit(
-            Event::new(at, "scheduler", "apiserver", Stage::Request)
+            Event::new(at, self.config.client.component(), "apiserver", Stage::Request)
                 .allowed(true)
                 .identity(self.config.client.identity())
                 .client_text(format!("Successfully assigned {key} to {}", choice.node))
@@ -277,14 +279,19 @@ impl Scheduler {
             "Every node was filtered out: a node must be Ready (a NotReady node carries the node.kubernetes.io/not-ready taint on a real cluster) and not cordoned. The pod stays Pending until a node fits; Bob then tries again by himself."
         };
         self.config.events.emit(
-            Event::new(at, "scheduler", "apiserver", Stage::Request)
-                .allowed(false)
-                .identity(self.config.client.identity())
-                .client_text(message.clone())
-                .caller_log(log)
-                .explanation(explanation)
-                .hint("`kubectl get nodes`: is a kubelet running and its node Ready?")
-                .detail(format!("FailedScheduling {key}: {message}")),
+            Event::new(
+                at,
+                self.config.client.component(),
+                "apiserver",
+                Stage::Request,
+            )
+            .allowed(false)
+            .identity(self.config.client.identity())
+            .client_text(message.clone())
+            .caller_log(log)
+            .explanation(explanation)
+            .hint("`kubectl get nodes`: is a kubelet running and its node Ready?")
+            .detail(format!("FailedScheduling {key}: {message}")),
         );
     }
 
@@ -358,13 +365,18 @@ impl Scheduler {
                     ),
                 );
                 let (explanation, hint) = klog::explain(error, config.client.component(), BADGE);
-                Event::new(at, "scheduler", "apiserver", klog::stage_of(error))
-                    .identity(config.client.identity())
-                    .client_text(err)
-                    .caller_log(log)
-                    .explanation(explanation)
-                    .hint(hint)
-                    .detail(format!("binding {pod} to {node} failed: {error}"))
+                Event::new(
+                    at,
+                    config.client.component(),
+                    "apiserver",
+                    klog::stage_of(error),
+                )
+                .identity(config.client.identity())
+                .client_text(err)
+                .caller_log(log)
+                .explanation(explanation)
+                .hint(hint)
+                .detail(format!("binding {pod} to {node} failed: {error}"))
             }
         };
         config.events.emit(event);
