@@ -303,12 +303,13 @@ pub async fn run(
     Ok(())
 }
 
-/// Registration, heartbeats and the certificate managers, each retried with its own backoff.
+/// Registration, heartbeats (Node status and Lease) and the certificate managers, each retried with its own backoff.
 async fn sync_loop(k: Arc<Kubelet>) {
     let base = k.config.sync_interval;
     let mut registered = false;
     let mut register = Backoff::new(base);
     let mut heartbeat = Backoff::new(base);
+    let mut lease = Backoff::new(base);
     let mut client_manager = rotation::Manager::new(certs::Kind::Client, base);
     let mut serving_manager = rotation::Manager::new(certs::Kind::Serving, base);
     loop {
@@ -325,6 +326,12 @@ async fn sync_loop(k: Arc<Kubelet>) {
             match node::heartbeat(&k).await {
                 Ok(()) => heartbeat.wait(k.config.heartbeat_interval),
                 Err(()) => heartbeat.failed(),
+            }
+        }
+        if registered && lease.ready() {
+            match node::renew_lease(&k).await {
+                Ok(()) => lease.wait(k.config.heartbeat_interval),
+                Err(()) => lease.failed(),
             }
         }
         if k.config.rotate_client_certificate {

@@ -4,7 +4,8 @@
 //! before), then every `nodeStatusUpdateFrequency` reads it back and patches its status: the
 //! `Ready` condition with a fresh `lastHeartbeatTime`, its addresses, and the port of its
 //! door (`daemonEndpoints.kubeletEndpoint.Port`), which is where Alice dials for `kubectl logs`.
-//! Failures are logged the way the real kubelet logs them and retried.
+//! It also renews its Lease in `kube-node-lease`, the cheap heartbeat. Failures are logged the
+//! way the real kubelet logs them and retried.
 
 use serde_json::{json, Value};
 
@@ -136,6 +137,73 @@ pub async fn heartbeat(k: &Kubelet) -> Result<(), ()> {
                 klog::request_error(&client, "PATCH", &patch_path, &e)
             );
             fail(&e, err);
+            Err(())
+        }
+    }
+}
+
+/// The node's Lease in `kube-node-lease`: the cheap heartbeat the node lifecycle controller
+/// reads (renewed every 10 s, valid 40 s). Read it, create it if missing, else renew it.
+pub async fn renew_lease(k: &Kubelet) -> Result<(), ()> {
+    let client = k.client();
+    let base = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases";
+    let path = format!("{base}/{}", k.node);
+    let now = k.now();
+    let renew_time = format!(
+        "{}.{:06}Z",
+        kubecorp_trust::go_time(now).trim_end_matches('Z'),
+        now.microsecond()
+    );
+    let result = match client.get(&format!("{path}?timeout=10s")).await {
+        Ok(mut lease) => {
+            lease["spec"]["holderIdentity"] = json!(k.node);
+            lease["spec"]["leaseDurationSeconds"] = json!(40);
+            lease["spec"]["renewTime"] = json!(renew_time);
+            client
+                .replace(&format!("{path}?timeout=10s"), &lease)
+                .await
+                .map_err(|e| ("Failed to update lease", "PUT", path.clone(), e))
+        }
+        Err(e) if e.code() == Some(404) => {
+            let lease = json!({
+                "apiVersion": "coordination.k8s.io/v1",
+                "kind": "Lease",
+                "metadata": {"name": k.node, "namespace": "kube-node-lease"},
+                "spec": {"holderIdentity": k.node, "leaseDurationSeconds": 40, "renewTime": renew_time},
+            });
+            client
+                .create(&format!("{base}?timeout=10s"), &lease)
+                .await
+                .map_err(|e| {
+                    (
+                        "Failed to ensure lease exists, will retry",
+                        "POST",
+                        base.to_owned(),
+                        e,
+                    )
+                })
+        }
+        Err(e) => Err((
+            "Failed to ensure lease exists, will retry",
+            "GET",
+            format!("{path}?timeout=10s"),
+            e,
+        )),
+    };
+    match result {
+        Ok(_) => Ok(()),
+        Err((message, method, path, e)) => {
+            let err = klog::request_error(&client, method, &path, &e);
+            let line = if message.starts_with("Failed to ensure") {
+                klog::line(message, &[("err", &err), ("interval", "7s")])
+            } else {
+                klog::line(message, &[("err", &err)])
+            };
+            k.client_failure(
+                &e,
+                line,
+                "the kubelet could not renew its node lease; after 40 s without one the node is marked NotReady",
+            );
             Err(())
         }
     }

@@ -251,6 +251,21 @@ async fn the_kubelet_registers_its_node_ready_and_reports_a_bound_pod_running_wi
         lab.kubelet_addr.port()
     );
 
+    let lease = eventually("the node lease is renewed", || {
+        let admin = admin.clone();
+        async move {
+            admin
+                .get(&format!(
+                    "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{NODE}"
+                ))
+                .await
+                .ok()
+        }
+    })
+    .await;
+    assert_eq!(lease["spec"]["holderIdentity"], NODE);
+    assert_eq!(lease["spec"]["leaseDurationSeconds"], 40);
+
     lab.bound_pod().await;
     let pod = lab.running_pod().await;
     let ip = pod["status"]["podIP"].as_str().unwrap();
@@ -287,6 +302,22 @@ async fn kubectl_logs_reaches_the_kubelet_through_the_apiserver() {
     );
     assert_eq!(logs.stdout.lines().count(), 5, "{logs:?}");
 
+    let tail = lab.kubectl(&kubectl, &["logs", "web", "--tail=2"]).await;
+    assert_eq!(tail.status, 0, "{tail:?}");
+    assert_eq!(tail.stdout.lines().count(), 2, "{tail:?}");
+    assert!(tail.stdout.contains("is serving requests"), "{tail:?}");
+    lab.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_get_shows_the_node_ready_and_the_pod_running_with_its_ip() {
+    let test = "kubectl_get_shows_the_node_ready_and_the_pod_running_with_its_ip";
+    let Some(kubectl) = tool("kubectl", test) else {
+        return;
+    };
+    let lab = Lab1::start(false).await;
+    lab.bound_pod().await;
+    lab.running_pod().await;
     let nodes = lab.kubectl(&kubectl, &["get", "nodes"]).await;
     assert!(
         nodes
@@ -301,10 +332,6 @@ async fn kubectl_logs_reaches_the_kubelet_through_the_apiserver() {
         "{pods:?}"
     );
 
-    let tail = lab.kubectl(&kubectl, &["logs", "web", "--tail=2"]).await;
-    assert_eq!(tail.status, 0, "{tail:?}");
-    assert_eq!(tail.stdout.lines().count(), 2, "{tail:?}");
-    assert!(tail.stdout.contains("is serving requests"), "{tail:?}");
     lab.stop().await;
 }
 
