@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use kubecorp_scenario::expect::{Check, Outcome};
 use kubecorp_scenario::junit::Entry;
 use kubecorp_scenario::model::{Action, Scenario, Step};
-use kubecorp_scenario::run::{OfficeInfo, Observer, Quiet, RunOptions, ScenarioResult};
+use kubecorp_scenario::run::{Observer, OfficeInfo, Quiet, RunOptions, ScenarioResult};
 use kubecorp_trust::Event;
 use serde_json::json;
 
@@ -89,8 +89,11 @@ pub fn run(
         }
     };
     if let Some(path) = report {
-        kubecorp_scenario::report::write_atomic(path, &kubecorp_scenario::report::markdown(&result))
-            .with_context(|| format!("writing the report {}", path.display()))?;
+        kubecorp_scenario::report::write_atomic(
+            path,
+            &kubecorp_scenario::report::markdown(&result),
+        )
+        .with_context(|| format!("writing the report {}", path.display()))?;
     }
     Ok(if result.passed() {
         ExitCode::SUCCESS
@@ -232,12 +235,7 @@ impl Observer for Narrator {
         if outcome.exit.is_some() {
             return; // a command's output was shown as it is
         }
-        let first: String = outcome
-            .text
-            .lines()
-            .take(4)
-            .collect::<Vec<_>>()
-            .join("\n");
+        let first: String = outcome.text.lines().take(4).collect::<Vec<_>>().join("\n");
         if outcome.allowed {
             if !first.is_empty() {
                 line(&indent(&first, "    → "));
@@ -316,10 +314,7 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
             let path = entry?.path();
             if path.is_dir() {
                 walk(&path, out)?;
-            } else if path
-                .extension()
-                .is_some_and(|e| e == "yaml" || e == "yml")
-            {
+            } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
                 out.push(path);
             }
         }
@@ -440,7 +435,11 @@ pub fn test(
                     }
                 }
                 Entry::Invalid { file, error } => {
-                    line(&format!("{} {}  not a valid scenario", paint("31;1", "✗"), file.display()));
+                    line(&format!(
+                        "{} {}  not a valid scenario",
+                        paint("31;1", "✗"),
+                        file.display()
+                    ));
                     line(&indent(error, "    "));
                 }
             }

@@ -21,7 +21,11 @@ fn fixture(name: &str) -> String {
 }
 
 fn scenarios(rel: &str) -> String {
-    root().join("scenarios").join(rel).to_string_lossy().into_owned()
+    root()
+        .join("scenarios")
+        .join(rel)
+        .to_string_lossy()
+        .into_owned()
 }
 
 #[test]
@@ -39,7 +43,11 @@ fn kubecorp_test_passes_every_shipped_scenario_and_writes_one_junit_case_per_exp
     .success();
     let last = run.stdout.lines().last().unwrap_or_default().to_owned();
     assert!(last.ends_with(" passed, 0 failed"), "{}", run.dump());
-    assert!(run.stdout.contains("kubecorp-day.yaml  A day at KubeCorp"), "{}", run.dump());
+    assert!(
+        run.stdout.contains("kubecorp-day.yaml  A day at KubeCorp"),
+        "{}",
+        run.dump()
+    );
     let xml = std::fs::read_to_string(&xml).unwrap();
     assert!(xml.contains("<testsuite name=\""), "{xml}");
     assert!(xml.contains("status 403"), "{xml}");
@@ -88,13 +96,17 @@ fn every_broken_fixture_names_its_line_and_field() {
             ":5:36: steps[0].expect.verdict: 'expird' is not a verdict kind",
             Some("did you mean 'expired'?"),
         ),
-        ("broken/missing-title.yaml", ":1:1: missing field 'title'", None),
+        (
+            "broken/missing-title.yaml",
+            ":1:1: missing field 'title'",
+            None,
+        ),
         (
             "broken/two-actions.yaml",
             ":4:5: steps[0]: a step does one thing, but this one has renew and clock",
             None,
         ),
-        ("broken/not-yaml.yaml", ": not valid YAML: ", None),
+        ("broken/not-yaml.yaml", ":3:3: not valid YAML: ", None),
     ];
     for (name, needle, suggestion) in cases {
         let file = fixture(name);
@@ -149,9 +161,15 @@ fn kubecorp_run_narrates_the_day_without_colour_when_piped_and_writes_a_markdown
     assert!(!run.stdout.contains("PRIVATE KEY"), "no key material");
     let md = std::fs::read_to_string(&report).unwrap();
     assert!(md.starts_with("# A day at KubeCorp"), "{md}");
-    assert!(md.contains("| step | line | check | expected | actual | result |"), "{md}");
+    assert!(
+        md.contains("| step | line | check | expected | actual | result |"),
+        "{md}"
+    );
     assert!(md.contains("```mermaid\nsequenceDiagram\n"), "{md}");
-    assert!(md.contains("--x"), "a refused hop is drawn as a cross: {md}");
+    assert!(
+        md.contains("--x"),
+        "a refused hop is drawn as a cross: {md}"
+    );
 }
 
 #[test]
@@ -210,7 +228,12 @@ fn kubecorp_test_with_pki_runs_the_rules_against_a_pki_made_elsewhere() {
     ])
     .success()
     .stdout_has("2 passed, 0 failed");
-    kubecorp(["test", &scenarios("break"), "--pki", tmp.path().to_str().unwrap()])
-        .failure(2)
-        .stderr_has("no ca.crt");
+    kubecorp([
+        "test",
+        &scenarios("break"),
+        "--pki",
+        tmp.path().to_str().unwrap(),
+    ])
+    .failure(2)
+    .stderr_has("no ca.crt");
 }

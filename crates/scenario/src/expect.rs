@@ -48,7 +48,14 @@ pub struct Check {
 }
 
 impl Check {
-    fn new(step: usize, line: u32, what: &str, expected: String, actual: String, ok: bool) -> Check {
+    fn new(
+        step: usize,
+        line: u32,
+        what: &str,
+        expected: String,
+        actual: String,
+        ok: bool,
+    ) -> Check {
         Check {
             step,
             line,
@@ -197,7 +204,10 @@ pub fn log_matches(log: &LogExpect, event: &Event) -> bool {
     ];
     texts.iter().flatten().any(|t| {
         log.contains.as_deref().is_none_or(|c| t.contains(c))
-            && log.text.as_deref().is_none_or(|x| t.trim_end() == x.trim_end())
+            && log
+                .text
+                .as_deref()
+                .is_none_or(|x| t.trim_end() == x.trim_end())
     })
 }
 

@@ -14,7 +14,10 @@ use crate::run::ScenarioResult;
 pub enum Entry {
     Ran(ScenarioResult),
     /// The file could not be read or validated.
-    Invalid { file: PathBuf, error: String },
+    Invalid {
+        file: PathBuf,
+        error: String,
+    },
 }
 
 impl Entry {

@@ -211,11 +211,9 @@ pub fn parse_str(file: &Path, text: &str) -> Result<Scenario, ParseErrors> {
             .location()
             .map(|l| (l.line() as u32, l.column() as u32))
             .unwrap_or((1, 1));
-        let message = serde_saphyr::MessageFormatter::format_message(
-            &serde_saphyr::UserMessageFormatter,
-            &e,
-        )
-        .into_owned();
+        let message =
+            serde_saphyr::MessageFormatter::format_message(&serde_saphyr::UserMessageFormatter, &e)
+                .into_owned();
         ParseErrors(vec![ParseError {
             file: file.to_owned(),
             line,
@@ -464,8 +462,7 @@ impl Cx {
                     path,
                     Problem::Value {
                         given: text,
-                        expected: "a time such as 2026-04-24T09:00:00Z or a date 2026-04-24"
-                            .into(),
+                        expected: "a time such as 2026-04-24T09:00:00Z or a date 2026-04-24".into(),
                         suggestion: None,
                     },
                 );
@@ -734,7 +731,9 @@ impl Cx {
                         },
                     );
                 }
-                let identity = self.opt_string(&f, "identity").unwrap_or_else(|| csr.clone());
+                let identity = self
+                    .opt_string(&f, "identity")
+                    .unwrap_or_else(|| csr.clone());
                 if !self.identities.contains(&identity) {
                     self.identities.push(identity.clone());
                 }
@@ -1099,7 +1098,9 @@ impl Cx {
             None => Who::Kubeconfig("admin.conf".into()),
         };
         let (name, cn) = (name?, cn?);
-        let identity = self.opt_string(&f, "identity").unwrap_or_else(|| cn.clone());
+        let identity = self
+            .opt_string(&f, "identity")
+            .unwrap_or_else(|| cn.clone());
         self.csrs.push(name.clone());
         Some(CsrSpec {
             name,
@@ -1317,7 +1318,9 @@ mod tests {
     use super::*;
 
     fn errors(text: &str) -> String {
-        parse_str(Path::new("x.yaml"), text).unwrap_err().to_string()
+        parse_str(Path::new("x.yaml"), text)
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
@@ -1343,7 +1346,10 @@ mod tests {
     fn an_unknown_identity_suggests_one_made_earlier() {
         let text = "title: t\nsteps:\n  - csr: {name: john-developer, cn: john}\n  - certificate: {csr: john-developer, identity: john}\n  - request: {as: jon, get: pods}\n";
         let e = errors(text);
-        assert!(e.starts_with("x.yaml:5:19: steps[2].request.as: 'jon' is not an identity"), "{e}");
+        assert!(
+            e.starts_with("x.yaml:5:19: steps[2].request.as: 'jon' is not an identity"),
+            "{e}"
+        );
         assert!(e.ends_with("did you mean 'john'?"), "{e}");
     }
 

@@ -12,7 +12,11 @@ use crate::run::{Hop, ScenarioResult};
 /// The report as Markdown text.
 pub fn markdown(result: &ScenarioResult) -> String {
     let mut out = String::new();
-    let passed = result.checks.iter().filter(|c| c.passed && !c.skipped).count();
+    let passed = result
+        .checks
+        .iter()
+        .filter(|c| c.passed && !c.skipped)
+        .count();
     let failed = result.checks.iter().filter(|c| !c.passed).count();
     let skipped = result.checks.iter().filter(|c| c.skipped).count();
     let _ = writeln!(out, "# {}\n", escape(&result.title));
@@ -93,7 +97,12 @@ pub fn mermaid(hops: &[Hop]) -> String {
     }
     let mut out = String::from("```mermaid\nsequenceDiagram\n");
     for name in &order {
-        let _ = writeln!(out, "    participant {} as {}", ids[name], mermaid_text(name));
+        let _ = writeln!(
+            out,
+            "    participant {} as {}",
+            ids[name],
+            mermaid_text(name)
+        );
     }
     out.push_str(&body);
     out.push_str("```\n");
@@ -142,7 +151,10 @@ mod tests {
             reply: "✗ 401 authn".into(),
             ok: false,
         }]);
-        assert!(text.contains("participant P1 as system:kube-scheduler"), "{text}");
+        assert!(
+            text.contains("participant P1 as system:kube-scheduler"),
+            "{text}"
+        );
         assert!(text.contains("P1->>P2: GET /api/v1/pods#59; now"), "{text}");
         assert!(text.contains("P2--xP1: ✗ 401 authn"), "{text}");
     }

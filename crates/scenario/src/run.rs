@@ -28,6 +28,9 @@ use crate::expect::{check, check_log, log_matches, Check, Outcome};
 use crate::model::*;
 use crate::parse::lookup_resource;
 
+/// A test on an object read from the API.
+type Predicate = Box<dyn Fn(&Value) -> bool + Send + Sync>;
+
 /// How a scenario is run.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -188,9 +191,11 @@ pub async fn run(
     {
         Ok(o) => o,
         Err(e) => {
-            result
-                .checks
-                .push(Check::failed_to_run(0, 1, format!("opening the office: {e}")));
+            result.checks.push(Check::failed_to_run(
+                0,
+                1,
+                format!("opening the office: {e}"),
+            ));
             return result;
         }
     };
@@ -336,7 +341,10 @@ impl Runner<'_> {
                 None,
             ),
             Who::Files { cert, key } => (
-                Some(CertSource::pem_files(self.dir.join(cert), self.dir.join(key))),
+                Some(CertSource::pem_files(
+                    self.dir.join(cert),
+                    self.dir.join(key),
+                )),
                 None,
             ),
             Who::Made(name) => {
@@ -377,7 +385,7 @@ impl Runner<'_> {
 
     fn admin(&self) -> Result<KubeClient, String> {
         let caller = self.caller(&Who::Kubeconfig("admin.conf".into()))?;
-        Ok(self.apiserver(&caller)?)
+        self.apiserver(&caller)
     }
 
     /// Events that arrived since the last call.
@@ -488,7 +496,9 @@ impl Runner<'_> {
                 if !on_path(program) {
                     let why = format!("{program} is not installed");
                     if self.opts.ci {
-                        return Err(format!("{why} (under CI every outside tool must be present)"));
+                        return Err(format!(
+                            "{why} (under CI every outside tool must be present)"
+                        ));
                     }
                     self.record(Check::skipped(step.index, step.line, "run", why));
                     return Ok(());
@@ -516,9 +526,8 @@ impl Runner<'_> {
             Action::Break { fault, target } => {
                 self.observer
                     .step(step, &format!("break {target}: {}", fault_words(fault)));
-                let line =
-                    kubecorp_pki::fault::inflict(&self.lab, fault, target, self.clock.now())
-                        .map_err(|e| e.to_string())?;
+                let line = kubecorp_pki::fault::inflict(&self.lab, fault, target, self.clock.now())
+                    .map_err(|e| e.to_string())?;
                 self.observer.output(&line);
                 self.hops.push(Hop::Note {
                     text: format!("break {fault} {target}"),
@@ -919,8 +928,9 @@ impl Runner<'_> {
                             Ok(reply) if reply.code == 409 => {
                                 let current = client.get(&item(&name)).await.ok();
                                 let mut body = body.clone().unwrap_or(Value::Null);
-                                if let Some(rv) =
-                                    current.as_ref().map(|c| c["metadata"]["resourceVersion"].clone())
+                                if let Some(rv) = current
+                                    .as_ref()
+                                    .map(|c| c["metadata"]["resourceVersion"].clone())
                                 {
                                     body["metadata"]["resourceVersion"] = rv;
                                 }
@@ -1003,7 +1013,8 @@ impl Runner<'_> {
                 outcome.allowed = true;
                 outcome.status = Some(reply.code);
                 outcome.stage = Some(Stage::Request);
-                outcome.text = success_text.unwrap_or_else(|| summarize(&reply.json(), &reply.text()));
+                outcome.text =
+                    success_text.unwrap_or_else(|| summarize(&reply.json(), &reply.text()));
                 outcome.also.push(reply.text());
             }
             Ok(reply) => {
@@ -1017,11 +1028,14 @@ impl Runner<'_> {
                 outcome.text = err.kubectl_text();
                 outcome.also = vec![err.text(), reply.text()];
                 if reply.code == 403 {
-                    outcome.explanation = Some("the badge is genuine, but no RBAC rule lets this user do this".into());
+                    outcome.explanation = Some(
+                        "the badge is genuine, but no RBAC rule lets this user do this".into(),
+                    );
                     outcome.hint = Some("grant it with a RoleBinding or ClusterRoleBinding (kubectl create rolebinding NAME --clusterrole=view --user=USER)".into());
                 }
                 if reply.code == 401 || reply.code == 403 {
-                    self.refusal_from_events(&mut outcome, caller, "apiserver").await;
+                    self.refusal_from_events(&mut outcome, caller, "apiserver")
+                        .await;
                 }
             }
             Err(e) => {
@@ -1040,7 +1054,8 @@ impl Runner<'_> {
                     outcome.explanation = Some(v.explanation.clone());
                     outcome.hint = Some(v.hint.clone());
                 }
-                self.refusal_from_events(&mut outcome, caller, "apiserver").await;
+                self.refusal_from_events(&mut outcome, caller, "apiserver")
+                    .await;
             }
         }
         outcome
@@ -1049,13 +1064,19 @@ impl Runner<'_> {
     async fn csr(&mut self, csr: &CsrSpec, caller: &Caller) -> Result<Outcome, String> {
         let users = self.dir.join("users");
         let key = match self.made.get(&csr.identity) {
-            Some(made) => kubecorp_pki::keys::read_private_key(&made.key).map_err(|e| e.to_string())?,
+            Some(made) => {
+                kubecorp_pki::keys::read_private_key(&made.key).map_err(|e| e.to_string())?
+            }
             None => {
                 let key = self.key_algorithm.generate().map_err(|e| e.to_string())?;
                 let pem = kubecorp_pki::keys::private_key_pem(&key).map_err(|e| e.to_string())?;
                 let path = users.join(format!("{}.key", csr.identity));
-                kubecorp_pki::fs::write_atomic(&path, pem.as_bytes(), kubecorp_pki::fs::Mode::Secret)
-                    .map_err(|e| e.to_string())?;
+                kubecorp_pki::fs::write_atomic(
+                    &path,
+                    pem.as_bytes(),
+                    kubecorp_pki::fs::Mode::Secret,
+                )
+                .map_err(|e| e.to_string())?;
                 self.made.insert(
                     csr.identity.clone(),
                     Made {
@@ -1166,7 +1187,9 @@ impl Runner<'_> {
             kubecorp_pki::cert::parse_cert_chain(&cert_path, &pem).map_err(|e| e.to_string())?;
         let info = kubecorp_pki::cert::CertInfo::from_der(
             &cert_path,
-            chain.first().ok_or("status.certificate holds no certificate")?,
+            chain
+                .first()
+                .ok_or("status.certificate holds no certificate")?,
         )
         .map_err(|e| e.to_string())?;
         let made = self
@@ -1290,7 +1313,8 @@ impl Runner<'_> {
             .env("KUBECONFIG", self.dir.join("admin.conf"))
             .stdin(std::process::Stdio::null())
             .kill_on_drop(true);
-        let limit = std::time::Duration::try_from(timeout).unwrap_or(std::time::Duration::from_secs(30));
+        let limit =
+            std::time::Duration::try_from(timeout).unwrap_or(std::time::Duration::from_secs(30));
         let output = match tokio::time::timeout(limit, cmd.output()).await {
             Ok(Ok(o)) => o,
             Ok(Err(e)) => return Err(format!("cannot run sh -c {command:?}: {e}")),
@@ -1318,7 +1342,8 @@ impl Runner<'_> {
 
     async fn wait(&mut self, wait: &Wait) -> Result<Outcome, String> {
         let admin = self.admin()?;
-        let limit = std::time::Duration::try_from(wait.timeout).unwrap_or(std::time::Duration::from_secs(10));
+        let limit = std::time::Duration::try_from(wait.timeout)
+            .unwrap_or(std::time::Duration::from_secs(10));
         let deadline = Instant::now() + limit;
         let mut last = String::new();
         let mut seen: Vec<Event> = Vec::new();
@@ -1342,15 +1367,24 @@ impl Runner<'_> {
                             })
                     });
                     if let Some(e) = hit {
-                        last = format!("{} → {} {}", e.from, e.to, e.detail.clone().unwrap_or_default());
+                        last = format!(
+                            "{} → {} {}",
+                            e.from,
+                            e.to,
+                            e.detail.clone().unwrap_or_default()
+                        );
                     }
                     hit.is_some()
                 }
                 condition => {
-                    let (path, ok): (String, Box<dyn Fn(&Value) -> bool + Send + Sync>) = match condition {
+                    let (path, ok): (String, Predicate) = match condition {
                         WaitFor::PodBound { namespace, name } => (
                             format!("/api/v1/namespaces/{namespace}/pods/{name}"),
-                            Box::new(|v: &Value| v["spec"]["nodeName"].as_str().is_some_and(|n| !n.is_empty())),
+                            Box::new(|v: &Value| {
+                                v["spec"]["nodeName"]
+                                    .as_str()
+                                    .is_some_and(|n| !n.is_empty())
+                            }),
                         ),
                         WaitFor::PodRunning { namespace, name } => (
                             format!("/api/v1/namespaces/{namespace}/pods/{name}"),
@@ -1360,7 +1394,8 @@ impl Runner<'_> {
                             format!("/api/v1/nodes/{name}"),
                             Box::new(|v: &Value| {
                                 v["status"]["conditions"].as_array().is_some_and(|c| {
-                                    c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True")
+                                    c.iter()
+                                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
                                 })
                             }),
                         ),
@@ -1368,11 +1403,17 @@ impl Runner<'_> {
                             format!("/api/v1/namespaces/{namespace}/endpoints/{name}"),
                             Box::new(|v: &Value| {
                                 v["subsets"].as_array().is_some_and(|s| {
-                                    s.iter().any(|s| s["addresses"].as_array().is_some_and(|a| !a.is_empty()))
+                                    s.iter().any(|s| {
+                                        s["addresses"].as_array().is_some_and(|a| !a.is_empty())
+                                    })
                                 })
                             }),
                         ),
-                        WaitFor::Field { path, field, equals } => {
+                        WaitFor::Field {
+                            path,
+                            field,
+                            equals,
+                        } => {
                             let field = field.clone();
                             let equals = equals.clone();
                             (
@@ -1380,7 +1421,12 @@ impl Runner<'_> {
                                 Box::new(move |v: &Value| {
                                     let got = field.split('.').fold(v, |v, k| &v[k]);
                                     match &equals {
-                                        Some(want) => got == want || got.as_str().is_some_and(|s| Some(s) == want.as_str()),
+                                        Some(want) => {
+                                            got == want
+                                                || got
+                                                    .as_str()
+                                                    .is_some_and(|s| Some(s) == want.as_str())
+                                        }
                                         None => !got.is_null(),
                                     }
                                 }),
@@ -1414,7 +1460,11 @@ impl Runner<'_> {
                     text: format!(
                         "still not done after {}: {}",
                         format_duration(wait.timeout),
-                        if last.is_empty() { "nothing seen" } else { &last }
+                        if last.is_empty() {
+                            "nothing seen"
+                        } else {
+                            &last
+                        }
                     ),
                     ..Outcome::default()
                 });
@@ -1442,7 +1492,10 @@ fn headline_request(request: &Request, caller: &Caller) -> String {
             "{} {resource}{}{}",
             verb.name(),
             name.as_ref().map(|n| format!(" {n}")).unwrap_or_default(),
-            namespace.as_ref().map(|n| format!(" -n {n}")).unwrap_or_default()
+            namespace
+                .as_ref()
+                .map(|n| format!(" -n {n}"))
+                .unwrap_or_default()
         ),
     };
     format!(
@@ -1464,7 +1517,11 @@ fn headline_wait(condition: &WaitFor) -> String {
         WaitFor::Endpoints { namespace, name } => {
             format!("wait for endpoints {namespace}/{name} to list an address")
         }
-        WaitFor::Field { path, field, equals } => format!(
+        WaitFor::Field {
+            path,
+            field,
+            equals,
+        } => format!(
             "wait for {field} of {path}{}",
             equals
                 .as_ref()
@@ -1473,7 +1530,9 @@ fn headline_wait(condition: &WaitFor) -> String {
         ),
         WaitFor::Event { from, to, .. } => format!(
             "wait for an event{}{}",
-            from.as_ref().map(|f| format!(" from {f}")).unwrap_or_default(),
+            from.as_ref()
+                .map(|f| format!(" from {f}"))
+                .unwrap_or_default(),
             to.as_ref().map(|t| format!(" to {t}")).unwrap_or_default()
         ),
     }
@@ -1561,10 +1620,12 @@ fn on_path(program: &str) -> bool {
         return Path::new(program).exists();
     }
     // Shell builtins and keywords always run.
-    if matches!(program, "echo" | "test" | "[" | "true" | "false" | "cd" | "export" | "set") {
+    if matches!(
+        program,
+        "echo" | "test" | "[" | "true" | "false" | "cd" | "export" | "set"
+    ) {
         return true;
     }
-    std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|dir| dir.join(program).is_file())
-    })
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
 }

@@ -30,15 +30,30 @@ async fn every_shipped_scenario_passes() {
                 Err(e) => return Err(format!("{e}")),
             };
             let opts = kubecorp_scenario::run::RunOptions { pki: None, ci };
-            let result = kubecorp_scenario::run::run(&scenario, &opts, &mut kubecorp_scenario::run::Quiet).await;
+            let result =
+                kubecorp_scenario::run::run(&scenario, &opts, &mut kubecorp_scenario::run::Quiet)
+                    .await;
             if result.passed() {
                 Ok(())
             } else {
                 let lines: Vec<String> = result
                     .failures()
-                    .map(|c| format!("  {}:{}: step {}: {}", file.display(), c.line, c.step + 1, c.describe()))
+                    .map(|c| {
+                        format!(
+                            "  {}:{}: step {}: {}",
+                            file.display(),
+                            c.line,
+                            c.step + 1,
+                            c.describe()
+                        )
+                    })
                     .collect();
-                Err(format!("{} ({}):\n{}", file.display(), scenario.title, lines.join("\n")))
+                Err(format!(
+                    "{} ({}):\n{}",
+                    file.display(),
+                    scenario.title,
+                    lines.join("\n")
+                ))
             }
         }));
     }
@@ -48,5 +63,9 @@ async fn every_shipped_scenario_passes() {
             failed.push(e);
         }
     }
-    assert!(failed.is_empty(), "failing scenarios:\n{}", failed.join("\n"));
+    assert!(
+        failed.is_empty(),
+        "failing scenarios:\n{}",
+        failed.join("\n")
+    );
 }
