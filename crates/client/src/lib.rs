@@ -15,6 +15,9 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod klog;
+pub mod reflector;
+
 use std::error::Error as StdError;
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -28,18 +28,17 @@
 #![forbid(unsafe_code)]
 
 pub mod endpoints;
-pub mod klog;
-pub mod reflector;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
+use kubecorp_client::klog;
 use kubecorp_client::{ClientError, KubeClient};
 use kubecorp_trust::{Event, Events, LabClock, Stage};
 use serde_json::Value;
 
-use crate::klog::{quote, Backoff, Severity};
-use crate::reflector::{apply, Failure, Reflector};
+use kubecorp_client::klog::{quote, Backoff, Severity};
+use kubecorp_client::reflector::{apply, Failure, Reflector};
 
 /// The badge the controller dials with, named in explanations.
 pub const BADGE: klog::Badge = klog::Badge {

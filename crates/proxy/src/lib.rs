@@ -28,21 +28,20 @@
 
 pub mod health;
 pub mod iptables;
-pub mod klog;
-pub mod reflector;
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Instant;
 
+use kubecorp_client::klog;
 use kubecorp_client::KubeClient;
 use kubecorp_trust::{Event, Events, LabClock, Stage};
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::klog::{Backoff, Severity};
-use crate::reflector::{apply, Failure, Reflector};
+use kubecorp_client::klog::{Backoff, Severity};
+use kubecorp_client::reflector::{apply, Failure, Reflector};
 
 /// Where kube-proxy serves `/healthz` on a real node (`--healthz-bind-address=0.0.0.0:10256`).
 /// The office binds loopback port 0 instead, as every lab listener does.

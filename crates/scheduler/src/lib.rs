@@ -26,18 +26,16 @@
 //! the next retry; a real kube-scheduler reads it only at start and needs a restart.
 #![forbid(unsafe_code)]
 
-pub mod klog;
-pub mod reflector;
-
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 
+use kubecorp_client::{klog, reflector};
 use kubecorp_client::{ClientError, KubeClient};
 use kubecorp_trust::{Event, Events, LabClock, Stage};
 use serde_json::{json, Value};
 
-use crate::klog::{quote, Backoff, Severity};
-use crate::reflector::{apply, Failure, Reflector};
+use kubecorp_client::klog::{quote, Backoff, Severity};
+use kubecorp_client::reflector::{apply, Failure, Reflector};
 
 /// The badge Bob dials with, named in explanations.
 pub const BADGE: klog::Badge = klog::Badge {

@@ -1,0 +1,141 @@
+//! List, then watch: how every client-go informer learns the apiserver's objects, and the one
+//! event a component emits when it cannot.
+//!
+//! A reflector lists a resource (`GET /api/v1/pods?limit=500&resourceVersion=0`), then watches
+//! from the list's `resourceVersion`. When the watch ends it lists again. When either call fails,
+//! client-go logs the failure through `utilruntime.HandleError` (the `"Unhandled Error"` line)
+//! and tries again after a backoff; a component never dies of it.
+
+use std::collections::BTreeMap;
+
+use crate::{ClientError, KubeClient, Watch};
+use kubecorp_trust::{Event, LabClock};
+use serde_json::Value;
+
+use crate::klog;
+
+/// One resource a component lists and watches.
+#[derive(Clone, Copy, Debug)]
+pub struct Reflector {
+    /// Go's type name in log lines: `*v1.Pod`.
+    pub kind: &'static str,
+    /// The collection: `/api/v1/pods`.
+    pub path: &'static str,
+}
+
+/// A list or watch that failed.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    pub kind: &'static str,
+    /// The failing call was the list (else the watch).
+    pub list: bool,
+    /// `GET /api/v1/pods?…`.
+    pub path: String,
+    pub error: ClientError,
+}
+
+impl Failure {
+    /// The component's own event for this failure: the client-go line it logs, the Go error,
+    /// and the lab's explanation.
+    pub fn event(&self, client: &KubeClient, clock: &LabClock, badge: klog::Badge) -> Event {
+        let at = clock.now();
+        let go = klog::go_error(client, "Get", &self.path, &self.error);
+        let log = klog::reflector_failure(at, self.kind, self.list, &go);
+        let client_text = if self.list {
+            format!("failed to list {}: {go}", self.kind)
+        } else {
+            go
+        };
+        let (explanation, hint) = klog::explain(&self.error, client.component(), badge);
+        Event::new(
+            at,
+            client.component(),
+            "apiserver",
+            klog::stage_of(&self.error),
+        )
+        .identity(client.identity())
+        .client_text(client_text)
+        .caller_log(log)
+        .explanation(explanation)
+        .hint(hint)
+        .detail(format!("GET {} failed: {}", self.path, self.error))
+    }
+}
+
+/// `namespace/name`, or `name` for cluster-scoped objects.
+pub fn key(obj: &Value) -> String {
+    let meta = &obj["metadata"];
+    let name = meta["name"].as_str().unwrap_or_default();
+    match meta["namespace"].as_str() {
+        Some(ns) if !ns.is_empty() => format!("{ns}/{name}"),
+        _ => name.to_owned(),
+    }
+}
+
+impl Reflector {
+    /// Lists the collection: its objects by key, and the list's resourceVersion.
+    pub async fn list(
+        &self,
+        client: &KubeClient,
+    ) -> Result<(BTreeMap<String, Value>, String), Failure> {
+        let path = format!("{}?limit=500&resourceVersion=0", self.path);
+        let list = client.get(&path).await.map_err(|error| Failure {
+            kind: self.kind,
+            list: true,
+            path: path.clone(),
+            error,
+        })?;
+        let items = list["items"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter(|o| o.is_object())
+                    .map(|o| (key(o), o.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let rv = list["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap_or("0")
+            .to_owned();
+        Ok((items, rv))
+    }
+
+    /// Watches the collection from `resource_version`.
+    pub async fn watch(
+        &self,
+        client: &KubeClient,
+        resource_version: &str,
+    ) -> Result<Watch, Failure> {
+        let path = format!(
+            "{}?allowWatchBookmarks=true&resourceVersion={resource_version}&watch=true",
+            self.path
+        );
+        client.watch(&path).await.map_err(|error| Failure {
+            kind: self.kind,
+            list: false,
+            path,
+            error,
+        })
+    }
+}
+
+/// Applies one watch event to a cache; `false` for an event that carries no object.
+pub fn apply(cache: &mut BTreeMap<String, Value>, kind: &str, object: Value) -> bool {
+    if !object.is_object() {
+        return false;
+    }
+    let k = key(&object);
+    match kind {
+        "ADDED" | "MODIFIED" => {
+            cache.insert(k, object);
+            true
+        }
+        "DELETED" => {
+            cache.remove(&k);
+            true
+        }
+        _ => false,
+    }
+}
