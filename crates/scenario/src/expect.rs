@@ -192,22 +192,16 @@ pub fn check(step: usize, expect: &Expect, outcome: &Outcome) -> Vec<Check> {
     out
 }
 
-/// Whether an event is the log line `log` asks for.
+/// Whether an event is the log line `log` asks for: written by `log.by` (the door, or the
+/// caller for a client-side log line), with the text asked for.
 pub fn log_matches(log: &LogExpect, event: &Event) -> bool {
-    if event.to != log.by && event.from != log.by {
+    if event.log_owner() != log.by {
         return false;
     }
-    let texts = [
-        event.server_log.as_deref(),
-        event.client_text.as_deref(),
-        event.detail.as_deref(),
-    ];
+    let texts = [event.server_log.as_deref(), event.detail.as_deref()];
     texts.iter().flatten().any(|t| {
         log.contains.as_deref().is_none_or(|c| t.contains(c))
-            && log
-                .text
-                .as_deref()
-                .is_none_or(|x| t.trim_end() == x.trim_end())
+            && log.text.as_deref().is_none_or(|x| t.trim_end() == x.trim_end())
     })
 }
 
@@ -224,7 +218,7 @@ pub fn check_log(step: usize, line: u32, log: &LogExpect, events: &[Event]) -> C
         None => {
             let theirs: Vec<&str> = events
                 .iter()
-                .filter(|e| e.to == log.by)
+                .filter(|e| e.log_owner() == log.by)
                 .filter_map(|e| e.server_log.as_deref())
                 .collect();
             if theirs.is_empty() {
