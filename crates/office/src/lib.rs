@@ -128,13 +128,19 @@ pub enum OfficeError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Pki(#[from] kubecorp_pki::PkiError),
+    Pki(Box<kubecorp_pki::PkiError>),
     #[error("apiserver → etcd: {0}")]
     Etcd(String),
     #[error("apiserver: writing the default objects to etcd: {0}")]
     Bootstrap(String),
     #[error("{component}: {problem}")]
     Staff { component: String, problem: String },
+}
+
+impl From<kubecorp_pki::PkiError> for OfficeError {
+    fn from(e: kubecorp_pki::PkiError) -> Self {
+        OfficeError::Pki(Box::new(e))
+    }
 }
 
 /// A running office.
@@ -144,6 +150,8 @@ pub struct Office {
     pub etcd_addr: Option<SocketAddr>,
     pub etcd_url: String,
     pub apiserver_addr: SocketAddr,
+    /// Where kube-proxy answers `/healthz`, when it runs.
+    pub proxy_healthz_addr: Option<SocketAddr>,
     pub clock: LabClock,
     pub events: Events,
     pub api: Api,
@@ -188,6 +196,14 @@ impl Office {
         };
         let api_listener = bind("apiserver", opts.apiserver_listen).await?;
         let apiserver_addr = local_addr("apiserver", opts.apiserver_listen, &api_listener)?;
+        let proxy_listener = match opts.staff.kube_proxy {
+            true => Some(bind("kube-proxy", opts.proxy_healthz_listen).await?),
+            false => None,
+        };
+        let proxy_healthz_addr = match &proxy_listener {
+            Some(l) => Some(local_addr("kube-proxy", opts.proxy_healthz_listen, l)?),
+            None => None,
+        };
 
         let (etcd_addr, etcd_url) = match etcd_listener {
             Some(listener) => {
@@ -224,12 +240,33 @@ impl Office {
                 &shutdown,
             )?);
         }
+        if opts.staff.controllers {
+            tasks.push(start::endpoints_controller(
+                &lab,
+                &apiserver_url,
+                &opts.clock,
+                &opts.events,
+                &shutdown,
+            )?);
+        }
+        if let Some(listener) = proxy_listener {
+            tasks.push(start::kube_proxy(
+                &lab,
+                &apiserver_url,
+                first,
+                Some(listener),
+                &opts.clock,
+                &opts.events,
+                &shutdown,
+            )?);
+        }
 
         Ok(Office {
             dir: opts.dir,
             etcd_addr,
             etcd_url,
             apiserver_addr,
+            proxy_healthz_addr,
             clock: opts.clock,
             events: opts.events,
             api,

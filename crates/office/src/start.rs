@@ -150,17 +150,19 @@ pub fn staff_client(
     clock: &LabClock,
     events: &Events,
 ) -> Result<kubecorp_client::KubeClient, OfficeError> {
+    let staff = |e: kubecorp_client::ClientError| OfficeError::Staff {
+        component: component.to_owned(),
+        problem: e.to_string(),
+    };
     kubecorp_client::KubeClient::from_kubeconfig(
         component,
         kubeconfig,
         clock.clone(),
         events.clone(),
     )
-    .and_then(|c| c.with_server(apiserver))
-    .map_err(|e| OfficeError::Staff {
-        component: component.to_owned(),
-        problem: e.to_string(),
-    })
+    .map_err(staff)?
+    .with_server(apiserver)
+    .map_err(staff)
 }
 
 /// Bob: the scheduler, with `scheduler.conf`.
@@ -185,4 +187,56 @@ pub fn scheduler(
     };
     let shutdown = shutdown.wait();
     Ok(tokio::spawn(kubecorp_scheduler::run(config, shutdown)))
+}
+
+/// Dave: kube-proxy on `node`, with `kube-proxy.conf`, answering `/healthz` on `healthz`.
+pub fn kube_proxy(
+    lab: &Lab,
+    apiserver: &str,
+    node: &str,
+    healthz: Option<TcpListener>,
+    clock: &LabClock,
+    events: &Events,
+    shutdown: &Shutdown,
+) -> Result<JoinHandle<()>, OfficeError> {
+    let client = staff_client(
+        "kube-proxy",
+        &lab.kubeconfig_path("kube-proxy.conf"),
+        apiserver,
+        clock,
+        events,
+    )?;
+    let config = kubecorp_proxy::ProxyConfig {
+        client,
+        clock: clock.clone(),
+        events: events.clone(),
+        node_name: node.to_owned(),
+        healthz,
+    };
+    let shutdown = shutdown.wait();
+    Ok(tokio::spawn(kubecorp_proxy::run(config, shutdown)))
+}
+
+/// The controller manager's endpoints controller, with `controller-manager.conf`.
+pub fn endpoints_controller(
+    lab: &Lab,
+    apiserver: &str,
+    clock: &LabClock,
+    events: &Events,
+    shutdown: &Shutdown,
+) -> Result<JoinHandle<()>, OfficeError> {
+    let client = staff_client(
+        "controller-manager",
+        &lab.kubeconfig_path("controller-manager.conf"),
+        apiserver,
+        clock,
+        events,
+    )?;
+    let config = kubecorp_controller::EndpointsControllerConfig {
+        client,
+        clock: clock.clone(),
+        events: events.clone(),
+    };
+    let shutdown = shutdown.wait();
+    Ok(tokio::spawn(kubecorp_controller::run(config, shutdown)))
 }
