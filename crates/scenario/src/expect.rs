@@ -201,7 +201,10 @@ pub fn log_matches(log: &LogExpect, event: &Event) -> bool {
     let texts = [event.server_log.as_deref(), event.detail.as_deref()];
     texts.iter().flatten().any(|t| {
         log.contains.as_deref().is_none_or(|c| t.contains(c))
-            && log.text.as_deref().is_none_or(|x| t.trim_end() == x.trim_end())
+            && log
+                .text
+                .as_deref()
+                .is_none_or(|x| t.trim_end() == x.trim_end())
     })
 }
 

@@ -1,0 +1,41 @@
+//! The examples in scenarios/README.md are valid scenario text.
+
+use std::path::Path;
+
+fn yaml_blocks(text: &str) -> Vec<String> {
+    text.split("```yaml\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[test]
+fn every_step_kind_and_expectation_in_the_readme_parses() {
+    let readme = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/README.md"),
+    )
+    .unwrap();
+    let blocks = yaml_blocks(&readme);
+    assert_eq!(
+        blocks.len(),
+        3,
+        "the file, the step kinds, the expectations"
+    );
+    let file = blocks[0].replace("  - ...\n", "  - say: hello\n");
+    kubecorp_scenario::parse_str(Path::new("README.md#file"), &file)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let steps = format!("title: t\nsteps:\n{}", indent(&blocks[1]));
+    let scenario = kubecorp_scenario::parse_str(Path::new("README.md#steps"), &steps)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(scenario.steps.len() >= 20, "{}", scenario.steps.len());
+    let expect = format!(
+        "title: t\nsteps:\n  - request: {{get: pods}}\n{}",
+        indent(&indent(&blocks[2]))
+    );
+    kubecorp_scenario::parse_str(Path::new("README.md#expect"), &expect)
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("  {l}\n")).collect()
+}
