@@ -21,6 +21,10 @@ pub enum Component {
     Apiserver,
     /// Bob, with scheduler.conf (`--apiserver` overrides the kubeconfig's server).
     Scheduler,
+    /// Dave, with kube-proxy.conf; `--listen` is its /healthz (default 127.0.0.1:10256).
+    KubeProxy,
+    /// The controller manager's endpoints controller, with controller-manager.conf.
+    ControllerManager,
 }
 
 impl Component {
@@ -29,6 +33,8 @@ impl Component {
             Component::Etcd => "etcd",
             Component::Apiserver => "apiserver",
             Component::Scheduler => "scheduler",
+            Component::KubeProxy => "kube-proxy",
+            Component::ControllerManager => "controller-manager",
         }
     }
 
@@ -37,6 +43,8 @@ impl Component {
             Component::Etcd => 2379,
             Component::Apiserver => 6443,
             Component::Scheduler => 10259,
+            Component::KubeProxy => 10256,
+            Component::ControllerManager => 10257,
         };
         SocketAddr::from(([127, 0, 0, 1], port))
     }
@@ -117,6 +125,32 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
             let apiserver = apiserver_url(&lab, "scheduler.conf", opts.apiserver.as_deref())?;
             let task = start::scheduler(&lab, &apiserver, &opts.clock, &events, &shutdown)?;
             say!("scheduler (Bob) watches pending pods at {apiserver} with scheduler.conf");
+            task
+        }
+        Component::KubeProxy => {
+            let apiserver = apiserver_url(&lab, "kube-proxy.conf", opts.apiserver.as_deref())?;
+            let listener = start::bind("kube-proxy", wanted).await?;
+            let addr = start::local_addr("kube-proxy", wanted, &listener)?;
+            let node = kubecorp_office::kubelet_conf_node(&lab)
+                .unwrap_or_else(|| kubecorp_office::CONTROL_PLANE_NODE.to_owned());
+            let task = start::kube_proxy(
+                &lab,
+                &apiserver,
+                &node,
+                Some(listener),
+                &opts.clock,
+                &events,
+                &shutdown,
+            )?;
+            say!("kube-proxy (Dave) watches services at {apiserver} with kube-proxy.conf; /healthz on http://{addr}");
+            task
+        }
+        Component::ControllerManager => {
+            let apiserver =
+                apiserver_url(&lab, "controller-manager.conf", opts.apiserver.as_deref())?;
+            let task =
+                start::endpoints_controller(&lab, &apiserver, &opts.clock, &events, &shutdown)?;
+            say!("controller-manager (endpoints controller) watches services and pods at {apiserver}");
             task
         }
     };
