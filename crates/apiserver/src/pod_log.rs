@@ -27,7 +27,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper_util::rt::TokioIo;
-use kubecorp_trust::tls::{client_config_skip_verify, client_error_text, server_name, CertSource};
+use kubecorp_trust::tls::{
+    client_config_skip_verify, client_error_text, is_alert, server_name, CertSource,
+};
 use kubecorp_trust::{Event, Events, LabClock, Stage};
 use serde_json::Value;
 use tokio::net::TcpStream;
@@ -240,10 +242,10 @@ pub async fn pod_log(
                 String::from_utf8_lossy(&body[..body.len().min(MAX_ERROR_BODY)]).into_owned();
             Ok(relayed_error(code, name, &text))
         }
-        Err(text) => {
+        Err((stage, text)) => {
             let message = format!("Get \"{url}\": {text}");
             kubelet_client.events.emit(
-                Event::new(clock.now(), "apiserver", "kubelet", Stage::Tls)
+                Event::new(clock.now(), "apiserver", "kubelet", stage)
                     .client_text(format!("Error from server: {message}"))
                     .detail(format!("GET {path}"))
                     .explanation(format!(
@@ -325,7 +327,7 @@ async fn fetch(
     ip: &str,
     port: u16,
     path: &str,
-) -> Result<(u16, Bytes), String> {
+) -> Result<(u16, Bytes), (Stage, String)> {
     let addr = if ip.contains(':') {
         format!("[{ip}]:{port}")
     } else {
@@ -334,12 +336,15 @@ async fn fetch(
     let tcp = match tokio::time::timeout(DIAL_TIMEOUT, TcpStream::connect((ip, port))).await {
         Ok(Ok(tcp)) => tcp,
         Ok(Err(e)) => {
-            return Err(format!(
-                "dial tcp {addr}: {}",
-                client_error_text(&e, &Default::default())
+            return Err((
+                Stage::Tcp,
+                format!(
+                    "dial tcp {addr}: {}",
+                    client_error_text(&e, &Default::default())
+                ),
             ))
         }
-        Err(_) => return Err(format!("dial tcp {addr}: i/o timeout")),
+        Err(_) => return Err((Stage::Tcp, format!("dial tcp {addr}: i/o timeout"))),
     };
     let _ = tcp.set_nodelay(true);
     let (config, notes) = client_config_skip_verify(
@@ -348,18 +353,19 @@ async fn fetch(
         clock.clone(),
         client.events.clone(),
     );
-    let name = server_name(ip).map_err(|e| e.to_string())?;
+    let tls_failed = |text: String| (Stage::Tls, text);
+    let name = server_name(ip).map_err(|e| tls_failed(e.to_string()))?;
     let tls =
         match tokio::time::timeout(DIAL_TIMEOUT, TlsConnector::from(config).connect(name, tcp))
             .await
         {
             Ok(Ok(tls)) => tls,
-            Ok(Err(e)) => return Err(client_error_text(&e, &notes)),
-            Err(_) => return Err("net/http: TLS handshake timeout".into()),
+            Ok(Err(e)) => return Err(tls_failed(client_error_text(&e, &notes))),
+            Err(_) => return Err(tls_failed("net/http: TLS handshake timeout".into())),
         };
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
         .await
-        .map_err(|e| client_error_text(&e, &notes))?;
+        .map_err(|e| tls_failed(client_error_text(&e, &notes)))?;
     let driver = tokio::spawn(conn);
     let request = hyper::Request::builder()
         .method("GET")
@@ -370,22 +376,28 @@ async fn fetch(
             "kube-apiserver/v1.32.0 (linux/amd64) kubecorp",
         )
         .body(Empty::<Bytes>::new())
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| (Stage::Request, e.to_string()))?;
     let response = match sender.send_request(request).await {
         Ok(r) => r,
         Err(e) => {
             let cause = driver.await.ok().and_then(Result::err);
-            return Err(match &cause {
+            let text = match &cause {
                 Some(conn_err) => client_error_text(conn_err, &notes),
                 None => client_error_text(&e, &notes),
-            });
+            };
+            let stage = if cause.as_ref().is_some_and(|c| is_alert(c)) {
+                Stage::Tls
+            } else {
+                Stage::Request
+            };
+            return Err((stage, text));
         }
     };
     let code = response.status().as_u16();
     let body = Limited::new(response.into_body(), MAX_LOG)
         .collect()
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(|e| (Stage::Request, e.to_string()))?
         .to_bytes();
     Ok((code, body))
 }

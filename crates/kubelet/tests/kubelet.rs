@@ -71,7 +71,7 @@ struct Lab1 {
     kubelet_addr: SocketAddr,
     cert_dir: PathBuf,
     stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Lab1 {
@@ -123,7 +123,7 @@ impl Lab1 {
             kubelet_addr,
             cert_dir,
             stop: Some(stop),
-            task,
+            task: Some(task),
         }
     }
 
@@ -197,11 +197,18 @@ impl Lab1 {
         format!("https://{}{path}", self.kubelet_addr)
     }
 
-    async fn stop(mut self) {
+    /// Stops the kubelet only; the office stays open.
+    async fn stop_kubelet(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        let _ = (&mut self.task).await;
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
+    async fn stop(mut self) {
+        self.stop_kubelet().await;
         self.office.shutdown().await;
     }
 }
@@ -788,5 +795,25 @@ async fn the_default_serving_certificate_is_self_signed_the_way_the_real_kubelet
     assert_eq!(stamp(&format!("1 s:CN = {NODE}-ca@")), leaf);
     assert!(leaf.parse::<i64>().is_ok(), "{leaf}");
     assert!(lab.cert_dir.join("kubelet.crt").exists() && lab.cert_dir.join("kubelet.key").exists());
+    lab.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_kubelet_gone_kubectl_logs_says_the_dial_was_refused() {
+    let test = "with_the_kubelet_gone_kubectl_logs_says_the_dial_was_refused";
+    let Some(kubectl) = tool("kubectl", test) else {
+        return;
+    };
+    let mut lab = Lab1::start(false).await;
+    lab.bound_pod().await;
+    lab.running_pod().await;
+    lab.stop_kubelet().await;
+    let refused = lab.kubectl(&kubectl, &["logs", "web"]).await;
+    assert_eq!(refused.status, 1, "{refused:?}");
+    let addr = lab.kubelet_addr;
+    assert_eq!(
+        refused.stderr.trim_end(),
+        format!("Error from server: Get \"https://{addr}/containerLogs/default/web/web\": dial tcp {addr}: connect: connection refused")
+    );
     lab.stop().await;
 }
