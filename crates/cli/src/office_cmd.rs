@@ -78,6 +78,11 @@ pub async fn up(opts: OfficeOptions, format: Format) -> Result<()> {
         );
     }
     say!("  apiserver (Alice, the front door) {}   checks badges after the handshake (401), then RBAC (403)", office.apiserver_url());
+    say!("  scheduler (Bob)                   dials the apiserver with {dir}/scheduler.conf");
+    say!("  controller-manager                dials the apiserver with {dir}/controller-manager.conf (endpoints controller, CSR signer)");
+    if let Some(addr) = office.proxy_healthz_addr {
+        say!("  kube-proxy (Dave)                 dials the apiserver with {dir}/kube-proxy.conf; /healthz on http://{addr}");
+    }
     say!(
         "Try: kubectl --kubeconfig {dir}/admin.conf --server {} get namespaces",
         office.apiserver_url()
