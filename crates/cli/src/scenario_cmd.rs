@@ -117,6 +117,9 @@ struct Narrator {
     step_by_step: bool,
     /// Whether a refusal of this step was already told through its event.
     told_refusal: bool,
+    /// Refusals already told in this step, and how often each came back (background staff
+    /// retry, and a room needs to hear it once).
+    repeats: std::collections::HashMap<String, usize>,
 }
 
 impl Narrator {
@@ -125,6 +128,7 @@ impl Narrator {
             color,
             step_by_step,
             told_refusal: false,
+            repeats: std::collections::HashMap::new(),
         }
     }
 
@@ -200,6 +204,7 @@ impl Observer for Narrator {
 
     fn step(&mut self, step: &Step, headline: &str) {
         self.told_refusal = false;
+        self.repeats.clear();
         line("");
         if let Some(at) = &step.at {
             line(&self.paint("1;36", &format!("── {at} ──")));
@@ -220,6 +225,17 @@ impl Observer for Narrator {
             if !event.allowed && mine {
                 self.told_refusal = true;
             }
+            if !event.allowed {
+                let key = format!(
+                    "{}|{}|{}|{:?}",
+                    event.from, event.to, event.stage, event.client_text
+                );
+                let seen = self.repeats.entry(key).or_insert(0);
+                *seen += 1;
+                if *seen > 1 {
+                    return;
+                }
+            }
             let text = kubecorp_office::narrate::narrate(event, self.color);
             line(&indent(&text, "    "));
         }
@@ -232,6 +248,13 @@ impl Observer for Narrator {
     }
 
     fn outcome(&mut self, _step: &Step, outcome: &Outcome) {
+        let again: usize = self.repeats.values().map(|n| n - 1).sum();
+        if again > 0 {
+            line(&self.paint(
+                "2",
+                &format!("    (the same refusals came back {again} more times: the staff retry)"),
+            ));
+        }
         if outcome.exit.is_some() {
             return; // a command's output was shown as it is
         }
