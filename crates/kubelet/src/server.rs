@@ -424,6 +424,8 @@ fn query_param<'q>(query: &'q str, key: &str) -> Option<&'q str> {
     })
 }
 
+/// `GET /containerLogs/NS/POD/CONTAINER`, with the real kubelet's refusals: 404 for a pod it
+/// does not run, 400 for an unknown container or a `previous` instance that never existed.
 fn container_logs(
     k: &Kubelet,
     ns: &str,
@@ -432,24 +434,29 @@ fn container_logs(
     query: &str,
 ) -> Response<Full<Bytes>> {
     let Some(pod) = k.pod(ns, name) else {
-        return text(
-            404,
-            format!(
-                "pod {} does not exist\n",
-                klog::quote(&format!("{ns}/{name}"))
-            ),
-        );
+        return text(404, format!("pod {} does not exist\n", klog::quote(name)));
     };
     let known = pod["spec"]["containers"]
         .as_array()
         .is_some_and(|cs| cs.iter().any(|c| c["name"] == container));
     if !known {
         return text(
-            404,
+            400,
             format!(
-                "container {} not found in pod {}\n",
+                "container {} in pod {} is not available",
                 klog::quote(container),
-                klog::quote(&format!("{ns}/{name}"))
+                klog::quote(name)
+            ),
+        );
+    }
+    if query_param(query, "previous") == Some("true") {
+        // Lab containers never restart, so there is no previous instance.
+        return text(
+            400,
+            format!(
+                "previous terminated container {} in pod {} not found",
+                klog::quote(container),
+                klog::quote(name)
             ),
         );
     }

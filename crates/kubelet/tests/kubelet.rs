@@ -313,6 +313,14 @@ async fn kubectl_logs_reaches_the_kubelet_through_the_apiserver() {
     assert_eq!(tail.status, 0, "{tail:?}");
     assert_eq!(tail.stdout.lines().count(), 2, "{tail:?}");
     assert!(tail.stdout.contains("is serving requests"), "{tail:?}");
+
+    // The kubelet's own refusal, relayed by Alice as a BadRequest.
+    let previous = lab.kubectl(&kubectl, &["logs", "web", "--previous"]).await;
+    assert_eq!(previous.status, 1, "{previous:?}");
+    assert_eq!(
+        previous.stderr.trim_end(),
+        "Error from server (BadRequest): previous terminated container \"web\" in pod \"web\" not found"
+    );
     lab.stop().await;
 }
 
