@@ -19,10 +19,11 @@
 //!
 //! - [`certs`]: the self-signed serving certificate, CSRs, the cert dir's files, rotation dates.
 //! - `rotation` (private): the certificate managers, one CSR at a time.
-//! - `node` (private): registration and heartbeats.
+//! - `node` (private): registration, status heartbeats and the node Lease.
 //! - [`pods`]: the pod watch, pod statuses, and the simulated containers' logs.
 //! - [`server`]: the :10250 door: TLS, x509 authentication, SubjectAccessReview, the handlers.
-//! - `klog` (private): the kubelet's log lines in klog's structured form.
+//! - `klog` (private): the kubelet's log lines in klog's structured form, errors in client-go's
+//!   words.
 #![forbid(unsafe_code)]
 
 pub mod certs;
@@ -303,7 +304,8 @@ pub async fn run(
     Ok(())
 }
 
-/// Registration, heartbeats (Node status and Lease) and the certificate managers, each retried with its own backoff.
+/// Registration, heartbeats (Node status and Lease) and the certificate managers, each retried
+/// with its own backoff.
 async fn sync_loop(k: Arc<Kubelet>) {
     let base = k.config.sync_interval;
     let mut registered = false;
