@@ -598,9 +598,113 @@ impl Runner<'_> {
                         }
                     ),
                 );
-                Err("CA rotation is not in the runner yet".into())
+                let line = self.rotate_ca(rotate)?;
+                self.observer.output(&line);
+                self.hops.push(Hop::Note {
+                    text: format!(
+                        "rotate {} CA: {}",
+                        rotate.authority.name(),
+                        if rotate.finish { "finish" } else { "start" }
+                    ),
+                });
+                Ok(())
             }
         }
+    }
+
+    /// Manual CA rotation, as the Kubernetes docs lay it out: a new CA with the same name joins
+    /// the old one in every trust bundle and signs from now on (`start`); once every badge has
+    /// been re-issued, the old CA leaves the bundles (`finish`). Badges still signed by the old
+    /// key then fail with Go's "possibly because of" wording: same name, other key.
+    fn rotate_ca(&mut self, rotate: &RotateCa) -> Result<String, String> {
+        use kubecorp_pki::cert::cert_pem;
+        use kubecorp_pki::fs::{write_atomic, Mode};
+        let authority = rotate.authority;
+        let err = |e: kubecorp_pki::PkiError| e.to_string();
+        let ca_path = self.lab.ca_cert_path(authority);
+        let bundle = if rotate.finish {
+            let chain = kubecorp_pki::cert::read_cert_chain(&ca_path).map_err(err)?;
+            if chain.len() < 2 {
+                return Err(format!(
+                    "{} holds one CA: there is no rotation to finish (start one with phase: start)",
+                    ca_path.display()
+                ));
+            }
+            let bundle = cert_pem(&chain[0]);
+            write_atomic(&ca_path, bundle.as_bytes(), Mode::Public).map_err(err)?;
+            bundle
+        } else {
+            let old = self.lab.load_ca(authority).map_err(err)?;
+            let key = kubecorp_pki::KeyAlgorithm::of(&old.key)
+                .generate()
+                .map_err(err)?;
+            let new = kubecorp_pki::issue::Ca::generate(
+                authority.common_name(),
+                key,
+                self.clock.now(),
+                kubecorp_pki::issue::CA_VALIDITY,
+            )
+            .map_err(err)?;
+            // The new CA signs from now on (its certificate first, so it is the one loaded with
+            // the key); the old one stays trusted until the rotation finishes.
+            let bundle = format!("{}{}", cert_pem(&new.cert), cert_pem(&old.cert));
+            write_atomic(
+                &self.lab.ca_key_path(authority),
+                kubecorp_pki::keys::private_key_pem(&new.key)
+                    .map_err(err)?
+                    .as_bytes(),
+                Mode::Secret,
+            )
+            .map_err(err)?;
+            write_atomic(&ca_path, bundle.as_bytes(), Mode::Public).map_err(err)?;
+            bundle
+        };
+        let mut touched = Vec::new();
+        if authority == Authority::Cluster {
+            // Every kubeconfig carries the cluster CA to check Alice's serving badge with.
+            use base64::Engine as _;
+            let data = base64::engine::general_purpose::STANDARD.encode(bundle.as_bytes());
+            let mut files: Vec<PathBuf> = Vec::new();
+            for dir in [self.dir.clone(), self.dir.join("users")] {
+                if let Ok(entries) = std::fs::read_dir(&dir) {
+                    files.extend(
+                        entries
+                            .flatten()
+                            .map(|e| e.path())
+                            .filter(|p| p.extension().is_some_and(|x| x == "conf")),
+                    );
+                }
+            }
+            files.sort();
+            for path in files {
+                let mut config = kubecorp_pki::kubeconfig::Kubeconfig::read(&path).map_err(err)?;
+                for c in &mut config.clusters {
+                    c.cluster.certificate_authority_data = Some(data.clone());
+                    c.cluster.certificate_authority = None;
+                }
+                write_atomic(&path, config.to_yaml().as_bytes(), Mode::Secret).map_err(err)?;
+                if let Some(name) = path.file_name() {
+                    touched.push(name.to_string_lossy().into_owned());
+                }
+            }
+        }
+        let mut line = if rotate.finish {
+            format!(
+                "{} now trusts only the new {} CA",
+                ca_path.display(),
+                authority.name()
+            )
+        } else {
+            format!(
+                "a new {} CA (same name, new key) signs from now on; {} trusts the old and the new",
+                authority.name(),
+                ca_path.display()
+            )
+        };
+        if !touched.is_empty() {
+            line += &format!("; CA data updated in {}", touched.join(", "));
+        }
+        Ok(line)
     }
 
     /// Events, outcome, hop and checks for a call.
