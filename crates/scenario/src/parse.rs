@@ -443,7 +443,8 @@ impl Cx {
                     path,
                     Problem::Value {
                         given: text,
-                        expected: "a duration such as 30s, 10m, 24h, 1d or 1y".into(),
+                        expected: "a duration such as 30s, 10m, 24h, 1d or 1y (at most 1000y)"
+                            .into(),
                         suggestion: None,
                     },
                 );
@@ -468,6 +469,26 @@ impl Cx {
                 );
                 None
             }
+        }
+    }
+
+    /// Names that become file names in the lab directory: no separators, no `..`.
+    fn file_name(&mut self, f: &Fields, field: &str, value: &str) {
+        let ok = !value.is_empty()
+            && !value.starts_with('.')
+            && value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'));
+        if !ok {
+            self.error(
+                f.get(field).unwrap_or(f.node),
+                &f.child(field),
+                Problem::Value {
+                    given: value.to_owned(),
+                    expected: "a name of letters, digits, '.', '-', '_' or ':' (it names files in the lab)".into(),
+                    suggestion: None,
+                },
+            );
         }
     }
 
@@ -734,6 +755,7 @@ impl Cx {
                 let identity = self
                     .opt_string(&f, "identity")
                     .unwrap_or_else(|| csr.clone());
+                self.file_name(&f, "identity", &identity);
                 if !self.identities.contains(&identity) {
                     self.identities.push(identity.clone());
                 }
@@ -1101,6 +1123,8 @@ impl Cx {
         let identity = self
             .opt_string(&f, "identity")
             .unwrap_or_else(|| cn.clone());
+        self.file_name(&f, "name", &name);
+        self.file_name(&f, "identity", &identity);
         self.csrs.push(name.clone());
         Some(CsrSpec {
             name,
@@ -1293,8 +1317,12 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
             "y" => Duration::days(365),
             _ => return None,
         };
-        total += one.checked_mul(i32::try_from(n).ok()?)?;
+        total = total.checked_add(one.checked_mul(i32::try_from(n).ok()?)?)?;
         rest = &rest[digits + unit_len..];
+    }
+    // A lab clock moved by more than a thousand years would leave the calendar time can print.
+    if total > Duration::days(365 * 1000) {
+        return None;
     }
     Some(if negative { -total } else { total })
 }
@@ -1339,6 +1367,11 @@ mod tests {
         assert_eq!(parse_duration("-2d"), Some(Duration::days(-2)));
         assert_eq!(parse_duration("300"), None);
         assert_eq!(parse_duration("1x"), None);
+        assert_eq!(
+            parse_duration("100000y"),
+            None,
+            "beyond what a calendar prints"
+        );
         assert_eq!(format_duration(Duration::hours(36)), "1d12h");
     }
 
