@@ -79,6 +79,19 @@ impl Staff {
 /// The node `pki init` writes `kubelet.conf` for.
 pub const CONTROL_PLANE_NODE: &str = "kubecorp-control-plane";
 
+/// Where the `i`th node's kubelet listens: the first on `first`, the others on the next
+/// loopback addresses (127.0.0.2, …) at the same port, so each node has an address of its own.
+pub fn kubelet_addr(first: SocketAddr, i: usize) -> SocketAddr {
+    match first.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_loopback() && i > 0 => {
+            let [a, b, c, d] = ip.octets();
+            let n = u32::from_be_bytes([a, b, c, d]) + i as u32;
+            SocketAddr::from((std::net::Ipv4Addr::from(n), first.port()))
+        }
+        _ => first,
+    }
+}
+
 /// `n` node names in kind's style: the control-plane node, then `kubecorp-worker`,
 /// `kubecorp-worker2`, …
 pub fn node_names(first: &str, n: usize) -> Vec<String> {
@@ -150,6 +163,8 @@ pub struct Office {
     pub etcd_addr: Option<SocketAddr>,
     pub etcd_url: String,
     pub apiserver_addr: SocketAddr,
+    /// Each node's name and where its kubelet listens.
+    pub kubelets: Vec<(String, SocketAddr)>,
     /// Where kube-proxy answers `/healthz`, when it runs.
     pub proxy_healthz_addr: Option<SocketAddr>,
     pub clock: LabClock,
@@ -196,6 +211,15 @@ impl Office {
         };
         let api_listener = bind("apiserver", opts.apiserver_listen).await?;
         let apiserver_addr = local_addr("apiserver", opts.apiserver_listen, &api_listener)?;
+        let mut kubelet_listeners = Vec::new();
+        if opts.staff.kubelets {
+            for (i, node) in opts.nodes.iter().enumerate() {
+                let addr = kubelet_addr(opts.kubelet_listen, i);
+                let listener = bind("kubelet", addr).await?;
+                let bound = local_addr("kubelet", addr, &listener)?;
+                kubelet_listeners.push((node.clone(), bound, listener));
+            }
+        }
         let proxy_listener = match opts.staff.kube_proxy {
             true => Some(bind("kube-proxy", opts.proxy_healthz_listen).await?),
             false => None,
@@ -231,6 +255,20 @@ impl Office {
         tasks.push(task);
 
         let apiserver_url = format!("https://{apiserver_addr}");
+        let mut kubelets = Vec::new();
+        for (node, addr, listener) in kubelet_listeners {
+            tasks.push(start::kubelet(
+                &lab,
+                &apiserver_url,
+                &node,
+                listener,
+                opts.rotate_server_certificates,
+                &opts.clock,
+                &opts.events,
+                &shutdown,
+            )?);
+            kubelets.push((node, addr));
+        }
         if opts.staff.scheduler {
             tasks.push(start::scheduler(
                 &lab,
@@ -267,6 +305,7 @@ impl Office {
             etcd_url,
             apiserver_addr,
             proxy_healthz_addr,
+            kubelets,
             clock: opts.clock,
             events: opts.events,
             api,

@@ -123,7 +123,15 @@ pub async fn apiserver(
     .map_err(|e| OfficeError::Etcd(e.to_string()))?;
     // kube-controller-manager's CSR signer holds ca.key; without it (external CA) CSRs stay unsigned.
     let signer = lab.load_ca(Authority::Cluster).ok();
-    let api = Api::new(Store::Etcd(EtcdStore::new(client)), clock.clone(), signer);
+    // --kubelet-client-certificate/--kubelet-client-key: how Alice dials a kubelet for `logs`.
+    let api = Api::new(Store::Etcd(EtcdStore::new(client)), clock.clone(), signer)
+        .with_kubelet_client(kubecorp_apiserver::pod_log::KubeletClientConfig {
+            cert: CertSource::pem_files(
+                lab.cert_path("apiserver-kubelet-client"),
+                lab.key_path("apiserver-kubelet-client"),
+            ),
+            events: events.clone(),
+        });
     api.bootstrap()
         .await
         .map_err(|e| OfficeError::Bootstrap(e.to_string()))?;
@@ -239,4 +247,87 @@ pub fn endpoints_controller(
     };
     let shutdown = shutdown.wait();
     Ok(tokio::spawn(kubecorp_controller::run(config, shutdown)))
+}
+
+/// The kubeconfig node `node`'s kubelet uses: `kubelet.conf` for the node it names, otherwise
+/// `kubelet/NODE/kubelet.conf`, issued by the cluster CA on first use (what `kubeadm join`'s
+/// TLS bootstrap ends with: a `system:node:NODE` badge in group `system:nodes`).
+pub fn node_kubeconfig(
+    lab: &Lab,
+    node: &str,
+    clock: &LabClock,
+) -> Result<std::path::PathBuf, OfficeError> {
+    if crate::kubelet_conf_node(lab).as_deref() == Some(node) {
+        return Ok(lab.kubeconfig_path("kubelet.conf"));
+    }
+    let dir = lab.root().join("kubelet").join(node);
+    let path = dir.join("kubelet.conf");
+    if path.exists() {
+        return Ok(path);
+    }
+    kubecorp_pki::fs::ensure_dir(&lab.root().join("kubelet"))?;
+    kubecorp_pki::fs::ensure_dir(&dir)?;
+    let ca = lab.load_ca(Authority::Cluster)?;
+    let key = kubecorp_pki::KeyAlgorithm::EcdsaP256.generate()?;
+    let user = format!("system:node:{node}");
+    let shape = kubecorp_pki::issue::Shape {
+        common_name: user.clone(),
+        organizations: vec!["system:nodes".into()],
+        sans: Vec::new(),
+        server_auth: false,
+        client_auth: true,
+    };
+    let cert = ca.issue_now(&shape, &key, clock.now())?;
+    let facts = kubecorp_pki::ClusterFacts::new(node, std::net::IpAddr::from([127, 0, 0, 1]));
+    let config = kubecorp_pki::kubeconfig::Kubeconfig::with_client_cert(
+        &facts.cluster_name,
+        &facts.server_url(),
+        &kubecorp_pki::cert::cert_pem(&ca.cert),
+        &user,
+        &kubecorp_pki::cert::cert_pem(&cert),
+        &kubecorp_pki::keys::private_key_pem(&key)?,
+    );
+    kubecorp_pki::fs::write_atomic(
+        &path,
+        config.to_yaml().as_bytes(),
+        kubecorp_pki::fs::Mode::Secret,
+    )?;
+    Ok(path)
+}
+
+/// The CEO at one desk: node `node`'s kubelet, registering with Alice and serving `listener`.
+#[allow(clippy::too_many_arguments)]
+pub fn kubelet(
+    lab: &Lab,
+    apiserver: &str,
+    node: &str,
+    listener: TcpListener,
+    rotate_server_certificates: bool,
+    clock: &LabClock,
+    events: &Events,
+    shutdown: &Shutdown,
+) -> Result<JoinHandle<()>, OfficeError> {
+    let kubeconfig = node_kubeconfig(lab, node, clock)?;
+    let address = listener
+        .local_addr()
+        .map(|a| a.ip())
+        .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
+    let mut config = kubecorp_kubelet::KubeletConfig::for_lab(
+        lab,
+        node,
+        address,
+        &kubeconfig,
+        apiserver,
+        clock.clone(),
+        events.clone(),
+    )
+    .map_err(|e| OfficeError::Staff {
+        component: format!("kubelet {node}"),
+        problem: e.to_string(),
+    })?;
+    config.rotate_server_certificates = rotate_server_certificates;
+    let shutdown = shutdown.wait();
+    Ok(tokio::spawn(async move {
+        let _ = kubecorp_kubelet::run(config, listener, shutdown).await;
+    }))
 }

@@ -1,0 +1,150 @@
+//! The whole office at work: a pod is scheduled by Bob, run by the CEO, given endpoints by the
+//! controller manager and routed by Dave, and its logs come back through Alice.
+
+use std::time::Duration;
+
+use kubecorp_client::KubeClient;
+use kubecorp_office::{Office, OfficeOptions};
+use serde_json::{json, Value};
+
+async fn open(nodes: usize) -> (tempfile::TempDir, Office) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = OfficeOptions::ephemeral(dir.path().join("lab"));
+    opts.nodes = kubecorp_office::node_names(kubecorp_office::CONTROL_PLANE_NODE, nodes);
+    let office = Office::start(opts).await.unwrap();
+    (dir, office)
+}
+
+fn admin(office: &Office) -> KubeClient {
+    KubeClient::from_kubeconfig(
+        "kubectl",
+        &office.dir.join("admin.conf"),
+        office.clock.clone(),
+        office.events.clone(),
+    )
+    .unwrap()
+    .with_server(&office.apiserver_url())
+    .unwrap()
+}
+
+/// Polls `path` as the admin until `done` holds, for up to five seconds.
+async fn until(admin: &KubeClient, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while tokio::time::Instant::now() < deadline {
+        if let Ok(v) = admin.get(path).await {
+            if done(&v) {
+                return v;
+            }
+            last = v;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{path} never got there; last seen:\n{last:#}");
+}
+
+#[tokio::test]
+async fn a_pod_is_scheduled_run_given_endpoints_routed_and_its_logs_read() {
+    let (_dir, office) = open(1).await;
+    let admin = admin(&office);
+    until(&admin, "/api/v1/nodes/kubecorp-control-plane", |n| {
+        n["status"]["conditions"].as_array().is_some_and(|c| {
+            c.iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
+    })
+    .await;
+    admin
+        .create(
+            "/api/v1/namespaces/default/pods",
+            &json!({"apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": "web", "labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "web", "image": "nginx", "ports": [{"containerPort": 80}]}]}}),
+        )
+        .await
+        .unwrap();
+    admin
+        .create(
+            "/api/v1/namespaces/default/services",
+            &json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+                    "spec": {"selector": {"app": "web"}, "clusterIP": "10.96.0.10",
+                             "ports": [{"port": 80, "targetPort": 80, "protocol": "TCP"}]}}),
+        )
+        .await
+        .unwrap();
+    let pod = until(&admin, "/api/v1/namespaces/default/pods/web", |p| {
+        p["status"]["phase"] == "Running"
+    })
+    .await;
+    assert_eq!(pod["spec"]["nodeName"], "kubecorp-control-plane");
+    let ip = pod["status"]["podIP"].as_str().unwrap().to_owned();
+    let endpoints = until(&admin, "/api/v1/namespaces/default/endpoints/web", |e| {
+        e["subsets"][0]["addresses"][0]["ip"].is_string()
+    })
+    .await;
+    assert_eq!(endpoints["subsets"][0]["addresses"][0]["ip"], ip.as_str());
+
+    // Dave narrates the route to the pod.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let routed = office.events.snapshot().into_iter().any(|e| {
+            e.from == "kube-proxy"
+                && e.detail
+                    .as_deref()
+                    .is_some_and(|d| d.contains("default/web") && d.contains(&ip))
+        });
+        if routed {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "kube-proxy never narrated a route to {ip}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // `kubectl logs`: Alice dials the CEO's :10250 with apiserver-kubelet-client.
+    let reply = admin
+        .send(
+            http::Method::GET,
+            "/api/v1/namespaces/default/pods/web/log",
+            None,
+            "application/json",
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply.code, 200, "{}", reply.text());
+    assert!(!reply.text().trim().is_empty(), "the log has lines");
+    office.shutdown().await;
+}
+
+#[tokio::test]
+async fn three_nodes_register_each_on_its_own_loopback_address() {
+    let (_dir, office) = open(3).await;
+    let admin = admin(&office);
+    for (i, (node, addr)) in office.kubelets.iter().enumerate() {
+        assert_eq!(addr.ip().to_string(), format!("127.0.0.{}", i + 1));
+        let n = until(&admin, &format!("/api/v1/nodes/{node}"), |n| {
+            n["status"]["conditions"].as_array().is_some_and(|c| {
+                c.iter()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+            })
+        })
+        .await;
+        let addresses = n["status"]["addresses"].to_string();
+        assert!(
+            addresses.contains(&addr.ip().to_string()),
+            "{node}: {addresses}"
+        );
+    }
+    let names: Vec<_> = office.kubelets.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "kubecorp-control-plane",
+            "kubecorp-worker",
+            "kubecorp-worker2"
+        ]
+    );
+    office.shutdown().await;
+}
