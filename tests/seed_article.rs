@@ -30,6 +30,10 @@ impl Up {
             api.into(),
             "--etcd-listen".into(),
             "127.0.0.1:0".into(),
+            "--kubelet-listen".into(),
+            "127.0.0.1:0".into(),
+            "--proxy-healthz-listen".into(),
+            "127.0.0.1:0".into(),
         ];
         if let Some(now) = now {
             args.push(format!("--now={now}"));

@@ -50,6 +50,10 @@ fn up_narrates_badge_checks_and_closes_cleanly_on_sigterm() {
             &api,
             "--etcd-listen",
             "127.0.0.1:0",
+            "--kubelet-listen",
+            "127.0.0.1:0",
+            "--proxy-healthz-listen",
+            "127.0.0.1:0",
         ])
         .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
