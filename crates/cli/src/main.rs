@@ -127,6 +127,13 @@ enum Command {
         /// The apiserver the staff dial (default: the server their kubeconfig names).
         #[arg(long)]
         apiserver: Option<String>,
+        /// The kubelet's node (default: the one kubelet.conf names).
+        #[arg(long)]
+        node_name: Option<String>,
+        /// The kubelet asks for a kubelet-serving certificate by CSR and serves nothing until
+        /// someone approves it.
+        #[arg(long)]
+        rotate_server_certificates: bool,
         /// Start the lab clock at this time: RFC 3339, a date, or an offset such as +400d.
         #[arg(long, allow_hyphen_values = true)]
         now: Option<String>,
@@ -438,6 +445,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             listen,
             etcd,
             apiserver,
+            node_name,
+            rotate_server_certificates,
             now,
             log_format,
         } => {
@@ -450,6 +459,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 dir,
                 listen,
                 apiserver,
+                node_name,
+                rotate_server_certificates,
                 etcd,
                 clock,
                 format: log_format,

@@ -21,6 +21,9 @@ pub enum Component {
     Apiserver,
     /// Bob, with scheduler.conf (`--apiserver` overrides the kubeconfig's server).
     Scheduler,
+    /// The CEO: a kubelet for `--node-name` (default: the node kubelet.conf names), serving
+    /// `--listen` (default 127.0.0.1:10250).
+    Kubelet,
     /// Dave, with kube-proxy.conf; `--listen` is its /healthz (default 127.0.0.1:10256).
     KubeProxy,
     /// The controller manager's endpoints controller, with controller-manager.conf.
@@ -33,6 +36,7 @@ impl Component {
             Component::Etcd => "etcd",
             Component::Apiserver => "apiserver",
             Component::Scheduler => "scheduler",
+            Component::Kubelet => "kubelet",
             Component::KubeProxy => "kube-proxy",
             Component::ControllerManager => "controller-manager",
         }
@@ -43,6 +47,7 @@ impl Component {
             Component::Etcd => 2379,
             Component::Apiserver => 6443,
             Component::Scheduler => 10259,
+            Component::Kubelet => 10250,
             Component::KubeProxy => 10256,
             Component::ControllerManager => 10257,
         };
@@ -57,6 +62,8 @@ pub struct ServeOptions {
     pub dir: PathBuf,
     pub listen: Option<SocketAddr>,
     pub apiserver: Option<String>,
+    pub node_name: Option<String>,
+    pub rotate_server_certificates: bool,
     pub etcd: Option<String>,
     pub clock: LabClock,
     pub format: Format,
@@ -130,6 +137,35 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
             let apiserver = apiserver_url(&lab, "scheduler.conf", opts.apiserver.as_deref())?;
             let task = start::scheduler(&lab, &apiserver, &opts.clock, &events, &shutdown)?;
             say!("scheduler (Bob) watches pending pods at {apiserver} with scheduler.conf");
+            task
+        }
+        Component::Kubelet => {
+            let node = opts
+                .node_name
+                .clone()
+                .or_else(|| kubecorp_office::kubelet_conf_node(&lab))
+                .unwrap_or_else(|| kubecorp_office::CONTROL_PLANE_NODE.to_owned());
+            let kubeconfig = start::node_kubeconfig(&lab, &node, &opts.clock)?;
+            let apiserver = match opts.apiserver.clone() {
+                Some(url) => url,
+                None => {
+                    let config = kubecorp_pki::kubeconfig::Kubeconfig::read(&kubeconfig)?;
+                    config.credentials(&kubeconfig)?.server
+                }
+            };
+            let listener = start::bind("kubelet", wanted).await?;
+            let addr = start::local_addr("kubelet", wanted, &listener)?;
+            let task = start::kubelet(
+                &lab,
+                &apiserver,
+                &node,
+                listener,
+                opts.rotate_server_certificates,
+                &opts.clock,
+                &events,
+                &shutdown,
+            )?;
+            say!("kubelet (the CEO) for node {node} serves https://{addr} and reports to {apiserver} with {}", kubeconfig.display());
             task
         }
         Component::KubeProxy => {
