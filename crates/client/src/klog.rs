@@ -37,6 +37,28 @@ pub fn line(severity: Severity, at: OffsetDateTime, source: &str, message: &str)
     )
 }
 
+/// A structured klog message: `"msg" k1="v1" k2="v2"`, values quoted as Go's `%q` does.
+pub fn structured(msg: &str, pairs: &[(&str, &str)]) -> String {
+    let mut out = quote(msg);
+    for (k, v) in pairs {
+        out.push(' ');
+        out.push_str(k);
+        out.push('=');
+        out.push_str(&quote(v));
+    }
+    out
+}
+
+/// Go's `url.Error` capitalises the method: `Get`, `Post`, `Patch`.
+fn go_method(method: &str) -> String {
+    let lower = method.to_ascii_lowercase();
+    let mut chars = lower.chars();
+    match chars.next() {
+        Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+        None => String::new(),
+    }
+}
+
 /// Go's `%q` for the strings our log lines carry (klog quotes structured values this way).
 pub fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
@@ -47,6 +69,10 @@ pub fn quote(s: &str) -> String {
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() && (c as u32) < 0x80 => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
@@ -65,7 +91,8 @@ pub fn go_error(client: &KubeClient, method: &str, path: &str, err: &ClientError
         ClientError::Status { .. } => err.text(),
         ClientError::Transport { text, .. } => {
             format!(
-                "{method} {}: {text}",
+                "{} {}: {text}",
+                go_method(method),
                 quote(&format!("{}{path}", client.server()))
             )
         }
