@@ -288,8 +288,13 @@ pub struct LogExpect {
 
 /// Renders a duration the way scenario files write it (`1y`, `24h`, `300s`).
 pub fn format_duration(d: Duration) -> String {
+    let ms = d.subsec_milliseconds().unsigned_abs();
     let s = d.whole_seconds();
-    let (sign, s) = if s < 0 { ("-", -s) } else { ("", s) };
+    let (sign, s) = if s < 0 || d.is_negative() {
+        ("-", s.abs())
+    } else {
+        ("", s)
+    };
     let units = [
         (365 * 86_400, "y"),
         (86_400, "d"),
@@ -297,7 +302,7 @@ pub fn format_duration(d: Duration) -> String {
         (60, "m"),
         (1, "s"),
     ];
-    if s == 0 {
+    if s == 0 && ms == 0 {
         return "0s".into();
     }
     let mut out = String::from(sign);
@@ -307,6 +312,9 @@ pub fn format_duration(d: Duration) -> String {
             out += &format!("{}{unit}", rest / size);
             rest %= size;
         }
+    }
+    if ms > 0 {
+        out += &format!("{ms}ms");
     }
     out
 }

@@ -443,8 +443,9 @@ impl Cx {
                     path,
                     Problem::Value {
                         given: text,
-                        expected: "a duration such as 30s, 10m, 24h, 1d or 1y (at most 1000y)"
-                            .into(),
+                        expected:
+                            "a duration such as 500ms, 30s, 10m, 24h, 1d or 1y (at most 1000y)"
+                                .into(),
                         suggestion: None,
                     },
                 );
@@ -1309,6 +1310,7 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
             .unwrap_or(rest.len() - digits);
         let unit = &rest[digits..digits + unit_len];
         let one = match unit {
+            "ms" => Duration::MILLISECOND,
             "s" => Duration::SECOND,
             "m" => Duration::MINUTE,
             "h" => Duration::HOUR,
@@ -1373,6 +1375,11 @@ mod tests {
             "beyond what a calendar prints"
         );
         assert_eq!(format_duration(Duration::hours(36)), "1d12h");
+        assert_eq!(
+            parse_duration("1s500ms"),
+            Some(Duration::milliseconds(1500))
+        );
+        assert_eq!(format_duration(Duration::milliseconds(1500)), "1s500ms");
     }
 
     #[test]
