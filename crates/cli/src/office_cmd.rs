@@ -86,6 +86,13 @@ pub async fn up(opts: OfficeOptions, format: Format) -> Result<()> {
     }
     say!("  apiserver (Alice, the front door) {}   checks badges after the handshake (401), then RBAC (403)", office.apiserver_url());
     say!("  scheduler (Bob)                   dials the apiserver with {dir}/scheduler.conf");
+    for (i, (node, addr)) in office.kubelets.iter().enumerate() {
+        let conf = match i {
+            0 => format!("{dir}/kubelet.conf"),
+            _ => format!("{dir}/kubelet/{node}/kubelet.conf"),
+        };
+        say!("  kubelet (the CEO) on {node:<13} https://{addr}   dials the apiserver with {conf}");
+    }
     say!("  controller-manager                dials the apiserver with {dir}/controller-manager.conf (endpoints controller, CSR signer)");
     if let Some(addr) = office.proxy_healthz_addr {
         say!("  kube-proxy (Dave)                 dials the apiserver with {dir}/kube-proxy.conf; /healthz on http://{addr}");
