@@ -13,10 +13,12 @@
 //! - [`expect`]: what happened, compared with what the file expects.
 //! - [`report`]: Markdown with a table of checks and a Mermaid sequence diagram.
 //! - [`junit`]: one JUnit test case per expectation.
+//! - [`kubelet`]: a request to a kubelet's :10250, dialled as kube-apiserver dials it.
 #![forbid(unsafe_code)]
 
 pub mod expect;
 pub mod junit;
+pub mod kubelet;
 pub mod model;
 pub mod parse;
 pub mod report;

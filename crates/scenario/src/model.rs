@@ -135,6 +135,8 @@ impl Component {
 pub struct Request {
     pub who: Who,
     pub to: Component,
+    /// Which node's kubelet (default: the first node).
+    pub node: Option<String>,
     pub call: Call,
 }
 

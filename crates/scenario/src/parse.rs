@@ -851,6 +851,7 @@ impl Cx {
             "name",
             "namespace",
             "key",
+            "node",
         ];
         allowed.extend_from_slice(Verb::NAMES);
         let f = self.fields(node, path, &allowed)?;
@@ -987,9 +988,18 @@ impl Cx {
                 None
             }
         };
+        let node = self.opt_string(&f, "node");
+        if node.is_some() && to != Some(Component::Kubelet) {
+            self.error(
+                f.get("node").unwrap_or(f.node),
+                &f.child("node"),
+                Problem::Other("'node' picks a kubelet: it goes with 'to: kubelet'".into()),
+            );
+        }
         Some(Request {
             who: who?,
             to: to?,
+            node,
             call: call?,
         })
     }

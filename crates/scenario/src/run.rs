@@ -845,10 +845,73 @@ impl Runner<'_> {
                 };
                 Ok((what, outcome))
             }
-            Component::Kubelet => Err(
-                "this office has no kubelet address to call yet (the kubelet is started by the office once it lands)"
-                    .into(),
-            ),
+            Component::Kubelet => {
+                let Call::Raw { method, path, body } = &request.call else {
+                    return Err("a kubelet takes method and path".into());
+                };
+                let (node, addr) = match &request.node {
+                    Some(n) => self
+                        .office
+                        .kubelets
+                        .iter()
+                        .find(|(name, _)| name == n)
+                        .cloned()
+                        .ok_or_else(|| {
+                            format!(
+                                "no kubelet for node {n} (this office has: {})",
+                                self.office
+                                    .kubelets
+                                    .iter()
+                                    .map(|(name, _)| name.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )
+                        })?,
+                    None => self
+                        .office
+                        .kubelets
+                        .first()
+                        .cloned()
+                        .ok_or("this office runs no kubelet: add kubelets to lab.staff")?,
+                };
+                let what = format!("{method} {path} on {node}");
+                let reply = crate::kubelet::call(
+                    crate::kubelet::Dial {
+                        caller: &caller.label,
+                        addr,
+                        identity: caller.cert.clone(),
+                        clock: &self.clock,
+                        events: &self.events,
+                    },
+                    method,
+                    path,
+                    body.as_ref().map(|b| b.to_string().into_bytes()),
+                )
+                .await;
+                let mut outcome = Outcome::default();
+                match reply {
+                    Ok((code, body)) => {
+                        let text = String::from_utf8_lossy(&body).trim_end().to_owned();
+                        outcome.allowed = (200..300).contains(&code);
+                        outcome.status = Some(code);
+                        outcome.stage = Some(match code {
+                            401 => Stage::Authn,
+                            403 => Stage::Authz,
+                            _ => Stage::Request,
+                        });
+                        outcome.text = text;
+                    }
+                    Err((stage, text)) => {
+                        outcome.stage = Some(stage);
+                        outcome.text = text;
+                    }
+                }
+                if !outcome.allowed {
+                    self.refusal_from_events(&mut outcome, caller, "kubelet")
+                        .await;
+                }
+                Ok((what, outcome))
+            }
         }
     }
 
