@@ -122,6 +122,9 @@ struct Runner<'o> {
     events: Events,
     rx: broadcast::Receiver<Event>,
     made: HashMap<String, Made>,
+    /// Events of the previous step and since: a `wait` for an event that already happened
+    /// is over at once.
+    recent: Vec<Event>,
     key_algorithm: kubecorp_pki::KeyAlgorithm,
     opts: RunOptions,
     checks: Vec<Check>,
@@ -215,6 +218,7 @@ pub async fn run(
         events,
         rx,
         made: HashMap::new(),
+        recent: Vec::new(),
         key_algorithm: scenario.lab.key_algorithm,
         opts: opts.clone(),
         checks: Vec::new(),
@@ -427,6 +431,7 @@ impl Runner<'_> {
         // Whatever happened between steps (background staff) is shown, not judged.
         for e in self.drain() {
             self.observer.event(&e, false);
+            self.recent.push(e);
         }
         match &step.action {
             Action::Say => {
@@ -776,6 +781,7 @@ impl Runner<'_> {
         for e in &events {
             self.observer.event(e, mine.is_some_and(|m| m(e)));
         }
+        self.recent.clone_from(&events);
         self.observer.outcome(step, outcome);
         match &step.expect {
             Some(expect) => {
@@ -1513,7 +1519,7 @@ impl Runner<'_> {
             .unwrap_or(std::time::Duration::from_secs(10));
         let deadline = Instant::now() + limit;
         let mut last = String::new();
-        let mut seen: Vec<Event> = Vec::new();
+        let mut seen: Vec<Event> = std::mem::take(&mut self.recent);
         loop {
             let done = match &wait.condition {
                 WaitFor::Event {
