@@ -781,6 +781,7 @@ impl Runner<'_> {
         for e in &events {
             self.observer.event(e, mine.is_some_and(|m| m(e)));
         }
+        self.draw_refusals(&events, mine);
         self.recent.clone_from(&events);
         self.observer.outcome(step, outcome);
         match &step.expect {
@@ -803,6 +804,47 @@ impl Runner<'_> {
                     self.record(c);
                 }
             }
+        }
+    }
+
+    /// Someone else refused during the step (a member of staff at Alice's door, Alice at
+    /// etcd's): hops worth drawing, once each. The door's own event is drawn; the caller's
+    /// side of the same refusal only when the door said nothing (the caller refused the door).
+    fn draw_refusals(
+        &mut self,
+        events: &[Event],
+        mine: Option<&(dyn Fn(&Event) -> bool + Send + Sync)>,
+    ) {
+        let refused: Vec<&Event> = events
+            .iter()
+            .filter(|e| !e.allowed && !mine.is_some_and(|m| m(e)))
+            .collect();
+        let mut drawn = std::collections::HashSet::new();
+        let by_door = |e: &&Event| e.log_owner() == e.to;
+        let doors: Vec<&Event> = refused.iter().copied().filter(by_door).collect();
+        let callers = refused
+            .iter()
+            .copied()
+            .filter(|e| !by_door(e) && !doors.iter().any(|d| d.to == e.to && d.stage == e.stage));
+        for e in doors.iter().copied().chain(callers) {
+            let from = match (&e.identity, e.from.parse::<SocketAddr>()) {
+                (Some(id), Ok(_)) => id.cn.clone(),
+                _ => e.from.clone(),
+            };
+            if !drawn.insert((from.clone(), e.to.clone(), e.stage)) {
+                continue;
+            }
+            self.hops.push(Hop::Call {
+                from,
+                to: e.to.clone(),
+                what: e.detail.clone().unwrap_or_else(|| e.stage.to_string()),
+                reply: format!(
+                    "✗ {}{}",
+                    e.stage,
+                    e.verdict.map(|v| format!(" ({v})")).unwrap_or_default()
+                ),
+                ok: false,
+            });
         }
     }
 
