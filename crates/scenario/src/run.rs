@@ -125,6 +125,8 @@ struct Runner<'o> {
     /// Events of the previous step and since: a `wait` for an event that already happened
     /// is over at once.
     recent: Vec<Event>,
+    /// Set once a step is skipped (a missing outside tool): the rest is skipped too.
+    skipping: Option<String>,
     key_algorithm: kubecorp_pki::KeyAlgorithm,
     opts: RunOptions,
     checks: Vec<Check>,
@@ -219,6 +221,7 @@ pub async fn run(
         rx,
         made: HashMap::new(),
         recent: Vec::new(),
+        skipping: None,
         key_algorithm: scenario.lab.key_algorithm,
         opts: opts.clone(),
         checks: Vec::new(),
@@ -226,15 +229,20 @@ pub async fn run(
         observer,
     };
     for step in &scenario.steps {
+        if let Some(why) = &runner.skipping {
+            // Later steps may need what the skipped one would have done.
+            let c = Check::skipped(step.index, step.line, "step", why.clone());
+            runner.observer.check(&c);
+            runner.checks.push(c);
+            continue;
+        }
         runner.observer.before_step(step);
-        let before = runner.checks.len();
         if let Err(e) = runner.step(step).await {
             let c = Check::failed_to_run(step.index, step.line, e);
             runner.observer.check(&c);
             runner.checks.push(c);
             break;
         }
-        let _ = before;
     }
     let Runner {
         office,
@@ -505,7 +513,8 @@ impl Runner<'_> {
                             "{why} (under CI every outside tool must be present)"
                         ));
                     }
-                    self.record(Check::skipped(step.index, step.line, "run", why));
+                    self.record(Check::skipped(step.index, step.line, "run", why.clone()));
+                    self.skipping = Some(format!("an earlier step was skipped: {why}"));
                     return Ok(());
                 }
                 let outcome = self.run_command(&command, cmd.timeout).await?;
