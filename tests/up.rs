@@ -124,3 +124,119 @@ fn up_narrates_badge_checks_and_closes_cleanly_on_sigterm() {
         "{stdout}"
     );
 }
+
+/// Polls kubectl until its output has `needle`.
+fn kubectl_until(kubectl: &std::path::Path, args: &[&str], needle: &str) -> support::Run {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let run = run_tool(kubectl, args);
+        if run.stdout.contains(needle) {
+            return run;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "kubectl never showed {needle:?}:\n{}",
+            run.dump()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn breaking_bobs_badge_leaves_a_pod_pending_live_and_renewing_it_heals_the_office() {
+    let Some(kubectl) = tool("kubectl", "breaking_bobs_badge_live") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("lab");
+    let api = format!("127.0.0.1:{}", free_port());
+    let out = tmp.path().join("up.out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubecorp"))
+        .args([
+            "up",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--apiserver-listen",
+            &api,
+            "--etcd-listen",
+            "127.0.0.1:0",
+            "--kubelet-listen",
+            "127.0.0.1:0",
+            "--proxy-healthz-listen",
+            "127.0.0.1:0",
+        ])
+        .env("NO_COLOR", "1")
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = format!("https://{api}");
+    let conf = dir.join("admin.conf");
+    let admin = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec!["--kubeconfig", conf.to_str().unwrap(), "--server", &server];
+        args.extend_from_slice(extra);
+        args.into_iter().map(String::from).collect()
+    };
+    let run = |extra: &[&str]| run_tool(&kubectl, admin(extra));
+    let until = |extra: &[&str], needle: &str| {
+        let args = admin(extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        kubectl_until(&kubectl, &args, needle)
+    };
+    until(&["get", "nodes", "--no-headers"], " Ready");
+    run(&["run", "web", "--image", "nginx"]).success();
+    until(&["get", "pod", "web", "--no-headers"], "Running");
+
+    // In another terminal: `kubecorp break expire scheduler.conf`.
+    support::kubecorp([
+        "break",
+        "expire",
+        "scheduler.conf",
+        "--dir",
+        dir.to_str().unwrap(),
+    ])
+    .success();
+    run(&["run", "late", "--image", "nginx"]).success();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let narrated = loop {
+        let said = std::fs::read_to_string(&out).unwrap_or_default();
+        if said.contains("✗ authn    system:kube-scheduler → apiserver")
+            && said.contains("Failed to watch *v1.Pod: failed to list *v1.Pod: Unauthorized")
+        {
+            break said;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no live refusal narrated:\n{said}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        narrated.contains("x509: certificate has expired or is not yet valid: current time"),
+        "{narrated}"
+    );
+    assert!(
+        narrated.contains("scheduler logs: E"),
+        "Bob's own log line is his: {narrated}"
+    );
+    run(&["get", "pod", "late", "--no-headers"])
+        .success()
+        .stdout_has("Pending");
+
+    // `kubecorp certs renew scheduler.conf`: Bob recovers at his next retry, no restart.
+    support::kubecorp([
+        "certs",
+        "renew",
+        "scheduler.conf",
+        "--dir",
+        dir.to_str().unwrap(),
+    ])
+    .success();
+    until(&["get", "pod", "late", "--no-headers"], "Running");
+
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
