@@ -94,6 +94,9 @@ pub fn run(
             &kubecorp_scenario::report::markdown(&result),
         )
         .with_context(|| format!("writing the report {}", path.display()))?;
+        if format == RunFormat::Text {
+            line(&format!("Report written to {}", path.display()));
+        }
     }
     Ok(if result.passed() {
         ExitCode::SUCCESS
@@ -478,6 +481,7 @@ pub fn test(
             .map_err(|e| anyhow::anyhow!("writing JUnit XML: {e}"))?;
         kubecorp_scenario::report::write_atomic(path, &xml)
             .with_context(|| format!("writing {}", path.display()))?;
+        line(&format!("JUnit report written to {}", path.display()));
     }
     Ok(if failed == 0 {
         ExitCode::SUCCESS

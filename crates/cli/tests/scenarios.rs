@@ -41,8 +41,12 @@ fn kubecorp_test_passes_every_shipped_scenario_and_writes_one_junit_case_per_exp
         "4",
     ])
     .success();
-    let last = run.stdout.lines().last().unwrap_or_default().to_owned();
-    assert!(last.ends_with(" passed, 0 failed"), "{}", run.dump());
+    assert!(
+        run.stdout
+            .contains(" passed, 0 failed\nJUnit report written to "),
+        "{}",
+        run.dump()
+    );
     assert!(
         run.stdout.contains("kubecorp-day.yaml  A day at KubeCorp"),
         "{}",
