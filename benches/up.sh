@@ -12,7 +12,7 @@ runs=${RUNS:-30}
 work=$(mktemp -d)
 pid=
 cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  [ -f "$work/up.pid" ] && kill "$(cat "$work/up.pid")" 2>/dev/null || true
   wait 2>/dev/null || true
   rm -rf "$work"
 }
@@ -31,6 +31,7 @@ start_up() {
   NO_COLOR=1 "$bin" up --dir "$lab" --apiserver-listen "127.0.0.1:$api" --etcd-listen "127.0.0.1:$etcd" --kubelet-listen 127.0.0.1:0 --proxy-healthz-listen 127.0.0.1:0 \
     ${UP_ARGS:-} >"$out" 2>"$work/up.err" &
   pid=$!
+  echo "$pid" >"$work/up.pid"
   until grep -q "^KubeCorp is open" "$out" 2>/dev/null; do
     if ! kill -0 "$pid" 2>/dev/null; then cat "$work/up.err" >&2; exit 1; fi
     sleep 0.001
@@ -38,7 +39,12 @@ start_up() {
   local t1; t1=$(date +%s%N)
   echo $(( (t1 - t0) / 1000 ))
 }
-stop_up() { kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; pid=; }
+stop_up() {
+  pid=$(cat "$work/up.pid")
+  kill -TERM "$pid"
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.01; done
+  pid=
+}
 
 times=()
 for _ in $(seq "$runs"); do
@@ -52,6 +58,7 @@ min=$(echo "$sorted" | head -1); max=$(echo "$sorted" | tail -1)
 
 api=$(free_port)
 start_up "$api" "$(free_port)" >/dev/null
+pid=$(cat "$work/up.pid")
 sleep 1
 idle_kb=$(awk '/VmRSS/{print $2}' "/proc/$pid/status")
 pki=$lab/pki
