@@ -28,6 +28,9 @@ use crate::expect::{check, check_log, log_matches, Check, Outcome};
 use crate::model::*;
 use crate::parse::lookup_resource;
 
+/// How many past events a `wait` for an event looks back on.
+const RECENT: usize = 5_000;
+
 /// A test on an object read from the API.
 type Predicate = Box<dyn Fn(&Value) -> bool + Send + Sync>;
 
@@ -122,8 +125,8 @@ struct Runner<'o> {
     events: Events,
     rx: broadcast::Receiver<Event>,
     made: HashMap<String, Made>,
-    /// Events of the previous step and since: a `wait` for an event that already happened
-    /// is over at once.
+    /// Events since the last `wait` for an event (at most [`RECENT`]): waiting for one that
+    /// already happened is over at once.
     recent: Vec<Event>,
     /// Set once a step is skipped (a missing outside tool): the rest is skipped too.
     skipping: Option<String>,
@@ -526,15 +529,19 @@ impl Runner<'_> {
             Action::Wait(wait) => {
                 let headline = headline_wait(&wait.condition);
                 self.observer.step(step, &headline);
-                let outcome = self.wait(wait).await?;
+                let (outcome, mut events) = self.wait(wait).await?;
                 self.hops.push(Hop::Note {
                     text: format!(
                         "{headline}: {}",
                         if outcome.allowed { "done" } else { "timed out" }
                     ),
                 });
-                let events = self.drain();
+                events.extend(self.drain());
                 self.judge(step, &outcome, events, None).await;
+                if let WaitFor::Event { .. } = wait.condition {
+                    // What this wait saw is used up: the next one waits for something new.
+                    self.recent.clear();
+                }
                 Ok(())
             }
             Action::Break { fault, target } => {
@@ -791,7 +798,11 @@ impl Runner<'_> {
             self.observer.event(e, mine.is_some_and(|m| m(e)));
         }
         self.draw_refusals(&events, mine);
-        self.recent.clone_from(&events);
+        self.recent.extend(events.iter().cloned());
+        if self.recent.len() > RECENT {
+            let extra = self.recent.len() - RECENT;
+            self.recent.drain(..extra);
+        }
         self.observer.outcome(step, outcome);
         match &step.expect {
             Some(expect) => {
@@ -1564,14 +1575,22 @@ impl Runner<'_> {
         })
     }
 
-    async fn wait(&mut self, wait: &Wait) -> Result<Outcome, String> {
+    /// Polls until the condition holds or the time is up; returns what came to pass and the
+    /// events seen meanwhile (new ones only, for the narration).
+    async fn wait(&mut self, wait: &Wait) -> Result<(Outcome, Vec<Event>), String> {
         let admin = self.admin()?;
         let limit = std::time::Duration::try_from(wait.timeout)
             .unwrap_or(std::time::Duration::from_secs(10));
         let deadline = Instant::now() + limit;
         let mut last = String::new();
-        let mut seen: Vec<Event> = std::mem::take(&mut self.recent);
+        // An event that already happened (since the previous wait for an event) counts.
+        let earlier = match wait.condition {
+            WaitFor::Event { .. } => std::mem::take(&mut self.recent),
+            _ => Vec::new(),
+        };
+        let mut seen: Vec<Event> = Vec::new();
         loop {
+            seen.extend(self.drain());
             let done = match &wait.condition {
                 WaitFor::Event {
                     from,
@@ -1579,8 +1598,7 @@ impl Runner<'_> {
                     allowed,
                     contains,
                 } => {
-                    seen.extend(self.drain());
-                    let hit = seen.iter().find(|e| {
+                    let hit = earlier.iter().chain(seen.iter()).find(|e| {
                         from.as_deref().is_none_or(|f| e.from == f)
                             && to.as_deref().is_none_or(|t| e.to == t)
                             && allowed.is_none_or(|a| e.allowed == a)
@@ -1671,15 +1689,18 @@ impl Runner<'_> {
                 }
             };
             if done {
-                return Ok(Outcome {
-                    allowed: true,
-                    stage: Some(Stage::Request),
-                    text: last,
-                    ..Outcome::default()
-                });
+                return Ok((
+                    Outcome {
+                        allowed: true,
+                        stage: Some(Stage::Request),
+                        text: last,
+                        ..Outcome::default()
+                    },
+                    seen,
+                ));
             }
             if Instant::now() >= deadline {
-                return Ok(Outcome {
+                let outcome = Outcome {
                     allowed: false,
                     text: format!(
                         "still not done after {}: {}",
@@ -1691,7 +1712,8 @@ impl Runner<'_> {
                         }
                     ),
                     ..Outcome::default()
-                });
+                };
+                return Ok((outcome, seen));
             }
             tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
