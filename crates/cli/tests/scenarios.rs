@@ -241,3 +241,26 @@ fn kubecorp_test_with_pki_runs_the_rules_against_a_pki_made_elsewhere() {
     .failure(2)
     .stderr_has("no ca.crt");
 }
+
+#[test]
+fn kubecorp_run_step_asks_for_enter_before_each_step() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubecorp"))
+        .args(["run", "--step", &scenarios("break/rogue-ca.yaml")])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"\n\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        stderr.matches("[Enter] for the next step").count(),
+        2,
+        "one pause per step: {stderr}"
+    );
+}
