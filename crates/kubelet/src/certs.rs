@@ -28,10 +28,7 @@ use kubecorp_pki::cert::CertInfo;
 use kubecorp_pki::fs::{ensure_dir, write_atomic, Mode};
 use kubecorp_pki::keys::private_key_pem;
 use kubecorp_pki::KeyAlgorithm;
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, SanType,
-};
+use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair, SanType};
 use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
 
@@ -110,69 +107,15 @@ pub fn prepare_cert_dir(dir: &Path) -> Result<(), KubeletError> {
 }
 
 /// The self-signed serving certificate and key, made the way client-go's
-/// `GenerateSelfSignedCertKey` makes them, on the lab clock. Returns PEM (leaf + CA, key).
+/// `GenerateSelfSignedCertKey(hostname, nil, nil)` makes them (see [`kubecorp_pki::selfsigned`]),
+/// on the lab clock. Returns PEM (leaf + CA, key).
 pub fn self_signed_serving(
     host: &str,
     now: OffsetDateTime,
 ) -> Result<(String, String), KubeletError> {
-    let stamp = now.unix_timestamp();
-    let not_before = now - Duration::hours(1);
-    let not_after = not_before + Duration::days(365);
-
-    let ca_key = KeyAlgorithm::Rsa2048
-        .generate()
-        .map_err(|e| sign_error("the self-signed serving CA key", e))?;
-    let mut ca = CertificateParams::default();
-    ca.distinguished_name = cn(&format!("{host}-ca@{stamp}"));
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.key_usages = vec![
-        KeyUsagePurpose::KeyEncipherment,
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyCertSign,
-    ];
-    ca.not_before = not_before;
-    ca.not_after = not_after;
-    ca.serial_number = Some(kubecorp_pki::issue::random_serial());
-    let ca_cert = ca
-        .self_signed(&ca_key)
-        .map_err(|e| sign_error("the self-signed serving CA", e))?;
-
-    let key = KeyAlgorithm::Rsa2048
-        .generate()
-        .map_err(|e| sign_error("the self-signed serving key", e))?;
-    let mut leaf = CertificateParams::default();
-    leaf.distinguished_name = cn(&format!("{host}@{stamp}"));
-    leaf.is_ca = IsCa::ExplicitNoCa;
-    leaf.key_usages = vec![
-        KeyUsagePurpose::KeyEncipherment,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    // client-go puts an IP-looking host in the IP SANs, anything else in the DNS SANs.
-    leaf.subject_alt_names = vec![match host.parse::<IpAddr>() {
-        Ok(ip) => SanType::IpAddress(ip),
-        Err(_) => SanType::DnsName(
-            host.to_owned()
-                .try_into()
-                .map_err(|e| sign_error("the self-signed serving certificate", e))?,
-        ),
-    }];
-    leaf.use_authority_key_identifier_extension = true;
-    leaf.not_before = not_before;
-    leaf.not_after = not_after;
-    leaf.serial_number = Some(kubecorp_pki::issue::random_serial());
-    let issuer = Issuer::from_params(&ca, &ca_key);
-    let cert = leaf
-        .signed_by(&key, &issuer)
+    let pair = kubecorp_pki::selfsigned::generate(host, &[], &[], now)
         .map_err(|e| sign_error("the self-signed serving certificate", e))?;
-    let key_pem = private_key_pem(&key).map_err(pki_error)?;
-    Ok((format!("{}{}", cert.pem(), ca_cert.pem()), key_pem))
-}
-
-fn cn(name: &str) -> DistinguishedName {
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, name);
-    dn
+    Ok((pair.cert_pem, pair.key_pem))
 }
 
 /// `kubelet.crt`/`kubelet.key` in `dir`: reused if present, else made (RSA key generation takes

@@ -7,6 +7,8 @@
 //! - [`keys`]: key generation and the PEM encodings kubeadm uses.
 //! - [`issue`]: signing a badge's [`issue::Shape`] with a [`issue::Ca`].
 //! - [`cert`]: reading a certificate into owned facts ([`cert::CertInfo`]).
+//! - [`selfsigned`]: the throwaway CA and serving badge a component makes for itself (client-go's
+//!   `GenerateSelfSignedCertKey`), for the kubelet and the scheduler's secure port.
 //! - [`layout`], [`badge`], [`kubeconfig`], [`fs`]: the lab directory on disk, written atomically
 //!   with private files kept private.
 //! - [`init`], [`expiration`], [`renew`], [`inspect`]: the `pki init` and `certs …` commands.
@@ -26,6 +28,7 @@ pub mod kubeconfig;
 pub mod layout;
 pub mod profile;
 pub mod renew;
+pub mod selfsigned;
 
 pub use error::{PkiError, Result};
 pub use keys::KeyAlgorithm;

@@ -1,0 +1,167 @@
+//! Badges nobody vouches for: the throwaway CA and serving certificate a Kubernetes component
+//! makes for itself when it is given none, as client-go's `GenerateSelfSignedCertKey` does.
+//!
+//! Two of the office's staff serve with one:
+//!
+//! - **the kubelet** (port 10250, `serverTLSBootstrap: false`) calls it with its hostname and
+//!   nothing else, and keeps the result in `kubelet.crt`/`kubelet.key`;
+//! - **kube-scheduler** (and kube-controller-manager) on the secure port, when kubeadm passes no
+//!   `--tls-cert-file`: `MaybeDefaultWithSelfSignedCerts("localhost", nil, [127.0.0.1])` adds the
+//!   `--bind-address` (kubeadm: `127.0.0.1`, so that IP appears twice) and keeps the pair in
+//!   memory only.
+//!
+//! The shape, from client-go `util/cert/cert.go`: a CA `CN=<host>-ca@<unix time>` (RSA 2048,
+//! key usages key encipherment, digital signature and cert sign) signs a leaf
+//! `CN=<host>@<unix time>` (RSA 2048, key encipherment and digital signature, server auth only),
+//! both valid from an hour ago for a year. The host goes into the IP SANs when it parses as an
+//! IP and into the DNS SANs otherwise; the alternate IPs and names follow, in the order given,
+//! duplicates kept. The certificate PEM holds the leaf, then the CA, so a client sees both.
+//!
+//! Nobody trusts that CA. That is the point of the lesson: a client either skips verification
+//! (`curl -k`, the apiserver dialling a kubelet without `--kubelet-certificate-authority`, a
+//! kubelet probe) or refuses with `x509: certificate signed by unknown authority`.
+
+use std::net::IpAddr;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyUsagePurpose, SanType,
+};
+use time::{Duration, OffsetDateTime};
+
+use crate::issue::random_serial;
+use crate::keys::private_key_pem;
+use crate::{KeyAlgorithm, PkiError, Result};
+
+/// How long before "now" the pair becomes valid: client-go's allowance for clock skew.
+pub const BACKDATE: Duration = Duration::hours(1);
+/// How long the pair is valid: one year.
+pub const VALIDITY: Duration = Duration::days(365);
+
+/// A self-signed serving pair, PEM encoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SelfSigned {
+    /// The leaf, then its throwaway CA.
+    pub cert_pem: String,
+    /// The leaf's RSA key (`RSA PRIVATE KEY`, PKCS#1).
+    pub key_pem: String,
+}
+
+/// Makes a pair for `host` with the given extra SANs, on the lab clock's `now`. RSA key
+/// generation takes a moment: call this off the async threads.
+pub fn generate(
+    host: &str,
+    alternate_ips: &[IpAddr],
+    alternate_dns: &[&str],
+    now: OffsetDateTime,
+) -> Result<SelfSigned> {
+    let stamp = now.unix_timestamp();
+    let not_before = now - BACKDATE;
+    let not_after = not_before + VALIDITY;
+    let failed = |what: &str| {
+        let what = what.to_owned();
+        move |e: rcgen::Error| PkiError::Sign {
+            what,
+            detail: e.to_string(),
+        }
+    };
+
+    let ca_key = KeyAlgorithm::Rsa2048.generate()?;
+    let mut ca = CertificateParams::default();
+    ca.distinguished_name = common_name(&format!("{host}-ca@{stamp}"));
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyEncipherment,
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyCertSign,
+    ];
+    ca.not_before = not_before;
+    ca.not_after = not_after;
+    ca.serial_number = Some(random_serial());
+    let ca_cert = ca
+        .self_signed(&ca_key)
+        .map_err(failed("the self-signed serving CA"))?;
+
+    let key = KeyAlgorithm::Rsa2048.generate()?;
+    let mut leaf = CertificateParams::default();
+    leaf.distinguished_name = common_name(&format!("{host}@{stamp}"));
+    leaf.is_ca = IsCa::ExplicitNoCa;
+    leaf.key_usages = vec![
+        KeyUsagePurpose::KeyEncipherment,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    // Go writes all DNS names before all IPs, whatever order they were given in.
+    let mut dns = Vec::new();
+    let mut ips = Vec::new();
+    match host.parse::<IpAddr>() {
+        Ok(ip) => ips.push(ip),
+        Err(_) => dns.push(host),
+    }
+    ips.extend_from_slice(alternate_ips);
+    dns.extend_from_slice(alternate_dns);
+    let mut sans = Vec::with_capacity(dns.len() + ips.len());
+    for name in dns {
+        let name = name
+            .to_owned()
+            .try_into()
+            .map_err(failed("the self-signed serving certificate"))?;
+        sans.push(SanType::DnsName(name));
+    }
+    sans.extend(ips.into_iter().map(SanType::IpAddress));
+    leaf.subject_alt_names = sans;
+    leaf.use_authority_key_identifier_extension = true;
+    leaf.not_before = not_before;
+    leaf.not_after = not_after;
+    leaf.serial_number = Some(random_serial());
+    let issuer = Issuer::from_params(&ca, &ca_key);
+    let cert = leaf
+        .signed_by(&key, &issuer)
+        .map_err(failed("the self-signed serving certificate"))?;
+    Ok(SelfSigned {
+        cert_pem: format!("{}{}", cert.pem(), ca_cert.pem()),
+        key_pem: private_key_pem(&key)?,
+    })
+}
+
+fn common_name(name: &str) -> DistinguishedName {
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, name);
+    dn
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::cert::{parse_cert_chain, CertInfo};
+    use time::macros::datetime;
+
+    #[test]
+    fn the_scheduler_shape_names_localhost_and_the_loopback_ip_twice() {
+        let now = datetime!(2026-11-29 09:00:00 UTC);
+        let loopback: IpAddr = [127, 0, 0, 1].into();
+        let pair = generate("localhost", &[loopback, loopback], &[], now).unwrap();
+        assert!(pair.key_pem.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
+        let chain = parse_cert_chain(Path::new("mem"), pair.cert_pem.as_bytes()).unwrap();
+        assert_eq!(chain.len(), 2, "leaf then its throwaway CA");
+        let leaf = CertInfo::from_der(Path::new("mem"), &chain[0]).unwrap();
+        let ca = CertInfo::from_der(Path::new("mem"), &chain[1]).unwrap();
+        let stamp = now.unix_timestamp();
+        assert_eq!(leaf.subject_cn, format!("localhost@{stamp}"));
+        assert_eq!(ca.subject_cn, format!("localhost-ca@{stamp}"));
+        assert_eq!(leaf.issuer_cn, ca.subject_cn);
+        assert_eq!(
+            leaf.alt_names,
+            vec!["DNS:localhost", "IP:127.0.0.1", "IP:127.0.0.1"]
+        );
+        assert!(leaf.has_server_auth() && !leaf.has_client_auth());
+        assert!(ca.is_ca && !leaf.is_ca);
+        assert_eq!(leaf.not_before, now - Duration::hours(1));
+        assert_eq!(
+            leaf.not_after,
+            now - Duration::hours(1) + Duration::days(365)
+        );
+    }
+}
