@@ -494,6 +494,14 @@ impl Cx {
     }
 
     fn scenario(&mut self, root: &Node) -> Option<Scenario> {
+        if !matches!(root.value, Raw::Map(_)) {
+            self.wrong_type(
+                root,
+                "",
+                "a scenario (a mapping with title, steps, and optionally description and lab)",
+            );
+            return None;
+        }
         let f = self.fields(root, "", &["title", "description", "lab", "steps"])?;
         let title = self.req_string(&f, "title", "one line naming the story");
         let description = self.opt_string(&f, "description");
@@ -635,10 +643,10 @@ impl Cx {
                 self.error(
                     node,
                     &path,
-                    Problem::Missing {
-                        field: "an action".into(),
-                        hint: format!("one of say, {}", ACTIONS.join(", ")),
-                    },
+                    Problem::Other(format!(
+                        "a step needs something to do: one of say, {}",
+                        ACTIONS.join(", ")
+                    )),
                 );
                 None
             }
@@ -1419,5 +1427,34 @@ mod tests {
         let e = s.steps[2].expect.as_ref().unwrap();
         assert_eq!(e.status, Some(401));
         assert_eq!(e.verdict, Some(VerdictKind::Expired));
+    }
+
+    #[test]
+    fn odd_input_is_an_error_with_a_place_never_a_panic() {
+        let cases = [
+            "",
+            "- a\n- b\n",
+            "just a string",
+            "title: t\nsteps: 3\n",
+            "title: t\nsteps:\n  - 3\n",
+            "title: t\nsteps:\n  - {}\n",
+            "1: 2\n",
+            "title: [a, b]\nsteps: []\n",
+            "title: t\nsteps:\n  - clock: {advance: 99999999999999999999y}\n",
+            "title: t\nsteps:\n  - clock: {advance: 1y, set: 2026-01-01}\n",
+            "title: t\nsteps:\n  - request: {get: pods, path: /x}\n",
+            "title: t\nsteps:\n  - request: {to: etcd, get: pods}\n",
+            "title: t\nsteps:\n  - csr: {name: ../../etc/x, cn: x}\n",
+            "title: t\nsteps:\n  - say: &a hi\n  - say: *a\n    expect: {status: 99999}\n",
+            "title: t\nsteps:\n  - wait: {for: pod-bound}\n",
+            "title: t\nlab: {nodes: [], staff: [bob]}\nsteps:\n  - say: x\n",
+        ];
+        for text in cases {
+            let errors = parse_str(Path::new("x.yaml"), text).expect_err(text).0;
+            assert!(!errors.is_empty(), "{text}");
+            for e in errors {
+                assert!(e.line >= 1 && e.column >= 1, "{text}: {e}");
+            }
+        }
     }
 }
