@@ -62,7 +62,7 @@ fn kubecorp_test_passes_every_shipped_scenario_and_writes_one_junit_case_per_exp
 fn a_failing_expectation_makes_kubecorp_test_exit_1_and_is_a_junit_failure() {
     let tmp = tempfile::tempdir().unwrap();
     let xml = tmp.path().join("report.xml");
-    let run = kubecorp([
+    kubecorp([
         "test",
         &fixture("failing"),
         &scenarios("break/rogue-ca.yaml"),
@@ -72,7 +72,6 @@ fn a_failing_expectation_makes_kubecorp_test_exit_1_and_is_a_junit_failure() {
     .failure(1)
     .stdout_has("1 passed, 1 failed")
     .stdout_has("wrong-status.yaml:9: step 4: status: expected 200, got 403");
-    let _ = run;
     let xml = std::fs::read_to_string(&xml).unwrap();
     assert!(xml.contains("<failure"), "{xml}");
     assert!(xml.contains("status: expected 200, got 403"), "{xml}");

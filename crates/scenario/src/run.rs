@@ -905,7 +905,7 @@ impl Runner<'_> {
                         allowed: status.is_success(),
                         status: Some(status.as_u16()),
                         stage: Some(Stage::Request),
-                        text: etcd_summary(&body),
+                        text: etcd_summary(path, &body),
                         also: vec![String::from_utf8_lossy(&body).into_owned()],
                         ..Outcome::default()
                     },
@@ -1506,8 +1506,7 @@ impl Runner<'_> {
                 }
             },
             Some(("kubeconfig", who)) => {
-                if let Some(made) = self.made.get(who) {
-                    let _ = made;
+                if self.made.contains_key(who) {
                     return Ok(path(&self.dir.join("users").join(format!("{who}.conf"))));
                 }
                 // A copy of the lab kubeconfig that dials this office's port.
@@ -1810,13 +1809,14 @@ fn summarize(value: &Value, raw: &str) -> String {
 }
 
 /// etcd's JSON gateway answers in base64; a room wants the keys.
-fn etcd_summary(body: &[u8]) -> String {
+fn etcd_summary(path: &str, body: &[u8]) -> String {
     use base64::Engine as _;
     let value: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let Some(kvs) = value["kvs"].as_array() else {
-        return match value["count"].as_str() {
-            Some(_) | None if value["header"].is_object() => "no such key".into(),
-            _ => String::from_utf8_lossy(body).trim_end().to_owned(),
+        return if path.ends_with("/kv/range") && value["header"].is_object() {
+            "no such key".into()
+        } else {
+            String::from_utf8_lossy(body).trim_end().to_owned()
         };
     };
     let decode = |v: &Value| {
