@@ -24,7 +24,15 @@
 //! retrying"` for a binding) and tries again after a backoff (100 ms doubling to 5 s, reset by a
 //! success). His badge is read from disk at every call, so a renewed `scheduler.conf` counts at
 //! the next retry; a real kube-scheduler reads it only at start and needs a restart.
+//!
+//! Bob also keeps a door of his own, the secure port :10259 ([`serving`], [`serve_secure`]):
+//! `/healthz`, `/readyz` and `/livez` answer `ok` to anyone over a self-signed certificate;
+//! every other path is refused to an anonymous caller with the apiserver library's `403`.
 #![forbid(unsafe_code)]
+
+pub mod serving;
+
+pub use serving::{serve_secure, ServingError, SECURE_PORT};
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;

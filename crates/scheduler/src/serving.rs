@@ -1,0 +1,449 @@
+//! Bob's own door, the secure port :10259: health checks for anyone, everything else only for
+//! callers the apiserver vouches for.
+//!
+//! # What kube-scheduler 1.32 serves, as kubeadm starts it
+//!
+//! kubeadm runs `kube-scheduler --bind-address=127.0.0.1 --kubeconfig=scheduler.conf
+//! --authentication-kubeconfig=scheduler.conf --authorization-kubeconfig=scheduler.conf`, and no
+//! `--tls-cert-file`. With no badge given, the scheduler makes one for itself at start-up,
+//! `MaybeDefaultWithSelfSignedCerts("localhost", nil, [127.0.0.1])`, and keeps it in memory: a
+//! throwaway CA `CN=localhost-ca@<unix time>` signs `CN=localhost@<unix time>` with SANs
+//! `DNS:localhost, IP:127.0.0.1, IP:127.0.0.1` (the bind address is added once more). See
+//! [`kubecorp_pki::selfsigned`]. Nobody trusts that CA: kubeadm's liveness and startup probes
+//! (`httpGet` `https://127.0.0.1:10259/healthz`) do not verify, and neither does `curl -k`.
+//! The lab writes the pair to a private temporary directory instead of memory, because the
+//! lab's one TLS builder reads badges from files; it is made afresh at every start, as the real
+//! one is, and removed at shutdown.
+//!
+//! # Who may ask what
+//!
+//! The handshake *requests* a client badge and does not judge it (Go's `RequestClientCert`, like
+//! Alice's door). Then, in the request:
+//!
+//! - `/healthz`, `/readyz`, `/livez` are on the authorizer's always-allow list
+//!   (`NewDelegatingAuthorizationOptions()` in k8s.io/apiserver: `AlwaysAllowPaths:
+//!   ["/healthz", "/readyz", "/livez"]`, exact paths) and answer `200 ok` to anyone.
+//! - Anything else (`/metrics`, `/configz`, `/debug/…`) goes to *delegated* authorization: the
+//!   scheduler asks the apiserver with a SubjectAccessReview whether the caller may `get` that
+//!   non-resource path. A caller without a badge is `system:anonymous` (delegated authentication
+//!   allows anonymous), RBAC says no, and the answer is a `403` `Status`:
+//!   `forbidden: User "system:anonymous" cannot get path "/metrics"` (seen verbatim from
+//!   kube-controller-manager and kube-scheduler in kubernetes/kubernetes#117035). The verb is the
+//!   HTTP method in lower case (`post` for a POST), as `RequestInfoFactory` makes it for a
+//!   non-resource path.
+//!
+//! Not modelled: the lab's Bob does not verify a badge on this door nor ask Alice (delegated
+//! authentication and the SubjectAccessReview), so every caller of a protected path is treated
+//! as `system:anonymous`; a real scheduler would let a `kubeadm:cluster-admins` badge read
+//! `/metrics`, and answer a badge from an unknown CA with `401`. There are no metrics to serve.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use kubecorp_pki::fs::{write_atomic, Mode};
+use kubecorp_pki::selfsigned::{self, SelfSigned};
+use kubecorp_trust::tls::{peer_identity, server_config_request_client_cert, server_error_text};
+use kubecorp_trust::{Event, Events, Identity, LabClock, Stage};
+use serde::Serialize;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+
+/// kube-scheduler's secure port (`--secure-port`, `DefaultKubeSchedulerPort`).
+pub const SECURE_PORT: u16 = 10259;
+/// The host its self-signed badge is made for.
+pub const SELF_SIGNED_HOST: &str = "localhost";
+/// Paths every caller may read, badge or not.
+pub const ALWAYS_ALLOW_PATHS: [&str; 3] = ["/healthz", "/readyz", "/livez"];
+/// The name on events: the door is Bob's.
+pub const COMPONENT: &str = "scheduler";
+
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+const DRAIN_DEADLINE: Duration = Duration::from_secs(5);
+
+/// Why the secure port could not be opened or stopped serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ServingError {
+    /// The self-signed badge could not be made (kube-scheduler: `error creating self-signed
+    /// certificates: unable to generate self signed cert: …`).
+    #[error("scheduler: error creating self-signed certificates: unable to generate self signed cert: {problem}")]
+    SelfSigned { problem: String },
+    /// The private directory that holds it could not be made or written.
+    #[error("scheduler: keeping the self-signed certificate in {}: {problem}", dir.display())]
+    Store { dir: PathBuf, problem: String },
+    /// Accepting connections failed for good.
+    #[error("scheduler: accepting on {addr}: {reason}")]
+    Accept { addr: String, reason: String },
+}
+
+/// The badge kube-scheduler makes when kubeadm gives it none: see the module docs. RSA key
+/// generation takes a moment, so this runs off the async threads.
+pub async fn self_signed_badge(clock: &LabClock) -> Result<SelfSigned, ServingError> {
+    let now = clock.now();
+    let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    tokio::task::spawn_blocking(move || {
+        // `alternateIPs` = [127.0.0.1] from the caller, then the bind address 127.0.0.1.
+        selfsigned::generate(SELF_SIGNED_HOST, &[loopback, loopback], &[], now)
+    })
+    .await
+    .map_err(|e| ServingError::SelfSigned {
+        problem: e.to_string(),
+    })?
+    .map_err(|e| ServingError::SelfSigned {
+        problem: e.to_string(),
+    })
+}
+
+/// Serves Bob's secure port on `listener` until `shutdown` completes, then lets open
+/// connections finish for a few seconds. Every request and every failed handshake is an event
+/// to `scheduler`.
+pub async fn serve_secure(
+    listener: TcpListener,
+    clock: LabClock,
+    events: Events,
+    shutdown: impl Future,
+) -> Result<(), ServingError> {
+    let badge = self_signed_badge(&clock).await?;
+    let dir = tempfile::Builder::new()
+        .prefix("kubecorp-scheduler-serving-")
+        .tempdir()
+        .map_err(|e| ServingError::Store {
+            dir: std::env::temp_dir(),
+            problem: e.to_string(),
+        })?;
+    let cert_path = dir.path().join("kube-scheduler.crt");
+    let key_path = dir.path().join("kube-scheduler.key");
+    let store = |e: kubecorp_pki::PkiError| ServingError::Store {
+        dir: dir.path().to_owned(),
+        problem: e.to_string(),
+    };
+    write_atomic(&key_path, badge.key_pem.as_bytes(), Mode::Secret).map_err(store)?;
+    write_atomic(&cert_path, badge.cert_pem.as_bytes(), Mode::Public).map_err(store)?;
+    let door = Door {
+        cert: kubecorp_trust::tls::CertSource::pem_files(&cert_path, &key_path),
+        clock,
+        events,
+    };
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    let mut backoff = Duration::from_millis(100);
+    let outcome = loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, peer)) => {
+                    let _ = tcp.set_nodelay(true);
+                    backoff = Duration::from_millis(100);
+                    connections.spawn(connection(door.clone(), tcp, peer, stop_rx.clone()));
+                }
+                Err(e) => {
+                    if backoff > Duration::from_secs(30) {
+                        break Err(ServingError::Accept {
+                            addr: listener
+                                .local_addr()
+                                .map(|a| a.to_string())
+                                .unwrap_or_default(),
+                            reason: e.to_string(),
+                        });
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                }
+            },
+            _ = &mut shutdown => break Ok(()),
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    };
+    let _ = stop_tx.send(true);
+    let drained = tokio::time::timeout(DRAIN_DEADLINE, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        connections.abort_all();
+    }
+    drop(dir);
+    outcome
+}
+
+#[derive(Clone)]
+struct Door {
+    cert: kubecorp_trust::tls::CertSource,
+    clock: LabClock,
+    events: Events,
+}
+
+async fn connection(door: Door, tcp: TcpStream, peer: SocketAddr, mut stop: watch::Receiver<bool>) {
+    let (config, notes) = server_config_request_client_cert(
+        COMPONENT,
+        door.cert.clone(),
+        door.clock.clone(),
+        door.events.clone(),
+    );
+    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, TlsAcceptor::from(config).accept(tcp))
+        .await
+    {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => return handshake_failed(&door, peer, &server_error_text(&e, &notes)),
+        Err(_) => return handshake_failed(&door, peer, "EOF"),
+    };
+    let identity = peer_identity(tls.get_ref().1);
+    let service = service_fn(move |req: Request<Incoming>| {
+        let door = door.clone();
+        let identity = identity.clone();
+        async move { Ok::<_, Infallible>(request(&door, peer, identity, &req)) }
+    });
+    let conn =
+        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tls), service);
+    tokio::pin!(conn);
+    let stopping = async move {
+        while !*stop.borrow_and_update() {
+            if stop.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = stopping => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
+
+/// Go's `net/http` logs a failed handshake as `http: TLS handshake error from <peer>: <err>`;
+/// the usual one here is a client that checked Bob's self-signed badge and refused it.
+fn handshake_failed(door: &Door, peer: SocketAddr, text: &str) {
+    let mut event = Event::new(door.clock.now(), peer.to_string(), COMPONENT, Stage::Tls)
+        .server_log(format!("http: TLS handshake error from {peer}: {text}"));
+    if text.contains("unknown certificate authority") || text.contains("bad certificate") {
+        event = event
+            .explanation("The visitor checked Bob's badge and refused it: kube-scheduler serves :10259 with a certificate it signed itself (CN=localhost@…, issuer localhost-ca@…), and no CA anyone holds vouches for it.")
+            .hint("Health checks do not verify it (kubeadm's probes, `curl -k`). To verify, give kube-scheduler a real badge with --tls-cert-file/--tls-private-key-file.");
+    } else {
+        event = event.explanation(
+            "The visitor and Bob could not agree on a secure connection; the visitor's own error says why.",
+        );
+    }
+    door.events.emit(event);
+}
+
+/// One HTTP request: answered, and told as an event.
+fn request(
+    door: &Door,
+    peer: SocketAddr,
+    identity: Option<Identity>,
+    req: &Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    let reply = answer(
+        req.method(),
+        req.uri().path(),
+        req.uri().query(),
+        req.headers()
+            .get(hyper::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let mut event = Event::new(
+        door.clock.now(),
+        peer.to_string(),
+        COMPONENT,
+        Stage::Request,
+    )
+    .allowed(reply.status.is_success())
+    .identity(identity.clone())
+    .detail(format!(
+        "{} {} {} on the secure port",
+        req.method(),
+        req.uri().path(),
+        reply.status.as_u16()
+    ));
+    if reply.status == StatusCode::FORBIDDEN {
+        event = event
+            .client_text(reply.message.clone())
+            .explanation(if identity.is_some() {
+                "Only /healthz, /readyz and /livez are open to everyone on kube-scheduler's secure port; other paths need the apiserver's yes (a SubjectAccessReview). The lab's Bob does not check badges on this door, so the caller counts as system:anonymous, whom RBAC does not allow."
+            } else {
+                "Only /healthz, /readyz and /livez are open to everyone on kube-scheduler's secure port. This caller showed no badge, so it is system:anonymous, and RBAC gives system:anonymous no non-resource paths."
+            })
+            .hint("Read health with `curl -k https://127.0.0.1:10259/healthz`. For /metrics a real cluster needs a badge or token whose user RBAC allows `get` on that nonResourceURL.");
+    }
+    door.events.emit(event);
+    Response::builder()
+        .status(reply.status)
+        .header(hyper::header::CONTENT_TYPE, reply.content_type)
+        // WithCacheControl in the scheduler's handler chain, and the handlers' nosniff.
+        .header(hyper::header::CACHE_CONTROL, "no-cache, private")
+        .header("X-Content-Type-Options", "nosniff")
+        .body(Full::new(Bytes::from(reply.body)))
+        .expect("status and headers are valid")
+}
+
+/// What the secure port answers, as a plain value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub content_type: &'static str,
+    pub body: String,
+    /// The Status message of a refusal, empty otherwise.
+    pub message: String,
+}
+
+/// The answer to `method path?query` from a caller without a (checked) badge. `user_agent`
+/// decides pretty-printing, as the apiserver library does for curl, Wget and browsers.
+pub fn answer(method: &Method, path: &str, query: Option<&str>, user_agent: Option<&str>) -> Reply {
+    if ALWAYS_ALLOW_PATHS.contains(&path) {
+        return Reply {
+            status: StatusCode::OK,
+            content_type: "text/plain; charset=utf-8",
+            body: "ok".into(),
+            message: String::new(),
+        };
+    }
+    let message = format!(
+        "forbidden: {}",
+        sanitize(&format!(
+            "User {} cannot {} path {}",
+            go_quote("system:anonymous"),
+            method.as_str().to_lowercase(),
+            go_quote(path)
+        ))
+    );
+    let status = ForbiddenStatus {
+        kind: "Status",
+        api_version: "v1",
+        metadata: Empty {},
+        status: "Failure",
+        message: &message,
+        reason: "Forbidden",
+        details: Empty {},
+        code: 403,
+    };
+    let body = if is_pretty(query, user_agent) {
+        // json.MarshalIndent(obj, "", "  "), written as is.
+        serde_json::to_string_pretty(&status)
+    } else {
+        // json.Encoder.Encode: compact, then a newline.
+        serde_json::to_string(&status).map(|s| s + "\n")
+    }
+    .expect("a Status always serializes");
+    Reply {
+        status: StatusCode::FORBIDDEN,
+        content_type: "application/json",
+        body: go_html_escape(&body),
+        message,
+    }
+}
+
+#[derive(Serialize)]
+struct Empty {}
+
+/// metav1.Status as the apiserver library writes a 403, in its field order.
+#[derive(Serialize)]
+struct ForbiddenStatus<'a> {
+    kind: &'a str,
+    #[serde(rename = "apiVersion")]
+    api_version: &'a str,
+    metadata: Empty,
+    status: &'a str,
+    message: &'a str,
+    reason: &'a str,
+    details: Empty,
+    code: u16,
+}
+
+/// `?pretty=<bool>` wins; otherwise curl, Wget and browsers get indented JSON.
+fn is_pretty(query: Option<&str>, user_agent: Option<&str>) -> bool {
+    if let Some(value) = query.and_then(|q| {
+        q.split('&')
+            .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+            .find(|(k, _)| *k == "pretty")
+            .map(|(_, v)| v)
+    }) {
+        if !value.is_empty() {
+            return matches!(value, "1" | "t" | "T" | "true" | "TRUE" | "True");
+        }
+    }
+    let agent = user_agent.unwrap_or("");
+    ["curl", "Wget", "Mozilla/5.0"]
+        .iter()
+        .any(|p| agent.starts_with(p))
+}
+
+/// The forbidden message goes through an HTML sanitizer before it is written.
+fn sanitize(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Go's `encoding/json` escapes `<`, `>` and `&` even inside strings.
+fn go_html_escape(json: &str) -> String {
+    json.replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+}
+
+/// Go's `%q` for the ASCII texts in the message.
+fn go_quote(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_paths_answer_ok_to_anyone() {
+        for path in ALWAYS_ALLOW_PATHS {
+            let reply = answer(&Method::GET, path, None, None);
+            assert_eq!((reply.status, reply.body.as_str()), (StatusCode::OK, "ok"));
+        }
+    }
+
+    #[test]
+    fn metrics_for_an_anonymous_caller_is_the_apiservers_forbidden_status() {
+        let reply = answer(&Method::GET, "/metrics", None, Some("Go-http-client/1.1"));
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            reply.body,
+            "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",\"message\":\"forbidden: User \\\"system:anonymous\\\" cannot get path \\\"/metrics\\\"\",\"reason\":\"Forbidden\",\"details\":{},\"code\":403}\n"
+        );
+    }
+
+    #[test]
+    fn curl_gets_the_refusal_indented_and_a_post_names_its_verb() {
+        let reply = answer(&Method::POST, "/healthz/ping", None, Some("curl/8.5.0"));
+        assert!(reply.body.starts_with("{\n  \"kind\": \"Status\",\n"));
+        assert_eq!(
+            reply.message,
+            r#"forbidden: User "system:anonymous" cannot post path "/healthz/ping""#
+        );
+        let compact = answer(&Method::GET, "/x", Some("pretty=false"), Some("curl/8"));
+        assert!(compact.body.ends_with("}\n"));
+    }
+}

@@ -1,0 +1,274 @@
+//! Bob's secure port :10259, judged by the real curl and openssl: health for anyone over his
+//! self-signed `localhost@…` badge, `/metrics` refused to an anonymous caller, and a client that
+//! verifies the badge turning away from it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use kubecorp_trust::{Events, LabClock, Stage};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// A real tool, or `None` when it is absent outside CI (saying plainly that the test is
+/// skipped). Under `CI=true` a missing tool fails the test.
+fn tool(name: &str, test: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.is_file())
+    });
+    match found {
+        Some(p) => Some(p),
+        None if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("{test}: `{name}` is not installed, and CI=true requires it")
+        }
+        None => {
+            println!("SKIPPED {test}: {name} is not installed");
+            None
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Run {
+    status: i32,
+    stdout: String,
+    stderr: String,
+}
+
+async fn run(tool: &Path, args: &[&str], stdin: Option<String>) -> Run {
+    let tool = tool.to_owned();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let mut command = Command::new(&tool);
+        command
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        let mut child = command.spawn().expect("the tool starts");
+        if let Some(input) = stdin {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+        }
+        let out = child.wait_with_output().expect("the tool runs");
+        Run {
+            status: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    })
+    .await
+    .unwrap()
+}
+
+/// Bob's door on a free port, with his own event stream.
+struct Bob {
+    addr: SocketAddr,
+    events: Events,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), kubecorp_scheduler::ServingError>>,
+}
+
+impl Bob {
+    async fn start() -> Bob {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let events = Events::new();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(kubecorp_scheduler::serve_secure(
+            listener,
+            LabClock::real(),
+            events.clone(),
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        Bob {
+            addr,
+            events,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("https://{}{path}", self.addr)
+    }
+
+    /// The scheduler's log lines, waiting briefly for one containing `needle`.
+    async fn log_with(&self, needle: &str) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let lines: Vec<String> = self
+                .events
+                .snapshot()
+                .into_iter()
+                .filter_map(|e| e.server_log)
+                .collect();
+            if lines.iter().any(|l| l.contains(needle)) || Instant::now() > deadline {
+                return lines;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn curl_k_reads_ok_from_bobs_healthz_readyz_and_livez() {
+    let test = "curl_k_reads_ok_from_bobs_healthz_readyz_and_livez";
+    let Some(curl) = tool("curl", test) else {
+        return;
+    };
+    let bob = Bob::start().await;
+    for path in ["/healthz", "/readyz", "/livez"] {
+        let url = bob.url(path);
+        let got = run(&curl, &["-k", "-sS", &url], None).await;
+        assert_eq!(
+            (got.status, got.stdout.as_str()),
+            (0, "ok"),
+            "{path}: {got:?}"
+        );
+    }
+    let requests: Vec<_> = bob
+        .events
+        .snapshot()
+        .into_iter()
+        .filter(|e| e.stage == Stage::Request)
+        .collect();
+    assert_eq!(requests.len(), 3);
+    assert!(requests.iter().all(|e| e.to == "scheduler" && e.allowed));
+    assert_eq!(
+        requests[0].detail.as_deref(),
+        Some("GET /healthz 200 on the secure port")
+    );
+    bob.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openssl_sees_a_localhost_badge_signed_by_its_own_localhost_ca() {
+    let test = "openssl_sees_a_localhost_badge_signed_by_its_own_localhost_ca";
+    let Some(openssl) = tool("openssl", test) else {
+        return;
+    };
+    let bob = Bob::start().await;
+    let shown = run(
+        &openssl,
+        &["s_client", "-connect", &bob.addr.to_string(), "-showcerts"],
+        None,
+    )
+    .await;
+    let stamp = |prefix: &str| {
+        shown
+            .stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(prefix).map(str::to_owned))
+            .unwrap_or_else(|| panic!("no {prefix:?} in {shown:?}"))
+    };
+    // `0 s:CN = localhost@1795000000`, issued by `CN = localhost-ca@1795000000`, which is sent
+    // along as the second certificate.
+    let leaf = stamp("0 s:CN = localhost@");
+    assert_eq!(stamp("i:CN = localhost-ca@"), leaf);
+    assert_eq!(stamp("1 s:CN = localhost-ca@"), leaf);
+    assert!(leaf.parse::<i64>().is_ok(), "{leaf}");
+
+    let first_pem: String = {
+        let start = shown.stdout.find("-----BEGIN CERTIFICATE-----").unwrap();
+        let end = shown.stdout[start..]
+            .find("-----END CERTIFICATE-----")
+            .unwrap()
+            + start
+            + "-----END CERTIFICATE-----".len();
+        shown.stdout[start..end].to_owned() + "\n"
+    };
+    let sans = run(
+        &openssl,
+        &["x509", "-noout", "-ext", "subjectAltName"],
+        Some(first_pem),
+    )
+    .await;
+    assert_eq!(
+        sans.stdout.lines().nth(1).map(str::trim),
+        Some("DNS:localhost, IP Address:127.0.0.1, IP Address:127.0.0.1"),
+        "{sans:?}"
+    );
+    bob.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn curl_without_a_badge_is_refused_metrics_as_system_anonymous() {
+    let test = "curl_without_a_badge_is_refused_metrics_as_system_anonymous";
+    let Some(curl) = tool("curl", test) else {
+        return;
+    };
+    let bob = Bob::start().await;
+    let url = bob.url("/metrics");
+    let got = run(&curl, &["-k", "-sS", "-w", "\n%{http_code}", &url], None).await;
+    assert_eq!(
+        got.stdout,
+        r#"{
+  "kind": "Status",
+  "apiVersion": "v1",
+  "metadata": {},
+  "status": "Failure",
+  "message": "forbidden: User \"system:anonymous\" cannot get path \"/metrics\"",
+  "reason": "Forbidden",
+  "details": {},
+  "code": 403
+}
+403"#
+    );
+    let refused = bob
+        .events
+        .snapshot()
+        .into_iter()
+        .find(|e| e.stage == Stage::Request && !e.allowed)
+        .expect("the refusal is told");
+    assert_eq!(refused.to, "scheduler");
+    assert_eq!(
+        refused.client_text.as_deref(),
+        Some(r#"forbidden: User "system:anonymous" cannot get path "/metrics""#)
+    );
+    bob.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn curl_that_verifies_turns_away_from_the_self_signed_badge_and_bob_logs_it() {
+    let test = "curl_that_verifies_turns_away_from_the_self_signed_badge_and_bob_logs_it";
+    let Some(curl) = tool("curl", test) else {
+        return;
+    };
+    let bob = Bob::start().await;
+    let url = bob.url("/healthz");
+    let got = run(&curl, &["-sS", &url], None).await;
+    assert_eq!(got.status, 60, "{got:?}");
+    assert!(
+        got.stderr
+            .starts_with("curl: (60) SSL certificate problem: "),
+        "{got:?}"
+    );
+    let needle = "http: TLS handshake error from 127.0.0.1:";
+    let lines = bob.log_with("unknown certificate authority").await;
+    assert!(
+        lines.iter().any(|l| l.starts_with(needle)
+            && l.ends_with(": remote error: tls: unknown certificate authority")),
+        "{lines:?}"
+    );
+    bob.stop().await;
+}
