@@ -89,7 +89,7 @@ pub enum Who {
     Anonymous,
     /// A lab kubeconfig such as `scheduler.conf`.
     Kubeconfig(String),
-    /// A badge kept as `pki/<stem>.crt` and `.key` (`apiserver-etcd-client`).
+    /// A badge kept in `pki/` as kubeadm names it (`apiserver-etcd-client`, `etcd-server`).
     Badge(String),
     /// A certificate and key anywhere in the lab directory.
     Files { cert: String, key: String },

@@ -818,9 +818,7 @@ impl Cx {
             Some(kubecorp_pki::profile::Storage::Kubeconfig(file)) => {
                 return Some(Who::Kubeconfig(file.to_owned()))
             }
-            Some(kubecorp_pki::profile::Storage::Pki(stem)) => {
-                return Some(Who::Badge(stem.to_owned()))
-            }
+            Some(kubecorp_pki::profile::Storage::Pki(_)) => return Some(Who::Badge(name)),
             None => {}
         }
         if self.identities.contains(&name) {

@@ -348,13 +348,19 @@ impl Runner<'_> {
                 }
                 (Some(CertSource::kubeconfig(&path)), Some(path))
             }
-            Who::Badge(stem) => (
-                Some(CertSource::pem_files(
-                    self.lab.cert_path(stem),
-                    self.lab.key_path(stem),
-                )),
-                None,
-            ),
+            Who::Badge(name) => {
+                let stem = match kubecorp_pki::profile::profile(name).map(|p| p.storage) {
+                    Some(kubecorp_pki::profile::Storage::Pki(stem)) => stem,
+                    _ => return Err(format!("{name}: not a badge kept in pki/")),
+                };
+                (
+                    Some(CertSource::pem_files(
+                        self.lab.cert_path(stem),
+                        self.lab.key_path(stem),
+                    )),
+                    None,
+                )
+            }
             Who::Files { cert, key } => (
                 Some(CertSource::pem_files(
                     self.dir.join(cert),
