@@ -1533,11 +1533,11 @@ impl Runner<'_> {
             }
             Some(("cert", who)) => match self.made.get(who).and_then(|m| m.cert.clone()) {
                 Some(c) => path(&c),
-                None => path(&self.lab.cert_path(who)),
+                None => path(&self.lab.cert_path(pki_stem(who))),
             },
             Some(("key", who)) => match self.made.get(who) {
                 Some(m) => path(&m.key),
-                None => path(&self.lab.key_path(who)),
+                None => path(&self.lab.key_path(pki_stem(who))),
             },
             Some((other, _)) => return Err(format!("unknown substitution {{{{{other}:…}}}}")),
         })
@@ -1812,6 +1812,15 @@ fn summarize(value: &Value, raw: &str) -> String {
         return format!("{}/{name}", kind.to_ascii_lowercase());
     }
     raw.trim_end().to_owned()
+}
+
+/// `pki/<stem>` for a kubeadm badge name (`etcd-healthcheck-client` → `etcd/healthcheck-client`);
+/// other names are taken as stems.
+fn pki_stem(name: &str) -> &str {
+    match kubecorp_pki::profile::profile(name).map(|p| p.storage) {
+        Some(kubecorp_pki::profile::Storage::Pki(stem)) => stem,
+        _ => name,
+    }
 }
 
 /// etcd's JSON gateway answers in base64; a room wants the keys.
