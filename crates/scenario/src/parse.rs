@@ -227,6 +227,7 @@ pub fn parse_str(file: &Path, text: &str) -> Result<Scenario, ParseErrors> {
         errors: Vec::new(),
         identities: Vec::new(),
         csrs: Vec::new(),
+        nodes: vec![CONTROL_PLANE_NODE.into()],
     };
     let scenario = cx.scenario(&root);
     match scenario {
@@ -246,6 +247,8 @@ struct Cx {
     identities: Vec<String>,
     /// CSR names submitted so far.
     csrs: Vec<String>,
+    /// The lab's nodes, for `node:` and `node-ready`.
+    nodes: Vec<String>,
 }
 
 /// A mapping's fields, checked against the names allowed there.
@@ -509,6 +512,9 @@ impl Cx {
             Some(node) => self.lab(node, "lab"),
             None => Some(default_lab()),
         };
+        if let Some(lab) = &lab {
+            self.nodes.clone_from(&lab.nodes);
+        }
         let steps_node = self.require(&f, "steps", "a list of steps")?;
         let Raw::Seq(items) = &steps_node.value else {
             self.wrong_type(steps_node, "steps", "a list of steps");
@@ -995,6 +1001,20 @@ impl Cx {
             }
         };
         let node = self.opt_string(&f, "node");
+        if let (Some(n), Some(at)) = (&node, f.get("node")) {
+            if !self.nodes.contains(n) {
+                let suggestion = closest(n, self.nodes.iter().map(String::as_str));
+                self.error(
+                    at,
+                    &f.child("node"),
+                    Problem::Value {
+                        given: n.clone(),
+                        expected: format!("a node of this lab ({})", self.nodes.join(", ")),
+                        suggestion,
+                    },
+                );
+            }
+        }
         if node.is_some() && to != Some(Component::Kubelet) {
             self.error(
                 f.get("node").unwrap_or(f.node),
@@ -1066,9 +1086,12 @@ impl Cx {
             .unwrap_or_else(|| "default".into());
         let condition = match kind.as_str() {
             "node-ready" => WaitFor::NodeReady {
-                name: self
-                    .opt_string(&f, "name")
-                    .unwrap_or_else(|| CONTROL_PLANE_NODE.into()),
+                name: self.opt_string(&f, "name").unwrap_or_else(|| {
+                    self.nodes
+                        .first()
+                        .cloned()
+                        .unwrap_or_else(|| CONTROL_PLANE_NODE.into())
+                }),
             },
             "field" => {
                 let p = self.req_string(&f, "path", "the object's API path");

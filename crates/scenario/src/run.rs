@@ -1749,11 +1749,11 @@ fn headline_request(request: &Request, caller: &Caller) -> String {
                 .unwrap_or_default()
         ),
     };
-    format!(
-        "{} {badge} to {} and asks: {what}",
-        caller.label,
-        request.to.name()
-    )
+    let door = match (request.to, &request.node) {
+        (Component::Kubelet, Some(node)) => format!("the kubelet on {node}"),
+        (to, _) => to.name().to_owned(),
+    };
+    format!("{} {badge} to {door} and asks: {what}", caller.label)
 }
 
 fn headline_wait(condition: &WaitFor) -> String {
