@@ -266,6 +266,9 @@ impl Observer for Narrator {
             if !first.is_empty() {
                 line(&indent(&first, "    → "));
             }
+        } else if outcome.stage.is_none() {
+            // A wait that ran out of time: what it last saw.
+            line(&indent(&first, "    → "));
         } else if !self.told_refusal {
             line(&indent(&first, "    → caller sees: "));
             if let Some(e) = &outcome.explanation {
