@@ -10,6 +10,9 @@
 //!
 //! - [`server`]: [`run`], the accept loop; the mutual-TLS handshake and etcd's
 //!   `rejected connection from …` log line; HTTP/1.1 serving.
+//! - [`peer`]: [`run_peer`], the peer port :2380: `etcd/peer.crt`, peer badges checked in the
+//!   handshake against the etcd CA (and against the caller's address), `/version` and
+//!   `/members`.
 //! - [`api`]: the gateway routes (`/v3/kv/put`, `range`, `deleterange`, `txn`, `/health`,
 //!   `/version`) as plain functions, testable without a socket.
 //! - [`store`]: the in-memory MVCC store: one global revision, per-key create/mod revisions and
@@ -25,11 +28,13 @@ pub mod api;
 pub mod client;
 pub mod error;
 pub mod gojson;
+pub mod peer;
 pub mod server;
 pub mod store;
 pub mod wire;
 
 pub use client::{ClientError, EtcdClient, Phase, TxnOutcome};
 pub use error::EtcdError;
+pub use peer::{run_peer, PeerConfig};
 pub use server::{run, EtcdConfig};
 pub use wire::KeyValue;

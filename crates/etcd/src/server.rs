@@ -217,15 +217,16 @@ async fn connection(
     }
 }
 
-/// Why a handshake did not finish, with what is needed for etcd's log line.
-struct Rejected {
-    server_name: String,
-    text: String,
-    notes: HandshakeNotes,
-    no_certificate: bool,
+/// Why a handshake did not finish, with what is needed for etcd's log line (also the peer
+/// port's, [`crate::peer`]).
+pub(crate) struct Rejected {
+    pub(crate) server_name: String,
+    pub(crate) text: String,
+    pub(crate) notes: HandshakeNotes,
+    pub(crate) no_certificate: bool,
 }
 
-async fn handshake(
+pub(crate) async fn handshake(
     config: &EtcdConfig,
     tcp: TcpStream,
 ) -> Result<(tokio_rustls::server::TlsStream<TcpStream>, Option<Identity>), Rejected> {
@@ -302,7 +303,7 @@ fn reject(config: &EtcdConfig, peer: SocketAddr, rejected: Rejected) {
 }
 
 /// Go's `%q` for the ASCII texts etcd logs.
-fn go_quote(text: &str) -> String {
+pub(crate) fn go_quote(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
     for c in text.chars() {

@@ -1,0 +1,492 @@
+//! Charlie's back door, the peer port: a member with `etcd/peer.crt` reads `/version` and
+//! `/members`, a badge from the cluster CA is turned away in the handshake with etcd's
+//! `rejected connection from …` line, openssl gets through with the peer badge, and the answers
+//! are the ones Debian's real etcd gives on its own peer port.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration as StdDuration, Instant};
+
+use http::{Method, StatusCode};
+use time::{Duration, OffsetDateTime};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use kubecorp_etcd::{ClientError, EtcdClient, PeerConfig};
+use kubecorp_pki::init::{init, InitOptions};
+use kubecorp_pki::{Authority, ClusterFacts, KeyAlgorithm, Lab};
+use kubecorp_trust::tls::{CertSource, GoAlerts, TrustSource};
+use kubecorp_trust::{Events, LabClock, Stage};
+
+const NODE: &str = "cp-1";
+const UNKNOWN_CA_LOG: &str = r#"(error "tls: failed to verify client certificate: x509: certificate signed by unknown authority", ServerName "")"#;
+
+struct TestLab {
+    dir: tempfile::TempDir,
+    lab: Lab,
+    clock: LabClock,
+}
+
+impl TestLab {
+    fn new() -> TestLab {
+        let dir = tempfile::tempdir().unwrap();
+        let lab = Lab::new(dir.path().join("lab"));
+        let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+        init(
+            &lab,
+            &InitOptions {
+                facts: ClusterFacts::new(NODE, [127, 0, 0, 1].into()),
+                key_algorithm: KeyAlgorithm::EcdsaP256,
+                force: false,
+                now,
+            },
+        )
+        .unwrap();
+        TestLab {
+            dir,
+            lab,
+            clock: LabClock::fixed(now + Duration::minutes(1)),
+        }
+    }
+
+    fn pem(&self, stem: &str) -> CertSource {
+        CertSource::pem_files(self.lab.cert_path(stem), self.lab.key_path(stem))
+    }
+
+    fn etcd_ca(&self) -> TrustSource {
+        TrustSource::bundle(self.lab.ca_cert_path(Authority::Etcd))
+    }
+
+    /// A caller of the peer port showing `badge` (a pki stem), checking etcd's badge as a peer
+    /// does, against the etcd CA.
+    fn caller(&self, endpoint: &str, badge: &str) -> EtcdClient {
+        EtcdClient::new(
+            endpoint,
+            Some(self.pem(badge)),
+            self.etcd_ca(),
+            self.clock.clone(),
+            Events::new(),
+        )
+        .unwrap()
+    }
+}
+
+/// The lab's peer port, advertising `peer_urls` and `client_urls`.
+struct Peer {
+    addr: SocketAddr,
+    events: Events,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), kubecorp_etcd::EtcdError>>,
+}
+
+impl Peer {
+    async fn start(
+        lab: &TestLab,
+        urls: Option<(Vec<String>, Vec<String>)>,
+        alerts: GoAlerts,
+    ) -> Peer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (peer_urls, client_urls) = urls.unwrap_or_else(|| {
+            (
+                vec![format!("https://{addr}")],
+                vec!["https://127.0.0.1:2379".into()],
+            )
+        });
+        let events = Events::new();
+        let mut config = PeerConfig::new(
+            NODE,
+            lab.pem("etcd/peer"),
+            lab.etcd_ca(),
+            peer_urls,
+            client_urls,
+            lab.clock.clone(),
+            events.clone(),
+        );
+        config.alerts = alerts;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(kubecorp_etcd::run_peer(config, listener, async {
+            let _ = stopped.await;
+        }));
+        Peer {
+            addr,
+            events,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    async fn log_with(&self, needle: &str) -> Vec<String> {
+        let deadline = Instant::now() + StdDuration::from_secs(5);
+        loop {
+            let lines: Vec<String> = self
+                .events
+                .snapshot()
+                .into_iter()
+                .filter_map(|e| e.server_log)
+                .collect();
+            if lines.iter().any(|l| l.contains(needle)) || Instant::now() > deadline {
+                return lines;
+            }
+            tokio::time::sleep(StdDuration::from_millis(20)).await;
+        }
+    }
+
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+async fn get(client: &EtcdClient, method: Method, path: &str) -> (u16, String) {
+    let (status, body) = client.request(method, path, Vec::new()).await.unwrap();
+    (status.as_u16(), String::from_utf8_lossy(&body).into_owned())
+}
+
+fn transport_text(err: &ClientError) -> String {
+    match err {
+        ClientError::Transport { text, .. } => text.clone(),
+        other => panic!("expected a transport error, got {other}"),
+    }
+}
+
+fn tool(name: &str, test: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.is_file())
+    });
+    match found {
+        Some(p) => Some(p),
+        None if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("{test}: `{name}` is not installed, and CI=true requires it")
+        }
+        None => {
+            println!("SKIPPED {test}: {name} is not installed");
+            None
+        }
+    }
+}
+
+// ----- the lab's peer port --------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_member_showing_etcd_peer_crt_reads_version_and_members() {
+    let lab = TestLab::new();
+    let peer = Peer::start(&lab, None, GoAlerts::default()).await;
+    let member = lab.caller(&peer.endpoint(), "etcd/peer");
+
+    assert_eq!(
+        get(&member, Method::GET, "/version").await,
+        (
+            200,
+            r#"{"etcdserver":"3.4.23","etcdcluster":"3.4.0"}"#.into()
+        )
+    );
+    let (status, members) = get(&member, Method::GET, "/members").await;
+    assert_eq!(status, 200);
+    let id = kubecorp_etcd::peer::member_id(&[peer.endpoint()], "etcd-cluster");
+    assert_eq!(
+        members,
+        format!(
+            r#"[{{"id":{id},"peerURLs":["{}"],"name":"cp-1","clientURLs":["https://127.0.0.1:2379"]}}]
+"#,
+            peer.endpoint()
+        )
+    );
+    assert_eq!(
+        get(&member, Method::POST, "/v3/kv/range").await,
+        (404, "404 page not found\n".into())
+    );
+
+    let events = peer.events.snapshot();
+    let opened = events
+        .iter()
+        .find(|e| e.stage == Stage::Tls && e.allowed)
+        .expect("the handshake is told");
+    assert_eq!(opened.to, "etcd");
+    assert_eq!(opened.identity.as_ref().unwrap().cn, NODE);
+    let port = peer.addr.port();
+    let details: Vec<_> = events
+        .iter()
+        .filter(|e| e.stage == Stage::Request)
+        .filter_map(|e| e.detail.clone())
+        .collect();
+    assert_eq!(
+        details,
+        vec![
+            format!("GET /version 200 on the peer port :{port}"),
+            format!("GET /members 200 on the peer port :{port}"),
+            format!("POST /v3/kv/range 404 on the peer port :{port}"),
+        ]
+    );
+    peer.stop().await;
+}
+
+#[tokio::test]
+async fn a_cluster_ca_badge_is_refused_at_the_peer_handshake_with_etcds_log_line() {
+    let lab = TestLab::new();
+    let peer = Peer::start(&lab, None, GoAlerts::default()).await;
+    let stranger = lab.caller(&peer.endpoint(), "apiserver-kubelet-client");
+
+    let err = stranger
+        .request(Method::GET, "/version", Vec::new())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        transport_text(&err),
+        "remote error: tls: unknown certificate authority"
+    );
+    let lines = peer.log_with(UNKNOWN_CA_LOG).await;
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(r#"rejected connection from "127.0.0.1:"#)
+                && l.ends_with(UNKNOWN_CA_LOG)),
+        "{lines:?}"
+    );
+    let refused = peer
+        .events
+        .snapshot()
+        .into_iter()
+        .find(|e| e.server_log.is_some())
+        .unwrap();
+    assert_eq!(refused.to, "etcd");
+    assert_eq!(
+        refused.identity.as_ref().map(|i| i.cn.as_str()),
+        Some("kube-apiserver-kubelet-client")
+    );
+    assert!(refused
+        .explanation
+        .as_deref()
+        .is_some_and(|e| e.contains("--peer-trusted-ca-file=etcd/ca.crt")));
+    peer.stop().await;
+}
+
+#[tokio::test]
+async fn openssl_with_peer_crt_gets_through_the_peer_door() {
+    let test = "openssl_with_peer_crt_gets_through_the_peer_door";
+    let Some(openssl) = tool("openssl", test) else {
+        return;
+    };
+    let lab = TestLab::new();
+    let peer = Peer::start(&lab, None, GoAlerts::default()).await;
+    let pki = lab.lab.pki_dir();
+    let openssl = openssl.clone();
+    let addr = peer.addr.to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(&openssl)
+            .args([
+                "s_client",
+                "-connect",
+                &addr,
+                "-ign_eof",
+                "-verify_return_error",
+            ])
+            .arg("-cert")
+            .arg(pki.join("etcd/peer.crt"))
+            .arg("-key")
+            .arg(pki.join("etcd/peer.key"))
+            .arg("-CAfile")
+            .arg(pki.join("etcd/ca.crt"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"GET /version HTTP/1.1\r\nHost: etcd\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("Verify return code: 0 (ok)"), "{stdout}");
+    assert!(stdout.contains(&format!("s:CN = {NODE}")), "{stdout}");
+    assert!(stdout.contains("i:CN = etcd-ca"), "{stdout}");
+    assert!(
+        stdout.contains(r#"{"etcdserver":"3.4.23","etcdcluster":"3.4.0"}"#),
+        "{stdout}"
+    );
+    peer.stop().await;
+}
+
+// ----- judged by the real etcd ----------------------------------------------------------------
+
+const ETCD: &str = "/usr/bin/etcd";
+
+struct RealEtcd {
+    child: Child,
+    peer_url: String,
+    client_url: String,
+    log: PathBuf,
+    alerts: GoAlerts,
+}
+
+impl RealEtcd {
+    /// `/usr/bin/etcd` with kubeadm's client and peer TLS flags on free ports, or `None` (after
+    /// saying so) when it is not installed, except under CI.
+    async fn start(lab: &TestLab, test: &str) -> Option<RealEtcd> {
+        if !Path::new(ETCD).exists() {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("{test}: {ETCD} is missing, and CI=true requires the real etcd as judge (apt-get install -y etcd-server)");
+            }
+            println!("SKIPPED {test}: etcd is not installed");
+            return None;
+        }
+        let version = Command::new(ETCD).arg("--version").output().unwrap();
+        let version = String::from_utf8_lossy(&version.stdout).into_owned();
+        let go = version
+            .lines()
+            .find_map(|l| l.strip_prefix("Go Version: "))
+            .unwrap_or("")
+            .to_owned();
+        let client_url = format!("https://127.0.0.1:{}", free_port());
+        let peer_url = format!("https://127.0.0.1:{}", free_port());
+        let pki = lab.lab.pki_dir();
+        let log = lab.dir.path().join("etcd.log");
+        let child = Command::new(ETCD)
+            .args(["--name", NODE])
+            .arg("--data-dir")
+            .arg(lab.dir.path().join("etcd-data"))
+            .arg("--cert-file")
+            .arg(pki.join("etcd/server.crt"))
+            .arg("--key-file")
+            .arg(pki.join("etcd/server.key"))
+            .arg("--trusted-ca-file")
+            .arg(pki.join("etcd/ca.crt"))
+            .arg("--client-cert-auth")
+            .arg("--peer-cert-file")
+            .arg(pki.join("etcd/peer.crt"))
+            .arg("--peer-key-file")
+            .arg(pki.join("etcd/peer.key"))
+            .arg("--peer-trusted-ca-file")
+            .arg(pki.join("etcd/ca.crt"))
+            .arg("--peer-client-cert-auth")
+            .args(["--listen-client-urls", &client_url])
+            .args(["--advertise-client-urls", &client_url])
+            .args(["--listen-peer-urls", &peer_url])
+            .args(["--initial-advertise-peer-urls", &peer_url])
+            .args(["--initial-cluster", &format!("{NODE}={peer_url}")])
+            .args([
+                "--listen-metrics-urls",
+                &format!("http://127.0.0.1:{}", free_port()),
+            ])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let real = RealEtcd {
+            child,
+            peer_url,
+            client_url,
+            log,
+            alerts: GoAlerts::for_go_version(&go),
+        };
+        let member = lab.caller(&real.peer_url, "etcd/peer");
+        let deadline = Instant::now() + StdDuration::from_secs(30);
+        // Ready once the cluster version is decided (`"etcdcluster":"not_decided"` before).
+        while !matches!(
+            member.request(Method::GET, "/version", Vec::new()).await,
+            Ok((StatusCode::OK, body)) if !body.windows(11).any(|w| w == b"not_decided")
+        ) {
+            assert!(
+                Instant::now() < deadline,
+                "etcd did not answer on its peer port; its log:\n{}",
+                std::fs::read_to_string(&real.log).unwrap_or_default()
+            );
+            tokio::time::sleep(StdDuration::from_millis(100)).await;
+        }
+        Some(real)
+    }
+
+    async fn log_with(&self, needle: &str) -> Vec<String> {
+        let deadline = Instant::now() + StdDuration::from_secs(5);
+        loop {
+            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+            if text.contains(needle) || Instant::now() > deadline {
+                return text.lines().map(str::to_owned).collect();
+            }
+            tokio::time::sleep(StdDuration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for RealEtcd {
+    fn drop(&mut self) {
+        // Only the child this test started, by its handle.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn the_lab_peer_port_answers_and_refuses_as_the_real_etcd_peer_port_does() {
+    let test = "the_lab_peer_port_answers_and_refuses_as_the_real_etcd_peer_port_does";
+    let lab = TestLab::new();
+    let Some(real) = RealEtcd::start(&lab, test).await else {
+        return;
+    };
+    // Advertising the real member's URLs gives the lab the same member and cluster IDs.
+    let urls = (vec![real.peer_url.clone()], vec![real.client_url.clone()]);
+    let peer = Peer::start(&lab, Some(urls), real.alerts).await;
+
+    let to_real = lab.caller(&real.peer_url, "etcd/peer");
+    let to_lab = lab.caller(&peer.endpoint(), "etcd/peer");
+    for (method, path) in [
+        (Method::GET, "/version"),
+        (Method::GET, "/members"),
+        (Method::POST, "/members"),
+        (Method::PUT, "/version"),
+        (Method::GET, "/members/"),
+        (Method::GET, "/"),
+        (Method::POST, "/v3/kv/range"),
+    ] {
+        assert_eq!(
+            get(&to_lab, method.clone(), path).await,
+            get(&to_real, method.clone(), path).await,
+            "{method} {path}"
+        );
+    }
+
+    let stranger_real = lab.caller(&real.peer_url, "apiserver-kubelet-client");
+    let stranger_lab = lab.caller(&peer.endpoint(), "apiserver-kubelet-client");
+    let real_err = stranger_real
+        .request(Method::GET, "/version", Vec::new())
+        .await
+        .unwrap_err();
+    let lab_err = stranger_lab
+        .request(Method::GET, "/version", Vec::new())
+        .await
+        .unwrap_err();
+    assert_eq!(transport_text(&lab_err), transport_text(&real_err));
+    let logged = |lines: Vec<String>| {
+        lines
+            .into_iter()
+            .find(|l| l.contains("rejected connection from"))
+            .map(|l| l[l.find(" (error").unwrap()..].to_owned())
+    };
+    assert_eq!(
+        logged(peer.log_with(UNKNOWN_CA_LOG).await),
+        logged(real.log_with(UNKNOWN_CA_LOG).await)
+    );
+    peer.stop().await;
+}
