@@ -125,6 +125,8 @@ struct Runner<'o> {
     events: Events,
     rx: broadcast::Receiver<Event>,
     made: HashMap<String, Made>,
+    /// Events read from the stream but not yet handed to the step (see [`Runner::drain`]).
+    pending: Vec<Event>,
     /// Events since the last `wait` for an event (at most [`RECENT`]): waiting for one that
     /// already happened is over at once.
     recent: Vec<Event>,
@@ -223,6 +225,7 @@ pub async fn run(
         events,
         rx,
         made: HashMap::new(),
+        pending: Vec::new(),
         recent: Vec::new(),
         skipping: None,
         key_algorithm: scenario.lab.key_algorithm,
@@ -411,7 +414,7 @@ impl Runner<'_> {
 
     /// Events that arrived since the last call.
     fn drain(&mut self) -> Vec<Event> {
-        let mut out = Vec::new();
+        let mut out = std::mem::take(&mut self.pending);
         loop {
             match self.rx.try_recv() {
                 Ok(e) => out.push(e),
@@ -1050,22 +1053,19 @@ impl Runner<'_> {
             }
         };
         // The guard may log its refusal a moment after the caller saw it: peek without losing.
-        let snapshot = self.events.snapshot();
-        let mut found = snapshot.iter().rev().take(64).find(|e| is_mine(e)).cloned();
-        if found.is_none() {
-            let deadline = Instant::now() + std::time::Duration::from_millis(300);
-            while found.is_none() && Instant::now() < deadline {
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-                found = self
-                    .events
-                    .snapshot()
-                    .iter()
-                    .rev()
-                    .take(64)
-                    .find(|e| is_mine(e))
-                    .cloned();
+        // Peek at the step's events without taking them from the narration.
+        let deadline = Instant::now() + std::time::Duration::from_millis(300);
+        let found = loop {
+            let new = self.drain();
+            self.pending = new;
+            if let Some(e) = self.pending.iter().find(|e| is_mine(e)) {
+                break Some(e.clone());
             }
-        }
+            if Instant::now() >= deadline {
+                break None;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        };
         if let Some(e) = found {
             outcome.verdict = e
                 .verdict
