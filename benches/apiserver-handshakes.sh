@@ -31,7 +31,7 @@ wait_port() {
 
 api_port=$(free_port); etcd_port=$(free_port); nginx_port=$(free_port)
 lab=$work/lab
-"$bin" up --dir "$lab" --apiserver-listen "127.0.0.1:$api_port" --etcd-listen "127.0.0.1:$etcd_port" --kubelet-listen 127.0.0.1:0 --proxy-healthz-listen 127.0.0.1:0 \
+"$bin" up --dir "$lab" --apiserver-listen "127.0.0.1:$api_port" --etcd-listen "127.0.0.1:$etcd_port" --kubelet-listen 127.0.0.1:0 --etcd-peer-listen 127.0.0.1:0 --scheduler-listen 127.0.0.1:0 --proxy-healthz-listen 127.0.0.1:0 \
   >/dev/null 2>"$work/up.err" &
 pids+=($!)
 wait_port "$api_port"

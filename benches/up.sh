@@ -28,7 +28,7 @@ start_up() {
   local api=$1 etcd=$2 out=$work/up.out
   : >"$out"
   local t0; t0=$(date +%s%N)
-  NO_COLOR=1 "$bin" up --dir "$lab" --apiserver-listen "127.0.0.1:$api" --etcd-listen "127.0.0.1:$etcd" --kubelet-listen 127.0.0.1:0 --proxy-healthz-listen 127.0.0.1:0 \
+  NO_COLOR=1 "$bin" up --dir "$lab" --apiserver-listen "127.0.0.1:$api" --etcd-listen "127.0.0.1:$etcd" --kubelet-listen 127.0.0.1:0 --etcd-peer-listen 127.0.0.1:0 --scheduler-listen 127.0.0.1:0 --proxy-healthz-listen 127.0.0.1:0 \
     ${UP_ARGS:-} >"$out" 2>"$work/up.err" &
   pid=$!
   echo "$pid" >"$work/up.pid"

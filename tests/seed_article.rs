@@ -32,6 +32,10 @@ impl Up {
             "127.0.0.1:0".into(),
             "--kubelet-listen".into(),
             "127.0.0.1:0".into(),
+            "--etcd-peer-listen".into(),
+            "127.0.0.1:0".into(),
+            "--scheduler-listen".into(),
+            "127.0.0.1:0".into(),
             "--proxy-healthz-listen".into(),
             "127.0.0.1:0".into(),
         ];

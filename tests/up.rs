@@ -28,6 +28,8 @@ fn a_busy_port_is_a_clear_error_naming_the_component_and_the_address() {
         &addr,
         "--etcd-listen",
         "127.0.0.1:0",
+        "--etcd-peer-listen",
+        "127.0.0.1:0",
     ])
     .failure(2)
     .stderr_has(&format!("apiserver: cannot listen on {addr}: "));
@@ -51,6 +53,10 @@ fn up_narrates_badge_checks_and_closes_cleanly_on_sigterm() {
             "--etcd-listen",
             "127.0.0.1:0",
             "--kubelet-listen",
+            "127.0.0.1:0",
+            "--etcd-peer-listen",
+            "127.0.0.1:0",
+            "--scheduler-listen",
             "127.0.0.1:0",
             "--proxy-healthz-listen",
             "127.0.0.1:0",
@@ -161,6 +167,10 @@ fn breaking_bobs_badge_leaves_a_pod_pending_live_and_renewing_it_heals_the_offic
             "--etcd-listen",
             "127.0.0.1:0",
             "--kubelet-listen",
+            "127.0.0.1:0",
+            "--etcd-peer-listen",
+            "127.0.0.1:0",
+            "--scheduler-listen",
             "127.0.0.1:0",
             "--proxy-healthz-listen",
             "127.0.0.1:0",

@@ -84,6 +84,12 @@ enum Command {
         /// Where etcd listens.
         #[arg(long, default_value = "127.0.0.1:2379")]
         etcd_listen: std::net::SocketAddr,
+        /// Where etcd's peer port listens.
+        #[arg(long, default_value = "127.0.0.1:2380")]
+        etcd_peer_listen: std::net::SocketAddr,
+        /// Where the scheduler's secure port (/healthz) listens.
+        #[arg(long, default_value = "127.0.0.1:10259")]
+        scheduler_listen: std::net::SocketAddr,
         /// Use this etcd (https://HOST:PORT, e.g. a real one) instead of the lab's own.
         #[arg(long)]
         etcd: Option<String>,
@@ -406,6 +412,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             apiserver_listen,
             etcd_listen,
             etcd,
+            etcd_peer_listen,
+            scheduler_listen,
             nodes,
             node_name,
             kubelet_listen,
@@ -427,6 +435,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     etcd_listen,
                     apiserver_listen,
                     external_etcd: etcd,
+                    etcd_peer_listen,
+                    scheduler_listen,
                     kubelet_listen,
                     proxy_healthz_listen,
                     nodes: kubecorp_office::node_names(&first, usize::from(nodes)),

@@ -78,6 +78,9 @@ pub async fn up(opts: OfficeOptions, format: Format) -> Result<()> {
     say!("KubeCorp is open (lab directory {dir}):");
     if let Some(etcd) = office.etcd_addr {
         say!("  etcd (Charlie, the vault)        https://{etcd}   trusts only pki/etcd/ca.crt, checks badges in the handshake");
+        if let Some(peer) = office.etcd_peer_addr {
+            say!("  etcd peer port                    https://{peer}   for other members, with etcd/peer.crt");
+        }
     } else {
         say!(
             "  etcd                              {} (external)",
@@ -85,7 +88,10 @@ pub async fn up(opts: OfficeOptions, format: Format) -> Result<()> {
         );
     }
     say!("  apiserver (Alice, the front door) {}   checks badges after the handshake (401), then RBAC (403)", office.apiserver_url());
-    say!("  scheduler (Bob)                   dials the apiserver with {dir}/scheduler.conf");
+    match office.scheduler_addr {
+        Some(addr) => say!("  scheduler (Bob)                   https://{addr}/healthz   dials the apiserver with {dir}/scheduler.conf"),
+        None => say!("  scheduler (Bob)                   dials the apiserver with {dir}/scheduler.conf"),
+    }
     for (i, (node, addr)) in office.kubelets.iter().enumerate() {
         let conf = match i {
             0 => format!("{dir}/kubelet.conf"),
@@ -142,8 +148,14 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         }
         Component::Scheduler => {
             let apiserver = apiserver_url(&lab, "scheduler.conf", opts.apiserver.as_deref())?;
+            let listener = start::bind("scheduler", wanted).await?;
+            let addr = start::local_addr("scheduler", wanted, &listener)?;
+            let secure = start::scheduler_secure(listener, &opts.clock, &events, &shutdown);
             let task = start::scheduler(&lab, &apiserver, &opts.clock, &events, &shutdown)?;
-            say!("scheduler (Bob) watches pending pods at {apiserver} with scheduler.conf");
+            say!("scheduler (Bob) watches pending pods at {apiserver} with scheduler.conf; /healthz on https://{addr}");
+            tokio::spawn(async move {
+                let _ = secure.await;
+            });
             task
         }
         Component::Kubelet => {

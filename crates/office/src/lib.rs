@@ -25,6 +25,10 @@ pub struct OfficeOptions {
     pub dir: PathBuf,
     /// Where Charlie listens (`127.0.0.1:2379` by convention; port 0 picks a free one).
     pub etcd_listen: SocketAddr,
+    /// Where Charlie's peer port listens (`127.0.0.1:2380` by convention).
+    pub etcd_peer_listen: SocketAddr,
+    /// Where Bob's secure port listens (`127.0.0.1:10259` by convention).
+    pub scheduler_listen: SocketAddr,
     /// Where Alice listens (`127.0.0.1:6443` by convention).
     pub apiserver_listen: SocketAddr,
     /// Use this etcd (`https://host:port`) instead of starting Charlie.
@@ -120,6 +124,8 @@ impl OfficeOptions {
             dir: dir.into(),
             etcd_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             apiserver_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            etcd_peer_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            scheduler_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             external_etcd: None,
             kubelet_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             proxy_healthz_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -163,6 +169,10 @@ pub struct Office {
     pub etcd_addr: Option<SocketAddr>,
     pub etcd_url: String,
     pub apiserver_addr: SocketAddr,
+    /// Charlie's peer port, when the lab runs its own etcd.
+    pub etcd_peer_addr: Option<SocketAddr>,
+    /// Bob's secure port, when he runs.
+    pub scheduler_addr: Option<SocketAddr>,
     /// Each node's name and where its kubelet listens.
     pub kubelets: Vec<(String, SocketAddr)>,
     /// Where kube-proxy answers `/healthz`, when it runs.
@@ -205,9 +215,12 @@ impl Office {
         let mut tasks = Vec::new();
 
         // Every door is bound before anyone starts, so a busy port fails the whole `up`.
-        let etcd_listener = match &opts.external_etcd {
-            Some(_) => None,
-            None => Some(bind("etcd", opts.etcd_listen).await?),
+        let (etcd_listener, peer_listener) = match &opts.external_etcd {
+            Some(_) => (None, None),
+            None => (
+                Some(bind("etcd", opts.etcd_listen).await?),
+                Some(bind("etcd (peer)", opts.etcd_peer_listen).await?),
+            ),
         };
         let api_listener = bind("apiserver", opts.apiserver_listen).await?;
         let apiserver_addr = local_addr("apiserver", opts.apiserver_listen, &api_listener)?;
@@ -220,6 +233,14 @@ impl Office {
                 kubelet_listeners.push((node.clone(), bound, listener));
             }
         }
+        let scheduler_listener = match opts.staff.scheduler {
+            true => Some(bind("scheduler", opts.scheduler_listen).await?),
+            false => None,
+        };
+        let scheduler_addr = match &scheduler_listener {
+            Some(l) => Some(local_addr("scheduler", opts.scheduler_listen, l)?),
+            None => None,
+        };
         let proxy_listener = match opts.staff.kube_proxy {
             true => Some(bind("kube-proxy", opts.proxy_healthz_listen).await?),
             false => None,
@@ -229,6 +250,7 @@ impl Office {
             None => None,
         };
 
+        let mut etcd_peer_addr = None;
         let (etcd_addr, etcd_url) = match etcd_listener {
             Some(listener) => {
                 let addr = local_addr("etcd", opts.etcd_listen, &listener)?;
@@ -239,7 +261,19 @@ impl Office {
                     &opts.events,
                     &shutdown,
                 ));
-                (Some(addr), format!("https://{addr}"))
+                let url = format!("https://{addr}");
+                if let Some(peer) = peer_listener {
+                    etcd_peer_addr = Some(local_addr("etcd (peer)", opts.etcd_peer_listen, &peer)?);
+                    tasks.push(start::etcd_peer(
+                        &lab,
+                        peer,
+                        &url,
+                        &opts.clock,
+                        &opts.events,
+                        &shutdown,
+                    ));
+                }
+                (Some(addr), url)
             }
             None => (None, opts.external_etcd.clone().unwrap_or_default()),
         };
@@ -268,6 +302,14 @@ impl Office {
                 &shutdown,
             )?);
             kubelets.push((node, addr));
+        }
+        if let Some(listener) = scheduler_listener {
+            tasks.push(start::scheduler_secure(
+                listener,
+                &opts.clock,
+                &opts.events,
+                &shutdown,
+            ));
         }
         if opts.staff.scheduler {
             tasks.push(start::scheduler(
@@ -305,6 +347,8 @@ impl Office {
             etcd_url,
             apiserver_addr,
             proxy_healthz_addr,
+            etcd_peer_addr,
+            scheduler_addr,
             kubelets,
             clock: opts.clock,
             events: opts.events,

@@ -331,3 +331,47 @@ pub fn kubelet(
         let _ = kubecorp_kubelet::run(config, listener, shutdown).await;
     }))
 }
+
+/// Charlie's peer port: `etcd/peer.crt`, peers' badges required and checked against the etcd
+/// CA in the handshake (`--peer-client-cert-auth`). `client_url` is what `/members` advertises.
+pub fn etcd_peer(
+    lab: &Lab,
+    listener: TcpListener,
+    client_url: &str,
+    clock: &LabClock,
+    events: &Events,
+    shutdown: &Shutdown,
+) -> JoinHandle<()> {
+    let peer_url = listener
+        .local_addr()
+        .map(|a| format!("https://{a}"))
+        .unwrap_or_default();
+    let config = kubecorp_etcd::PeerConfig::new(
+        crate::CONTROL_PLANE_NODE,
+        CertSource::pem_files(lab.cert_path("etcd/peer"), lab.key_path("etcd/peer")),
+        TrustSource::bundle(lab.ca_cert_path(Authority::Etcd)),
+        vec![peer_url],
+        vec![client_url.to_owned()],
+        clock.clone(),
+        events.clone(),
+    );
+    let shutdown = shutdown.wait();
+    tokio::spawn(async move {
+        let _ = kubecorp_etcd::run_peer(config, listener, shutdown).await;
+    })
+}
+
+/// Bob's secure port (`:10259`): `/healthz`, `/readyz`, `/livez` over his in-memory
+/// self-signed `localhost@…` badge.
+pub fn scheduler_secure(
+    listener: TcpListener,
+    clock: &LabClock,
+    events: &Events,
+    shutdown: &Shutdown,
+) -> JoinHandle<()> {
+    let (clock, events) = (clock.clone(), events.clone());
+    let shutdown = shutdown.wait();
+    tokio::spawn(async move {
+        let _ = kubecorp_scheduler::serve_secure(listener, clock, events, shutdown).await;
+    })
+}
