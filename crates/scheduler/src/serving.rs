@@ -54,6 +54,7 @@ use kubecorp_pki::selfsigned::{self, SelfSigned};
 use kubecorp_trust::tls::{peer_identity, server_config_request_client_cert, server_error_text};
 use kubecorp_trust::{Event, Events, Identity, LabClock, Stage};
 use serde::Serialize;
+use time::OffsetDateTime;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -88,8 +89,7 @@ pub enum ServingError {
 
 /// The badge kube-scheduler makes when kubeadm gives it none: see the module docs. RSA key
 /// generation takes a moment, so this runs off the async threads.
-pub async fn self_signed_badge(clock: &LabClock) -> Result<SelfSigned, ServingError> {
-    let now = clock.now();
+pub async fn self_signed_badge(now: OffsetDateTime) -> Result<SelfSigned, ServingError> {
     let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
     tokio::task::spawn_blocking(move || {
         // `alternateIPs` = [127.0.0.1] from the caller, then the bind address 127.0.0.1.
@@ -113,7 +113,8 @@ pub async fn serve_secure(
     events: Events,
     shutdown: impl Future,
 ) -> Result<(), ServingError> {
-    let badge = self_signed_badge(&clock).await?;
+    let made_at = clock.now();
+    let badge = self_signed_badge(made_at).await?;
     let dir = tempfile::Builder::new()
         .prefix("kubecorp-scheduler-serving-")
         .tempdir()
@@ -134,6 +135,16 @@ pub async fn serve_secure(
         clock,
         events,
     };
+    let stamp = made_at.unix_timestamp();
+    door.events.emit(
+        Event::new(door.clock.now(), COMPONENT, COMPONENT, Stage::Tls)
+            .allowed(true)
+            .detail(format!(
+                "secure port :{} serves a self-signed certificate CN={SELF_SIGNED_HOST}@{stamp}, issuer CN={SELF_SIGNED_HOST}-ca@{stamp}",
+                listener.local_addr().map(|a| a.port()).unwrap_or(SECURE_PORT)
+            ))
+            .explanation("kubeadm gives kube-scheduler no --tls-cert-file, so at start it signs a badge for itself with a CA it makes on the spot; only clients that do not verify (health probes, curl -k) accept it."),
+    );
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = JoinSet::new();

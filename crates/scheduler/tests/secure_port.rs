@@ -187,6 +187,18 @@ async fn openssl_sees_a_localhost_badge_signed_by_its_own_localhost_ca() {
     assert_eq!(stamp("i:CN = localhost-ca@"), leaf);
     assert_eq!(stamp("1 s:CN = localhost-ca@"), leaf);
     assert!(leaf.parse::<i64>().is_ok(), "{leaf}");
+    let told = bob
+        .events
+        .snapshot()
+        .into_iter()
+        .find_map(|e| e.detail.filter(|d| d.starts_with("secure port :")))
+        .expect("the self-signed badge is told at start");
+    assert!(
+        told.ends_with(&format!(
+            "CN=localhost@{leaf}, issuer CN=localhost-ca@{leaf}"
+        )),
+        "{told}"
+    );
 
     let first_pem: String = {
         let start = shown.stdout.find("-----BEGIN CERTIFICATE-----").unwrap();
