@@ -15,16 +15,21 @@ fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(flavor = "multi_thread")]
 async fn every_shipped_scenario_passes() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
     let mut files = Vec::new();
     yaml_files(&root, &mut files);
     assert!(!files.is_empty(), "no scenarios under {}", root.display());
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    // As `kubecorp test` does: one scenario per CPU at a time, so waits are not starved.
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(cpus));
     let mut tasks = Vec::new();
     for file in files {
+        let limit = limit.clone();
         tasks.push(tokio::spawn(async move {
+            let _permit = limit.acquire_owned().await;
             let scenario = match kubecorp_scenario::parse_file(&file) {
                 Ok(s) => s,
                 Err(e) => return Err(format!("{e}")),
