@@ -45,6 +45,9 @@ pub struct Check {
     pub passed: bool,
     /// Not checked (an outside tool is missing and this is not CI).
     pub skipped: bool,
+    /// For a failed check: what the step's outcome means, and the hint, when the lab knows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
 }
 
 impl Check {
@@ -64,6 +67,7 @@ impl Check {
             actual,
             passed: ok,
             skipped: false,
+            why: None,
         }
     }
 
@@ -99,8 +103,25 @@ fn opt<T: ToString>(v: Option<T>) -> String {
     v.map_or_else(|| "nothing".to_owned(), |v| v.to_string())
 }
 
-/// Checks everything in `expect` that does not need the event stream.
+/// Checks everything in `expect` that does not need the event stream; a failed check carries
+/// the outcome's explanation and hint.
 pub fn check(step: usize, expect: &Expect, outcome: &Outcome) -> Vec<Check> {
+    let why = match (&outcome.explanation, &outcome.hint) {
+        (Some(e), Some(h)) => Some(format!("What it means: {e} — hint: {h}")),
+        (Some(e), None) => Some(format!("What it means: {e}")),
+        (None, Some(h)) => Some(format!("Hint: {h}")),
+        (None, None) => None,
+    };
+    let mut out = checks(step, expect, outcome);
+    for c in &mut out {
+        if !c.passed {
+            c.why.clone_from(&why);
+        }
+    }
+    out
+}
+
+fn checks(step: usize, expect: &Expect, outcome: &Outcome) -> Vec<Check> {
     let line = expect.line;
     let mut out = Vec::new();
     if let Some(allowed) = expect.allowed {

@@ -57,10 +57,15 @@ pub fn junit(entries: &[Entry]) -> Result<String, quick_junit::SerializeError> {
                         let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
                         s.set_message(check.describe());
                         s.set_description(format!(
-                            "{}:{}: {}",
+                            "{}:{}: {}{}",
                             result.file.display(),
                             check.line,
-                            check.describe()
+                            check.describe(),
+                            check
+                                .why
+                                .as_ref()
+                                .map(|w| format!("\n{w}"))
+                                .unwrap_or_default()
                         ));
                         s
                     };

@@ -55,6 +55,23 @@ pub fn markdown(result: &ScenarioResult) -> String {
             mark
         );
     }
+    let failed: Vec<_> = result.checks.iter().filter(|c| !c.passed).collect();
+    if !failed.is_empty() {
+        let _ = writeln!(out, "\n## What went wrong\n");
+        for c in failed {
+            let _ = write!(
+                out,
+                "- step {} (line {}): {}",
+                c.step + 1,
+                c.line,
+                c.describe()
+            );
+            if let Some(why) = &c.why {
+                let _ = write!(out, "  \n  {}", why.replace('\n', " "));
+            }
+            out.push('\n');
+        }
+    }
     let _ = writeln!(out, "\n## Hops\n");
     out.push_str(&mermaid(&result.hops));
     out
