@@ -476,9 +476,6 @@ pub fn test(
         }
         entries
     });
-    let passed = entries.iter().filter(|e| e.passed()).count();
-    let failed = entries.len() - passed;
-    line(&format!("{passed} passed, {failed} failed"));
     if let Some(path) = junit {
         let xml = kubecorp_scenario::junit::junit(&entries)
             .map_err(|e| anyhow::anyhow!("writing JUnit XML: {e}"))?;
@@ -486,6 +483,9 @@ pub fn test(
             .with_context(|| format!("writing {}", path.display()))?;
         line(&format!("JUnit report written to {}", path.display()));
     }
+    let passed = entries.iter().filter(|e| e.passed()).count();
+    let failed = entries.len() - passed;
+    line(&format!("{passed} passed, {failed} failed"));
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {

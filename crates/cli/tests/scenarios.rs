@@ -41,9 +41,14 @@ fn kubecorp_test_passes_every_shipped_scenario_and_writes_one_junit_case_per_exp
         "4",
     ])
     .success();
+    let mut lines = run.stdout.lines().rev();
+    let (last, before) = (
+        lines.next().unwrap_or_default(),
+        lines.next().unwrap_or_default(),
+    );
+    assert!(last.ends_with(" passed, 0 failed"), "{}", run.dump());
     assert!(
-        run.stdout
-            .contains(" passed, 0 failed\nJUnit report written to "),
+        before.starts_with("JUnit report written to "),
         "{}",
         run.dump()
     );
