@@ -181,12 +181,15 @@ pub async fn run(
             }
         })
     });
-    if let Err(e) = prepare_pki(&dir, pki.as_deref(), scenario, &clock) {
-        result
-            .checks
-            .push(Check::failed_to_run(0, 1, format!("building the lab: {e}")));
-        return result;
-    }
+    let note = match prepare_pki(&dir, pki.as_deref(), scenario, &clock) {
+        Ok(note) => note,
+        Err(e) => {
+            result
+                .checks
+                .push(Check::failed_to_run(0, 1, format!("building the lab: {e}")));
+            return result;
+        }
+    };
     let events = Events::new();
     let rx = events.subscribe();
     let office = match Office::start(OfficeOptions {
@@ -217,6 +220,9 @@ pub async fn run(
             etcd: office.etcd_url.clone(),
         },
     );
+    if let Some(note) = note {
+        observer.output(&note);
+    }
     let mut runner = Runner {
         office,
         lab: Lab::new(&dir),
@@ -265,12 +271,16 @@ pub async fn run(
 
 /// A fresh kubeadm PKI made with the scenario's key algorithm and clock, or a copy of one
 /// made elsewhere (`DIR/ca.crt`…, kubeconfigs from `DIR/..`).
+///
+/// A PKI made elsewhere was made at its own time: when the scenario's clock falls outside the
+/// time every certificate in it is valid, the lab clock starts where they all are, and the
+/// returned note says so (checks on exact times may then differ).
 fn prepare_pki(
     dir: &Path,
     pki: Option<&Path>,
     scenario: &Scenario,
     clock: &LabClock,
-) -> Result<(), String> {
+) -> Result<Option<String>, String> {
     let lab = Lab::new(dir);
     match pki {
         Some(src) => {
@@ -292,7 +302,7 @@ fn prepare_pki(
                     }
                 }
             }
-            Ok(())
+            Ok(fit_clock(&lab.pki_dir(), clock))
         }
         None => {
             let node = scenario
@@ -311,10 +321,47 @@ fn prepare_pki(
                 now: clock.now(),
             };
             kubecorp_pki::init::init(&lab, &init)
-                .map(|_| ())
+                .map(|_| None)
                 .map_err(|e| e.to_string())
         }
     }
+}
+
+/// Moves the lab clock into the window where every certificate under `pki` is valid, if it
+/// is outside it; says so.
+fn fit_clock(pki: &Path, clock: &LabClock) -> Option<String> {
+    fn certs(dir: &Path, out: &mut Vec<kubecorp_pki::cert::CertInfo>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                certs(&path, out);
+            } else if path.extension().is_some_and(|e| e == "crt") {
+                if let Ok(info) = kubecorp_pki::cert::read_cert(&path) {
+                    out.push(info);
+                }
+            }
+        }
+    }
+    let mut all = Vec::new();
+    certs(pki, &mut all);
+    let from = all.iter().map(|c| c.not_before).max()?;
+    let until = all.iter().map(|c| c.not_after).min()?;
+    let now = clock.now();
+    if (from..=until).contains(&now) || from > until {
+        return None;
+    }
+    let start = from + Duration::minutes(5);
+    clock.set(start.min(until));
+    Some(format!(
+        "the scenario's clock ({}) is outside the time this PKI's certificates are all valid ({} to {}); the lab clock starts at {} instead, so checks on exact times may differ",
+        rfc3339(now),
+        rfc3339(from),
+        rfc3339(until),
+        rfc3339(clock.now())
+    ))
 }
 
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
