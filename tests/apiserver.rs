@@ -826,3 +826,39 @@ fn a_watch_streams_a_new_namespace_as_added() {
         .unwrap_or_else(|| panic!("the new namespace streams by:\n{stdout}"));
     assert!(added.contains("\"type\":\"ADDED\""), "{added}");
 }
+
+#[test]
+fn services_get_a_cluster_ip_from_the_service_range_and_a_taken_or_foreign_one_is_refused() {
+    let Some(lab) = Running::start("services_get_a_cluster_ip") else {
+        return;
+    };
+    lab.admin(&["create", "service", "clusterip", "api", "--tcp=8080:80"])
+        .success()
+        .stdout_has("service/api created");
+    let ip = lab
+        .admin(&["get", "service", "api", "-o", "jsonpath={.spec.clusterIP}"])
+        .success()
+        .stdout;
+    let addr: std::net::Ipv4Addr = ip.trim().parse().expect("a cluster IP");
+    let n = u32::from(addr);
+    assert!(
+        n > u32::from(std::net::Ipv4Addr::new(10, 96, 0, 0))
+            && n < u32::from(std::net::Ipv4Addr::new(10, 112, 0, 0)),
+        "{addr} is in kubeadm's 10.96.0.0/12"
+    );
+    let fixed = |name: &str, ip: &str| {
+        lab.write(
+            &format!("{name}.yaml"),
+            &format!("apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  clusterIP: {ip}\n  ports:\n  - port: 53\n"),
+        )
+    };
+    lab.admin(&["apply", "-f", &fixed("dns", "10.96.0.10")])
+        .success()
+        .stdout_has("service/dns created");
+    lab.admin(&["apply", "-f", &fixed("again", "10.96.0.10")])
+        .failure(1)
+        .stderr_has("The Service \"again\" is invalid: spec.clusterIPs: Invalid value: []string{\"10.96.0.10\"}: failed to allocate IP 10.96.0.10: provided IP is already allocated");
+    lab.admin(&["apply", "-f", &fixed("out", "192.168.1.1")])
+        .failure(1)
+        .stderr_has("The Service \"out\" is invalid: spec.clusterIPs: Invalid value: []string{\"192.168.1.1\"}: failed to allocate IP 192.168.1.1: the provided IP (192.168.1.1) is not in the valid range. The range of valid IPs is 10.96.0.0/12");
+}

@@ -656,6 +656,16 @@ impl Api {
                 }
             }
             "pods" if obj["status"]["phase"].is_null() => obj["status"]["phase"] = json!("Pending"),
+            "services" => {
+                if let Err(cause) = self.allocate_cluster_ip(&mut obj).await? {
+                    return Ok(ApiResponse::status(status::invalid(
+                        r.kind,
+                        r.group,
+                        &name,
+                        &[cause],
+                    )));
+                }
+            }
             "namespaces" => obj["status"]["phase"] = json!("Active"),
             _ => {}
         }
@@ -671,6 +681,100 @@ impl Api {
             ))),
             Err(e) => Err(e),
         }
+    }
+
+    /// A Service's defaults and its virtual IP from kubeadm's `--service-cluster-ip-range`
+    /// (10.96.0.0/12): a free address picked at random, or the one asked for if it is in the
+    /// range and free. The refusal is the `spec.clusterIPs` cause the real allocator gives.
+    async fn allocate_cluster_ip(
+        &self,
+        svc: &mut Value,
+    ) -> Result<Result<(), status::Cause>, StoreError> {
+        let spec = &mut svc["spec"];
+        if spec["type"].as_str().unwrap_or("").is_empty() {
+            spec["type"] = json!("ClusterIP");
+        }
+        if spec["sessionAffinity"].is_null() {
+            spec["sessionAffinity"] = json!("None");
+        }
+        if let Some(ports) = spec["ports"].as_array_mut() {
+            for port in ports {
+                if port["protocol"].is_null() {
+                    port["protocol"] = json!("TCP");
+                }
+                if port["targetPort"].is_null() {
+                    port["targetPort"] = port["port"].clone();
+                }
+            }
+        }
+        if spec["type"] == "ExternalName" {
+            return Ok(Ok(()));
+        }
+        let asked = spec["clusterIP"].as_str().unwrap_or("").to_owned();
+        if asked == "None" {
+            spec["clusterIPs"] = json!(["None"]);
+            return Ok(Ok(()));
+        }
+        let services = registry::find("", "v1", "services").expect("services are registered");
+        let (all, _) = self.inner.store.list(&services.prefix(None)).await?;
+        let used: std::collections::HashSet<String> = all
+            .iter()
+            .filter_map(|s| s.value["spec"]["clusterIP"].as_str().map(str::to_owned))
+            .collect();
+        const RANGE: &str = "10.96.0.0/12";
+        let (base, size) = (u32::from(std::net::Ipv4Addr::new(10, 96, 0, 0)), 1u32 << 20);
+        let ip = if asked.is_empty() {
+            let mut pick = None;
+            for _ in 0..64 {
+                let mut b = [0u8; 4];
+                crate::meta::fill_random(&mut b);
+                let offset = 1 + u32::from_be_bytes(b) % (size - 2);
+                let candidate = std::net::Ipv4Addr::from(base + offset).to_string();
+                if !used.contains(&candidate) {
+                    pick = Some(candidate);
+                    break;
+                }
+            }
+            match pick {
+                Some(ip) => ip,
+                None => {
+                    return Ok(Err(status::Cause::invalid(
+                        "spec.clusterIPs",
+                        "[]string{}",
+                        "failed to allocate a serviceIP: range is full",
+                    )))
+                }
+            }
+        } else {
+            let refuse = |detail: String| {
+                status::Cause::invalid(
+                    "spec.clusterIPs",
+                    &format!("[]string{{{}}}", status::go_quote(&asked)),
+                    &format!("failed to allocate IP {asked}: {detail}"),
+                )
+            };
+            let in_range = asked
+                .parse::<std::net::Ipv4Addr>()
+                .map(u32::from)
+                .is_ok_and(|a| a > base && a < base + size - 1);
+            if !in_range {
+                return Ok(Err(refuse(format!(
+                    "the provided IP ({asked}) is not in the valid range. The range of valid IPs is {RANGE}"
+                ))));
+            }
+            if used.contains(&asked) {
+                return Ok(Err(refuse("provided IP is already allocated".into())));
+            }
+            asked
+        };
+        spec["clusterIP"] = json!(ip);
+        spec["clusterIPs"] = json!([ip]);
+        spec["ipFamilies"] = json!(["IPv4"]);
+        spec["ipFamilyPolicy"] = json!("SingleStack");
+        if spec["internalTrafficPolicy"].is_null() {
+            spec["internalTrafficPolicy"] = json!("Cluster");
+        }
+        Ok(Ok(()))
     }
 
     /// `pods/binding`: Bob the scheduler assigns a pod to a node.

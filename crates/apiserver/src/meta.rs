@@ -20,7 +20,7 @@ pub fn new_uid() -> String {
     )
 }
 
-fn fill_random(buf: &mut [u8]) {
+pub fn fill_random(buf: &mut [u8]) {
     aws_lc_rs::rand::fill(buf).expect("the system random generator failed");
 }
 

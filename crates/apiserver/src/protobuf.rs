@@ -105,6 +105,92 @@ pub struct MetadataOnly {
     pub metadata: Option<ObjectMeta>,
 }
 
+/// apimachinery IntOrString (`targetPort`): type 0 = int, 1 = string.
+#[derive(Clone, PartialEq, Message)]
+pub struct IntOrString {
+    #[prost(int64, tag = "1")]
+    pub kind: i64,
+    #[prost(int32, tag = "2")]
+    pub int_val: i32,
+    #[prost(string, tag = "3")]
+    pub str_val: String,
+}
+
+/// core/v1 ServicePort.
+#[derive(Clone, PartialEq, Message)]
+pub struct ServicePort {
+    #[prost(string, tag = "1")]
+    pub name: String,
+    #[prost(string, tag = "2")]
+    pub protocol: String,
+    #[prost(int32, tag = "3")]
+    pub port: i32,
+    #[prost(message, optional, tag = "4")]
+    pub target_port: Option<IntOrString>,
+    #[prost(int32, tag = "5")]
+    pub node_port: i32,
+}
+
+/// core/v1 ServiceSpec: the fields `kubectl create service` sets.
+#[derive(Clone, PartialEq, Message)]
+pub struct ServiceSpec {
+    #[prost(message, repeated, tag = "1")]
+    pub ports: Vec<ServicePort>,
+    #[prost(btree_map = "string, string", tag = "2")]
+    pub selector: BTreeMap<String, String>,
+    #[prost(string, tag = "3")]
+    pub cluster_ip: String,
+    #[prost(string, tag = "4")]
+    pub r#type: String,
+    #[prost(string, tag = "10")]
+    pub external_name: String,
+}
+
+/// core/v1 Service.
+#[derive(Clone, PartialEq, Message)]
+pub struct Service {
+    #[prost(message, optional, tag = "1")]
+    pub metadata: Option<ObjectMeta>,
+    #[prost(message, optional, tag = "2")]
+    pub spec: Option<ServiceSpec>,
+}
+
+fn service_json(m: &Service) -> Value {
+    let spec = m.spec.clone().unwrap_or_default();
+    let ports: Vec<Value> = spec
+        .ports
+        .iter()
+        .map(|p| {
+            let mut port = Map::new();
+            put_str(&mut port, "name", &p.name);
+            put_str(&mut port, "protocol", &p.protocol);
+            port.insert("port".into(), json!(p.port));
+            match &p.target_port {
+                Some(t) if t.kind == 1 => {
+                    port.insert("targetPort".into(), json!(t.str_val));
+                }
+                Some(t) => {
+                    port.insert("targetPort".into(), json!(t.int_val));
+                }
+                None => {}
+            }
+            if p.node_port != 0 {
+                port.insert("nodePort".into(), json!(p.node_port));
+            }
+            Value::Object(port)
+        })
+        .collect();
+    let mut s = Map::new();
+    s.insert("ports".into(), json!(ports));
+    if !spec.selector.is_empty() {
+        s.insert("selector".into(), json!(spec.selector));
+    }
+    put_str(&mut s, "clusterIP", &spec.cluster_ip);
+    put_str(&mut s, "type", &spec.r#type);
+    put_str(&mut s, "externalName", &spec.external_name);
+    json!({"apiVersion": "v1", "kind": "Service", "metadata": meta_json(m.metadata.as_ref()), "spec": s, "status": {"loadBalancer": {}}})
+}
+
 /// rbac/v1 Subject.
 #[derive(Clone, PartialEq, Message)]
 pub struct Subject {
@@ -385,6 +471,9 @@ pub fn decode(expected_kind: &str, body: &[u8]) -> Result<Value, ProtobufError> 
             .map_err(object_err),
         "Namespace" => MetadataOnly::decode(raw)
             .map(|m| json!({"apiVersion": "v1", "kind": "Namespace", "metadata": meta_json(m.metadata.as_ref()), "spec": {}, "status": {}}))
+            .map_err(object_err),
+        "Service" => Service::decode(raw)
+            .map(|m| service_json(&m))
             .map_err(object_err),
         "Role" | "ClusterRole" => RoleMessage::decode(raw)
             .map(|m| role_json(expected_kind, &m))
