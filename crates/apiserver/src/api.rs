@@ -808,6 +808,18 @@ impl Api {
             )));
         }
         pod["spec"]["nodeName"] = json!(node);
+        // The binding registry marks the pod scheduled, replacing any earlier PodScheduled.
+        let scheduled = json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null,
+                               "lastTransitionTime": self.now()});
+        let mut conditions: Vec<Value> = pod["status"]["conditions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| c["type"] != "PodScheduled")
+            .collect();
+        conditions.push(scheduled);
+        pod["status"]["conditions"] = json!(conditions);
         let rev = self
             .inner
             .store

@@ -77,6 +77,13 @@ async fn a_pod_is_scheduled_run_given_endpoints_routed_and_its_logs_read() {
     })
     .await;
     assert_eq!(pod["spec"]["nodeName"], "kubecorp-control-plane");
+    let conditions = pod["status"]["conditions"].to_string();
+    assert!(
+        pod["status"]["conditions"].as_array().is_some_and(|c| c
+            .iter()
+            .any(|c| c["type"] == "PodScheduled" && c["status"] == "True")),
+        "the binding marks the pod scheduled and the kubelet keeps it: {conditions}"
+    );
     let ip = pod["status"]["podIP"].as_str().unwrap().to_owned();
     let endpoints = until(&admin, "/api/v1/namespaces/default/endpoints/web", |e| {
         e["subsets"][0]["addresses"][0]["ip"].is_string()
