@@ -174,10 +174,16 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
             };
             let listener = start::bind("kubelet", wanted).await?;
             let addr = start::local_addr("kubelet", wanted, &listener)?;
+            let role =
+                match kubecorp_office::kubelet_conf_node(&lab).as_deref() == Some(node.as_str()) {
+                    true => start::NodeRole::ControlPlane { tainted: false },
+                    false => start::NodeRole::Worker,
+                };
             let task = start::kubelet(
                 &lab,
                 &apiserver,
                 &node,
+                role,
                 listener,
                 opts.rotate_server_certificates,
                 &opts.clock,

@@ -70,6 +70,12 @@ pub struct KubeletConfig {
     pub rotate_server_certificates: bool,
     /// `rotateCertificates: true` (kubeadm's default): renew the client badge by CSR.
     pub rotate_client_certificate: bool,
+    /// `--node-labels`: extra labels on the Node it registers (the lab puts kubeadm's
+    /// control-plane role label here; kubeadm's mark-control-plane phase adds it on a real node).
+    pub node_labels: std::collections::BTreeMap<String, String>,
+    /// `--register-with-taints`: taints on the Node it registers, e.g.
+    /// `node-role.kubernetes.io/control-plane:NoSchedule`, as `{key, value, effect}`.
+    pub register_with_taints: Vec<serde_json::Value>,
     pub clock: LabClock,
     pub events: Events,
     /// How often the Node status is posted (`nodeStatusUpdateFrequency`, 10 s).
@@ -108,6 +114,8 @@ impl KubeletConfig {
             client_ca: TrustSource::bundle(lab.ca_cert_path(kubecorp_pki::Authority::Cluster)),
             rotate_server_certificates: false,
             rotate_client_certificate: true,
+            node_labels: Default::default(),
+            register_with_taints: Vec::new(),
             clock,
             events,
             heartbeat_interval: Duration::from_secs(10),

@@ -46,7 +46,7 @@ fn node_status(k: &Kubelet, transition: &str) -> Value {
 
 fn node_object(k: &Kubelet) -> Value {
     let now = kubecorp_trust::go_time(k.now());
-    json!({
+    let mut node = json!({
         "apiVersion": "v1",
         "kind": "Node",
         "metadata": {
@@ -65,7 +65,14 @@ fn node_object(k: &Kubelet) -> Value {
         },
         "spec": {},
         "status": node_status(k, &now),
-    })
+    });
+    for (key, value) in &k.config.node_labels {
+        node["metadata"]["labels"][key] = json!(value);
+    }
+    if !k.config.register_with_taints.is_empty() {
+        node["spec"]["taints"] = json!(k.config.register_with_taints);
+    }
+    node
 }
 
 /// `POST /api/v1/nodes`; an existing Node gets its status refreshed instead.

@@ -290,11 +290,17 @@ impl Office {
 
         let apiserver_url = format!("https://{apiserver_addr}");
         let mut kubelets = Vec::new();
-        for (node, addr, listener) in kubelet_listeners {
+        let workers = opts.nodes.len() > 1;
+        for (i, (node, addr, listener)) in kubelet_listeners.into_iter().enumerate() {
+            let role = match i {
+                0 => start::NodeRole::ControlPlane { tainted: workers },
+                _ => start::NodeRole::Worker,
+            };
             tasks.push(start::kubelet(
                 &lab,
                 &apiserver_url,
                 &node,
+                role,
                 listener,
                 opts.rotate_server_certificates,
                 &opts.clock,

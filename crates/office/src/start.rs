@@ -295,12 +295,22 @@ pub fn node_kubeconfig(
     Ok(path)
 }
 
+/// How a node registers: kubeadm marks the control-plane node with its role label, and taints
+/// it `NoSchedule` when there are workers to run pods (a single-node lab lifts the taint, as
+/// `kind` does, so its pods can run).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeRole {
+    ControlPlane { tainted: bool },
+    Worker,
+}
+
 /// The CEO at one desk: node `node`'s kubelet, registering with Alice and serving `listener`.
 #[allow(clippy::too_many_arguments)]
 pub fn kubelet(
     lab: &Lab,
     apiserver: &str,
     node: &str,
+    role: NodeRole,
     listener: TcpListener,
     rotate_server_certificates: bool,
     clock: &LabClock,
@@ -326,6 +336,19 @@ pub fn kubelet(
         problem: e.to_string(),
     })?;
     config.rotate_server_certificates = rotate_server_certificates;
+    if let NodeRole::ControlPlane { tainted } = role {
+        for label in [
+            "node-role.kubernetes.io/control-plane",
+            "node.kubernetes.io/exclude-from-external-load-balancers",
+        ] {
+            config.node_labels.insert(label.into(), String::new());
+        }
+        if tainted {
+            config.register_with_taints.push(serde_json::json!({
+                "key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"
+            }));
+        }
+    }
     let shutdown = shutdown.wait();
     Ok(tokio::spawn(async move {
         let _ = kubecorp_kubelet::run(config, listener, shutdown).await;

@@ -153,5 +153,40 @@ async fn three_nodes_register_each_on_its_own_loopback_address() {
             "kubecorp-worker2"
         ]
     );
+    // kubeadm's control-plane node keeps pods off once there are workers.
+    let cp = admin
+        .get("/api/v1/nodes/kubecorp-control-plane")
+        .await
+        .unwrap();
+    assert_eq!(
+        cp["metadata"]["labels"]["node-role.kubernetes.io/control-plane"],
+        ""
+    );
+    assert_eq!(
+        cp["spec"]["taints"][0]["key"],
+        "node-role.kubernetes.io/control-plane"
+    );
+    for name in ["a", "b"] {
+        admin
+            .create(
+                "/api/v1/namespaces/default/pods",
+                &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+                        "spec": {"containers": [{"name": "c", "image": "nginx"}]}}),
+            )
+            .await
+            .unwrap();
+    }
+    let mut placed = Vec::new();
+    for name in ["a", "b"] {
+        let pod = until(
+            &admin,
+            &format!("/api/v1/namespaces/default/pods/{name}"),
+            |p| p["spec"]["nodeName"].is_string(),
+        )
+        .await;
+        placed.push(pod["spec"]["nodeName"].as_str().unwrap_or("").to_owned());
+    }
+    placed.sort();
+    assert_eq!(placed, ["kubecorp-worker", "kubecorp-worker2"]);
     office.shutdown().await;
 }

@@ -172,7 +172,8 @@ impl Scheduler {
             .map(|(key, _)| key.clone())
             .collect();
         for key in pending {
-            match pick_node(&self.nodes, &self.pods) {
+            let pod = self.pods.get(&key).cloned().unwrap_or(Value::Null);
+            match pick_node(&self.nodes, &self.pods, &pod) {
                 Ok(choice) => self.bind(&key, choice).await?,
                 Err(message) => self.failed_scheduling(&key, message).await,
             }
@@ -431,21 +432,65 @@ pub struct Choice {
     pub feasible: usize,
 }
 
-/// Why a node does not fit, in the words of the plugin that would reject it on a real cluster.
-pub fn unfit_reason(node: &Value) -> Option<&'static str> {
+/// Why a node does not fit `pod`, in the words of the plugin that would reject it on a real
+/// cluster.
+pub fn unfit_reason(node: &Value, pod: &Value) -> Option<String> {
     if node["spec"]["unschedulable"].as_bool() == Some(true) {
         // NodeUnschedulable plugin (a cordoned node).
-        return Some("node(s) were unschedulable");
+        return Some("node(s) were unschedulable".into());
     }
     let ready = node["status"]["conditions"]
         .as_array()
         .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
         .and_then(|c| c["status"].as_str());
     match ready {
-        Some("True") => None,
+        Some("True") => {}
         // The node lifecycle controller's taints, rejected by TaintToleration.
-        Some("Unknown") => Some("node(s) had untolerated taint {node.kubernetes.io/unreachable: }"),
-        _ => Some("node(s) had untolerated taint {node.kubernetes.io/not-ready: }"),
+        Some("Unknown") => {
+            return Some("node(s) had untolerated taint {node.kubernetes.io/unreachable: }".into())
+        }
+        _ => return Some("node(s) had untolerated taint {node.kubernetes.io/not-ready: }".into()),
+    }
+    // TaintToleration: the first NoSchedule/NoExecute taint the pod does not tolerate, e.g.
+    // kubeadm's `node-role.kubernetes.io/control-plane:NoSchedule`.
+    let tolerations = pod["spec"]["tolerations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    node["spec"]["taints"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| matches!(t["effect"].as_str(), Some("NoSchedule" | "NoExecute")))
+        .find(|t| !tolerations.iter().any(|tol| tolerates(tol, t)))
+        .map(|t| {
+            format!(
+                "node(s) had untolerated taint {{{}: {}}}",
+                t["key"].as_str().unwrap_or(""),
+                t["value"].as_str().unwrap_or("")
+            )
+        })
+}
+
+/// `Toleration.ToleratesTaint`: same effect (or any), and the key matched by `Exists` or by an
+/// equal value.
+fn tolerates(toleration: &Value, taint: &Value) -> bool {
+    let effect = toleration["effect"].as_str().unwrap_or("");
+    if !effect.is_empty() && Some(effect) != taint["effect"].as_str() {
+        return false;
+    }
+    let key = toleration["key"].as_str().unwrap_or("");
+    if !key.is_empty() && Some(key) != taint["key"].as_str() {
+        return false;
+    }
+    match toleration["operator"].as_str().unwrap_or("Equal") {
+        "Exists" => true,
+        "Equal" => {
+            !key.is_empty()
+                && toleration["value"].as_str().unwrap_or("")
+                    == taint["value"].as_str().unwrap_or("")
+        }
+        _ => false,
     }
 }
 
@@ -454,14 +499,15 @@ pub fn unfit_reason(node: &Value) -> Option<&'static str> {
 pub fn pick_node(
     nodes: &BTreeMap<String, Value>,
     pods: &BTreeMap<String, Value>,
+    pod: &Value,
 ) -> Result<Choice, String> {
     if nodes.is_empty() {
         return Err(NO_NODES.to_owned());
     }
-    let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
     let mut feasible = Vec::new();
     for (name, node) in nodes {
-        match unfit_reason(node) {
+        match unfit_reason(node, pod) {
             Some(reason) => *reasons.entry(reason).or_default() += 1,
             None => feasible.push(name.as_str()),
         }
@@ -505,7 +551,7 @@ mod tests {
     #[test]
     fn a_cluster_without_nodes_gets_the_no_nodes_message() {
         assert_eq!(
-            pick_node(&BTreeMap::new(), &BTreeMap::new()),
+            pick_node(&BTreeMap::new(), &BTreeMap::new(), &Value::Null),
             Err("no nodes available to schedule pods".into())
         );
     }
@@ -514,7 +560,7 @@ mod tests {
     fn a_not_ready_node_is_rejected_as_the_taint_plugin_words_it() {
         let nodes = BTreeMap::from([node("n1", "False")]);
         assert_eq!(
-            pick_node(&nodes, &BTreeMap::new()),
+            pick_node(&nodes, &BTreeMap::new(), &Value::Null),
             Err("0/1 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/not-ready: }. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.".into())
         );
     }
@@ -527,12 +573,30 @@ mod tests {
             json!({"spec": {"nodeName": "a"}, "status": {"phase": "Running"}}),
         )]);
         assert_eq!(
-            pick_node(&nodes, &pods),
+            pick_node(&nodes, &pods, &Value::Null),
             Ok(Choice {
                 node: "b".into(),
                 evaluated: 3,
                 feasible: 2
             })
+        );
+    }
+
+    #[test]
+    fn a_control_plane_taint_keeps_pods_off_unless_they_tolerate_it() {
+        let (name, mut cp) = node("cp", "True");
+        cp["spec"]["taints"] =
+            json!([{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]);
+        let nodes = BTreeMap::from([(name, cp)]);
+        assert_eq!(
+            pick_node(&nodes, &BTreeMap::new(), &json!({"spec": {}})),
+            Err("0/1 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.".into())
+        );
+        let tolerant = json!({"spec": {"tolerations": [
+            {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}]}});
+        assert_eq!(
+            pick_node(&nodes, &BTreeMap::new(), &tolerant).map(|c| c.node),
+            Ok("cp".into())
         );
     }
 
@@ -546,7 +610,7 @@ mod tests {
             ),
         ]);
         let pods = BTreeMap::from([("p".to_owned(), json!([1, 2]))]);
-        assert!(pick_node(&nodes, &pods).is_err());
+        assert!(pick_node(&nodes, &pods, &Value::Null).is_err());
         assert!(!is_pending(&json!("pod")));
         let mut cache = BTreeMap::new();
         assert!(!apply(&mut cache, "ADDED", json!(null)));
