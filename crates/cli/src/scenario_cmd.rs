@@ -162,9 +162,8 @@ impl Narrator {
             line(&text);
             for c in result.failures() {
                 line(&format!(
-                    "  ✗ {}:{}: step {}: {}",
-                    result.file.display(),
-                    c.line,
+                    "  ✗ {}: step {}: {}",
+                    c.place(&result.file),
                     c.step + 1,
                     c.describe()
                 ));
@@ -364,6 +363,45 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// The files to play, parsed. A file that is a chapter of another scenario in the same run is
+/// played inside that story, not again on its own; one line says so for each story.
+fn plays(files: Vec<PathBuf>) -> Vec<(PathBuf, Result<Scenario, kubecorp_scenario::ParseErrors>)> {
+    let key = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
+    let parsed: Vec<_> = files
+        .into_iter()
+        .map(|f| {
+            let s = kubecorp_scenario::parse_file(&f);
+            (f, s)
+        })
+        .collect();
+    let mut inside = std::collections::HashSet::new();
+    for (file, s) in &parsed {
+        if let Ok(s) = s {
+            let here: Vec<_> = s
+                .chapters
+                .iter()
+                .filter(|c| parsed.iter().any(|(f, _)| key(f) == key(c)))
+                .collect();
+            if !here.is_empty() {
+                line(&format!(
+                    "· {} chapters of {} are played inside it, not on their own: {}",
+                    here.len(),
+                    file.display(),
+                    here.iter()
+                        .map(|c| c.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            inside.extend(here.into_iter().map(|c| key(c)));
+        }
+    }
+    parsed
+        .into_iter()
+        .filter(|(f, _)| !inside.contains(&key(f)))
+        .collect()
+}
+
 /// `kubecorp test PATH…`.
 pub fn test(
     paths: &[PathBuf],
@@ -399,11 +437,11 @@ pub fn test(
     let entries: Vec<Entry> = rt.block_on(async {
         let limit = Arc::new(tokio::sync::Semaphore::new(jobs));
         let mut tasks = Vec::new();
-        for file in files {
+        for (file, parsed) in plays(files) {
             let limit = limit.clone();
             let opts = opts.clone();
             tasks.push(tokio::spawn(async move {
-                let scenario = match kubecorp_scenario::parse_file(&file) {
+                let scenario = match parsed {
                     Ok(s) => s,
                     Err(e) => {
                         return Entry::Invalid {
@@ -455,9 +493,8 @@ pub fn test(
                     ));
                     for c in r.failures() {
                         line(&format!(
-                            "    {}:{}: step {}: {}",
-                            r.file.display(),
-                            c.line,
+                            "    {}: step {}: {}",
+                            c.place(&r.file),
                             c.step + 1,
                             c.describe()
                         ));

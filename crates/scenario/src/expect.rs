@@ -38,6 +38,9 @@ pub struct Check {
     pub step: usize,
     /// The line of the step's `expect:` in the file.
     pub line: u32,
+    /// The chapter file that line is in, when the step came from a chapter (`chapters:`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<std::path::PathBuf>,
     /// What is checked: `status`, `verdict`, `log by etcd`, …
     pub what: String,
     pub expected: String,
@@ -62,6 +65,7 @@ impl Check {
         Check {
             step,
             line,
+            file: None,
             what: what.to_owned(),
             expected,
             actual,
@@ -82,6 +86,15 @@ impl Check {
             skipped: true,
             ..Check::new(step, line, what, String::new(), why, true)
         }
+    }
+
+    /// `FILE:LINE` of the check: its chapter's file, or `scenario` (the file that was run).
+    pub fn place(&self, scenario: &std::path::Path) -> String {
+        format!(
+            "{}:{}",
+            self.file.as_deref().unwrap_or(scenario).display(),
+            self.line
+        )
     }
 
     /// `status: expected 403, got 200`.

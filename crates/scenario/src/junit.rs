@@ -41,9 +41,12 @@ pub fn junit(entries: &[Entry]) -> Result<String, quick_junit::SerializeError> {
                 suite.add_property(quick_junit::Property::new("title", result.title.as_str()));
                 for check in &result.checks {
                     let case_name = format!(
-                        "step {} (line {}): {} {}",
+                        "step {} ({}): {} {}",
                         check.step + 1,
-                        check.line,
+                        match &check.file {
+                            Some(f) => format!("{}:{}", f.display(), check.line),
+                            None => format!("line {}", check.line),
+                        },
                         check.what,
                         check.expected
                     );
@@ -57,9 +60,8 @@ pub fn junit(entries: &[Entry]) -> Result<String, quick_junit::SerializeError> {
                         let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
                         s.set_message(check.describe());
                         s.set_description(format!(
-                            "{}:{}: {}{}",
-                            result.file.display(),
-                            check.line,
+                            "{}: {}{}",
+                            check.place(&result.file),
                             check.describe(),
                             check
                                 .why

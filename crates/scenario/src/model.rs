@@ -20,7 +20,11 @@ pub struct Scenario {
     pub title: String,
     pub description: Option<String>,
     pub lab: LabSpec,
+    /// Every step to play, in order. For a file with `chapters:`, the chapters' steps (each
+    /// carrying its chapter's file), without their `setup:` steps.
     pub steps: Vec<Step>,
+    /// The chapter files this scenario plays, resolved relative to it (empty for most files).
+    pub chapters: Vec<PathBuf>,
 }
 
 /// How the office is built before the first step.
@@ -47,6 +51,12 @@ pub struct Step {
     pub index: usize,
     /// Where the step starts in the file.
     pub line: u32,
+    /// The chapter file the step comes from, when it is played as part of a longer story
+    /// (`chapters:`); `None` when it is in the scenario's own file.
+    pub file: Option<PathBuf>,
+    /// A `setup:` step: it makes what earlier chapters would have made, so it runs only when its
+    /// file is played on its own.
+    pub setup: bool,
     /// The story's time of day (`9:00`), a label for the room.
     pub at: Option<String>,
     /// Narration said before the action (a step with only `say` is narration alone).
@@ -115,17 +125,24 @@ impl Who {
 pub enum Component {
     Apiserver,
     Etcd,
+    /// etcd's peer port (:2380), where members talk among themselves.
+    EtcdPeer,
     Kubelet,
+    /// kube-scheduler's secure port (:10259).
+    Scheduler,
 }
 
 impl Component {
-    pub const NAMES: &'static [&'static str] = &["apiserver", "etcd", "kubelet"];
+    pub const NAMES: &'static [&'static str] =
+        &["apiserver", "etcd", "etcd-peer", "kubelet", "scheduler"];
 
     pub fn name(self) -> &'static str {
         match self {
             Component::Apiserver => "apiserver",
             Component::Etcd => "etcd",
+            Component::EtcdPeer => "etcd-peer",
             Component::Kubelet => "kubelet",
+            Component::Scheduler => "scheduler",
         }
     }
 }
@@ -137,6 +154,9 @@ pub struct Request {
     pub to: Component,
     /// Which node's kubelet (default: the first node).
     pub node: Option<String>,
+    /// The name dialled instead of 127.0.0.1 (`localhost`), so the server's badge is checked
+    /// against that name.
+    pub host: Option<String>,
     pub call: Call,
 }
 
@@ -156,6 +176,9 @@ pub enum Call {
         name: Option<String>,
         namespace: Option<String>,
         body: Option<Value>,
+        /// `approve`/`deny` without a name: every Pending CSR for this signer (a kubelet names
+        /// its own CSRs `csr-xxxxx`).
+        signer: Option<String>,
     },
 }
 

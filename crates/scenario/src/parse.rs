@@ -505,7 +505,11 @@ impl Cx {
             );
             return None;
         }
-        let f = self.fields(root, "", &["title", "description", "lab", "steps"])?;
+        let f = self.fields(
+            root,
+            "",
+            &["title", "description", "lab", "setup", "steps", "chapters"],
+        )?;
         let title = self.req_string(&f, "title", "one line naming the story");
         let description = self.opt_string(&f, "description");
         let lab = match f.get("lab") {
@@ -515,14 +519,49 @@ impl Cx {
         if let Some(lab) = &lab {
             self.nodes.clone_from(&lab.nodes);
         }
-        let steps_node = self.require(&f, "steps", "a list of steps")?;
+        if let Some(chapters) = f.get("chapters") {
+            for field in ["steps", "setup"] {
+                if let Some(n) = f.get(field) {
+                    self.error(
+                        n,
+                        field,
+                        Problem::Other(format!(
+                            "a file with chapters plays only its chapters: move the {field} into a chapter"
+                        )),
+                    );
+                }
+            }
+            let (steps, files) = self.chapters(chapters)?;
+            return Some(Scenario {
+                file: self.file.clone(),
+                title: title?,
+                description,
+                lab: lab?,
+                steps,
+                chapters: files,
+            });
+        }
+        let mut steps = Vec::new();
+        if let Some(setup) = f.get("setup") {
+            let Raw::Seq(items) = &setup.value else {
+                self.wrong_type(setup, "setup", "a list of steps");
+                return None;
+            };
+            for (i, node) in items.iter().enumerate() {
+                if let Some(mut step) = self.step(node, "setup", i, steps.len()) {
+                    step.setup = true;
+                    steps.push(step);
+                }
+            }
+        }
+        let steps_node = self.require(&f, "steps", "a list of steps, or chapters")?;
         let Raw::Seq(items) = &steps_node.value else {
             self.wrong_type(steps_node, "steps", "a list of steps");
             return None;
         };
-        let mut steps = Vec::new();
-        for (index, node) in items.iter().enumerate() {
-            if let Some(step) = self.step(node, index) {
+        let first = steps.len();
+        for (i, node) in items.iter().enumerate() {
+            if let Some(step) = self.step(node, "steps", i, first + i) {
                 steps.push(step);
             }
         }
@@ -539,7 +578,95 @@ impl Cx {
             description,
             lab: lab?,
             steps,
+            chapters: Vec::new(),
         })
+    }
+
+    /// `chapters: [day/0900-grand-entrance.yaml, …]`: each file, relative to this one, is read
+    /// as a scenario of its own (its problems name its own file) and its steps, without its
+    /// `setup:`, are played in order. Its title and description open it as narration.
+    fn chapters(&mut self, node: &Node) -> Option<(Vec<Step>, Vec<PathBuf>)> {
+        let Raw::Seq(items) = &node.value else {
+            self.wrong_type(node, "chapters", "a list of scenario files");
+            return None;
+        };
+        if items.is_empty() {
+            self.error(
+                node,
+                "chapters",
+                Problem::Other("a story with chapters needs at least one".into()),
+            );
+            return None;
+        }
+        let base = self
+            .file
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let mut steps = Vec::new();
+        let mut files = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let path = format!("chapters[{i}]");
+            let Some(name) = self.string(item, &path) else {
+                continue;
+            };
+            let file = base.join(&name);
+            if !file.is_file() {
+                self.error(
+                    item,
+                    &path,
+                    Problem::Other(format!(
+                        "{}: no such chapter file (chapters are relative to this file)",
+                        file.display()
+                    )),
+                );
+                continue;
+            }
+            if files.contains(&file) || file == self.file {
+                self.error(
+                    item,
+                    &path,
+                    Problem::Other(format!("{name} is already a chapter of this story")),
+                );
+                continue;
+            }
+            match parse_file(&file) {
+                Ok(chapter) if !chapter.chapters.is_empty() => self.error(
+                    item,
+                    &path,
+                    Problem::Other(format!(
+                        "{name} has chapters of its own; a chapter holds steps"
+                    )),
+                ),
+                Ok(chapter) => {
+                    let opening = [Some(chapter.title.clone()), chapter.description.clone()]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join("\n");
+                    steps.push(Step {
+                        index: 0,
+                        line: 1,
+                        file: Some(file.clone()),
+                        setup: false,
+                        at: None,
+                        say: Some(opening),
+                        action: Action::Say,
+                        expect: None,
+                    });
+                    let mut n = 0;
+                    for mut step in chapter.steps.into_iter().filter(|s| !s.setup) {
+                        n += 1;
+                        step.index = n;
+                        step.file = Some(file.clone());
+                        steps.push(step);
+                    }
+                }
+                Err(ParseErrors(errors)) => self.errors.extend(errors),
+            }
+            files.push(file);
+        }
+        Some((steps, files))
     }
 
     fn lab(&mut self, node: &Node, path: &str) -> Option<LabSpec> {
@@ -623,8 +750,9 @@ impl Cx {
         Some(staff)
     }
 
-    fn step(&mut self, node: &Node, index: usize) -> Option<Step> {
-        let path = format!("steps[{index}]");
+    /// Step `i` of the list `list` (`steps` or `setup`); `index` is its place in the run.
+    fn step(&mut self, node: &Node, list: &str, i: usize, index: usize) -> Option<Step> {
+        let path = format!("{list}[{i}]");
         const ACTIONS: &[&str] = &[
             "request",
             "run",
@@ -690,6 +818,8 @@ impl Cx {
         Some(Step {
             index,
             line: line(node),
+            file: None,
+            setup: false,
             at,
             say,
             action: action?,
@@ -864,6 +994,8 @@ impl Cx {
             "namespace",
             "key",
             "node",
+            "host",
+            "signer",
         ];
         allowed.extend_from_slice(Verb::NAMES);
         let f = self.fields(node, path, &allowed)?;
@@ -876,7 +1008,9 @@ impl Cx {
                 let name = self.choice(n, &f.child("to"), Component::NAMES, "a component")?;
                 Some(match name.as_str() {
                     "etcd" => Component::Etcd,
+                    "etcd-peer" => Component::EtcdPeer,
                     "kubelet" => Component::Kubelet,
+                    "scheduler" => Component::Scheduler,
                     _ => Component::Apiserver,
                 })
             }
@@ -947,8 +1081,21 @@ impl Cx {
                 }
                 let name = self.opt_string(&f, "name");
                 let namespace = self.opt_string(&f, "namespace");
+                let signer = self.opt_string(&f, "signer");
+                let by_signer = matches!(verb, Verb::Approve | Verb::Deny)
+                    && lookup_resource(&resource)
+                        .is_some_and(|r| r.name == "certificatesigningrequests");
+                if signer.is_some() && (!by_signer || name.is_some()) {
+                    self.error(
+                        f.get("signer").unwrap_or(node),
+                        &f.child("signer"),
+                        Problem::Other(
+                            "'signer' picks the Pending CSRs to approve or deny: it goes with 'approve: csr' or 'deny: csr' and no name".into(),
+                        ),
+                    );
+                }
                 let needs_name = matches!(verb, Verb::Approve | Verb::Deny | Verb::Delete);
-                if needs_name && name.is_none() {
+                if needs_name && name.is_none() && signer.is_none() {
                     self.error(
                         node,
                         path,
@@ -986,6 +1133,7 @@ impl Cx {
                     name,
                     namespace,
                     body,
+                    signer,
                 })
             }
             _ => {
@@ -1022,10 +1170,37 @@ impl Cx {
                 Problem::Other("'node' picks a kubelet: it goes with 'to: kubelet'".into()),
             );
         }
+        let host = self.opt_string(&f, "host");
+        if let (Some(h), Some(at)) = (&host, f.get("host")) {
+            let ok = !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
+            if !ok {
+                self.error(
+                    at,
+                    &f.child("host"),
+                    Problem::Value {
+                        given: h.clone(),
+                        expected: "a host name or IP address (e.g. localhost)".into(),
+                        suggestion: None,
+                    },
+                );
+            }
+            if !matches!(to, Some(Component::Apiserver | Component::Etcd)) {
+                self.error(
+                    at,
+                    &f.child("host"),
+                    Problem::Other(
+                        "'host' names the apiserver or etcd by another name: it goes with 'to: apiserver' or 'to: etcd'".into(),
+                    ),
+                );
+            }
+        }
         Some(Request {
             who: who?,
             to: to?,
             node,
+            host,
             call: call?,
         })
     }

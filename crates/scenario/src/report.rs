@@ -48,7 +48,10 @@ pub fn markdown(result: &ScenarioResult) -> String {
             out,
             "| {} | {} | {} | {} | {} | {} |",
             c.step + 1,
-            c.line,
+            match &c.file {
+                Some(f) => format!("{}:{}", f.display(), c.line),
+                None => c.line.to_string(),
+            },
             escape(&c.what),
             escape(&c.expected),
             escape(&c.actual),
@@ -61,9 +64,12 @@ pub fn markdown(result: &ScenarioResult) -> String {
         for c in failed {
             let _ = write!(
                 out,
-                "- step {} (line {}): {}",
+                "- step {} ({}): {}",
                 c.step + 1,
-                c.line,
+                match &c.file {
+                    Some(f) => format!("{}:{}", f.display(), c.line),
+                    None => format!("line {}", c.line),
+                },
                 c.describe()
             );
             if let Some(why) = &c.why {

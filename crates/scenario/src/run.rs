@@ -136,6 +136,8 @@ struct Runner<'o> {
     opts: RunOptions,
     checks: Vec<Check>,
     hops: Vec<Hop>,
+    /// The chapter file of the step being played, if it came from one.
+    chapter: Option<PathBuf>,
     observer: &'o mut dyn Observer,
 }
 
@@ -238,21 +240,21 @@ pub async fn run(
         opts: opts.clone(),
         checks: Vec::new(),
         hops: Vec::new(),
+        chapter: None,
         observer,
     };
     for step in &scenario.steps {
+        runner.chapter.clone_from(&step.file);
         if let Some(why) = &runner.skipping {
             // Later steps may need what the skipped one would have done.
             let c = Check::skipped(step.index, step.line, "step", why.clone());
-            runner.observer.check(&c);
-            runner.checks.push(c);
+            runner.record(c);
             continue;
         }
         runner.observer.before_step(step);
         if let Err(e) = runner.step(step).await {
             let c = Check::failed_to_run(step.index, step.line, e);
-            runner.observer.check(&c);
-            runner.checks.push(c);
+            runner.record(c);
             break;
         }
     }
@@ -439,13 +441,22 @@ impl Runner<'_> {
     }
 
     fn apiserver(&self, caller: &Caller) -> Result<KubeClient, String> {
+        self.apiserver_as(caller, None)
+    }
+
+    /// A client for Alice, dialled as `host` (default 127.0.0.1) at her port.
+    fn apiserver_as(&self, caller: &Caller, host: Option<&str>) -> Result<KubeClient, String> {
         let trust = match &caller.kubeconfig {
             Some(k) => TrustSource::kubeconfig(k),
             None => TrustSource::bundle(self.lab.ca_cert_path(Authority::Cluster)),
         };
+        let url = match host {
+            Some(h) => format!("https://{h}:{}", self.office.apiserver_addr.port()),
+            None => self.office.apiserver_url(),
+        };
         KubeClient::new(
             &caller.label,
-            &self.office.apiserver_url(),
+            &url,
             caller.cert.clone(),
             trust,
             self.clock.clone(),
@@ -489,7 +500,10 @@ impl Runner<'_> {
         }
     }
 
-    fn record(&mut self, c: Check) {
+    fn record(&mut self, mut c: Check) {
+        if c.file.is_none() {
+            c.file.clone_from(&self.chapter);
+        }
         self.observer.check(&c);
         self.checks.push(c);
     }
@@ -932,15 +946,29 @@ impl Runner<'_> {
     ) -> Result<(String, Outcome), String> {
         match request.to {
             Component::Apiserver => {
-                let client = self.apiserver(caller)?;
+                let client = self.apiserver_as(caller, request.host.as_deref())?;
                 self.api_call(&client, &request.call, caller).await
             }
-            Component::Etcd => {
+            Component::Etcd | Component::EtcdPeer => {
                 let Call::Raw { method, path, body } = &request.call else {
                     return Err("etcd takes method and path".into());
                 };
+                let url = if request.to == Component::EtcdPeer {
+                    let addr = self
+                        .office
+                        .etcd_peer_addr
+                        .ok_or("this office has no etcd peer port (an external etcd?)")?;
+                    format!("https://{addr}")
+                } else {
+                    match (&request.host, self.office.etcd_addr) {
+                        (Some(h), Some(addr)) => format!("https://{h}:{}", addr.port()),
+                        _ => self.office.etcd_url.clone(),
+                    }
+                };
+                // Both of Charlie's ports log as etcd.
+                let door = "etcd";
                 let client = kubecorp_etcd::EtcdClient::new(
-                    &self.office.etcd_url,
+                    &url,
                     caller.cert.clone(),
                     TrustSource::bundle(self.lab.ca_cert_path(Authority::Etcd)),
                     self.clock.clone(),
@@ -965,8 +993,33 @@ impl Runner<'_> {
                         also: vec![String::from_utf8_lossy(&body).into_owned()],
                         ..Outcome::default()
                     },
-                    Err(e) => self.etcd_failure(e, caller).await,
+                    Err(e) => self.etcd_failure(e, caller, door).await,
                 };
+                Ok((what, outcome))
+            }
+            Component::Scheduler => {
+                let Call::Raw { method, path, body } = &request.call else {
+                    return Err("the scheduler takes method and path".into());
+                };
+                let addr = self
+                    .office
+                    .scheduler_addr
+                    .ok_or("this office runs no scheduler: add scheduler to lab.staff")?;
+                let what = format!("{method} {path}");
+                let reply = crate::kubelet::call(
+                    crate::kubelet::Dial {
+                        caller: &caller.label,
+                        addr,
+                        identity: caller.cert.clone(),
+                        clock: &self.clock,
+                        events: &self.events,
+                    },
+                    method,
+                    path,
+                    body.as_ref().map(|b| b.to_string().into_bytes()),
+                )
+                .await;
+                let outcome = self.unverified_outcome(reply, caller, "scheduler").await;
                 Ok((what, outcome))
             }
             Component::Kubelet => {
@@ -1012,34 +1065,50 @@ impl Runner<'_> {
                     body.as_ref().map(|b| b.to_string().into_bytes()),
                 )
                 .await;
-                let mut outcome = Outcome::default();
-                match reply {
-                    Ok((code, body)) => {
-                        let text = String::from_utf8_lossy(&body).trim_end().to_owned();
-                        outcome.allowed = (200..300).contains(&code);
-                        outcome.status = Some(code);
-                        outcome.stage = Some(match code {
-                            401 => Stage::Authn,
-                            403 => Stage::Authz,
-                            _ => Stage::Request,
-                        });
-                        outcome.text = text;
-                    }
-                    Err((stage, text)) => {
-                        outcome.stage = Some(stage);
-                        outcome.text = text;
-                    }
-                }
-                if !outcome.allowed {
-                    self.refusal_from_events(&mut outcome, caller, "kubelet")
-                        .await;
-                }
+                let outcome = self.unverified_outcome(reply, caller, "kubelet").await;
                 Ok((what, outcome))
             }
         }
     }
 
-    async fn etcd_failure(&mut self, e: kubecorp_etcd::ClientError, caller: &Caller) -> Outcome {
+    /// The outcome of a call to a door whose serving badge is not checked (a kubelet, the
+    /// scheduler): 401 is authentication, 403 authorization.
+    async fn unverified_outcome(
+        &mut self,
+        reply: Result<(u16, bytes::Bytes), (Stage, String)>,
+        caller: &Caller,
+        door: &str,
+    ) -> Outcome {
+        let mut outcome = Outcome::default();
+        match reply {
+            Ok((code, body)) => {
+                let text = String::from_utf8_lossy(&body).trim_end().to_owned();
+                outcome.allowed = (200..300).contains(&code);
+                outcome.status = Some(code);
+                outcome.stage = Some(match code {
+                    401 => Stage::Authn,
+                    403 => Stage::Authz,
+                    _ => Stage::Request,
+                });
+                outcome.text = text;
+            }
+            Err((stage, text)) => {
+                outcome.stage = Some(stage);
+                outcome.text = text;
+            }
+        }
+        if !outcome.allowed {
+            self.refusal_from_events(&mut outcome, caller, door).await;
+        }
+        outcome
+    }
+
+    async fn etcd_failure(
+        &mut self,
+        e: kubecorp_etcd::ClientError,
+        caller: &Caller,
+        door: &str,
+    ) -> Outcome {
         use kubecorp_etcd::client::Phase as EPhase;
         use kubecorp_etcd::ClientError as E;
         let mut outcome = Outcome {
@@ -1077,7 +1146,7 @@ impl Runner<'_> {
             }
             other => outcome.text = other.to_string(),
         }
-        self.refusal_from_events(&mut outcome, caller, "etcd").await;
+        self.refusal_from_events(&mut outcome, caller, door).await;
         outcome
     }
 
@@ -1138,6 +1207,16 @@ impl Runner<'_> {
         call: &Call,
         caller: &Caller,
     ) -> Result<(String, Outcome), String> {
+        if let Call::Verb {
+            verb,
+            resource,
+            name: None,
+            signer: Some(signer),
+            ..
+        } = call
+        {
+            return Box::pin(self.decide_pending(client, *verb, resource, signer, caller)).await;
+        }
         let (method, path, body, success_text) = match call {
             Call::Raw { method, path, body } => (
                 method
@@ -1153,6 +1232,7 @@ impl Runner<'_> {
                 name,
                 namespace,
                 body,
+                ..
             } => {
                 let r = lookup_resource(resource)
                     .ok_or_else(|| format!("{resource}: not a resource the apiserver serves"))?;
@@ -1287,6 +1367,72 @@ impl Runner<'_> {
         Ok((what, outcome))
     }
 
+    /// `kubectl certificate approve` (or deny) for every Pending CSR of `signer`, as an admin
+    /// does after `kubectl get csr`.
+    async fn decide_pending(
+        &mut self,
+        client: &KubeClient,
+        verb: Verb,
+        resource: &str,
+        signer: &str,
+        caller: &Caller,
+    ) -> Result<(String, Outcome), String> {
+        let list = "/apis/certificates.k8s.io/v1/certificatesigningrequests";
+        let reply = client.send(Method::GET, list, None, "").await;
+        let items = match reply {
+            Ok(r) if (200..300).contains(&r.code) => {
+                r.json()["items"].as_array().cloned().unwrap_or_default()
+            }
+            other => {
+                let what = format!("GET {list}");
+                let outcome = self.api_outcome(client, &what, other, None, caller).await;
+                return Ok((what, outcome));
+            }
+        };
+        let pending: Vec<String> = items
+            .iter()
+            .filter(|c| c["spec"]["signerName"] == signer)
+            .filter(|c| {
+                c["status"]["conditions"]
+                    .as_array()
+                    .is_none_or(|l| l.is_empty())
+            })
+            .filter_map(|c| c["metadata"]["name"].as_str().map(str::to_owned))
+            .collect();
+        if pending.is_empty() {
+            return Ok((
+                format!("{} pending {signer} CSRs", verb.name()),
+                Outcome {
+                    text: "No resources found".into(),
+                    stage: Some(Stage::Request),
+                    ..Outcome::default()
+                },
+            ));
+        }
+        let mut texts = Vec::new();
+        let mut last = None;
+        for name in pending {
+            let call = Call::Verb {
+                verb,
+                resource: resource.to_owned(),
+                name: Some(name),
+                namespace: None,
+                body: None,
+                signer: None,
+            };
+            let (what, outcome) = self.api_call(client, &call, caller).await?;
+            texts.push(outcome.text.clone());
+            let failed = !outcome.allowed;
+            last = Some((what, outcome));
+            if failed {
+                break;
+            }
+        }
+        let (what, mut outcome) = last.expect("at least one CSR");
+        outcome.text = texts.join("\n");
+        Ok((what, outcome))
+    }
+
     async fn api_outcome(
         &mut self,
         client: &KubeClient,
@@ -1417,6 +1563,7 @@ impl Runner<'_> {
                     name: Some(csr.name.clone()),
                     namespace: None,
                     body: Some(object),
+                    signer: None,
                 },
                 caller,
             )

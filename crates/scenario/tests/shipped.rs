@@ -45,9 +45,8 @@ async fn every_shipped_scenario_passes() {
                     .failures()
                     .map(|c| {
                         format!(
-                            "  {}:{}: step {}: {}",
-                            file.display(),
-                            c.line,
+                            "  {}: step {}: {}",
+                            c.place(&file),
                             c.step + 1,
                             c.describe()
                         )
