@@ -308,7 +308,7 @@ impl Observer for JsonLines {
     }
     fn step(&mut self, step: &Step, headline: &str) {
         line(
-            &json!({"type": "step", "step": step.index + 1, "line": step.line, "at": step.at, "say": step.say, "headline": headline})
+            &json!({"type": "step", "step": step.index + 1, "line": step.line, "file": step.file, "at": step.at, "say": step.say, "headline": headline})
                 .to_string(),
         );
     }

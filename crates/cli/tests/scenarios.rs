@@ -263,3 +263,49 @@ fn kubecorp_run_step_asks_for_enter_before_each_step() {
         "one pause per step: {stderr}"
     );
 }
+
+#[test]
+fn a_story_in_chapters_runs_once_in_one_lab_and_a_failure_names_the_chapter_file() {
+    let dir = fixture("chapters");
+    let run = kubecorp(["test", &dir])
+        .failure(1)
+        .stdout_has("· 2 chapters of ")
+        .stdout_has("story.yaml  A story in two chapters (1 of 2 checks failed")
+        .stdout_has("0 passed, 1 failed");
+    // Chapter two's request is steps[1] of two.yaml, at line 5; its expect at line 6.
+    assert!(
+        run.stdout.contains(&format!(
+            "{dir}/two.yaml:6: step 2: status: expected 200, got 403"
+        )),
+        "{}",
+        run.dump()
+    );
+    // The chapters are not played again on their own.
+    assert!(!run.stdout.contains("Chapter one ("), "{}", run.dump());
+    // Alone, a chapter plays its setup too.
+    kubecorp(["test", &fixture("chapters/one.yaml")])
+        .success()
+        .stdout_has("Chapter one (2 checks");
+}
+
+#[test]
+fn a_problem_in_a_chapter_names_the_chapter_file_and_a_missing_chapter_the_story() {
+    let dir = fixture("broken-chapter");
+    kubecorp(["run", &format!("{dir}/story.yaml")])
+        .failure(2)
+        .stderr_has(&format!(
+            "{dir}/story.yaml:2:33: chapters[2]: {dir}/missing.yaml: no such chapter file"
+        ))
+        .stderr_has(&format!(
+            "{dir}/bad.yaml:4:14: steps[0].expect: unknown field 'staus'"
+        ));
+}
+
+#[test]
+fn kubecorp_test_plays_the_shipped_day_once_as_a_whole() {
+    kubecorp(["test", &scenarios("kubecorp-day.yaml"), &scenarios("day")])
+        .success()
+        .stdout_has("· 7 chapters of ")
+        .stdout_has("kubecorp-day.yaml  A day at KubeCorp")
+        .stdout_has("1 passed, 0 failed");
+}

@@ -47,7 +47,7 @@ pub struct LabSpec {
 /// One step of the story.
 #[derive(Debug, Clone)]
 pub struct Step {
-    /// Position in `steps:` (0-based, as error paths print it).
+    /// Position in its own file's `steps:` (or `setup:`), 0-based, as error paths print it.
     pub index: usize,
     /// Where the step starts in the file.
     pub line: u32,

@@ -225,15 +225,18 @@ pub fn parse_str(file: &Path, text: &str) -> Result<Scenario, ParseErrors> {
     let mut cx = Cx {
         file: file.to_owned(),
         errors: Vec::new(),
+        chapter_errors: Vec::new(),
         identities: Vec::new(),
         csrs: Vec::new(),
         nodes: vec![CONTROL_PLANE_NODE.into()],
     };
     let scenario = cx.scenario(&root);
     match scenario {
-        Some(s) if cx.errors.is_empty() => Ok(s),
+        Some(s) if cx.errors.is_empty() && cx.chapter_errors.is_empty() => Ok(s),
         _ => {
+            // This file's problems in file order, then each chapter's, chapter by chapter.
             cx.errors.sort_by_key(|e| (e.line, e.column));
+            cx.errors.append(&mut cx.chapter_errors);
             Err(ParseErrors(cx.errors))
         }
     }
@@ -243,6 +246,8 @@ pub fn parse_str(file: &Path, text: &str) -> Result<Scenario, ParseErrors> {
 struct Cx {
     file: PathBuf,
     errors: Vec<ParseError>,
+    /// Problems in chapter files, each already naming its own file (kept in chapter order).
+    chapter_errors: Vec<ParseError>,
     /// Identities made so far by `csr` steps, so `as: jon` can say "did you mean john".
     identities: Vec<String>,
     /// CSR names submitted so far.
@@ -548,7 +553,7 @@ impl Cx {
                 return None;
             };
             for (i, node) in items.iter().enumerate() {
-                if let Some(mut step) = self.step(node, "setup", i, steps.len()) {
+                if let Some(mut step) = self.step(node, "setup", i, i) {
                     step.setup = true;
                     steps.push(step);
                 }
@@ -559,9 +564,8 @@ impl Cx {
             self.wrong_type(steps_node, "steps", "a list of steps");
             return None;
         };
-        let first = steps.len();
         for (i, node) in items.iter().enumerate() {
-            if let Some(step) = self.step(node, "steps", i, first + i) {
+            if let Some(step) = self.step(node, "steps", i, i) {
                 steps.push(step);
             }
         }
@@ -630,14 +634,24 @@ impl Cx {
                 );
                 continue;
             }
-            match parse_file(&file) {
-                Ok(chapter) if !chapter.chapters.is_empty() => self.error(
+            let nested = std::fs::read_to_string(&file)
+                .ok()
+                .and_then(|text| serde_saphyr::from_str::<Node>(&text).ok())
+                .is_some_and(|root| match &root.value {
+                    Raw::Map(entries) => entries.iter().any(|(k, _)| k.value == "chapters"),
+                    _ => false,
+                });
+            if nested {
+                self.error(
                     item,
                     &path,
                     Problem::Other(format!(
                         "{name} has chapters of its own; a chapter holds steps"
                     )),
-                ),
+                );
+                continue;
+            }
+            match parse_file(&file) {
                 Ok(chapter) => {
                     let opening = [Some(chapter.title.clone()), chapter.description.clone()]
                         .into_iter()
@@ -654,15 +668,12 @@ impl Cx {
                         action: Action::Say,
                         expect: None,
                     });
-                    let mut n = 0;
                     for mut step in chapter.steps.into_iter().filter(|s| !s.setup) {
-                        n += 1;
-                        step.index = n;
                         step.file = Some(file.clone());
                         steps.push(step);
                     }
                 }
-                Err(ParseErrors(errors)) => self.errors.extend(errors),
+                Err(ParseErrors(errors)) => self.chapter_errors.extend(errors),
             }
             files.push(file);
         }
@@ -750,7 +761,7 @@ impl Cx {
         Some(staff)
     }
 
-    /// Step `i` of the list `list` (`steps` or `setup`); `index` is its place in the run.
+    /// Step `i` of the list `list` (`steps` or `setup`); `index` is what checks number it by.
     fn step(&mut self, node: &Node, list: &str, i: usize, index: usize) -> Option<Step> {
         let path = format!("{list}[{i}]");
         const ACTIONS: &[&str] = &[
@@ -1652,5 +1663,80 @@ mod tests {
                 assert!(e.line >= 1 && e.column >= 1, "{text}: {e}");
             }
         }
+    }
+
+    #[test]
+    fn chapters_play_in_order_without_their_setup_and_keep_their_own_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write(
+            "one.yaml",
+            "title: One\nsetup:\n  - say: alone only\nsteps:\n  - say: first\n",
+        );
+        write("two.yaml", "title: Two\nsteps:\n  - say: second\n");
+        write("day.yaml", "title: Day\nchapters: [one.yaml, two.yaml]\n");
+        let day = parse_file(&dir.path().join("day.yaml")).unwrap();
+        let said: Vec<_> = day.steps.iter().map(|s| s.say.clone().unwrap()).collect();
+        assert_eq!(said, ["One", "first", "Two", "second"]);
+        assert_eq!(day.steps[1].file, Some(dir.path().join("one.yaml")));
+        assert_eq!(day.chapters.len(), 2);
+        let alone = parse_file(&dir.path().join("one.yaml")).unwrap();
+        assert_eq!(alone.steps.len(), 2);
+        assert!(alone.steps[0].setup && !alone.steps[1].setup);
+    }
+
+    #[test]
+    fn a_problem_in_a_chapter_names_the_chapter_and_a_missing_one_the_story() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write(
+            "bad.yaml",
+            "title: Bad\nsteps:\n  - request: {get: pods}\n    expect: {staus: 1}\n",
+        );
+        write("nested.yaml", "title: N\nchapters: [bad.yaml]\n");
+        write(
+            "day.yaml",
+            "title: Day\nchapters: [bad.yaml, gone.yaml, nested.yaml]\nsteps: []\n",
+        );
+        let text = parse_file(&dir.path().join("day.yaml"))
+            .unwrap_err()
+            .to_string();
+        let bad = dir.path().join("bad.yaml").display().to_string();
+        let day = dir.path().join("day.yaml").display().to_string();
+        assert!(
+            text.contains(&format!(
+                "{bad}:4:14: steps[0].expect: unknown field 'staus'"
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("{day}:2:22: chapters[1]: ")),
+            "{text}"
+        );
+        assert_eq!(text.matches("'staus'").count(), 1, "{text}");
+        assert!(text.contains("no such chapter file"), "{text}");
+        assert!(
+            text.contains("nested.yaml has chapters of its own"),
+            "{text}"
+        );
+        assert!(
+            text.contains("a file with chapters plays only its chapters"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn new_doors_and_names_parse_and_misuse_is_explained() {
+        let ok = "title: t\nsteps:\n  - request: {as: etcd-peer, to: etcd-peer, path: /members}\n  - request: {as: anonymous, to: scheduler, path: /healthz}\n  - request: {host: localhost, get: pods}\n  - request: {approve: csr, signer: kubernetes.io/kubelet-serving}\n";
+        parse_str(Path::new("x.yaml"), ok).unwrap();
+        let text = errors("title: t\nsteps:\n  - request: {to: kubelet, host: localhost, path: /healthz}\n  - request: {get: pods, signer: x}\n");
+        assert!(
+            text.contains("steps[0].request.host: 'host' names the apiserver or etcd"),
+            "{text}"
+        );
+        assert!(
+            text.contains("steps[1].request.signer: 'signer' picks the Pending CSRs"),
+            "{text}"
+        );
     }
 }

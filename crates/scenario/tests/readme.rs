@@ -18,19 +18,28 @@ fn every_step_kind_and_expectation_in_the_readme_parses() {
     let blocks = yaml_blocks(&readme);
     assert_eq!(
         blocks.len(),
-        3,
-        "the file, the step kinds, the expectations"
+        5,
+        "the file, chapters, setup, the step kinds, the expectations"
     );
     let file = blocks[0].replace("  - ...\n", "  - say: hello\n");
     kubecorp_scenario::parse_str(Path::new("README.md#file"), &file)
         .unwrap_or_else(|e| panic!("{e}"));
-    let steps = format!("title: t\nsteps:\n{}", indent(&blocks[1]));
+    // Chapters are relative to the file: the README's example names the shipped day.
+    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/README.md");
+    let day = kubecorp_scenario::parse_str(&here, &blocks[1]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(day.chapters.len(), 2);
+    assert!(day.steps.iter().all(|s| s.file.is_some()));
+    let setup = format!("title: t\n{}", blocks[2]);
+    let alone = kubecorp_scenario::parse_str(Path::new("README.md#setup"), &setup)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(alone.steps.iter().filter(|s| s.setup).count(), 2);
+    let steps = format!("title: t\nsteps:\n{}", indent(&blocks[3]));
     let scenario = kubecorp_scenario::parse_str(Path::new("README.md#steps"), &steps)
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(scenario.steps.len() >= 20, "{}", scenario.steps.len());
     let expect = format!(
         "title: t\nsteps:\n  - request: {{get: pods}}\n{}",
-        indent(&indent(&blocks[2]))
+        indent(&indent(&blocks[4]))
     );
     kubecorp_scenario::parse_str(Path::new("README.md#expect"), &expect)
         .unwrap_or_else(|e| panic!("{e}"));
