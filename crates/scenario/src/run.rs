@@ -639,7 +639,11 @@ impl Runner<'_> {
             Action::Renew { target } => {
                 self.observer.step(
                     step,
-                    &format!("the Founder renews {target} (kubeadm certs renew {target})"),
+                    &if KUBEADM_RENEWS.contains(&target.as_str()) {
+                        format!("the Founder renews {target} (kubeadm certs renew {target})")
+                    } else {
+                        format!("the Founder renews {target} (kubecorp certs renew {target}; `kubeadm certs renew` has no such name)")
+                    },
                 );
                 let renewed = kubecorp_pki::renew::renew(&self.lab, target, self.clock.now())
                     .map_err(|e| e.to_string())?;
@@ -1918,6 +1922,22 @@ impl Runner<'_> {
         }
     }
 }
+
+/// The names `kubeadm certs renew` accepts (besides `all`): never a CA, `sa`, kubelet.conf or
+/// kube-proxy's credential.
+const KUBEADM_RENEWS: &[&str] = &[
+    "admin.conf",
+    "apiserver",
+    "apiserver-etcd-client",
+    "apiserver-kubelet-client",
+    "controller-manager.conf",
+    "etcd-healthcheck-client",
+    "etcd-peer",
+    "etcd-server",
+    "front-proxy-client",
+    "scheduler.conf",
+    "super-admin.conf",
+];
 
 fn headline_request(request: &Request, caller: &Caller) -> String {
     let badge = match &caller.identity {
