@@ -253,6 +253,9 @@ pub enum WaitFor {
 pub enum ClockMove {
     Advance(Duration),
     Set(OffsetDateTime),
+    /// A chapter opens: a standing lab clock moves forward to the chapter's time of day (its
+    /// `lab.clock`), the next one at or after now, so the story's clock carries on; never back.
+    Chapter(time::Time),
 }
 
 /// A key, a CSR and its submission.

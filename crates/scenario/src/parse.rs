@@ -665,7 +665,10 @@ impl Cx {
                         setup: false,
                         at: None,
                         say: Some(opening),
-                        action: Action::Say,
+                        action: match chapter.lab.clock {
+                            Some(t) => Action::Clock(ClockMove::Chapter(t.time())),
+                            None => Action::Say,
+                        },
                         expect: None,
                     });
                     for mut step in chapter.steps.into_iter().filter(|s| !s.setup) {

@@ -671,6 +671,34 @@ impl Runner<'_> {
                 });
                 Ok(())
             }
+            Action::Clock(ClockMove::Chapter(time_of_day)) => {
+                let now = self.clock.now();
+                let mut at = now.replace_time(*time_of_day);
+                if at < now {
+                    at += time::Duration::days(1);
+                }
+                if self.clock.is_fixed() && at > now {
+                    self.clock.set(at);
+                    self.observer.step(
+                        step,
+                        &format!(
+                            "the story moves on to {:02}:{:02}: the lab clock reads {}",
+                            at.hour(),
+                            at.minute(),
+                            rfc3339(at)
+                        ),
+                    );
+                    self.hops.push(Hop::Note {
+                        text: format!("clock = {}", rfc3339(at)),
+                    });
+                } else {
+                    self.observer.step(
+                        step,
+                        &format!("a new chapter: the lab clock reads {}", rfc3339(now)),
+                    );
+                }
+                Ok(())
+            }
             Action::Clock(ClockMove::Set(at)) => {
                 self.clock.set(*at);
                 self.observer
