@@ -322,6 +322,7 @@ async fn sync_loop(k: Arc<Kubelet>) {
     let mut lease = Backoff::new(base);
     let mut client_manager = rotation::Manager::new(certs::Kind::Client, base);
     let mut serving_manager = rotation::Manager::new(certs::Kind::Serving, base);
+    let mut followed = 0u32;
     loop {
         if !registered && register.ready() {
             match node::register(&k).await {
@@ -350,6 +351,25 @@ async fn sync_loop(k: Arc<Kubelet>) {
         if k.config.rotate_server_certificates {
             serving_manager.step(&k).await;
         }
-        tokio::time::sleep(base).await;
+        // client-go's certificate manager watches its CSR, so an approval is picked up at
+        // once. Here a fresh CSR is read again soon (50 ms, doubling up to the sync period),
+        // so an approval that follows the request closely is seen at once, and one that never
+        // comes costs one read per sync period.
+        let waiting = client_manager.is_waiting() || serving_manager.is_waiting();
+        let pause = match waiting {
+            true => {
+                let pause = base.min(CSR_FOLLOW_FIRST * 2u32.saturating_pow(followed.min(16)));
+                followed += 1;
+                pause
+            }
+            false => {
+                followed = 0;
+                base
+            }
+        };
+        tokio::time::sleep(pause).await;
     }
 }
+
+/// How soon a fresh CSR is read again (the real manager holds a watch on it).
+const CSR_FOLLOW_FIRST: Duration = Duration::from_millis(50);

@@ -106,6 +106,11 @@ impl Manager {
         );
     }
 
+    /// Whether a CSR is out, waiting for approval or signing.
+    pub fn is_waiting(&self) -> bool {
+        self.pending.is_some()
+    }
+
     /// One step: decide whether a new certificate is due, send or follow the CSR.
     pub async fn step(&mut self, k: &Kubelet) {
         if !self.backoff.ready() {
