@@ -121,6 +121,11 @@ impl ClientError {
             ClientError::Status { code: 401, .. } => {
                 "error: You must be logged in to the server (Unauthorized)".into()
             }
+            // A Status without a reason (e.g. a failed proxy to a kubelet) has none in
+            // kubectl's line either.
+            ClientError::Status {
+                reason, message, ..
+            } if reason.is_empty() => format!("Error from server: {message}"),
             ClientError::Status {
                 reason, message, ..
             } => format!("Error from server ({reason}): {message}"),
@@ -346,10 +351,15 @@ impl KubeClient {
     /// The error for a non-2xx answer, read from its Status body if it has one.
     pub fn status_error(&self, request: String, reply: &Reply) -> ClientError {
         let status = reply.json();
+        let is_status = status["kind"] == "Status";
         let reason = status["reason"]
             .as_str()
             .map(str::to_owned)
             .unwrap_or_else(|| {
+                if is_status {
+                    // A Status without a reason: kubectl shows none either.
+                    return String::new();
+                }
                 http::StatusCode::from_u16(reply.code)
                     .ok()
                     .and_then(|c| c.canonical_reason())
