@@ -320,9 +320,9 @@ async fn sync_loop(k: Arc<Kubelet>) {
     let mut register = Backoff::new(base);
     let mut heartbeat = Backoff::new(base);
     let mut lease = Backoff::new(base);
-    let mut client_manager = rotation::Manager::new(certs::Kind::Client, base);
-    let mut serving_manager = rotation::Manager::new(certs::Kind::Serving, base);
-    let mut followed = 0u32;
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let mut client_manager = rotation::Manager::new(certs::Kind::Client, base, wake.clone());
+    let mut serving_manager = rotation::Manager::new(certs::Kind::Serving, base, wake.clone());
     loop {
         if !registered && register.ready() {
             match node::register(&k).await {
@@ -351,25 +351,11 @@ async fn sync_loop(k: Arc<Kubelet>) {
         if k.config.rotate_server_certificates {
             serving_manager.step(&k).await;
         }
-        // client-go's certificate manager watches its CSR, so an approval is picked up at
-        // once. Here a fresh CSR is read again soon (50 ms, doubling up to the sync period),
-        // so an approval that follows the request closely is seen at once, and one that never
-        // comes costs one read per sync period.
-        let waiting = client_manager.is_waiting() || serving_manager.is_waiting();
-        let pause = match waiting {
-            true => {
-                let pause = base.min(CSR_FOLLOW_FIRST * 2u32.saturating_pow(followed.min(16)));
-                followed += 1;
-                pause
-            }
-            false => {
-                followed = 0;
-                base
-            }
-        };
-        tokio::time::sleep(pause).await;
+        // A watched CSR that gets its answer wakes the loop at once (client-go's certificate
+        // manager watches its CSR too); otherwise the next sync period comes round.
+        tokio::select! {
+            _ = tokio::time::sleep(base) => {}
+            _ = wake.notified() => {}
+        }
     }
 }
-
-/// How soon a fresh CSR is read again (the real manager holds a watch on it).
-const CSR_FOLLOW_FIRST: Duration = Duration::from_millis(50);

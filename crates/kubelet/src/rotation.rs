@@ -66,16 +66,39 @@ pub(crate) struct Manager {
     /// The CSR sent and the key it was made for.
     pending: Option<(String, KeyPair)>,
     backoff: Backoff,
+    /// Rung when a watched CSR is answered, so the sync loop follows it at once.
+    wake: Arc<tokio::sync::Notify>,
 }
 
 impl Manager {
-    pub fn new(kind: Kind, base: std::time::Duration) -> Manager {
+    pub fn new(kind: Kind, base: std::time::Duration, wake: Arc<tokio::sync::Notify>) -> Manager {
         Manager {
             kind,
             deadline: None,
             pending: None,
             backoff: Backoff::new(base),
+            wake,
         }
+    }
+
+    /// Watches CSR `name` as client-go's certificate manager does, and rings `wake` when it is
+    /// answered (issued, denied or failed). If the watch cannot be held, the sync loop's own
+    /// reads still find the answer.
+    fn watch_for_answer(&self, k: &Kubelet, name: &str) {
+        let client = k.client();
+        let wake = self.wake.clone();
+        let path = format!("{CSR_PATH}?watch=true&fieldSelector=metadata.name%3D{name}");
+        tokio::spawn(async move {
+            let Ok(mut watch) = client.watch(&path).await else {
+                return;
+            };
+            while let Some(Ok(event)) = watch.next().await {
+                if !matches!(certs::csr_state(&event.object), CsrState::Pending) {
+                    wake.notify_one();
+                    return;
+                }
+            }
+        });
     }
 
     fn logger(&self) -> &'static str {
@@ -104,11 +127,6 @@ impl Manager {
                 .caller_log(line)
                 .explanation(explanation.to_owned()),
         );
-    }
-
-    /// Whether a CSR is out, waiting for approval or signing.
-    pub fn is_waiting(&self) -> bool {
-        self.pending.is_some()
     }
 
     /// One step: decide whether a new certificate is due, send or follow the CSR.
@@ -173,6 +191,7 @@ impl Manager {
             .await
         {
             Ok(created) => {
+                self.watch_for_answer(k, &name);
                 self.pending = Some((name, key));
                 self.settle(k, &created);
             }
