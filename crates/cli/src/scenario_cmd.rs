@@ -413,10 +413,15 @@ pub fn test(
     if files.is_empty() {
         anyhow::bail!("no scenario files (*.yaml) found");
     }
+    // kubeadm's root (`/etc/kubernetes`) or its pki directory (`/etc/kubernetes/pki`).
+    let pki = pki.map(|dir| match dir.join("pki").join("ca.crt").exists() {
+        true => dir.join("pki"),
+        false => dir,
+    });
     if let Some(dir) = &pki {
         if !dir.join("ca.crt").exists() {
             anyhow::bail!(
-                "{}: no ca.crt (expected a kubeadm pki directory, e.g. /etc/kubernetes/pki)",
+                "{}: no ca.crt (expected kubeadm's directory, e.g. /etc/kubernetes, or its pki/)",
                 dir.display()
             );
         }
