@@ -1946,7 +1946,7 @@ impl Runner<'_> {
                 };
                 return Ok((outcome, seen));
             }
-            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
     }
 }
