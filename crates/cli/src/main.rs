@@ -115,6 +115,10 @@ enum Command {
         /// How events are printed: readable lines, or JSON lines.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         log_format: Format,
+        /// Print only refusals and what the staff did (pods bound, routes written, badges
+        /// rotated), not every successful badge check.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Run one member of staff on its own, to spread the office over several processes or hosts.
     Serve {
@@ -146,6 +150,10 @@ enum Command {
         /// How events are printed: readable lines, or JSON lines.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         log_format: Format,
+        /// Print only refusals and what the staff did (pods bound, routes written, badges
+        /// rotated), not every successful badge check.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Play a scenario file: build a private lab, run its steps, narrate them and check them.
     Run {
@@ -421,6 +429,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             rotate_server_certificates,
             now,
             log_format,
+            quiet,
         } => {
             let clock = lab_clock(now.as_deref(), real_now)?;
             let first = node_name
@@ -446,6 +455,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     staff: kubecorp_office::Staff::ALL,
                 },
                 log_format,
+                quiet,
             ))?;
             Ok(ExitCode::SUCCESS)
         }
@@ -459,6 +469,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             rotate_server_certificates,
             now,
             log_format,
+            quiet,
         } => {
             let clock = lab_clock(now.as_deref(), real_now)?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -474,6 +485,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 etcd,
                 clock,
                 format: log_format,
+                quiet,
             }))?;
             Ok(ExitCode::SUCCESS)
         }

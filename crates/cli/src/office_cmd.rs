@@ -67,10 +67,11 @@ pub struct ServeOptions {
     pub etcd: Option<String>,
     pub clock: LabClock,
     pub format: Format,
+    pub quiet: bool,
 }
 
 /// Opens the whole office and narrates until a signal.
-pub async fn up(opts: OfficeOptions, format: Format) -> Result<()> {
+pub async fn up(opts: OfficeOptions, format: Format, quiet: bool) -> Result<()> {
     let events = opts.events.clone();
     let mut feed = events.subscribe();
     let office = Office::start(opts).await?;
@@ -108,7 +109,7 @@ pub async fn up(opts: OfficeOptions, format: Format) -> Result<()> {
         office.apiserver_url()
     );
     say!("Press Ctrl-C to close the office.\n");
-    narrate_until_signal(&mut feed, format).await?;
+    narrate_until_signal(&mut feed, format, quiet).await?;
     say!("Closing the office.");
     office.shutdown().await;
     Ok(())
@@ -221,7 +222,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         }
     };
     say!("Press Ctrl-C to stop {name}.\n");
-    narrate_until_signal(&mut feed, opts.format).await?;
+    narrate_until_signal(&mut feed, opts.format, opts.quiet).await?;
     say!("Stopping {name}.");
     stop.stop();
     let _ = task.await;
@@ -242,6 +243,7 @@ fn apiserver_url(lab: &kubecorp_pki::Lab, kubeconfig: &str, given: Option<&str>)
 async fn narrate_until_signal(
     feed: &mut tokio::sync::broadcast::Receiver<kubecorp_trust::Event>,
     format: Format,
+    quiet: bool,
 ) -> Result<()> {
     use std::io::IsTerminal;
     let color = std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
@@ -251,6 +253,7 @@ async fn narrate_until_signal(
             _ = tokio::signal::ctrl_c() => break,
             _ = terminate.recv() => break,
             event = feed.recv() => match event {
+                Ok(event) if quiet && !kubecorp_office::narrate::worth_telling_quietly(&event) => {}
                 Ok(event) => match format {
                     Format::Text => say!("{}", kubecorp_office::narrate::narrate(&event, color)),
                     Format::Json => say!("{}", serde_json::to_string(&event)?),

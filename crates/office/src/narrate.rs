@@ -1,6 +1,6 @@
 //! The narrator: one readable line per event, with the real text and the plain explanation on failure.
 
-use kubecorp_trust::Event;
+use kubecorp_trust::{Event, Stage};
 
 /// Renders an event for a room: time, hop, stage, verdict, then (on a refusal) what each side
 /// prints, what it means and how to fix it. `color` adds ANSI green/red.
@@ -42,4 +42,32 @@ pub fn narrate(event: &Event, color: bool) -> String {
         }
     }
     out
+}
+
+/// Whether `--quiet` narration tells this event: every refusal, and what the staff did (a pod
+/// bound, a route written, a badge rotated), but not each successful badge check and request.
+pub fn worth_telling_quietly(event: &Event) -> bool {
+    const STAFF: &[&str] = &["scheduler", "kube-proxy", "controller-manager", "kubelet"];
+    !event.allowed
+        || (event.stage == Stage::Request && STAFF.contains(&event.from.as_str()))
+        || event.logged_by.is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::OffsetDateTime;
+
+    #[test]
+    fn quiet_narration_keeps_refusals_and_staff_actions_and_drops_routine_checks() {
+        let at = OffsetDateTime::UNIX_EPOCH;
+        let routine = Event::new(at, "127.0.0.1:5000", "etcd", Stage::Tls).allowed(true);
+        let refused = Event::new(at, "system:kube-scheduler", "apiserver", Stage::Authn);
+        let bound = Event::new(at, "scheduler", "apiserver", Stage::Request)
+            .allowed(true)
+            .detail("bound default/web to kubecorp-control-plane");
+        assert!(!worth_telling_quietly(&routine));
+        assert!(worth_telling_quietly(&refused));
+        assert!(worth_telling_quietly(&bound));
+    }
 }
