@@ -1,7 +1,6 @@
 //! `kubecorp run` and `kubecorp test` through the binary: narration, reports, JUnit, exit codes,
 //! and the messages a broken scenario file gets.
 
-#[path = "../../../tests/support/mod.rs"]
 mod support;
 
 use std::path::PathBuf;
@@ -13,7 +12,7 @@ fn root() -> PathBuf {
 }
 
 fn fixture(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    root()
         .join("tests/fixtures")
         .join(name)
         .to_string_lossy()
