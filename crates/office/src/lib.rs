@@ -85,14 +85,49 @@ pub const CONTROL_PLANE_NODE: &str = "kubecorp-control-plane";
 
 /// Where the `i`th node's kubelet listens: the first on `first`, the others on the next
 /// loopback addresses (127.0.0.2, …) at the same port, so each node has an address of its own.
-pub fn kubelet_addr(first: SocketAddr, i: usize) -> SocketAddr {
+pub fn kubelet_addr(first: SocketAddr, i: usize) -> Result<SocketAddr, OfficeError> {
     match first.ip() {
         std::net::IpAddr::V4(ip) if ip.is_loopback() && i > 0 => {
-            let [a, b, c, d] = ip.octets();
-            let n = u32::from_be_bytes([a, b, c, d]) + i as u32;
-            SocketAddr::from((std::net::Ipv4Addr::from(n), first.port()))
+            let next = u32::try_from(i)
+                .ok()
+                .and_then(|i| u32::from(ip).checked_add(i))
+                .map(std::net::Ipv4Addr::from)
+                .filter(|ip| ip.is_loopback())
+                .ok_or_else(|| OfficeError::Staff {
+                    component: "kubelet".into(),
+                    problem: format!(
+                        "--kubelet-listen {first}: node {} would need {ip}+{i}, past the loopback range 127.0.0.0/8",
+                        i + 1
+                    ),
+                })?;
+            Ok(SocketAddr::from((next, first.port())))
         }
-        _ => first,
+        _ => Ok(first),
+    }
+}
+
+/// Checks a node name as the lab will use it (in `system:node:NAME` and as a directory):
+/// a lower-case RFC 1123 DNS subdomain.
+pub fn check_node_name(name: &str) -> Result<(), OfficeError> {
+    let ok = !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        });
+    match ok {
+        true => Ok(()),
+        false => Err(OfficeError::Staff {
+            component: "kubelet".into(),
+            problem: format!(
+                "node name {name:?}: expected a lower-case RFC 1123 DNS name (a-z, 0-9, '-' and '.')"
+            ),
+        }),
     }
 }
 
@@ -227,7 +262,8 @@ impl Office {
         let mut kubelet_listeners = Vec::new();
         if opts.staff.kubelets {
             for (i, node) in opts.nodes.iter().enumerate() {
-                let addr = kubelet_addr(opts.kubelet_listen, i);
+                check_node_name(node)?;
+                let addr = kubelet_addr(opts.kubelet_listen, i)?;
                 let listener = bind("kubelet", addr).await?;
                 let bound = local_addr("kubelet", addr, &listener)?;
                 kubelet_listeners.push((node.clone(), bound, listener));

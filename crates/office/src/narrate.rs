@@ -5,6 +5,41 @@ use kubecorp_trust::{Event, Stage};
 /// Renders an event for a room: time, hop, stage, verdict, then (on a refusal) what each side
 /// prints, what it means and how to fix it. `color` adds ANSI green/red.
 pub fn narrate(event: &Event, color: bool) -> String {
+    // A badge's CN or a peer's text could carry terminal control codes: show them, don't obey.
+    let clean = |s: &String| -> String {
+        s.chars()
+            .flat_map(|c| match c.is_control() {
+                true => c.escape_default().collect::<Vec<_>>(),
+                false => vec![c],
+            })
+            .collect()
+    };
+    let mut safe = event.clone();
+    for text in [&mut safe.from, &mut safe.to] {
+        *text = clean(text);
+    }
+    for text in [
+        &mut safe.client_text,
+        &mut safe.server_log,
+        &mut safe.explanation,
+        &mut safe.hint,
+        &mut safe.detail,
+        &mut safe.logged_by,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        *text = clean(text);
+    }
+    if let Some(id) = &mut safe.identity {
+        id.cn = clean(&id.cn);
+        id.issuer = clean(&id.issuer);
+        id.orgs = id.orgs.iter().map(clean).collect();
+    }
+    narrate_raw(&safe, color)
+}
+
+fn narrate_raw(event: &Event, color: bool) -> String {
     let (mark, on, off) = match (event.allowed, color) {
         (true, true) => ("✓", "\x1b[32m", "\x1b[0m"),
         (false, true) => ("✗", "\x1b[31m", "\x1b[0m"),
@@ -57,6 +92,15 @@ pub fn worth_telling_quietly(event: &Event) -> bool {
 mod tests {
     use super::*;
     use time::OffsetDateTime;
+
+    #[test]
+    fn control_codes_in_a_badge_are_shown_not_obeyed() {
+        let at = OffsetDateTime::UNIX_EPOCH;
+        let event = Event::new(at, "evil\x1b[2J", "apiserver", Stage::Authn).detail("GET /\x07");
+        let line = narrate(&event, true);
+        assert!(line.contains("evil\\u{1b}[2J"), "{line}");
+        assert!(line.contains("GET /\\u{7}"), "{line}");
+    }
 
     #[test]
     fn quiet_narration_keeps_refusals_and_staff_actions_and_drops_routine_checks() {

@@ -257,6 +257,7 @@ pub fn node_kubeconfig(
     node: &str,
     clock: &LabClock,
 ) -> Result<std::path::PathBuf, OfficeError> {
+    crate::check_node_name(node)?;
     if crate::kubelet_conf_node(lab).as_deref() == Some(node) {
         return Ok(lab.kubeconfig_path("kubelet.conf"));
     }

@@ -39,12 +39,21 @@ pub const BACKDATE: Duration = Duration::hours(1);
 pub const VALIDITY: Duration = Duration::days(365);
 
 /// A self-signed serving pair, PEM encoded.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct SelfSigned {
     /// The leaf, then its throwaway CA.
     pub cert_pem: String,
     /// The leaf's RSA key (`RSA PRIVATE KEY`, PKCS#1).
     pub key_pem: String,
+}
+
+impl std::fmt::Debug for SelfSigned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The key stays out of logs.
+        f.debug_struct("SelfSigned")
+            .field("cert_pem", &self.cert_pem)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Makes a pair for `host` with the given extra SANs, on the lab clock's `now`. RSA key

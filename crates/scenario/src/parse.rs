@@ -440,7 +440,7 @@ impl Cx {
 
     fn duration(&mut self, node: &Node, path: &str) -> Option<Duration> {
         let text = match &node.value {
-            Raw::Int(i) => return Some(Duration::seconds(*i)),
+            Raw::Int(i) => format!("{i}s"),
             _ => self.string(node, path)?,
         };
         match parse_duration(&text) {

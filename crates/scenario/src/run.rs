@@ -157,6 +157,7 @@ pub async fn run(
     };
     let tmp = match tempfile::Builder::new()
         .prefix("kubecorp-scenario-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
         .tempdir()
     {
         Ok(t) => t,
@@ -298,8 +299,7 @@ fn prepare_pki(
                     for entry in entries.flatten() {
                         let path = entry.path();
                         if path.extension().is_some_and(|e| e == "conf") && path.is_file() {
-                            std::fs::copy(&path, dir.join(entry.file_name()))
-                                .map_err(|e| format!("copying {}: {e}", path.display()))?;
+                            copy_file(&path, &dir.join(entry.file_name()))?;
                         }
                     }
                 }
@@ -355,7 +355,7 @@ fn fit_clock(pki: &Path, clock: &LabClock) -> Option<String> {
     if (from..=until).contains(&now) || from > until {
         return None;
     }
-    let start = from + Duration::minutes(5);
+    let start = from.checked_add(Duration::minutes(5)).unwrap_or(from);
     clock.set(start.min(until));
     Some(format!(
         "the scenario's clock ({}) is outside the time this PKI's certificates are all valid ({} to {}); the lab clock starts at {} instead, so checks on exact times may differ",
@@ -366,18 +366,39 @@ fn fit_clock(pki: &Path, clock: &LabClock) -> Option<String> {
     ))
 }
 
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
+/// Copies a PKI into the lab as the lab keeps its own: directories 0700, every file written
+/// atomically, keys and kubeconfigs 0600.
+fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
+    kubecorp_pki::fs::ensure_dir(to).map_err(|e| e.to_string())?;
+    let entries = std::fs::read_dir(from).map_err(|e| format!("{}: {e}", from.display()))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("{}: {e}", from.display()))?;
+        let source = entry.path();
         let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
+        let is_dir = entry
+            .file_type()
+            .map_err(|e| format!("{}: {e}", source.display()))?
+            .is_dir();
+        if is_dir {
+            copy_dir(&source, &target)?;
         } else {
-            std::fs::copy(entry.path(), &target)?;
+            copy_file(&source, &target)?;
         }
     }
     Ok(())
+}
+
+/// One file of a foreign PKI, with the lab's modes.
+fn copy_file(source: &Path, target: &Path) -> Result<(), String> {
+    let bytes = std::fs::read(source).map_err(|e| format!("{}: {e}", source.display()))?;
+    let secret = source
+        .extension()
+        .is_some_and(|e| e == "key" || e == "conf");
+    let mode = match secret {
+        true => kubecorp_pki::fs::Mode::Secret,
+        false => kubecorp_pki::fs::Mode::Public,
+    };
+    kubecorp_pki::fs::write_atomic(target, &bytes, mode).map_err(|e| e.to_string())
 }
 
 /// Who is calling, ready to dial.
@@ -1812,7 +1833,9 @@ impl Runner<'_> {
         let admin = self.admin()?;
         let limit = std::time::Duration::try_from(wait.timeout)
             .unwrap_or(std::time::Duration::from_secs(10));
-        let deadline = Instant::now() + limit;
+        let deadline = Instant::now()
+            .checked_add(limit)
+            .unwrap_or_else(|| Instant::now() + std::time::Duration::from_secs(86_400));
         let mut last = String::new();
         // An event that already happened (since the previous wait for an event) counts.
         let earlier = match wait.condition {

@@ -117,6 +117,7 @@ pub async fn serve_secure(
     let badge = self_signed_badge(made_at).await?;
     let dir = tempfile::Builder::new()
         .prefix("kubecorp-scheduler-serving-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
         .tempdir()
         .map_err(|e| ServingError::Store {
             dir: std::env::temp_dir(),

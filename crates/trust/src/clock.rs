@@ -18,6 +18,9 @@ use rustls::time_provider::TimeProvider;
 use rustls_pki_types::UnixTime;
 use time::{Duration, OffsetDateTime, UtcOffset};
 
+/// The last second the calendar holds: a clock moved past it stops there.
+const MAX_TIME: OffsetDateTime = time::macros::datetime!(9999-12-31 23:59:59 UTC);
+
 /// The lab's shared clock. Cheap to clone: clones share one time.
 #[derive(Clone, Debug, Default)]
 pub struct LabClock {
@@ -57,7 +60,15 @@ impl LabClock {
     /// The lab's "now", in UTC.
     pub fn now(&self) -> OffsetDateTime {
         match *self.lock() {
-            Mode::Real { offset } => OffsetDateTime::now_utc() + offset,
+            Mode::Real { offset } => {
+                OffsetDateTime::now_utc()
+                    .checked_add(offset)
+                    .unwrap_or(if offset.is_negative() {
+                        OffsetDateTime::UNIX_EPOCH
+                    } else {
+                        MAX_TIME
+                    })
+            }
             Mode::Fixed(at) => at,
         }
     }
@@ -80,9 +91,14 @@ impl LabClock {
         let mut mode = self.lock();
         *mode = match *mode {
             Mode::Real { offset } => Mode::Real {
-                offset: offset + by,
+                offset: offset.saturating_add(by),
             },
-            Mode::Fixed(at) => Mode::Fixed(at + by),
+            // A jump past the end of the calendar stops at its last second.
+            Mode::Fixed(at) => Mode::Fixed(at.checked_add(by).unwrap_or(if by.is_negative() {
+                OffsetDateTime::UNIX_EPOCH
+            } else {
+                MAX_TIME
+            })),
         };
     }
 
