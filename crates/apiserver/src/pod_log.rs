@@ -377,8 +377,31 @@ async fn fetch(
         )
         .body(Empty::<Bytes>::new())
         .map_err(|e| (Stage::Request, e.to_string()))?;
-    let response = match sender.send_request(request).await {
-        Ok(r) => r,
+    // The kubelet's address comes from a Node object: whoever answers there may never reply.
+    let exchange = async {
+        let response = match sender.send_request(request).await {
+            Ok(r) => r,
+            Err(e) => return Err(e),
+        };
+        let code = response.status().as_u16();
+        let body = Limited::new(response.into_body(), MAX_LOG)
+            .collect()
+            .await
+            .map_err(|e| (Stage::Request, e.to_string()));
+        Ok(body.map(|b| (code, b.to_bytes())))
+    };
+    let answered = match tokio::time::timeout(EXCHANGE_TIMEOUT, exchange).await {
+        Ok(answered) => answered,
+        Err(_) => {
+            driver.abort();
+            return Err((
+                Stage::Request,
+                "net/http: timeout awaiting response headers".into(),
+            ));
+        }
+    };
+    match answered {
+        Ok(result) => result,
         Err(e) => {
             let cause = driver.await.ok().and_then(Result::err);
             let text = match &cause {
@@ -390,17 +413,13 @@ async fn fetch(
             } else {
                 Stage::Request
             };
-            return Err((stage, text));
+            Err((stage, text))
         }
-    };
-    let code = response.status().as_u16();
-    let body = Limited::new(response.into_body(), MAX_LOG)
-        .collect()
-        .await
-        .map_err(|e| (Stage::Request, e.to_string()))?
-        .to_bytes();
-    Ok((code, body))
+    }
 }
+
+/// How long a kubelet may take to answer once the connection is up.
+const EXCHANGE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 #[cfg(test)]
 mod tests {

@@ -40,6 +40,9 @@ use tokio_rustls::TlsConnector;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the handshake may take (client-go's `TLSHandshakeTimeout`).
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest answer (or watch event) a client reads: far above any object the lab stores.
+pub const MAX_BODY: usize = 64 * 1024 * 1024;
+
 /// How long one (non-watch) request may take once connected.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -397,16 +400,15 @@ impl KubeClient {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default()
                 .to_owned();
-            let body = response
-                .into_body()
+            let body = http_body_util::Limited::new(response.into_body(), MAX_BODY)
                 .collect()
                 .await
                 .map_err(|e| {
-                    self.transport(
-                        Phase::Request,
-                        client_error_text(&e, &Default::default()),
-                        None,
-                    )
+                    let text = match e.downcast_ref::<hyper::Error>() {
+                        Some(e) => client_error_text(e, &Default::default()),
+                        None => e.to_string(),
+                    };
+                    self.transport(Phase::Request, text, None)
                 })?
                 .to_bytes();
             Ok(Reply {
@@ -424,9 +426,21 @@ impl KubeClient {
     /// `GET path?watch=true…` and a stream of its events. `path` carries its own query.
     pub async fn watch(&self, path: &str) -> Result<Watch, ClientError> {
         let request = format!("GET {path}");
-        let response = self
-            .open(Method::GET, path, None, "application/json")
-            .await?;
+        let response = match tokio::time::timeout(
+            REQUEST_TIMEOUT,
+            self.open(Method::GET, path, None, "application/json"),
+        )
+        .await
+        {
+            Ok(response) => response?,
+            Err(_) => {
+                return Err(self.transport(
+                    Phase::Request,
+                    "net/http: timeout awaiting response headers".into(),
+                    None,
+                ))
+            }
+        };
         if !response.status().is_success() {
             let code = response.status().as_u16();
             let body = response
@@ -602,6 +616,11 @@ impl Watch {
                     }),
                     Err(e) => Err(format!("unreadable watch event: {e}")),
                 });
+            }
+            if self.buffer.len() > MAX_BODY {
+                return Some(Err(format!(
+                    "a watch event longer than {MAX_BODY} bytes without a line end"
+                )));
             }
             match self.body.frame().await? {
                 Ok(frame) => {

@@ -14,6 +14,10 @@ use serde_json::Value;
 
 use crate::klog;
 
+/// The pause between two list-and-watch rounds when a watch simply ended, so a server that
+/// closes every watch at once does not get a storm of handshakes.
+pub const ROUND_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// One resource a component lists and watches.
 #[derive(Clone, Copy, Debug)]
 pub struct Reflector {

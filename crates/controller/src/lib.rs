@@ -115,13 +115,16 @@ pub async fn run(config: EndpointsControllerConfig, shutdown: impl Future) {
             _ = &mut shutdown => return,
             round = controller.round(&mut backoff) => round,
         };
-        if let Err(error) = round {
-            controller.report(&error);
-            let wait = backoff.next_wait();
-            tokio::select! {
-                _ = &mut shutdown => return,
-                _ = tokio::time::sleep(wait) => {}
+        let wait = match round {
+            Err(error) => {
+                controller.report(&error);
+                backoff.next_wait()
             }
+            Ok(()) => kubecorp_client::reflector::ROUND_PAUSE,
+        };
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = tokio::time::sleep(wait) => {}
         }
     }
 }

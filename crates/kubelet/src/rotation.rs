@@ -68,6 +68,16 @@ pub(crate) struct Manager {
     backoff: Backoff,
     /// Rung when a watched CSR is answered, so the sync loop follows it at once.
     wake: Arc<tokio::sync::Notify>,
+    /// The watch on the pending CSR, stopped when the CSR is settled or replaced.
+    watcher: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Manager {
+    fn drop(&mut self) {
+        if let Some(w) = self.watcher.take() {
+            w.abort();
+        }
+    }
 }
 
 impl Manager {
@@ -78,27 +88,38 @@ impl Manager {
             pending: None,
             backoff: Backoff::new(base),
             wake,
+            watcher: None,
         }
     }
 
     /// Watches CSR `name` as client-go's certificate manager does, and rings `wake` when it is
     /// answered (issued, denied or failed). If the watch cannot be held, the sync loop's own
     /// reads still find the answer.
-    fn watch_for_answer(&self, k: &Kubelet, name: &str) {
+    fn stop_watching(&mut self) {
+        if let Some(w) = self.watcher.take() {
+            w.abort();
+        }
+    }
+
+    fn watch_for_answer(&mut self, k: &Kubelet, name: &str) {
         let client = k.client();
         let wake = self.wake.clone();
         let path = format!("{CSR_PATH}?watch=true&fieldSelector=metadata.name%3D{name}");
-        tokio::spawn(async move {
+        if let Some(old) = self.watcher.take() {
+            old.abort();
+        }
+        self.watcher = Some(tokio::spawn(async move {
             let Ok(mut watch) = client.watch(&path).await else {
                 return;
             };
             while let Some(Ok(event)) = watch.next().await {
-                if !matches!(certs::csr_state(&event.object), CsrState::Pending) {
+                let answered = !matches!(certs::csr_state(&event.object), CsrState::Pending);
+                if answered || event.kind == "DELETED" {
                     wake.notify_one();
                     return;
                 }
             }
-        });
+        }));
     }
 
     fn logger(&self) -> &'static str {
@@ -223,6 +244,7 @@ impl Manager {
             Err(e) if e.code() == Some(404) => {
                 // Deleted (garbage-collected, or by an admin): ask again.
                 self.pending = None;
+                self.stop_watching();
             }
             Err(e) => {
                 let line = format!(
@@ -250,6 +272,7 @@ impl Manager {
                 message,
             } => {
                 self.pending = None;
+                self.stop_watching();
                 let what = if condition == "Denied" {
                     "is denied"
                 } else {
@@ -267,6 +290,7 @@ impl Manager {
                 self.backoff.failed();
             }
             CsrState::Issued(cert_pem) => {
+                self.stop_watching();
                 let Some((name, key)) = self.pending.take() else {
                     return;
                 };

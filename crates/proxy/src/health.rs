@@ -103,8 +103,12 @@ pub async fn serve(listener: TcpListener, health: Health, shutdown: impl Future)
             _ = &mut shutdown => return,
             accepted = listener.accept() => match accepted {
                 Ok(conn) => conn,
-                // A failed accept (out of file descriptors…) is not worth dying for.
-                Err(_) => continue,
+                // A failed accept (out of file descriptors…) is not worth dying for, nor worth
+                // spinning on: wait a little before the next.
+                Err(_) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
             },
         };
         let _ = tcp.set_nodelay(true);
@@ -114,9 +118,13 @@ pub async fn serve(listener: TcpListener, health: Health, shutdown: impl Future)
                 let response = health.answer(req.uri().path());
                 async move { Ok::<_, Infallible>(response) }
             });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tcp), service)
-                .await;
+            // A client that never finishes its request is dropped after ten seconds.
+            let _ = tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tcp), service),
+            )
+            .await;
         });
     }
 }

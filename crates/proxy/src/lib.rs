@@ -138,14 +138,17 @@ pub async fn run(config: ProxyConfig, shutdown: impl Future) {
             _ = &mut shutdown => break,
             round = dave.round(&mut backoff) => round,
         };
-        if let Err(failure) = round {
-            dave.events
-                .emit(failure.event(&dave.client, &dave.clock, BADGE));
-            let wait = backoff.next_wait();
-            tokio::select! {
-                _ = &mut shutdown => break,
-                _ = tokio::time::sleep(wait) => {}
+        let wait = match round {
+            Err(failure) => {
+                dave.events
+                    .emit(failure.event(&dave.client, &dave.clock, BADGE));
+                backoff.next_wait()
             }
+            Ok(()) => kubecorp_client::reflector::ROUND_PAUSE,
+        };
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = tokio::time::sleep(wait) => {}
         }
     }
     let _ = stop.send(true);

@@ -100,13 +100,16 @@ pub async fn run(config: SchedulerConfig, shutdown: impl Future) {
             _ = &mut shutdown => return,
             round = bob.round(&mut backoff) => round,
         };
-        if let Err(error) = round {
-            bob.report(&error);
-            let wait = backoff.next_wait();
-            tokio::select! {
-                _ = &mut shutdown => return,
-                _ = tokio::time::sleep(wait) => {}
+        let wait = match round {
+            Err(error) => {
+                bob.report(&error);
+                backoff.next_wait()
             }
+            Ok(()) => reflector::ROUND_PAUSE,
+        };
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = tokio::time::sleep(wait) => {}
         }
     }
 }
