@@ -314,9 +314,24 @@ fn kubelet_query(query: &str) -> String {
     }
     let encoded: Vec<String> = params
         .into_iter()
-        .map(|(k, v)| format!("{k}={v}"))
+        .map(|(k, v)| format!("{k}={}", query_escape(&v)))
         .collect();
     format!("?{}", encoded.join("&"))
+}
+
+/// Go's `url.QueryEscape`: unreserved bytes as they are, a space as `+`, the rest `%XX`.
+fn query_escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(char::from(b))
+            }
+            b' ' => out.push('+'),
+            b => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 /// One GET to a kubelet over TLS with Alice's kubelet-client badge: the status and body, or the
@@ -425,6 +440,18 @@ const EXCHANGE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30)
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn log_options_reach_the_kubelet_escaped_so_they_cannot_smuggle_others() {
+        assert_eq!(
+            kubelet_query("tailLines=1%26previous%3Dtrue&container=web"),
+            "?tailLines=1%26previous%3Dtrue"
+        );
+        assert_eq!(
+            kubelet_query("sinceTime=2026-11-29T09:00:00Z&timestamps=true"),
+            "?sinceTime=2026-11-29T09%3A00%3A00Z&timestamps=true"
+        );
+    }
 
     #[test]
     fn a_pod_with_two_containers_needs_one_named_in_the_apiservers_words() {

@@ -246,6 +246,21 @@ pub fn store(
     key: &KeyPair,
     now: OffsetDateTime,
 ) -> Result<PathBuf, KubeletError> {
+    // client-go's tls.X509KeyPair check: the issued certificate must parse and carry the public
+    // half of the key this kubelet made for the request.
+    let issued =
+        kubecorp_pki::cert::parse_cert_chain(dir, cert_pem.as_bytes()).map_err(pki_error)?;
+    let leaf = issued.first().ok_or_else(|| KubeletError::Certificate {
+        what: format!("the issued {} certificate", kind.prefix()),
+        problem: "status.certificate holds no certificate".into(),
+    })?;
+    let info = kubecorp_pki::cert::CertInfo::from_der(dir, leaf).map_err(pki_error)?;
+    if rcgen::PublicKeyData::der_bytes(key) != info.public_key_der.as_slice() {
+        return Err(KubeletError::Certificate {
+            what: format!("the issued {} certificate", kind.prefix()),
+            problem: "tls: private key does not match public key".into(),
+        });
+    }
     let key_pem = private_key_pem(key).map_err(pki_error)?;
     let stamp = format!(
         "{:04}-{:02}-{:02}-{:02}-{:02}-{:02}",

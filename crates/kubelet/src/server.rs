@@ -49,20 +49,29 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// What Go's `crypto/tls` logs when the kubelet's `GetCertificate` has nothing to give.
 pub const NO_SERVING_CERTIFICATE: &str = "no serving certificate available for the kubelet";
 
-/// Accepts connections for ever.
+/// Accepts connections until this task is stopped; the open connections end with it.
 pub(crate) async fn serve(k: Arc<Kubelet>, listener: TcpListener) {
+    let mut connections = tokio::task::JoinSet::new();
     loop {
-        let (tcp, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(_) => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            // Reap finished connections as they end.
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
         };
         let _ = tcp.set_nodelay(true);
-        tokio::spawn(connection(k.clone(), tcp, peer));
+        connections.spawn(connection(k.clone(), tcp, peer));
     }
 }
+
+/// How long a visitor may take to send a request's head once connected (or between requests
+/// on a kept-alive connection).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn handshake_failed(k: &Kubelet, peer: SocketAddr, text: &str, client_text: Option<&str>) {
     let mut event = Event::new(k.now(), peer.to_string(), "kubelet", Stage::Tls)
@@ -131,6 +140,8 @@ async fn connection(k: Arc<Kubelet>, mut tcp: TcpStream, peer: SocketAddr) {
         async move { Ok::<_, Infallible>(answer(&k, &chain, peer, req).await) }
     });
     let _ = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
         .serve_connection(TokioIo::new(tls), service)
         .await;
 }
