@@ -222,7 +222,17 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         }
     };
     say!("Press Ctrl-C to stop {name}.\n");
-    narrate_until_signal(&mut feed, opts.format, opts.quiet).await?;
+    let mut task = task;
+    tokio::select! {
+        narrated = narrate_until_signal(&mut feed, opts.format, opts.quiet) => narrated?,
+        _ = &mut task => {
+            // It stopped by itself: tell what it said last, then leave.
+            while let Ok(event) = feed.try_recv() {
+                say!("{}", kubecorp_office::narrate::narrate(&event, false));
+            }
+            anyhow::bail!("{name} stopped by itself");
+        }
+    }
     say!("Stopping {name}.");
     stop.stop();
     let _ = task.await;

@@ -78,6 +78,31 @@ pub fn local_addr(
     })
 }
 
+/// A component that stopped by itself says so on the event stream, with its error, instead of
+/// vanishing while the room still watches.
+fn report_stop<E: std::fmt::Display>(
+    component: &str,
+    result: Result<(), E>,
+    clock: &LabClock,
+    events: &Events,
+) {
+    if let Err(e) = result {
+        events.emit(
+            kubecorp_trust::Event::new(
+                clock.now(),
+                component,
+                component,
+                kubecorp_trust::Stage::Tcp,
+            )
+            .caller_log(e.to_string())
+            .explanation(format!(
+                "{component} stopped: nobody answers at its door any more"
+            ))
+            .hint("read the error above, fix it (a port, a file, a permission) and start it again"),
+        );
+    }
+}
+
 /// Charlie: etcd on `etcd/server.crt`, trusting only `etcd/ca.crt`.
 pub fn etcd(
     lab: &Lab,
@@ -94,8 +119,10 @@ pub fn etcd(
         events.clone(),
     );
     let shutdown = shutdown.wait();
+    let (clock, events) = (clock.clone(), events.clone());
     tokio::spawn(async move {
-        let _ = kubecorp_etcd::run(config, listener, shutdown).await;
+        let result = kubecorp_etcd::run(config, listener, shutdown).await;
+        report_stop("etcd", result, &clock, &events);
     })
 }
 
@@ -143,8 +170,10 @@ pub async fn apiserver(
         events: events.clone(),
     };
     let shutdown = shutdown.wait();
+    let (clock, events) = (clock.clone(), events.clone());
     let task = tokio::spawn(async move {
-        let _ = kubecorp_apiserver::server::run(config, listener, shutdown).await;
+        let result = kubecorp_apiserver::server::run(config, listener, shutdown).await;
+        report_stop("apiserver", result, &clock, &events);
     });
     Ok((api, task))
 }
@@ -351,8 +380,10 @@ pub fn kubelet(
         }
     }
     let shutdown = shutdown.wait();
+    let (clock, events) = (clock.clone(), events.clone());
     Ok(tokio::spawn(async move {
-        let _ = kubecorp_kubelet::run(config, listener, shutdown).await;
+        let result = kubecorp_kubelet::run(config, listener, shutdown).await;
+        report_stop("kubelet", result, &clock, &events);
     }))
 }
 
@@ -380,8 +411,10 @@ pub fn etcd_peer(
         events.clone(),
     );
     let shutdown = shutdown.wait();
+    let (clock, events) = (clock.clone(), events.clone());
     tokio::spawn(async move {
-        let _ = kubecorp_etcd::run_peer(config, listener, shutdown).await;
+        let result = kubecorp_etcd::run_peer(config, listener, shutdown).await;
+        report_stop("etcd", result, &clock, &events);
     })
 }
 
@@ -396,6 +429,9 @@ pub fn scheduler_secure(
     let (clock, events) = (clock.clone(), events.clone());
     let shutdown = shutdown.wait();
     tokio::spawn(async move {
-        let _ = kubecorp_scheduler::serve_secure(listener, clock, events, shutdown).await;
+        let result =
+            kubecorp_scheduler::serve_secure(listener, clock.clone(), events.clone(), shutdown)
+                .await;
+        report_stop("scheduler", result, &clock, &events);
     })
 }
