@@ -204,6 +204,9 @@ struct Inner {
     rbac: Mutex<Option<RbacState>>,
     /// The badge shown to kubelets for `kubectl logs` (see [`crate::pod_log`]).
     kubelet_client: Mutex<Option<KubeletClientConfig>>,
+    /// Held from picking a Service's cluster IP until the Service is stored, so two creates
+    /// cannot take the same address (the real allocator reserves it in its own registry).
+    service_ips: tokio::sync::Mutex<()>,
 }
 
 impl Api {
@@ -217,6 +220,7 @@ impl Api {
                 signer,
                 rbac: Mutex::new(None),
                 kubelet_client: Mutex::new(None),
+                service_ips: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -634,6 +638,8 @@ impl Api {
         if let Some(m) = obj["metadata"].as_object_mut() {
             m.remove("resourceVersion");
         }
+        // Lives until the object is stored (see `Inner::service_ips`).
+        let mut reserved = None;
         match r.name {
             "certificatesigningrequests" => {
                 if let Err(message) = crate::csr::shape_check(&obj) {
@@ -657,6 +663,7 @@ impl Api {
             }
             "pods" if obj["status"]["phase"].is_null() => obj["status"]["phase"] = json!("Pending"),
             "services" => {
+                reserved = Some(self.inner.service_ips.lock().await);
                 if let Err(cause) = self.allocate_cluster_ip(&mut obj).await? {
                     return Ok(ApiResponse::status(status::invalid(
                         r.kind,
@@ -670,7 +677,9 @@ impl Api {
             _ => {}
         }
         let key = r.key(ns, &name);
-        match self.inner.store.create(&key, &obj).await {
+        let created = self.inner.store.create(&key, &obj).await;
+        drop(reserved);
+        match created {
             Ok(rev) => {
                 obj["metadata"]["resourceVersion"] = json!(rev.to_string());
                 self.publish("ADDED", &key, &obj);
