@@ -445,26 +445,30 @@ pub fn test(
         for (file, parsed) in plays(files) {
             let limit = limit.clone();
             let opts = opts.clone();
-            tasks.push(tokio::spawn(async move {
-                let scenario = match parsed {
-                    Ok(s) => s,
-                    Err(e) => {
-                        return Entry::Invalid {
-                            file,
-                            error: e.to_string(),
+            let named = file.clone();
+            tasks.push((
+                named,
+                tokio::spawn(async move {
+                    let scenario = match parsed {
+                        Ok(s) => s,
+                        Err(e) => {
+                            return Entry::Invalid {
+                                file,
+                                error: e.to_string(),
+                            }
                         }
-                    }
-                };
-                let _permit = limit.acquire_owned().await;
-                Entry::Ran(kubecorp_scenario::run::run(&scenario, &opts, &mut Quiet).await)
-            }));
+                    };
+                    let _permit = limit.acquire_owned().await;
+                    Entry::Ran(kubecorp_scenario::run::run(&scenario, &opts, &mut Quiet).await)
+                }),
+            ));
         }
         let mut entries = Vec::new();
-        for task in tasks {
+        for (file, task) in tasks {
             let entry = match task.await {
                 Ok(e) => e,
                 Err(e) => Entry::Invalid {
-                    file: PathBuf::from("?"),
+                    file,
                     error: format!("the run stopped: {e}"),
                 },
             };
