@@ -141,7 +141,10 @@ async fn serve_connection(config: ApiserverConfig, tcp: tokio::net::TcpStream, p
         let chain = chain.clone();
         async move { Ok::<_, Infallible>(answer(&config, &chain, peer, req).await) }
     });
+    // A visitor that connects and never sends a request's head is let go after 30 s.
     let _ = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(std::time::Duration::from_secs(30))
         .serve_connection(TokioIo::new(tls), service)
         .await;
 }

@@ -197,8 +197,11 @@ async fn connection(
         let identity = identity.clone();
         async move { Ok::<_, std::convert::Infallible>(serve(&shared, peer, identity, req).await) }
     });
-    let conn =
-        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tls), service);
+    // A visitor that connects and never sends a request's head is let go after 30 s.
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(std::time::Duration::from_secs(30))
+        .serve_connection(TokioIo::new(tls), service);
     tokio::pin!(conn);
     let stopping = async move {
         while !*stop.borrow_and_update() {
