@@ -297,7 +297,10 @@ impl Manager {
                 match certs::store(&k.config.cert_dir, self.kind, &cert_pem, &key, k.now()) {
                     Ok(current) => {
                         match self.kind {
-                            Kind::Client => k.use_client_cert(&current),
+                            Kind::Client => {
+                                k.use_client_cert(&current);
+                                point_kubeconfig_at(k, &current);
+                            }
                             Kind::Serving => {
                                 k.set_serving(Some(CertSource::pem_files(&current, &current)))
                             }
@@ -324,5 +327,33 @@ impl Manager {
                 }
             }
         }
+    }
+}
+
+/// kubeadm's `kubelet-finalize`: the kubelet's kubeconfig names the rotating
+/// `kubelet-client-current.pem` instead of embedding a badge that would soon be stale.
+fn point_kubeconfig_at(k: &Kubelet, current: &std::path::Path) {
+    let path = &k.config.kubeconfig;
+    let current = std::fs::canonicalize(current)
+        .ok()
+        .and_then(|p| {
+            p.parent()
+                .map(|dir| dir.join(certs::Kind::Client.current_file()))
+        })
+        .unwrap_or_else(|| current.to_owned());
+    let rewritten = kubecorp_pki::kubeconfig::Kubeconfig::read(path).and_then(|mut config| {
+        config.set_client_cert_files(&current, &current);
+        kubecorp_pki::fs::write_atomic(
+            path,
+            config.to_yaml().as_bytes(),
+            kubecorp_pki::fs::Mode::Secret,
+        )
+    });
+    if let Err(e) = rewritten {
+        k.emit(
+            Event::new(k.now(), "kubelet", "kubelet", Stage::Tls)
+                .caller_log(e.to_string())
+                .explanation("the kubelet could not point its kubeconfig at its rotated badge; it keeps using the badge file directly"),
+        );
     }
 }

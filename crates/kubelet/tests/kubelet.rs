@@ -661,6 +661,26 @@ async fn the_kubelet_renews_its_client_badge_by_csr_when_most_of_its_life_has_pa
         }
     })
     .await;
+
+    // kubeadm's layout: kubelet.conf now names the rotating file instead of embedding a badge,
+    // and what it names is the new badge.
+    let yaml = std::fs::read_to_string(&conf).unwrap();
+    let named = format!(
+        "client-certificate: {}",
+        std::fs::canonicalize(&lab.cert_dir)
+            .unwrap()
+            .join("kubelet-client-current.pem")
+            .display()
+    );
+    assert!(yaml.contains(&named), "{yaml}");
+    assert!(!yaml.contains("client-key-data"), "{yaml}");
+    let identity = kubecorp_trust::tls::CertSource::kubeconfig(&conf)
+        .identity()
+        .unwrap();
+    assert_eq!(
+        u128::from_str_radix(&new.serial, 16).map(|s| s.to_string()),
+        Ok(identity.serial)
+    );
     lab.stop().await;
 }
 

@@ -97,6 +97,19 @@ pub struct User {
     pub token: Option<String>,
 }
 
+/// Keeps the PEM blocks whose tag `keep` accepts; text that is not PEM, or has no such block,
+/// is returned as it is, so the reader's own error names what was found.
+fn only_blocks(pem_text: Vec<u8>, keep: impl Fn(&str) -> bool) -> Vec<u8> {
+    let Ok(blocks) = pem::parse_many(&pem_text) else {
+        return pem_text;
+    };
+    if blocks.iter().all(|b| keep(b.tag())) || !blocks.iter().any(|b| keep(b.tag())) {
+        return pem_text;
+    }
+    let kept: Vec<pem::Pem> = blocks.into_iter().filter(|b| keep(b.tag())).collect();
+    pem::encode_many(&kept).into_bytes()
+}
+
 /// The credentials a kubeconfig's current context carries, as PEM text.
 #[derive(Clone)]
 pub struct Credentials {
@@ -259,6 +272,10 @@ impl Kubeconfig {
                 "missing: this kubeconfig carries no client key".into(),
             )
         })?;
+        // One file may hold both (kubelet-client-current.pem): like Go's tls.X509KeyPair, take
+        // the certificates from the certificate file and the key from the key file.
+        let cert_pem = only_blocks(cert_pem, |tag| tag == "CERTIFICATE");
+        let key_pem = only_blocks(key_pem, |tag| tag.ends_with("PRIVATE KEY"));
         Ok(Credentials {
             server: cluster.cluster.server.clone(),
             ca_pem,
@@ -283,5 +300,77 @@ impl Kubeconfig {
                 user.user.client_key = None;
             }
         }
+    }
+
+    /// Points the current user at a certificate and key on disk instead of embedded data, as
+    /// kubeadm's `kubelet-finalize` phase points `kubelet.conf` at
+    /// `/var/lib/kubelet/pki/kubelet-client-current.pem` (cert and key in one file).
+    pub fn set_client_cert_files(&mut self, cert: &Path, key: &Path) {
+        let user_name = self
+            .contexts
+            .iter()
+            .find(|c| c.name == self.current_context)
+            .map(|c| c.context.user.clone());
+        for user in &mut self.users {
+            if Some(&user.name) == user_name.as_ref() {
+                user.user.client_certificate_data = None;
+                user.user.client_key_data = None;
+                user.user.client_certificate = Some(cert.display().to_string());
+                user.user.client_key = Some(key.display().to_string());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kubeconfig_naming_one_file_for_cert_and_key_reads_each_from_it() {
+        let ca = crate::issue::Ca::generate(
+            "kubernetes",
+            crate::KeyAlgorithm::EcdsaP256.generate().unwrap(),
+            time::OffsetDateTime::now_utc(),
+            crate::issue::CA_VALIDITY,
+        )
+        .unwrap();
+        let key = crate::KeyAlgorithm::EcdsaP256.generate().unwrap();
+        let shape = crate::issue::Shape {
+            common_name: "system:node:n1".into(),
+            organizations: vec!["system:nodes".into()],
+            sans: Vec::new(),
+            server_auth: false,
+            client_auth: true,
+        };
+        let cert = ca
+            .issue_now(&shape, &key, time::OffsetDateTime::now_utc())
+            .unwrap();
+        let cert_pem = crate::cert::cert_pem(&cert);
+        let key_pem = crate::keys::private_key_pem(&key).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("kubelet-client-current.pem"),
+            format!("{cert_pem}{key_pem}"),
+        )
+        .unwrap();
+        let mut config = Kubeconfig::with_client_cert(
+            "kubernetes",
+            "https://127.0.0.1:6443",
+            &crate::cert::cert_pem(&ca.cert),
+            "system:node:n1",
+            &cert_pem,
+            &key_pem,
+        );
+        let file = dir.path().join("kubelet-client-current.pem");
+        config.set_client_cert_files(&file, &file);
+        let path = dir.path().join("kubelet.conf");
+        let credentials = config.credentials(&path).unwrap();
+        assert_eq!(
+            String::from_utf8(credentials.cert_pem).unwrap().trim(),
+            cert_pem.trim()
+        );
+        let key_only = String::from_utf8(credentials.key_pem).unwrap();
+        assert!(key_only.contains("PRIVATE KEY") && !key_only.contains("CERTIFICATE"));
     }
 }
