@@ -131,6 +131,9 @@ enum Command {
         /// Where to listen (default: the component's conventional port on 127.0.0.1).
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
+        /// etcd only: also open its peer port here (e.g. 127.0.0.1:2380).
+        #[arg(long)]
+        peer_listen: Option<std::net::SocketAddr>,
         /// The etcd the apiserver stores in: https://HOST:PORT.
         #[arg(long)]
         etcd: Option<String>,
@@ -463,6 +466,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             component,
             dir,
             listen,
+            peer_listen,
             etcd,
             apiserver,
             node_name,
@@ -479,6 +483,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 component,
                 dir,
                 listen,
+                peer_listen,
                 apiserver,
                 node_name,
                 rotate_server_certificates,

@@ -61,6 +61,8 @@ pub struct ServeOptions {
     pub component: Component,
     pub dir: PathBuf,
     pub listen: Option<SocketAddr>,
+    /// etcd only: also open the peer port here.
+    pub peer_listen: Option<SocketAddr>,
     pub apiserver: Option<String>,
     pub node_name: Option<String>,
     pub rotate_server_certificates: bool,
@@ -132,6 +134,24 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
                 "etcd (Charlie, the vault) serves https://{addr}, trusting only {}",
                 lab.ca_cert_path(kubecorp_pki::Authority::Etcd).display()
             );
+            if let Some(wanted) = opts.peer_listen {
+                let peer = start::bind("etcd (peer)", wanted).await?;
+                let peer_addr = start::local_addr("etcd (peer)", wanted, &peer)?;
+                let peer_task = start::etcd_peer(
+                    &lab,
+                    peer,
+                    &format!("https://{addr}"),
+                    &opts.clock,
+                    &events,
+                    &shutdown,
+                );
+                say!(
+                    "etcd peer port serves https://{peer_addr}, for members showing etcd/peer.crt"
+                );
+                tokio::spawn(async move {
+                    let _ = peer_task.await;
+                });
+            }
             task
         }
         Component::Apiserver => {
