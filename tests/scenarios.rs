@@ -230,6 +230,15 @@ fn kubecorp_test_with_pki_runs_the_rules_against_a_pki_made_elsewhere() {
     ])
     .success()
     .stdout_has("3 passed, 0 failed");
+    // `kubecorp run` takes it too.
+    kubecorp([
+        "run",
+        &scenarios("break/wrong-group.yaml"),
+        "--pki",
+        lab.to_str().unwrap(),
+    ])
+    .success()
+    .stdout_has("checks passed, 0 failed");
     // kubeadm's root works as well as its pki/ directory: `--pki /etc/kubernetes`.
     kubecorp([
         "test",

@@ -171,6 +171,9 @@ enum Command {
         /// Also write a Markdown report (checks table and a Mermaid diagram of the hops).
         #[arg(long, value_name = "FILE.md")]
         report: Option<PathBuf>,
+        /// Run against a PKI made elsewhere (kubeadm's /etc/kubernetes, or its pki/).
+        #[arg(long, value_name = "DIR")]
+        pki: Option<PathBuf>,
     },
     /// Check scenario files (directories recursively) in parallel; exit 1 if any expectation fails.
     Test {
@@ -180,7 +183,7 @@ enum Command {
         /// Write a JUnit XML report: one test case per expectation.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
-        /// Run against a PKI made elsewhere (kubeadm layout: DIR/ca.crt, DIR/etcd/ca.crt, kubeconfigs in DIR/..).
+        /// Run against a PKI made elsewhere (kubeadm's /etc/kubernetes, or its pki/).
         #[arg(long, value_name = "DIR")]
         pki: Option<PathBuf>,
         /// How many scenarios run at once (default: one per CPU).
@@ -549,7 +552,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             step,
             format,
             report,
-        } => scenario_cmd::run(&file, step, format, report.as_deref()),
+            pki,
+        } => scenario_cmd::run(&file, step, format, report.as_deref(), pki),
         Command::Test {
             paths,
             junit,

@@ -48,7 +48,9 @@ pub fn run(
     step_by_step: bool,
     format: RunFormat,
     report: Option<&Path>,
+    pki: Option<PathBuf>,
 ) -> Result<ExitCode> {
+    let pki = resolve_pki(pki)?;
     let scenario = match kubecorp_scenario::parse_file(file) {
         Ok(s) => s,
         Err(errors) => {
@@ -57,10 +59,7 @@ pub fn run(
         }
     };
     let color = std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
-    let opts = RunOptions {
-        pki: None,
-        ci: ci(),
-    };
+    let opts = RunOptions { pki, ci: ci() };
     let result = match format {
         RunFormat::Text => {
             let mut narrator = Narrator::new(color, step_by_step);
@@ -402,18 +401,8 @@ fn plays(files: Vec<PathBuf>) -> Vec<(PathBuf, Result<Scenario, kubecorp_scenari
         .collect()
 }
 
-/// `kubecorp test PATH…`.
-pub fn test(
-    paths: &[PathBuf],
-    junit: Option<&Path>,
-    pki: Option<PathBuf>,
-    jobs: Option<usize>,
-) -> Result<ExitCode> {
-    let files = collect(paths)?;
-    if files.is_empty() {
-        anyhow::bail!("no scenario files (*.yaml) found");
-    }
-    // kubeadm's root (`/etc/kubernetes`) or its pki directory (`/etc/kubernetes/pki`).
+/// `--pki`: kubeadm's root (`/etc/kubernetes`) or its pki directory (`/etc/kubernetes/pki`).
+fn resolve_pki(pki: Option<PathBuf>) -> Result<Option<PathBuf>> {
     let pki = pki.map(|dir| match dir.join("pki").join("ca.crt").exists() {
         true => dir.join("pki"),
         false => dir,
@@ -426,6 +415,21 @@ pub fn test(
             );
         }
     }
+    Ok(pki)
+}
+
+/// `kubecorp test PATH…`.
+pub fn test(
+    paths: &[PathBuf],
+    junit: Option<&Path>,
+    pki: Option<PathBuf>,
+    jobs: Option<usize>,
+) -> Result<ExitCode> {
+    let files = collect(paths)?;
+    if files.is_empty() {
+        anyhow::bail!("no scenario files (*.yaml) found");
+    }
+    let pki = resolve_pki(pki)?;
     let jobs = jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
         .max(1);
