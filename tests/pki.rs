@@ -594,6 +594,9 @@ fn the_seed_articles_renew_spellings_lead_to_the_right_command() {
         .stderr_has("kubecorp certs renew scheduler.conf");
     kubecorp(["alpha", "certs", "renew", "etcd-server"])
         .failure(2)
+        .stderr_has("`kubeadm alpha certs renew etcd-server` no longer exists");
+    kubecorp(["alpha", "certs", "renew", "etcd-server"])
+        .failure(2)
         .stderr_has("kubecorp certs renew etcd-server");
     kubecorp(["certs", "renew", "etcd-server", "--dir", lab.dir_arg()]).success();
     kubecorp(["certs", "renew", "kube-proxy", "--dir", lab.dir_arg()])

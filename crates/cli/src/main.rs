@@ -573,13 +573,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 })
                 .unwrap_or_else(|| "kubecorp certs --help".into());
             anyhow::bail!(
-                "`kubeadm alpha certs {typed}` no longer exists: `kubeadm alpha certs` graduated to `kubeadm certs` in 1.20 and was removed in 1.21.\n  Here, type: {right}"
+                "`kubeadm alpha {typed}` no longer exists: `kubeadm alpha certs` graduated to `kubeadm certs` in 1.20 and was removed in 1.21.\n  Here, type: {right}"
             )
         }
     }
 }
 
-/// Runs the office until Ctrl-C or SIGTERM, printing every event as it happens.
 /// The lab clock: real time, or real time shifted to start at `--now`.
 fn lab_clock(now: Option<&str>, real_now: OffsetDateTime) -> Result<kubecorp_trust::LabClock> {
     let clock = kubecorp_trust::LabClock::real();
