@@ -78,11 +78,30 @@ pub fn explain(input: &str) -> Option<Explanation> {
             "Charlie refused the badge before any request was read: none shown, expired, or not signed by the etcd CA (a cluster-CA badge such as admin.conf's is worthless at the vault).",
             &["openssl x509 -noout -issuer -dates -in CLIENT.crt", "kubecorp certs verify --cert CLIENT.crt --ca pki/etcd/ca.crt --usage client"],
             "present a badge signed by etcd-ca (apiserver-etcd-client, etcd-healthcheck-client); renew it if expired: `kubecorp certs renew apiserver-etcd-client`")
-    } else if input.contains("remote error: tls: internal error") {
+    } else if input.starts_with("Forbidden (user=") && input.contains("resource=nodes") {
+        lab("kubelet-authz-403", "the kubelet's own door (:10250): it verified the caller's badge, then asked the apiserver by SubjectAccessReview",
+            "The CEO knows who is calling (the badge is genuine) but Alice's rulebook gives that user no right on this node's API (nodes/proxy for logs and exec, nodes/log, nodes/stats…). kube-apiserver calls with apiserver-kubelet-client, whose group kubeadm:cluster-admins may do it.",
+            &["kubectl auth can-i get nodes/proxy --as USER", "kubectl auth can-i get nodes/proxy --as kube-apiserver-kubelet-client --as-group kubeadm:cluster-admins"],
+            "call with a badge that has the right (`apiserver-kubelet-client` for the apiserver), or bind a ClusterRole with nodes/proxy to the user")
+    } else if input.contains("no serving certificate available for the kubelet")
+        || input.contains("remote error: tls: internal error")
+    {
         lab("no-serving-cert", "the kubelet's TLS handshake on :10250",
             "The kubelet has no serving certificate to show: with serverTLSBootstrap it asked for one by CSR (signer kubernetes.io/kubelet-serving) and nobody approved it; those are never auto-approved.",
             &["kubectl get csr", "kubectl get csr -o jsonpath='{.items[?(@.spec.signerName==\"kubernetes.io/kubelet-serving\")].metadata.name}'"],
             "approve it: `kubectl certificate approve CSR-NAME`")
+    } else if input.contains("untolerated taint")
+        || input.contains("no nodes available to schedule pods")
+    {
+        lab("unschedulable", "the scheduler's filters (TaintToleration, NodeUnschedulable), before it binds a pod",
+            "Bob found no desk for the pod: no node has registered, every node is NotReady (it carries node.kubernetes.io/not-ready), or the only nodes are tainted — kubeadm taints the control-plane node node-role.kubernetes.io/control-plane:NoSchedule. The pod stays Pending and Bob tries again whenever a node changes.",
+            &["kubectl get nodes", "kubectl describe node NODE | grep -i taint", "kubectl describe pod POD"],
+            "start or fix a node's kubelet, add a worker, or (single node) remove the taint: `kubectl taint nodes NODE node-role.kubernetes.io/control-plane:NoSchedule-` — or give the pod a toleration")
+    } else if input.contains("failed to allocate IP") {
+        lab("service-ip", "the apiserver's Service IP allocator, when the Service is created",
+            "A Service's clusterIP must come from the --service-cluster-ip-range (kubeadm: 10.96.0.0/12) and belong to no other Service. Leave clusterIP out and one is picked for you.",
+            &["kubectl get svc -A -o custom-columns=NAME:.metadata.name,IP:.spec.clusterIP"],
+            "drop spec.clusterIP, or choose a free address inside 10.96.0.0/12")
     } else if input.contains("alpha certs") {
         lab("kubeadm-alpha-removed", "the command line",
             "`kubeadm alpha certs` graduated to `kubeadm certs` in 1.20 and was removed in 1.21.",
@@ -92,4 +111,22 @@ pub fn explain(input: &str) -> Option<Explanation> {
         return None;
     };
     Some(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_staffs_own_refusals_are_explained_too() {
+        for (text, kind) in [
+            ("http: TLS handshake error from 127.0.0.1:5555: no serving certificate available for the kubelet", "no-serving-cert"),
+            ("Forbidden (user=system:kube-scheduler, verb=get, resource=nodes, subresource(s)=[proxy])", "kubelet-authz-403"),
+            ("0/1 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }.", "unschedulable"),
+            ("no nodes available to schedule pods", "unschedulable"),
+            ("spec.clusterIPs: Invalid value: []string{\"10.96.0.10\"}: failed to allocate IP 10.96.0.10: provided IP is already allocated", "service-ip"),
+        ] {
+            assert_eq!(explain(text).map(|e| e.kind), Some(kind.to_string()), "{text}");
+        }
+    }
 }
