@@ -929,6 +929,20 @@ pub fn bootstrap_policy() -> Vec<Value> {
                 events_rule(),
             ],
         ),
+        // The EndpointSlice controller's role (`bootstrappolicy/controller_policy.go`).
+        cluster_role(
+            "system:controller:endpointslice-controller",
+            vec![
+                rule(READ, &[""], &["nodes", "pods", "services"]),
+                rule(&["update"], &[""], &["services/finalizers"]),
+                rule(
+                    &["create", "delete", "get", "list", "update"],
+                    &["discovery.k8s.io"],
+                    &["endpointslices"],
+                ),
+                events_rule(),
+            ],
+        ),
         cluster_role(
             "system:node-proxier",
             vec![
@@ -1058,6 +1072,14 @@ pub fn bootstrap_policy() -> Vec<Value> {
             "system:controller:endpoint-controller",
             vec![subject("ServiceAccount", "kube-system/endpoint-controller")],
         ),
+        cluster_role_binding(
+            "system:controller:endpointslice-controller",
+            "system:controller:endpointslice-controller",
+            vec![subject(
+                "ServiceAccount",
+                "kube-system/endpointslice-controller",
+            )],
+        ),
         // Kept for compatibility; the Node authorizer does the real work.
         cluster_role_binding("system:node", "system:node", vec![]),
         // ---- What `kubeadm init` adds ----
@@ -1113,6 +1135,14 @@ pub fn bootstrap_policy() -> Vec<Value> {
                 "kubecorp/why": "the lab's controller manager runs the endpoints controller with its own certificate (CN=system:kube-controller-manager) instead of the endpoint-controller service-account token, as --use-service-account-credentials=false would"
             }}),
             "system:controller:endpoint-controller",
+            vec![subject("User", "system:kube-controller-manager")],
+        ),
+        // Likewise for the EndpointSlice controller, which the lab runs in the same loop.
+        binding_json(
+            json!({"name": "kubecorp:endpointslice-controller", "annotations": {
+                "kubecorp/why": "the lab's controller manager runs the EndpointSlice controller with its own certificate (CN=system:kube-controller-manager) instead of the endpointslice-controller service-account token, as --use-service-account-credentials=false would"
+            }}),
+            "system:controller:endpointslice-controller",
             vec![subject("User", "system:kube-controller-manager")],
         ),
     ]
@@ -1305,6 +1335,27 @@ mod tests {
             Decision::Allow("RBAC: allowed by ClusterRoleBinding \"kubecorp:endpoint-controller\" of ClusterRole \"system:controller:endpoint-controller\" to User \"system:kube-controller-manager\"".into())
         );
         assert!(!update(&user("system:kube-scheduler", &[])).is_allowed());
+    }
+
+    #[test]
+    fn endpointslices_are_written_by_their_controller_and_read_by_kube_proxy() {
+        let state = RbacState::bootstrap();
+        let can = |u: &UserInfo, verb: &str| {
+            authorize(
+                &state,
+                &Attributes::resource(u, verb, "default", "discovery.k8s.io", "endpointslices"),
+            )
+            .is_allowed()
+        };
+        let lab_controller = user("system:kube-controller-manager", &[]);
+        assert!(can(&lab_controller, "create") && can(&lab_controller, "update"));
+        assert!(can(
+            &UserInfo::service_account("kube-system", "endpointslice-controller"),
+            "delete"
+        ));
+        let proxy = user("system:kube-proxy", &[]);
+        assert!(can(&proxy, "list") && can(&proxy, "watch"));
+        assert!(!can(&proxy, "create"));
     }
 
     #[test]

@@ -123,6 +123,15 @@ pub const RESOURCES: &[Resource] = &[
     ),
     res("", "secrets", "secret", "Secret", true, &[], &[]),
     res(
+        "discovery.k8s.io",
+        "endpointslices",
+        "endpointslice",
+        "EndpointSlice",
+        true,
+        &[],
+        &[],
+    ),
+    res(
         "",
         "configmaps",
         "configmap",
@@ -245,6 +254,7 @@ pub const GROUPS: &[&str] = &[
     "certificates.k8s.io",
     "rbac.authorization.k8s.io",
     "coordination.k8s.io",
+    "discovery.k8s.io",
     "authentication.k8s.io",
     "authorization.k8s.io",
 ];

@@ -68,6 +68,13 @@ fn columns(resource: &Resource) -> Vec<Value> {
             col("Age", "string", 0),
             col("Selector", "string", 1),
         ],
+        "endpointslices" => vec![
+            col("Name", "string", 0),
+            col("AddressType", "string", 0),
+            col("Ports", "string", 0),
+            col("Endpoints", "string", 0),
+            col("Age", "string", 0),
+        ],
         "clusterrolebindings" | "rolebindings" => vec![
             col("Name", "string", 0),
             col("Role", "string", 0),
@@ -97,6 +104,61 @@ fn none_if_empty(v: &str) -> String {
     } else {
         v.to_string()
     }
+}
+
+/// kubectl's PORTS for an EndpointSlice: `80,443`, `<unset>` for a port without a number, or
+/// `<unset>` when there are none.
+fn slice_ports(obj: &Value) -> String {
+    let ports: Vec<String> = obj["ports"]
+        .as_array()
+        .map(|ps| {
+            ps.iter()
+                .map(|p| {
+                    p["port"]
+                        .as_u64()
+                        .map_or_else(|| "<unset>".to_string(), |n| n.to_string())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if ports.is_empty() {
+        "<unset>".into()
+    } else {
+        ports.join(",")
+    }
+}
+
+/// kubectl's ENDPOINTS for an EndpointSlice: the first three addresses, `+ N more...`, or
+/// `<unset>`.
+fn slice_endpoints(obj: &Value) -> String {
+    let addresses: Vec<&str> = obj["endpoints"]
+        .as_array()
+        .map(|eps| {
+            eps.iter()
+                .flat_map(|e| {
+                    e["addresses"]
+                        .as_array()
+                        .map(Vec::as_slice)
+                        .unwrap_or(&[])
+                        .iter()
+                        .filter_map(Value::as_str)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if addresses.is_empty() {
+        return "<unset>".into();
+    }
+    let mut text = addresses
+        .iter()
+        .take(3)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(",");
+    if addresses.len() > 3 {
+        text.push_str(&format!(" + {} more...", addresses.len() - 3));
+    }
+    text
 }
 
 fn cells(resource: &Resource, obj: &Value, now: OffsetDateTime) -> Vec<Value> {
@@ -239,6 +301,13 @@ fn cells(resource: &Resource, obj: &Value, now: OffsetDateTime) -> Vec<Value> {
                 }),
             ]
         }
+        "endpointslices" => vec![
+            json!(name),
+            json!(s(obj, &["addressType"])),
+            json!(slice_ports(obj)),
+            json!(slice_endpoints(obj)),
+            json!(age(obj, now)),
+        ],
         "clusterrolebindings" | "rolebindings" => {
             let subjects = |kind: &str| -> String {
                 let names: Vec<String> = obj["subjects"]

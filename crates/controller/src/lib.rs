@@ -1,5 +1,6 @@
-//! The controller manager's endpoints controller: for every Service with a selector, an
-//! Endpoints object of the same name listing the pods behind it.
+//! The controller manager's endpoints and EndpointSlice controllers: for every Service with a
+//! selector, an Endpoints object of the same name listing the pods behind it, and one
+//! `discovery.k8s.io/v1` EndpointSlice ([`slices`]) saying the same, which kube-proxy reads.
 //!
 //! The controller lists and watches services, pods and endpoints ([`reflector`]). After every
 //! change it works out, for each service with a `spec.selector`, the pods of its namespace whose
@@ -8,8 +9,11 @@
 //! `notReadyAddresses`. The ports are the service's `targetPort`s (a number, a container port
 //! name resolved in each pod, or the service port itself when absent). It then creates the
 //! Endpoints, replaces it when it changed (a 409 means someone wrote first: read it again and
-//! retry), or deletes it when the service is gone. kube-proxy (Dave) turns these addresses into
-//! rules.
+//! retry), or deletes it when the service is gone. It does the same for the service's
+//! EndpointSlice (`<service>-<5 characters>`, labelled `kubernetes.io/service-name` and
+//! `endpointslice.kubernetes.io/managed-by: endpointslice-controller.k8s.io`), whose endpoints
+//! carry `ready`/`serving`/`terminating` conditions. kube-proxy (Dave) turns the slices'
+//! ready endpoints into rules.
 //!
 //! # Which identity writes the Endpoints
 //!
@@ -24,10 +28,13 @@
 //! `controller-manager.conf`; the lab's RBAC adds the ClusterRoleBinding
 //! `kubecorp:endpoint-controller`, which gives that user the real
 //! `system:controller:endpoint-controller` role, as a controller manager started without
-//! `--use-service-account-credentials` needs. The controller says so once when it starts.
+//! `--use-service-account-credentials` needs. The EndpointSlice controller's role,
+//! `system:controller:endpointslice-controller`, reaches the same user through
+//! `kubecorp:endpointslice-controller`. The controller says so once when it starts.
 #![forbid(unsafe_code)]
 
 pub mod endpoints;
+pub mod slices;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -47,7 +54,7 @@ pub const BADGE: klog::Badge = klog::Badge {
 };
 
 /// The lab's word on the controller's identity, emitted once at start.
-pub const IDENTITY_NOTE: &str = "On a kubeadm cluster kube-controller-manager runs with --use-service-account-credentials, so the endpoints controller writes as system:serviceaccount:kube-system:endpoint-controller (ClusterRole system:controller:endpoint-controller). The lab's apiserver reads certificates only, so the controller dials with controller-manager.conf (CN=system:kube-controller-manager), and the lab's ClusterRoleBinding kubecorp:endpoint-controller grants that user the same role, as a controller manager started without --use-service-account-credentials needs.";
+pub const IDENTITY_NOTE: &str = "On a kubeadm cluster kube-controller-manager runs with --use-service-account-credentials, so the endpoints controller writes as system:serviceaccount:kube-system:endpoint-controller (ClusterRole system:controller:endpoint-controller). The lab's apiserver reads certificates only, so the controller dials with controller-manager.conf (CN=system:kube-controller-manager), and the lab's ClusterRoleBinding kubecorp:endpoint-controller grants that user the same role, as a controller manager started without --use-service-account-credentials needs; kubecorp:endpointslice-controller does the same for system:controller:endpointslice-controller, which writes the EndpointSlices.";
 
 const SERVICES: Reflector = Reflector {
     kind: "*v1.Service",
@@ -60,6 +67,10 @@ const PODS: Reflector = Reflector {
 const ENDPOINTS: Reflector = Reflector {
     kind: "*v1.Endpoints",
     path: "/api/v1/endpoints",
+};
+const SLICES: Reflector = Reflector {
+    kind: "*v1.EndpointSlice",
+    path: "/apis/discovery.k8s.io/v1/endpointslices",
 };
 
 /// What the controller needs: a client with `controller-manager.conf`'s badge, the lab clock
@@ -106,6 +117,7 @@ pub async fn run(config: EndpointsControllerConfig, shutdown: impl Future) {
         services: BTreeMap::new(),
         pods: BTreeMap::new(),
         endpoints: BTreeMap::new(),
+        slices: BTreeMap::new(),
         managed: BTreeSet::new(),
     };
     let mut backoff = Backoff::default();
@@ -134,6 +146,8 @@ struct Controller {
     services: BTreeMap<String, Value>,
     pods: BTreeMap<String, Value>,
     endpoints: BTreeMap<String, Value>,
+    /// EndpointSlices by `namespace/name` (the slice's own name).
+    slices: BTreeMap<String, Value>,
     /// Services with a selector whose Endpoints this controller keeps.
     managed: BTreeSet<String>,
 }
@@ -150,9 +164,11 @@ impl Controller {
             .list(&client)
             .await
             .map_err(RoundError::Reflector)?;
+        let (slices, slices_rv) = SLICES.list(&client).await.map_err(RoundError::Reflector)?;
         self.services = services;
         self.pods = pods;
         self.endpoints = endpoints;
+        self.slices = slices;
         // After a relist, every service with a selector is ours to keep.
         self.managed = self
             .services
@@ -174,6 +190,10 @@ impl Controller {
             .watch(&client, &endpoints_rv)
             .await
             .map_err(RoundError::Reflector)?;
+        let mut slices_watch = SLICES
+            .watch(&client, &slices_rv)
+            .await
+            .map_err(RoundError::Reflector)?;
         loop {
             let changed = tokio::select! {
                 event = service_watch.next() => match event {
@@ -188,6 +208,13 @@ impl Controller {
                 event = endpoints_watch.next() => match event {
                     Some(Ok(e)) => {
                         apply(&mut self.endpoints, &e.kind, e.object);
+                        false
+                    }
+                    _ => return Ok(()),
+                },
+                event = slices_watch.next() => match event {
+                    Some(Ok(e)) => {
+                        apply(&mut self.slices, &e.kind, e.object);
                         false
                     }
                     _ => return Ok(()),
@@ -243,6 +270,95 @@ impl Controller {
             .filter(|p| p["metadata"]["namespace"].as_str() == Some(namespace))
             .collect();
         let desired = endpoints::desired(service, &pods);
+        let slice = self.slice_of(namespace, name).map(|(k, _)| k);
+        let slice_name = slice
+            .as_deref()
+            .and_then(|k| k.split_once('/'))
+            .map_or_else(|| slices::name(service), |(_, n)| n.to_owned());
+        let desired_slice = slices::desired(service, &desired, &slice_name);
+        self.sync_endpoints(key, &selector, desired).await?;
+        self.sync_slice(namespace, &slice_name, desired_slice).await
+    }
+
+    /// The slice this controller keeps for `namespace/name`, if the cache has one.
+    fn slice_of(&self, namespace: &str, name: &str) -> Option<(String, &Value)> {
+        self.slices
+            .iter()
+            .find(|(k, v)| {
+                k.split_once('/').map(|(ns, _)| ns) == Some(namespace)
+                    && slices::belongs_to(v, name)
+            })
+            .map(|(k, v)| (k.clone(), v))
+    }
+
+    async fn sync_slice(
+        &mut self,
+        namespace: &str,
+        slice_name: &str,
+        desired: Value,
+    ) -> Result<(), ClientError> {
+        let key = format!("{namespace}/{slice_name}");
+        let current = self.slices.get(&key);
+        if current.is_some_and(|c| slices::same(c, &desired)) {
+            return Ok(());
+        }
+        let client = &self.config.client;
+        let collection = format!("/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices");
+        let item = format!("{collection}/{slice_name}");
+        let written = match current {
+            None => match client.create(&collection, &desired).await {
+                Err(e) if e.code() == Some(409) => {
+                    let fresh = client.get(&item).await?;
+                    client
+                        .replace(&item, &slices::updated(&fresh, &desired))
+                        .await?
+                }
+                other => other?,
+            },
+            Some(current) => {
+                match client
+                    .replace(&item, &slices::updated(current, &desired))
+                    .await
+                {
+                    Err(e) if e.code() == Some(409) => {
+                        let fresh = client.get(&item).await?;
+                        client
+                            .replace(&item, &slices::updated(&fresh, &desired))
+                            .await?
+                    }
+                    Err(e) if e.code() == Some(404) => client.create(&collection, &desired).await?,
+                    other => other?,
+                }
+            }
+        };
+        let summary = slices::summary(&written);
+        self.slices.insert(key.clone(), written);
+        self.config.events.emit(
+            Event::new(
+                self.config.clock.now(),
+                self.config.client.component(),
+                "apiserver",
+                Stage::Request,
+            )
+            .allowed(true)
+            .identity(self.config.client.identity())
+            .explanation(
+                "The EndpointSlice controller keeps one discovery.k8s.io/v1 EndpointSlice per service, labelled kubernetes.io/service-name; kube-proxy 1.32 reads these, not the Endpoints.",
+            )
+            .detail(format!("endpointslice {key}: {summary}")),
+        );
+        Ok(())
+    }
+
+    async fn sync_endpoints(
+        &mut self,
+        key: &str,
+        selector: &BTreeMap<String, String>,
+        desired: Value,
+    ) -> Result<(), ClientError> {
+        let Some((namespace, name)) = key.split_once('/') else {
+            return Ok(());
+        };
         let current = self.endpoints.get(key);
         if current.is_some_and(|c| endpoints::same(c, &desired)) {
             return Ok(());
@@ -301,6 +417,36 @@ impl Controller {
         let Some((namespace, name)) = key.split_once('/') else {
             return Ok(());
         };
+        // Real clusters leave this to the garbage collector (the slice's ownerReference);
+        // the lab has none, so the controller deletes its slice itself.
+        if let Some((slice_key, _)) = self.slice_of(namespace, name) {
+            let slice_name = slice_key.split_once('/').map_or("", |(_, n)| n);
+            match self
+                .config
+                .client
+                .delete(&format!(
+                    "/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices/{slice_name}"
+                ))
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if e.code() == Some(404) => {}
+                Err(e) => return Err(e),
+            }
+            self.slices.remove(&slice_key);
+            self.config.events.emit(
+                Event::new(
+                    self.config.clock.now(),
+                    self.config.client.component(),
+                    "apiserver",
+                    Stage::Request,
+                )
+                .allowed(true)
+                .identity(self.config.client.identity())
+                .explanation("The service is gone, so its EndpointSlice goes too (on a real cluster the garbage collector follows the slice's ownerReference).")
+                .detail(format!("endpointslice {slice_key}: deleted with its service")),
+            );
+        }
         if !self.endpoints.contains_key(key) {
             return Ok(());
         }

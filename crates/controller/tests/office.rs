@@ -1,5 +1,5 @@
-//! The endpoints controller against a real office: a service's Endpoints follow its Ready pods,
-//! written with the controller manager's badge.
+//! The endpoints controller against a real office: a service's Endpoints and EndpointSlice
+//! follow its Ready pods, written with the controller manager's badge.
 
 use std::future::Future;
 use std::time::Duration;
@@ -170,6 +170,96 @@ async fn the_endpoints_controller_fills_endpoints_from_ready_pods_and_drops_them
         .unwrap();
     controller_says(&office, "endpoints default/web: deleted with its service").await;
     assert!(endpoints(&admin).await.is_none());
+    let failures: Vec<Event> = office
+        .events
+        .snapshot()
+        .into_iter()
+        .filter(|e| e.from == "controller-manager" && !e.allowed)
+        .collect();
+    assert!(failures.is_empty(), "{failures:#?}");
+    office.shutdown().await;
+}
+
+async fn slices(admin: &KubeClient) -> Vec<Value> {
+    admin
+        .get("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices")
+        .await
+        .ok()
+        .and_then(|l| l["items"].as_array().cloned())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_endpointslice_follows_the_pods_and_goes_with_the_service() {
+    let (_dir, office) = office().await;
+    let admin = client(&office, "kubectl", "admin.conf");
+    let service = admin
+        .create(
+            "/api/v1/namespaces/default/services",
+            &json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+                    "spec": {"clusterIP": "10.96.0.10", "selector": {"app": "web"},
+                             "ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080}]}}),
+        )
+        .await
+        .unwrap();
+    let name = kubecorp_controller::slices::name(&service);
+    ready_pod(&admin, "web-1", "10.244.0.5").await;
+    let _controller = start_controller(&office);
+
+    let written = controller_says(
+        &office,
+        &format!("endpointslice default/{name}: 10.244.0.5 ready"),
+    )
+    .await;
+    assert_eq!(
+        written.identity.map(|i| i.cn).as_deref(),
+        Some("system:kube-controller-manager")
+    );
+    let stored = slices(&admin).await;
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    let slice = &stored[0];
+    assert_eq!(slice["metadata"]["name"], name.as_str());
+    assert_eq!(
+        slice["metadata"]["labels"]["kubernetes.io/service-name"],
+        "web"
+    );
+    assert_eq!(
+        slice["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"],
+        "endpointslice-controller.k8s.io"
+    );
+    assert_eq!(slice["addressType"], "IPv4");
+    assert_eq!(
+        slice["ports"],
+        json!([{"name": "http", "port": 8080, "protocol": "TCP"}])
+    );
+    let endpoint = &slice["endpoints"][0];
+    assert_eq!(endpoint["addresses"], json!(["10.244.0.5"]));
+    assert_eq!(
+        endpoint["conditions"],
+        json!({"ready": true, "serving": true, "terminating": false})
+    );
+    assert_eq!(endpoint["nodeName"], "kubecorp-control-plane");
+    assert_eq!(endpoint["targetRef"]["kind"], "Pod");
+    assert_eq!(endpoint["targetRef"]["name"], "web-1");
+
+    ready_pod(&admin, "web-2", "10.244.0.6").await;
+    controller_says(
+        &office,
+        &format!("endpointslice default/{name}: 10.244.0.5 ready, 10.244.0.6 ready"),
+    )
+    .await;
+    assert_eq!(slices(&admin).await.len(), 1);
+
+    admin
+        .delete("/api/v1/namespaces/default/services/web")
+        .await
+        .unwrap();
+    controller_says(
+        &office,
+        &format!("endpointslice default/{name}: deleted with its service"),
+    )
+    .await;
+    assert!(slices(&admin).await.is_empty());
     let failures: Vec<Event> = office
         .events
         .snapshot()

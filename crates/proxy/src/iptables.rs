@@ -141,10 +141,13 @@ impl PortRules {
     }
 }
 
-/// The ports kube-proxy would program for `service`, with endpoints from `endpoints` (the
-/// Endpoints object of the same name, if any). Empty for a headless service (`clusterIP:
-/// None`) or one without a cluster IP, which kube-proxy skips.
-pub fn service_rules(service: &Value, endpoints: Option<&Value>) -> Vec<PortRules> {
+/// The label that ties an EndpointSlice to its service.
+pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+
+/// The ports kube-proxy would program for `service`, with endpoints from `slices` (the
+/// EndpointSlices labelled with its name). Empty for a headless service (`clusterIP: None`) or
+/// one without a cluster IP, which kube-proxy skips.
+pub fn service_rules(service: &Value, slices: &[&Value]) -> Vec<PortRules> {
     let ns = service["metadata"]["namespace"]
         .as_str()
         .unwrap_or_default();
@@ -171,21 +174,19 @@ pub fn service_rules(service: &Value, endpoints: Option<&Value>) -> Vec<PortRule
                 service_port_name,
                 cluster_ip: cluster_ip.to_owned(),
                 port,
-                endpoints: ready_endpoints(endpoints, port_name, &protocol),
+                endpoints: ready_endpoints(slices, port_name, &protocol),
                 protocol,
             })
         })
         .collect()
 }
 
-/// `ip:port` of every ready address whose Endpoints port has this name and protocol.
-fn ready_endpoints(endpoints: Option<&Value>, port_name: &str, protocol: &str) -> Vec<String> {
-    let Some(subsets) = endpoints.and_then(|e| e["subsets"].as_array()) else {
-        return Vec::new();
-    };
+/// `ip:port` of every ready endpoint (its `ready` condition not `false`, as kube-proxy reads
+/// a missing one) in a slice whose port has this name and protocol.
+fn ready_endpoints(slices: &[&Value], port_name: &str, protocol: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for subset in subsets {
-        let ports = subset["ports"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    for slice in slices {
+        let ports = slice["ports"].as_array().map(Vec::as_slice).unwrap_or(&[]);
         let Some(port) = ports.iter().find(|p| {
             p["name"].as_str().unwrap_or_default() == port_name
                 && p["protocol"].as_str().unwrap_or("TCP") == protocol
@@ -195,12 +196,16 @@ fn ready_endpoints(endpoints: Option<&Value>, port_name: &str, protocol: &str) -
         let Some(number) = port["port"].as_u64() else {
             continue;
         };
-        for address in subset["addresses"]
+        for endpoint in slice["endpoints"]
             .as_array()
             .map(Vec::as_slice)
             .unwrap_or(&[])
         {
-            if let Some(ip) = address["ip"].as_str() {
+            if endpoint["conditions"]["ready"].as_bool() == Some(false) {
+                continue;
+            }
+            // kube-proxy uses the first address of an endpoint.
+            if let Some(ip) = endpoint["addresses"][0].as_str() {
                 out.push(format!("{ip}:{number}"));
             }
         }
@@ -243,8 +248,11 @@ mod tests {
     fn a_service_port_is_summarised_with_its_endpoints() {
         let svc = json!({"metadata": {"namespace": "default", "name": "web"},
                          "spec": {"clusterIP": "10.96.0.10", "ports": [{"port": 80, "protocol": "TCP"}]}});
-        let eps = json!({"subsets": [{"addresses": [{"ip": "10.244.0.5"}], "ports": [{"port": 8080, "protocol": "TCP"}]}]});
-        let rules = service_rules(&svc, Some(&eps));
+        let slice = json!({"endpoints": [
+            {"addresses": ["10.244.0.5"], "conditions": {"ready": true}},
+            {"addresses": ["10.244.0.6"], "conditions": {"ready": false}}
+        ], "ports": [{"port": 8080, "protocol": "TCP"}]});
+        let rules = service_rules(&svc, &[&slice]);
         assert_eq!(rules.len(), 1);
         let chain = rules[0].chain();
         assert_eq!(
@@ -255,7 +263,7 @@ mod tests {
             rules[0].rules()[0],
             format!("-A KUBE-SERVICES -d 10.96.0.10/32 -p tcp -m comment --comment \"default/web cluster IP\" -m tcp --dport 80 -j {chain}")
         );
-        let without = service_rules(&svc, None);
+        let without = service_rules(&svc, &[]);
         assert_eq!(
             without[0].summary(),
             format!("{chain} default/web 10.96.0.10:80/TCP → no endpoints (REJECT)")

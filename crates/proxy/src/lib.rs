@@ -1,14 +1,16 @@
-//! Dave, kube-proxy: watches Services and Endpoints and says which iptables rules he would
+//! Dave, kube-proxy: watches Services and EndpointSlices and says which iptables rules he would
 //! program for each, on one node.
 //!
-//! Dave lists and watches `/api/v1/services` and `/api/v1/endpoints` ([`reflector`]) and, after
+//! Dave lists and watches `/api/v1/services` and `/apis/discovery.k8s.io/v1/endpointslices`
+//! ([`reflector`]), as kube-proxy 1.32 does, grouping the slices by their
+//! `kubernetes.io/service-name` label; an endpoint counts when its `ready` condition is not
+//! `false`. After
 //! every change, works out the rules kube-proxy's iptables mode writes for each service
 //! ([`iptables`]): a jump from `KUBE-SERVICES` to `KUBE-SVC-<hash>` for the cluster IP, one
 //! `KUBE-SEP-<hash>` DNAT chain per ready endpoint, or a REJECT when there is none. The lab does
 //! not touch the host's netfilter; each service whose rules changed becomes one event, e.g.
-//! `KUBE-SVC-… default/web 10.96.0.10:80/TCP → 10.244.0.5:80`. Real kube-proxy 1.32 watches
-//! EndpointSlices (`discovery.k8s.io/v1`); the lab's apiserver keeps the older Endpoints, which
-//! carry the same addresses.
+//! `KUBE-SVC-… default/web 10.96.0.10:80/TCP → 10.244.0.5:80`. Dave never reads the older
+//! Endpoints objects, though `system:node-proxier` still lets him.
 //!
 //! Dave also answers plain-HTTP `/healthz` ([`health`]) as kube-proxy does on port 10256.
 //!
@@ -60,9 +62,9 @@ const SERVICES: Reflector = Reflector {
     kind: "*v1.Service",
     path: "/api/v1/services",
 };
-const ENDPOINTS: Reflector = Reflector {
-    kind: "*v1.Endpoints",
-    path: "/api/v1/endpoints",
+const SLICES: Reflector = Reflector {
+    kind: "*v1.EndpointSlice",
+    path: "/apis/discovery.k8s.io/v1/endpointslices",
 };
 
 /// What Dave needs: a client with `kube-proxy.conf`'s badge, the lab clock, the events, the
@@ -128,7 +130,7 @@ pub async fn run(config: ProxyConfig, shutdown: impl Future) {
         clock,
         events,
         services: BTreeMap::new(),
-        endpoints: BTreeMap::new(),
+        slices: BTreeMap::new(),
         narrated: BTreeMap::new(),
     };
     let mut backoff = Backoff::default();
@@ -162,7 +164,8 @@ struct Proxy {
     clock: LabClock,
     events: Events,
     services: BTreeMap<String, Value>,
-    endpoints: BTreeMap<String, Value>,
+    /// EndpointSlices by their own `namespace/name`.
+    slices: BTreeMap<String, Value>,
     /// The summary last told for each service, so only changes are narrated.
     narrated: BTreeMap<String, String>,
 }
@@ -171,21 +174,21 @@ impl Proxy {
     async fn round(&mut self, backoff: &mut Backoff) -> Result<(), Failure> {
         let client = self.client.clone();
         let (services, services_rv) = SERVICES.list(&client).await?;
-        let (endpoints, endpoints_rv) = ENDPOINTS.list(&client).await?;
+        let (slices, slices_rv) = SLICES.list(&client).await?;
         self.services = services;
-        self.endpoints = endpoints;
+        self.slices = slices;
         backoff.reset();
         self.narrate();
         let mut service_watch = SERVICES.watch(&client, &services_rv).await?;
-        let mut endpoints_watch = ENDPOINTS.watch(&client, &endpoints_rv).await?;
+        let mut slices_watch = SLICES.watch(&client, &slices_rv).await?;
         loop {
             let changed = tokio::select! {
                 event = service_watch.next() => match event {
                     Some(Ok(e)) => apply(&mut self.services, &e.kind, e.object),
                     _ => return Ok(()),
                 },
-                event = endpoints_watch.next() => match event {
-                    Some(Ok(e)) => apply(&mut self.endpoints, &e.kind, e.object),
+                event = slices_watch.next() => match event {
+                    Some(Ok(e)) => apply(&mut self.slices, &e.kind, e.object),
                     _ => return Ok(()),
                 },
             };
@@ -198,8 +201,22 @@ impl Proxy {
     /// One event per service whose rules changed since last told.
     fn narrate(&mut self) {
         let mut now: BTreeMap<String, (String, String)> = BTreeMap::new();
+        let mut by_service: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
+        for (key, slice) in &self.slices {
+            let (Some((namespace, _)), Some(service)) = (
+                key.split_once('/'),
+                slice["metadata"]["labels"][iptables::SERVICE_NAME_LABEL].as_str(),
+            ) else {
+                continue;
+            };
+            by_service
+                .entry(format!("{namespace}/{service}"))
+                .or_default()
+                .push(slice);
+        }
         for (key, service) in &self.services {
-            let ports = iptables::service_rules(service, self.endpoints.get(key));
+            let slices = by_service.get(key).map(Vec::as_slice).unwrap_or(&[]);
+            let ports = iptables::service_rules(service, slices);
             if ports.is_empty() {
                 continue;
             }

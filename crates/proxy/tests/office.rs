@@ -105,7 +105,7 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
 }
 
 #[tokio::test]
-async fn kube_proxy_narrates_a_services_rules_once_its_endpoints_appear() {
+async fn kube_proxy_narrates_a_services_rules_once_its_endpointslice_appears() {
     let (_dir, office) = office().await;
     let admin = client(&office, "kubectl", "admin.conf");
     admin
@@ -130,12 +130,28 @@ async fn kube_proxy_narrates_a_services_rules_once_its_endpoints_appear() {
         "-A KUBE-SERVICES -d 10.96.0.10/32 -p tcp -m comment --comment \"default/web has no endpoints\" -m tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable"
     ));
 
+    // An Endpoints object alone changes nothing: kube-proxy 1.32 reads EndpointSlices.
     admin
         .create(
             "/api/v1/namespaces/default/endpoints",
             &json!({"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "web"},
-                    "subsets": [{"addresses": [{"ip": "10.244.0.5"}],
+                    "subsets": [{"addresses": [{"ip": "10.244.0.9"}],
                                  "ports": [{"port": 8080, "protocol": "TCP"}]}]}),
+        )
+        .await
+        .unwrap();
+    admin
+        .create(
+            "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices",
+            &json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                    "metadata": {"name": "web-x7k2p", "labels": {
+                        "kubernetes.io/service-name": "web",
+                        "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"}},
+                    "addressType": "IPv4",
+                    "endpoints": [
+                        {"addresses": ["10.244.0.5"], "conditions": {"ready": true, "serving": true, "terminating": false}},
+                        {"addresses": ["10.244.0.6"], "conditions": {"ready": false, "serving": false, "terminating": false}}],
+                    "ports": [{"name": "", "port": 8080, "protocol": "TCP"}]}),
         )
         .await
         .unwrap();
@@ -148,6 +164,10 @@ async fn kube_proxy_narrates_a_services_rules_once_its_endpoints_appear() {
     assert!(rules.contains("-A KUBE-SERVICES -d 10.96.0.10/32 -p tcp -m comment --comment \"default/web cluster IP\" -m tcp --dport 80 -j KUBE-SVC-LOLE4ISW44XBNF3G"), "{rules}");
     assert!(
         rules.contains("-j DNAT --to-destination 10.244.0.5:8080"),
+        "{rules}"
+    );
+    assert!(
+        !rules.contains("10.244.0.9") && !rules.contains("10.244.0.6"),
         "{rules}"
     );
     assert_eq!(
