@@ -1,0 +1,149 @@
+//! The real kubectl reads the controller's EndpointSlices: `kubectl api-resources` lists them
+//! under discovery.k8s.io/v1 and `kubectl get endpointslices` shows kubectl's own columns.
+//! Skipped when kubectl is not installed.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use kubecorp_client::KubeClient;
+use kubecorp_controller::EndpointsControllerConfig;
+use kubecorp_office::{Office, OfficeOptions, Staff};
+use kubecorp_trust::LabClock;
+use serde_json::json;
+use time::macros::datetime;
+use tokio::sync::oneshot;
+
+fn kubectl_path() -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join("kubectl"))
+            .find(|p| p.is_file())
+    })
+}
+
+async fn kubectl(office: &Office, cache: &std::path::Path, args: &[&str]) -> String {
+    let bin = kubectl_path().unwrap();
+    let mut all: Vec<String> = vec![
+        "--kubeconfig".into(),
+        office.dir.join("admin.conf").to_string_lossy().into_owned(),
+        "--server".into(),
+        office.apiserver_url(),
+        "--cache-dir".into(),
+        cache.to_string_lossy().into_owned(),
+    ];
+    all.extend(args.iter().map(|a| a.to_string()));
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(bin).args(&all).output().unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "kubectl {args:?}: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+#[tokio::test]
+async fn kubectl_gets_the_endpointslices_the_controller_writes() {
+    if kubectl_path().is_none() {
+        eprintln!("SKIPPED: `kubectl` is not installed on this machine");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let office = Office::start(OfficeOptions {
+        staff: Staff::NONE,
+        clock: LabClock::fixed(datetime!(2026-11-29 09:00:00 UTC)),
+        ..OfficeOptions::ephemeral(dir.path().join("lab"))
+    })
+    .await
+    .unwrap();
+    let admin = KubeClient::from_kubeconfig(
+        "kubectl",
+        &office.dir.join("admin.conf"),
+        office.clock.clone(),
+        office.events.clone(),
+    )
+    .unwrap()
+    .with_server(&office.apiserver_url())
+    .unwrap();
+    admin
+        .create(
+            "/api/v1/namespaces/default/services",
+            &json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+                    "spec": {"clusterIP": "10.96.0.10", "selector": {"app": "web"},
+                             "ports": [{"port": 80, "protocol": "TCP", "targetPort": 8080}]}}),
+        )
+        .await
+        .unwrap();
+    admin
+        .create(
+            "/api/v1/namespaces/default/pods",
+            &json!({"apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": "web-1", "labels": {"app": "web"}},
+                    "spec": {"nodeName": "kubecorp-control-plane",
+                             "containers": [{"name": "web", "image": "nginx"}]}}),
+        )
+        .await
+        .unwrap();
+    admin
+        .merge_patch(
+            "/api/v1/namespaces/default/pods/web-1/status",
+            &json!({"status": {"phase": "Running", "podIP": "10.244.0.5",
+                               "conditions": [{"type": "Ready", "status": "True"}]}}),
+        )
+        .await
+        .unwrap();
+    let (_stop, stopped) = oneshot::channel::<()>();
+    let config = EndpointsControllerConfig {
+        client: KubeClient::from_kubeconfig(
+            "controller-manager",
+            &office.dir.join("controller-manager.conf"),
+            office.clock.clone(),
+            office.events.clone(),
+        )
+        .unwrap()
+        .with_server(&office.apiserver_url())
+        .unwrap(),
+        clock: office.clock.clone(),
+        events: office.events.clone(),
+    };
+    tokio::spawn(kubecorp_controller::run(config, async move {
+        let _ = stopped.await;
+    }));
+
+    let cache = dir.path().join("kube-cache");
+    let resources = kubectl(&office, &cache, &["api-resources"]).await;
+    let line = resources
+        .lines()
+        .find(|l| l.starts_with("endpointslices "))
+        .unwrap_or_else(|| panic!("{resources}"));
+    assert!(line.contains("discovery.k8s.io/v1"), "{line}");
+    assert!(line.contains("EndpointSlice"), "{line}");
+
+    let poll = async {
+        loop {
+            let text = kubectl(&office, &cache, &["get", "endpointslices"]).await;
+            if text.contains("10.244.0.5") {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let text = tokio::time::timeout(Duration::from_secs(10), poll)
+        .await
+        .expect("kubectl shows the slice");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"],
+        "{text}"
+    );
+    let row: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert!(row[0].starts_with("web-") && row[0].len() == 9, "{text}");
+    assert_eq!(&row[1..4], ["IPv4", "8080", "10.244.0.5"], "{text}");
+    office.shutdown().await;
+}
