@@ -63,6 +63,11 @@ pub fn explain(input: &str) -> Option<Explanation> {
             &["kubectl config view --raw --minify -o jsonpath='{.users[0].user.client-certificate-data}' | base64 -d | openssl x509 -noout -subject -issuer -dates -ext extendedKeyUsage",
               "kubecorp certs verify --cert CLIENT.crt --ca pki/ca.crt --usage client"],
             "renew the badge (`kubecorp certs renew admin.conf`, or a new CSR for a user) and update the kubeconfig")
+    } else if input.contains("Forbidden (user=") && input.contains("resource=nodes") {
+        lab("kubelet-authz-403", "the kubelet's own door (:10250): it verified the caller's badge, then asked the apiserver by SubjectAccessReview",
+            "The CEO knows who is calling (the badge is genuine) but Alice's rulebook gives that user no right on this node's API (nodes/proxy for logs and exec, nodes/log, nodes/stats…). kube-apiserver calls with apiserver-kubelet-client, whose group kubeadm:cluster-admins may do it.",
+            &["kubectl auth can-i get nodes/proxy --as USER", "kubectl auth can-i get nodes/proxy --as kube-apiserver-kubelet-client --as-group kubeadm:cluster-admins"],
+            "call with a badge that has the right (`apiserver-kubelet-client` for the apiserver), or bind a ClusterRole with nodes/proxy to the user")
     } else if input.contains("is forbidden: User") || input.contains("(Forbidden)") {
         lab("authz-403", "authorization (RBAC, or the Node authorizer for kubelets), after authentication succeeded",
             "The badge is genuine and Alice knows who this is, but the rulebook has no rule letting this user or any of their groups do this verb on this resource here.",
@@ -78,11 +83,6 @@ pub fn explain(input: &str) -> Option<Explanation> {
             "Charlie refused the badge before any request was read: none shown, expired, or not signed by the etcd CA (a cluster-CA badge such as admin.conf's is worthless at the vault).",
             &["openssl x509 -noout -issuer -dates -in CLIENT.crt", "kubecorp certs verify --cert CLIENT.crt --ca pki/etcd/ca.crt --usage client"],
             "present a badge signed by etcd-ca (apiserver-etcd-client, etcd-healthcheck-client); renew it if expired: `kubecorp certs renew apiserver-etcd-client`")
-    } else if input.starts_with("Forbidden (user=") && input.contains("resource=nodes") {
-        lab("kubelet-authz-403", "the kubelet's own door (:10250): it verified the caller's badge, then asked the apiserver by SubjectAccessReview",
-            "The CEO knows who is calling (the badge is genuine) but Alice's rulebook gives that user no right on this node's API (nodes/proxy for logs and exec, nodes/log, nodes/stats…). kube-apiserver calls with apiserver-kubelet-client, whose group kubeadm:cluster-admins may do it.",
-            &["kubectl auth can-i get nodes/proxy --as USER", "kubectl auth can-i get nodes/proxy --as kube-apiserver-kubelet-client --as-group kubeadm:cluster-admins"],
-            "call with a badge that has the right (`apiserver-kubelet-client` for the apiserver), or bind a ClusterRole with nodes/proxy to the user")
     } else if input.contains("no serving certificate available for the kubelet")
         || input.contains("remote error: tls: internal error")
     {
@@ -122,6 +122,7 @@ mod tests {
         for (text, kind) in [
             ("http: TLS handshake error from 127.0.0.1:5555: no serving certificate available for the kubelet", "no-serving-cert"),
             ("Forbidden (user=system:kube-scheduler, verb=get, resource=nodes, subresource(s)=[proxy])", "kubelet-authz-403"),
+            ("Error from server (Forbidden): Forbidden (user=kube-apiserver-kubelet-client, verb=get, resource=nodes, subresource(s)=[proxy]) ( pods/log web)", "kubelet-authz-403"),
             ("0/1 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }.", "unschedulable"),
             ("no nodes available to schedule pods", "unschedulable"),
             ("spec.clusterIPs: Invalid value: []string{\"10.96.0.10\"}: failed to allocate IP 10.96.0.10: provided IP is already allocated", "service-ip"),
