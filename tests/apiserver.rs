@@ -862,3 +862,34 @@ fn services_get_a_cluster_ip_from_the_service_range_and_a_taken_or_foreign_one_i
         .failure(1)
         .stderr_has("The Service \"out\" is invalid: spec.clusterIPs: Invalid value: []string{\"192.168.1.1\"}: failed to allocate IP 192.168.1.1: the provided IP (192.168.1.1) is not in the valid range. The range of valid IPs is 10.96.0.0/12");
 }
+
+#[test]
+fn kubectl_patch_type_json_applies_rfc6902_operations_and_a_bad_path_is_422() {
+    let Some(lab) = Running::start("kubectl_patch_type_json") else {
+        return;
+    };
+    lab.admin(&["create", "namespace", "team"]).success();
+    lab.admin(&[
+        "patch",
+        "namespace",
+        "team",
+        "--type=json",
+        "-p",
+        r#"[{"op":"add","path":"/metadata/labels","value":{"tier":"gold"}}]"#,
+    ])
+    .success()
+    .stdout_has("namespace/team patched");
+    lab.admin(&["get", "namespace", "team", "--show-labels"])
+        .success()
+        .stdout_has("tier=gold");
+    lab.admin(&[
+        "patch",
+        "namespace",
+        "team",
+        "--type=json",
+        "-p",
+        r#"[{"op":"remove","path":"/metadata/annotations/nope"}]"#,
+    ])
+    .failure(1)
+    .stderr_has("The request is invalid: : ");
+}

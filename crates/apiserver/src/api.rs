@@ -857,22 +857,33 @@ impl Api {
             )));
         };
         let current = with_version(stored.clone());
-        let body = match decode_body(req, r) {
-            Ok(b) => b,
-            Err(resp) => return Ok(resp),
-        };
-        let mut next = if req.method == "PATCH" {
-            if req.content_type.starts_with("application/json-patch+json") {
-                return Ok(ApiResponse::status(status::unsupported_media_type(&[
-                    "application/merge-patch+json",
-                    "application/strategic-merge-patch+json",
-                ])));
-            }
+        let mut next = if req.method == "PATCH"
+            && req.content_type.starts_with("application/json-patch+json")
+        {
+            // RFC 6902 operations on the object as stored (json-patch does the work).
+            let patch: json_patch::Patch = match serde_json::from_slice(&req.body) {
+                Ok(p) => p,
+                Err(e) => return Ok(ApiResponse::status(status::bad_request(&e.to_string()))),
+            };
             let mut next = current.clone();
-            merge_patch(&mut next, &body);
+            if let Err(e) = json_patch::patch(&mut next, &patch) {
+                return Ok(ApiResponse::status(status::json_patch_failed(
+                    &e.to_string(),
+                )));
+            }
             next
         } else {
-            body
+            let body = match decode_body(req, r) {
+                Ok(b) => b,
+                Err(resp) => return Ok(resp),
+            };
+            if req.method == "PATCH" {
+                let mut next = current.clone();
+                merge_patch(&mut next, &body);
+                next
+            } else {
+                body
+            }
         };
         let expected = match meta_str(&next, "resourceVersion") {
             "" => None,

@@ -375,6 +375,27 @@ pub fn invalid(kind: &str, group: &str, name: &str, causes: &[Cause]) -> (u16, S
     .response()
 }
 
+/// 422 for a JSON patch that does not apply, as apimachinery's `NewGenericServerResponse`
+/// builds it: the fixed message, and the patch library's error as an `UnexpectedServerResponse`
+/// cause (kubectl prints `The request is invalid: <cause>`).
+pub fn json_patch_failed(problem: &str) -> (u16, String) {
+    let details = Details {
+        causes: vec![Cause {
+            reason: "UnexpectedServerResponse".into(),
+            message: problem.to_string(),
+            field: String::new(),
+        }],
+        ..Details::default()
+    };
+    Status::failure(
+        422,
+        "Invalid",
+        "the server rejected our request due to an error in our request".into(),
+        Some(details),
+    )
+    .response()
+}
+
 /// 400 BadRequest with the message as given.
 pub fn bad_request(message: &str) -> (u16, String) {
     Status::failure(400, "BadRequest", message.to_string(), None).response()

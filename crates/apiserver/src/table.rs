@@ -357,6 +357,12 @@ pub fn table(
             if !meta_str(o, "namespace").is_empty() {
                 metadata["namespace"] = json!(meta_str(o, "namespace"));
             }
+            // `kubectl get --show-labels` and `-L` read these from the row's object.
+            for field in ["labels", "annotations", "uid", "resourceVersion"] {
+                if !o["metadata"][field].is_null() {
+                    metadata[field] = o["metadata"][field].clone();
+                }
+            }
             json!({
                 "cells": cells(resource, o, now),
                 "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": metadata}
