@@ -1,6 +1,6 @@
 //! Object bookkeeping every stored object gets: uid, resourceVersion, creationTimestamp, and merge patches.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use time::OffsetDateTime;
 
 /// A random RFC 4122 version-4 UID, as Kubernetes gives each object.
@@ -42,24 +42,9 @@ pub fn parse_timestamp(s: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
 }
 
-/// RFC 7386 JSON merge patch: objects merge, `null` deletes, anything else replaces.
+/// RFC 7386 JSON merge patch (`kubectl patch --type=merge`), by the json-patch crate.
 pub fn merge_patch(target: &mut Value, patch: &Value) {
-    match patch {
-        Value::Object(p) => {
-            if !target.is_object() {
-                *target = Value::Object(Map::new());
-            }
-            let t = target.as_object_mut().expect("just made an object");
-            for (k, v) in p {
-                if v.is_null() {
-                    t.remove(k);
-                } else {
-                    merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
-                }
-            }
-        }
-        other => *target = other.clone(),
-    }
+    json_patch::merge(target, patch);
 }
 
 /// kubectl's age column: `45s`, `5m10s`, `3h`, `2d5h`, `2y332d` (apimachinery HumanDuration).
