@@ -882,6 +882,25 @@ fn kubectl_patch_type_json_applies_rfc6902_operations_and_a_bad_path_is_422() {
     lab.admin(&["get", "namespace", "team", "--show-labels"])
         .success()
         .stdout_has("tier=gold");
+    // Set-based selectors, as kubectl sends them.
+    lab.admin(&[
+        "get",
+        "namespaces",
+        "-l",
+        "tier in (gold,silver)",
+        "-o",
+        "name",
+    ])
+    .success()
+    .stdout_has("namespace/team");
+    let others = lab
+        .admin(&["get", "namespaces", "-l", "!tier", "-o", "name"])
+        .success();
+    assert!(
+        others.stdout.contains("namespace/default") && !others.stdout.contains("namespace/team"),
+        "{}",
+        others.dump()
+    );
     lab.admin(&[
         "patch",
         "namespace",
