@@ -566,6 +566,7 @@ impl Api {
                 .await
             }
             ("delete", "") => self.delete(resource, ns, &info.name).await,
+            ("deletecollection", "") => self.delete_collection(req, resource, ns).await,
             (verb, _) => Ok(ApiResponse::status(status::method_not_supported(
                 resource.name,
                 resource.group,
@@ -1072,6 +1073,35 @@ impl Api {
                 r.name, r.group, name,
             ))),
         }
+    }
+
+    /// `DELETE` on a collection: every object the selectors pick, answered with the list of
+    /// what was deleted (as the generic registry's `DeleteCollection` does).
+    async fn delete_collection(
+        &self,
+        req: &ApiRequest,
+        r: &Resource,
+        ns: Option<&str>,
+    ) -> Result<ApiResponse, StoreError> {
+        let selectors = Selectors::parse(&req.query);
+        let (objects, revision) = self.list_objects(r, ns, &selectors).await?;
+        let mut deleted = Vec::new();
+        for obj in objects {
+            let key = r.key(
+                ns.or(Some(meta_str(&obj, "namespace")).filter(|n| !n.is_empty())),
+                meta_str(&obj, "name"),
+            );
+            if let Some(stored) = self.inner.store.delete(&key).await? {
+                let gone = with_version(stored);
+                self.publish("DELETED", &key, &gone);
+                deleted.push(gone);
+            }
+        }
+        Ok(ApiResponse::json(
+            200,
+            &json!({"kind": r.list_kind(), "apiVersion": r.api_version(),
+                    "metadata": {"resourceVersion": revision.to_string()}, "items": deleted}),
+        ))
     }
 
     /// `PUT …/certificatesigningrequests/NAME/approval`: approving needs the `approve` verb on

@@ -82,3 +82,51 @@ async fn a_closed_door_is_a_connect_failure_naming_the_address() {
     );
     office.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_delete_on_a_collection_removes_what_the_selector_picks_and_lists_it() {
+    let (_dir, office) = office().await;
+    let admin = client(&office, "kubectl", "admin.conf");
+    for (name, app) in [("web-1", "web"), ("web-2", "web"), ("db", "db")] {
+        admin
+            .create(
+                "/api/v1/namespaces/default/configmaps",
+                &json!({"apiVersion": "v1", "kind": "ConfigMap",
+                        "metadata": {"name": name, "labels": {"app": app}}}),
+            )
+            .await
+            .unwrap();
+    }
+    let gone = admin
+        .delete("/api/v1/namespaces/default/configmaps?labelSelector=app%3Dweb")
+        .await
+        .unwrap();
+    assert_eq!(gone["kind"], "ConfigMapList");
+    let mut names: Vec<_> = gone["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["metadata"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["web-1", "web-2"]);
+    let left = admin
+        .get("/api/v1/namespaces/default/configmaps")
+        .await
+        .unwrap();
+    assert_eq!(left["items"].as_array().unwrap().len(), 1);
+    assert_eq!(left["items"][0]["metadata"]["name"], "db");
+    // The scheduler may not: deletecollection is its own verb under RBAC.
+    let bob = client(&office, "scheduler", "scheduler.conf");
+    let err = bob
+        .delete("/api/v1/namespaces/default/configmaps")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(403));
+    assert!(
+        err.text()
+            .contains("cannot deletecollection resource \"configmaps\""),
+        "{err}"
+    );
+    office.shutdown().await;
+}
