@@ -990,7 +990,9 @@ impl ClientCertVerifier for RequestClientCert {
 /// server-auth usage.
 #[derive(Debug)]
 struct CheckServerCert {
-    trust: TrustSource,
+    /// The CA bundle to check against; `None` is Go's `InsecureSkipVerify` (any badge is taken,
+    /// but noted).
+    trust: Option<TrustSource>,
     owner: Arc<Owner>,
     algorithms: WebPkiSupportedAlgorithms,
 }
@@ -1004,7 +1006,11 @@ impl ServerCertVerifier for CheckServerCert {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let roots = self.owner.roots(&self.trust);
+        let Some(trust) = &self.trust else {
+            self.owner.notes.lock().peer_identity = Identity::from_der(end_entity).ok();
+            return Ok(ServerCertVerified::assertion());
+        };
+        let roots = self.owner.roots(trust);
         let name = server_name_text(server_name);
         let verdict = verify(&VerifyRequest {
             leaf: end_entity,
@@ -1170,6 +1176,18 @@ pub fn client_config(
     name: &str,
     identity: Option<CertSource>,
     trust: TrustSource,
+    clock: LabClock,
+    events: Events,
+) -> (Arc<ClientConfig>, HandshakeNotes) {
+    dialling_config(name, identity, Some(trust), clock, events)
+}
+
+/// The one client config: shows `identity`, checks the server against `trust` (or, with
+/// `None`, takes any server badge).
+fn dialling_config(
+    name: &str,
+    identity: Option<CertSource>,
+    trust: Option<TrustSource>,
     clock: LabClock,
     events: Events,
 ) -> (Arc<ClientConfig>, HandshakeNotes) {
@@ -1457,68 +1475,7 @@ pub fn client_config_skip_verify(
     clock: LabClock,
     events: Events,
 ) -> (Arc<ClientConfig>, HandshakeNotes) {
-    let (owner, notes) = owner(name, &clock, &events);
-    let verifier = SkipServerVerification {
-        owner: owner.clone(),
-        algorithms: provider().signature_verification_algorithms,
-    };
-    let builder = ClientConfig::builder_with_details(provider(), Arc::new(clock.clone()))
-        .with_protocol_versions(rustls::DEFAULT_VERSIONS)
-        .expect("aws-lc-rs offers TLS 1.2 and 1.3")
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier));
-    let mut config = match identity {
-        Some(source) => {
-            builder.with_client_cert_resolver(Arc::new(ClientCertResolver { source, owner }))
-        }
-        None => builder.with_no_client_auth(),
-    };
-    config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
-    config.resumption = Resumption::disabled();
-    (Arc::new(config), notes)
-}
-
-/// Go's `InsecureSkipVerify`: any server badge is taken, but noted.
-#[derive(Debug)]
-struct SkipServerVerification {
-    owner: Arc<Owner>,
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for SkipServerVerification {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        self.owner.notes.lock().peer_identity = Identity::from_der(end_entity).ok();
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
+    dialling_config(name, identity, None, clock, events)
 }
 
 impl fmt::Display for CertFiles {
