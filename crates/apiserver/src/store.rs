@@ -175,7 +175,7 @@ impl MemoryStore {
 /// real apiserver stores protobuf, which changes nothing about who may read them).
 #[derive(Clone)]
 pub struct EtcdStore {
-    client: kubecorp_etcd::EtcdClient,
+    client: Box<kubecorp_etcd::EtcdClient>,
 }
 
 fn backend(e: kubecorp_etcd::ClientError) -> StoreError {
@@ -194,7 +194,9 @@ fn decode(key: &str, kv: &kubecorp_etcd::KeyValue) -> Result<Stored, StoreError>
 
 impl EtcdStore {
     pub fn new(client: kubecorp_etcd::EtcdClient) -> EtcdStore {
-        EtcdStore { client }
+        EtcdStore {
+            client: Box::new(client),
+        }
     }
 
     async fn get(&self, key: &str) -> Result<Option<Stored>, StoreError> {

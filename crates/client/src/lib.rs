@@ -262,6 +262,12 @@ impl KubeClient {
         Ok(self)
     }
 
+    /// Names the dialling component in errors and events.
+    pub fn calling_as(mut self, component: impl Into<String>) -> KubeClient {
+        self.from = component.into();
+        self
+    }
+
     /// Names the component dialled in errors (default `apiserver`).
     pub fn calling(mut self, component: impl Into<String>) -> KubeClient {
         self.to = component.into();

@@ -14,59 +14,29 @@
 //! (`transport: authentication handshake failed: remote error: tls: …`).
 //!
 //! Each call opens its own connection and full handshake, so a renewed or broken badge on disk
-//! counts at the next call. The same client talks to the lab's etcd and to a real etcd 3.4.
-
-use std::error::Error as StdError;
-use std::fmt;
-use std::time::Duration;
+//! counts at the next call (the transport is the lab's one mutual-TLS client, `kubecorp_client`).
+//! The same client talks to the lab's etcd and to a real etcd 3.4.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use bytes::Bytes;
-use http::{Method, Request, StatusCode};
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
-use kubecorp_trust::tls::{
-    client_config, client_error_text, is_alert, server_name, CertSource, TrustSource,
-};
+use http::{Method, StatusCode};
+use kubecorp_client::KubeClient;
+use kubecorp_trust::tls::{CertSource, TrustSource};
 use kubecorp_trust::{Events, LabClock, Verdict};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
-use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
 
 use crate::store::prefix_end;
 use crate::wire::{
     DeleteRangeResponse, GatewayError, KeyValue, PutResponse, RangeResponse, TxnResponse,
 };
 
-/// How long dialling may take.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long the handshake may take.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long one request may take once connected.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long dialling, the handshake and one request may take: the lab client's limits.
+pub use kubecorp_client::{CONNECT_TIMEOUT, HANDSHAKE_TIMEOUT, REQUEST_TIMEOUT};
 
-/// Where a call to etcd failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Phase {
-    /// Dialling TCP.
-    Connect,
-    /// The TLS handshake, including a refusal that arrives at the first read (TLS 1.3).
-    TlsHandshake,
-    /// Sending the request or reading the answer.
-    Request,
-}
-
-impl fmt::Display for Phase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Phase::Connect => "TCP connect",
-            Phase::TlsHandshake => "TLS handshake",
-            Phase::Request => "request",
-        })
-    }
-}
+/// Where a call to etcd failed: the same phases as any lab call.
+pub use kubecorp_client::Phase;
 
 /// Why a call to etcd failed, naming the hop and the phase.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -153,12 +123,8 @@ pub enum TxnOutcome {
 #[derive(Clone, Debug)]
 pub struct EtcdClient {
     from: String,
-    host: String,
-    port: u16,
-    identity: Option<CertSource>,
-    trust: TrustSource,
-    clock: LabClock,
-    events: Events,
+    /// The lab's one mutual-TLS transport (a fresh connection and handshake per call).
+    conn: KubeClient,
 }
 
 impl EtcdClient {
@@ -171,31 +137,34 @@ impl EtcdClient {
         clock: LabClock,
         events: Events,
     ) -> Result<EtcdClient, ClientError> {
-        let (host, port) = parse_endpoint(endpoint)?;
+        let conn = KubeClient::new("apiserver", endpoint, identity, trust, clock, events)
+            .map_err(|e| match e {
+                kubecorp_client::ClientError::Server { problem, .. } => ClientError::Endpoint {
+                    endpoint: endpoint.to_owned(),
+                    problem,
+                },
+                other => ClientError::Endpoint {
+                    endpoint: endpoint.to_owned(),
+                    problem: other.to_string(),
+                },
+            })?
+            .calling("etcd");
         Ok(EtcdClient {
             from: "apiserver".into(),
-            host,
-            port,
-            identity,
-            trust,
-            clock,
-            events,
+            conn,
         })
     }
 
     /// Names the dialling component in errors (default `apiserver`).
     pub fn calling_as(mut self, component: impl Into<String>) -> EtcdClient {
         self.from = component.into();
+        self.conn = self.conn.calling_as(self.from.clone());
         self
     }
 
     /// `host:port`.
     pub fn addr(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
+        self.conn.addr()
     }
 
     /// Writes `key`; the answer carries the new revision.
@@ -327,128 +296,30 @@ impl EtcdClient {
         path: &str,
         body: Vec<u8>,
     ) -> Result<(StatusCode, Bytes), ClientError> {
-        let addr = self.addr();
-        let transport =
-            |phase: Phase, text: String, verdict: Option<Box<Verdict>>| ClientError::Transport {
-                from: self.from.clone(),
-                addr: addr.clone(),
+        let body = (!body.is_empty()).then_some(body);
+        match self.conn.send(method, path, body, "application/json").await {
+            Ok(reply) => Ok((
+                StatusCode::from_u16(reply.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                reply.body,
+            )),
+            Err(kubecorp_client::ClientError::Transport {
+                addr,
                 phase,
                 text,
                 verdict,
-            };
-
-        let tcp = match tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            TcpStream::connect((self.host.as_str(), self.port)),
-        )
-        .await
-        {
-            Ok(Ok(tcp)) => {
-                let _ = tcp.set_nodelay(true);
-                tcp
-            }
-            Ok(Err(e)) => {
-                return Err(transport(
-                    Phase::Connect,
-                    format!(
-                        "dial tcp {addr}: {}",
-                        client_error_text(&e, &Default::default())
-                    ),
-                    None,
-                ))
-            }
-            Err(_) => {
-                return Err(transport(
-                    Phase::Connect,
-                    format!("dial tcp {addr}: i/o timeout"),
-                    None,
-                ))
-            }
-        };
-
-        let (config, notes) = client_config(
-            &self.from,
-            self.identity.clone(),
-            self.trust.clone(),
-            self.clock.clone(),
-            self.events.clone(),
-        );
-        let name = server_name(&self.host)
-            .map_err(|e| transport(Phase::TlsHandshake, e.to_string(), None))?;
-        let tls = match tokio::time::timeout(
-            HANDSHAKE_TIMEOUT,
-            TlsConnector::from(config).connect(name, tcp),
-        )
-        .await
-        {
-            Ok(Ok(tls)) => tls,
-            Ok(Err(e)) => {
-                return Err(transport(
-                    Phase::TlsHandshake,
-                    client_error_text(&e, &notes),
-                    notes.peer_verdict().filter(|v| !v.is_valid()).map(Box::new),
-                ))
-            }
-            Err(_) => {
-                return Err(transport(
-                    Phase::TlsHandshake,
-                    "net/http: TLS handshake timeout".into(),
-                    None,
-                ))
-            }
-        };
-
-        // A transport failure after the handshake: on TLS 1.3 etcd's refusal of our badge
-        // arrives here, as an alert at the first read.
-        let failed = |err: &(dyn StdError + 'static)| {
-            let phase = if is_alert(err) {
-                Phase::TlsHandshake
-            } else {
-                Phase::Request
-            };
-            transport(phase, client_error_text(err, &notes), None)
-        };
-
-        let exchange = async {
-            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-                .await
-                .map_err(|e| failed(&e))?;
-            let driver = tokio::spawn(conn);
-            let request = Request::builder()
-                .method(method)
-                .uri(path)
-                .header(http::header::HOST, &addr)
-                .header(http::header::CONTENT_TYPE, "application/json")
-                .body(Full::new(Bytes::from(body)))
-                .expect("method, path and headers are valid");
-            let response = match sender.send_request(request).await {
-                Ok(response) => response,
-                Err(e) => {
-                    // The connection task holds the underlying error (the TLS alert); the
-                    // request only learns that the connection went away.
-                    let cause = driver.await.ok().and_then(Result::err);
-                    return Err(match &cause {
-                        Some(conn_err) => failed(conn_err),
-                        None => failed(&e),
-                    });
-                }
-            };
-            let status = response.status();
-            let bytes = response
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| failed(&e))?
-                .to_bytes();
-            Ok((status, bytes))
-        };
-        match tokio::time::timeout(REQUEST_TIMEOUT, exchange).await {
-            Ok(result) => result,
-            Err(_) => Err(transport(
-                Phase::Request,
-                "context deadline exceeded".into(),
-                None,
-            )),
+                ..
+            }) => Err(ClientError::Transport {
+                from: self.from.clone(),
+                addr,
+                phase,
+                text,
+                verdict,
+            }),
+            Err(other) => Err(ClientError::Decode {
+                from: self.from.clone(),
+                request: path.to_string(),
+                problem: other.to_string(),
+            }),
         }
     }
 }
@@ -457,47 +328,30 @@ fn b64(bytes: &[u8]) -> String {
     STANDARD.encode(bytes)
 }
 
-fn parse_endpoint(endpoint: &str) -> Result<(String, u16), ClientError> {
-    let problem = |p: &str| ClientError::Endpoint {
-        endpoint: endpoint.to_owned(),
-        problem: p.to_owned(),
-    };
-    let rest = endpoint
-        .strip_prefix("https://")
-        .ok_or_else(|| problem("expected https://host:port (etcd serves clients over TLS)"))?;
-    let rest = rest.trim_end_matches('/');
-    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
-        let (host, port) = v6
-            .split_once("]:")
-            .ok_or_else(|| problem("expected [ipv6]:port"))?;
-        (host, port)
-    } else {
-        rest.rsplit_once(':')
-            .ok_or_else(|| problem("missing :port"))?
-    };
-    let port = port
-        .parse()
-        .map_err(|_| problem("the port is not a number"))?;
-    if host.is_empty() {
-        return Err(problem("missing host"));
-    }
-    Ok((host.to_owned(), port))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn client(endpoint: &str) -> Result<EtcdClient, ClientError> {
+        EtcdClient::new(
+            endpoint,
+            None,
+            TrustSource::bundle("etcd/ca.crt"),
+            LabClock::real(),
+            Events::new(),
+        )
+    }
+
     #[test]
     fn endpoints_parse_like_etcd_servers_flags() {
         assert_eq!(
-            parse_endpoint("https://127.0.0.1:2379").unwrap(),
-            ("127.0.0.1".into(), 2379)
+            client("https://127.0.0.1:2379").unwrap().addr(),
+            "127.0.0.1:2379"
         );
-        assert_eq!(
-            parse_endpoint("https://[::1]:2379/").unwrap(),
-            ("::1".into(), 2379)
-        );
-        assert!(parse_endpoint("http://127.0.0.1:2379").is_err());
+        assert_eq!(client("https://[::1]:2379/").unwrap().addr(), "[::1]:2379");
+        assert!(matches!(
+            client("http://127.0.0.1:2379"),
+            Err(ClientError::Endpoint { .. })
+        ));
     }
 }
