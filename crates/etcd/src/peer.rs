@@ -49,7 +49,6 @@
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
@@ -61,12 +60,11 @@ use kubecorp_trust::{Event, Events, Identity, LabClock, Stage, Verdict, VerdictK
 use serde::Serialize;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 use x509_parser::extensions::GeneralName;
 
 use crate::api::{CLUSTER_VERSION, SERVER_VERSION};
 use crate::error::EtcdError;
-use crate::server::{go_quote, handshake, EtcdConfig, Rejected, DRAIN_DEADLINE, HANDSHAKE_TIMEOUT};
+use crate::server::{accept_loop, go_quote, handshake, EtcdConfig, Rejected, HANDSHAKE_TIMEOUT};
 
 /// etcd's peer port.
 pub const PEER_PORT: u16 = 2380;
@@ -186,42 +184,10 @@ pub async fn run_peer(
         port: listener.local_addr().map(|a| a.port()).unwrap_or(PEER_PORT),
         config,
     });
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut connections = JoinSet::new();
-    tokio::pin!(shutdown);
-    let mut backoff = Duration::from_millis(100);
-    let outcome = loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((tcp, peer)) => {
-                    let _ = tcp.set_nodelay(true);
-                    backoff = Duration::from_millis(100);
-                    connections.spawn(connection(shared.clone(), tcp, peer, stop_rx.clone()));
-                }
-                Err(e) => {
-                    if backoff > Duration::from_secs(30) {
-                        break Err(EtcdError::Accept {
-                            addr: listener.local_addr().ok(),
-                            reason: e.to_string(),
-                        });
-                    }
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 2;
-                }
-            },
-            _ = &mut shutdown => break Ok(()),
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    };
-    let _ = stop_tx.send(true);
-    let drained = tokio::time::timeout(DRAIN_DEADLINE, async {
-        while connections.join_next().await.is_some() {}
+    accept_loop(listener, shutdown, move |tcp, peer, stop| {
+        connection(shared.clone(), tcp, peer, stop)
     })
-    .await;
-    if drained.is_err() {
-        connections.abort_all();
-    }
-    outcome
+    .await
 }
 
 async fn connection(

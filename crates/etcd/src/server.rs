@@ -102,6 +102,25 @@ pub async fn run(
         gateway: Gateway::new(&config.name),
         config,
     });
+    accept_loop(listener, shutdown, move |tcp, peer, stop| {
+        connection(shared.clone(), tcp, peer, stop)
+    })
+    .await
+}
+
+/// Accepts until `shutdown`, one task per visitor made by `serve`, then lets open connections
+/// finish for up to [`DRAIN_DEADLINE`] (the `stop` receiver tells them to wind down). A failing
+/// accept (out of file descriptors…) is retried with backoff, as mini-redis does, and is an error
+/// only when it does not pass. etcd's client and peer doors both stand on it.
+pub(crate) async fn accept_loop<F, Fut>(
+    listener: TcpListener,
+    shutdown: impl Future,
+    mut serve: F,
+) -> Result<(), EtcdError>
+where
+    F: FnMut(TcpStream, SocketAddr, watch::Receiver<bool>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
@@ -114,7 +133,7 @@ pub async fn run(
                     // Small request/answer exchanges: no Nagle delay waiting for an ACK.
                     let _ = tcp.set_nodelay(true);
                     backoff = Duration::from_millis(100);
-                    connections.spawn(connection(shared.clone(), tcp, peer, stop_rx.clone()));
+                    connections.spawn(serve(tcp, peer, stop_rx.clone()));
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: wait and retry, as mini-redis does,
