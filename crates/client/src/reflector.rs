@@ -13,10 +13,48 @@ use kubecorp_trust::{Event, LabClock};
 use serde_json::Value;
 
 use crate::klog;
+use crate::klog::Backoff;
 
 /// The pause between two list-and-watch rounds when a watch simply ended, so a server that
 /// closes every watch at once does not get a storm of handshakes.
 pub const ROUND_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// A member of staff that works in list-and-watch rounds (Bob, Dave, the controllers).
+pub trait Rounds {
+    type Error;
+    /// Lists, acts, then watches until the watch ends (`Ok`) or a call fails (`Err`).
+    fn round(
+        &mut self,
+        backoff: &mut Backoff,
+    ) -> impl std::future::Future<Output = Result<(), Self::Error>> + Send;
+    /// Says what failed, on the event stream.
+    fn report(&mut self, error: &Self::Error);
+}
+
+/// Runs `worker` round after round until `shutdown`: a failed round is reported and retried
+/// after the backoff; a watch that simply ended is listed again after [`ROUND_PAUSE`]. Failures
+/// are never returned: a broken badge must not stop the component.
+pub async fn run_rounds<W: Rounds>(worker: &mut W, shutdown: impl std::future::Future) {
+    let mut backoff = Backoff::default();
+    tokio::pin!(shutdown);
+    loop {
+        let round = tokio::select! {
+            _ = &mut shutdown => return,
+            round = worker.round(&mut backoff) => round,
+        };
+        let wait = match round {
+            Err(error) => {
+                worker.report(&error);
+                backoff.next_wait()
+            }
+            Ok(()) => ROUND_PAUSE,
+        };
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
 
 /// One resource a component lists and watches.
 #[derive(Clone, Copy, Debug)]

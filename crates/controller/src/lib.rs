@@ -120,24 +120,21 @@ pub async fn run(config: EndpointsControllerConfig, shutdown: impl Future) {
         slices: BTreeMap::new(),
         managed: BTreeSet::new(),
     };
-    let mut backoff = Backoff::default();
-    tokio::pin!(shutdown);
-    loop {
-        let round = tokio::select! {
-            _ = &mut shutdown => return,
-            round = controller.round(&mut backoff) => round,
-        };
-        let wait = match round {
-            Err(error) => {
-                controller.report(&error);
-                backoff.next_wait()
-            }
-            Ok(()) => kubecorp_client::reflector::ROUND_PAUSE,
-        };
-        tokio::select! {
-            _ = &mut shutdown => return,
-            _ = tokio::time::sleep(wait) => {}
-        }
+    kubecorp_client::reflector::run_rounds(&mut controller, shutdown).await;
+}
+
+impl kubecorp_client::reflector::Rounds for Controller {
+    type Error = RoundError;
+
+    fn round(
+        &mut self,
+        backoff: &mut Backoff,
+    ) -> impl std::future::Future<Output = Result<(), RoundError>> + Send {
+        Controller::round(self, backoff)
+    }
+
+    fn report(&mut self, error: &RoundError) {
+        Controller::report(self, error)
     }
 }
 

@@ -133,29 +133,26 @@ pub async fn run(config: ProxyConfig, shutdown: impl Future) {
         slices: BTreeMap::new(),
         narrated: BTreeMap::new(),
     };
-    let mut backoff = Backoff::default();
-    tokio::pin!(shutdown);
-    loop {
-        let round = tokio::select! {
-            _ = &mut shutdown => break,
-            round = dave.round(&mut backoff) => round,
-        };
-        let wait = match round {
-            Err(failure) => {
-                dave.events
-                    .emit(failure.event(&dave.client, &dave.clock, BADGE));
-                backoff.next_wait()
-            }
-            Ok(()) => kubecorp_client::reflector::ROUND_PAUSE,
-        };
-        tokio::select! {
-            _ = &mut shutdown => break,
-            _ = tokio::time::sleep(wait) => {}
-        }
-    }
+    kubecorp_client::reflector::run_rounds(&mut dave, shutdown).await;
     let _ = stop.send(true);
     if let Some(task) = health_task {
         let _ = task.await;
+    }
+}
+
+impl kubecorp_client::reflector::Rounds for Proxy {
+    type Error = Failure;
+
+    fn round(
+        &mut self,
+        backoff: &mut Backoff,
+    ) -> impl std::future::Future<Output = Result<(), Failure>> + Send {
+        Proxy::round(self, backoff)
+    }
+
+    fn report(&mut self, failure: &Failure) {
+        self.events
+            .emit(failure.event(&self.client, &self.clock, BADGE));
     }
 }
 

@@ -93,24 +93,21 @@ pub async fn run(config: SchedulerConfig, shutdown: impl Future) {
         reported: HashMap::new(),
         sequence: 0,
     };
-    let mut backoff = Backoff::default();
-    tokio::pin!(shutdown);
-    loop {
-        let round = tokio::select! {
-            _ = &mut shutdown => return,
-            round = bob.round(&mut backoff) => round,
-        };
-        let wait = match round {
-            Err(error) => {
-                bob.report(&error);
-                backoff.next_wait()
-            }
-            Ok(()) => reflector::ROUND_PAUSE,
-        };
-        tokio::select! {
-            _ = &mut shutdown => return,
-            _ = tokio::time::sleep(wait) => {}
-        }
+    reflector::run_rounds(&mut bob, shutdown).await;
+}
+
+impl reflector::Rounds for Scheduler {
+    type Error = RoundError;
+
+    fn round(
+        &mut self,
+        backoff: &mut Backoff,
+    ) -> impl std::future::Future<Output = Result<(), RoundError>> + Send {
+        Scheduler::round(self, backoff)
+    }
+
+    fn report(&mut self, error: &RoundError) {
+        Scheduler::report(self, error)
     }
 }
 
