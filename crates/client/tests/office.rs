@@ -14,15 +14,7 @@ async fn office() -> (tempfile::TempDir, Office) {
 }
 
 fn client(office: &Office, component: &str, conf: &str) -> KubeClient {
-    KubeClient::from_kubeconfig(
-        component,
-        &office.dir.join(conf),
-        office.clock.clone(),
-        office.events.clone(),
-    )
-    .unwrap()
-    .with_server(&format!("https://{}", office.apiserver_addr))
-    .unwrap()
+    office.client(component, conf).unwrap()
 }
 
 #[tokio::test]

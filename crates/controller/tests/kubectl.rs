@@ -5,7 +5,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use kubecorp_client::KubeClient;
 use kubecorp_controller::EndpointsControllerConfig;
 use kubecorp_office::{Office, OfficeOptions, Staff};
 use kubecorp_trust::LabClock;
@@ -64,15 +63,7 @@ async fn kubectl_gets_the_endpointslices_the_controller_writes() {
     })
     .await
     .unwrap();
-    let admin = KubeClient::from_kubeconfig(
-        "kubectl",
-        &office.dir.join("admin.conf"),
-        office.clock.clone(),
-        office.events.clone(),
-    )
-    .unwrap()
-    .with_server(&office.apiserver_url())
-    .unwrap();
+    let admin = office.client("kubectl", "admin.conf").unwrap();
     admin
         .create(
             "/api/v1/namespaces/default/services",
@@ -102,15 +93,9 @@ async fn kubectl_gets_the_endpointslices_the_controller_writes() {
         .unwrap();
     let (_stop, stopped) = oneshot::channel::<()>();
     let config = EndpointsControllerConfig {
-        client: KubeClient::from_kubeconfig(
-            "controller-manager",
-            &office.dir.join("controller-manager.conf"),
-            office.clock.clone(),
-            office.events.clone(),
-        )
-        .unwrap()
-        .with_server(&office.apiserver_url())
-        .unwrap(),
+        client: office
+            .client("controller-manager", "controller-manager.conf")
+            .unwrap(),
         clock: office.clock.clone(),
         events: office.events.clone(),
     };

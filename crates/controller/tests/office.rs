@@ -29,15 +29,7 @@ async fn office() -> (tempfile::TempDir, Office) {
 }
 
 fn client(office: &Office, component: &str, conf: &str) -> KubeClient {
-    KubeClient::from_kubeconfig(
-        component,
-        &office.dir.join(conf),
-        office.clock.clone(),
-        office.events.clone(),
-    )
-    .unwrap()
-    .with_server(&office.apiserver_url())
-    .unwrap()
+    office.client(component, conf).unwrap()
 }
 
 async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T

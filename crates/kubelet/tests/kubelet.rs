@@ -128,15 +128,7 @@ impl Lab1 {
     }
 
     fn admin(&self) -> KubeClient {
-        KubeClient::from_kubeconfig(
-            "kubectl",
-            &self.dir.join("admin.conf"),
-            self.office.clock.clone(),
-            self.office.events.clone(),
-        )
-        .unwrap()
-        .with_server(&self.office.apiserver_url())
-        .unwrap()
+        self.office.client("kubectl", "admin.conf").unwrap()
     }
 
     /// kubectl as the admin, with a fresh discovery cache.

@@ -405,6 +405,22 @@ impl Office {
         format!("https://{}", self.apiserver_addr)
     }
 
+    /// A client dialling this office's apiserver as `component`, with the lab kubeconfig
+    /// `kubeconfig` (`admin.conf`, `scheduler.conf`, …).
+    pub fn client(
+        &self,
+        component: &str,
+        kubeconfig: &str,
+    ) -> Result<kubecorp_client::KubeClient, OfficeError> {
+        start::staff_client(
+            component,
+            &self.dir.join(kubeconfig),
+            &self.apiserver_url(),
+            &self.clock,
+            &self.events,
+        )
+    }
+
     /// Closes every door and waits for the components to finish.
     pub async fn shutdown(self) {
         self.stop.stop();

@@ -16,15 +16,7 @@ async fn open(nodes: usize) -> (tempfile::TempDir, Office) {
 }
 
 fn admin(office: &Office) -> KubeClient {
-    KubeClient::from_kubeconfig(
-        "kubectl",
-        &office.dir.join("admin.conf"),
-        office.clock.clone(),
-        office.events.clone(),
-    )
-    .unwrap()
-    .with_server(&office.apiserver_url())
-    .unwrap()
+    office.client("kubectl", "admin.conf").unwrap()
 }
 
 /// Polls `path` as the admin until `done` holds, for up to five seconds.
