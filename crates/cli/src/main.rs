@@ -438,9 +438,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             quiet,
         } => {
             let clock = lab_clock(now.as_deref(), real_now)?;
-            let first = node_name
-                .or_else(|| kubecorp_office::kubelet_conf_node(&Lab::new(&dir)))
-                .unwrap_or_else(|| kubecorp_office::CONTROL_PLANE_NODE.to_owned());
+            let first = kubecorp_office::control_plane_node(&Lab::new(&dir), node_name);
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;

@@ -180,11 +180,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
             task
         }
         Component::Kubelet => {
-            let node = opts
-                .node_name
-                .clone()
-                .or_else(|| kubecorp_office::kubelet_conf_node(&lab))
-                .unwrap_or_else(|| kubecorp_office::CONTROL_PLANE_NODE.to_owned());
+            let node = kubecorp_office::control_plane_node(&lab, opts.node_name.clone());
             let kubeconfig = start::node_kubeconfig(&lab, &node, &opts.clock)?;
             let apiserver = match opts.apiserver.clone() {
                 Some(url) => url,
@@ -218,8 +214,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
             let apiserver = apiserver_url(&lab, "kube-proxy.conf", opts.apiserver.as_deref())?;
             let listener = start::bind("kube-proxy", wanted).await?;
             let addr = start::local_addr("kube-proxy", wanted, &listener)?;
-            let node = kubecorp_office::kubelet_conf_node(&lab)
-                .unwrap_or_else(|| kubecorp_office::CONTROL_PLANE_NODE.to_owned());
+            let node = kubecorp_office::control_plane_node(&lab, None);
             let task = start::kube_proxy(
                 &lab,
                 &apiserver,

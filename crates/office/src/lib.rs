@@ -152,6 +152,14 @@ pub fn kubelet_conf_node(lab: &Lab) -> Option<String> {
     identity.cn.strip_prefix("system:node:").map(str::to_owned)
 }
 
+/// The control-plane node's name: `given`, else the node the lab's `kubelet.conf` names, else
+/// [`CONTROL_PLANE_NODE`].
+pub fn control_plane_node(lab: &Lab, given: Option<String>) -> String {
+    given
+        .or_else(|| kubelet_conf_node(lab))
+        .unwrap_or_else(|| CONTROL_PLANE_NODE.to_owned())
+}
+
 impl OfficeOptions {
     /// Ephemeral loopback ports, real time: what tests and scenario runs use.
     pub fn ephemeral(dir: impl Into<PathBuf>) -> OfficeOptions {
