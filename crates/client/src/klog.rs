@@ -59,27 +59,8 @@ fn go_method(method: &str) -> String {
     }
 }
 
-/// Go's `%q` for the strings our log lines carry (klog quotes structured values this way).
-pub fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() && (c as u32) < 0x80 => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+/// Go's `%q`, as klog quotes structured values.
+pub use kubecorp_trust::go_quote as quote;
 
 /// client-go's reflector for informers started by a `SharedInformerFactory` (client-go v0.32).
 pub const REFLECTOR: &str = "k8s.io/client-go/informers/factory.go:160";

@@ -324,26 +324,7 @@ fn reject(config: &EtcdConfig, peer: SocketAddr, rejected: Rejected) {
     config.events.emit(event);
 }
 
-/// Go's `%q` for the ASCII texts etcd logs.
-pub(crate) fn go_quote(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+pub(crate) use kubecorp_trust::go_quote;
 
 /// One HTTP request from a visitor who got in.
 async fn serve(

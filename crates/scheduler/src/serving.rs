@@ -410,23 +410,7 @@ fn go_html_escape(json: &str) -> String {
         .replace('&', "\\u0026")
 }
 
-/// Go's `%q` for the ASCII texts in the message.
-fn go_quote(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+use kubecorp_trust::go_quote;
 
 #[cfg(test)]
 mod tests {

@@ -812,8 +812,8 @@ fn possibly(hint: &Option<Hint>) -> String {
     }
 }
 
-/// Go's `%q` (`strconv.Quote`) for the strings that appear in certificate errors.
-fn go_quote(s: &str) -> String {
+/// Go's `%q` (`strconv.Quote`): the one quoting every lab text that Go would quote uses.
+pub fn go_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
