@@ -34,7 +34,6 @@ use rcgen::{
     KeyUsagePurpose, PublicKeyData, SanType, SignatureAlgorithm,
 };
 use serde_json::{json, Value};
-use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 use x509_parser::certification_request::X509CertificationRequest;
 use x509_parser::extensions::{GeneralName, ParsedExtension};
@@ -676,7 +675,7 @@ pub fn validate_approval_update(old: &Value, new: &Value) -> Result<(), Vec<Caus
 /// `lastUpdateTime`s become `now`; a missing `lastTransitionTime` is kept from an old
 /// condition with the same type and status, else `now`.
 pub fn prepare_approval_update(old: &Value, new: &Value, now: OffsetDateTime) -> Value {
-    let stamp = rfc3339(now);
+    let stamp = crate::meta::timestamp(now);
     let mut out = if old.is_object() {
         old.clone()
     } else {
@@ -764,7 +763,7 @@ pub fn should_auto_approve(
     } else {
         return None;
     };
-    let stamp = rfc3339(now);
+    let stamp = crate::meta::timestamp(now);
     Some(json!({
         "type": "Approved", "status": "True", "reason": "AutoApproved", "message": message,
         "lastUpdateTime": stamp, "lastTransitionTime": stamp,
@@ -842,8 +841,8 @@ impl SignerFailure {
         match self {
             SignerFailure::Validation { message } => Some(json!({
                 "type": "Failed", "status": "True", "reason": "SignerValidationFailure",
-                "message": message, "lastUpdateTime": rfc3339(now),
-                "lastTransitionTime": rfc3339(now),
+                "message": message, "lastUpdateTime": crate::meta::timestamp(now),
+                "lastTransitionTime": crate::meta::timestamp(now),
             })),
             _ => None,
         }
@@ -1256,15 +1255,6 @@ impl PublicKeyData for RequestKey {
     fn algorithm(&self) -> &'static SignatureAlgorithm {
         self.alg
     }
-}
-
-/// RFC 3339 in seconds, as metav1.Time serializes (`2025-01-01T00:00:00Z`).
-pub fn rfc3339(t: OffsetDateTime) -> String {
-    let t = t
-        .to_offset(time::UtcOffset::UTC)
-        .replace_nanosecond(0)
-        .unwrap_or(t);
-    t.format(&Rfc3339).unwrap_or_default()
 }
 
 /// Go's `%v` of a `time.Time` in UTC: `2035-01-01 00:00:00 +0000 UTC`.

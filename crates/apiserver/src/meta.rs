@@ -24,18 +24,9 @@ pub fn fill_random(buf: &mut [u8]) {
     aws_lc_rs::rand::fill(buf).expect("the system random generator failed");
 }
 
-/// RFC 3339 with seconds, UTC, as Kubernetes writes timestamps.
+/// RFC 3339 with seconds, UTC, as Kubernetes writes timestamps (`metav1.Time`).
 pub fn timestamp(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    kubecorp_trust::go_time(t)
 }
 
 pub fn parse_timestamp(s: &str) -> Option<OffsetDateTime> {

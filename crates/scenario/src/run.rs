@@ -359,10 +359,10 @@ fn fit_clock(pki: &Path, clock: &LabClock) -> Option<String> {
     clock.set(start.min(until));
     Some(format!(
         "the scenario's clock ({}) is outside the time this PKI's certificates are all valid ({} to {}); the lab clock starts at {} instead, so checks on exact times may differ",
-        rfc3339(now),
-        rfc3339(from),
-        rfc3339(until),
-        rfc3339(clock.now())
+        kubecorp_trust::go_time(now),
+        kubecorp_trust::go_time(from),
+        kubecorp_trust::go_time(until),
+        kubecorp_trust::go_time(clock.now())
     ))
 }
 
@@ -684,7 +684,7 @@ impl Runner<'_> {
                 let text = format!(
                     "time passes: {} later, the lab clock reads {}",
                     format_duration(*by),
-                    rfc3339(self.clock.now())
+                    kubecorp_trust::go_time(self.clock.now())
                 );
                 self.observer.step(step, &text);
                 self.hops.push(Hop::Note {
@@ -706,26 +706,31 @@ impl Runner<'_> {
                             "the story moves on to {:02}:{:02}: the lab clock reads {}",
                             at.hour(),
                             at.minute(),
-                            rfc3339(at)
+                            kubecorp_trust::go_time(at)
                         ),
                     );
                     self.hops.push(Hop::Note {
-                        text: format!("clock = {}", rfc3339(at)),
+                        text: format!("clock = {}", kubecorp_trust::go_time(at)),
                     });
                 } else {
                     self.observer.step(
                         step,
-                        &format!("a new chapter: the lab clock reads {}", rfc3339(now)),
+                        &format!(
+                            "a new chapter: the lab clock reads {}",
+                            kubecorp_trust::go_time(now)
+                        ),
                     );
                 }
                 Ok(())
             }
             Action::Clock(ClockMove::Set(at)) => {
                 self.clock.set(*at);
-                self.observer
-                    .step(step, &format!("the lab clock is set to {}", rfc3339(*at)));
+                self.observer.step(
+                    step,
+                    &format!("the lab clock is set to {}", kubecorp_trust::go_time(*at)),
+                );
                 self.hops.push(Hop::Note {
-                    text: format!("clock = {}", rfc3339(*at)),
+                    text: format!("clock = {}", kubecorp_trust::go_time(*at)),
                 });
                 Ok(())
             }
@@ -1388,7 +1393,7 @@ impl Runner<'_> {
                             "status": "True",
                             "reason": reason,
                             "message": format!("This CSR was {word} by kubectl certificate {}.", verb.name()),
-                            "lastUpdateTime": rfc3339(self.clock.now()),
+                            "lastUpdateTime": kubecorp_trust::go_time(self.clock.now()),
                         });
                         match updated["status"]["conditions"].as_array_mut() {
                             Some(list) => list.push(condition),
@@ -1715,8 +1720,8 @@ impl Runner<'_> {
                 "{} ({}), valid {} to {}",
                 info.subject,
                 info.issuer,
-                rfc3339(info.not_before),
-                rfc3339(info.not_after)
+                kubecorp_trust::go_time(info.not_before),
+                kubecorp_trust::go_time(info.not_after)
             ),
             lifetime: Some(info.not_after - info.not_before),
             ..Outcome::default()
@@ -2130,11 +2135,6 @@ fn summarize_state(value: &Value) -> String {
         out += &format!(" ({p})");
     }
     out
-}
-
-fn rfc3339(t: time::OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| t.to_string())
 }
 
 /// Whether `program` can be run (a path, or a name found on `$PATH`).
