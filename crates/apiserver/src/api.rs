@@ -278,6 +278,13 @@ impl Selectors {
     }
 }
 
+/// The RBAC objects last read, and how many times they have been written since the start.
+#[derive(Default)]
+struct RbacCache {
+    state: Option<Arc<RbacState>>,
+    generation: u64,
+}
+
 /// The apiserver's state: the store, the clock, the signer and the watchers.
 #[derive(Clone)]
 pub struct Api {
@@ -290,7 +297,9 @@ struct Inner {
     changes: broadcast::Sender<Change>,
     /// The cluster CA's certificate and key: the CSR signer kube-controller-manager runs.
     signer: Option<Ca>,
-    rbac: Mutex<Option<RbacState>>,
+    /// The RBAC objects as last read from the store, shared by every request until a write to
+    /// them (see [`Api::invalidate_rbac`]).
+    rbac: Mutex<RbacCache>,
     /// The badge shown to kubelets for `kubectl logs` (see [`crate::pod_log`]).
     kubelet_client: Mutex<Option<KubeletClientConfig>>,
     /// Held from picking a Service's cluster IP until the Service is stored, so two creates
@@ -307,7 +316,7 @@ impl Api {
                 clock,
                 changes,
                 signer,
-                rbac: Mutex::new(None),
+                rbac: Mutex::new(RbacCache::default()),
                 kubelet_client: Mutex::new(None),
                 service_ips: tokio::sync::Mutex::new(()),
             }),
@@ -384,19 +393,19 @@ impl Api {
     }
 
     fn invalidate_rbac(&self) {
-        *self.inner.rbac.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let mut cache = self.inner.rbac.lock().unwrap_or_else(|e| e.into_inner());
+        cache.state = None;
+        cache.generation += 1;
     }
 
-    async fn rbac_state(&self) -> Result<RbacState, StoreError> {
-        if let Some(state) = self
-            .inner
-            .rbac
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-        {
-            return Ok(state);
-        }
+    async fn rbac_state(&self) -> Result<Arc<RbacState>, StoreError> {
+        let generation = {
+            let cache = self.inner.rbac.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(state) = &cache.state {
+                return Ok(state.clone());
+            }
+            cache.generation
+        };
         let mut objects = Vec::new();
         for name in [
             "clusterroles",
@@ -416,8 +425,13 @@ impl Api {
                     .map(|s| s.value),
             );
         }
-        let state = RbacState::from_objects(objects);
-        *self.inner.rbac.lock().unwrap_or_else(|e| e.into_inner()) = Some(state.clone());
+        let state = Arc::new(RbacState::from_objects(objects));
+        let mut cache = self.inner.rbac.lock().unwrap_or_else(|e| e.into_inner());
+        // A write to the RBAC objects while they were being read: this read may predate it, so
+        // it answers this request only and the next one reads again.
+        if cache.generation == generation {
+            cache.state = Some(state.clone());
+        }
         Ok(state)
     }
 

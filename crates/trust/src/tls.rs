@@ -86,12 +86,42 @@ use crate::verify::{verify, Usage, VerifyRequest};
 /// servers offer `h2` too; kubectl and curl fall back to HTTP/1.1 without complaint.
 pub const ALPN_HTTP11: &[u8] = b"http/1.1";
 
-/// The lab's crypto: aws-lc-rs, the provider the workspace pins, shared by every config.
+/// The lab's crypto: aws-lc-rs, the provider the workspace pins, shared by every config, with
+/// its cipher suites in Go's order of preference.
 pub fn provider() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
     PROVIDER
-        .get_or_init(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .get_or_init(|| {
+            let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+            provider.cipher_suites = go_cipher_suite_order(provider.cipher_suites);
+            Arc::new(provider)
+        })
         .clone()
+}
+
+/// Go's `crypto/tls` (1.23, the Go of Kubernetes 1.32) ranks AES-128-GCM first, then
+/// ChaCha20-Poly1305, then AES-256-GCM, in TLS 1.3 and in TLS 1.2 alike, and a Go server picks
+/// from its own ranking, whatever the client prefers. So every connection between Kubernetes
+/// components (and from kubectl) negotiates `TLS_AES_128_GCM_SHA256`; rustls' own ranking puts
+/// AES-256 first. The suites offered are unchanged, only their order.
+fn go_cipher_suite_order(
+    mut suites: Vec<rustls::SupportedCipherSuite>,
+) -> Vec<rustls::SupportedCipherSuite> {
+    use rustls::CipherSuite as S;
+    let rank = |suite: &rustls::SupportedCipherSuite| match suite.suite() {
+        S::TLS13_AES_128_GCM_SHA256 => 0,
+        S::TLS13_CHACHA20_POLY1305_SHA256 => 1,
+        S::TLS13_AES_256_GCM_SHA384 => 2,
+        S::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 => 10,
+        S::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 => 11,
+        S::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 => 12,
+        S::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 => 13,
+        S::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 => 14,
+        S::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256 => 15,
+        _ => 20,
+    };
+    suites.sort_by_key(rank);
+    suites
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1105,6 +1135,8 @@ fn server_config(
         .with_client_cert_verifier(verifier)
         .with_cert_resolver(Arc::new(resolver));
     config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
+    // A Go server chooses the cipher suite from its own ranking (see `provider`).
+    config.ignore_client_order = true;
     // Every connection shows its badge: no session resumption.
     config.session_storage = Arc::new(NoServerSessionStorage {});
     config.send_tls13_tickets = 0;

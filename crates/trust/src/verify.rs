@@ -119,12 +119,21 @@ fn judge(req: &VerifyRequest<'_>) -> Result<(), Refusal> {
         .filter_map(|der| Cert::parse(der).ok())
         .collect();
 
+    // webpki judges first, but Go's refusal (the text a learner reads) wins when both refuse,
+    // and webpki's refusal stands when only it refuses. The signatures webpki has checked on
+    // the path it accepted are not checked a second time by the Go replay.
+    let webpki = webpki_verify(req, &leaf);
+    let verified = match &webpki {
+        Ok(path) => path.links(),
+        Err(_) => Vec::new(),
+    };
     let pools = Pools {
         roots: dedup(roots),
         intermediates: dedup(intermediates),
+        verified,
     };
     go_verify(&leaf, &pools, req.name, req.usage, req.at)?;
-    webpki_verify(req, &leaf)
+    webpki.map(|_| ())
 }
 
 /// Go's `CertPool.AddCert` ignores a certificate it already holds.
@@ -141,6 +150,8 @@ fn dedup(certs: Vec<Cert<'_>>) -> Vec<Cert<'_>> {
 struct Pools<'c> {
     roots: Vec<Cert<'c>>,
     intermediates: Vec<Cert<'c>>,
+    /// (child, parent) signatures webpki has already verified, as DER: checked once, not twice.
+    verified: Vec<(&'c [u8], &'c [u8])>,
 }
 
 /// Where a certificate stands in a chain; Go's `leafCertificate`, `intermediateCertificate`,
@@ -301,7 +312,11 @@ fn build_chains<'p, 'c>(
             err = Some(Refusal::SignatureCheckLimit);
             continue;
         }
-        if let Err(error) = check_signature_from(child, candidate) {
+        let checked = pools
+            .verified
+            .iter()
+            .any(|&(c, p)| c == child.der && p == candidate.der);
+        if let Err(error) = check_signature_from(child, candidate, checked) {
             hint.get_or_insert_with(|| Hint {
                 error,
                 candidate: candidate.go_name(),
@@ -429,7 +444,13 @@ struct Hint {
 }
 
 /// Go's `CheckSignatureFrom`: may `parent` sign, and did its key make `child`'s signature?
-fn check_signature_from(child: &Cert<'_>, parent: &Cert<'_>) -> Result<(), SignatureError> {
+///
+/// `checked`: webpki has already verified this very signature, so only the rules are replayed.
+fn check_signature_from(
+    child: &Cert<'_>,
+    parent: &Cert<'_>,
+    checked: bool,
+) -> Result<(), SignatureError> {
     // RFC 5280 4.2.1.9: a v3 certificate without basic constraints, or with CA:FALSE, must not
     // be used to verify certificate signatures. So a leaf pretending to be a CA fails here,
     // before Go ever asks whether it is an intermediate.
@@ -453,6 +474,9 @@ fn check_signature_from(child: &Cert<'_>, parent: &Cert<'_>) -> Result<(), Signa
             expected,
             have: parent.key,
         });
+    }
+    if checked {
+        return Ok(());
     }
     match child.x509.verify_signature(Some(parent.x509.public_key())) {
         Ok(()) => Ok(()),
@@ -659,7 +683,20 @@ impl webpki::ExtendedKeyUsageValidator for AnyUsage {
     }
 }
 
-fn webpki_verify(req: &VerifyRequest<'_>, leaf: &Cert<'_>) -> Result<(), Refusal> {
+/// The path webpki accepted, as DER from the request: leaf, intermediates, root.
+struct AcceptedPath<'c>(Vec<&'c [u8]>);
+
+impl<'c> AcceptedPath<'c> {
+    /// Each certificate with the one that signed it.
+    fn links(&self) -> Vec<(&'c [u8], &'c [u8])> {
+        self.0.windows(2).map(|w| (w[0], w[1])).collect()
+    }
+}
+
+fn webpki_verify<'c>(
+    req: &VerifyRequest<'c>,
+    leaf: &Cert<'_>,
+) -> Result<AcceptedPath<'c>, Refusal> {
     let end_entity = webpki::EndEntityCert::try_from(req.leaf).map_err(|e| Refusal::Malformed {
         which: "badge".into(),
         detail: format!("rustls-webpki: {e}"),
@@ -688,11 +725,11 @@ fn webpki_verify(req: &VerifyRequest<'_>, leaf: &Cert<'_>) -> Result<(), Refusal
 
     // webpki takes a trust anchor as a subject and a key and nothing else: no dates, no
     // constraints of the root's own. That is why Go's date check on the root (above) is ours.
-    let anchors: Vec<_> = req
+    let (anchors, anchor_roots): (Vec<_>, Vec<&'c [u8]>) = req
         .roots
         .iter()
-        .filter_map(|der| webpki::anchor_from_trusted_cert(der).ok())
-        .collect();
+        .filter_map(|der| Some((webpki::anchor_from_trusted_cert(der).ok()?, der.as_ref())))
+        .unzip();
     let time = unix_time(req.at);
     let algs = webpki::ALL_VERIFICATION_ALGS;
     let result = match req.usage {
@@ -724,9 +761,25 @@ fn webpki_verify(req: &VerifyRequest<'_>, leaf: &Cert<'_>) -> Result<(), Refusal
             None,
         ),
     };
-    result
-        .map(|_| ())
-        .map_err(|e| Refusal::from_webpki(e, leaf))
+    let path = result.map_err(|e| Refusal::from_webpki(e, leaf))?;
+    let mut accepted = vec![req.leaf.as_ref()];
+    for cert in path.intermediate_certificates() {
+        let der = cert.der();
+        // webpki hands back the intermediates it was given; find ours by their bytes.
+        match req
+            .intermediates
+            .iter()
+            .find(|i| i.as_ref() == der.as_ref())
+        {
+            Some(given) => accepted.push(given.as_ref()),
+            None => return Ok(AcceptedPath(Vec::new())),
+        }
+    }
+    match anchors.iter().position(|a| std::ptr::eq(a, path.anchor())) {
+        Some(i) => accepted.push(anchor_roots[i]),
+        None => return Ok(AcceptedPath(Vec::new())),
+    }
+    Ok(AcceptedPath(accepted))
 }
 
 fn unix_time(t: OffsetDateTime) -> UnixTime {

@@ -441,3 +441,38 @@ async fn a_broken_server_badge_on_disk_fails_the_handshake_and_says_which_file()
     assert_eq!(event.to, "etcd");
     assert!(!event.allowed);
 }
+
+// ----- what the lab's doors negotiate ----------------------------------------------------------
+
+#[tokio::test]
+async fn a_lab_door_chooses_aes_128_gcm_as_a_go_server_does_even_when_the_client_ranks_aes_256_first(
+) {
+    let lab = TestLab::new();
+    let (addr, _server) = serve_once(lab.request(), lab.etcd_server()).await;
+    let mut roots = rustls::RootCertStore::empty();
+    let ca = std::fs::read(lab.lab.ca_cert_path(Authority::Etcd)).unwrap();
+    for cert in
+        <rustls_pki_types::CertificateDer as rustls_pki_types::pem::PemObject>::pem_slice_iter(&ca)
+    {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    // rustls' own provider ranks TLS13_AES_256_GCM_SHA384 first.
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    assert_eq!(
+        provider.cipher_suites[0].suite(),
+        rustls::CipherSuite::TLS13_AES_256_GCM_SHA384
+    );
+    let config = ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let tls = TlsConnector::from(Arc::new(config))
+        .connect(server_name("127.0.0.1").unwrap(), tcp)
+        .await
+        .unwrap();
+
+    let suite = tls.get_ref().1.negotiated_cipher_suite().unwrap().suite();
+    assert_eq!(suite, rustls::CipherSuite::TLS13_AES_128_GCM_SHA256);
+}
