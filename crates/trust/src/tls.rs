@@ -682,7 +682,8 @@ pub struct HandshakeNotes {
 #[derive(Clone, Debug, Default)]
 struct Notes {
     peer_verdict: Option<Verdict>,
-    peer_identity: Option<Identity>,
+    /// The peer's leaf certificate, read into an [`Identity`] only when someone asks.
+    peer_badge: Option<CertificateDer<'static>>,
     own_cert_error: Option<SourceError>,
     trust_error: Option<SourceError>,
 }
@@ -695,7 +696,8 @@ impl HandshakeNotes {
 
     /// Who the peer's badge says they are, if one was shown (even if it was refused).
     pub fn peer_identity(&self) -> Option<Identity> {
-        self.lock().peer_identity.clone()
+        let badge = self.lock().peer_badge.clone()?;
+        Identity::from_der(&badge).ok()
     }
 
     /// Why this side could not show its own badge, if it could not.
@@ -926,7 +928,7 @@ impl ClientCertVerifier for RequireClientCert {
         let refusal = refused.then(|| self.alerts.refusal(&verdict));
         {
             let mut notes = self.owner.notes.lock();
-            notes.peer_identity = Identity::from_der(end_entity).ok();
+            notes.peer_badge = Some(end_entity.clone().into_owned());
             notes.peer_verdict = Some(verdict);
         }
         match refusal {
@@ -989,7 +991,7 @@ impl ClientCertVerifier for RequestClientCert {
         // Not a judgement: Go's RequestClientCert does not verify either. The signature checks
         // below still prove the visitor holds the badge's key, so a stolen certificate alone
         // (without its key) gets nobody in.
-        self.owner.notes.lock().peer_identity = Identity::from_der(end_entity).ok();
+        self.owner.notes.lock().peer_badge = Some(end_entity.clone().into_owned());
         Ok(ClientCertVerified::assertion())
     }
 
@@ -1037,7 +1039,7 @@ impl ServerCertVerifier for CheckServerCert {
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         let Some(trust) = &self.trust else {
-            self.owner.notes.lock().peer_identity = Identity::from_der(end_entity).ok();
+            self.owner.notes.lock().peer_badge = Some(end_entity.clone().into_owned());
             return Ok(ServerCertVerified::assertion());
         };
         let roots = self.owner.roots(trust);
@@ -1053,7 +1055,7 @@ impl ServerCertVerifier for CheckServerCert {
         let refused = !verdict.is_valid();
         {
             let mut notes = self.owner.notes.lock();
-            notes.peer_identity = Identity::from_der(end_entity).ok();
+            notes.peer_badge = Some(end_entity.clone().into_owned());
             notes.peer_verdict = Some(verdict);
         }
         if refused {
