@@ -1,6 +1,8 @@
 //! Alice and Charlie over real mutual TLS, judged by the real kubectl and openssl.
 
 mod support;
+#[path = "apiserver/watch.rs"]
+mod watch;
 
 use std::path::PathBuf;
 

@@ -11,7 +11,6 @@ use bytes::Bytes;
 use kubecorp_pki::issue::Ca;
 use kubecorp_trust::LabClock;
 use serde_json::{json, Value};
-use tokio::sync::broadcast;
 
 use crate::meta::{merge_patch, meta_str, new_uid, timestamp};
 use crate::pod_log::KubeletClientConfig;
@@ -22,6 +21,7 @@ use crate::status;
 use crate::store::{Store, StoreError, Stored};
 use crate::table;
 use crate::user::UserInfo;
+use crate::watch::{Change, Start, Target, WatchCache, WatchOptions, WatchStream};
 
 /// Kubernetes refuses request bodies over 3 MiB.
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
@@ -64,15 +64,6 @@ impl ApiRequest {
     }
 }
 
-/// One change to a stored object, for watchers.
-#[derive(Debug, Clone)]
-pub struct Change {
-    /// `ADDED`, `MODIFIED` or `DELETED`.
-    pub kind: &'static str,
-    pub key: String,
-    pub object: Value,
-}
-
 /// What the desk answers.
 pub enum ApiResponse {
     Full {
@@ -80,13 +71,8 @@ pub enum ApiResponse {
         content_type: String,
         body: Vec<u8>,
     },
-    /// A `?watch=true` stream: the initial events, then every later change under `prefix`.
-    Watch {
-        initial: Vec<Value>,
-        prefix: String,
-        changes: broadcast::Receiver<Change>,
-        filter: Selectors,
-    },
+    /// A `?watch=true` stream, served from the watch cache (see [`crate::watch`]).
+    Watch(Box<WatchStream>),
 }
 
 impl std::fmt::Debug for ApiResponse {
@@ -95,7 +81,7 @@ impl std::fmt::Debug for ApiResponse {
             ApiResponse::Full { status, body, .. } => {
                 write!(f, "{status} {}", String::from_utf8_lossy(body))
             }
-            ApiResponse::Watch { prefix, .. } => write!(f, "watch {prefix}"),
+            ApiResponse::Watch(stream) => write!(f, "{stream:?}"),
         }
     }
 }
@@ -128,7 +114,7 @@ impl ApiResponse {
     pub fn code(&self) -> u16 {
         match self {
             ApiResponse::Full { status, .. } => *status,
-            ApiResponse::Watch { .. } => 200,
+            ApiResponse::Watch(_) => 200,
         }
     }
 
@@ -136,7 +122,7 @@ impl ApiResponse {
     pub fn body_json(&self) -> Value {
         match self {
             ApiResponse::Full { body, .. } => serde_json::from_slice(body).unwrap_or(Value::Null),
-            ApiResponse::Watch { .. } => Value::Null,
+            ApiResponse::Watch(_) => Value::Null,
         }
     }
 }
@@ -258,6 +244,14 @@ impl Selectors {
         }
     }
 
+    /// A watch of one named object: `fieldSelector=metadata.name=<name>` added, as the
+    /// apiserver does for `GET …/pods/NAME?watch=true`.
+    pub fn with_name(mut self, name: &str) -> Selectors {
+        self.fields
+            .push(Requirement::Equals("metadata.name".into(), name.into()));
+        self
+    }
+
     pub fn matches(&self, obj: &Value) -> bool {
         let labels_ok = self.labels.iter().all(|r| {
             r.holds(
@@ -294,7 +288,12 @@ pub struct Api {
 struct Inner {
     store: Store,
     clock: LabClock,
-    changes: broadcast::Sender<Change>,
+    /// The recent changes every watch is served from; [`Api::publish`] is its one door.
+    watch_cache: Arc<WatchCache>,
+    /// Held from a write to the store until its change is in the watch cache, so changes enter
+    /// it in revision order (etcd's watch gives the real cacher that order), and held while a
+    /// watch lists its initial objects, so the list and the cache stand at the same revision.
+    writes: tokio::sync::Mutex<()>,
     /// The cluster CA's certificate and key: the CSR signer kube-controller-manager runs.
     signer: Option<Ca>,
     /// The RBAC objects as last read from the store, shared by every request until a write to
@@ -309,12 +308,12 @@ struct Inner {
 
 impl Api {
     pub fn new(store: Store, clock: LabClock, signer: Option<Ca>) -> Api {
-        let (changes, _) = broadcast::channel(1024);
         Api {
             inner: Arc::new(Inner {
                 store,
                 clock,
-                changes,
+                watch_cache: Arc::new(WatchCache::default()),
+                writes: tokio::sync::Mutex::new(()),
                 signer,
                 rbac: Mutex::new(RbacCache::default()),
                 kubelet_client: Mutex::new(None),
@@ -338,6 +337,12 @@ impl Api {
             .kubelet_client
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = client;
+    }
+
+    /// The watch cache (tests read and tune it: [`WatchCache::set_bookmark_period`],
+    /// [`WatchCache::set_capacity`]).
+    pub fn watch_cache(&self) -> &WatchCache {
+        &self.inner.watch_cache
     }
 
     pub fn clock(&self) -> &LabClock {
@@ -389,6 +394,20 @@ impl Api {
             }
         }
         self.invalidate_rbac();
+        // The watch cache begins after the bootstrap writes, as the cacher begins after its list.
+        self.begin_watch_cache().await
+    }
+
+    /// Begins the watch cache at the store's revision, unless it has begun.
+    async fn begin_watch_cache(&self) -> Result<(), StoreError> {
+        if self.inner.watch_cache.started() {
+            return Ok(());
+        }
+        let _order = self.inner.writes.lock().await;
+        if !self.inner.watch_cache.started() {
+            let revision = self.inner.store.revision().await?;
+            self.inner.watch_cache.begin_after(revision);
+        }
         Ok(())
     }
 
@@ -551,7 +570,7 @@ impl Api {
         }
         let result = match (info.verb.as_str(), info.subresource.as_str()) {
             ("list", _) => self.list(req, resource, ns).await,
-            ("watch", _) => self.watch(req, resource, ns).await,
+            ("watch", _) => self.watch(req, resource, ns, &info.name).await,
             ("get", "") => self.get(req, resource, ns, &info.name).await,
             ("create", "") => self.create(req, resource, ns).await,
             ("create", "binding") => self.bind(req, resource, ns, &info.name).await,
@@ -655,43 +674,91 @@ impl Api {
         ))
     }
 
+    /// `?watch=true`: options read and checked as kube-apiserver does, then a stream from the
+    /// watch cache (see [`crate::watch`] for what each resourceVersion means).
     async fn watch(
         &self,
         req: &ApiRequest,
         r: &Resource,
         ns: Option<&str>,
+        name: &str,
     ) -> Result<ApiResponse, StoreError> {
-        // Subscribe before listing, so nothing written in between is missed.
-        let changes = self.inner.changes.subscribe();
-        let filter = Selectors::parse(&req.query);
-        let since = query_param(&req.query, "resourceVersion")
-            .and_then(|v| v.parse::<i64>().ok())
-            .unwrap_or(0);
-        let (objects, _) = self.list_objects(r, ns, &filter).await?;
-        let initial = objects
-            .into_iter()
-            .filter(|o| {
-                since == 0 || meta_str(o, "resourceVersion").parse::<i64>().unwrap_or(0) > since
-            })
-            .map(|o| json!({"type": "ADDED", "object": o}))
-            .collect();
-        Ok(ApiResponse::Watch {
-            initial,
+        let options = match WatchOptions::parse(&req.query) {
+            Ok(o) => o,
+            Err(refusal) => return Ok(ApiResponse::status(refusal)),
+        };
+        let mut selectors = Selectors::parse(&req.query);
+        if !name.is_empty() {
+            selectors = selectors.with_name(name);
+        }
+        let requested = match options.requested_revision() {
+            Ok(rv) => rv,
+            Err(refusal) => return Ok(ApiResponse::status(refusal)),
+        };
+        self.begin_watch_cache().await?;
+        let cache = &self.inner.watch_cache;
+        let target = Target {
             prefix: r.prefix(ns),
-            changes,
-            filter,
-        })
+            selectors: selectors.clone(),
+            kind: r.kind,
+            api_version: r.api_version(),
+        };
+        let start = match options.send_initial_events {
+            Some(true) => {
+                if let Err(status) = cache.wait_until_fresh(requested).await {
+                    return Ok(ApiResponse::Watch(Box::new(WatchStream::error(&status))));
+                }
+                // No write lands between the list and the cache position it starts from.
+                let order = self.inner.writes.lock().await;
+                let (objects, _) = self.list_objects(r, ns, &selectors).await?;
+                let (cursor, current) = cache.position_now();
+                drop(order);
+                Start::Initial {
+                    objects,
+                    cursor,
+                    current,
+                }
+            }
+            // `sendInitialEvents=false` from "" or "0": from now on.
+            Some(false) if requested == 0 => {
+                Start::After(u64::try_from(cache.current()).unwrap_or(0))
+            }
+            _ => Start::After(requested),
+        };
+        Ok(ApiResponse::Watch(Box::new(
+            cache.stream(target, &options, start),
+        )))
     }
 
-    fn publish(&self, kind: &'static str, key: &str, object: &Value) {
+    /// The one door into the watch cache. The caller holds `Inner::writes` from its store
+    /// write until this returns, so changes enter in revision order.
+    fn publish(
+        &self,
+        kind: &'static str,
+        key: &str,
+        revision: i64,
+        object: &Value,
+        prev: Option<&Value>,
+    ) {
         if key.starts_with("/registry/cluster") || key.starts_with("/registry/role") {
             self.invalidate_rbac();
         }
-        let _ = self.inner.changes.send(Change {
+        self.inner.watch_cache.record(Change {
+            revision,
             kind,
             key: key.into(),
             object: object.clone(),
+            prev: prev.cloned(),
         });
+    }
+
+    /// A deletion enters the cache with the object's last state at the deletion's revision.
+    fn publish_deletion(&self, key: &str, deleted_at: i64, last: &Value) {
+        let mut gone = last.clone();
+        if let Some(meta) = gone.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.insert("resourceVersion".into(), json!(deleted_at.to_string()));
+        }
+        self.publish("DELETED", key, deleted_at, &gone, None);
     }
 
     async fn create(
@@ -781,12 +848,14 @@ impl Api {
             _ => {}
         }
         let key = r.key(ns, &name);
+        let order = self.inner.writes.lock().await;
         let created = self.inner.store.create(&key, &obj).await;
         drop(reserved);
         match created {
             Ok(rev) => {
                 obj["metadata"]["resourceVersion"] = json!(rev.to_string());
-                self.publish("ADDED", &key, &obj);
+                self.publish("ADDED", &key, rev, &obj, None);
+                drop(order);
                 Ok(ApiResponse::json(201, &obj))
             }
             Err(StoreError::Exists(_)) => Ok(ApiResponse::status(status::already_exists(
@@ -933,13 +1002,21 @@ impl Api {
             .collect();
         conditions.push(scheduled);
         pod["status"]["conditions"] = json!(conditions);
+        let order = self.inner.writes.lock().await;
         let rev = self
             .inner
             .store
             .update(&key, &pod, Some(stored.revision))
             .await?;
         pod["metadata"]["resourceVersion"] = json!(rev.to_string());
-        self.publish("MODIFIED", &key, &pod);
+        self.publish(
+            "MODIFIED",
+            &key,
+            rev,
+            &pod,
+            Some(&with_version(stored.clone())),
+        );
+        drop(order);
         Ok(ApiResponse::json(
             201,
             &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
@@ -1038,7 +1115,7 @@ impl Api {
             &key,
             name,
             next,
-            expected.or(Some(stored.revision)),
+            (expected.or(Some(stored.revision)), &current),
             expected.is_some(),
         )
         .await
@@ -1050,13 +1127,16 @@ impl Api {
         key: &str,
         name: &str,
         mut obj: Value,
-        expected: Option<i64>,
+        (expected, prev): (Option<i64>, &Value),
         client_said: bool,
     ) -> Result<ApiResponse, StoreError> {
+        // `prev` is the object at `expected`: a write that lands replaced exactly it.
+        let order = self.inner.writes.lock().await;
         match self.inner.store.update(key, &obj, expected).await {
             Ok(rev) => {
                 obj["metadata"]["resourceVersion"] = json!(rev.to_string());
-                self.publish("MODIFIED", key, &obj);
+                self.publish("MODIFIED", key, rev, &obj, Some(prev));
+                drop(order);
                 Ok(ApiResponse::json(200, &obj))
             }
             Err(StoreError::Conflict { .. }) if client_said => Ok(ApiResponse::status(status::conflict(
@@ -1077,10 +1157,12 @@ impl Api {
         name: &str,
     ) -> Result<ApiResponse, StoreError> {
         let key = r.key(ns, name);
+        let order = self.inner.writes.lock().await;
         match self.inner.store.delete(&key).await? {
-            Some(stored) => {
+            Some((stored, deleted_at)) => {
                 let obj = with_version(stored);
-                self.publish("DELETED", &key, &obj);
+                self.publish_deletion(&key, deleted_at, &obj);
+                drop(order);
                 Ok(ApiResponse::json(200, &obj))
             }
             None => Ok(ApiResponse::status(status::not_found(
@@ -1105,11 +1187,13 @@ impl Api {
                 ns.or(Some(meta_str(&obj, "namespace")).filter(|n| !n.is_empty())),
                 meta_str(&obj, "name"),
             );
-            if let Some(stored) = self.inner.store.delete(&key).await? {
+            let order = self.inner.writes.lock().await;
+            if let Some((stored, deleted_at)) = self.inner.store.delete(&key).await? {
                 let gone = with_version(stored);
-                self.publish("DELETED", &key, &gone);
+                self.publish_deletion(&key, deleted_at, &gone);
                 deleted.push(gone);
             }
+            drop(order);
         }
         Ok(ApiResponse::json(
             200,
@@ -1179,7 +1263,8 @@ impl Api {
             "" => Some(stored.revision),
             rv => rv.parse().ok(),
         };
-        self.write(r, &key, name, next, expected, true).await
+        self.write(r, &key, name, next, (expected, &current), true)
+            .await
     }
 
     /// The signer: an Approved CSR for a built-in signer gets its certificate, or a Failed

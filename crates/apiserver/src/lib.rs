@@ -19,6 +19,7 @@
 //! - [`pod_log`]: `kubectl logs`, fetched from the pod's kubelet over TLS with
 //!   `apiserver-kubelet-client`.
 //! - [`api`]: the desk: authorization, then the REST verbs, reviews, approval and signing.
+//! - [`watch`]: the watch cache: recent changes by revision, replayed and streamed to watchers.
 //! - [`store`]: objects under `/registry/…`, in etcd over mTLS (or in memory for tests).
 //! - [`discovery`], [`table`], [`meta`]: what kubectl needs to read the answers.
 //! - [`server`]: the TLS front door; every step becomes an event.
@@ -40,3 +41,4 @@ pub mod status;
 pub mod store;
 pub mod table;
 pub mod user;
+pub mod watch;

@@ -20,7 +20,6 @@ use kubecorp_trust::events::{Event, Events, Identity, Stage};
 use kubecorp_trust::tls::{CertSource, TrustSource};
 use kubecorp_trust::LabClock;
 use rustls_pki_types::CertificateDer;
-use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
@@ -265,38 +264,14 @@ async fn answer(
             content_type,
             body,
         } => full(status, &content_type, body),
-        ApiResponse::Watch {
-            initial,
-            prefix,
-            mut changes,
-            filter,
-        } => {
+        ApiResponse::Watch(mut stream) => {
             let (mut tx, body) = http_body_util::channel::Channel::<Bytes>::new(16);
             tokio::spawn(async move {
-                for event in initial {
-                    if tx
-                        .send(Frame::data(Bytes::from(format!("{event}\n"))))
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-                loop {
-                    let change = match changes.recv().await {
-                        Ok(c) => c,
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                        Err(_) => return,
-                    };
-                    if !change.key.starts_with(&prefix) || !filter.matches(&change.object) {
-                        continue;
-                    }
-                    let line = json!({"type": change.kind, "object": change.object});
-                    if tx
-                        .send(Frame::data(Bytes::from(format!("{line}\n"))))
-                        .await
-                        .is_err()
-                    {
+                // The stream ends the watch (deadline, a watcher left behind, an ERROR sent);
+                // a visitor who hangs up ends it at the next line.
+                while let Some(line) = stream.next().await {
+                    let frame = Frame::data(Bytes::from(line + "\n"));
+                    if tx.send(frame).await.is_err() {
                         return;
                     }
                 }

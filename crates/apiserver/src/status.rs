@@ -27,7 +27,9 @@ pub struct Status {
     pub status: String,
     #[serde(default)]
     pub message: String,
-    #[serde(default)]
+    /// `omitempty` in Go: an error that is not an API status (a 500 from a storage error)
+    /// has none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub reason: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub details: Option<Details>,
@@ -36,6 +38,7 @@ pub struct Status {
 
 /// metav1.StatusDetails; every field is `omitempty` in Go.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Details {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
@@ -45,6 +48,12 @@ pub struct Details {
     pub kind: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub causes: Vec<Cause>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retry_after_seconds: i32,
+}
+
+fn is_zero(n: &i32) -> bool {
+    *n == 0
 }
 
 /// One field error of a 422 (metav1.StatusCause, built from apimachinery's `field.Error`).
@@ -55,6 +64,8 @@ pub struct Details {
 pub struct Cause {
     pub reason: String,
     pub message: String,
+    /// `omitempty` in Go (a cause about no field, e.g. `ResourceVersionTooLarge`, has none).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub field: String,
 }
 
@@ -199,7 +210,7 @@ fn details(name: &str, group: &str, kind: &str) -> Option<Details> {
         name: name.to_string(),
         group: group.to_string(),
         kind: kind.to_string(),
-        causes: Vec::new(),
+        ..Details::default()
     })
 }
 
@@ -371,6 +382,38 @@ pub fn json_patch_failed(problem: &str) -> (u16, String) {
         Some(details),
     )
     .response()
+}
+
+/// 410 Expired (`errors.NewResourceExpired`): what a watch from a resourceVersion the watch
+/// cache no longer holds gets, as its one ERROR event.
+pub fn expired(message: &str) -> Status {
+    Status::failure(410, "Expired", message.to_string(), None)
+}
+
+/// 504 Timeout (`storage.NewTooLargeResourceVersionError`): the watch cache did not reach the
+/// resourceVersion asked for within its wait, so the client should retry after a second.
+pub fn too_large_resource_version(asked: u64, current: u64) -> Status {
+    let details = Details {
+        causes: vec![Cause {
+            reason: "ResourceVersionTooLarge".into(),
+            message: "Too large resource version".into(),
+            field: String::new(),
+        }],
+        retry_after_seconds: 1,
+        ..Details::default()
+    };
+    Status::failure(
+        504,
+        "Timeout",
+        format!("Timeout: Too large resource version: {asked}, current: {current}"),
+        Some(details),
+    )
+}
+
+/// An error that is not an API status, as `responsewriters.ErrorToAPIStatus` turns it into one:
+/// 500, and no reason (kube-apiserver 1.32 answers an unparsable watch `resourceVersion` so).
+pub fn internal_unknown(message: &str) -> (u16, String) {
+    Status::failure(500, "", message.to_string(), None).response()
 }
 
 /// 400 BadRequest with the message as given.

@@ -79,10 +79,20 @@ impl Store {
         }
     }
 
-    pub async fn delete(&self, key: &str) -> Result<Option<Stored>, StoreError> {
+    /// Deletes `key`: the object as it was (with the revision of its last write), and the
+    /// revision of the deletion itself (what a watcher's DELETED event carries).
+    pub async fn delete(&self, key: &str) -> Result<Option<(Stored, i64)>, StoreError> {
         match self {
             Store::Memory(m) => Ok(m.delete(key)),
             Store::Etcd(e) => e.delete(key).await,
+        }
+    }
+
+    /// The store's current revision (etcd's header revision): where a watch cache starts.
+    pub async fn revision(&self) -> Result<i64, StoreError> {
+        match self {
+            Store::Memory(m) => Ok(m.lock().revision),
+            Store::Etcd(e) => e.revision().await,
         }
     }
 }
@@ -159,15 +169,16 @@ impl MemoryStore {
         Ok(rev)
     }
 
-    fn delete(&self, key: &str) -> Option<Stored> {
+    fn delete(&self, key: &str) -> Option<(Stored, i64)> {
         let mut inner = self.lock();
         let (value, revision) = inner.items.remove(key)?;
         inner.revision += 1;
-        Some(Stored {
+        let stored = Stored {
             key: key.into(),
             value,
             revision,
-        })
+        };
+        Some((stored, inner.revision))
     }
 }
 
@@ -268,11 +279,22 @@ impl EtcdStore {
         }
     }
 
-    async fn delete(&self, key: &str) -> Result<Option<Stored>, StoreError> {
+    async fn delete(&self, key: &str) -> Result<Option<(Stored, i64)>, StoreError> {
         let Some(current) = self.get(key).await? else {
             return Ok(None);
         };
         let deleted = self.client.delete(key.as_bytes()).await.map_err(backend)?;
-        Ok((deleted.deleted > 0).then_some(current))
+        let revision = deleted.header.as_ref().map_or(0, |h| h.revision);
+        Ok((deleted.deleted > 0).then_some((current, revision)))
+    }
+
+    async fn revision(&self) -> Result<i64, StoreError> {
+        // A range over a prefix nothing lives under: only the header's revision is wanted.
+        let found = self
+            .client
+            .range_prefix(b"/kubecorp-revision-probe/")
+            .await
+            .map_err(backend)?;
+        Ok(found.header.as_ref().map_or(0, |h| h.revision))
     }
 }

@@ -185,7 +185,8 @@ impl Reply {
 /// One event of a `?watch=true` stream.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WatchEvent {
-    /// `ADDED`, `MODIFIED`, `DELETED` (or `ERROR`).
+    /// `ADDED`, `MODIFIED`, `DELETED`, `BOOKMARK` (with `allowWatchBookmarks=true`) or `ERROR`
+    /// (a Status, e.g. 410 Expired, after which the apiserver ends the stream).
     pub kind: String,
     pub object: Value,
 }

@@ -163,7 +163,10 @@ impl Reflector {
     }
 }
 
-/// Applies one watch event to a cache; `false` for an event that carries no object.
+/// Applies one watch event to a cache; `false` for an event that changes nothing: one without
+/// an object, a BOOKMARK (only a resourceVersion), or an ERROR (a Status such as the 410
+/// `too old resource version`; the apiserver then ends the stream, and the next round lists
+/// again, as client-go's reflector does on a 410).
 pub fn apply(cache: &mut BTreeMap<String, Value>, kind: &str, object: Value) -> bool {
     if !object.is_object() {
         return false;
@@ -179,5 +182,29 @@ pub fn apply(cache: &mut BTreeMap<String, Value>, kind: &str, object: Value) -> 
             true
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn bookmarks_and_errors_leave_the_cache_as_it_was() {
+        let mut cache = BTreeMap::new();
+        let pod =
+            json!({"metadata": {"name": "web", "namespace": "default", "resourceVersion": "5"}});
+        assert!(apply(&mut cache, "ADDED", pod.clone()));
+        let bookmark =
+            json!({"kind": "Pod", "apiVersion": "v1", "metadata": {"resourceVersion": "9"}});
+        assert!(!apply(&mut cache, "BOOKMARK", bookmark));
+        let expired = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": "too old resource version: 1 (4)", "reason": "Expired", "code": 410});
+        assert!(!apply(&mut cache, "ERROR", expired));
+        assert_eq!(
+            cache.into_iter().collect::<Vec<_>>(),
+            [("default/web".to_owned(), pod)]
+        );
     }
 }
