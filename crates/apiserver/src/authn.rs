@@ -8,7 +8,7 @@
 //! visitor becomes `system:anonymous`, and RBAC decides what an anonymous visitor may see.
 
 use kubecorp_trust::events::Identity;
-use kubecorp_trust::{verify, Usage, Verdict, VerifyRequest};
+use kubecorp_trust::{verify_badge, Usage, Verdict, VerifyRequest};
 use rustls_pki_types::CertificateDer;
 use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, X509Certificate};
@@ -39,8 +39,7 @@ pub fn authenticate(
     let Some(leaf) = chain.first() else {
         return Authn::Anonymous;
     };
-    let identity = Identity::from_der(leaf).ok();
-    let verdict = verify(&VerifyRequest {
+    let (verdict, identity) = verify_badge(&VerifyRequest {
         leaf,
         intermediates: &chain[1..],
         roots: client_ca,

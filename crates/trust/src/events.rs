@@ -83,12 +83,16 @@ impl Identity {
         let cert = Cert::parse(der).map_err(|e| IdentityError {
             reason: e.to_string(),
         })?;
-        Ok(Identity {
+        Ok(Identity::from_cert(&cert))
+    }
+
+    pub(crate) fn from_cert(cert: &Cert<'_>) -> Identity {
+        Identity {
             cn: cert.common_name.clone(),
             orgs: cert.organization.clone(),
             issuer: cert.issuer_common_name.clone(),
             serial: cert.serial.clone(),
-        })
+        }
     }
 }
 

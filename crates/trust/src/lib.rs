@@ -32,4 +32,4 @@ pub mod verify;
 pub use clock::LabClock;
 pub use events::{Event, Events, Identity, Stage};
 pub use verdict::{classify_text, UnknownVerdictKind, Verdict, VerdictKind};
-pub use verify::{go_quote, go_time, verify, Usage, VerifyRequest};
+pub use verify::{go_quote, go_time, verify, verify_badge, Usage, VerifyRequest};

@@ -32,6 +32,7 @@ use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use serde::{Deserialize, Serialize};
 use time::{OffsetDateTime, UtcOffset};
 
+use crate::events::Identity;
 use crate::facts::{go_ip_string, same_ip, Cert, Eku, KeyFamily, ParseError, SignatureKind};
 use crate::verdict::{Verdict, VerdictKind};
 
@@ -97,14 +98,24 @@ pub fn go_time(t: OffsetDateTime) -> String {
 ///
 /// Never returns [`VerdictKind::Valid`] when webpki refuses the chain.
 pub fn verify(req: &VerifyRequest<'_>) -> Verdict {
-    match judge(req) {
-        Ok(()) => Verdict::new(VerdictKind::Valid, "", VerdictKind::Valid.explain().0),
-        Err(refusal) => refusal.verdict(),
-    }
+    verify_badge(req).0
 }
 
-fn judge(req: &VerifyRequest<'_>) -> Result<(), Refusal> {
-    let leaf = Cert::parse(req.leaf).map_err(|e| Refusal::malformed("badge", e))?;
+/// [`verify`], and who the badge says its holder is (read from the same parse; `None` when
+/// the badge does not parse). An authenticator needs both.
+pub fn verify_badge(req: &VerifyRequest<'_>) -> (Verdict, Option<Identity>) {
+    let leaf = match Cert::parse(req.leaf) {
+        Ok(leaf) => leaf,
+        Err(e) => return (Refusal::malformed("badge", e).verdict(), None),
+    };
+    let verdict = match judge(req, &leaf) {
+        Ok(()) => Verdict::new(VerdictKind::Valid, "", VerdictKind::Valid.explain().0),
+        Err(refusal) => refusal.verdict(),
+    };
+    (verdict, Some(Identity::from_cert(&leaf)))
+}
+
+fn judge(req: &VerifyRequest<'_>, leaf: &Cert<'_>) -> Result<(), Refusal> {
     let mut intermediates = Vec::with_capacity(req.intermediates.len());
     for (i, der) in req.intermediates.iter().enumerate() {
         let cert = Cert::parse(der)
@@ -122,7 +133,7 @@ fn judge(req: &VerifyRequest<'_>) -> Result<(), Refusal> {
     // webpki judges first, but Go's refusal (the text a learner reads) wins when both refuse,
     // and webpki's refusal stands when only it refuses. The signatures webpki has checked on
     // the path it accepted are not checked a second time by the Go replay.
-    let webpki = webpki_verify(req, &leaf);
+    let webpki = webpki_verify(req, leaf);
     let verified = match &webpki {
         Ok(path) => path.links(),
         Err(_) => Vec::new(),
@@ -132,7 +143,7 @@ fn judge(req: &VerifyRequest<'_>) -> Result<(), Refusal> {
         intermediates: dedup(intermediates),
         verified,
     };
-    go_verify(&leaf, &pools, req.name, req.usage, req.at)?;
+    go_verify(leaf, &pools, req.name, req.usage, req.at)?;
     webpki.map(|_| ())
 }
 
