@@ -7,11 +7,11 @@
 //! reason appears only in the apiserver's own log. No badge at all is not an error: the
 //! visitor becomes `system:anonymous`, and RBAC decides what an anonymous visitor may see.
 
+use kubecorp_trust::authn::{authenticate_x509, X509Authn};
 use kubecorp_trust::events::Identity;
-use kubecorp_trust::{verify_badge, Usage, Verdict, VerifyRequest};
+use kubecorp_trust::Verdict;
 use rustls_pki_types::CertificateDer;
 use time::OffsetDateTime;
-use x509_parser::prelude::{FromDer, X509Certificate};
 
 use crate::user::UserInfo;
 
@@ -36,66 +36,25 @@ pub fn authenticate(
     client_ca: &[CertificateDer<'_>],
     now: OffsetDateTime,
 ) -> Authn {
-    let Some(leaf) = chain.first() else {
-        return Authn::Anonymous;
-    };
-    let (verdict, identity) = verify_badge(&VerifyRequest {
-        leaf,
-        intermediates: &chain[1..],
-        roots: client_ca,
-        name: None,
-        usage: Some(Usage::Client),
-        at: now,
-    });
-    if !verdict.is_valid() {
-        let log_line = format!(
-            "\"Unable to authenticate the request\" err=\"[verifying certificate {} failed: {}]\"",
-            certificate_identifier(leaf),
-            verdict.text
-        );
-        return Authn::Failed {
+    match authenticate_x509(chain, client_ca, now) {
+        // No badge, or one with an empty CN: anonymous, as kubeadm leaves --anonymous-auth on.
+        X509Authn::NoOpinion => Authn::Anonymous,
+        X509Authn::User {
+            name,
+            groups,
+            identity,
+        } => match UserInfo::from_cert(&name, groups) {
+            Some(user) => Authn::User { user, identity },
+            None => Authn::Anonymous,
+        },
+        X509Authn::Failed {
             identity,
             verdict,
-            log_line,
-        };
+            error,
+        } => Authn::Failed {
+            identity,
+            verdict,
+            log_line: format!("\"Unable to authenticate the request\" err=\"[{error}]\""),
+        },
     }
-    let identity = identity.expect("a verified certificate parses");
-    match UserInfo::from_cert(&identity.cn, identity.orgs.clone()) {
-        Some(user) => Authn::User { user, identity },
-        // An empty CN: the x509 authenticator has no opinion, as if no badge was shown.
-        None => Authn::Anonymous,
-    }
-}
-
-/// `SN=<decimal>, SKID=<hex>, AKID=<hex>`, as kube-apiserver names a certificate in its log.
-pub fn certificate_identifier(der: &[u8]) -> String {
-    let Ok((_, cert)) = X509Certificate::from_der(der) else {
-        return "SN=<unparseable>".into();
-    };
-    let mut skid = String::new();
-    let mut akid = String::new();
-    for ext in cert.extensions() {
-        match ext.parsed_extension() {
-            x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(k) => {
-                skid = hex_colon(k.0)
-            }
-            x509_parser::extensions::ParsedExtension::AuthorityKeyIdentifier(a) => {
-                akid = a
-                    .key_identifier
-                    .as_ref()
-                    .map(|k| hex_colon(k.0))
-                    .unwrap_or_default()
-            }
-            _ => {}
-        }
-    }
-    format!("SN={}, SKID={}, AKID={}", cert.serial, skid, akid)
-}
-
-fn hex_colon(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(":")
 }

@@ -171,7 +171,14 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
             let apiserver = apiserver_url(&lab, "scheduler.conf", opts.apiserver.as_deref())?;
             let listener = start::bind("scheduler", wanted).await?;
             let addr = start::local_addr("scheduler", wanted, &listener)?;
-            let secure = start::scheduler_secure(listener, &opts.clock, &events, &shutdown);
+            let secure = start::scheduler_secure(
+                &lab,
+                &apiserver,
+                listener,
+                &opts.clock,
+                &events,
+                &shutdown,
+            )?;
             let task = start::scheduler(&lab, &apiserver, &opts.clock, &events, &shutdown)?;
             say!("scheduler (Bob) watches pending pods at {apiserver} with scheduler.conf; /healthz on https://{addr}");
             tokio::spawn(async move {

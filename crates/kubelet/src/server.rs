@@ -29,11 +29,12 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
+use kubecorp_trust::authn::{authenticate_x509, X509Authn};
 use kubecorp_trust::events::Identity;
 use kubecorp_trust::tls::{
     refuse_without_certificate, server_config_request_client_cert, server_error_text,
 };
-use kubecorp_trust::{verify, Event, Stage, Usage, VerifyRequest};
+use kubecorp_trust::{Event, Stage};
 use rustls_pki_types::CertificateDer;
 use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
@@ -194,46 +195,15 @@ pub fn verb_for(method: &str) -> &'static str {
     }
 }
 
-/// `SN=<decimal>, SKID=<hex>, AKID=<hex>`, as Kubernetes names a certificate in its logs.
-fn certificate_identifier(der: &[u8]) -> String {
-    use x509_parser::extensions::ParsedExtension;
-    use x509_parser::prelude::{FromDer, X509Certificate};
-    let Ok((_, cert)) = X509Certificate::from_der(der) else {
-        return "SN=<unparseable>".into();
-    };
-    let hex = |bytes: &[u8]| {
-        bytes
-            .iter()
-            .map(|b| format!("{b:02X}"))
-            .collect::<Vec<_>>()
-            .join(":")
-    };
-    let (mut skid, mut akid) = (String::new(), String::new());
-    for ext in cert.extensions() {
-        match ext.parsed_extension() {
-            ParsedExtension::SubjectKeyIdentifier(k) => skid = hex(k.0),
-            ParsedExtension::AuthorityKeyIdentifier(a) => {
-                akid = a
-                    .key_identifier
-                    .as_ref()
-                    .map(|k| hex(k.0))
-                    .unwrap_or_default()
-            }
-            _ => {}
-        }
-    }
-    format!("SN={}, SKID={skid}, AKID={akid}", cert.serial)
-}
-
 /// The x509 authenticator: `Ok(caller)`, or `Err(log line)` for a 401.
 fn authenticate(
     k: &Kubelet,
     chain: &[CertificateDer<'static>],
 ) -> Result<(Caller, Identity), Option<String>> {
-    let Some(leaf) = chain.first() else {
+    if chain.is_empty() {
         // No badge and anonymous auth off: 401 with nothing logged.
         return Err(None);
-    };
+    }
     let roots = match k.config.client_ca.load() {
         Ok(roots) => roots,
         Err(e) => {
@@ -243,38 +213,23 @@ fn authenticate(
             )))
         }
     };
-    let verdict = verify(&VerifyRequest {
-        leaf,
-        intermediates: &chain[1..],
-        roots: &roots,
-        name: None,
-        usage: Some(Usage::Client),
-        at: k.now(),
-    });
-    if !verdict.is_valid() {
-        let err = format!(
-            "verifying certificate {} failed: {}",
-            certificate_identifier(leaf),
-            verdict.text
-        );
-        return Err(Some(klog::line(
-            "Unable to authenticate the request due to an error",
-            &[("err", &err)],
-        )));
-    }
-    let identity = Identity::from_der(leaf).map_err(|_| None)?;
-    if identity.cn.is_empty() {
-        return Err(None);
-    }
-    let mut groups = identity.orgs.clone();
-    groups.push("system:authenticated".into());
-    Ok((
-        Caller {
-            name: identity.cn.clone(),
+    let (name, mut groups, identity) = match authenticate_x509(chain, &roots, k.now()) {
+        X509Authn::User {
+            name,
             groups,
-        },
-        identity,
-    ))
+            identity,
+        } => (name, groups, identity),
+        // An empty CN, with anonymous auth off: 401 with nothing logged.
+        X509Authn::NoOpinion => return Err(None),
+        X509Authn::Failed { error, .. } => {
+            return Err(Some(klog::line(
+                "Unable to authenticate the request due to an error",
+                &[("err", &error)],
+            )))
+        }
+    };
+    groups.push("system:authenticated".into());
+    Ok((Caller { name, groups }, identity))
 }
 
 /// The SubjectAccessReview verdict: `Ok(true)` allowed, `Ok(false)` denied, `Err` when Alice

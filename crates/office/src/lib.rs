@@ -355,11 +355,13 @@ impl Office {
         }
         if let Some(listener) = scheduler_listener {
             tasks.push(start::scheduler_secure(
+                &lab,
+                &apiserver_url,
                 listener,
                 &opts.clock,
                 &opts.events,
                 &shutdown,
-            ));
+            )?);
         }
         if opts.staff.scheduler {
             tasks.push(start::scheduler(

@@ -421,17 +421,35 @@ pub fn etcd_peer(
 /// Bob's secure port (`:10259`): `/healthz`, `/readyz`, `/livez` over his in-memory
 /// self-signed `localhost@…` badge.
 pub fn scheduler_secure(
+    lab: &Lab,
+    apiserver: &str,
     listener: TcpListener,
     clock: &LabClock,
     events: &Events,
     shutdown: &Shutdown,
-) -> JoinHandle<()> {
+) -> Result<JoinHandle<()>, OfficeError> {
+    // kubeadm: --authentication-kubeconfig and --authorization-kubeconfig are scheduler.conf.
+    let delegation = kubecorp_scheduler::Delegation {
+        client_ca: TrustSource::bundle(lab.ca_cert_path(Authority::Cluster)),
+        reviewer: staff_client(
+            "scheduler",
+            &lab.kubeconfig_path("scheduler.conf"),
+            apiserver,
+            clock,
+            events,
+        )?,
+    };
     let (clock, events) = (clock.clone(), events.clone());
     let shutdown = shutdown.wait();
-    tokio::spawn(async move {
-        let result =
-            kubecorp_scheduler::serve_secure(listener, clock.clone(), events.clone(), shutdown)
-                .await;
+    Ok(tokio::spawn(async move {
+        let result = kubecorp_scheduler::serve_secure(
+            listener,
+            clock.clone(),
+            events.clone(),
+            Some(delegation),
+            shutdown,
+        )
+        .await;
         report_stop("scheduler", result, &clock, &events);
-    })
+    }))
 }

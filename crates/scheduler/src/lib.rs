@@ -27,12 +27,13 @@
 //!
 //! Bob also keeps a door of his own, the secure port :10259 ([`serving`], [`serve_secure`]):
 //! `/healthz`, `/readyz` and `/livez` answer `ok` to anyone over a self-signed certificate;
-//! every other path is refused to an anonymous caller with the apiserver library's `403`.
+//! every other path needs a badge from the cluster CA and Alice's yes to a SubjectAccessReview
+//! ([`Delegation`]), and is refused to an anonymous caller with the apiserver library's `403`.
 #![forbid(unsafe_code)]
 
 pub mod serving;
 
-pub use serving::{serve_secure, ServingError, SECURE_PORT};
+pub use serving::{serve_secure, Delegation, ServingError, SECURE_PORT};
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;

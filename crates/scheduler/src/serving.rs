@@ -32,10 +32,20 @@
 //!   HTTP method in lower case (`post` for a POST), as `RequestInfoFactory` makes it for a
 //!   non-resource path.
 //!
-//! Not modelled: the lab's Bob does not verify a badge on this door nor ask Alice (delegated
-//! authentication and the SubjectAccessReview), so every caller of a protected path is treated
-//! as `system:anonymous`; a real scheduler would let a `kubeadm:cluster-admins` badge read
-//! `/metrics`, and answer a badge from an unknown CA with `401`. There are no metrics to serve.
+//! Before that, delegated *authentication*: a badge is checked against the cluster CA (kubeadm's
+//! scheduler learns it from the `extension-apiserver-authentication` ConfigMap through
+//! `--authentication-kubeconfig`; the lab reads `ca.crt`, the same bundle) by the x509
+//! authenticator every Kubernetes door runs ([`kubecorp_trust::authn`]). A badge that fails is
+//! `401` `Unauthorized` on every path, health included; no badge is `system:anonymous`. A good
+//! badge is its CN and O's, and the SubjectAccessReview decides: a `kubeadm:cluster-admins`
+//! badge reads `/metrics`, john does not.
+//!
+//! Started without the two kubeconfigs ([`serve_secure`] with no [`Delegation`]), kube-scheduler
+//! checks no badge and asks nobody: every caller is `system:anonymous` and only the health paths
+//! answer, which is what the door does then.
+//!
+//! Served to a caller who may: `/metrics` with the build-info and process-start gauges (the lab
+//! keeps no scheduling histograms); other paths (`/configz`, `/debug/pprof/…`) are `404`.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -49,10 +59,13 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use kubecorp_client::KubeClient;
 use kubecorp_pki::fs::{write_atomic, Mode};
 use kubecorp_pki::selfsigned::{self, SelfSigned};
-use kubecorp_trust::tls::{peer_identity, server_config_request_client_cert, server_error_text};
+use kubecorp_trust::authn::{authenticate_x509, X509Authn};
+use kubecorp_trust::tls::{server_config_request_client_cert, server_error_text, TrustSource};
 use kubecorp_trust::{Event, Events, Identity, LabClock, Stage};
+use rustls_pki_types::CertificateDer;
 use serde::Serialize;
 use time::OffsetDateTime;
 use tokio::net::{TcpListener, TcpStream};
@@ -104,13 +117,24 @@ pub async fn self_signed_badge(now: OffsetDateTime) -> Result<SelfSigned, Servin
     })
 }
 
+/// kubeadm's `--authentication-kubeconfig` and `--authorization-kubeconfig` (both
+/// `scheduler.conf`): the CA badges are checked against, and Bob's own client for asking Alice.
+#[derive(Clone)]
+pub struct Delegation {
+    /// The `client-ca-file` Alice publishes in `extension-apiserver-authentication`: `ca.crt`.
+    pub client_ca: TrustSource,
+    /// Bob as `system:kube-scheduler`, who may create SubjectAccessReviews.
+    pub reviewer: KubeClient,
+}
+
 /// Serves Bob's secure port on `listener` until `shutdown` completes, then lets open
 /// connections finish for a few seconds. Every request and every failed handshake is an event
-/// to `scheduler`.
+/// to `scheduler`. Without `delegation` every caller is `system:anonymous` (see the module docs).
 pub async fn serve_secure(
     listener: TcpListener,
     clock: LabClock,
     events: Events,
+    delegation: Option<Delegation>,
     shutdown: impl Future,
 ) -> Result<(), ServingError> {
     let made_at = clock.now();
@@ -135,6 +159,8 @@ pub async fn serve_secure(
         cert: kubecorp_trust::tls::CertSource::pem_files(&cert_path, &key_path),
         clock,
         events,
+        delegation,
+        started: made_at,
     };
     let stamp = made_at.unix_timestamp();
     door.events.emit(
@@ -194,6 +220,9 @@ struct Door {
     cert: kubecorp_trust::tls::CertSource,
     clock: LabClock,
     events: Events,
+    delegation: Option<Delegation>,
+    /// When Bob started (`process_start_time_seconds`).
+    started: OffsetDateTime,
 }
 
 async fn connection(door: Door, tcp: TcpStream, peer: SocketAddr, mut stop: watch::Receiver<bool>) {
@@ -210,11 +239,16 @@ async fn connection(door: Door, tcp: TcpStream, peer: SocketAddr, mut stop: watc
         Ok(Err(e)) => return handshake_failed(&door, peer, &server_error_text(&e, &notes)),
         Err(_) => return handshake_failed(&door, peer, "EOF"),
     };
-    let identity = peer_identity(tls.get_ref().1);
+    let chain: std::sync::Arc<[CertificateDer<'static>]> = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
+        .unwrap_or_default();
     let service = service_fn(move |req: Request<Incoming>| {
         let door = door.clone();
-        let identity = identity.clone();
-        async move { Ok::<_, Infallible>(request(&door, peer, identity, &req)) }
+        let chain = chain.clone();
+        async move { Ok::<_, Infallible>(request(&door, peer, &chain, &req).await) }
     });
     // A visitor that connects and never sends a request's head is let go after 30 s.
     let conn = hyper::server::conn::http1::Builder::new()
@@ -255,46 +289,196 @@ fn handshake_failed(door: &Door, peer: SocketAddr, text: &str) {
     door.events.emit(event);
 }
 
-/// One HTTP request: answered, and told as an event.
-fn request(
+/// Who is asking, once delegated authentication has spoken.
+struct Caller {
+    name: String,
+    groups: Vec<String>,
+    identity: Option<Identity>,
+}
+
+impl Caller {
+    fn anonymous(identity: Option<Identity>) -> Caller {
+        Caller {
+            name: "system:anonymous".into(),
+            groups: vec!["system:unauthenticated".into()],
+            identity,
+        }
+    }
+}
+
+/// Delegated authentication: `Err` is the 401 (with the log line), after telling it.
+fn authenticate(
     door: &Door,
     peer: SocketAddr,
-    identity: Option<Identity>,
+    chain: &[CertificateDer<'static>],
+    req: &Request<Incoming>,
+) -> Result<Caller, Reply> {
+    let line = format!("{} {}", req.method(), req.uri().path());
+    let user_agent = req
+        .headers()
+        .get(hyper::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let shown = chain.first().and_then(|leaf| Identity::from_der(leaf).ok());
+    let Some(delegation) = &door.delegation else {
+        // No --authentication-kubeconfig: no client CA, so a badge counts for nothing.
+        return Ok(Caller::anonymous(shown));
+    };
+    if chain.is_empty() {
+        return Ok(Caller::anonymous(None));
+    }
+    let failed = |log: String, explanation: &str| {
+        door.events.emit(
+            Event::new(door.clock.now(), who(shown.as_ref(), peer), COMPONENT, Stage::Authn)
+                .identity(shown.clone())
+                .allowed(false)
+                .client_text("Unauthorized")
+                .server_log(log)
+                .detail(format!("{line} 401 on the secure port"))
+                .explanation(explanation)
+                .hint("Show a badge signed by the cluster CA (ca.crt), e.g. the one in admin.conf, or none at all for the health paths."),
+        );
+        unauthorized(req.uri().query(), user_agent)
+    };
+    let roots =
+        match delegation.client_ca.load() {
+            Ok(roots) => roots,
+            Err(e) => return Err(failed(
+                format!("\"Unable to authenticate the request\" err=\"{e}\""),
+                "Bob could not read the client CA he checks badges against, so no badge can pass.",
+            )),
+        };
+    match authenticate_x509(chain, &roots, door.clock.now()) {
+        X509Authn::NoOpinion => Ok(Caller::anonymous(shown)),
+        X509Authn::User {
+            name,
+            mut groups,
+            identity,
+        } => {
+            groups.push("system:authenticated".into());
+            Ok(Caller {
+                name,
+                groups,
+                identity: Some(identity),
+            })
+        }
+        X509Authn::Failed { verdict, error, .. } => Err(failed(
+            format!("\"Unable to authenticate the request\" err=\"[{error}]\""),
+            &format!(
+                "Bob checks badges on his secure port the way Alice does, against the cluster CA, and this one fails: {}",
+                verdict.explanation
+            ),
+        )),
+    }
+}
+
+/// Delegated authorization: Alice's answer to a SubjectAccessReview for a non-resource path.
+async fn review(
+    delegation: &Delegation,
+    caller: &Caller,
+    verb: &str,
+    path: &str,
+) -> Result<bool, String> {
+    let review = serde_json::json!({
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "spec": {
+            "user": caller.name,
+            "groups": caller.groups,
+            "nonResourceAttributes": {"path": path, "verb": verb},
+        },
+    });
+    let endpoint = "/apis/authorization.k8s.io/v1/subjectaccessreviews";
+    match delegation.reviewer.create(endpoint, &review).await {
+        Ok(answer) => Ok(answer["status"]["allowed"].as_bool().unwrap_or(false)),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// One HTTP request: authenticated, authorized, answered, and told as an event.
+async fn request(
+    door: &Door,
+    peer: SocketAddr,
+    chain: &[CertificateDer<'static>],
     req: &Request<Incoming>,
 ) -> Response<Full<Bytes>> {
-    let reply = answer(
-        req.method(),
-        req.uri().path(),
-        req.uri().query(),
-        req.headers()
-            .get(hyper::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok()),
-    );
+    let (method, path, query) = (req.method(), req.uri().path(), req.uri().query());
+    let user_agent = req
+        .headers()
+        .get(hyper::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let caller = match authenticate(door, peer, chain, req) {
+        Ok(caller) => caller,
+        Err(reply) => return respond(reply),
+    };
+    let verb = method.as_str().to_lowercase();
+    let (reply, sar) = if ALWAYS_ALLOW_PATHS.contains(&path) {
+        (healthy(), None)
+    } else {
+        match &door.delegation {
+            None => (
+                forbidden(&caller.name, method, path, query, user_agent),
+                None,
+            ),
+            Some(delegation) => match review(delegation, &caller, &verb, path).await {
+                Ok(true) => (served(door, path), Some(true)),
+                Ok(false) => (
+                    forbidden(&caller.name, method, path, query, user_agent),
+                    Some(false),
+                ),
+                Err(err) => (internal_error(path, &err), None),
+            },
+        }
+    };
     let mut event = Event::new(
         door.clock.now(),
-        peer.to_string(),
+        who(caller.identity.as_ref(), peer),
         COMPONENT,
         Stage::Request,
     )
     .allowed(reply.status.is_success())
-    .identity(identity.clone())
+    .identity(caller.identity.clone())
     .detail(format!(
-        "{} {} {} on the secure port",
-        req.method(),
-        req.uri().path(),
-        reply.status.as_u16()
+        "{method} {path} {} on the secure port{}",
+        reply.status.as_u16(),
+        match sar {
+            Some(true) => format!(" (SubjectAccessReview: {} may {verb} {path})", caller.name),
+            Some(false) => format!(
+                " (SubjectAccessReview: {} may not {verb} {path})",
+                caller.name
+            ),
+            None => String::new(),
+        }
     ));
     if reply.status == StatusCode::FORBIDDEN {
+        event = event.client_text(reply.message.clone());
+        event = match (&door.delegation, caller.identity.is_some()) {
+            (None, true) => event.explanation("Only /healthz, /readyz and /livez are open to everyone on kube-scheduler's secure port; other paths need the apiserver's yes. This Bob was started without --authentication-kubeconfig, so he checks no badge: the caller counts as system:anonymous, whom RBAC does not allow."),
+            (_, false) => event.explanation("Only /healthz, /readyz and /livez are open to everyone on kube-scheduler's secure port. This caller showed no badge, so it is system:anonymous, and RBAC gives system:anonymous no non-resource paths."),
+            (Some(_), true) => event.explanation(format!(
+                "Bob checked the badge (it is {}), then asked Alice with a SubjectAccessReview whether {} may {verb} {path}; RBAC says no.",
+                caller.name, caller.name
+            )),
+        }
+        .hint(format!(
+            "Read health with `curl -k https://127.0.0.1:10259/healthz`. For {path} the caller needs RBAC's `{verb}` on that nonResourceURL, e.g. `kubectl create clusterrole metrics-reader --verb=get --non-resource-url=/metrics` and a ClusterRoleBinding to it."
+        ));
+    } else if reply.status == StatusCode::INTERNAL_SERVER_ERROR {
         event = event
-            .client_text(reply.message.clone())
-            .explanation(if identity.is_some() {
-                "Only /healthz, /readyz and /livez are open to everyone on kube-scheduler's secure port; other paths need the apiserver's yes (a SubjectAccessReview). The lab's Bob does not check badges on this door, so the caller counts as system:anonymous, whom RBAC does not allow."
-            } else {
-                "Only /healthz, /readyz and /livez are open to everyone on kube-scheduler's secure port. This caller showed no badge, so it is system:anonymous, and RBAC gives system:anonymous no non-resource paths."
-            })
-            .hint("Read health with `curl -k https://127.0.0.1:10259/healthz`. For /metrics a real cluster needs a badge or token whose user RBAC allows `get` on that nonResourceURL.");
+            .server_log(format!("\"Authorization error\" err=\"{}\" user=\"{}\" path=\"{path}\"", reply.message, caller.name))
+            .explanation("Bob could not ask Alice whether this caller may come in (the SubjectAccessReview failed), so he answers 500.");
     }
     door.events.emit(event);
+    respond(reply)
+}
+
+/// The name on events: the badge's CN, or the address when no badge was shown.
+fn who(identity: Option<&Identity>, peer: SocketAddr) -> String {
+    identity
+        .map(|i| i.cn.clone())
+        .unwrap_or_else(|| peer.to_string())
+}
+
+fn respond(reply: Reply) -> Response<Full<Bytes>> {
     Response::builder()
         .status(reply.status)
         .header(hyper::header::CONTENT_TYPE, reply.content_type)
@@ -315,22 +499,38 @@ pub struct Reply {
     pub message: String,
 }
 
-/// The answer to `method path?query` from a caller without a (checked) badge. `user_agent`
-/// decides pretty-printing, as the apiserver library does for curl, Wget and browsers.
+/// The answer to `method path?query` for a caller who is `system:anonymous` (no badge, or no
+/// delegated authentication): health for anyone, a 403 for the rest. `user_agent` decides
+/// pretty-printing, as the apiserver library does for curl, Wget and browsers.
 pub fn answer(method: &Method, path: &str, query: Option<&str>, user_agent: Option<&str>) -> Reply {
     if ALWAYS_ALLOW_PATHS.contains(&path) {
-        return Reply {
-            status: StatusCode::OK,
-            content_type: "text/plain; charset=utf-8",
-            body: "ok".into(),
-            message: String::new(),
-        };
+        return healthy();
     }
+    forbidden("system:anonymous", method, path, query, user_agent)
+}
+
+fn healthy() -> Reply {
+    Reply {
+        status: StatusCode::OK,
+        content_type: "text/plain; charset=utf-8",
+        body: "ok".into(),
+        message: String::new(),
+    }
+}
+
+/// The apiserver library's 403 for a non-resource path, naming `user`.
+pub fn forbidden(
+    user: &str,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    user_agent: Option<&str>,
+) -> Reply {
     let message = format!(
         "forbidden: {}",
         sanitize(&format!(
             "User {} cannot {} path {}",
-            go_quote("system:anonymous"),
+            go_quote(user),
             method.as_str().to_lowercase(),
             go_quote(path)
         ))
@@ -342,29 +542,102 @@ pub fn answer(method: &Method, path: &str, query: Option<&str>, user_agent: Opti
         status: "Failure",
         message: &message,
         reason: "Forbidden",
-        details: Empty {},
+        details: Some(Empty {}),
         code: 403,
     };
-    let body = if is_pretty(query, user_agent) {
-        // json.MarshalIndent(obj, "", "  "), written as is.
-        serde_json::to_string_pretty(&status)
-    } else {
-        // json.Encoder.Encode: compact, then a newline.
-        serde_json::to_string(&status).map(|s| s + "\n")
-    }
-    .expect("a Status always serializes");
     Reply {
         status: StatusCode::FORBIDDEN,
         content_type: "application/json",
-        body: go_html_escape(&body),
+        body: status_body(&status, query, user_agent),
         message,
     }
+}
+
+/// `401 Unauthorized`, the same Status Alice answers: the reason only in the log.
+fn unauthorized(query: Option<&str>, user_agent: Option<&str>) -> Reply {
+    let status = ForbiddenStatus {
+        kind: "Status",
+        api_version: "v1",
+        metadata: Empty {},
+        status: "Failure",
+        message: "Unauthorized",
+        reason: "Unauthorized",
+        details: None,
+        code: 401,
+    };
+    Reply {
+        status: StatusCode::UNAUTHORIZED,
+        content_type: "application/json",
+        body: status_body(&status, query, user_agent),
+        message: "Unauthorized".into(),
+    }
+}
+
+/// `responsewriters.InternalError`: Go's `http.Error` text when the review could not be made.
+fn internal_error(path: &str, err: &str) -> Reply {
+    let message = format!("Internal Server Error: {}: {err}", go_quote(path));
+    Reply {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        content_type: "text/plain; charset=utf-8",
+        body: format!("{message}\n"),
+        message,
+    }
+}
+
+/// What an allowed caller reads: `/metrics`, or Go's mux's 404.
+fn served(door: &Door, path: &str) -> Reply {
+    if path != "/metrics" {
+        return Reply {
+            status: StatusCode::NOT_FOUND,
+            content_type: "text/plain; charset=utf-8",
+            body: "404 page not found\n".into(),
+            message: String::new(),
+        };
+    }
+    Reply {
+        status: StatusCode::OK,
+        content_type: "text/plain; version=0.0.4; charset=utf-8",
+        body: metrics(door.started),
+        message: String::new(),
+    }
+}
+
+/// Two gauges every Kubernetes component exposes, in the Prometheus text format: the build
+/// (the lab's, as Alice's `/version` gives it) and the process start time.
+fn metrics(started: OffsetDateTime) -> String {
+    format!(
+        "# HELP kubernetes_build_info [ALPHA] A metric with a constant '1' value labeled by major, minor, git version, git commit, git tree state, build date, Go version, and compiler from which Kubernetes was built, and platform on which it is running.\n\
+         # TYPE kubernetes_build_info gauge\n\
+         kubernetes_build_info{{build_date=\"2026-01-01T00:00:00Z\",compiler=\"gc\",git_commit=\"0000000000000000000000000000000000000000\",git_tree_state=\"clean\",git_version=\"v1.32.0-kubecorp\",go_version=\"go1.23.8\",major=\"1\",minor=\"32\",platform=\"linux/amd64\"}} 1\n\
+         # HELP process_start_time_seconds Start time of the process since unix epoch in seconds.\n\
+         # TYPE process_start_time_seconds gauge\n\
+         process_start_time_seconds {}\n",
+        started.unix_timestamp()
+    )
+}
+
+/// A Status as the apiserver library writes it: indented for curl and friends (or `?pretty`),
+/// compact with a newline otherwise; `<`, `>` and `&` escaped as Go's encoder does.
+fn status_body(
+    status: &ForbiddenStatus<'_>,
+    query: Option<&str>,
+    user_agent: Option<&str>,
+) -> String {
+    let body = if is_pretty(query, user_agent) {
+        // json.MarshalIndent(obj, "", "  "), written as is.
+        serde_json::to_string_pretty(status)
+    } else {
+        // json.Encoder.Encode: compact, then a newline.
+        serde_json::to_string(status).map(|s| s + "\n")
+    }
+    .expect("a Status always serializes");
+    go_html_escape(&body)
 }
 
 #[derive(Serialize)]
 struct Empty {}
 
-/// metav1.Status as the apiserver library writes a 403, in its field order.
+/// metav1.Status as the apiserver library writes a 403 or a 401, in its field order.
 #[derive(Serialize)]
 struct ForbiddenStatus<'a> {
     kind: &'a str,
@@ -374,7 +647,9 @@ struct ForbiddenStatus<'a> {
     status: &'a str,
     message: &'a str,
     reason: &'a str,
-    details: Empty,
+    /// A 403 carries empty details; a 401 none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<Empty>,
     code: u16,
 }
 

@@ -1,6 +1,7 @@
 //! Bob's secure port :10259, judged by the real curl and openssl: health for anyone over his
 //! self-signed `localhost@…` badge, `/metrics` refused to an anonymous caller, and a client that
-//! verifies the badge turning away from it.
+//! verifies the badge turning away from it; with delegated authentication, an admin badge reads
+//! `/metrics` and a badge from another CA gets 401.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -91,6 +92,8 @@ impl Bob {
             listener,
             LabClock::real(),
             events.clone(),
+            // Started without --authentication-kubeconfig: every caller is system:anonymous.
+            None,
             async {
                 let _ = stopped.await;
             },
@@ -283,4 +286,112 @@ async fn curl_that_verifies_turns_away_from_the_self_signed_badge_and_bob_logs_i
         "{lines:?}"
     );
     bob.stop().await;
+}
+
+/// Bob's door as kubeadm starts it (`--authentication-kubeconfig` and
+/// `--authorization-kubeconfig` are scheduler.conf), beside an office with etcd and Alice.
+async fn delegating_bob(office: &kubecorp_office::Office) -> (SocketAddr, oneshot::Sender<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let lab = kubecorp_pki::Lab::new(&office.dir);
+    let delegation = kubecorp_scheduler::Delegation {
+        client_ca: kubecorp_trust::tls::TrustSource::bundle(
+            lab.ca_cert_path(kubecorp_pki::Authority::Cluster),
+        ),
+        reviewer: office.client("scheduler", "scheduler.conf").unwrap(),
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(kubecorp_scheduler::serve_secure(
+        listener,
+        office.clock.clone(),
+        office.events.clone(),
+        Some(delegation),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    (addr, stop)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn curl_with_an_admin_badge_reads_metrics_after_alice_says_yes_and_a_foreign_badge_gets_401()
+{
+    let test =
+        "curl_with_an_admin_badge_reads_metrics_after_alice_says_yes_and_a_foreign_badge_gets_401";
+    let Some(curl) = tool("curl", test) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let office = kubecorp_office::Office::start(kubecorp_office::OfficeOptions {
+        staff: kubecorp_office::Staff::NONE,
+        ..kubecorp_office::OfficeOptions::ephemeral(dir.path().join("lab"))
+    })
+    .await
+    .unwrap();
+    let (addr, stop) = delegating_bob(&office).await;
+    let pki = |name: &str| office.dir.join("pki").join(name).display().to_string();
+    let url = format!("https://{addr}/metrics");
+
+    // O=kubeadm:cluster-admins: cluster-admin, so the SubjectAccessReview says yes.
+    let admin = run(
+        &curl,
+        &[
+            "-k",
+            "-sS",
+            "-w",
+            "\n%{http_code}",
+            "--cert",
+            &pki("apiserver-kubelet-client.crt"),
+            "--key",
+            &pki("apiserver-kubelet-client.key"),
+            &url,
+        ],
+        None,
+    )
+    .await;
+    assert!(
+        admin.stdout.contains(
+            "\nkubernetes_build_info{build_date=\"2026-01-01T00:00:00Z\",compiler=\"gc\","
+        ),
+        "{admin:?}"
+    );
+    assert!(admin.stdout.ends_with("\n200"), "{admin:?}");
+
+    // Signed by the etcd CA, which Bob does not trust for clients: 401, even for /healthz.
+    let foreign = run(
+        &curl,
+        &[
+            "-k",
+            "-sS",
+            "-w",
+            "\n%{http_code}",
+            "--cert",
+            &pki("etcd/healthcheck-client.crt"),
+            "--key",
+            &pki("etcd/healthcheck-client.key"),
+            &format!("https://{addr}/healthz"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(
+        foreign.stdout,
+        "{\n  \"kind\": \"Status\",\n  \"apiVersion\": \"v1\",\n  \"metadata\": {},\n  \"status\": \"Failure\",\n  \"message\": \"Unauthorized\",\n  \"reason\": \"Unauthorized\",\n  \"code\": 401\n}\n401"
+    );
+    let refused = office
+        .events
+        .snapshot()
+        .into_iter()
+        .find(|e| e.to == "scheduler" && e.stage == Stage::Authn && !e.allowed)
+        .expect("the 401 is told");
+    let log = refused.server_log.unwrap();
+    assert!(
+        log.starts_with("\"Unable to authenticate the request\" err=\"[verifying certificate SN="),
+        "{log}"
+    );
+    assert!(
+        log.ends_with("failed: x509: certificate signed by unknown authority]\""),
+        "{log}"
+    );
+    let _ = stop.send(());
 }

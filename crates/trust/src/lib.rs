@@ -10,6 +10,7 @@
 //!   expires badges in real handshakes.
 //! - [`verdict`]: [`Verdict`] and [`VerdictKind`], the vocabulary the whole lab speaks: Go's
 //!   text, a plain explanation, a hint. [`classify_text`] reads Go's lines back.
+//! - [`authn`]: the x509 authenticator every Kubernetes door runs after its handshake.
 //! - [`verify`]: [`verify()`], Go's `Certificate.Verify` replayed check by check, with
 //!   rustls-webpki as the final judge.
 //! - [`events`]: [`Events`], the lab's one event stream: who knocked at which door, how far
@@ -21,6 +22,7 @@
 //!   holds them.
 #![forbid(unsafe_code)]
 
+pub mod authn;
 pub mod clock;
 pub mod events;
 pub mod explain;
