@@ -742,17 +742,22 @@ fn bad_input_over_tls_gets_kubernetes_status_answers_and_never_kills_the_server(
         ],
     )
     .success()
-    .stdout_has("\"kind\":\"Status\"")
-    .stdout_has("\"reason\":\"BadRequest\"")
-    .stdout_has("\"code\":400");
+    // curl's user agent gets indented JSON, as the apiserver library writes it for curl.
+    .stdout_has("{\n  \"kind\": \"Status\",\n  \"apiVersion\": \"v1\",\n")
+    .stdout_has("\"reason\": \"BadRequest\"")
+    .stdout_has("\"code\": 400\n}");
     assert!(r.stdout.ends_with("\n400"), "{}", r.dump());
 
     // An unknown path: 404 Status. (curl to an IP address sends no SNI, and that is fine.)
     let r = curl_api(&lab, &curl, true, &[&url("/nope")])
         .success()
-        .stdout_has("\"message\":\"the server could not find the requested resource\"")
-        .stdout_has("\"reason\":\"NotFound\"");
+        .stdout_has("\"message\": \"the server could not find the requested resource\"")
+        .stdout_has("\"reason\": \"NotFound\"");
     assert!(r.stdout.ends_with("\n404"), "{}", r.dump());
+    // `?pretty=false` wins over the user agent: compact.
+    curl_api(&lab, &curl, true, &[&url("/nope?pretty=false")])
+        .success()
+        .stdout_has("{\"kind\":\"Status\",\"apiVersion\":\"v1\",");
 
     // No badge at all: system:anonymous, forbidden from pods, welcome at /healthz.
     let r = curl_api(&lab, &curl, false, &[&url("/api/v1/namespaces/default/pods")])

@@ -148,7 +148,40 @@ async fn serve_connection(config: ApiserverConfig, tcp: tokio::net::TcpStream, p
         .await;
 }
 
-fn full(status: u16, content_type: &str, body: Vec<u8>) -> Response<Body> {
+/// `?pretty=true`, or a user agent that is curl, Wget or a browser: the apiserver library then
+/// indents JSON answers (`isPrettyPrint` in its response writers), as kubectl's never are.
+fn is_pretty(query: &str, user_agent: &str) -> bool {
+    let asked = query
+        .split('&')
+        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+        .find(|(k, v)| *k == "pretty" && !v.is_empty())
+        .map(|(_, v)| v);
+    if let Some(value) = asked {
+        return matches!(value, "1" | "t" | "T" | "true" | "TRUE" | "True");
+    }
+    ["curl", "Wget", "Mozilla/5.0"]
+        .iter()
+        .any(|p| user_agent.starts_with(p))
+}
+
+/// `json.MarshalIndent(obj, "", "  ")`: the same keys in the same order, two-space indents, no
+/// trailing newline. A body that is not JSON is left as it is.
+fn indented(body: Vec<u8>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() * 2);
+    let mut reader = serde_json::Deserializer::from_slice(&body);
+    let mut writer = serde_json::Serializer::pretty(&mut out);
+    match serde_transcode::transcode(&mut reader, &mut writer).and_then(|()| reader.end()) {
+        Ok(()) => out,
+        Err(_) => body,
+    }
+}
+
+fn full(status: u16, content_type: &str, body: Vec<u8>, pretty: bool) -> Response<Body> {
+    let body = if pretty && content_type.starts_with("application/json") {
+        indented(body)
+    } else {
+        body
+    };
     Response::builder()
         .status(status)
         .header("content-type", content_type)
@@ -157,8 +190,8 @@ fn full(status: u16, content_type: &str, body: Vec<u8>) -> Response<Body> {
         .expect("a valid response")
 }
 
-fn status_response((code, body): (u16, String)) -> Response<Body> {
-    full(code, "application/json", body.into_bytes())
+fn status_response((code, body): (u16, String), pretty: bool) -> Response<Body> {
+    full(code, "application/json", body.into_bytes(), pretty)
 }
 
 /// Authenticate, authorize, answer: one request at Alice's door.
@@ -180,6 +213,7 @@ async fn answer(
             .to_string()
     };
     let accept = header("accept");
+    let pretty = is_pretty(&query, &header("user-agent"));
     let content_type = header("content-type");
     let line = format!("{method} {path}");
 
@@ -194,7 +228,7 @@ async fn answer(
                     ))
                     .detail(format!("{line} 401")),
             );
-            return status_response(status::unauthorized());
+            return status_response(status::unauthorized(), pretty);
         }
     };
     let (user, identity) = match authenticate(chain, &roots, now) {
@@ -213,14 +247,14 @@ async fn answer(
                     .server_log(log_line)
                     .detail(format!("{line} 401")),
             );
-            return status_response(status::unauthorized());
+            return status_response(status::unauthorized(), pretty);
         }
     };
     let from = who(identity.as_ref(), peer);
 
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
-        Err(_) => return status_response(status::request_entity_too_large()),
+        Err(_) => return status_response(status::request_entity_too_large(), pretty),
     };
     let api_request = ApiRequest {
         method,
@@ -263,7 +297,7 @@ async fn answer(
             status,
             content_type,
             body,
-        } => full(status, &content_type, body),
+        } => full(status, &content_type, body, pretty),
         ApiResponse::Watch(mut stream) => {
             let (mut tx, body) = http_body_util::channel::Channel::<Bytes>::new(16);
             tokio::spawn(async move {

@@ -45,6 +45,14 @@ use crate::status::{self, Cause, Status};
 /// every resource, and this many changes are minutes of a busy lab's writes.
 pub const CAPACITY: usize = 1024;
 
+/// How many bytes of objects (as JSON, previous states included) the ring keeps at most, so a
+/// caller allowed to write large objects cannot make it hold gigabytes: the oldest changes go
+/// first, as when the count is reached.
+pub const BYTE_BUDGET: usize = 64 * 1024 * 1024;
+
+/// `timeoutSeconds` too large for the clock: a century.
+const FAR_FUTURE_SECONDS: u64 = 100 * 365 * 24 * 3600;
+
 /// How often a watcher that allows bookmarks gets one (`defaultBookmarkFrequency`, 1 minute).
 pub const BOOKMARK_PERIOD: Duration = Duration::from_secs(60);
 
@@ -90,6 +98,10 @@ struct Ring {
     first: u64,
     changes: VecDeque<Arc<Change>>,
     capacity: usize,
+    /// The JSON size of each change in `changes`, and their sum.
+    sizes: VecDeque<usize>,
+    bytes: usize,
+    byte_budget: usize,
 }
 
 impl Ring {
@@ -116,8 +128,12 @@ impl Ring {
     }
 
     fn trim(&mut self) {
-        while self.changes.len() > self.capacity {
+        // The newest change always stays, however large.
+        while self.changes.len() > self.capacity
+            || (self.bytes > self.byte_budget && self.changes.len() > 1)
+        {
             self.changes.pop_front();
+            self.bytes -= self.sizes.pop_front().unwrap_or(0);
             self.first += 1;
             self.evicted = true;
         }
@@ -136,6 +152,24 @@ enum Read {
     },
 }
 
+/// How many bytes `value` takes as compact JSON, counted without keeping them.
+fn json_size(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing a Value to a sink that never fails cannot fail.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
+}
+
 /// The ring of recent changes, and the signal that wakes watchers when one arrives.
 pub struct WatchCache {
     ring: Mutex<Ring>,
@@ -151,6 +185,11 @@ impl Default for WatchCache {
 
 impl WatchCache {
     pub fn new(capacity: usize) -> WatchCache {
+        WatchCache::with_byte_budget(capacity, BYTE_BUDGET)
+    }
+
+    /// A ring that holds at most `capacity` changes and about `byte_budget` bytes of them.
+    pub fn with_byte_budget(capacity: usize, byte_budget: usize) -> WatchCache {
         WatchCache {
             ring: Mutex::new(Ring {
                 began_after: None,
@@ -158,6 +197,9 @@ impl WatchCache {
                 first: 0,
                 changes: VecDeque::new(),
                 capacity: capacity.max(1),
+                sizes: VecDeque::new(),
+                bytes: 0,
+                byte_budget,
             }),
             tick: tick::Sender::new(0),
             bookmark_period: Mutex::new(BOOKMARK_PERIOD),
@@ -211,7 +253,10 @@ impl WatchCache {
                 // Writes are serialized: the store stood at the revision just before this one.
                 ring.began_after = Some(change.revision - 1);
             }
+            let size = json_size(&change.object) + change.prev.as_ref().map_or(0, json_size);
             ring.changes.push_back(Arc::new(change));
+            ring.sizes.push_back(size);
+            ring.bytes += size;
             ring.trim();
             ring.end()
         };
@@ -411,7 +456,10 @@ impl WatchOptions {
     /// When the watch ends.
     fn deadline(&self, now: Instant) -> Instant {
         match self.timeout_seconds {
-            Some(n) if n > 0 => now + Duration::from_secs(n.unsigned_abs()),
+            // A deadline past what the clock can hold is no deadline at all.
+            Some(n) if n > 0 => now
+                .checked_add(Duration::from_secs(n.unsigned_abs()))
+                .unwrap_or_else(|| now + Duration::from_secs(FAR_FUTURE_SECONDS)),
             // Go's context deadline in the past: the watch ends at once.
             Some(n) if n < 0 => now,
             _ => {
@@ -706,6 +754,34 @@ mod tests {
         );
         assert_eq!(cache.position_after(11), Ok(1));
         assert!(matches!(cache.read(0), Read::Lagged));
+    }
+
+    #[test]
+    fn large_objects_push_old_changes_out_before_the_count_is_reached() {
+        let one = json_size(&change(11, "ADDED", "c11").object);
+        // Room for two changes of this size, not three.
+        let cache = WatchCache::with_byte_budget(1024, 2 * one + one / 2);
+        cache.begin_after(10);
+        for rev in 11..=13 {
+            cache.record(change(rev, "ADDED", &format!("c{rev}")));
+        }
+        assert_eq!(cache.changes().len(), 2);
+        assert_eq!(cache.position_after(10), Err(11));
+        // Positions count every change since the start: 12 is the second one recorded.
+        assert_eq!(cache.position_after(11), Ok(1));
+        // However large, the newest change stays.
+        let tiny = WatchCache::with_byte_budget(1024, 1);
+        tiny.record(change(20, "ADDED", "c20"));
+        tiny.record(change(21, "ADDED", "c21"));
+        assert_eq!(tiny.changes().len(), 1);
+        assert_eq!(tiny.current(), 21);
+    }
+
+    #[test]
+    fn a_timeout_too_large_for_the_clock_is_no_deadline_rather_than_a_panic() {
+        let options = WatchOptions::parse("watch=true&timeoutSeconds=9223372036854775807").unwrap();
+        let now = Instant::now();
+        assert!(options.deadline(now) > now + Duration::from_secs(365 * 24 * 3600));
     }
 
     #[test]

@@ -101,9 +101,11 @@ pub fn provider() -> Arc<CryptoProvider> {
 
 /// Go's `crypto/tls` (1.23, the Go of Kubernetes 1.32) ranks AES-128-GCM first, then
 /// ChaCha20-Poly1305, then AES-256-GCM, in TLS 1.3 and in TLS 1.2 alike, and a Go server picks
-/// from its own ranking, whatever the client prefers. So every connection between Kubernetes
-/// components (and from kubectl) negotiates `TLS_AES_128_GCM_SHA256`; rustls' own ranking puts
-/// AES-256 first. The suites offered are unchanged, only their order.
+/// from its own ranking. So every connection between Kubernetes components (and from kubectl)
+/// negotiates `TLS_AES_128_GCM_SHA256`; rustls' own ranking puts AES-256 first. The suites
+/// offered are unchanged, only their order. Not modelled: a Go server switches to its
+/// ChaCha-first ranking when the client itself ranks ChaCha20 first (`aesgcmPreferred`); the
+/// lab's doors keep AES-128-GCM first for every client.
 fn go_cipher_suite_order(
     mut suites: Vec<rustls::SupportedCipherSuite>,
 ) -> Vec<rustls::SupportedCipherSuite> {

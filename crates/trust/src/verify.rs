@@ -132,7 +132,9 @@ fn judge(req: &VerifyRequest<'_>, leaf: &Cert<'_>) -> Result<(), Refusal> {
 
     // webpki judges first, but Go's refusal (the text a learner reads) wins when both refuse,
     // and webpki's refusal stands when only it refuses. The signatures webpki has checked on
-    // the path it accepted are not checked a second time by the Go replay.
+    // the path it accepted are not checked a second time by the Go replay. (Where webpki can
+    // check an algorithm x509-parser cannot, e.g. a P-521 CA, that link now verifies, as it
+    // does in Go; a same-name candidate off the path still reads "algorithm unimplemented".)
     let webpki = webpki_verify(req, leaf);
     let verified = match &webpki {
         Ok(path) => path.links(),
