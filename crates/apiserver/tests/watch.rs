@@ -84,3 +84,58 @@ async fn a_watcher_that_keeps_up_gets_every_change_through_a_small_ring() {
         );
     }
 }
+
+#[tokio::test]
+async fn odd_watch_parameters_get_an_answer_and_never_a_panic() {
+    let api = Api::new(Store::memory(), LabClock::real(), None);
+    api.bootstrap().await.unwrap();
+    let admin = UserInfo::from_cert("kubernetes-admin", ["system:masters"]).unwrap();
+    create(&api, &admin, "one").await;
+    let odd = [
+        "resourceVersion=18446744073709551615",
+        "resourceVersion=18446744073709551616",
+        "resourceVersion=9223372036854775808",
+        "resourceVersion=-1",
+        "resourceVersion=",
+        "resourceVersion=%E2%9C%93",
+        "timeoutSeconds=-9223372036854775808",
+        "timeoutSeconds=9223372036854775807",
+        "timeoutSeconds=99999999999999999999",
+        "timeoutSeconds=0",
+        "allowWatchBookmarks=maybe",
+        "sendInitialEvents=true&resourceVersionMatch=NotOlderThan&resourceVersion=9223372036854775807",
+        "sendInitialEvents=yes",
+        "resourceVersionMatch=Exact",
+        "labelSelector=%28%28%28",
+        "fieldSelector=metadata.name%3D%3D%3D",
+    ];
+    for query in odd {
+        let path = format!("{CONFIGMAPS}?watch=true&{query}");
+        let answered = tokio::spawn({
+            let (api, admin) = (api.clone(), admin.clone());
+            async move {
+                let (response, _) = api
+                    .handle(ApiRequest::json(&admin, "GET", &path, None))
+                    .await;
+                match response {
+                    // A stream: its first line (or its end) comes without a panic.
+                    ApiResponse::Watch(mut stream) => {
+                        let _ = tokio::time::timeout(
+                            std::time::Duration::from_millis(50),
+                            stream.next(),
+                        )
+                        .await;
+                        200
+                    }
+                    other => other.code(),
+                }
+            }
+        })
+        .await;
+        let code = answered.unwrap_or_else(|e| panic!("watch?{query} panicked: {e}"));
+        assert!(
+            [200, 400, 410, 422, 500, 504].contains(&code),
+            "watch?{query}: {code}"
+        );
+    }
+}
