@@ -329,26 +329,34 @@ async fn curl_with_an_admin_badge_reads_metrics_after_alice_says_yes_and_a_forei
     .await
     .unwrap();
     let (addr, stop) = delegating_bob(&office).await;
-    let pki = |name: &str| office.dir.join("pki").join(name).display().to_string();
-    let url = format!("https://{addr}/metrics");
+    // `curl -k` with a badge from the lab's pki/ directory, as a learner would type it.
+    let curl_as = |badge: &'static str, path: &'static str| {
+        let pki = office.dir.join("pki");
+        let (cert, key) = (
+            pki.join(format!("{badge}.crt")),
+            pki.join(format!("{badge}.key")),
+        );
+        let (cert, key) = (cert.display().to_string(), key.display().to_string());
+        let url = format!("https://{addr}{path}");
+        let curl = curl.clone();
+        async move {
+            let args = [
+                "-k",
+                "-sS",
+                "-w",
+                "\n%{http_code}",
+                "--cert",
+                &cert,
+                "--key",
+                &key,
+                &url,
+            ];
+            run(&curl, &args, None).await
+        }
+    };
 
     // O=kubeadm:cluster-admins: cluster-admin, so the SubjectAccessReview says yes.
-    let admin = run(
-        &curl,
-        &[
-            "-k",
-            "-sS",
-            "-w",
-            "\n%{http_code}",
-            "--cert",
-            &pki("apiserver-kubelet-client.crt"),
-            "--key",
-            &pki("apiserver-kubelet-client.key"),
-            &url,
-        ],
-        None,
-    )
-    .await;
+    let admin = curl_as("apiserver-kubelet-client", "/metrics").await;
     assert!(
         admin.stdout.contains(
             "\nkubernetes_build_info{build_date=\"2026-01-01T00:00:00Z\",compiler=\"gc\","
@@ -358,22 +366,7 @@ async fn curl_with_an_admin_badge_reads_metrics_after_alice_says_yes_and_a_forei
     assert!(admin.stdout.ends_with("\n200"), "{admin:?}");
 
     // Signed by the etcd CA, which Bob does not trust for clients: 401, even for /healthz.
-    let foreign = run(
-        &curl,
-        &[
-            "-k",
-            "-sS",
-            "-w",
-            "\n%{http_code}",
-            "--cert",
-            &pki("etcd/healthcheck-client.crt"),
-            "--key",
-            &pki("etcd/healthcheck-client.key"),
-            &format!("https://{addr}/healthz"),
-        ],
-        None,
-    )
-    .await;
+    let foreign = curl_as("etcd/healthcheck-client", "/healthz").await;
     assert_eq!(
         foreign.stdout,
         "{\n  \"kind\": \"Status\",\n  \"apiVersion\": \"v1\",\n  \"metadata\": {},\n  \"status\": \"Failure\",\n  \"message\": \"Unauthorized\",\n  \"reason\": \"Unauthorized\",\n  \"code\": 401\n}\n401"
