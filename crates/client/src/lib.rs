@@ -4,7 +4,9 @@
 //! the apiserver the way client-go does: the server address, the CA to check Alice's badge with
 //! and their own badge come from a kubeconfig (`scheduler.conf`, `kubelet.conf`, …). Every call
 //! opens a fresh connection with a full handshake, so a badge broken or renewed on disk counts at
-//! the very next call, exactly as `kubecorp break` promises.
+//! the very next call, exactly as `kubecorp break` promises. A [`KubeClient::keep_alive`] client
+//! (Alice's storage client) keeps its connections instead, as kube-apiserver keeps its gRPC
+//! connection to etcd, and dials again only when a badge or bundle changes on disk.
 //!
 //! A failure says which hop and which phase, and [`ClientError::kubectl_text`] gives the line
 //! kubectl would print for it:
@@ -21,6 +23,7 @@ pub mod reflector;
 use std::error::Error as StdError;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -29,7 +32,8 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use kubecorp_trust::tls::{
-    client_config, client_error_text, is_alert, server_name, CertSource, TrustSource,
+    client_config, client_error_text, is_alert, server_name, CertSource, HandshakeNotes,
+    TrustSource,
 };
 use kubecorp_trust::{Events, LabClock, Verdict};
 use serde_json::Value;
@@ -202,6 +206,76 @@ pub struct KubeClient {
     trust: TrustSource,
     clock: LabClock,
     events: Events,
+    /// Idle connections kept for the next call ([`KubeClient::keep_alive`]); shared by clones.
+    pool: Option<Arc<Pool>>,
+}
+
+/// A connection that finished its last exchange, and the badge and trust bundle it was made
+/// with: when either changes on disk the connection is not used again.
+struct Idle {
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    notes: HandshakeNotes,
+    made_with: Versions,
+    /// When its last exchange ended.
+    since: std::time::Instant,
+}
+
+/// How long an idle connection is kept: well inside the lab servers' 30 s wait for the next
+/// request head, so a kept connection is not closed under a request being sent on it.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Which version of the badge and of the trust bundle a connection was made with.
+#[derive(Clone)]
+struct Versions {
+    badge: Option<Arc<tokio_rustls::rustls::sign::CertifiedKey>>,
+    trust: Option<Arc<Vec<tokio_rustls::rustls::pki_types::CertificateDer<'static>>>>,
+}
+
+impl Versions {
+    fn same(&self, other: &Versions) -> bool {
+        fn eq<T>(a: &Option<Arc<T>>, b: &Option<Arc<T>>) -> bool {
+            match (a, b) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                (None, None) => true,
+                _ => false,
+            }
+        }
+        eq(&self.badge, &other.badge) && eq(&self.trust, &other.trust)
+    }
+}
+
+/// How many idle connections a keep-alive client holds (Go's `MaxIdleConnsPerHost` is 2; the
+/// apiserver's storage calls come in bursts when the office opens).
+const MAX_IDLE: usize = 8;
+
+#[derive(Default)]
+struct Pool {
+    idle: std::sync::Mutex<Vec<Idle>>,
+}
+
+impl fmt::Debug for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Pool")
+    }
+}
+
+impl Pool {
+    fn take(&self, now: &Versions) -> Option<Idle> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        // Connections made with an older badge or bundle, or closed by the peer, go.
+        idle.retain(|i| {
+            i.made_with.same(now) && !i.sender.is_closed() && i.since.elapsed() < IDLE_TIMEOUT
+        });
+        idle.pop()
+    }
+
+    fn put(&self, mut connection: Idle) {
+        connection.since = std::time::Instant::now();
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < MAX_IDLE && !connection.sender.is_closed() {
+            idle.push(connection);
+        }
+    }
 }
 
 impl KubeClient {
@@ -224,7 +298,17 @@ impl KubeClient {
             trust,
             clock,
             events,
+            pool: None,
         })
+    }
+
+    /// Keeps connections open between calls, as a long-lived client does (kube-apiserver's
+    /// gRPC connection to etcd): a new connection, and a new handshake, only when the peer
+    /// closed the last one or the badge or trust bundle changed on disk. Watches always get a
+    /// connection of their own.
+    pub fn keep_alive(mut self) -> KubeClient {
+        self.pool = Some(Arc::new(Pool::default()));
+        self
     }
 
     /// A client as a kubeconfig describes it: its server, its CA and its user's badge. The
@@ -399,7 +483,13 @@ impl KubeClient {
         content_type: &str,
     ) -> Result<Reply, ClientError> {
         let exchange = async {
-            let response = self.open(method, path, body, content_type).await?;
+            let (response, reuse) = match &self.pool {
+                Some(pool) => {
+                    self.send_pooled(pool, method, path, body, content_type)
+                        .await?
+                }
+                None => (self.open(method, path, body, content_type).await?, None),
+            };
             let code = response.status().as_u16();
             let content_type = response
                 .headers()
@@ -418,6 +508,10 @@ impl KubeClient {
                     self.transport(Phase::Request, text, None)
                 })?
                 .to_bytes();
+            // The answer is read whole: the connection is free for the next call.
+            if let (Some(pool), Some(idle)) = (&self.pool, reuse) {
+                pool.put(idle);
+            }
             Ok(Reply {
                 code,
                 content_type,
@@ -491,6 +585,127 @@ impl KubeClient {
         body: Option<Vec<u8>>,
         content_type: &str,
     ) -> Result<hyper::Response<Incoming>, ClientError> {
+        let (mut sender, driver, notes) = self.dial().await?;
+        let request = self.request(method, path, body, content_type)?;
+        match sender.send_request(request).await {
+            Ok(response) => Ok(response),
+            Err(e) => Err(self.send_failed(e, driver, &notes).await),
+        }
+    }
+
+    /// A call on a kept connection if one is idle and still good, else on a new one; the
+    /// connection to give back once the answer is read.
+    async fn send_pooled(
+        &self,
+        pool: &Pool,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        content_type: &str,
+    ) -> Result<(hyper::Response<Incoming>, Option<Idle>), ClientError> {
+        let now = self.versions();
+        let mut request = self.request(method, path, body, content_type)?;
+        while let Some(mut idle) = pool.take(&now) {
+            if idle.sender.ready().await.is_err() {
+                continue;
+            }
+            match idle.sender.try_send_request(request).await {
+                Ok(response) => return Ok((response, Some(idle))),
+                // Not sent (the peer closed the connection meanwhile): try the next one.
+                Err(mut e) => match e.take_message() {
+                    Some(unsent) => request = unsent,
+                    None => {
+                        let error = e.into_error();
+                        return Err(self.transport(
+                            Phase::Request,
+                            client_error_text(&error, &idle.notes),
+                            None,
+                        ));
+                    }
+                },
+            }
+        }
+        let (mut sender, driver, notes) = self.dial().await?;
+        match sender.send_request(request).await {
+            Ok(response) => Ok((
+                response,
+                Some(Idle {
+                    sender,
+                    notes,
+                    made_with: now,
+                    since: std::time::Instant::now(),
+                }),
+            )),
+            Err(e) => Err(self.send_failed(e, driver, &notes).await),
+        }
+    }
+
+    /// The badge and trust bundle as they are on disk now (cached until a file changes).
+    fn versions(&self) -> Versions {
+        Versions {
+            badge: self.identity.as_ref().and_then(|s| s.load().ok()),
+            trust: self.trust.load().ok(),
+        }
+    }
+
+    /// The request as client-go sends it.
+    fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        content_type: &str,
+    ) -> Result<Request<Full<Bytes>>, ClientError> {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(http::header::HOST, self.addr())
+            .header(http::header::ACCEPT, "application/json")
+            .header(
+                http::header::USER_AGENT,
+                format!("{}/v1.32.0 (linux/amd64) kubecorp", self.from),
+            );
+        if body.is_some() {
+            request = request.header(http::header::CONTENT_TYPE, content_type);
+        }
+        request
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .map_err(|e| self.transport(Phase::Request, e.to_string(), None))
+    }
+
+    /// Why a request could not be sent: the connection task holds the underlying error (a TLS
+    /// alert on TLS 1.3); the request itself only learns that the connection went away.
+    async fn send_failed(
+        &self,
+        e: hyper::Error,
+        driver: tokio::task::JoinHandle<Result<(), hyper::Error>>,
+        notes: &HandshakeNotes,
+    ) -> ClientError {
+        let cause = driver.await.ok().and_then(Result::err);
+        let err: &(dyn StdError + 'static) = match &cause {
+            Some(conn_err) => conn_err,
+            None => &e,
+        };
+        let phase = if is_alert(err) {
+            Phase::TlsHandshake
+        } else {
+            Phase::Request
+        };
+        self.transport(phase, client_error_text(err, notes), None)
+    }
+
+    /// Dials and shakes hands: a sender for requests, the task that drives the connection, and
+    /// what the handshake found.
+    async fn dial(
+        &self,
+    ) -> Result<
+        (
+            hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+            tokio::task::JoinHandle<Result<(), hyper::Error>>,
+            HandshakeNotes,
+        ),
+        ClientError,
+    > {
         let addr = self.addr();
         let tcp = match tokio::time::timeout(
             CONNECT_TIMEOUT,
@@ -551,46 +766,18 @@ impl KubeClient {
                 ))
             }
         };
-        let failed = |err: &(dyn StdError + 'static)| {
-            let phase = if is_alert(err) {
-                Phase::TlsHandshake
-            } else {
-                Phase::Request
-            };
-            self.transport(phase, client_error_text(err, &notes), None)
-        };
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
             .await
-            .map_err(|e| failed(&e))?;
+            .map_err(|e| {
+                let phase = if is_alert(&e) {
+                    Phase::TlsHandshake
+                } else {
+                    Phase::Request
+                };
+                self.transport(phase, client_error_text(&e, &notes), None)
+            })?;
         let driver = tokio::spawn(conn);
-        let has_body = body.is_some();
-        let mut request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(http::header::HOST, &addr)
-            .header(http::header::ACCEPT, "application/json")
-            .header(
-                http::header::USER_AGENT,
-                format!("{}/v1.32.0 (linux/amd64) kubecorp", self.from),
-            );
-        if has_body {
-            request = request.header(http::header::CONTENT_TYPE, content_type);
-        }
-        let request = request
-            .body(Full::new(Bytes::from(body.unwrap_or_default())))
-            .map_err(|e| self.transport(Phase::Request, e.to_string(), None))?;
-        match sender.send_request(request).await {
-            Ok(response) => Ok(response),
-            Err(e) => {
-                // The connection task holds the underlying error (a TLS alert on TLS 1.3); the
-                // request only learns that the connection went away.
-                let cause = driver.await.ok().and_then(Result::err);
-                Err(match &cause {
-                    Some(conn_err) => failed(conn_err),
-                    None => failed(&e),
-                })
-            }
-        }
+        Ok((sender, driver, notes))
     }
 }
 

@@ -123,7 +123,8 @@ pub enum TxnOutcome {
 #[derive(Clone, Debug)]
 pub struct EtcdClient {
     from: String,
-    /// The lab's one mutual-TLS transport (a fresh connection and handshake per call).
+    /// The lab's one mutual-TLS transport (a fresh connection and handshake per call, unless
+    /// [`EtcdClient::keep_alive`]).
     conn: KubeClient,
 }
 
@@ -153,6 +154,13 @@ impl EtcdClient {
             from: "apiserver".into(),
             conn,
         })
+    }
+
+    /// Keeps connections open between calls, as kube-apiserver's one gRPC connection to etcd
+    /// does; see [`KubeClient::keep_alive`].
+    pub fn keep_alive(mut self) -> EtcdClient {
+        self.conn = self.conn.keep_alive();
+        self
     }
 
     /// Names the dialling component in errors (default `apiserver`).

@@ -147,7 +147,10 @@ pub async fn apiserver(
         clock.clone(),
         events.clone(),
     )
-    .map_err(|e| OfficeError::Etcd(e.to_string()))?;
+    .map_err(|e| OfficeError::Etcd(e.to_string()))?
+    // One long-lived connection (or a few), as kube-apiserver's gRPC client keeps; a badge or
+    // CA renewed on disk is used from the next call on.
+    .keep_alive();
     // kube-controller-manager's CSR signer holds ca.key; without it (external CA) CSRs stay unsigned.
     let signer = lab.load_ca(Authority::Cluster).ok();
     // --kubelet-client-certificate/--kubelet-client-key: how Alice dials a kubelet for `logs`.

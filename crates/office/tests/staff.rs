@@ -188,3 +188,48 @@ async fn three_nodes_register_each_on_its_own_loopback_address() {
     assert_eq!(placed, ["kubecorp-worker", "kubecorp-worker2"]);
     office.shutdown().await;
 }
+
+/// The etcd handshakes Alice has made so far, by the serial of the badge she showed.
+fn alices_etcd_handshakes(office: &Office) -> Vec<String> {
+    office
+        .events
+        .snapshot()
+        .into_iter()
+        .filter(|e| e.to == "etcd" && e.stage == kubecorp_trust::Stage::Tls && e.allowed)
+        .filter_map(|e| e.identity)
+        .filter(|i| i.cn == "kube-apiserver-etcd-client")
+        .map(|i| i.serial)
+        .collect()
+}
+
+#[tokio::test]
+async fn alice_keeps_her_connection_to_etcd_and_dials_again_once_her_badge_is_renewed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = OfficeOptions::ephemeral(dir.path().join("lab"));
+    opts.staff = kubecorp_office::Staff::NONE;
+    let office = Office::start(opts).await.unwrap();
+    let admin = admin(&office);
+    admin.get("/api/v1/namespaces").await.unwrap();
+    let before = alices_etcd_handshakes(&office);
+
+    // One call after another: each reads etcd, all on the connection she already holds.
+    for _ in 0..5 {
+        admin.get("/api/v1/namespaces").await.unwrap();
+    }
+    assert_eq!(alices_etcd_handshakes(&office), before, "no new handshake");
+
+    // `kubecorp certs renew apiserver-etcd-client`: the next call shows the new badge.
+    let lab = kubecorp_pki::Lab::new(&office.dir);
+    kubecorp_pki::renew::renew(&lab, "apiserver-etcd-client", office.clock.now()).unwrap();
+    admin.get("/api/v1/namespaces").await.unwrap();
+    let after = alices_etcd_handshakes(&office);
+    assert_eq!(after.len(), before.len() + 1, "one new handshake");
+    let renewed = kubecorp_trust::tls::CertSource::pem_files(
+        lab.cert_path("apiserver-etcd-client"),
+        lab.key_path("apiserver-etcd-client"),
+    )
+    .identity()
+    .unwrap();
+    assert_eq!(after.last(), Some(&renewed.serial));
+    assert!(!before.contains(&renewed.serial));
+}
