@@ -13,9 +13,11 @@
 //! and [`ClientError::grpc_text`] gives the line the real apiserver's gRPC client logs for it
 //! (`transport: authentication handshake failed: remote error: tls: …`).
 //!
-//! Each call opens its own connection and full handshake, so a renewed or broken badge on disk
-//! counts at the next call (the transport is the lab's one mutual-TLS client, `kubecorp_client`).
-//! The same client talks to the lab's etcd and to a real etcd 3.4.
+//! By default each call opens its own connection and full handshake (a scenario's visitor at the
+//! vault door); Alice's own storage client is [`EtcdClient::keep_alive`], keeping its connections
+//! as kube-apiserver keeps its gRPC connection, and dialling again when her badge or the etcd CA
+//! changes on disk. The transport is the lab's one mutual-TLS client, `kubecorp_client`. The same
+//! client talks to the lab's etcd and to a real etcd 3.4.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -297,7 +299,7 @@ impl EtcdClient {
         })
     }
 
-    /// One raw HTTP exchange over a fresh mutual-TLS connection.
+    /// One raw HTTP exchange over mutual TLS (a fresh connection unless kept alive).
     pub async fn request(
         &self,
         method: Method,
