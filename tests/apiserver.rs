@@ -919,3 +919,41 @@ fn kubectl_patch_type_json_applies_rfc6902_operations_and_a_bad_path_is_422() {
     .failure(1)
     .stderr_has("The request is invalid: : ");
 }
+
+#[test]
+fn readyz_lists_its_checks_and_a_broken_etcd_badge_fails_the_etcd_check_with_the_reason_only_in_the_log(
+) {
+    let Some(lab) = Running::start("readyz") else {
+        return;
+    };
+    let verbose = lab.admin(&["get", "--raw", "/readyz?verbose"]).success();
+    assert_eq!(
+        verbose.stdout,
+        "[+]ping ok\n[+]log ok\n[+]etcd ok\n[+]etcd-readiness ok\n[+]poststarthook/rbac/bootstrap-roles ok\n[+]shutdown ok\nreadyz check passed\n",
+        "{}",
+        verbose.dump()
+    );
+    lab.admin(&["get", "--raw", "/livez"]).success();
+
+    // `kubecorp break expire apiserver-etcd-client`: Alice's next read from etcd is refused.
+    let pki_lab = kubecorp_pki::Lab::new(&lab.dir);
+    kubecorp_pki::fault::inflict(&pki_lab, "expire", "apiserver-etcd-client", lab.clock.now())
+        .unwrap();
+    lab.admin(&["get", "--raw", "/readyz"]).failure(1).stderr_has(
+        "Error from server (InternalError): an error on the server (\"[+]ping ok\\n[+]log ok\\n[-]etcd failed: reason withheld\\n[-]etcd-readiness failed: reason withheld\\n[+]poststarthook/rbac/bootstrap-roles ok\\n[+]shutdown ok\\nreadyz check failed\") has prevented the request from succeeding",
+    );
+    lab.admin(&["get", "--raw", "/readyz/etcd"]).failure(1).stderr_has(
+        "(\"internal server error: apiserver → etcd: TLS handshake: remote error: tls: expired certificate\")",
+    );
+    let logged = lab
+        .events
+        .snapshot()
+        .into_iter()
+        .filter_map(|e| e.server_log)
+        .find(|l| l.starts_with("readyz check failed: "))
+        .expect("the reason is logged");
+    assert_eq!(
+        logged,
+        "readyz check failed: etcd,etcd-readiness\n[-]etcd failed: apiserver → etcd: TLS handshake: remote error: tls: expired certificate\n[-]etcd-readiness failed: apiserver → etcd: TLS handshake: remote error: tls: expired certificate\n"
+    );
+}

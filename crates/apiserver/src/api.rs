@@ -132,6 +132,8 @@ impl ApiResponse {
 pub struct AuthzOutcome {
     pub attributes: Attributes,
     pub decision: Decision,
+    /// What Alice logs while answering (a failed health check's reason, kept out of the body).
+    pub log: Option<String>,
 }
 
 /// Label and field selectors of a list or watch.
@@ -488,29 +490,74 @@ impl Api {
             Ok(d) => d,
             Err(e) => return (storage_error(e), None),
         };
-        let outcome = Some(AuthzOutcome {
+        let mut outcome = AuthzOutcome {
             attributes: attrs.clone(),
             decision: decision.clone(),
-        });
+            log: None,
+        };
         if !decision.is_allowed() {
             return (
                 ApiResponse::status(status::forbidden(&attrs, decision.reason())),
-                outcome,
+                Some(outcome),
             );
         }
         let response = if info.resource_request {
             self.resource(&req, &info).await
+        } else if let Some(answer) = self.health(&info.path, &req.query).await {
+            outcome.log = answer.log;
+            ApiResponse::text(answer.status, &answer.body)
         } else {
             self.non_resource(&req, &info)
         };
-        (response, outcome)
+        (response, Some(outcome))
+    }
+
+    /// `/healthz`, `/livez`, `/readyz` and one check below them (see [`crate::health`]);
+    /// `None` for any other path.
+    async fn health(&self, path: &str, query: &str) -> Option<crate::health::Answer> {
+        let parts: Vec<&str> = path.trim_matches('/').splitn(2, '/').collect();
+        let names = crate::health::checks(parts[0])?;
+        let wanted: Vec<&'static str> = match parts.get(1) {
+            None => names.to_vec(),
+            Some(one) => vec![*names.iter().find(|n| *n == one)?],
+        };
+        let mut results = Vec::with_capacity(wanted.len());
+        let mut etcd: Option<Option<String>> = None;
+        for name in wanted {
+            let failure = match name {
+                // One read from etcd answers both etcd checks of one request.
+                "etcd" | "etcd-readiness" => match &etcd {
+                    Some(outcome) => outcome.clone(),
+                    None => {
+                        let outcome = self.etcd_check().await;
+                        etcd = Some(outcome.clone());
+                        outcome
+                    }
+                },
+                _ => None,
+            };
+            results.push(crate::health::Checked { name, failure });
+        }
+        Some(match parts.get(1) {
+            Some(_) => crate::health::single(&results[0]),
+            None => crate::health::overall(parts[0], &results, query),
+        })
+    }
+
+    /// kube-apiserver's etcd check: a read within `--etcd-healthcheck-timeout` (2 s).
+    async fn etcd_check(&self) -> Option<String> {
+        let timeout = std::time::Duration::from_secs(2);
+        match tokio::time::timeout(timeout, self.inner.store.revision()).await {
+            Ok(Ok(_)) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(_) => Some("context deadline exceeded".into()),
+        }
     }
 
     fn non_resource(&self, req: &ApiRequest, info: &RequestInfo) -> ApiResponse {
         let parts: Vec<&str> = info.path.trim_matches('/').split('/').collect();
         match parts.as_slice() {
             ["version"] => ApiResponse::json(200, &crate::discovery::version()),
-            ["healthz"] | ["livez"] | ["readyz"] => ApiResponse::text(200, "ok"),
             ["api"] | ["apis"] if crate::discovery::wants_aggregated(&req.accept) => {
                 let body = crate::discovery::aggregated(parts[0] == "api");
                 ApiResponse::Full {

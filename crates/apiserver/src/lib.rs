@@ -29,6 +29,7 @@ pub mod api;
 pub mod authn;
 pub mod csr;
 pub mod discovery;
+pub mod health;
 pub mod meta;
 pub mod node_authz;
 pub mod pod_log;

@@ -291,6 +291,18 @@ async fn answer(
                 ));
         }
         config.events.emit(event);
+        if let Some(log) = outcome.log {
+            // A failed health check: the answer withholds the reason, the log gives it.
+            config.events.emit(
+                Event::new(now, from.clone(), "apiserver", Stage::Request)
+                    .identity(identity.clone())
+                    .allowed(false)
+                    .detail(format!("{line} {code}"))
+                    .server_log(log)
+                    .explanation("Alice's own health check failed; the answer only says \"reason withheld\" (the endpoint is public), her log says why")
+                    .hint("`kubectl get --raw '/readyz?verbose'` lists every check; a failing etcd check means Alice cannot reach the vault: check apiserver-etcd-client and etcd's serving badge with `kubecorp certs check-expiration`"),
+            );
+        }
     }
     match response {
         ApiResponse::Full {
