@@ -557,7 +557,11 @@ impl Api {
     fn non_resource(&self, req: &ApiRequest, info: &RequestInfo) -> ApiResponse {
         let parts: Vec<&str> = info.path.trim_matches('/').split('/').collect();
         match parts.as_slice() {
-            ["version"] => ApiResponse::json(200, &crate::discovery::version()),
+            ["version"] => ApiResponse::Full {
+                status: 200,
+                content_type: JSON.into(),
+                body: crate::discovery::version_body().into_bytes(),
+            },
             ["api"] | ["apis"] if crate::discovery::wants_aggregated(&req.accept) => {
                 let body = crate::discovery::aggregated(parts[0] == "api");
                 ApiResponse::Full {

@@ -11,6 +11,29 @@ use crate::registry::{Resource, GROUPS, RESOURCES};
 pub const AGGREGATED_CONTENT_TYPE: &str =
     "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 
+/// `/version` as kube-apiserver writes it (`WriteRawJSON`: `json.MarshalIndent`, in
+/// `version.Info`'s field order, for every client).
+pub fn version_body() -> String {
+    let v = version();
+    let field = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
+    let fields = [
+        "major",
+        "minor",
+        "gitVersion",
+        "gitCommit",
+        "gitTreeState",
+        "buildDate",
+        "goVersion",
+        "compiler",
+        "platform",
+    ];
+    let lines: Vec<String> = fields
+        .iter()
+        .map(|k| format!("  {}: {}", Value::from(*k), Value::from(field(k))))
+        .collect();
+    format!("{{\n{}\n}}", lines.join(",\n"))
+}
+
 /// `/version`: minor 32, so kubectl's dispatcher runs its own 1.32 client.
 pub fn version() -> Value {
     json!({
@@ -185,4 +208,15 @@ pub fn openapi_group_version(path: &str) -> Option<Value> {
     Some(
         json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.32.0-kubecorp"}, "paths": paths}),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn version_is_indented_in_gos_field_order_for_every_client() {
+        assert_eq!(
+            super::version_body(),
+            "{\n  \"major\": \"1\",\n  \"minor\": \"32\",\n  \"gitVersion\": \"v1.32.0-kubecorp\",\n  \"gitCommit\": \"0000000000000000000000000000000000000000\",\n  \"gitTreeState\": \"clean\",\n  \"buildDate\": \"2026-01-01T00:00:00Z\",\n  \"goVersion\": \"go1.23.8\",\n  \"compiler\": \"gc\",\n  \"platform\": \"linux/amd64\"\n}"
+        );
+    }
 }

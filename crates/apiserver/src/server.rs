@@ -150,14 +150,15 @@ async fn serve_connection(config: ApiserverConfig, tcp: tokio::net::TcpStream, p
 
 /// `?pretty=true`, or a user agent that is curl, Wget or a browser: the apiserver library then
 /// indents JSON answers (`isPrettyPrint` in its response writers), as kubectl's never are.
+/// Go reads the first `pretty` value (`Query().Get`); an empty one defers to the user agent.
 fn is_pretty(query: &str, user_agent: &str) -> bool {
-    let asked = query
+    let first = query
         .split('&')
-        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
-        .find(|(k, v)| *k == "pretty" && !v.is_empty())
-        .map(|(_, v)| v);
-    if let Some(value) = asked {
-        return matches!(value, "1" | "t" | "T" | "true" | "TRUE" | "True");
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+        .find(|(k, _)| crate::request::percent_decode(k) == "pretty")
+        .map(|(_, v)| crate::request::percent_decode(v));
+    if let Some(value) = first.filter(|v| !v.is_empty()) {
+        return matches!(value.as_str(), "1" | "t" | "T" | "true" | "TRUE" | "True");
     }
     ["curl", "Wget", "Mozilla/5.0"]
         .iter()
@@ -171,7 +172,16 @@ fn indented(body: Vec<u8>) -> Vec<u8> {
     let mut reader = serde_json::Deserializer::from_slice(&body);
     let mut writer = serde_json::Serializer::pretty(&mut out);
     match serde_transcode::transcode(&mut reader, &mut writer).and_then(|()| reader.end()) {
-        Ok(()) => out,
+        // Go's encoder escapes these three inside strings (they cannot occur outside); the
+        // re-indenting decoded them.
+        Ok(()) => String::from_utf8(out)
+            .map(|text| {
+                text.replace('<', "\\u003c")
+                    .replace('>', "\\u003e")
+                    .replace('&', "\\u0026")
+                    .into_bytes()
+            })
+            .unwrap_or(body),
         Err(_) => body,
     }
 }
@@ -337,4 +347,33 @@ fn who(identity: Option<&Identity>, peer: SocketAddr) -> String {
     identity
         .map(|i| i.cn.clone())
         .unwrap_or_else(|| peer.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn curl_gets_indented_json_that_keeps_gos_html_escapes() {
+        let (_, body) = status::not_found("pods", "", "a<b&c");
+        let pretty = String::from_utf8(indented(body.into_bytes())).unwrap();
+        assert!(
+            pretty.starts_with("{\n  \"kind\": \"Status\",\n"),
+            "{pretty}"
+        );
+        assert!(
+            pretty.contains(r#"pods \"a\u003cb\u0026c\" not found"#),
+            "{pretty}"
+        );
+    }
+
+    #[test]
+    fn the_first_pretty_value_decides_and_an_empty_one_defers_to_the_user_agent() {
+        assert!(is_pretty("", "curl/8.5.0"));
+        assert!(!is_pretty("", "kubectl/v1.32.4 (linux/amd64)"));
+        assert!(!is_pretty("pretty=false", "curl/8.5.0"));
+        assert!(is_pretty("pretty=%31", "kubectl/v1.32.4"));
+        assert!(is_pretty("pretty=&pretty=false", "curl/8.5.0"));
+        assert!(!is_pretty("pretty=0&pretty=true", "Wget/1.21"));
+    }
 }
