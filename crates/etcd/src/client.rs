@@ -128,6 +128,8 @@ pub struct EtcdClient {
     /// The lab's one mutual-TLS transport (a fresh connection and handshake per call, unless
     /// [`EtcdClient::keep_alive`]).
     conn: KubeClient,
+    /// Connections are kept between calls, so a read may meet one the server just closed.
+    kept_alive: bool,
 }
 
 impl EtcdClient {
@@ -155,6 +157,7 @@ impl EtcdClient {
         Ok(EtcdClient {
             from: "apiserver".into(),
             conn,
+            kept_alive: false,
         })
     }
 
@@ -162,6 +165,7 @@ impl EtcdClient {
     /// does; see [`KubeClient::keep_alive`].
     pub fn keep_alive(mut self) -> EtcdClient {
         self.conn = self.conn.keep_alive();
+        self.kept_alive = true;
         self
     }
 
@@ -307,7 +311,24 @@ impl EtcdClient {
         body: Vec<u8>,
     ) -> Result<(StatusCode, Bytes), ClientError> {
         let body = (!body.is_empty()).then_some(body);
-        match self.conn.send(method, path, body, "application/json").await {
+        let mut sent = self
+            .conn
+            .send(method.clone(), path, body.clone(), "application/json")
+            .await;
+        // A kept connection the server closed just as the request went out fails the request
+        // without an answer. clientv3 retries reads ("repeatable" calls) on a new connection;
+        // so does this client, once. A write (txn, put, deleterange) is never sent twice.
+        let read_only = path == "/v3/kv/range" || (method == Method::GET && path == "/health");
+        if self.kept_alive && read_only {
+            if let Err(kubecorp_client::ClientError::Transport {
+                phase: kubecorp_client::Phase::Request,
+                ..
+            }) = &sent
+            {
+                sent = self.conn.send(method, path, body, "application/json").await;
+            }
+        }
+        match sent {
             Ok(reply) => Ok((
                 StatusCode::from_u16(reply.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
                 reply.body,

@@ -1,7 +1,7 @@
 //! Charlie's vault door, judged by a real etcd: the same visitors are sent to the lab's etcd and
 //! to `/usr/bin/etcd` (Debian's 3.4.23) started with kubeadm's TLS flags, and both must let in,
 //! turn away and log alike. Then the lab's etcd alone, for what a real one cannot be made to do
-//! on demand (an expired badge on the lab clock).
+//! on demand (an expired badge on the lab clock, a kept connection cut under a request).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -733,5 +733,73 @@ async fn health_and_version_answer_as_etcd_3_4_does() {
         std::str::from_utf8(&version).unwrap(),
         r#"{"etcdserver":"3.4.23","etcdcluster":"3.4.0"}"#
     );
+    mock.stop().await;
+}
+
+// ----- kept connections ------------------------------------------------------------------------
+
+/// A TCP relay in front of `upstream`. Once `sever` is set, the next connection that has already
+/// carried traffic is dropped when new bytes arrive from the client, forwarding nothing: a kept
+/// connection that the server side closes just as a request goes out.
+async fn severing_relay(
+    upstream: SocketAddr,
+    sever: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> SocketAddr {
+    use std::sync::atomic::Ordering::SeqCst;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let sever = sever.clone();
+            tokio::spawn(async move {
+                let Ok(server) = TcpStream::connect(upstream).await else {
+                    return;
+                };
+                let (mut from_client, mut to_client) = client.into_split();
+                let (mut from_server, mut to_server) = server.into_split();
+                let down = tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut from_server, &mut to_client).await;
+                });
+                let mut buf = vec![0u8; 16 * 1024];
+                let mut carried = false;
+                while let Ok(n) = from_client.read(&mut buf).await {
+                    if n == 0 || (carried && sever.swap(false, SeqCst)) {
+                        break;
+                    }
+                    if to_server.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                    carried = true;
+                }
+                down.abort();
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_kept_connection_closed_under_a_read_is_retried_once_and_a_write_is_never_sent_twice() {
+    let lab = TestLab::new();
+    let mock = Mock::start(&lab, GoAlerts::Specific).await;
+    let sever = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let relay = severing_relay(mock.addr(), sever.clone()).await;
+    let alice = lab
+        .client(&format!("https://{relay}"), lab.apiserver_etcd_client())
+        .keep_alive();
+    alice.put(b"/registry/a", b"1").await.unwrap();
+    alice.get(b"/registry/a").await.unwrap();
+
+    // The kept connection dies under a read: Alice reads again on a new one, as clientv3 does.
+    sever.store(true, std::sync::atomic::Ordering::SeqCst);
+    let read = alice.get(b"/registry/a").await.unwrap();
+    assert_eq!(read.map(|kv| kv.value), Some(b"1".to_vec()));
+
+    // Under a write: the error, and nothing was written.
+    sever.store(true, std::sync::atomic::Ordering::SeqCst);
+    let err = alice.put(b"/registry/a", b"2").await.unwrap_err();
+    assert!(err.to_string().starts_with("apiserver → etcd"), "{err}");
+    let after = alice.get(b"/registry/a").await.unwrap();
+    assert_eq!(after.map(|kv| kv.value), Some(b"1".to_vec()));
     mock.stop().await;
 }
