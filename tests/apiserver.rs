@@ -295,10 +295,12 @@ fn the_seed_articles_csr_flow_gives_john_a_badge_that_is_forbidden_until_bound()
         .find(|e| e.stage == kubecorp_trust::Stage::Authn && !e.allowed)
         .expect("the refusal is an event");
     let log = refused.server_log.as_deref().unwrap_or("");
+    // kubeadm's front-proxy authenticator runs first, so Go's aggregate names its error first.
     assert!(
-        log.contains("\"Unable to authenticate the request\""),
+        log.starts_with("\"Unable to authenticate the request\" err=\"[x509: certificate has expired or is not yet valid: current time "),
         "{log}"
     );
+    assert!(log.contains(", verifying certificate SN="), "{log}");
     assert!(
         log.contains("x509: certificate has expired or is not yet valid: current time"),
         "{log}"
@@ -398,6 +400,10 @@ fn a_client_badge_from_a_rogue_ca_gets_401_not_a_handshake_failure() {
                 .filter(|l| l.contains("Unable to authenticate"))
         })
         .expect("the apiserver logs why");
+    assert!(
+        log.starts_with("\"Unable to authenticate the request\" err=\"[x509: certificate signed by unknown authority, verifying certificate SN="),
+        "{log}"
+    );
     assert!(
         log.contains("failed: x509: certificate signed by unknown authority (possibly because of"),
         "{log}"

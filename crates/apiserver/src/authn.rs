@@ -7,7 +7,9 @@
 //! reason appears only in the apiserver's own log. No badge at all is not an error: the
 //! visitor becomes `system:anonymous`, and RBAC decides what an anonymous visitor may see.
 
-use kubecorp_trust::authn::{authenticate_x509, X509Authn};
+use kubecorp_trust::authn::{
+    authenticate_x509, front_proxy_error, unable_to_authenticate, X509Authn,
+};
 use kubecorp_trust::events::Identity;
 use kubecorp_trust::Verdict;
 use rustls_pki_types::CertificateDer;
@@ -31,9 +33,13 @@ pub enum Authn {
 }
 
 /// Verifies a presented chain against the client CA bundle at `now`.
+///
+/// `front_proxy_ca` is `--requestheader-client-ca-file` (kubeadm: `front-proxy-ca.crt`): its
+/// authenticator runs first, and its error comes first in the log line when both fail.
 pub fn authenticate(
     chain: &[CertificateDer<'_>],
     client_ca: &[CertificateDer<'_>],
+    front_proxy_ca: Option<&[CertificateDer<'_>]>,
     now: OffsetDateTime,
 ) -> Authn {
     match authenticate_x509(chain, client_ca, now) {
@@ -51,10 +57,13 @@ pub fn authenticate(
             identity,
             verdict,
             error,
-        } => Authn::Failed {
-            identity,
-            verdict,
-            log_line: format!("\"Unable to authenticate the request\" err=\"[{error}]\""),
-        },
+        } => {
+            let first = front_proxy_ca.and_then(|ca| front_proxy_error(chain, ca, now));
+            Authn::Failed {
+                identity,
+                verdict,
+                log_line: unable_to_authenticate(first.as_deref(), &error),
+            }
+        }
     }
 }

@@ -41,6 +41,9 @@ pub struct ApiserverConfig {
     pub serving: CertSource,
     /// `--client-ca-file`: the bundle badges are checked against after the handshake.
     pub client_ca: TrustSource,
+    /// `--requestheader-client-ca-file` (kubeadm: `front-proxy-ca.crt`): the front-proxy
+    /// authenticator's CA, checked first.
+    pub front_proxy_ca: Option<TrustSource>,
     pub clock: LabClock,
     pub events: Events,
 }
@@ -241,7 +244,16 @@ async fn answer(
             return status_response(status::unauthorized(), pretty);
         }
     };
-    let (user, identity) = match authenticate(chain, &roots, now) {
+    let front_proxy = config
+        .front_proxy_ca
+        .as_ref()
+        .and_then(|source| source.load().ok());
+    let (user, identity) = match authenticate(
+        chain,
+        &roots,
+        front_proxy.as_deref().map(|v| v.as_slice()),
+        now,
+    ) {
         Authn::User { user, identity } => (user, Some(identity)),
         Authn::Anonymous => (crate::user::UserInfo::anonymous(), None),
         Authn::Failed {

@@ -169,6 +169,7 @@ pub async fn apiserver(
         api: api.clone(),
         serving: CertSource::pem_files(lab.cert_path("apiserver"), lab.key_path("apiserver")),
         client_ca: TrustSource::bundle(lab.ca_cert_path(Authority::Cluster)),
+        front_proxy_ca: Some(TrustSource::bundle(lab.ca_cert_path(Authority::FrontProxy))),
         clock: clock.clone(),
         events: events.clone(),
     };
@@ -434,6 +435,7 @@ pub fn scheduler_secure(
     // kubeadm: --authentication-kubeconfig and --authorization-kubeconfig are scheduler.conf.
     let delegation = kubecorp_scheduler::Delegation {
         client_ca: TrustSource::bundle(lab.ca_cert_path(Authority::Cluster)),
+        front_proxy_ca: Some(TrustSource::bundle(lab.ca_cert_path(Authority::FrontProxy))),
         reviewer: staff_client(
             "scheduler",
             &lab.kubeconfig_path("scheduler.conf"),

@@ -62,7 +62,9 @@ use hyper_util::rt::TokioIo;
 use kubecorp_client::KubeClient;
 use kubecorp_pki::fs::{write_atomic, Mode};
 use kubecorp_pki::selfsigned::{self, SelfSigned};
-use kubecorp_trust::authn::{authenticate_x509, X509Authn};
+use kubecorp_trust::authn::{
+    authenticate_x509, front_proxy_error, unable_to_authenticate, X509Authn,
+};
 use kubecorp_trust::tls::{server_config_request_client_cert, server_error_text, TrustSource};
 use kubecorp_trust::{Event, Events, Identity, LabClock, Stage};
 use rustls_pki_types::CertificateDer;
@@ -123,6 +125,8 @@ pub async fn self_signed_badge(now: OffsetDateTime) -> Result<SelfSigned, Servin
 pub struct Delegation {
     /// The `client-ca-file` Alice publishes in `extension-apiserver-authentication`: `ca.crt`.
     pub client_ca: TrustSource,
+    /// Its `requestheader-client-ca-file`: `front-proxy-ca.crt`, checked first.
+    pub front_proxy_ca: Option<TrustSource>,
     /// Bob as `system:kube-scheduler`, who may create SubjectAccessReviews.
     pub reviewer: KubeClient,
 }
@@ -362,7 +366,15 @@ fn authenticate(
             })
         }
         X509Authn::Failed { verdict, error, .. } => Err(failed(
-            format!("\"Unable to authenticate the request\" err=\"[{error}]\""),
+            unable_to_authenticate(
+                delegation
+                    .front_proxy_ca
+                    .as_ref()
+                    .and_then(|source| source.load().ok())
+                    .and_then(|ca| front_proxy_error(chain, &ca, door.clock.now()))
+                    .as_deref(),
+                &error,
+            ),
             &format!(
                 "Bob checks badges on his secure port the way Alice does, against the cluster CA, and this one fails: {}",
                 verdict.explanation

@@ -298,6 +298,9 @@ async fn delegating_bob(office: &kubecorp_office::Office) -> (SocketAddr, onesho
         client_ca: kubecorp_trust::tls::TrustSource::bundle(
             lab.ca_cert_path(kubecorp_pki::Authority::Cluster),
         ),
+        front_proxy_ca: Some(kubecorp_trust::tls::TrustSource::bundle(
+            lab.ca_cert_path(kubecorp_pki::Authority::FrontProxy),
+        )),
         reviewer: office.client("scheduler", "scheduler.conf").unwrap(),
     };
     let (stop, stopped) = oneshot::channel::<()>();
@@ -379,7 +382,7 @@ async fn curl_with_an_admin_badge_reads_metrics_after_alice_says_yes_and_a_forei
         .expect("the 401 is told");
     let log = refused.server_log.unwrap();
     assert!(
-        log.starts_with("\"Unable to authenticate the request\" err=\"[verifying certificate SN="),
+        log.starts_with("\"Unable to authenticate the request\" err=\"[x509: certificate signed by unknown authority, verifying certificate SN="),
         "{log}"
     );
     assert!(

@@ -85,6 +85,37 @@ pub fn authenticate_x509(
     }
 }
 
+/// The request-header (front-proxy) authenticator's check, which kubeadm's apiserver
+/// (`--requestheader-client-ca-file=front-proxy-ca.crt`) and every delegating server run
+/// *before* the x509 one: Go's error when the badge is not from `front_proxy_ca`, `None` when it
+/// is (that authenticator then has no opinion without its `X-Remote-User` headers).
+pub fn front_proxy_error(
+    chain: &[CertificateDer<'_>],
+    front_proxy_ca: &[CertificateDer<'_>],
+    now: OffsetDateTime,
+) -> Option<String> {
+    let leaf = chain.first()?;
+    let verdict = crate::verify::verify(&VerifyRequest {
+        leaf,
+        intermediates: &chain[1..],
+        roots: front_proxy_ca,
+        name: None,
+        usage: Some(Usage::Client),
+        at: now,
+    });
+    (!verdict.is_valid()).then_some(verdict.text)
+}
+
+/// The line a Kubernetes server logs when no authenticator accepted a badge and one failed it:
+/// Go's aggregate of every error, in the authenticators' order, bracketed when there are two.
+pub fn unable_to_authenticate(front_proxy: Option<&str>, x509: &str) -> String {
+    let err = match front_proxy {
+        Some(first) => format!("[{first}, {x509}]"),
+        None => x509.to_owned(),
+    };
+    format!("\"Unable to authenticate the request\" err=\"{err}\"")
+}
+
 /// `SN=<decimal>, SKID=<hex>, AKID=<hex>`, as Kubernetes names a certificate in its logs.
 pub fn certificate_identifier(der: &[u8]) -> String {
     let Ok((_, cert)) = X509Certificate::from_der(der) else {
