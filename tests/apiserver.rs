@@ -945,6 +945,13 @@ fn readyz_lists_its_checks_and_a_broken_etcd_badge_fails_the_etcd_check_with_the
     let pki_lab = kubecorp_pki::Lab::new(&lab.dir);
     kubecorp_pki::fault::inflict(&pki_lab, "expire", "apiserver-etcd-client", lab.clock.now())
         .unwrap();
+    // The etcd check reads etcd at most once a second and answers with the last outcome in
+    // between, as kube-apiserver's does: the failure shows within a second or so.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while lab.admin(&["get", "--raw", "/readyz"]).status == 0 {
+        assert!(std::time::Instant::now() < deadline, "readyz never failed");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
     lab.admin(&["get", "--raw", "/readyz"]).failure(1).stderr_has(
         "Error from server (InternalError): an error on the server (\"[+]ping ok\\n[+]log ok\\n[-]etcd failed: reason withheld\\n[-]etcd-readiness failed: reason withheld\\n[+]poststarthook/rbac/bootstrap-roles ok\\n[+]shutdown ok\\nreadyz check failed\") has prevented the request from succeeding",
     );

@@ -298,6 +298,8 @@ struct Inner {
     writes: tokio::sync::Mutex<()>,
     /// The cluster CA's certificate and key: the CSR signer kube-controller-manager runs.
     signer: Option<Ca>,
+    /// When the health checks last read from etcd, and what came of it.
+    etcd_checked: Mutex<Option<(std::time::Instant, Option<String>)>>,
     /// The RBAC objects as last read from the store, shared by every request until a write to
     /// them (see [`Api::invalidate_rbac`]).
     rbac: Mutex<RbacCache>,
@@ -318,6 +320,7 @@ impl Api {
                 writes: tokio::sync::Mutex::new(()),
                 signer,
                 rbac: Mutex::new(RbacCache::default()),
+                etcd_checked: Mutex::new(None),
                 kubelet_client: Mutex::new(None),
                 service_ips: tokio::sync::Mutex::new(()),
             }),
@@ -544,14 +547,35 @@ impl Api {
         })
     }
 
-    /// kube-apiserver's etcd check: a read within `--etcd-healthcheck-timeout` (2 s).
+    /// kube-apiserver's etcd check: a read within `--etcd-healthcheck-timeout` (2 s), sent at
+    /// most once per half that timeout; a check in between gets the last one's outcome
+    /// (`newETCD3Check`: "limit to a request every half of the configured timeout").
     async fn etcd_check(&self) -> Option<String> {
         let timeout = std::time::Duration::from_secs(2);
-        match tokio::time::timeout(timeout, self.inner.store.revision()).await {
+        {
+            let last = self
+                .inner
+                .etcd_checked
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if let Some((at, outcome)) = &*last {
+                if at.elapsed() < timeout / 2 {
+                    return outcome.clone();
+                }
+            }
+        }
+        let sent = std::time::Instant::now();
+        let outcome = match tokio::time::timeout(timeout, self.inner.store.revision()).await {
             Ok(Ok(_)) => None,
             Ok(Err(e)) => Some(e.to_string()),
             Err(_) => Some("context deadline exceeded".into()),
-        }
+        };
+        *self
+            .inner
+            .etcd_checked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some((sent, outcome.clone()));
+        outcome
     }
 
     fn non_resource(&self, req: &ApiRequest, info: &RequestInfo) -> ApiResponse {

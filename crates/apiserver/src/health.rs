@@ -9,7 +9,8 @@
 //! - `/readyz/etcd` runs one check: `ok`, or 500 `internal server error: <reason>`.
 //!
 //! The lab lists the checks it really performs: `ping`, `log`, `etcd` (a read from etcd over
-//! mutual TLS with `apiserver-etcd-client`, within the 2 s of `--etcd-healthcheck-timeout`), on
+//! mutual TLS with `apiserver-etcd-client`, within the 2 s of `--etcd-healthcheck-timeout`, sent
+//! at most once a second, the checks in between getting the last outcome, as kube-apiserver's), on
 //! `/readyz` also `etcd-readiness`, the RBAC bootstrap that ran before Alice opened, and on
 //! `/readyz` `shutdown`. A real kube-apiserver lists some thirty more post-start hooks.
 
