@@ -151,23 +151,6 @@ async fn serve_connection(config: ApiserverConfig, tcp: tokio::net::TcpStream, p
         .await;
 }
 
-/// `?pretty=true`, or a user agent that is curl, Wget or a browser: the apiserver library then
-/// indents JSON answers (`isPrettyPrint` in its response writers), as kubectl's never are.
-/// Go reads the first `pretty` value (`Query().Get`); an empty one defers to the user agent.
-fn is_pretty(query: &str, user_agent: &str) -> bool {
-    let first = query
-        .split('&')
-        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
-        .find(|(k, _)| crate::request::percent_decode(k) == "pretty")
-        .map(|(_, v)| crate::request::percent_decode(v));
-    if let Some(value) = first.filter(|v| !v.is_empty()) {
-        return matches!(value.as_str(), "1" | "t" | "T" | "true" | "TRUE" | "True");
-    }
-    ["curl", "Wget", "Mozilla/5.0"]
-        .iter()
-        .any(|p| user_agent.starts_with(p))
-}
-
 /// `json.MarshalIndent(obj, "", "  ")`: the same keys in the same order, two-space indents, no
 /// trailing newline. A body that is not JSON is left as it is.
 fn indented(body: Vec<u8>) -> Vec<u8> {
@@ -178,12 +161,7 @@ fn indented(body: Vec<u8>) -> Vec<u8> {
         // Go's encoder escapes these three inside strings (they cannot occur outside); the
         // re-indenting decoded them.
         Ok(()) => String::from_utf8(out)
-            .map(|text| {
-                text.replace('<', "\\u003c")
-                    .replace('>', "\\u003e")
-                    .replace('&', "\\u0026")
-                    .into_bytes()
-            })
+            .map(|text| kubecorp_trust::gohttp::json_html_escape(&text).into_bytes())
             .unwrap_or(body),
         Err(_) => body,
     }
@@ -226,7 +204,11 @@ async fn answer(
             .to_string()
     };
     let accept = header("accept");
-    let pretty = is_pretty(&query, &header("user-agent"));
+    // `isPrettyPrint`: Go reads the first `pretty` value (`Query().Get`).
+    let pretty = kubecorp_trust::gohttp::pretty_print(
+        crate::request::query_param(&query, "pretty").as_deref(),
+        &header("user-agent"),
+    );
     let content_type = header("content-type");
     let line = format!("{method} {path}");
 
@@ -377,15 +359,5 @@ mod tests {
             pretty.contains(r#"pods \"a\u003cb\u0026c\" not found"#),
             "{pretty}"
         );
-    }
-
-    #[test]
-    fn the_first_pretty_value_decides_and_an_empty_one_defers_to_the_user_agent() {
-        assert!(is_pretty("", "curl/8.5.0"));
-        assert!(!is_pretty("", "kubectl/v1.32.4 (linux/amd64)"));
-        assert!(!is_pretty("pretty=false", "curl/8.5.0"));
-        assert!(is_pretty("pretty=%31", "kubectl/v1.32.4"));
-        assert!(is_pretty("pretty=&pretty=false", "curl/8.5.0"));
-        assert!(!is_pretty("pretty=0&pretty=true", "Wget/1.21"));
     }
 }

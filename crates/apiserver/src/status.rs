@@ -187,11 +187,7 @@ impl Status {
 
     /// The body as kube-apiserver writes it (Go key order, HTML characters escaped).
     pub fn to_json(&self) -> String {
-        let raw = serde_json::to_string(self).unwrap_or_default();
-        // Go's encoding/json escapes these three inside strings; they cannot occur outside.
-        raw.replace('<', "\\u003c")
-            .replace('>', "\\u003e")
-            .replace('&', "\\u0026")
+        kubecorp_trust::gohttp::json_html_escape(&serde_json::to_string(self).unwrap_or_default())
     }
 
     /// `(HTTP code, JSON body)`.
@@ -248,9 +244,7 @@ pub fn forbidden_message(attrs: &Attributes) -> String {
         )
     };
     // The apiserver HTML-escapes this part (not the authorizer's reason).
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    kubecorp_trust::gohttp::html_entities(&text)
 }
 
 /// 403 for a request the authorizers did not allow. `reason` is what the authorizer said

@@ -548,7 +548,7 @@ pub fn forbidden(
 ) -> Reply {
     let message = format!(
         "forbidden: {}",
-        sanitize(&format!(
+        html_entities(&format!(
             "User {} cannot {} path {}",
             go_quote(user),
             method.as_str().to_lowercase(),
@@ -596,7 +596,7 @@ fn unauthorized(query: Option<&str>, user_agent: Option<&str>) -> Reply {
 /// `responsewriters.InternalError`: Go's `http.Error` text when the review could not be made.
 fn internal_error(request_uri: &str, err: &str) -> Reply {
     // `http.Error` of the request URI (query included), `&`, `<`, `>` as HTML entities.
-    let message = sanitize(&format!(
+    let message = html_entities(&format!(
         "Internal Server Error: {}: {err}",
         go_quote(request_uri)
     ));
@@ -655,7 +655,7 @@ fn status_body(
         serde_json::to_string(status).map(|s| s + "\n")
     }
     .expect("a Status always serializes");
-    go_html_escape(&body)
+    json_html_escape(&body)
 }
 
 #[derive(Serialize)]
@@ -677,39 +677,19 @@ struct ForbiddenStatus<'a> {
     code: u16,
 }
 
-/// `?pretty=<bool>` wins; otherwise curl, Wget and browsers get indented JSON.
+/// `isPrettyPrint` (see [`kubecorp_trust::gohttp::pretty_print`]) on the first `pretty` value.
 fn is_pretty(query: Option<&str>, user_agent: Option<&str>) -> bool {
-    if let Some(value) = query.and_then(|q| {
+    let first = query.and_then(|q| {
         q.split('&')
-            .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+            .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
             .find(|(k, _)| *k == "pretty")
             .map(|(_, v)| v)
-    }) {
-        if !value.is_empty() {
-            return matches!(value, "1" | "t" | "T" | "true" | "TRUE" | "True");
-        }
-    }
-    let agent = user_agent.unwrap_or("");
-    ["curl", "Wget", "Mozilla/5.0"]
-        .iter()
-        .any(|p| agent.starts_with(p))
-}
-
-/// The forbidden message goes through an HTML sanitizer before it is written.
-fn sanitize(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-/// Go's `encoding/json` escapes `<`, `>` and `&` even inside strings.
-fn go_html_escape(json: &str) -> String {
-    json.replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026")
+    });
+    kubecorp_trust::gohttp::pretty_print(first, user_agent.unwrap_or(""))
 }
 
 use kubecorp_trust::go_quote;
+use kubecorp_trust::gohttp::{html_entities, json_html_escape};
 
 #[cfg(test)]
 mod tests {

@@ -15,6 +15,7 @@
 //!   rustls-webpki as the final judge.
 //! - [`events`]: [`Events`], the lab's one event stream: who knocked at which door, how far
 //!   they got, and what each side printed.
+//! - [`gohttp`]: how Kubernetes' Go servers write answers (pretty JSON, Go's escaping).
 //! - [`tls`]: the one place rustls configs are built: etcd's check in the handshake, the
 //!   apiserver's check after it, every client's check of the server, certificate files re-read
 //!   when they change, and Go's wording of every handshake failure.
@@ -27,6 +28,7 @@ pub mod clock;
 pub mod events;
 pub mod explain;
 mod facts;
+pub mod gohttp;
 pub mod tls;
 pub mod verdict;
 pub mod verify;
