@@ -4,73 +4,19 @@
 //! are the ones Debian's real etcd gives on its own peer port.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration as StdDuration, Instant};
 
 use http::{Method, StatusCode};
-use time::{Duration, OffsetDateTime};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use kubecorp_etcd::{ClientError, EtcdClient, PeerConfig};
-use kubecorp_pki::init::{init, InitOptions};
-use kubecorp_pki::{Authority, ClusterFacts, KeyAlgorithm, Lab};
-use kubecorp_trust::tls::{CertSource, GoAlerts, TrustSource};
-use kubecorp_trust::{Events, LabClock, Stage};
+use kubecorp_etcd::{EtcdClient, PeerConfig};
+use kubecorp_trust::tls::GoAlerts;
+use kubecorp_trust::{Events, Stage};
 
-const NODE: &str = "cp-1";
-const UNKNOWN_CA_LOG: &str = r#"(error "tls: failed to verify client certificate: x509: certificate signed by unknown authority", ServerName "")"#;
-
-struct TestLab {
-    dir: tempfile::TempDir,
-    lab: Lab,
-    clock: LabClock,
-}
-
-impl TestLab {
-    fn new() -> TestLab {
-        let dir = tempfile::tempdir().unwrap();
-        let lab = Lab::new(dir.path().join("lab"));
-        let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
-        init(
-            &lab,
-            &InitOptions {
-                facts: ClusterFacts::new(NODE, [127, 0, 0, 1].into()),
-                key_algorithm: KeyAlgorithm::EcdsaP256,
-                force: false,
-                now,
-            },
-        )
-        .unwrap();
-        TestLab {
-            dir,
-            lab,
-            clock: LabClock::fixed(now + Duration::minutes(1)),
-        }
-    }
-
-    fn pem(&self, stem: &str) -> CertSource {
-        CertSource::pem_files(self.lab.cert_path(stem), self.lab.key_path(stem))
-    }
-
-    fn etcd_ca(&self) -> TrustSource {
-        TrustSource::bundle(self.lab.ca_cert_path(Authority::Etcd))
-    }
-
-    /// A caller of the peer port showing `badge` (a pki stem), checking etcd's badge as a peer
-    /// does, against the etcd CA.
-    fn caller(&self, endpoint: &str, badge: &str) -> EtcdClient {
-        EtcdClient::new(
-            endpoint,
-            Some(self.pem(badge)),
-            self.etcd_ca(),
-            self.clock.clone(),
-            Events::new(),
-        )
-        .unwrap()
-    }
-}
+mod common;
+use common::{tool, transport_text, RealEtcd, TestLab, NODE, UNKNOWN_CA_LOG};
 
 /// The lab's peer port, advertising `peer_urls` and `client_urls`.
 struct Peer {
@@ -146,31 +92,6 @@ impl Peer {
 async fn get(client: &EtcdClient, method: Method, path: &str) -> (u16, String) {
     let (status, body) = client.request(method, path, Vec::new()).await.unwrap();
     (status.as_u16(), String::from_utf8_lossy(&body).into_owned())
-}
-
-fn transport_text(err: &ClientError) -> String {
-    match err {
-        ClientError::Transport { text, .. } => text.clone(),
-        other => panic!("expected a transport error, got {other}"),
-    }
-}
-
-fn tool(name: &str, test: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join(name))
-            .find(|p| p.is_file())
-    });
-    match found {
-        Some(p) => Some(p),
-        None if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("{test}: `{name}` is not installed, and CI=true requires it")
-        }
-        None => {
-            println!("SKIPPED {test}: {name} is not installed");
-            None
-        }
-    }
 }
 
 // ----- the lab's peer port --------------------------------------------------------------------
@@ -323,126 +244,31 @@ async fn openssl_with_peer_crt_gets_through_the_peer_door() {
 
 // ----- judged by the real etcd ----------------------------------------------------------------
 
-const ETCD: &str = "/usr/bin/etcd";
-
-struct RealEtcd {
-    child: Child,
-    peer_url: String,
-    client_url: String,
-    log: PathBuf,
-    alerts: GoAlerts,
-}
-
-impl RealEtcd {
-    /// `/usr/bin/etcd` with kubeadm's client and peer TLS flags on free ports, or `None` (after
-    /// saying so) when it is not installed, except under CI.
-    async fn start(lab: &TestLab, test: &str) -> Option<RealEtcd> {
-        if !Path::new(ETCD).exists() {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("{test}: {ETCD} is missing, and CI=true requires the real etcd as judge (apt-get install -y etcd-server)");
-            }
-            println!("SKIPPED {test}: etcd is not installed");
-            return None;
-        }
-        let version = Command::new(ETCD).arg("--version").output().unwrap();
-        let version = String::from_utf8_lossy(&version.stdout).into_owned();
-        let go = version
-            .lines()
-            .find_map(|l| l.strip_prefix("Go Version: "))
-            .unwrap_or("")
-            .to_owned();
-        let client_url = format!("https://127.0.0.1:{}", free_port());
-        let peer_url = format!("https://127.0.0.1:{}", free_port());
-        let pki = lab.lab.pki_dir();
-        let log = lab.dir.path().join("etcd.log");
-        let child = Command::new(ETCD)
-            .args(["--name", NODE])
-            .arg("--data-dir")
-            .arg(lab.dir.path().join("etcd-data"))
-            .arg("--cert-file")
-            .arg(pki.join("etcd/server.crt"))
-            .arg("--key-file")
-            .arg(pki.join("etcd/server.key"))
-            .arg("--trusted-ca-file")
-            .arg(pki.join("etcd/ca.crt"))
-            .arg("--client-cert-auth")
-            .arg("--peer-cert-file")
-            .arg(pki.join("etcd/peer.crt"))
-            .arg("--peer-key-file")
-            .arg(pki.join("etcd/peer.key"))
-            .arg("--peer-trusted-ca-file")
-            .arg(pki.join("etcd/ca.crt"))
-            .arg("--peer-client-cert-auth")
-            .args(["--listen-client-urls", &client_url])
-            .args(["--advertise-client-urls", &client_url])
-            .args(["--listen-peer-urls", &peer_url])
-            .args(["--initial-advertise-peer-urls", &peer_url])
-            .args(["--initial-cluster", &format!("{NODE}={peer_url}")])
-            .args([
-                "--listen-metrics-urls",
-                &format!("http://127.0.0.1:{}", free_port()),
-            ])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let real = RealEtcd {
-            child,
-            peer_url,
-            client_url,
-            log,
-            alerts: GoAlerts::for_go_version(&go),
-        };
-        let member = lab.caller(&real.peer_url, "etcd/peer");
-        let deadline = Instant::now() + StdDuration::from_secs(30);
-        // Ready once the cluster version is decided (`"etcdcluster":"not_decided"` before).
-        while !matches!(
-            member.request(Method::GET, "/version", Vec::new()).await,
-            Ok((StatusCode::OK, body)) if !body.windows(11).any(|w| w == b"not_decided")
-        ) {
-            assert!(
-                Instant::now() < deadline,
-                "etcd did not answer on its peer port; its log:\n{}",
-                std::fs::read_to_string(&real.log).unwrap_or_default()
-            );
-            tokio::time::sleep(StdDuration::from_millis(100)).await;
-        }
-        Some(real)
+/// The real etcd, once its peer port has decided the cluster version
+/// (`"etcdcluster":"not_decided"` before).
+async fn real_etcd_with_peer_port(lab: &TestLab, test: &str) -> Option<RealEtcd> {
+    let real = RealEtcd::start(lab, test).await?;
+    let member = lab.caller(&real.peer_url, "etcd/peer");
+    let deadline = Instant::now() + StdDuration::from_secs(30);
+    while !matches!(
+        member.request(Method::GET, "/version", Vec::new()).await,
+        Ok((StatusCode::OK, body)) if !body.windows(11).any(|w| w == b"not_decided")
+    ) {
+        assert!(
+            Instant::now() < deadline,
+            "etcd did not answer on its peer port; its log:\n{}",
+            std::fs::read_to_string(&real.log).unwrap_or_default()
+        );
+        tokio::time::sleep(StdDuration::from_millis(100)).await;
     }
-
-    async fn log_with(&self, needle: &str) -> Vec<String> {
-        let deadline = Instant::now() + StdDuration::from_secs(5);
-        loop {
-            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-            if text.contains(needle) || Instant::now() > deadline {
-                return text.lines().map(str::to_owned).collect();
-            }
-            tokio::time::sleep(StdDuration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for RealEtcd {
-    fn drop(&mut self) {
-        // Only the child this test started, by its handle.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    Some(real)
 }
 
 #[tokio::test]
 async fn the_lab_peer_port_answers_and_refuses_as_the_real_etcd_peer_port_does() {
     let test = "the_lab_peer_port_answers_and_refuses_as_the_real_etcd_peer_port_does";
     let lab = TestLab::new();
-    let Some(real) = RealEtcd::start(&lab, test).await else {
+    let Some(real) = real_etcd_with_peer_port(&lab, test).await else {
         return;
     };
     // Advertising the real member's URLs gives the lab the same member and cluster IDs.

@@ -4,8 +4,6 @@
 //! on demand (an expired badge on the lab clock, a kept connection cut under a request).
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration as StdDuration, Instant};
 
 use base64::engine::general_purpose::STANDARD;
@@ -17,73 +15,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
-use kubecorp_etcd::{ClientError, EtcdClient, EtcdConfig, Phase, TxnOutcome};
-use kubecorp_pki::init::{init, InitOptions};
-use kubecorp_pki::{Authority, ClusterFacts, KeyAlgorithm, Lab};
-use kubecorp_trust::tls::{CertSource, GoAlerts, TrustSource};
+use kubecorp_etcd::{EtcdClient, EtcdConfig, Phase, TxnOutcome};
+use kubecorp_trust::tls::GoAlerts;
 use kubecorp_trust::{go_time, Event, Events, LabClock, Stage, VerdictKind};
 
 // ----- the lab ---------------------------------------------------------------------------------
 
-struct TestLab {
-    dir: tempfile::TempDir,
-    lab: Lab,
-    clock: LabClock,
-}
-
-impl TestLab {
-    fn new() -> TestLab {
-        let dir = tempfile::tempdir().unwrap();
-        let lab = Lab::new(dir.path().join("lab"));
-        let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
-        init(
-            &lab,
-            &InitOptions {
-                facts: ClusterFacts::new("cp-1", [127, 0, 0, 1].into()),
-                key_algorithm: KeyAlgorithm::EcdsaP256,
-                force: false,
-                now,
-            },
-        )
-        .unwrap();
-        TestLab {
-            dir,
-            lab,
-            clock: LabClock::fixed(now + Duration::minutes(1)),
-        }
-    }
-
-    fn pem(&self, stem: &str) -> CertSource {
-        CertSource::pem_files(self.lab.cert_path(stem), self.lab.key_path(stem))
-    }
-
-    fn etcd_ca(&self) -> TrustSource {
-        TrustSource::bundle(self.lab.ca_cert_path(Authority::Etcd))
-    }
-
-    /// The apiserver's badge for etcd.
-    fn apiserver_etcd_client(&self) -> Option<CertSource> {
-        Some(self.pem("apiserver-etcd-client"))
-    }
-
-    /// kubectl's admin badge, signed by the cluster CA, not the etcd CA.
-    fn admin(&self) -> Option<CertSource> {
-        Some(CertSource::kubeconfig(
-            self.lab.kubeconfig_path("admin.conf"),
-        ))
-    }
-
-    fn client(&self, endpoint: &str, identity: Option<CertSource>) -> EtcdClient {
-        EtcdClient::new(
-            endpoint,
-            identity,
-            self.etcd_ca(),
-            self.clock.clone(),
-            Events::new(),
-        )
-        .unwrap()
-    }
-}
+mod common;
+use common::{transport_text, RealEtcd, TestLab, UNKNOWN_CA_LOG};
 
 // ----- the lab's etcd --------------------------------------------------------------------------
 
@@ -151,109 +90,6 @@ impl Mock {
 
 // ----- the real etcd ---------------------------------------------------------------------------
 
-const ETCD: &str = "/usr/bin/etcd";
-
-struct RealEtcd {
-    child: Child,
-    endpoint: String,
-    log: PathBuf,
-    alerts: GoAlerts,
-}
-
-impl RealEtcd {
-    /// Starts `/usr/bin/etcd` with kubeadm's client TLS flags on free ports. `None` (after
-    /// saying so) when etcd is not installed, except under CI, where that is a failure.
-    async fn start(lab: &TestLab, test: &str) -> Option<RealEtcd> {
-        if !Path::new(ETCD).exists() {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("{test}: {ETCD} is missing, and CI=true requires the real etcd as judge (apt-get install -y etcd-server)");
-            }
-            println!("SKIPPED {test}: etcd is not installed");
-            return None;
-        }
-        let version = Command::new(ETCD).arg("--version").output().unwrap();
-        let version = String::from_utf8_lossy(&version.stdout).into_owned();
-        let go = version
-            .lines()
-            .find_map(|l| l.strip_prefix("Go Version: "))
-            .unwrap_or("")
-            .to_owned();
-
-        let client_port = free_port();
-        let peer_port = free_port();
-        let endpoint = format!("https://127.0.0.1:{client_port}");
-        let peer = format!("http://127.0.0.1:{peer_port}");
-        let pki = lab.lab.pki_dir();
-        let log = lab.dir.path().join("etcd.log");
-        let child = Command::new(ETCD)
-            .args(["--name", "cp-1"])
-            .arg("--data-dir")
-            .arg(lab.dir.path().join("etcd-data"))
-            .arg("--cert-file")
-            .arg(pki.join("etcd/server.crt"))
-            .arg("--key-file")
-            .arg(pki.join("etcd/server.key"))
-            .arg("--trusted-ca-file")
-            .arg(pki.join("etcd/ca.crt"))
-            .arg("--client-cert-auth")
-            .args(["--listen-client-urls", &endpoint])
-            .args(["--advertise-client-urls", &endpoint])
-            .args(["--listen-peer-urls", &peer])
-            .args(["--initial-advertise-peer-urls", &peer])
-            .args(["--initial-cluster", &format!("cp-1={peer}")])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let real = RealEtcd {
-            child,
-            endpoint,
-            log,
-            alerts: GoAlerts::for_go_version(&go),
-        };
-        // Ready when it answers /health to a badge it trusts.
-        let client = lab.client(&real.endpoint, lab.apiserver_etcd_client());
-        let deadline = Instant::now() + StdDuration::from_secs(30);
-        while !matches!(client.health().await, Ok(true)) {
-            assert!(
-                Instant::now() < deadline,
-                "etcd did not become healthy; its log:\n{}",
-                std::fs::read_to_string(&real.log).unwrap_or_default()
-            );
-            tokio::time::sleep(StdDuration::from_millis(100)).await;
-        }
-        Some(real)
-    }
-
-    /// etcd's log, waiting briefly for a line containing `needle`.
-    async fn log_with(&self, needle: &str) -> Vec<String> {
-        let deadline = Instant::now() + StdDuration::from_secs(5);
-        loop {
-            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-            if text.contains(needle) || Instant::now() > deadline {
-                return text.lines().map(str::to_owned).collect();
-            }
-            tokio::time::sleep(StdDuration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for RealEtcd {
-    fn drop(&mut self) {
-        // Only the child this test started, by its handle.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn b64(s: &str) -> String {
     STANDARD.encode(s)
 }
@@ -273,14 +109,6 @@ async fn answer(client: &EtcdClient, path: &str, body: &str) -> (u16, Value) {
     (status.as_u16(), value)
 }
 
-fn transport_text(err: &ClientError) -> String {
-    match err {
-        ClientError::Transport { text, .. } => text.clone(),
-        other => panic!("expected a transport error, got {other}"),
-    }
-}
-
-const UNKNOWN_CA_LOG: &str = r#"(error "tls: failed to verify client certificate: x509: certificate signed by unknown authority", ServerName "")"#;
 const NO_CERT_LOG: &str = r#"(error "tls: client didn't provide a certificate", ServerName "")"#;
 
 // ----- judged by the real etcd ----------------------------------------------------------------
@@ -297,7 +125,7 @@ async fn the_lab_etcd_answers_the_apiserver_etcd_client_with_the_same_json_as_re
         return;
     };
     let mock = Mock::start(&lab, real.alerts).await;
-    let to_real = lab.client(&real.endpoint, lab.apiserver_etcd_client());
+    let to_real = lab.client(&real.client_url, lab.apiserver_etcd_client());
     let to_mock = lab.client(&mock.endpoint, lab.apiserver_etcd_client());
 
     let requests: Vec<(&str, String)> = vec![
@@ -348,7 +176,7 @@ async fn the_lab_etcd_and_real_etcd_both_reject_a_cluster_ca_badge_in_the_handsh
     let mock = Mock::start(&lab, real.alerts).await;
 
     let from_real = lab
-        .client(&real.endpoint, lab.admin())
+        .client(&real.client_url, lab.admin())
         .health()
         .await
         .unwrap_err();
@@ -396,7 +224,11 @@ async fn the_lab_etcd_and_real_etcd_both_reject_a_visitor_without_a_badge_and_lo
     };
     let mock = Mock::start(&lab, real.alerts).await;
 
-    let from_real = lab.client(&real.endpoint, None).health().await.unwrap_err();
+    let from_real = lab
+        .client(&real.client_url, None)
+        .health()
+        .await
+        .unwrap_err();
     let from_mock = lab.client(&mock.endpoint, None).health().await.unwrap_err();
 
     // A known difference: rustls always answers a missing client badge with

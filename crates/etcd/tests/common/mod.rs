@@ -1,0 +1,230 @@
+//! What the etcd tests share: a lab made by `kubecorp_pki::init`, clients with its badges, a real `/usr/bin/etcd` started with kubeadm's TLS flags, and the outside tools.
+// Each test file uses its own part of this module.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration as StdDuration, Instant};
+
+use kubecorp_etcd::{ClientError, EtcdClient};
+use kubecorp_pki::init::{init, InitOptions};
+use kubecorp_pki::{Authority, ClusterFacts, KeyAlgorithm, Lab};
+use kubecorp_trust::tls::{CertSource, GoAlerts, TrustSource};
+use kubecorp_trust::{Events, LabClock};
+use time::{Duration, OffsetDateTime};
+
+/// The control-plane node's name, and etcd's member name.
+pub const NODE: &str = "cp-1";
+
+/// etcd's log line for a badge from a CA it does not trust.
+pub const UNKNOWN_CA_LOG: &str = r#"(error "tls: failed to verify client certificate: x509: certificate signed by unknown authority", ServerName "")"#;
+
+pub struct TestLab {
+    pub dir: tempfile::TempDir,
+    pub lab: Lab,
+    pub clock: LabClock,
+}
+
+impl TestLab {
+    /// A fresh kubeadm PKI (ECDSA), on a lab clock stopped a minute after it was made.
+    pub fn new() -> TestLab {
+        let dir = tempfile::tempdir().unwrap();
+        let lab = Lab::new(dir.path().join("lab"));
+        let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+        init(
+            &lab,
+            &InitOptions {
+                facts: ClusterFacts::new(NODE, [127, 0, 0, 1].into()),
+                key_algorithm: KeyAlgorithm::EcdsaP256,
+                force: false,
+                now,
+            },
+        )
+        .unwrap();
+        TestLab {
+            dir,
+            lab,
+            clock: LabClock::fixed(now + Duration::minutes(1)),
+        }
+    }
+
+    pub fn pem(&self, stem: &str) -> CertSource {
+        CertSource::pem_files(self.lab.cert_path(stem), self.lab.key_path(stem))
+    }
+
+    pub fn etcd_ca(&self) -> TrustSource {
+        TrustSource::bundle(self.lab.ca_cert_path(Authority::Etcd))
+    }
+
+    /// The apiserver's badge for etcd.
+    pub fn apiserver_etcd_client(&self) -> Option<CertSource> {
+        Some(self.pem("apiserver-etcd-client"))
+    }
+
+    /// kubectl's admin badge, signed by the cluster CA, not the etcd CA.
+    pub fn admin(&self) -> Option<CertSource> {
+        Some(CertSource::kubeconfig(
+            self.lab.kubeconfig_path("admin.conf"),
+        ))
+    }
+
+    /// A client of `endpoint` showing `identity` and checking etcd's badge against the etcd CA.
+    pub fn client(&self, endpoint: &str, identity: Option<CertSource>) -> EtcdClient {
+        EtcdClient::new(
+            endpoint,
+            identity,
+            self.etcd_ca(),
+            self.clock.clone(),
+            Events::new(),
+        )
+        .unwrap()
+    }
+
+    /// A client showing the badge `stem` from pki/.
+    pub fn caller(&self, endpoint: &str, stem: &str) -> EtcdClient {
+        self.client(endpoint, Some(self.pem(stem)))
+    }
+}
+
+/// The text of a transport error (the test fails on any other error).
+pub fn transport_text(err: &ClientError) -> String {
+    match err {
+        ClientError::Transport { text, .. } => text.clone(),
+        other => panic!("expected a transport error, got {other}"),
+    }
+}
+
+/// A real tool, or `None` when it is absent outside CI (saying plainly that the test is
+/// skipped). Under `CI=true` a missing tool fails the test.
+pub fn tool(name: &str, test: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.is_file())
+    });
+    match found {
+        Some(p) => Some(p),
+        None if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("{test}: `{name}` is not installed, and CI=true requires it")
+        }
+        None => {
+            println!("SKIPPED {test}: {name} is not installed");
+            None
+        }
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+const ETCD: &str = "/usr/bin/etcd";
+
+/// Debian's etcd 3.4, the judge.
+pub struct RealEtcd {
+    child: Child,
+    pub client_url: String,
+    pub peer_url: String,
+    pub log: PathBuf,
+    /// The alerts its Go version sends when it refuses a badge.
+    pub alerts: GoAlerts,
+}
+
+impl RealEtcd {
+    /// `/usr/bin/etcd` with kubeadm's client and peer TLS flags on free ports, once it answers
+    /// `/health` to the apiserver's badge; `None` (after saying so) when it is not installed,
+    /// except under CI, where that is a failure.
+    pub async fn start(lab: &TestLab, test: &str) -> Option<RealEtcd> {
+        if !Path::new(ETCD).exists() {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("{test}: {ETCD} is missing, and CI=true requires the real etcd as judge (apt-get install -y etcd-server)");
+            }
+            println!("SKIPPED {test}: etcd is not installed");
+            return None;
+        }
+        let version = Command::new(ETCD).arg("--version").output().unwrap();
+        let version = String::from_utf8_lossy(&version.stdout).into_owned();
+        let go = version
+            .lines()
+            .find_map(|l| l.strip_prefix("Go Version: "))
+            .unwrap_or("")
+            .to_owned();
+        let client_url = format!("https://127.0.0.1:{}", free_port());
+        let peer_url = format!("https://127.0.0.1:{}", free_port());
+        let pki = lab.lab.pki_dir();
+        let log = lab.dir.path().join("etcd.log");
+        let child = Command::new(ETCD)
+            .args(["--name", NODE])
+            .arg("--data-dir")
+            .arg(lab.dir.path().join("etcd-data"))
+            .arg("--cert-file")
+            .arg(pki.join("etcd/server.crt"))
+            .arg("--key-file")
+            .arg(pki.join("etcd/server.key"))
+            .arg("--trusted-ca-file")
+            .arg(pki.join("etcd/ca.crt"))
+            .arg("--client-cert-auth")
+            .arg("--peer-cert-file")
+            .arg(pki.join("etcd/peer.crt"))
+            .arg("--peer-key-file")
+            .arg(pki.join("etcd/peer.key"))
+            .arg("--peer-trusted-ca-file")
+            .arg(pki.join("etcd/ca.crt"))
+            .arg("--peer-client-cert-auth")
+            .args(["--listen-client-urls", &client_url])
+            .args(["--advertise-client-urls", &client_url])
+            .args(["--listen-peer-urls", &peer_url])
+            .args(["--initial-advertise-peer-urls", &peer_url])
+            .args(["--initial-cluster", &format!("{NODE}={peer_url}")])
+            .args([
+                "--listen-metrics-urls",
+                &format!("http://127.0.0.1:{}", free_port()),
+            ])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let real = RealEtcd {
+            child,
+            client_url,
+            peer_url,
+            log,
+            alerts: GoAlerts::for_go_version(&go),
+        };
+        let client = lab.client(&real.client_url, lab.apiserver_etcd_client());
+        let deadline = Instant::now() + StdDuration::from_secs(30);
+        while !matches!(client.health().await, Ok(true)) {
+            assert!(
+                Instant::now() < deadline,
+                "etcd did not become healthy; its log:\n{}",
+                std::fs::read_to_string(&real.log).unwrap_or_default()
+            );
+            tokio::time::sleep(StdDuration::from_millis(100)).await;
+        }
+        Some(real)
+    }
+
+    /// etcd's log, waiting briefly for a line containing `needle`.
+    pub async fn log_with(&self, needle: &str) -> Vec<String> {
+        let deadline = Instant::now() + StdDuration::from_secs(5);
+        loop {
+            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+            if text.contains(needle) || Instant::now() > deadline {
+                return text.lines().map(str::to_owned).collect();
+            }
+            tokio::time::sleep(StdDuration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for RealEtcd {
+    fn drop(&mut self) {
+        // Only the child this test started, by its handle.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
