@@ -95,25 +95,9 @@ where
     Run::from(what, out)
 }
 
-/// A real tool, or `None` when it is absent outside CI (with a line saying the test was skipped).
-/// Under `CI=true` a missing tool fails the test: CI installs what the tests need.
-pub fn tool(name: &str, test: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join(name))
-            .find(|p| p.is_file())
-    });
-    match found {
-        Some(p) => Some(p),
-        None if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("{test}: `{name}` is not installed, and CI=true requires it")
-        }
-        None => {
-            eprintln!("SKIPPED {test}: `{name}` is not installed on this machine");
-            None
-        }
-    }
-}
+// Not every test file that includes this module looks for a tool.
+#[allow(unused_imports)]
+pub use kubecorp_testkit::tool;
 
 /// Runs a real tool.
 pub fn run_tool<I, S>(tool: &Path, args: I) -> Run

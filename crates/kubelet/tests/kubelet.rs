@@ -18,25 +18,7 @@ use tokio::sync::oneshot;
 
 const NODE: &str = CONTROL_PLANE_NODE;
 
-/// A real tool, or `None` when it is absent outside CI (saying plainly that the test is
-/// skipped). Under `CI=true` a missing tool fails the test: CI installs what the tests need.
-fn tool(name: &str, test: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join(name))
-            .find(|p| p.is_file())
-    });
-    match found {
-        Some(p) => Some(p),
-        None if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("{test}: `{name}` is not installed, and CI=true requires it")
-        }
-        None => {
-            eprintln!("SKIPPED {test}: `{name}` is not installed on this machine");
-            None
-        }
-    }
-}
+use kubecorp_testkit::tool;
 
 /// What a tool printed.
 #[derive(Debug)]

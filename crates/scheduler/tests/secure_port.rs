@@ -4,7 +4,7 @@
 //! `/metrics` and a badge from another CA gets 401.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -12,25 +12,7 @@ use kubecorp_trust::{Events, LabClock, Stage};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-/// A real tool, or `None` when it is absent outside CI (saying plainly that the test is
-/// skipped). Under `CI=true` a missing tool fails the test.
-fn tool(name: &str, test: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join(name))
-            .find(|p| p.is_file())
-    });
-    match found {
-        Some(p) => Some(p),
-        None if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("{test}: `{name}` is not installed, and CI=true requires it")
-        }
-        None => {
-            println!("SKIPPED {test}: {name} is not installed");
-            None
-        }
-    }
-}
+use kubecorp_testkit::tool;
 
 #[derive(Debug)]
 struct Run {

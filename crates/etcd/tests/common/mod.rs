@@ -94,25 +94,9 @@ pub fn transport_text(err: &ClientError) -> String {
     }
 }
 
-/// A real tool, or `None` when it is absent outside CI (saying plainly that the test is
-/// skipped). Under `CI=true` a missing tool fails the test.
-pub fn tool(name: &str, test: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join(name))
-            .find(|p| p.is_file())
-    });
-    match found {
-        Some(p) => Some(p),
-        None if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("{test}: `{name}` is not installed, and CI=true requires it")
-        }
-        None => {
-            println!("SKIPPED {test}: {name} is not installed");
-            None
-        }
-    }
-}
+// Not every test file that includes this module looks for a tool.
+#[allow(unused_imports)]
+pub use kubecorp_testkit::tool;
 
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
