@@ -302,32 +302,15 @@ impl Controller {
         let client = &self.config.client;
         let collection = format!("/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices");
         let item = format!("{collection}/{slice_name}");
-        let written = match current {
-            None => match client.create(&collection, &desired).await {
-                Err(e) if e.code() == Some(409) => {
-                    let fresh = client.get(&item).await?;
-                    client
-                        .replace(&item, &slices::updated(&fresh, &desired))
-                        .await?
-                }
-                other => other?,
-            },
-            Some(current) => {
-                match client
-                    .replace(&item, &slices::updated(current, &desired))
-                    .await
-                {
-                    Err(e) if e.code() == Some(409) => {
-                        let fresh = client.get(&item).await?;
-                        client
-                            .replace(&item, &slices::updated(&fresh, &desired))
-                            .await?
-                    }
-                    Err(e) if e.code() == Some(404) => client.create(&collection, &desired).await?,
-                    other => other?,
-                }
-            }
-        };
+        let written = write_through(
+            client,
+            &collection,
+            &item,
+            current,
+            &desired,
+            slices::updated,
+        )
+        .await?;
         let summary = slices::summary(&written);
         self.slices.insert(key.clone(), written);
         self.config.events.emit(
@@ -363,34 +346,15 @@ impl Controller {
         let client = &self.config.client;
         let collection = format!("/api/v1/namespaces/{namespace}/endpoints");
         let item = format!("{collection}/{name}");
-        let written = match current {
-            None => match client.create(&collection, &desired).await {
-                Err(e) if e.code() == Some(409) => {
-                    let fresh = client.get(&item).await?;
-                    client
-                        .replace(&item, &endpoints::updated(&fresh, &desired))
-                        .await?
-                }
-                other => other?,
-            },
-            Some(current) => {
-                match client
-                    .replace(&item, &endpoints::updated(current, &desired))
-                    .await
-                {
-                    // Someone wrote since our cache saw it: read it again and retry once.
-                    Err(e) if e.code() == Some(409) => {
-                        let fresh = client.get(&item).await?;
-                        client
-                            .replace(&item, &endpoints::updated(&fresh, &desired))
-                            .await?
-                    }
-                    // Deleted behind our back: create it again.
-                    Err(e) if e.code() == Some(404) => client.create(&collection, &desired).await?,
-                    other => other?,
-                }
-            }
-        };
+        let written = write_through(
+            client,
+            &collection,
+            &item,
+            current,
+            &desired,
+            endpoints::updated,
+        )
+        .await?;
         let summary = endpoints::summary(&written);
         self.endpoints.insert(key.to_owned(), written);
         let selector_text: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -511,5 +475,35 @@ impl Controller {
             }
         };
         config.events.emit(event);
+    }
+}
+
+/// Writes `desired` at `item` (in `collection`) the way a controller keeps an object it owns:
+/// created when its cache has none (or, if someone created it meanwhile, replaced), replaced
+/// when it has one; on a 409 the object is read again and replaced once, on a 404 created again.
+/// `updated(stored, desired)` carries the stored object's metadata over to what is written.
+async fn write_through(
+    client: &KubeClient,
+    collection: &str,
+    item: &str,
+    cached: Option<&Value>,
+    desired: &Value,
+    updated: fn(&Value, &Value) -> Value,
+) -> Result<Value, ClientError> {
+    let written = match cached {
+        None => client.create(collection, desired).await,
+        Some(current) => client.replace(item, &updated(current, desired)).await,
+    };
+    match written {
+        // Someone wrote since our cache saw it: read it again and retry once.
+        Err(e) if e.code() == Some(409) => {
+            let fresh = client.get(item).await?;
+            client.replace(item, &updated(&fresh, desired)).await
+        }
+        // Deleted behind our back: create it again.
+        Err(e) if e.code() == Some(404) && cached.is_some() => {
+            client.create(collection, desired).await
+        }
+        other => other,
     }
 }
