@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{tool, Run};
+use support::{tool, up_command, Run};
 
 /// `kubecorp up` as a child process, killed with SIGTERM when dropped.
 struct Up {
@@ -22,29 +22,11 @@ struct Up {
 
 impl Up {
     fn open(dir: &Path, api: &str, now: Option<&str>) -> Up {
-        let mut args = vec![
-            "up".to_string(),
-            "--dir".into(),
-            dir.to_string_lossy().into_owned(),
-            "--apiserver-listen".into(),
-            api.into(),
-            "--etcd-listen".into(),
-            "127.0.0.1:0".into(),
-            "--kubelet-listen".into(),
-            "127.0.0.1:0".into(),
-            "--etcd-peer-listen".into(),
-            "127.0.0.1:0".into(),
-            "--scheduler-listen".into(),
-            "127.0.0.1:0".into(),
-            "--proxy-healthz-listen".into(),
-            "127.0.0.1:0".into(),
-        ];
+        let mut command = up_command(dir, api);
         if let Some(now) = now {
-            args.push(format!("--now={now}"));
+            command.arg(format!("--now={now}"));
         }
-        let child = Command::new(env!("CARGO_BIN_EXE_kubecorp"))
-            .args(&args)
-            .env("NO_COLOR", "1")
+        let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

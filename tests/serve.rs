@@ -3,11 +3,11 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{run_tool, tool, TestLab};
+use support::{kubectl_until, run_tool, tool, TestLab};
 
 /// One `kubecorp serve` process, its narration written to a file; SIGTERM when dropped.
 struct Served {
@@ -78,22 +78,6 @@ impl Drop for Served {
 fn free_addr() -> String {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().to_string()
-}
-
-fn kubectl_until(kubectl: &Path, args: &[&str], needle: &str) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let run = run_tool(kubectl, args);
-        if run.stdout.contains(needle) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "kubectl never showed {needle:?}:\n{}",
-            run.dump()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[test]

@@ -5,7 +5,7 @@ mod support;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{run_tool, tool, TestLab};
+use support::{kubectl_until, run_tool, tool, up_command, TestLab};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -43,25 +43,7 @@ fn up_narrates_badge_checks_and_closes_cleanly_on_sigterm() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("lab");
     let api = format!("127.0.0.1:{}", free_port());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kubecorp"))
-        .args([
-            "up",
-            "--dir",
-            dir.to_str().unwrap(),
-            "--apiserver-listen",
-            &api,
-            "--etcd-listen",
-            "127.0.0.1:0",
-            "--kubelet-listen",
-            "127.0.0.1:0",
-            "--etcd-peer-listen",
-            "127.0.0.1:0",
-            "--scheduler-listen",
-            "127.0.0.1:0",
-            "--proxy-healthz-listen",
-            "127.0.0.1:0",
-        ])
-        .env("NO_COLOR", "1")
+    let mut child = up_command(&dir, &api)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -131,23 +113,6 @@ fn up_narrates_badge_checks_and_closes_cleanly_on_sigterm() {
     );
 }
 
-/// Polls kubectl until its output has `needle`.
-fn kubectl_until(kubectl: &std::path::Path, args: &[&str], needle: &str) -> support::Run {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let run = run_tool(kubectl, args);
-        if run.stdout.contains(needle) {
-            return run;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "kubectl never showed {needle:?}:\n{}",
-            run.dump()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn breaking_bobs_badge_leaves_a_pod_pending_live_and_renewing_it_heals_the_office() {
     let Some(kubectl) = tool("kubectl", "breaking_bobs_badge_live") else {
@@ -157,25 +122,7 @@ fn breaking_bobs_badge_leaves_a_pod_pending_live_and_renewing_it_heals_the_offic
     let dir = tmp.path().join("lab");
     let api = format!("127.0.0.1:{}", free_port());
     let out = tmp.path().join("up.out");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kubecorp"))
-        .args([
-            "up",
-            "--dir",
-            dir.to_str().unwrap(),
-            "--apiserver-listen",
-            &api,
-            "--etcd-listen",
-            "127.0.0.1:0",
-            "--kubelet-listen",
-            "127.0.0.1:0",
-            "--etcd-peer-listen",
-            "127.0.0.1:0",
-            "--scheduler-listen",
-            "127.0.0.1:0",
-            "--proxy-healthz-listen",
-            "127.0.0.1:0",
-        ])
-        .env("NO_COLOR", "1")
+    let mut child = up_command(&dir, &api)
         .stdout(std::fs::File::create(&out).unwrap())
         .stderr(Stdio::null())
         .spawn()

@@ -100,6 +100,46 @@ where
 pub use kubecorp_testkit::tool;
 
 /// Runs a real tool.
+/// `kubecorp up` on `dir`, the apiserver on `api` and every other door on a free port, without
+/// colour; the caller chooses where its output goes and spawns it.
+pub fn up_command(dir: &Path, api: &str) -> std::process::Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kubecorp"));
+    command
+        .arg("up")
+        .arg("--dir")
+        .arg(dir)
+        .args(["--apiserver-listen", api]);
+    for door in [
+        "--etcd-listen",
+        "--kubelet-listen",
+        "--etcd-peer-listen",
+        "--scheduler-listen",
+        "--proxy-healthz-listen",
+    ] {
+        command.args([door, "127.0.0.1:0"]);
+    }
+    command.env("NO_COLOR", "1");
+    command
+}
+
+/// Runs kubectl with `args` until its output has `needle`, for up to 20 s.
+#[track_caller]
+pub fn kubectl_until(kubectl: &Path, args: &[&str], needle: &str) -> Run {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let run = run_tool(kubectl, args);
+        if run.stdout.contains(needle) {
+            return run;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "kubectl never showed {needle:?}:\n{}",
+            run.dump()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 pub fn run_tool<I, S>(tool: &Path, args: I) -> Run
 where
     I: IntoIterator<Item = S>,
