@@ -54,7 +54,6 @@ use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use kubecorp_trust::tls::{go_alert_text, CertSource, GoAlerts, TrustSource};
 use kubecorp_trust::{Event, Events, Identity, LabClock, Stage, Verdict, VerdictKind};
 use serde::Serialize;
@@ -194,7 +193,7 @@ async fn connection(
     shared: Arc<Shared>,
     tcp: TcpStream,
     peer: SocketAddr,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
     let (tls, identity) =
         match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(&shared.door, tcp)).await {
@@ -247,26 +246,7 @@ async fn connection(
         let identity = identity.clone();
         async move { Ok::<_, std::convert::Infallible>(serve(&shared, peer, identity, req)) }
     });
-    // A visitor that connects and never sends a request's head is let go after 30 s.
-    let conn = hyper::server::conn::http1::Builder::new()
-        .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(std::time::Duration::from_secs(30))
-        .serve_connection(TokioIo::new(tls), service);
-    tokio::pin!(conn);
-    let stopping = async move {
-        while !*stop.borrow_and_update() {
-            if stop.changed().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    tokio::select! {
-        _ = conn.as_mut() => {}
-        _ = stopping => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
-        }
-    }
+    kubecorp_door::converse(tls, service, stop).await;
 }
 
 /// A handshake that failed: etcd's short log line, and what the peer read.

@@ -31,7 +31,6 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use kubecorp_trust::tls::{
     go_alert_text, peer_identity, server_config_require_client_cert_with, server_error_text,
     CertSource, GoAlerts, HandshakeNotes, TrustSource,
@@ -39,7 +38,6 @@ use kubecorp_trust::tls::{
 use kubecorp_trust::{Event, Events, Identity, LabClock, Stage, Verdict, VerdictKind};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 use tokio_rustls::LazyConfigAcceptor;
 
 use crate::api::Gateway;
@@ -48,7 +46,7 @@ use crate::error::EtcdError;
 /// How long a visitor may take to finish the handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long open connections get to finish after shutdown is asked for.
-pub const DRAIN_DEADLINE: Duration = Duration::from_secs(5);
+pub use kubecorp_door::DRAIN_DEADLINE;
 /// The largest request body read (the gateway's own limits apply below this).
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
@@ -108,61 +106,23 @@ pub async fn run(
     .await
 }
 
-/// Accepts until `shutdown`, one task per visitor made by `serve`, then lets open connections
-/// finish for up to [`DRAIN_DEADLINE`] (the `stop` receiver tells them to wind down). A failing
-/// accept (out of file descriptors…) is retried with backoff, as mini-redis does, and is an error
-/// only when it does not pass. etcd's client and peer doors both stand on it.
+/// Accepts until `shutdown` ([`kubecorp_door::accept_loop`]); etcd's client and peer doors
+/// both stand on it.
 pub(crate) async fn accept_loop<F, Fut>(
     listener: TcpListener,
     shutdown: impl Future,
-    mut serve: F,
+    serve: F,
 ) -> Result<(), EtcdError>
 where
     F: FnMut(TcpStream, SocketAddr, watch::Receiver<bool>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut connections = JoinSet::new();
-    tokio::pin!(shutdown);
-
-    let mut backoff = Duration::from_millis(100);
-    let outcome = loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((tcp, peer)) => {
-                    // Small request/answer exchanges: no Nagle delay waiting for an ACK.
-                    let _ = tcp.set_nodelay(true);
-                    backoff = Duration::from_millis(100);
-                    connections.spawn(serve(tcp, peer, stop_rx.clone()));
-                }
-                Err(e) => {
-                    // Out of file descriptors and the like: wait and retry, as mini-redis does,
-                    // and give up only when it does not pass.
-                    if backoff > Duration::from_secs(30) {
-                        break Err(EtcdError::Accept {
-                            addr: listener.local_addr().ok(),
-                            reason: e.to_string(),
-                        });
-                    }
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 2;
-                }
-            },
-            _ = &mut shutdown => break Ok(()),
-            // Reap finished connection tasks so the set does not grow.
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    };
-
-    let _ = stop_tx.send(true);
-    let drained = tokio::time::timeout(DRAIN_DEADLINE, async {
-        while connections.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
-        connections.abort_all();
-    }
-    outcome
+    kubecorp_door::accept_loop(listener, shutdown, serve)
+        .await
+        .map_err(|failed| EtcdError::Accept {
+            addr: failed.addr,
+            reason: failed.reason,
+        })
 }
 
 /// One visitor, from TCP accept to the last HTTP response.
@@ -170,7 +130,7 @@ async fn connection(
     shared: Arc<Shared>,
     tcp: TcpStream,
     peer: SocketAddr,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
     let config = &shared.config;
     let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(config, tcp)).await;
@@ -216,27 +176,7 @@ async fn connection(
         let identity = identity.clone();
         async move { Ok::<_, std::convert::Infallible>(serve(&shared, peer, identity, req).await) }
     });
-    // A visitor that connects and never sends a request's head is let go after 30 s.
-    let conn = hyper::server::conn::http1::Builder::new()
-        .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(std::time::Duration::from_secs(30))
-        .serve_connection(TokioIo::new(tls), service);
-    tokio::pin!(conn);
-    let stopping = async move {
-        while !*stop.borrow_and_update() {
-            if stop.changed().await.is_err() {
-                // The server is gone without saying stop: keep serving this visitor.
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    tokio::select! {
-        _ = conn.as_mut() => {}
-        _ = stopping => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
-        }
-    }
+    kubecorp_door::converse(tls, service, stop).await;
 }
 
 /// Why a handshake did not finish, with what is needed for etcd's log line (also the peer

@@ -58,7 +58,6 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use kubecorp_client::KubeClient;
 use kubecorp_pki::fs::{write_atomic, Mode};
 use kubecorp_pki::selfsigned::{self, SelfSigned};
@@ -72,7 +71,6 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 /// kube-scheduler's secure port (`--secure-port`, `DefaultKubeSchedulerPort`).
@@ -85,7 +83,6 @@ pub const ALWAYS_ALLOW_PATHS: [&str; 3] = ["/healthz", "/readyz", "/livez"];
 pub const COMPONENT: &str = "scheduler";
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-const DRAIN_DEADLINE: Duration = Duration::from_secs(5);
 
 /// Why the secure port could not be opened or stopped serving.
 #[derive(Debug, thiserror::Error)]
@@ -177,44 +174,14 @@ pub async fn serve_secure(
             .explanation("kubeadm gives kube-scheduler no --tls-cert-file, so at start it signs a badge for itself with a CA it makes on the spot; only clients that do not verify (health probes, curl -k) accept it."),
     );
 
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut connections = JoinSet::new();
-    tokio::pin!(shutdown);
-    let mut backoff = Duration::from_millis(100);
-    let outcome = loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((tcp, peer)) => {
-                    let _ = tcp.set_nodelay(true);
-                    backoff = Duration::from_millis(100);
-                    connections.spawn(connection(door.clone(), tcp, peer, stop_rx.clone()));
-                }
-                Err(e) => {
-                    if backoff > Duration::from_secs(30) {
-                        break Err(ServingError::Accept {
-                            addr: listener
-                                .local_addr()
-                                .map(|a| a.to_string())
-                                .unwrap_or_default(),
-                            reason: e.to_string(),
-                        });
-                    }
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 2;
-                }
-            },
-            _ = &mut shutdown => break Ok(()),
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    };
-    let _ = stop_tx.send(true);
-    let drained = tokio::time::timeout(DRAIN_DEADLINE, async {
-        while connections.join_next().await.is_some() {}
+    let outcome = kubecorp_door::accept_loop(listener, shutdown, |tcp, peer, stop| {
+        connection(door.clone(), tcp, peer, stop)
     })
-    .await;
-    if drained.is_err() {
-        connections.abort_all();
-    }
+    .await
+    .map_err(|failed| ServingError::Accept {
+        addr: failed.addr.map(|a| a.to_string()).unwrap_or_default(),
+        reason: failed.reason,
+    });
     drop(dir);
     outcome
 }
@@ -229,7 +196,7 @@ struct Door {
     started: OffsetDateTime,
 }
 
-async fn connection(door: Door, tcp: TcpStream, peer: SocketAddr, mut stop: watch::Receiver<bool>) {
+async fn connection(door: Door, tcp: TcpStream, peer: SocketAddr, stop: watch::Receiver<bool>) {
     let (config, notes) = server_config_request_client_cert(
         COMPONENT,
         door.cert.clone(),
@@ -254,26 +221,7 @@ async fn connection(door: Door, tcp: TcpStream, peer: SocketAddr, mut stop: watc
         let chain = chain.clone();
         async move { Ok::<_, Infallible>(request(&door, peer, &chain, &req).await) }
     });
-    // A visitor that connects and never sends a request's head is let go after 30 s.
-    let conn = hyper::server::conn::http1::Builder::new()
-        .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(std::time::Duration::from_secs(30))
-        .serve_connection(TokioIo::new(tls), service);
-    tokio::pin!(conn);
-    let stopping = async move {
-        while !*stop.borrow_and_update() {
-            if stop.changed().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    tokio::select! {
-        _ = conn.as_mut() => {}
-        _ = stopping => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
-        }
-    }
+    kubecorp_door::converse(tls, service, stop).await;
 }
 
 /// Go's `net/http` logs a failed handshake as `http: TLS handshake error from <peer>: <err>`;
