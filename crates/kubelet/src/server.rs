@@ -28,7 +28,6 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use kubecorp_trust::authn::{authenticate_x509, X509Authn};
 use kubecorp_trust::events::Identity;
 use kubecorp_trust::tls::{
@@ -50,29 +49,29 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// What Go's `crypto/tls` logs when the kubelet's `GetCertificate` has nothing to give.
 pub const NO_SERVING_CERTIFICATE: &str = "no serving certificate available for the kubelet";
 
-/// Accepts connections until this task is stopped; the open connections end with it.
+/// Accepts connections until this task is stopped; the open connections end with it. If
+/// accepting fails for good (after backing off to 30 s), the kubelet says so and its door stays
+/// shut.
 pub(crate) async fn serve(k: Arc<Kubelet>, listener: TcpListener) {
-    let mut connections = tokio::task::JoinSet::new();
-    loop {
-        let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(_) => {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            // Reap finished connections as they end.
-            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
-        };
-        let _ = tcp.set_nodelay(true);
-        connections.spawn(connection(k.clone(), tcp, peer));
+    let kubelet = k.clone();
+    let accepted = kubecorp_door::accept_loop(
+        listener,
+        std::future::pending::<()>(),
+        move |tcp, peer, stop| connection(kubelet.clone(), tcp, peer, stop),
+    )
+    .await;
+    if let Err(failed) = accepted {
+        k.emit(
+            Event::new(k.now(), "kubelet", "kubelet", Stage::Tcp)
+                .allowed(false)
+                .server_log(klog::line(
+                    "Failed to listen and serve",
+                    &[("err", &failed.reason)],
+                ))
+                .explanation("the kubelet could no longer accept connections on :10250"),
+        );
     }
 }
-
-/// How long a visitor may take to send a request's head once connected (or between requests
-/// on a kept-alive connection).
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn handshake_failed(k: &Kubelet, peer: SocketAddr, text: &str, client_text: Option<&str>) {
     let mut event = Event::new(k.now(), peer.to_string(), "kubelet", Stage::Tls)
@@ -92,7 +91,12 @@ fn handshake_failed(k: &Kubelet, peer: SocketAddr, text: &str, client_text: Opti
     k.emit(event);
 }
 
-async fn connection(k: Arc<Kubelet>, mut tcp: TcpStream, peer: SocketAddr) {
+async fn connection(
+    k: Arc<Kubelet>,
+    mut tcp: TcpStream,
+    peer: SocketAddr,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
     let Some(serving) = k.serving() else {
         // Go's GetCertificate returned an error: the ClientHello gets an internal_error alert.
         match tokio::time::timeout(HANDSHAKE_TIMEOUT, refuse_without_certificate(&mut tcp)).await {
@@ -140,11 +144,7 @@ async fn connection(k: Arc<Kubelet>, mut tcp: TcpStream, peer: SocketAddr) {
         let chain = chain.clone();
         async move { Ok::<_, Infallible>(answer(&k, &chain, peer, req).await) }
     });
-    let _ = hyper::server::conn::http1::Builder::new()
-        .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .serve_connection(TokioIo::new(tls), service)
-        .await;
+    kubecorp_door::converse(tls, service, stop).await;
 }
 
 fn text(status: u16, body: impl Into<String>) -> Response<Full<Bytes>> {
