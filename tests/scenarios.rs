@@ -207,6 +207,15 @@ fn kubecorp_run_format_json_prints_one_json_object_per_line() {
         .expect("the 401 is an event");
     assert_eq!(refusal["verdict"], "expired");
     assert_eq!(refusal["mine"], true);
+    assert_eq!(refusal["schema"], "kubecorp/v1");
+    assert!(
+        refusal["step"].as_u64().is_some_and(|n| n >= 1),
+        "{refusal}"
+    );
+    assert!(refusal["identity"]["not_after"].is_string(), "{refusal}");
+    // Records are numbered in order, so a reader can resume after the last it saw.
+    let seqs: Vec<u64> = values.iter().filter_map(|v| v["seq"].as_u64()).collect();
+    assert_eq!(seqs, (1..=values.len() as u64).collect::<Vec<_>>());
     let last = values.last().unwrap();
     assert_eq!(last["type"], "result");
     assert_eq!(last["passed"], true);

@@ -8,6 +8,7 @@ use anyhow::Result;
 use clap::ValueEnum;
 use kubecorp_office::start::{self, shutdown_pair};
 use kubecorp_office::{Office, OfficeOptions};
+use kubecorp_trust::record::{Body, EventRecord, Record};
 use kubecorp_trust::{Events, LabClock};
 
 use crate::Format;
@@ -280,6 +281,7 @@ async fn narrate_until_signal(
     use std::io::IsTerminal;
     let color = std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut seq = 0;
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
@@ -288,7 +290,11 @@ async fn narrate_until_signal(
                 Ok(event) if quiet && !kubecorp_office::narrate::worth_telling_quietly(&event) => {}
                 Ok(event) => match format {
                     Format::Text => say!("{}", kubecorp_office::narrate::narrate(&event, color)),
-                    Format::Json => say!("{}", serde_json::to_string(&event)?),
+                    Format::Json => {
+                        seq += 1;
+                        let body = Body::Event(EventRecord::new(event, false, None));
+                        say!("{}", Record::new(seq, body).to_json())
+                    }
                 },
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => say!("({n} events skipped)"),
                 Err(_) => break,

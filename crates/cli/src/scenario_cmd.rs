@@ -10,8 +10,8 @@ use kubecorp_scenario::expect::{Check, Outcome};
 use kubecorp_scenario::junit::Entry;
 use kubecorp_scenario::model::{Action, Scenario, Step};
 use kubecorp_scenario::run::{Observer, OfficeInfo, Quiet, RunOptions, ScenarioResult};
+use kubecorp_scenario::tape::{Tape, Tee};
 use kubecorp_trust::Event;
-use serde_json::json;
 
 /// How `kubecorp run` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -69,21 +69,14 @@ pub fn run(
             result
         }
         RunFormat::Json => {
-            let mut json = JsonLines { step_by_step };
-            let result =
-                runtime()?.block_on(kubecorp_scenario::run::run(&scenario, &opts, &mut json));
-            line(
-                &json!({
-                    "type": "result",
-                    "file": result.file,
-                    "title": result.title,
-                    "passed": result.passed(),
-                    "checks": result.checks.len(),
-                    "failed": result.failures().count(),
-                    "elapsed_ms": result.elapsed.as_millis() as u64,
-                })
-                .to_string(),
-            );
+            let mut tape = Tape::new().with_sink(|record| line(&record.to_json()));
+            let mut pauses = Pauses { step_by_step };
+            let result = runtime()?.block_on(kubecorp_scenario::run::run(
+                &scenario,
+                &opts,
+                &mut Tee(&mut pauses, &mut tape),
+            ));
+            tape.finish(&result);
             result
         }
     };
@@ -290,47 +283,14 @@ impl Observer for Narrator {
     }
 }
 
-/// `--format json`: every step, event, output and check as one JSON line.
-struct JsonLines {
+/// `--step` with `--format json`: waits for Enter before each step.
+struct Pauses {
     step_by_step: bool,
 }
 
-impl Observer for JsonLines {
-    fn opened(&mut self, scenario: &Scenario, office: &OfficeInfo) {
-        line(
-            &json!({"type": "opened", "title": scenario.title, "file": scenario.file, "office": office})
-                .to_string(),
-        );
-    }
+impl Observer for Pauses {
     fn before_step(&mut self, _step: &Step) {
         pause(self.step_by_step);
-    }
-    fn step(&mut self, step: &Step, headline: &str) {
-        line(
-            &json!({"type": "step", "step": step.index + 1, "line": step.line, "file": step.file, "at": step.at, "say": step.say, "headline": headline})
-                .to_string(),
-        );
-    }
-    fn event(&mut self, event: &Event, mine: bool) {
-        let mut value = serde_json::to_value(event).unwrap_or_default();
-        value["type"] = json!("event");
-        value["mine"] = json!(mine);
-        line(&value.to_string());
-    }
-    fn output(&mut self, text: &str) {
-        line(&json!({"type": "output", "text": text}).to_string());
-    }
-    fn outcome(&mut self, step: &Step, outcome: &Outcome) {
-        let mut value = serde_json::to_value(outcome).unwrap_or_default();
-        value["type"] = json!("outcome");
-        value["step"] = json!(step.index + 1);
-        line(&value.to_string());
-    }
-    fn check(&mut self, check: &Check) {
-        let mut value = serde_json::to_value(check).unwrap_or_default();
-        value["type"] = json!("check");
-        value["step"] = json!(check.step + 1);
-        line(&value.to_string());
     }
 }
 

@@ -12,6 +12,7 @@
 //! - [`run`]: plays a scenario against a real office on loopback ports, step by step.
 //! - [`expect`]: what happened, compared with what the file expects.
 //! - [`report`]: Markdown with a table of checks and a Mermaid sequence diagram.
+//! - [`tape`]: the run as `kubecorp/v1` records, for `--format json`, the page and the HTML report.
 //! - [`junit`]: one JUnit test case per expectation.
 //! - [`kubelet`]: a request to a kubelet's :10250, dialled as kube-apiserver dials it.
 #![forbid(unsafe_code)]
@@ -23,6 +24,7 @@ pub mod model;
 pub mod parse;
 pub mod report;
 pub mod run;
+pub mod tape;
 
 pub use model::Scenario;
 pub use parse::{parse_file, parse_str, ParseError, ParseErrors};

@@ -67,6 +67,19 @@ pub struct Identity {
     pub issuer: String,
     /// The serial number in decimal, as Go's `big.Int` prints it (`SN=…` in apiserver logs).
     pub serial: String,
+    /// When the badge starts being valid (compared with the lab clock, never the machine's).
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_before: OffsetDateTime,
+    /// When the badge stops being valid.
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_after: OffsetDateTime,
+    /// The names it may serve: DNS names, then IP addresses as Go prints them.
+    #[serde(default)]
+    pub sans: Vec<String>,
+    /// Its extended key usages as Go names them (`client auth`, `server auth`); empty when the
+    /// certificate has no such extension (good for any use).
+    #[serde(default)]
+    pub usages: Vec<String>,
 }
 
 /// Why some bytes gave no [`Identity`].
@@ -92,6 +105,15 @@ impl Identity {
             orgs: cert.organization.clone(),
             issuer: cert.issuer_common_name.clone(),
             serial: cert.serial.clone(),
+            not_before: cert.not_before,
+            not_after: cert.not_after,
+            sans: cert
+                .dns_names
+                .iter()
+                .cloned()
+                .chain(cert.ip_addresses.iter().map(crate::facts::go_ip_string))
+                .collect(),
+            usages: cert.ext_key_usage.iter().map(|u| u.to_string()).collect(),
         }
     }
 }

@@ -15,6 +15,8 @@
 //!   rustls-webpki as the final judge.
 //! - [`events`]: [`Events`], the lab's one event stream: who knocked at which door, how far
 //!   they got, and what each side printed.
+//! - [`record`]: [`Record`], schema `kubecorp/v1`: the stream as JSON, for `--format json`,
+//!   the live page and the HTML report.
 //! - [`gohttp`]: how Kubernetes' Go servers write answers (pretty JSON, Go's escaping).
 //! - [`tls`]: the one place rustls configs are built: etcd's check in the handshake, the
 //!   apiserver's check after it, every client's check of the server, certificate files re-read
@@ -29,11 +31,13 @@ pub mod events;
 pub mod explain;
 mod facts;
 pub mod gohttp;
+pub mod record;
 pub mod tls;
 pub mod verdict;
 pub mod verify;
 
 pub use clock::LabClock;
 pub use events::{Event, Events, Identity, Stage};
+pub use record::{Body, Record};
 pub use verdict::{classify_text, UnknownVerdictKind, Verdict, VerdictKind};
 pub use verify::{go_quote, go_time, verify, verify_badge, Usage, VerifyRequest};
