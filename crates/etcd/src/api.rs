@@ -15,7 +15,7 @@ use http::{Method, StatusCode};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::gojson::{check_first_value, check_whole_value, decode_base64};
+use crate::gojson::{check_first_value, check_whole_value, decode_base64, parse_shallow};
 use crate::store::{Found, KeyRange, Store};
 use crate::wire::{
     DeleteRangeResponse, GatewayError, KeyValue, PutResponse, RangeResponse, ResponseHeader,
@@ -364,8 +364,7 @@ fn decode_body(body: &[u8]) -> Result<Fields, Status> {
     let Some(end) = check_first_value(body).map_err(Status::invalid)? else {
         return Ok(Fields::default());
     };
-    let value: Value =
-        serde_json::from_slice(&body[..end]).map_err(|e| Status::invalid(format!("json: {e}")))?;
+    let value = parse_shallow(&body[..end]).map_err(|e| Status::invalid(format!("json: {e}")))?;
     Fields::from_value(value, "map[string]json.RawMessage")
 }
 
@@ -446,7 +445,7 @@ impl Fields {
                 )))
             }
             Err(_) => {
-                let value: Value = serde_json::from_str(&raw).unwrap_or(Value::Null);
+                let value = parse_shallow(raw.as_bytes()).unwrap_or(Value::Null);
                 Err(cannot_unmarshal(&value, "int64"))
             }
         }
@@ -914,6 +913,49 @@ mod tests {
             )
             .1,
             r#"{"error":"unknown value \"NOPE\" for enum etcdserverpb.Compare_CompareTarget","message":"unknown value \"NOPE\" for enum etcdserverpb.Compare_CompareTarget","code":3}"#
+        );
+    }
+
+    #[test]
+    fn a_body_nested_past_gos_limit_is_refused_with_gos_text_instead_of_overflowing_the_stack() {
+        let gw = Gateway::new("etcd");
+        let deep = "[".repeat(100_000);
+        assert_eq!(
+            post(&gw, "/v3/kv/range", &deep),
+            (400, r#"{"error":"invalid character '[' exceeded max depth","message":"invalid character '[' exceeded max depth","code":3}"#.into())
+        );
+        let deep_objects = r#"{"a":"#.repeat(100_000);
+        assert_eq!(
+            post(&gw, "/v3/kv/txn", &deep_objects).1,
+            r#"{"error":"invalid character '{' exceeded max depth","message":"invalid character '{' exceeded max depth","code":3}"#
+        );
+    }
+
+    #[test]
+    fn a_body_nested_as_deep_as_go_allows_is_read_and_its_unknown_field_ignored() {
+        let gw = Gateway::new("etcd");
+        // The top-level object is depth 1, so 9,999 more brackets reach Go's 10,000 exactly.
+        let field = format!("{}{}", "[".repeat(9_999), "]".repeat(9_999));
+        let (status, body) = post(
+            &gw,
+            "/v3/kv/put",
+            &format!(r#"{{"x":{field},"key":"YQ==","value":"Yg=="}}"#),
+        );
+        assert_eq!(status, 200, "{body}");
+        let one_more = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        assert_eq!(
+            post(
+                &gw,
+                "/v3/kv/put",
+                &format!(r#"{{"x":{one_more},"key":"YQ=="}}"#)
+            )
+            .1,
+            r#"{"error":"invalid character '[' exceeded max depth","message":"invalid character '[' exceeded max depth","code":3}"#
+        );
+        // A deep value in a known field is refused for its kind, as jsonpb does.
+        assert_eq!(
+            post(&gw, "/v3/kv/put", &format!(r#"{{"key":{field}}}"#)).1,
+            r#"{"error":"json: cannot unmarshal array into Go value of type []uint8","message":"json: cannot unmarshal array into Go value of type []uint8","code":3}"#
         );
     }
 

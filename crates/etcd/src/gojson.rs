@@ -5,6 +5,9 @@
 //! value of the body with Go's `json.Decoder` (trailing bytes are ignored), then each field with
 //! `json.Unmarshal`. Bytes fields are base64 (`StdEncoding`, padding required).
 
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+
 /// Checks that `input` starts with one syntactically valid JSON value, as Go's `json.Decoder`
 /// scans it. `Ok(None)` when there is no value at all (empty or blank body: Go's `io.EOF`, which
 /// the gateway treats as an empty request).
@@ -39,6 +42,10 @@ pub fn check_whole_value(input: &[u8]) -> Result<(), String> {
         Some(c) => Err(invalid(c, "after top-level value")),
     }
 }
+
+/// Go's `maxNestingDepth` (encoding/json/scanner.go, Go 1.15 and later): deeper input is a
+/// syntax error, `invalid character '[' exceeded max depth`.
+pub const MAX_NESTING_DEPTH: usize = 10_000;
 
 struct Scanner<'a> {
     input: &'a [u8],
@@ -89,69 +96,95 @@ impl Scanner<'_> {
         }
     }
 
+    /// One value, scanned without recursion: `open` holds the brackets still open, so a body
+    /// nested 100,000 deep costs a vector, not the stack. Like Go's scanner, the 10,001st open
+    /// bracket is refused.
     fn value(&mut self) -> Scan {
-        self.skip_space();
-        match self.next()? {
-            b'{' => self.object(),
-            b'[' => self.array(),
-            b'"' => self.string(),
-            b'-' => {
-                let c = self.next()?;
-                if !c.is_ascii_digit() {
-                    return Err(invalid(c, "in numeric literal"));
+        let mut open: Vec<u8> = Vec::new();
+        loop {
+            // Expecting the start of a value.
+            self.skip_space();
+            match self.next()? {
+                c @ (b'{' | b'[') => {
+                    if open.len() >= MAX_NESTING_DEPTH {
+                        return Err(invalid(c, "exceeded max depth"));
+                    }
+                    self.skip_space();
+                    if c == b'{' {
+                        match self.next()? {
+                            b'}' => {}
+                            b'"' => {
+                                open.push(c);
+                                self.string()?;
+                                self.colon()?;
+                                continue;
+                            }
+                            c => {
+                                return Err(invalid(
+                                    c,
+                                    "looking for beginning of object key string",
+                                ))
+                            }
+                        }
+                    } else if self.peek() == Some(b']') {
+                        self.at += 1;
+                    } else {
+                        open.push(c);
+                        continue;
+                    }
                 }
-                self.number(c)
+                b'"' => self.string()?,
+                b'-' => {
+                    let c = self.next()?;
+                    if !c.is_ascii_digit() {
+                        return Err(invalid(c, "in numeric literal"));
+                    }
+                    self.number(c)?
+                }
+                c @ b'0'..=b'9' => self.number(c)?,
+                b't' => self.literal("true")?,
+                b'f' => self.literal("false")?,
+                b'n' => self.literal("null")?,
+                c => return Err(invalid(c, "looking for beginning of value")),
             }
-            c @ b'0'..=b'9' => self.number(c),
-            b't' => self.literal("true"),
-            b'f' => self.literal("false"),
-            b'n' => self.literal("null"),
-            c => Err(invalid(c, "looking for beginning of value")),
+            // A value just ended: close what it ends, until one more value is expected.
+            loop {
+                let Some(&inside) = open.last() else {
+                    return Ok(());
+                };
+                self.skip_space();
+                match (inside, self.next()?) {
+                    (b'{', b',') => {
+                        self.skip_space();
+                        match self.next()? {
+                            b'"' => self.string()?,
+                            c => {
+                                return Err(invalid(
+                                    c,
+                                    "looking for beginning of object key string",
+                                ))
+                            }
+                        }
+                        self.colon()?;
+                        break;
+                    }
+                    (b'{', b'}') | (b'[', b']') => {
+                        open.pop();
+                    }
+                    (b'{', c) => return Err(invalid(c, "after object key:value pair")),
+                    (_, b',') => break,
+                    (_, c) => return Err(invalid(c, "after array element")),
+                }
+            }
         }
     }
 
-    fn object(&mut self) -> Scan {
+    /// After an object key.
+    fn colon(&mut self) -> Scan {
         self.skip_space();
         match self.next()? {
-            b'}' => return Ok(()),
-            b'"' => self.string()?,
-            c => return Err(invalid(c, "looking for beginning of object key string")),
-        }
-        loop {
-            self.skip_space();
-            match self.next()? {
-                b':' => {}
-                c => return Err(invalid(c, "after object key")),
-            }
-            self.value()?;
-            self.skip_space();
-            match self.next()? {
-                b',' => {}
-                b'}' => return Ok(()),
-                c => return Err(invalid(c, "after object key:value pair")),
-            }
-            self.skip_space();
-            match self.next()? {
-                b'"' => self.string()?,
-                c => return Err(invalid(c, "looking for beginning of object key string")),
-            }
-        }
-    }
-
-    fn array(&mut self) -> Scan {
-        self.skip_space();
-        if self.peek() == Some(b']') {
-            self.at += 1;
-            return Ok(());
-        }
-        loop {
-            self.value()?;
-            self.skip_space();
-            match self.next()? {
-                b',' => {}
-                b']' => return Ok(()),
-                c => return Err(invalid(c, "after array element")),
-            }
+            b':' => Ok(()),
+            c => Err(invalid(c, "after object key")),
         }
     }
 
@@ -223,6 +256,101 @@ impl Scanner<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// How deep [`parse_shallow`] keeps what it reads. No etcd request goes deeper than a txn's
+/// compare (four levels); below this, arrays and objects keep their kind and lose their
+/// contents, which jsonpb would ignore or refuse by kind alone.
+const KEPT_DEPTH: usize = 32;
+
+/// Parses one value that [`check_first_value`] or [`check_whole_value`] already found valid,
+/// keeping it only [`KEPT_DEPTH`] levels deep. The rest is skipped without recursion
+/// (serde_json's `IgnoredAny`), so neither parsing nor dropping the value can exhaust a stack,
+/// and a body nested 10,000 deep, which Go accepts, is not refused by serde_json's own limit.
+pub fn parse_shallow(input: &[u8]) -> Result<Value, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(input);
+    let value = Shallow { depth: 0 }.deserialize(&mut de)?;
+    de.end()?;
+    Ok(value)
+}
+
+struct Shallow {
+    depth: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for Shallow {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Value, D::Error> {
+        de.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Shallow {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Value, E> {
+        Ok(Value::from(n))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Value, E> {
+        Ok(Value::from(n))
+    }
+
+    fn visit_f64<E>(self, n: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(s.to_owned()))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Value, E> {
+        Ok(Value::String(s))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        if self.depth >= KEPT_DEPTH {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+        } else {
+            let depth = self.depth + 1;
+            while let Some(item) = seq.next_element_seed(Shallow { depth })? {
+                items.push(item);
+            }
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut fields = Map::new();
+        if self.depth >= KEPT_DEPTH {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        } else {
+            let depth = self.depth + 1;
+            while let Some(key) = map.next_key::<String>()? {
+                let value = map.next_value_seed(Shallow { depth })?;
+                fields.insert(key, value);
+            }
+        }
+        Ok(Value::Object(fields))
     }
 }
 

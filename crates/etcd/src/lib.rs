@@ -18,7 +18,8 @@
 //! - [`store`]: the in-memory MVCC store: one global revision, per-key create/mod revisions and
 //!   versions.
 //! - [`wire`]: the gateway's JSON shapes (int64 as strings, base64 bytes, zero values left out).
-//! - [`gojson`]: Go's `encoding/json` and `encoding/base64` error texts for bad input.
+//! - [`gojson`]: Go's `encoding/json` and `encoding/base64` error texts for bad input, and its
+//!   nesting limit (10,000 levels), scanned without recursion.
 //! - [`client`]: [`EtcdClient`], the apiserver's side of the hop, with errors that name the hop
 //!   and the phase (`apiserver → etcd: TLS handshake: remote error: tls: …`).
 //! - [`error`]: [`EtcdError`], why the server itself stopped.

@@ -156,6 +156,10 @@ async fn the_lab_etcd_answers_the_apiserver_etcd_client_with_the_same_json_as_re
         ("/v3/kv/put", String::new()),
         ("/v3/kv/txn", json!({"success": [{"request_put": {"key": b64("d")}}, {"request_put": {"key": b64("d")}}]}).to_string()),
         ("/v3/kv/txn", json!({"compare": [{"key": b64("d"), "target": "NOPE", "result": "EQUAL"}]}).to_string()),
+        // Go's encoding/json stops at 10,000 levels: deeper is refused, as deep is read.
+        ("/v3/kv/range", "[".repeat(100_000)),
+        ("/v3/kv/range", format!(r#"{{"x":{}1{},"key":"{}"}}"#, "[".repeat(9_999), "]".repeat(9_999), b64("foo"))),
+        ("/v3/kv/range", format!(r#"{{"x":{}1{},"key":"{}"}}"#, "[".repeat(10_000), "]".repeat(10_000), b64("foo"))),
     ];
     for (path, body) in &requests {
         let from_real = answer(&to_real, path, body).await;
