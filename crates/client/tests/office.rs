@@ -1,25 +1,13 @@
 //! The client against a running office: reads, writes, watches, and the failures kubectl
 //! would print.
 
-use kubecorp_client::{ClientError, KubeClient, Phase};
-use kubecorp_office::{Office, OfficeOptions};
+use kubecorp_client::{ClientError, Phase};
+use kubecorp_testkit::office::{client, whole_office};
 use serde_json::json;
-
-async fn office() -> (tempfile::TempDir, Office) {
-    let dir = tempfile::tempdir().unwrap();
-    let office = Office::start(OfficeOptions::ephemeral(dir.path().join("lab")))
-        .await
-        .unwrap();
-    (dir, office)
-}
-
-fn client(office: &Office, component: &str, conf: &str) -> KubeClient {
-    office.client(component, conf).unwrap()
-}
 
 #[tokio::test]
 async fn the_admin_creates_a_pod_and_a_watcher_sees_it_added() {
-    let (_dir, office) = office().await;
+    let (_dir, office) = whole_office().await;
     let admin = client(&office, "kubectl", "admin.conf");
     let mut watch = admin
         .watch("/api/v1/namespaces/default/pods?watch=true")
@@ -46,7 +34,7 @@ async fn the_admin_creates_a_pod_and_a_watcher_sees_it_added() {
 
 #[tokio::test]
 async fn the_scheduler_may_not_read_secrets_and_says_so_as_kubectl_would() {
-    let (_dir, office) = office().await;
+    let (_dir, office) = whole_office().await;
     let bob = client(&office, "scheduler", "scheduler.conf");
     let err = bob
         .get("/api/v1/namespaces/kube-system/secrets")
@@ -62,7 +50,7 @@ async fn the_scheduler_may_not_read_secrets_and_says_so_as_kubectl_would() {
 
 #[tokio::test]
 async fn a_closed_door_is_a_connect_failure_naming_the_address() {
-    let (_dir, office) = office().await;
+    let (_dir, office) = whole_office().await;
     let bob = client(&office, "scheduler", "scheduler.conf")
         .with_server("https://127.0.0.1:1")
         .unwrap();
@@ -77,7 +65,7 @@ async fn a_closed_door_is_a_connect_failure_naming_the_address() {
 
 #[tokio::test]
 async fn a_delete_on_a_collection_removes_what_the_selector_picks_and_lists_it() {
-    let (_dir, office) = office().await;
+    let (_dir, office) = whole_office().await;
     let admin = client(&office, "kubectl", "admin.conf");
     for (name, app) in [("web-1", "web"), ("web-2", "web"), ("db", "db")] {
         admin

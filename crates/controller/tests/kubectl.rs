@@ -6,22 +6,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use kubecorp_controller::EndpointsControllerConfig;
-use kubecorp_office::{Office, OfficeOptions, Staff};
-use kubecorp_trust::LabClock;
+use kubecorp_office::Office;
+use kubecorp_testkit::office::quiet_office;
+use kubecorp_testkit::tool;
 use serde_json::json;
-use time::macros::datetime;
 use tokio::sync::oneshot;
 
-fn kubectl_path() -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join("kubectl"))
-            .find(|p| p.is_file())
-    })
-}
-
-async fn kubectl(office: &Office, cache: &std::path::Path, args: &[&str]) -> String {
-    let bin = kubectl_path().unwrap();
+async fn kubectl(bin: PathBuf, office: &Office, cache: &std::path::Path, args: &[&str]) -> String {
     let mut all: Vec<String> = vec![
         "--kubeconfig".into(),
         office.dir.join("admin.conf").to_string_lossy().into_owned(),
@@ -47,22 +38,13 @@ async fn kubectl(office: &Office, cache: &std::path::Path, args: &[&str]) -> Str
 
 #[tokio::test]
 async fn kubectl_gets_the_endpointslices_the_controller_writes() {
-    if kubectl_path().is_none() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "kubectl_gets_the_endpointslices_the_controller_writes: `kubectl` is not installed, and CI=true requires it"
-        );
-        eprintln!("SKIPPED kubectl_gets_the_endpointslices_the_controller_writes: `kubectl` is not installed on this machine");
+    let Some(bin) = tool(
+        "kubectl",
+        "kubectl_gets_the_endpointslices_the_controller_writes",
+    ) else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let office = Office::start(OfficeOptions {
-        staff: Staff::NONE,
-        clock: LabClock::fixed(datetime!(2026-11-29 09:00:00 UTC)),
-        ..OfficeOptions::ephemeral(dir.path().join("lab"))
-    })
-    .await
-    .unwrap();
+    };
+    let (dir, office) = quiet_office().await;
     let admin = office.client("kubectl", "admin.conf").unwrap();
     admin
         .create(
@@ -104,7 +86,7 @@ async fn kubectl_gets_the_endpointslices_the_controller_writes() {
     }));
 
     let cache = dir.path().join("kube-cache");
-    let resources = kubectl(&office, &cache, &["api-resources"]).await;
+    let resources = kubectl(bin.clone(), &office, &cache, &["api-resources"]).await;
     let line = resources
         .lines()
         .find(|l| l.starts_with("endpointslices "))
@@ -114,7 +96,7 @@ async fn kubectl_gets_the_endpointslices_the_controller_writes() {
 
     let poll = async {
         loop {
-            let text = kubectl(&office, &cache, &["get", "endpointslices"]).await;
+            let text = kubectl(bin.clone(), &office, &cache, &["get", "endpointslices"]).await;
             if text.contains("10.244.0.5") {
                 return text;
             }

@@ -1,54 +1,15 @@
 //! The endpoints controller against a real office: a service's Endpoints and EndpointSlice
 //! follow its Ready pods, written with the controller manager's badge.
 
-use std::future::Future;
-use std::time::Duration;
-
 use kubecorp_client::KubeClient;
 use kubecorp_controller::EndpointsControllerConfig;
-use kubecorp_office::{Office, OfficeOptions, Staff};
+use kubecorp_office::Office;
 use kubecorp_pki::{fault, Lab};
-use kubecorp_trust::{Event, LabClock};
+use kubecorp_testkit::eventually;
+use kubecorp_testkit::office::{client, quiet_office, said_detail};
+use kubecorp_trust::Event;
 use serde_json::{json, Value};
-use time::macros::datetime;
 use tokio::sync::oneshot;
-
-/// An upper bound for waits (each test takes well under a second on a quiet machine).
-const WAIT: Duration = Duration::from_secs(5);
-
-async fn office() -> (tempfile::TempDir, Office) {
-    let dir = tempfile::tempdir().unwrap();
-    let office = Office::start(OfficeOptions {
-        staff: Staff::NONE,
-        clock: LabClock::fixed(datetime!(2026-11-29 09:00:00 UTC)),
-        ..OfficeOptions::ephemeral(dir.path().join("lab"))
-    })
-    .await
-    .unwrap();
-    (dir, office)
-}
-
-fn client(office: &Office, component: &str, conf: &str) -> KubeClient {
-    office.client(component, conf).unwrap()
-}
-
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let poll = async {
-        loop {
-            if let Some(v) = check().await {
-                return v;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    };
-    tokio::time::timeout(WAIT, poll)
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-}
 
 fn start_controller(office: &Office) -> oneshot::Sender<()> {
     let (stop, stopped) = oneshot::channel::<()>();
@@ -64,14 +25,7 @@ fn start_controller(office: &Office) -> oneshot::Sender<()> {
 }
 
 async fn controller_says(office: &Office, detail: &str) -> Event {
-    eventually(detail, || async {
-        office
-            .events
-            .snapshot()
-            .into_iter()
-            .find(|e| e.from == "controller-manager" && e.detail.as_deref() == Some(detail))
-    })
-    .await
+    said_detail(office, "controller-manager", detail).await
 }
 
 async fn endpoints(admin: &KubeClient) -> Option<Value> {
@@ -106,7 +60,7 @@ async fn ready_pod(admin: &KubeClient, name: &str, ip: &str) {
 #[tokio::test]
 async fn the_endpoints_controller_fills_endpoints_from_ready_pods_and_drops_them_when_the_pod_goes()
 {
-    let (_dir, office) = office().await;
+    let (_dir, office) = quiet_office().await;
     let admin = client(&office, "kubectl", "admin.conf");
     admin
         .create(
@@ -183,7 +137,7 @@ async fn slices(admin: &KubeClient) -> Vec<Value> {
 
 #[tokio::test]
 async fn the_endpointslice_follows_the_pods_and_goes_with_the_service() {
-    let (_dir, office) = office().await;
+    let (_dir, office) = quiet_office().await;
     let admin = client(&office, "kubectl", "admin.conf");
     let service = admin
         .create(
@@ -264,7 +218,7 @@ async fn the_endpointslice_follows_the_pods_and_goes_with_the_service() {
 
 #[tokio::test]
 async fn the_endpoints_controller_says_which_identity_it_writes_with_and_why() {
-    let (_dir, office) = office().await;
+    let (_dir, office) = quiet_office().await;
     let _controller = start_controller(&office);
     let start = eventually("the start event", || async {
         office
@@ -290,7 +244,7 @@ async fn the_endpoints_controller_says_which_identity_it_writes_with_and_why() {
 #[tokio::test]
 async fn an_expired_controller_manager_badge_is_logged_as_client_go_does_and_recovers_without_a_restart(
 ) {
-    let (_dir, office) = office().await;
+    let (_dir, office) = quiet_office().await;
     let admin = client(&office, "kubectl", "admin.conf");
     admin
         .create(

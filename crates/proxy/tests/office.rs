@@ -1,65 +1,18 @@
 //! Dave against a real office: he narrates a service's iptables rules as its endpoints come and
 //! go, says once how his badge differs from kubeadm's, and answers /healthz.
 
-use std::future::Future;
-use std::time::Duration;
-
-use kubecorp_client::KubeClient;
-use kubecorp_office::{Office, OfficeOptions, Staff};
+use kubecorp_office::Office;
 use kubecorp_proxy::ProxyConfig;
-use kubecorp_trust::{Event, LabClock};
+use kubecorp_testkit::office::{client, quiet_office, said_detail};
+use kubecorp_testkit::{eventually, WAIT};
+use kubecorp_trust::Event;
 use serde_json::json;
-use time::macros::datetime;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
-/// An upper bound for waits (each test takes well under a second on a quiet machine).
-const WAIT: Duration = Duration::from_secs(5);
-
-async fn office() -> (tempfile::TempDir, Office) {
-    let dir = tempfile::tempdir().unwrap();
-    let office = Office::start(OfficeOptions {
-        staff: Staff::NONE,
-        clock: LabClock::fixed(datetime!(2026-11-29 09:00:00 UTC)),
-        ..OfficeOptions::ephemeral(dir.path().join("lab"))
-    })
-    .await
-    .unwrap();
-    (dir, office)
-}
-
-fn client(office: &Office, component: &str, conf: &str) -> KubeClient {
-    office.client(component, conf).unwrap()
-}
-
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let poll = async {
-        loop {
-            if let Some(v) = check().await {
-                return v;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    };
-    tokio::time::timeout(WAIT, poll)
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-}
-
 async fn dave_says(office: &Office, detail: &str) -> Event {
-    eventually(detail, || async {
-        office
-            .events
-            .snapshot()
-            .into_iter()
-            .find(|e| e.from == "kube-proxy" && e.detail.as_deref() == Some(detail))
-    })
-    .await
+    said_detail(office, "kube-proxy", detail).await
 }
 
 /// Starts Dave with a /healthz door; returns its address and the stop switch.
@@ -98,7 +51,7 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
 
 #[tokio::test]
 async fn kube_proxy_narrates_a_services_rules_once_its_endpointslice_appears() {
-    let (_dir, office) = office().await;
+    let (_dir, office) = quiet_office().await;
     let admin = client(&office, "kubectl", "admin.conf");
     admin
         .create(
@@ -178,7 +131,7 @@ async fn kube_proxy_narrates_a_services_rules_once_its_endpointslice_appears() {
 
 #[tokio::test]
 async fn kube_proxy_says_how_its_badge_differs_from_kubeadm_and_answers_healthz() {
-    let (_dir, office) = office().await;
+    let (_dir, office) = quiet_office().await;
     let (addr, _dave) = start_dave(&office).await;
 
     let start = eventually("the start event", || async {

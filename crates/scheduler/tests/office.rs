@@ -1,39 +1,17 @@
 //! Bob against a real office: he binds pending pods over mutual TLS, says why when he cannot,
 //! and comes back by himself when his expired badge is renewed.
 
-use std::future::Future;
-use std::time::Duration;
-
 use kubecorp_client::KubeClient;
-use kubecorp_office::{Office, OfficeOptions, Staff};
+use kubecorp_office::Office;
 use kubecorp_pki::{fault, Lab};
 use kubecorp_scheduler::SchedulerConfig;
-use kubecorp_trust::{Event, LabClock, Stage};
+use kubecorp_testkit::eventually;
+use kubecorp_testkit::office::{client, quiet_office, said};
+use kubecorp_trust::{Event, Stage};
 use serde_json::{json, Value};
-use time::macros::datetime;
 use tokio::sync::oneshot;
 
-/// An upper bound for waits (each test takes well under a second on a quiet machine).
-const WAIT: Duration = Duration::from_secs(5);
 const NODE: &str = "kubecorp-control-plane";
-
-/// An office with only etcd and the apiserver, on a lab clock stopped at 09:00 so log lines
-/// can be compared whole.
-async fn office() -> (tempfile::TempDir, Office) {
-    let dir = tempfile::tempdir().unwrap();
-    let office = Office::start(OfficeOptions {
-        staff: Staff::NONE,
-        clock: LabClock::fixed(datetime!(2026-11-29 09:00:00 UTC)),
-        ..OfficeOptions::ephemeral(dir.path().join("lab"))
-    })
-    .await
-    .unwrap();
-    (dir, office)
-}
-
-fn client(office: &Office, component: &str, conf: &str) -> KubeClient {
-    office.client(component, conf).unwrap()
-}
 
 /// Starts Bob; dropping the sender stops him.
 fn start_bob(office: &Office) -> oneshot::Sender<()> {
@@ -71,25 +49,6 @@ async fn create_pod(admin: &KubeClient, name: &str) {
         .unwrap();
 }
 
-/// Polls `check` until it gives a value, or fails the test after [`WAIT`].
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let poll = async {
-        loop {
-            if let Some(v) = check().await {
-                return v;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    };
-    tokio::time::timeout(WAIT, poll)
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-}
-
 async fn node_of(admin: &KubeClient, pod: &str) -> Option<String> {
     let pod: Value = admin
         .get(&format!("/api/v1/namespaces/default/pods/{pod}"))
@@ -119,19 +78,12 @@ async fn pod_events(admin: &KubeClient, pod: &str) -> Vec<(String, String, Strin
 }
 
 async fn bob_says(office: &Office, what: &str, pick: impl Fn(&Event) -> bool) -> Event {
-    eventually(what, || async {
-        office
-            .events
-            .snapshot()
-            .into_iter()
-            .find(|e| e.from == "scheduler" && pick(e))
-    })
-    .await
+    said(office, "scheduler", what, pick).await
 }
 
 #[tokio::test]
 async fn the_scheduler_binds_a_pending_pod_to_the_ready_node() {
-    let (_dir, office) = office().await;
+    let (_dir, office) = quiet_office().await;
     let admin = client(&office, "kubectl", "admin.conf");
     create_node(&admin, "True").await;
     create_pod(&admin, "web").await;
@@ -183,7 +135,7 @@ async fn the_scheduler_binds_a_pending_pod_to_the_ready_node() {
 
 #[tokio::test]
 async fn the_scheduler_with_an_expired_badge_logs_the_401_and_recovers_once_it_is_renewed() {
-    let (_dir, office) = office().await;
+    let (_dir, office) = quiet_office().await;
     let admin = client(&office, "kubectl", "admin.conf");
     create_node(&admin, "True").await;
     create_pod(&admin, "web").await;
@@ -220,7 +172,7 @@ async fn the_scheduler_with_an_expired_badge_logs_the_401_and_recovers_once_it_i
 
 #[tokio::test]
 async fn a_pod_stays_pending_with_the_failed_scheduling_text_while_no_node_is_ready() {
-    let (_dir, office) = office().await;
+    let (_dir, office) = quiet_office().await;
     let admin = client(&office, "kubectl", "admin.conf");
     create_node(&admin, "False").await;
     create_pod(&admin, "web").await;
@@ -285,7 +237,7 @@ async fn a_pod_stays_pending_with_the_failed_scheduling_text_while_no_node_is_re
 
 #[tokio::test]
 async fn a_cluster_without_nodes_says_no_nodes_available_to_schedule_pods() {
-    let (_dir, office) = office().await;
+    let (_dir, office) = quiet_office().await;
     let admin = client(&office, "kubectl", "admin.conf");
     create_pod(&admin, "web").await;
     let _bob = start_bob(&office);

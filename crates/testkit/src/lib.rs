@@ -1,7 +1,25 @@
-//! Test-only helpers shared by every crate's tests: finding the outside tools that judge the lab.
+//! Test-only helpers shared by every crate's tests: finding the outside tools that judge the lab,
+//! waiting for something to become true, and (feature `office`) a quiet test office.
+//!
+//! # Layout
+//!
+//! - [`tool`]: an outside judge (openssl, kubectl, curl, etcd) on `PATH`, skipped with a plain
+//!   word outside CI and a failure under `CI=true`.
+//! - [`eventually`]: polls a check until it gives a value, or fails the test after [`WAIT`].
+//! - [`office`]: an office with only etcd and the apiserver on a stopped lab clock, a client per
+//!   kubeconfig, and a matcher for what a component said.
 #![forbid(unsafe_code)]
 
+use std::future::Future;
 use std::path::PathBuf;
+use std::time::Duration;
+
+#[cfg(feature = "office")]
+pub mod office;
+
+/// An upper bound for waits (each wait takes well under a second on a quiet machine; the bound
+/// is for a machine busy building other things).
+pub const WAIT: Duration = Duration::from_secs(5);
 
 /// `name` on `PATH`, or `None` when it is absent outside CI, after saying plainly that `test`
 /// is skipped. Under `CI=true` a missing tool fails the test instead.
@@ -23,16 +41,52 @@ pub fn tool(name: &str, test: &str) -> Option<PathBuf> {
     }
 }
 
+/// Polls `check` every 10 ms until it gives a value; fails the test naming `what` after [`WAIT`].
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let poll = async {
+        loop {
+            if let Some(v) = check().await {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(WAIT, poll)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting until {what}"))
+}
+
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn a_tool_on_the_path_is_found_and_a_missing_one_outside_ci_is_none() {
-        assert!(super::tool("sh", "finding sh").is_some());
+        assert!(tool("sh", "finding sh").is_some());
         if std::env::var("CI").as_deref() != Ok("true") {
-            assert_eq!(
-                super::tool("no-such-tool-kubecorp", "finding nothing"),
-                None
-            );
+            assert_eq!(tool("no-such-tool-kubecorp", "finding nothing"), None);
         }
+    }
+
+    #[tokio::test]
+    async fn eventually_returns_the_first_value_the_check_gives() {
+        let mut tries = 0;
+        let got = eventually("the third try", || {
+            tries += 1;
+            let now = tries;
+            async move { (now == 3).then_some(now) }
+        })
+        .await;
+        assert_eq!(got, 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    #[should_panic(expected = "timed out waiting until the sky falls")]
+    async fn eventually_fails_the_test_naming_what_never_happened() {
+        eventually("the sky falls", || async { None::<()> }).await;
     }
 }
