@@ -20,6 +20,7 @@ macro_rules! say_raw {
 
 mod office_cmd;
 mod scenario_cmd;
+mod web;
 mod when;
 
 fn emit(args: std::fmt::Arguments<'_>) {
@@ -119,6 +120,14 @@ enum Command {
         /// rotated), not every successful badge check.
         #[arg(long, short)]
         quiet: bool,
+        /// Also serve the office's live page (floor plan, timeline, details) at ADDR; without
+        /// ADDR, on a free port of 127.0.0.1.
+        #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:0")]
+        web: Option<std::net::SocketAddr>,
+        /// Let the page break, undo and renew badges and move the lab clock, for whoever has the
+        /// URL with the token printed at start.
+        #[arg(long, requires = "web")]
+        web_control: bool,
     },
     /// Run one member of staff on its own, to spread the office over several processes or hosts.
     Serve {
@@ -168,8 +177,9 @@ enum Command {
         /// Narrated text for a room, or JSON lines.
         #[arg(long, value_enum, default_value = "text")]
         format: scenario_cmd::RunFormat,
-        /// Also write a Markdown report (checks table and a Mermaid diagram of the hops).
-        #[arg(long, value_name = "FILE.md")]
+        /// Also write a report: FILE.md is Markdown (narration, checks, a Mermaid diagram of the
+        /// hops); FILE.html is one self-contained page replaying the run step by step.
+        #[arg(long, value_name = "FILE.md|FILE.html")]
         report: Option<PathBuf>,
         /// Run against a PKI made elsewhere (kubeadm's /etc/kubernetes, or its pki/).
         #[arg(long, value_name = "DIR")]
@@ -436,6 +446,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             now,
             log_format,
             quiet,
+            web,
+            web_control,
         } => {
             let clock = lab_clock(now.as_deref(), real_now)?;
             let first = kubecorp_office::control_plane_node(&Lab::new(&dir), node_name);
@@ -460,6 +472,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 },
                 log_format,
                 quiet,
+                web.map(|addr| office_cmd::Web {
+                    addr,
+                    control: web_control,
+                }),
             ))?;
             Ok(ExitCode::SUCCESS)
         }

@@ -73,11 +73,24 @@ pub struct ServeOptions {
     pub quiet: bool,
 }
 
+/// `--web [ADDR]`: where the live page listens, and whether it may change the lab.
+#[derive(Debug, Clone, Copy)]
+pub struct Web {
+    pub addr: SocketAddr,
+    pub control: bool,
+}
+
 /// Opens the whole office and narrates until a signal.
-pub async fn up(opts: OfficeOptions, format: Format, quiet: bool) -> Result<()> {
+pub async fn up(opts: OfficeOptions, format: Format, quiet: bool, web: Option<Web>) -> Result<()> {
     let events = opts.events.clone();
+    let clock = opts.clock.clone();
     let mut feed = events.subscribe();
     let office = Office::start(opts).await?;
+    let (stop_page, page_shutdown) = shutdown_pair();
+    let page = match web {
+        Some(web) => Some(crate::web::open(&office, web, &events, &clock, &page_shutdown).await?),
+        None => None,
+    };
     let dir = office.dir.display().to_string();
     say!("KubeCorp is open (lab directory {dir}):");
     if let Some(etcd) = office.etcd_addr {
@@ -111,9 +124,16 @@ pub async fn up(opts: OfficeOptions, format: Format, quiet: bool) -> Result<()> 
         "Try: kubectl --kubeconfig {dir}/admin.conf --server {} get namespaces",
         office.apiserver_url()
     );
+    if let Some(page) = &page {
+        say!("{}", page.banner);
+    }
     say!("Press Ctrl-C to close the office.\n");
     narrate_until_signal(&mut feed, format, quiet).await?;
     say!("Closing the office.");
+    stop_page.stop();
+    if let Some(page) = page {
+        page.closed().await;
+    }
     office.shutdown().await;
     Ok(())
 }

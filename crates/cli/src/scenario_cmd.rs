@@ -60,32 +60,39 @@ pub fn run(
     };
     let color = std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
     let opts = RunOptions { pki, ci: ci() };
+    // Every run is recorded: the JSON lines, the HTML report and the page read the same tape.
+    let mut tape = Tape::new();
+    if format == RunFormat::Json {
+        tape = tape.with_sink(|record| line(&record.to_json()));
+    }
     let result = match format {
         RunFormat::Text => {
             let mut narrator = Narrator::new(color, step_by_step);
-            let result =
-                runtime()?.block_on(kubecorp_scenario::run::run(&scenario, &opts, &mut narrator));
+            let result = runtime()?.block_on(kubecorp_scenario::run::run(
+                &scenario,
+                &opts,
+                &mut Tee(&mut narrator, &mut tape),
+            ));
             narrator.summary(&result);
             result
         }
         RunFormat::Json => {
-            let mut tape = Tape::new().with_sink(|record| line(&record.to_json()));
             let mut pauses = Pauses { step_by_step };
-            let result = runtime()?.block_on(kubecorp_scenario::run::run(
+            runtime()?.block_on(kubecorp_scenario::run::run(
                 &scenario,
                 &opts,
                 &mut Tee(&mut pauses, &mut tape),
-            ));
-            tape.finish(&result);
-            result
+            ))
         }
     };
+    tape.finish(&result);
     if let Some(path) = report {
-        kubecorp_scenario::report::write_atomic(
-            path,
-            &kubecorp_scenario::report::markdown(&result),
-        )
-        .with_context(|| format!("writing the report {}", path.display()))?;
+        let text = match path.extension().is_some_and(|e| e == "html" || e == "htm") {
+            true => kubecorp_web::page::report(&result.title, tape.records()),
+            false => kubecorp_scenario::report::markdown(&result),
+        };
+        kubecorp_scenario::report::write_atomic(path, &text)
+            .with_context(|| format!("writing the report {}", path.display()))?;
         if format == RunFormat::Text {
             line(&format!("Report written to {}", path.display()));
         }

@@ -1,0 +1,166 @@
+//! The hub: the recorded stream as the page receives it, each record serialized once, with a
+//! bounded history so a page that reloads (or reconnects with `Last-Event-ID`) loses nothing
+//! still remembered.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use kubecorp_trust::record::{Body, Record};
+use tokio::sync::broadcast;
+
+/// How many records the hub remembers unless told otherwise.
+pub const DEFAULT_HISTORY: usize = 5_000;
+
+/// How far a live page may fall behind before it reads the rest from the history.
+const CHANNEL_CAPACITY: usize = 4_096;
+
+/// One record, ready to send: its number and its JSON.
+#[derive(Clone, Debug)]
+pub struct Line {
+    pub seq: u64,
+    pub json: Arc<str>,
+}
+
+#[derive(Debug)]
+struct State {
+    last: u64,
+    history: VecDeque<Line>,
+}
+
+/// The stream the page reads. Clones share one hub.
+#[derive(Clone, Debug)]
+pub struct Hub {
+    state: Arc<Mutex<State>>,
+    sender: broadcast::Sender<Line>,
+    keep: usize,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Hub::new()
+    }
+}
+
+impl Hub {
+    pub fn new() -> Hub {
+        Hub::with_history(DEFAULT_HISTORY)
+    }
+
+    /// A hub remembering the last `keep` records (at least one).
+    pub fn with_history(keep: usize) -> Hub {
+        let (sender, _) = broadcast::channel(CHANNEL_CAPACITY);
+        Hub {
+            state: Arc::new(Mutex::new(State {
+                last: 0,
+                history: VecDeque::new(),
+            })),
+            sender,
+            keep: keep.max(1),
+        }
+    }
+
+    /// Numbers `body` after the last record and sends it.
+    pub fn push(&self, body: Body) -> u64 {
+        let mut state = self.state();
+        let record = Record::new(state.last + 1, body);
+        self.send(&mut state, &record);
+        record.seq
+    }
+
+    /// Sends a record numbered elsewhere (a run's tape); a number not after the last one is
+    /// renumbered, so the page's order stays the order of arrival.
+    pub fn push_record(&self, record: &Record) {
+        let mut state = self.state();
+        if record.seq <= state.last {
+            let mut renumbered = record.clone();
+            renumbered.seq = state.last + 1;
+            self.send(&mut state, &renumbered);
+        } else {
+            self.send(&mut state, record);
+        }
+    }
+
+    fn send(&self, state: &mut State, record: &Record) {
+        let line = Line {
+            seq: record.seq,
+            json: record.to_json().into(),
+        };
+        state.last = record.seq;
+        if state.history.len() == self.keep {
+            state.history.pop_front();
+        }
+        state.history.push_back(line.clone());
+        // Sent under the lock: a reader's history and its live feed never overlap or gap.
+        let _ = self.sender.send(line);
+    }
+
+    /// The remembered records after `after`, and a live feed of the ones still to come.
+    pub fn since(&self, after: u64) -> (Vec<Line>, broadcast::Receiver<Line>) {
+        let state = self.state();
+        let rx = self.sender.subscribe();
+        let past = state
+            .history
+            .iter()
+            .filter(|l| l.seq > after)
+            .cloned()
+            .collect();
+        (past, rx)
+    }
+
+    /// The number of the last record.
+    pub fn last(&self) -> u64 {
+        self.state().last
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // Every change is whole before the lock is let go.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn output(n: usize) -> Body {
+        Body::Output {
+            text: format!("line {n}"),
+        }
+    }
+
+    #[test]
+    fn a_reader_resuming_after_a_number_gets_only_what_came_after_it() {
+        let hub = Hub::with_history(10);
+        for n in 1..=4 {
+            hub.push(output(n));
+        }
+        let (past, mut live) = hub.since(2);
+        let seqs: Vec<u64> = past.iter().map(|l| l.seq).collect();
+        assert_eq!(seqs, [3, 4]);
+        hub.push(output(5));
+        let next = live.try_recv().unwrap();
+        assert_eq!(next.seq, 5);
+        assert!(next.json.contains(r#""text":"line 5""#), "{}", next.json);
+    }
+
+    #[test]
+    fn the_history_is_bounded() {
+        let hub = Hub::with_history(3);
+        for n in 1..=10 {
+            hub.push(output(n));
+        }
+        let (past, _) = hub.since(0);
+        let seqs: Vec<u64> = past.iter().map(|l| l.seq).collect();
+        assert_eq!(seqs, [8, 9, 10]);
+    }
+
+    #[test]
+    fn a_record_numbered_elsewhere_keeps_its_number_unless_it_would_go_back() {
+        let hub = Hub::new();
+        hub.push_record(&Record::new(7, output(1)));
+        hub.push_record(&Record::new(3, output(2)));
+        let (past, _) = hub.since(0);
+        let seqs: Vec<u64> = past.iter().map(|l| l.seq).collect();
+        assert_eq!(seqs, [7, 8]);
+    }
+}

@@ -1,0 +1,313 @@
+//! The page's door: plain HTTP on loopback (unless told otherwise), routed by method and path.
+//!
+//! | route              | answer |
+//! |--------------------|--------|
+//! | `GET /`            | the page (floor plan, timeline, details) |
+//! | `GET /app.js`, `GET /app.css` | its script and style, embedded in the binary |
+//! | `GET /events`      | the recorded stream as Server-Sent Events; resumes after `Last-Event-ID` (or `?after=N`) |
+//! | `GET /api/info`    | what the page may offer: whether controls are on, the faults and badges |
+//! | `POST /api/action` | a trainer action (`--web-control` and the token only) |
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use kubecorp_trust::record::{ActionRecord, Body};
+use tokio::sync::{broadcast, watch};
+
+use crate::control::{Action, Control};
+use crate::follow::clock_body;
+use crate::hub::{Hub, Line};
+use crate::page;
+
+/// The answer body: a whole text, or an endless stream.
+pub type Answer = Response<BoxBody<Bytes, Infallible>>;
+
+/// A page's browser idles at most this long without hearing anything (a comment keeps the
+/// connection alive through proxies).
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// Records sent in one write at most: a burst reaches the browser in a few large chunks.
+const BATCH: usize = 512;
+
+/// The largest trainer action body read.
+const ACTION_LIMIT: usize = 4 * 1024;
+
+/// What the door serves.
+#[derive(Debug)]
+pub struct Site {
+    pub hub: Hub,
+    pub control: Option<Control>,
+}
+
+/// Answers one request; `closing` turns `true` when the door shuts (event streams end then).
+pub async fn answer(
+    site: Arc<Site>,
+    request: Request<Incoming>,
+    closing: watch::Receiver<bool>,
+) -> Result<Answer, Infallible> {
+    let path = request.uri().path().to_owned();
+    let answer = match (request.method(), path.as_str()) {
+        (&Method::GET, "/" | "/index.html") => {
+            text(StatusCode::OK, "text/html; charset=utf-8", page::live())
+        }
+        (&Method::GET, "/app.js") => text(
+            StatusCode::OK,
+            "text/javascript; charset=utf-8",
+            page::SCRIPT.to_owned(),
+        ),
+        (&Method::GET, "/app.css") => text(
+            StatusCode::OK,
+            "text/css; charset=utf-8",
+            page::STYLE.to_owned(),
+        ),
+        (&Method::GET, "/events") => events(&site.hub, &request, closing),
+        (&Method::GET, "/api/info") => json(StatusCode::OK, info(&site)),
+        (&Method::POST, "/api/action") => action(&site, request).await,
+        (_, "/" | "/index.html" | "/app.js" | "/app.css" | "/events" | "/api/info") => {
+            plain(StatusCode::METHOD_NOT_ALLOWED, "only GET here\n")
+        }
+        (_, "/api/action") => plain(StatusCode::METHOD_NOT_ALLOWED, "only POST here\n"),
+        _ => plain(StatusCode::NOT_FOUND, "no such page\n"),
+    };
+    Ok(answer)
+}
+
+fn text(status: StatusCode, kind: &'static str, body: String) -> Answer {
+    let mut answer = Response::new(Full::new(Bytes::from(body)).boxed());
+    *answer.status_mut() = status;
+    let headers = answer.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    // Everything the page needs comes from this door: no CDN, no inline script.
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+        ),
+    );
+    answer
+}
+
+fn plain(status: StatusCode, body: &str) -> Answer {
+    text(status, "text/plain; charset=utf-8", body.to_owned())
+}
+
+fn json(status: StatusCode, value: serde_json::Value) -> Answer {
+    text(status, "application/json", value.to_string())
+}
+
+/// What the page may offer.
+fn info(site: &Site) -> serde_json::Value {
+    let faults: Vec<_> = kubecorp_pki::fault::FAULTS
+        .iter()
+        .map(|(name, what)| serde_json::json!({"name": name, "what": what}))
+        .collect();
+    let badges: Vec<&str> = kubecorp_pki::profile::PROFILES
+        .iter()
+        .map(|p| p.name)
+        .collect();
+    serde_json::json!({
+        "schema": kubecorp_trust::record::SCHEMA,
+        "control": site.control.is_some(),
+        "faults": faults,
+        "badges": badges,
+        "last": site.hub.last(),
+    })
+}
+
+/// The number after which a reader resumes: `Last-Event-ID`, else `?after=N`, else 0.
+fn resume_after(request: &Request<Incoming>) -> u64 {
+    let header = request
+        .headers()
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok());
+    let query = || {
+        request.uri().query().and_then(|q| {
+            q.split('&')
+                .find_map(|pair| pair.strip_prefix("after="))
+                .and_then(|n| n.parse().ok())
+        })
+    };
+    header.or_else(query).unwrap_or(0)
+}
+
+fn events(hub: &Hub, request: &Request<Incoming>, closing: watch::Receiver<bool>) -> Answer {
+    let after = resume_after(request);
+    let (tx, body) = http_body_util::channel::Channel::<Bytes, Infallible>::new(4);
+    tokio::spawn(stream(hub.clone(), after, tx, closing));
+    let mut answer = Response::new(body.boxed());
+    let headers = answer.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    answer
+}
+
+/// `id: 7` / `data: {…}` / blank line, for each record.
+fn frames(lines: &[Line]) -> Bytes {
+    let mut out = String::with_capacity(lines.iter().map(|l| l.json.len() + 24).sum());
+    for line in lines {
+        out.push_str("id: ");
+        out.push_str(&line.seq.to_string());
+        out.push_str("\ndata: ");
+        out.push_str(&line.json);
+        out.push_str("\n\n");
+    }
+    Bytes::from(out)
+}
+
+/// Writes the stream to one browser until it leaves or the door closes.
+async fn stream(
+    hub: Hub,
+    after: u64,
+    mut tx: http_body_util::channel::Sender<Bytes, Infallible>,
+    mut closing: watch::Receiver<bool>,
+) {
+    let (past, mut live) = hub.since(after);
+    let mut last = after;
+    if tx
+        .send_data(Bytes::from_static(b"retry: 1000\n\n"))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    for chunk in past.chunks(BATCH) {
+        if tx.send_data(frames(chunk)).await.is_err() {
+            return;
+        }
+    }
+    last = past.last().map_or(last, |l| l.seq);
+    loop {
+        tokio::select! {
+            _ = closing.changed() => return,
+            _ = tokio::time::sleep(KEEP_ALIVE) => {
+                if tx.send_data(Bytes::from_static(b": keep-alive\n\n")).await.is_err() {
+                    return;
+                }
+            }
+            received = live.recv() => {
+                let mut batch = match received {
+                    Ok(line) => vec![line],
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        // Fell behind: read what was missed from the history, then go on live.
+                        let (missed, resumed) = hub.since(last);
+                        live = resumed;
+                        missed
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                };
+                while batch.len() < BATCH {
+                    match live.try_recv() {
+                        Ok(line) => batch.push(line),
+                        Err(_) => break,
+                    }
+                }
+                batch.retain(|l| l.seq > last);
+                if let Some(l) = batch.last() {
+                    last = l.seq;
+                    if tx.send_data(frames(&batch)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The token a request carries: the `X-Kubecorp-Token` header, else `?token=`.
+fn token(request: &Request<Incoming>) -> Option<String> {
+    let header = request
+        .headers()
+        .get("x-kubecorp-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    header.or_else(|| {
+        request.uri().query().and_then(|q| {
+            q.split('&')
+                .find_map(|pair| pair.strip_prefix("token="))
+                .map(str::to_owned)
+        })
+    })
+}
+
+async fn action(site: &Site, request: Request<Incoming>) -> Answer {
+    let refuse = |status, text: &str| json(status, serde_json::json!({"ok": false, "text": text}));
+    let Some(control) = site.control.clone() else {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "this page is read-only: the office was opened without --web-control",
+        );
+    };
+    if !token(&request).is_some_and(|t| control.token.matches(&t)) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "refused: changing the lab needs the token printed in the terminal (open the page with the URL that carries ?token=…)",
+        );
+    }
+    let body = match Limited::new(request.into_body(), ACTION_LIMIT)
+        .collect()
+        .await
+    {
+        Ok(body) => body.to_bytes(),
+        Err(e) => {
+            return refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("the action could not be read: {e}"),
+            )
+        }
+    };
+    let action: Action = match serde_json::from_slice(&body) {
+        Ok(a) => a,
+        Err(e) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                &format!(
+                    "not an action: {e} (expected {{\"action\": \"break\"|\"undo\"|\"renew\"|\"clock\", …}})"
+                ),
+            )
+        }
+    };
+    let command = action.command();
+    let done = {
+        let control = control.clone();
+        let action = action.clone();
+        // Writing certificates and keys is file work: off the async threads.
+        tokio::task::spawn_blocking(move || action.perform(&control))
+            .await
+            .unwrap_or_else(|e| Err(format!("the action stopped: {e}")))
+    };
+    let (ok, text) = match done {
+        Ok(text) => (true, text),
+        Err(text) => (false, text),
+    };
+    site.hub.push(Body::Action(ActionRecord {
+        command: command.clone(),
+        ok,
+        text: text.clone(),
+    }));
+    if matches!(action, Action::Clock { .. }) {
+        site.hub.push(clock_body(&control.clock));
+    }
+    let status = match ok {
+        true => StatusCode::OK,
+        false => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    json(
+        status,
+        serde_json::json!({"ok": ok, "command": command, "text": text}),
+    )
+}

@@ -1,0 +1,233 @@
+//! The page's door on a real socket: the stream with resume, and trainer actions that change a
+//! real lab only with the token.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use kubecorp_pki::init::{init, InitOptions};
+use kubecorp_pki::{ClusterFacts, KeyAlgorithm, Lab};
+use kubecorp_trust::record::Body;
+use kubecorp_trust::LabClock;
+use kubecorp_web::{Control, Hub, Site, Token};
+use time::macros::datetime;
+
+/// A page served on a free port, with its hub, until the test ends.
+struct Served {
+    addr: SocketAddr,
+    hub: Hub,
+    _stop: tokio::sync::oneshot::Sender<()>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+fn serve(control: Option<Control>) -> Served {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let hub = Hub::with_history(100);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let site = Site {
+        hub: hub.clone(),
+        control,
+    };
+    runtime.spawn(kubecorp_web::run(site, listener, async {
+        let _ = stopped.await;
+    }));
+    Served {
+        addr,
+        hub,
+        _stop: stop,
+        _runtime: runtime,
+    }
+}
+
+/// One HTTP/1.1 exchange; the answer is read until the server closes or `wait` passes.
+fn http(addr: SocketAddr, head: &str, body: &str, wait: Duration) -> (u16, String) {
+    let mut tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(wait)).unwrap();
+    let request = format!(
+        "{head}\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    tcp.write_all(request.as_bytes()).unwrap();
+    let mut bytes = Vec::new();
+    let _ = tcp.read_to_end(&mut bytes);
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+fn lab() -> (tempfile::TempDir, Lab) {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = Lab::new(dir.path().join("lab"));
+    init(
+        &lab,
+        &InitOptions {
+            facts: ClusterFacts::new("cp-1", [127, 0, 0, 1].into()),
+            key_algorithm: KeyAlgorithm::EcdsaP256,
+            force: false,
+            now: datetime!(2026-04-24 09:00 UTC),
+        },
+    )
+    .unwrap();
+    (dir, lab)
+}
+
+fn note(n: u32) -> Body {
+    Body::Output {
+        text: format!("note {n}"),
+    }
+}
+
+#[test]
+fn the_stream_resumes_after_the_last_event_id_the_browser_saw() {
+    let served = serve(None);
+    for n in 1..=5 {
+        served.hub.push(note(n));
+    }
+    let (status, text) = http(
+        served.addr,
+        "GET /events HTTP/1.1\r\nLast-Event-ID: 3",
+        "",
+        Duration::from_millis(500),
+    );
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("content-type: text/event-stream"), "{text}");
+    assert!(text.contains("id: 4\ndata: {\"schema\":\"kubecorp/v1\",\"seq\":4,\"type\":\"output\",\"text\":\"note 4\"}\n\n"), "{text}");
+    assert!(text.contains("id: 5\n"), "{text}");
+    assert!(!text.contains("id: 3\n"), "{text}");
+}
+
+#[test]
+fn the_page_is_served_with_its_script_and_style_from_the_binary() {
+    let served = serve(None);
+    let (status, page) = http(served.addr, "GET / HTTP/1.1", "", Duration::from_secs(2));
+    assert_eq!(status, 200);
+    assert!(page.contains(r#"<script src="app.js"></script>"#), "{page}");
+    assert!(
+        page.contains("default-src 'none'"),
+        "no CDN, nothing inline: {page}"
+    );
+    let (status, script) = http(
+        served.addr,
+        "GET /app.js HTTP/1.1",
+        "",
+        Duration::from_secs(2),
+    );
+    assert_eq!(status, 200);
+    assert!(script.contains("new EventSource('events')"));
+    let (status, _) = http(
+        served.addr,
+        "GET /nothing HTTP/1.1",
+        "",
+        Duration::from_secs(2),
+    );
+    assert_eq!(status, 404);
+}
+
+#[test]
+fn a_read_only_page_refuses_every_change() {
+    let served = serve(None);
+    let (status, text) = http(
+        served.addr,
+        "POST /api/action HTTP/1.1",
+        r#"{"action":"clock","advance_seconds":86400}"#,
+        Duration::from_secs(2),
+    );
+    assert_eq!(status, 403, "{text}");
+    assert!(
+        text.contains("this page is read-only: the office was opened without --web-control"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_break_from_the_page_needs_the_token_and_then_breaks_the_badge_on_disk() {
+    let (_dir, lab) = lab();
+    let token = Token::random().unwrap();
+    let clock = LabClock::fixed(datetime!(2026-04-24 10:00 UTC));
+    let served = serve(Some(Control {
+        token: token.clone(),
+        lab: lab.clone(),
+        clock: clock.clone(),
+    }));
+    let conf = lab.kubeconfig_path("scheduler.conf");
+    let before = std::fs::read(&conf).unwrap();
+    let action = r#"{"action":"break","fault":"expire","target":"scheduler.conf"}"#;
+
+    let (status, text) = http(
+        served.addr,
+        "POST /api/action HTTP/1.1",
+        action,
+        Duration::from_secs(2),
+    );
+    assert_eq!(status, 403, "{text}");
+    assert!(
+        text.contains("refused: changing the lab needs the token printed in the terminal"),
+        "{text}"
+    );
+    let (status, _) = http(
+        served.addr,
+        "POST /api/action HTTP/1.1\r\nX-Kubecorp-Token: 00000000000000000000000000000000",
+        action,
+        Duration::from_secs(2),
+    );
+    assert_eq!(status, 403);
+    assert_eq!(std::fs::read(&conf).unwrap(), before, "nothing changed yet");
+
+    let (status, text) = http(
+        served.addr,
+        &format!("POST /api/action?token={} HTTP/1.1", token.as_str()),
+        action,
+        Duration::from_secs(5),
+    );
+    assert_eq!(status, 200, "{text}");
+    assert!(
+        text.contains(r#""command":"kubecorp break expire scheduler.conf""#),
+        "{text}"
+    );
+    assert_ne!(
+        std::fs::read(&conf).unwrap(),
+        before,
+        "the badge was broken"
+    );
+
+    let (status, text) = http(
+        served.addr,
+        &format!(
+            "POST /api/action HTTP/1.1\r\nX-Kubecorp-Token: {}",
+            token.as_str()
+        ),
+        r#"{"action":"clock","advance_seconds":86400}"#,
+        Duration::from_secs(2),
+    );
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(clock.now(), datetime!(2026-04-25 10:00 UTC));
+    // The page hears of both, as the room should.
+    let (_, stream) = http(
+        served.addr,
+        "GET /events HTTP/1.1",
+        "",
+        Duration::from_millis(500),
+    );
+    assert!(
+        stream.contains(
+            r#""type":"action","command":"kubecorp break expire scheduler.conf","ok":true"#
+        ),
+        "{stream}"
+    );
+    assert!(
+        stream.contains(r#""type":"clock","now":"2026-04-25T10:00:00Z""#),
+        "{stream}"
+    );
+}
