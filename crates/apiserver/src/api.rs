@@ -13,6 +13,7 @@ use kubecorp_trust::LabClock;
 use serde_json::{json, Value};
 
 use crate::meta::{merge_patch, meta_str, new_uid, timestamp};
+use crate::node_restriction::{self, Operation};
 use crate::pod_log::KubeletClientConfig;
 use crate::rbac::{self, Attributes, Decision, RbacState};
 use crate::registry::{self, Resource};
@@ -673,7 +674,7 @@ impl Api {
                 )
                 .await
             }
-            ("delete", "") => self.delete(resource, ns, &info.name).await,
+            ("delete", "") => self.delete(req, resource, ns, &info.name).await,
             ("deletecollection", "") => self.delete_collection(req, resource, ns).await,
             (verb, _) => Ok(ApiResponse::status(status::method_not_supported(
                 resource.name,
@@ -884,6 +885,20 @@ impl Api {
         if let Some(m) = obj["metadata"].as_object_mut() {
             m.remove("resourceVersion");
         }
+        let write = node_restriction::Write {
+            user: &req.user,
+            operation: Operation::Create,
+            group: r.group,
+            resource: r.name,
+            subresource: "",
+            namespace: ns.unwrap_or(""),
+            name: "",
+            object: Some(&obj),
+            old: None,
+        };
+        if let Some(refused) = self.node_restriction(write).await? {
+            return Ok(refused);
+        }
         // Lives until the object is stored (see `Inner::service_ips`).
         let mut reserved = None;
         match r.name {
@@ -938,6 +953,35 @@ impl Api {
             ))),
             Err(e) => Err(e),
         }
+    }
+
+    /// The NodeRestriction admission plugin for a write by a kubelet (see
+    /// [`crate::node_restriction`]): `Some(403)` when it refuses, `None` to go on.
+    async fn node_restriction(
+        &self,
+        write: node_restriction::Write<'_>,
+    ) -> Result<Option<ApiResponse>, StoreError> {
+        let Some(node) = node_restriction::node_of(write.user) else {
+            return Ok(None);
+        };
+        // A mirror pod's owner must carry the UID of the node's own Node object.
+        let node_obj = match (write.resource, write.operation) {
+            ("pods", Operation::Create) if !node.is_empty() => {
+                let nodes = registry::find("", "v1", "nodes").expect("nodes are registered");
+                self.inner
+                    .store
+                    .get(&nodes.key(None, node))
+                    .await?
+                    .map(|s| s.value)
+            }
+            _ => None,
+        };
+        let lookups = node_restriction::Lookups {
+            node: node_obj.as_ref(),
+        };
+        Ok(node_restriction::admit(&write, lookups)
+            .err()
+            .map(|refusal| ApiResponse::status(refusal.response())))
     }
 
     /// A Service's defaults and its virtual IP from kubeadm's `--service-cluster-ip-range`
@@ -1185,6 +1229,20 @@ impl Api {
         if let Some(m) = next["metadata"].as_object_mut() {
             m.remove("resourceVersion");
         }
+        let write = node_restriction::Write {
+            user: &req.user,
+            operation: Operation::Update,
+            group: r.group,
+            resource: r.name,
+            subresource: sub.unwrap_or(""),
+            namespace: ns.unwrap_or(""),
+            name,
+            object: Some(&next),
+            old: Some(&current),
+        };
+        if let Some(refused) = self.node_restriction(write).await? {
+            return Ok(refused);
+        }
         self.write(
             r,
             &key,
@@ -1227,11 +1285,29 @@ impl Api {
 
     async fn delete(
         &self,
+        req: &ApiRequest,
         r: &Resource,
         ns: Option<&str>,
         name: &str,
     ) -> Result<ApiResponse, StoreError> {
         let key = r.key(ns, name);
+        if node_restriction::node_of(&req.user).is_some() {
+            let existing = self.inner.store.get(&key).await?.map(with_version);
+            let write = node_restriction::Write {
+                user: &req.user,
+                operation: Operation::Delete,
+                group: r.group,
+                resource: r.name,
+                subresource: "",
+                namespace: ns.unwrap_or(""),
+                name,
+                object: None,
+                old: existing.as_ref(),
+            };
+            if let Some(refused) = self.node_restriction(write).await? {
+                return Ok(refused);
+            }
+        }
         let order = self.inner.writes.lock().await;
         match self.inner.store.delete(&key).await? {
             Some((stored, deleted_at)) => {

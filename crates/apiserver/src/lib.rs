@@ -12,6 +12,8 @@
 //! - [`status`]: metav1.Status bodies for 401, 403, 404, 409, 422 and friends.
 //! - [`rbac`]: request attributes, the kubeadm 1.32 default rulebook, and RBAC evaluation.
 //! - [`node_authz`]: the Node authorizer, which lets a kubelet see only its own pods' secrets.
+//! - [`node_restriction`]: the NodeRestriction admission plugin: a kubelet writes only its own
+//!   Node, Lease and pods, and creates mirror pods only.
 //! - [`csr`]: CertificateSigningRequest validation, admission, approval and signing.
 //! - [`protobuf`]: decoding the `application/vnd.kubernetes.protobuf` bodies kubectl sends.
 //! - [`authn`]: the x509 authenticator that reads a badge *after* the handshake (401 on failure).
@@ -32,6 +34,7 @@ pub mod discovery;
 pub mod health;
 pub mod meta;
 pub mod node_authz;
+pub mod node_restriction;
 pub mod pod_log;
 pub mod protobuf;
 pub mod rbac;

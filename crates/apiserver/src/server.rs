@@ -295,6 +295,35 @@ async fn answer(
                 ));
         }
         config.events.emit(event);
+        if allowed && code == 403 {
+            // Authorized, then refused by an admission plugin, which saw the object itself.
+            let message = match &response {
+                ApiResponse::Full { body, .. } => {
+                    status::Status::parse(&String::from_utf8_lossy(body))
+                        .map(|s| s.message)
+                        .unwrap_or_default()
+                }
+                ApiResponse::Watch(_) => String::new(),
+            };
+            let by_node = crate::node_restriction::node_of(&user).is_some();
+            config.events.emit(
+                Event::new(now, from.clone(), "apiserver", Stage::Request)
+                    .identity(identity.clone())
+                    .allowed(false)
+                    .detail(format!("{line} {code}"))
+                    .client_text(format!("Error from server (Forbidden): {message}"))
+                    .explanation(if by_node {
+                        "the Node authorizer let the kubelet try (it sees only the URL), then the NodeRestriction admission plugin read the object and refused: a kubelet may change only its own Node and Lease and its own pods' status, and create mirror pods only"
+                    } else {
+                        "the request was authorized, then an admission plugin read the object and refused it"
+                    })
+                    .hint(if by_node {
+                        "nothing to repair: this is NodeRestriction doing its job (kubeadm enables it). Do the change with an admin badge (`kubectl --kubeconfig admin.conf …`), or from the kubelet of the node that owns the object"
+                    } else {
+                        "read the reason after `is forbidden:`; it names what the plugin refused"
+                    }),
+            );
+        }
         if let Some(log) = outcome.log {
             // A failed health check: the answer withholds the reason, the log gives it.
             config.events.emit(

@@ -340,6 +340,16 @@ impl Office {
                 0 => start::NodeRole::ControlPlane { tainted: workers },
                 _ => start::NodeRole::Worker,
             };
+            if matches!(role, start::NodeRole::ControlPlane { .. }) {
+                tasks.push(start::mark_control_plane(
+                    &lab,
+                    &apiserver_url,
+                    &node,
+                    &opts.clock,
+                    &opts.events,
+                    &shutdown,
+                )?);
+            }
             tasks.push(start::kubelet(
                 &lab,
                 &apiserver_url,

@@ -371,12 +371,13 @@ pub fn kubelet(
     })?;
     config.rotate_server_certificates = rotate_server_certificates;
     if let NodeRole::ControlPlane { tainted } = role {
-        for label in [
-            "node-role.kubernetes.io/control-plane",
-            "node.kubernetes.io/exclude-from-external-load-balancers",
-        ] {
-            config.node_labels.insert(label.into(), String::new());
-        }
+        // A kubelet may set `node.kubernetes.io/…` labels on itself, but NodeRestriction
+        // refuses it `node-role.kubernetes.io/control-plane`: kubeadm adds that one with
+        // admin.conf (see [`mark_control_plane`]).
+        config.node_labels.insert(
+            "node.kubernetes.io/exclude-from-external-load-balancers".into(),
+            String::new(),
+        );
         if tainted {
             config.register_with_taints.push(serde_json::json!({
                 "key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"
@@ -388,6 +389,56 @@ pub fn kubelet(
     Ok(tokio::spawn(async move {
         let result = kubecorp_kubelet::run(config, listener, shutdown).await;
         report_stop("kubelet", result, &clock, &events);
+    }))
+}
+
+/// kubeadm's `mark-control-plane` phase: once `node` has registered, label it
+/// `node-role.kubernetes.io/control-plane` with admin.conf's badge. The kubelet cannot do this
+/// itself: the NodeRestriction admission plugin refuses a kubelet any `node-role.kubernetes.io`
+/// label, so no node can promote itself.
+pub fn mark_control_plane(
+    lab: &Lab,
+    apiserver: &str,
+    node: &str,
+    clock: &LabClock,
+    events: &Events,
+    shutdown: &Shutdown,
+) -> Result<JoinHandle<()>, OfficeError> {
+    const LABEL: &str = "node-role.kubernetes.io/control-plane";
+    let client = staff_client(
+        "kubeadm",
+        &lab.kubeconfig_path("admin.conf"),
+        apiserver,
+        clock,
+        events,
+    )?;
+    let (node, clock, events) = (node.to_owned(), clock.clone(), events.clone());
+    let shutdown = shutdown.wait();
+    Ok(tokio::spawn(async move {
+        let path = format!("/api/v1/nodes/{node}");
+        let mark = async {
+            loop {
+                if let Ok(current) = client.get(&path).await {
+                    if !current["metadata"]["labels"][LABEL].is_null() {
+                        return;
+                    }
+                    let patch = serde_json::json!({"metadata": {"labels": {LABEL: ""}}});
+                    if client.merge_patch(&path, &patch).await.is_ok() {
+                        events.emit(
+                            kubecorp_trust::Event::new(clock.now(), "kubeadm", "apiserver", kubecorp_trust::Stage::Request)
+                                .caller_log(format!("[mark-control-plane] Marking the node {node} as control-plane by adding the labels: [{LABEL} node.kubernetes.io/exclude-from-external-load-balancers]"))
+                                .explanation("kubeadm, with admin.conf, gives the control-plane node its role label; the node's own kubelet may not (NodeRestriction)"),
+                        );
+                        return;
+                    }
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        };
+        tokio::select! {
+            _ = mark => {}
+            _ = shutdown => {}
+        }
     }))
 }
 
