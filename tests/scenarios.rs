@@ -161,7 +161,8 @@ fn kubecorp_run_narrates_the_day_without_colour_when_piped_and_writes_a_markdown
     .stdout_has("── 09:00 ──")
     .stdout_has("john shows the badge CN=john, O=developers (issuer kubernetes) to apiserver and asks: get pods")
     .stdout_has("caller sees: error: You must be logged in to the server (Unauthorized)")
-    .stdout_has("etcd logs: rejected connection from \"127.0.0.1:")
+    .stdout_has("etcd logs: {\"level\":\"warn\",\"ts\":")
+    .stdout_has("\"msg\":\"rejected connection on client endpoint\",\"remote-addr\":\"127.0.0.1:")
     .stdout_has("✓ verdict expired")
     .stdout_has("checks passed, 0 failed");
     assert!(!run.stdout.contains('\x1b'), "no colour when piped");

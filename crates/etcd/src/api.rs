@@ -1,4 +1,4 @@
-//! The vault's counter: etcd 3.4's v3 JSON gateway (`/v3/kv/put`, `range`, `deleterange`,
+//! The vault's counter: etcd's v3 JSON gateway (`/v3/kv/put`, `range`, `deleterange`,
 //! `txn`), `/health` and `/version`, as plain functions of a method, a path and a body.
 //!
 //! Requests are decoded the way etcd's gateway decodes them (see [`crate::gojson`]): the first
@@ -16,15 +16,12 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::gojson::{check_first_value, check_whole_value, decode_base64, parse_shallow};
+use crate::release::Release;
 use crate::store::{Found, KeyRange, Store};
 use crate::wire::{
     DeleteRangeResponse, GatewayError, KeyValue, PutResponse, RangeResponse, ResponseHeader,
     ResponseOp, TxnResponse, Version,
 };
-
-/// What `GET /version` answers: Debian 12's etcd, the one the lab compares itself with.
-pub const SERVER_VERSION: &str = "3.4.23";
-pub const CLUSTER_VERSION: &str = "3.4.0";
 
 /// gRPC's default receive limit as etcd 3.4 sets it: `--max-request-bytes` (1.5 MiB) plus
 /// 512 KiB of gRPC overhead.
@@ -114,15 +111,23 @@ pub struct Gateway {
     store: Mutex<Store>,
     cluster_id: u64,
     member_id: u64,
+    release: Release,
 }
 
 impl Gateway {
-    /// A fresh member named `name`; its IDs are derived from the name, so they are stable.
+    /// A fresh etcd 3.5.16 member named `name`; its IDs are derived from the name, so they are
+    /// stable.
     pub fn new(name: &str) -> Gateway {
+        Gateway::for_release(name, Release::default())
+    }
+
+    /// A fresh member of the given etcd release (its `/version` and `/health` answers).
+    pub fn for_release(name: &str, release: Release) -> Gateway {
         Gateway {
             store: Mutex::new(Store::default()),
             cluster_id: fnv1a(format!("cluster:{name}").as_bytes()) >> 1,
             member_id: fnv1a(format!("member:{name}").as_bytes()) >> 1,
+            release,
         }
     }
 
@@ -147,7 +152,7 @@ impl Gateway {
     /// other `/v3/` paths are the gateway's 404, anything else is `http.NotFound`.
     pub fn handle(&self, method: &Method, path: &str, body: &[u8]) -> Reply {
         match (method, path) {
-            (&Method::GET, "/health") => Reply::text(StatusCode::OK, r#"{"health":"true"}"#),
+            (&Method::GET, "/health") => Reply::text(StatusCode::OK, self.release.health_body()),
             (_, "/health") => Reply {
                 allow: Some("GET"),
                 ..Reply::text(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n")
@@ -155,8 +160,8 @@ impl Gateway {
             (&Method::GET, "/version") => Reply::json(
                 StatusCode::OK,
                 &Version {
-                    etcdserver: SERVER_VERSION.into(),
-                    etcdcluster: CLUSTER_VERSION.into(),
+                    etcdserver: self.release.server_version().into(),
+                    etcdcluster: self.release.cluster_version().into(),
                 },
             ),
             (&Method::POST, "/v3/kv/put") => self.answer(body, |g, f| g.put(f)),

@@ -15,6 +15,9 @@
 //!   `/members`.
 //! - [`api`]: the gateway routes (`/v3/kv/put`, `range`, `deleterange`, `txn`, `/health`,
 //!   `/version`) as plain functions, testable without a socket.
+//! - [`release`]: [`Release`], which etcd Charlie plays (3.5.16 by default, 3.4.23 beside a
+//!   real etcd 3.4): its `/version`, `/health`, Go's words and alerts, and its rejection line
+//!   (zap JSON, or 3.4's text).
 //! - [`store`]: the in-memory MVCC store: one global revision, per-key create/mod revisions and
 //!   versions.
 //! - [`wire`]: the gateway's JSON shapes (int64 as strings, base64 bytes, zero values left out).
@@ -30,6 +33,7 @@ pub mod client;
 pub mod error;
 pub mod gojson;
 pub mod peer;
+pub mod release;
 pub mod server;
 pub mod store;
 pub mod wire;
@@ -37,5 +41,6 @@ pub mod wire;
 pub use client::{ClientError, EtcdClient, Phase, TxnOutcome};
 pub use error::EtcdError;
 pub use peer::{run_peer, PeerConfig};
+pub use release::Release;
 pub use server::{run, EtcdConfig};
 pub use wire::KeyValue;

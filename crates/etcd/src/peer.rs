@@ -6,10 +6,11 @@
 //! --peer-client-cert-auth=true --peer-trusted-ca-file=etcd/ca.crt`. So the back door is checked
 //! exactly like the front one: a peer must show a badge signed by the etcd CA *in the
 //! handshake*, or it reads a TLS alert and etcd logs the same line as on the client port (both
-//! listeners share one `HandshakeFailure` logger in etcd's `embed` package):
+//! listeners get a `HandshakeFailure` logger from etcd's `embed` package; 3.5.16's names the
+//! port):
 //!
 //! ```text
-//! rejected connection from "127.0.0.1:38964" (error "tls: failed to verify client certificate: x509: certificate signed by unknown authority", ServerName "")
+//! {"level":"warn","ts":"…","caller":"embed/config_logging.go:170","msg":"rejected connection on peer endpoint","remote-addr":"127.0.0.1:38964","server-name":"","error":"tls: failed to verify certificate: x509: certificate signed by unknown authority"}
 //! ```
 //!
 //! A badge from the cluster CA (`apiserver-kubelet-client`, admin.conf's) is a stranger here too.
@@ -19,7 +20,8 @@
 //! caller's IP must be one of them; otherwise (or if that fails and there are DNS SANs) one of
 //! the DNS names must resolve to it. A peer badge made for another node is turned away after a
 //! *successful* handshake: the caller sees an empty reply, and etcd logs the long form of the
-//! line, with the badge's names:
+//! line, with the badge's names (etcd 3.4's text form here; 3.5.16 adds `ip-addresses` and
+//! `dns-names` to its JSON):
 //!
 //! ```text
 //! rejected connection from "127.0.0.1:51546" (error "x509: certificate is valid for 10.9.9.9, not 127.0.0.1", ServerName "", IPAddresses ["10.9.9.9"], DNSNames [])
@@ -34,7 +36,8 @@
 //! Not the v3 gateway: the raft and membership handlers. The lab answers what a lone member
 //! answers over HTTP/1.1, checked against Debian's etcd 3.4.23:
 //!
-//! - `GET /version`: `{"etcdserver":"3.4.23","etcdcluster":"3.4.0"}`;
+//! - `GET /version`: `{"etcdserver":"3.5.16","etcdcluster":"3.5.0"}` (3.4.23 and 3.4.0 when
+//!   playing 3.4);
 //! - `GET /members`: the member list as JSON (`[{"id":…,"peerURLs":[…],"name":…,"clientURLs":
 //!   […]}]`, the ID a JSON number), with an `X-Etcd-Cluster-Id` header in hex;
 //! - another method on those two: `405 Method Not Allowed` with `Allow: GET`;
@@ -54,15 +57,15 @@ use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use kubecorp_trust::tls::{go_alert_text, CertSource, GoAlerts, TrustSource};
+use kubecorp_trust::tls::{go_alert_text, CertSource, TrustSource};
 use kubecorp_trust::{Event, Events, Identity, LabClock, Stage, Verdict, VerdictKind};
 use serde::Serialize;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use x509_parser::extensions::GeneralName;
 
-use crate::api::{CLUSTER_VERSION, SERVER_VERSION};
 use crate::error::EtcdError;
+use crate::release::{go_quote_list, Endpoint, Refusal, Release};
 use crate::server::{accept_loop, go_quote, handshake, EtcdConfig, Rejected, HANDSHAKE_TIMEOUT};
 
 /// etcd's peer port.
@@ -90,8 +93,8 @@ pub struct PeerConfig {
     pub cluster_token: String,
     pub clock: LabClock,
     pub events: Events,
-    /// Which Go's alerts to send, as on the client port.
-    pub alerts: GoAlerts,
+    /// Which etcd to play (its Go's alerts, its log lines), as on the client port.
+    pub release: Release,
 }
 
 impl PeerConfig {
@@ -113,7 +116,7 @@ impl PeerConfig {
             cluster_token: DEFAULT_CLUSTER_TOKEN.into(),
             clock,
             events,
-            alerts: GoAlerts::default(),
+            release: Release::default(),
         }
     }
 
@@ -136,7 +139,7 @@ impl PeerConfig {
             self.clock.clone(),
             self.events.clone(),
         );
-        door.alerts = self.alerts;
+        door.release = self.release;
         door
     }
 }
@@ -252,18 +255,20 @@ async fn connection(
 /// A handshake that failed: etcd's short log line, and what the peer read.
 fn refuse(shared: &Shared, peer: SocketAddr, rejected: Rejected) {
     let config = &shared.config;
-    let line = format!(
-        "rejected connection from {} (error {}, ServerName {})",
-        go_quote(&peer.to_string()),
-        go_quote(&rejected.text),
-        go_quote(&rejected.server_name)
-    );
+    let line = config.release.rejection_line(&Refusal {
+        endpoint: Endpoint::Peer,
+        at: config.clock.now(),
+        remote: &peer.to_string(),
+        server_name: &rejected.server_name,
+        error: &rejected.text,
+        badge: None,
+    });
     let mut event = Event::new(config.clock.now(), peer.to_string(), COMPONENT, Stage::Tls)
         .identity(rejected.notes.peer_identity())
         .server_log(line)
         .detail(format!("peer port :{}", shared.port));
     if let Some(verdict) = rejected.notes.peer_verdict().filter(|v| !v.is_valid()) {
-        let alert = config.alerts.alert_for(&verdict);
+        let alert = config.release.alerts().alert_for(&verdict);
         event = event
             .verdict(&verdict)
             .client_text(format!("remote error: tls: {}", go_alert_text(alert)));
@@ -294,14 +299,14 @@ fn misplaced(
 ) {
     let config = &shared.config;
     let ips: Vec<String> = sans.ips.iter().map(IpAddr::to_string).collect();
-    let line = format!(
-        "rejected connection from {} (error {}, ServerName {}, IPAddresses {}, DNSNames {})",
-        go_quote(&peer.to_string()),
-        go_quote(&text),
-        go_quote(server_name),
-        go_quote_list(&ips),
-        go_quote_list(&sans.dns),
-    );
+    let line = config.release.rejection_line(&Refusal {
+        endpoint: Endpoint::Peer,
+        at: config.clock.now(),
+        remote: &peer.to_string(),
+        server_name,
+        error: &text,
+        badge: Some((&ips, &sans.dns)),
+    });
     config.events.emit(
         Event::new(config.clock.now(), peer.to_string(), COMPONENT, Stage::Tls)
             .identity(identity)
@@ -393,12 +398,6 @@ async fn check_san(sans: &Sans, caller: IpAddr) -> Result<(), String> {
     ))
 }
 
-/// Go's `%q` of a `[]string`: `["a" "b"]`.
-fn go_quote_list(items: &[String]) -> String {
-    let quoted: Vec<String> = items.iter().map(|s| go_quote(s)).collect();
-    format!("[{}]", quoted.join(" "))
-}
-
 /// One member as `/members` lists it (etcd's `membership.Member`: raft attributes, then
 /// attributes; empty name, client URLs and the learner flag left out).
 #[derive(Serialize)]
@@ -452,7 +451,9 @@ pub fn answer(config: &PeerConfig, method: &Method, path: &str) -> PeerReply {
     };
     match (method, path) {
         (&Method::GET, "/version") => PeerReply::json(format!(
-            r#"{{"etcdserver":"{SERVER_VERSION}","etcdcluster":"{CLUSTER_VERSION}"}}"#
+            r#"{{"etcdserver":"{}","etcdcluster":"{}"}}"#,
+            config.release.server_version(),
+            config.release.cluster_version()
         )),
         (&Method::GET, "/members") => {
             let members = [Member {

@@ -7,14 +7,14 @@
 //! then *requires* a client certificate and *verifies* it against the etcd CA before a single
 //! byte of HTTP is read. A visitor with no badge, or with one the Founder of the *cluster* CA
 //! signed (admin.conf's!), never reaches the gateway: the handshake fails, the client reads a
-//! TLS alert, and etcd logs one line:
+//! TLS alert, and etcd logs one line (etcd 3.5.16's zap JSON; see [`crate::release`] for 3.4's
+//! text form):
 //!
 //! ```text
-//! rejected connection from "127.0.0.1:53312" (error "tls: failed to verify client certificate: x509: certificate signed by unknown authority", ServerName "")
+//! {"level":"warn","ts":"…","caller":"embed/config_logging.go:170","msg":"rejected connection on client endpoint","remote-addr":"127.0.0.1:53312","server-name":"","error":"tls: failed to verify certificate: x509: certificate signed by unknown authority"}
 //! ```
 //!
-//! That is etcd 3.4's log text (3.5 logs the same facts as JSON). `ServerName` is the SNI the
-//! client sent, empty when it dialled an IP address. Each connection's TLS config is built at
+//! `server-name` is the SNI the client sent, empty when it dialled an IP address. Each connection's TLS config is built at
 //! accept time, after reading the ClientHello (to learn that SNI), so `etcd/server.crt` and
 //! `etcd/ca.crt` are read fresh from disk when they change, as etcd's `GetCertificate` does.
 //!
@@ -33,7 +33,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use kubecorp_trust::tls::{
     go_alert_text, peer_identity, server_config_require_client_cert_with, server_error_text,
-    CertSource, GoAlerts, HandshakeNotes, TrustSource,
+    CertSource, HandshakeNotes, TrustSource,
 };
 use kubecorp_trust::{Event, Events, Identity, LabClock, Stage, Verdict, VerdictKind};
 use tokio::net::{TcpListener, TcpStream};
@@ -42,6 +42,7 @@ use tokio_rustls::LazyConfigAcceptor;
 
 use crate::api::Gateway;
 use crate::error::EtcdError;
+use crate::release::{Endpoint, Refusal, Release};
 
 /// How long a visitor may take to finish the handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -61,8 +62,9 @@ pub struct EtcdConfig {
     pub trusted_ca: TrustSource,
     pub clock: LabClock,
     pub events: Events,
-    /// Which Go's alerts to send: etcd 3.5.16 (kubeadm 1.32, Go 1.22) by default.
-    pub alerts: GoAlerts,
+    /// Which etcd to play: 3.5.16 (kubeadm 1.32, Go 1.22, zap JSON logs) by default; 3.4.23
+    /// for the side-by-side with Debian's etcd.
+    pub release: Release,
 }
 
 impl EtcdConfig {
@@ -79,7 +81,7 @@ impl EtcdConfig {
             trusted_ca,
             clock,
             events,
-            alerts: GoAlerts::default(),
+            release: Release::default(),
         }
     }
 }
@@ -97,7 +99,7 @@ pub async fn run(
     shutdown: impl Future,
 ) -> Result<(), EtcdError> {
     let shared = Arc::new(Shared {
-        gateway: Gateway::new(&config.name),
+        gateway: Gateway::for_release(&config.name, config.release),
         config,
     });
     accept_loop(listener, shutdown, move |tcp, peer, stop| {
@@ -208,7 +210,7 @@ pub(crate) async fn handshake(
         config.trusted_ca.clone(),
         config.clock.clone(),
         config.events.clone(),
-        config.alerts,
+        config.release.alerts(),
     );
     match start.into_stream(tls_config).await {
         Ok(tls) => {
@@ -227,14 +229,16 @@ pub(crate) async fn handshake(
     }
 }
 
-/// Logs a turned-away visitor the way etcd 3.4 does, and says what the visitor saw.
+/// Logs a turned-away visitor the way the etcd being played does, and says what the visitor saw.
 fn reject(config: &EtcdConfig, peer: SocketAddr, rejected: Rejected) {
-    let line = format!(
-        "rejected connection from {} (error {}, ServerName {})",
-        go_quote(&peer.to_string()),
-        go_quote(&rejected.text),
-        go_quote(&rejected.server_name)
-    );
+    let line = config.release.rejection_line(&Refusal {
+        endpoint: Endpoint::Client,
+        at: config.clock.now(),
+        remote: &peer.to_string(),
+        server_name: &rejected.server_name,
+        error: &rejected.text,
+        badge: None,
+    });
     let verdict = rejected.notes.peer_verdict().filter(|v| !v.is_valid());
     let mut event = Event::new(
         config.clock.now(),
@@ -245,7 +249,7 @@ fn reject(config: &EtcdConfig, peer: SocketAddr, rejected: Rejected) {
     .identity(rejected.notes.peer_identity())
     .server_log(line);
     if let Some(verdict) = &verdict {
-        let alert = config.alerts.alert_for(verdict);
+        let alert = config.release.alerts().alert_for(verdict);
         event = event
             .verdict(verdict)
             .client_text(format!("remote error: tls: {}", go_alert_text(alert)));

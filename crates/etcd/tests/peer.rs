@@ -1,6 +1,6 @@
 //! Charlie's back door, the peer port: a member with `etcd/peer.crt` reads `/version` and
 //! `/members`, a badge from the cluster CA is turned away in the handshake with etcd's
-//! `rejected connection from …` line, openssl gets through with the peer badge, and the answers
+//! rejection line (etcd 3.5.16's zap JSON), openssl gets through with the peer badge, and the answers
 //! are the ones Debian's real etcd gives on its own peer port.
 
 use std::net::SocketAddr;
@@ -11,12 +11,12 @@ use http::{Method, StatusCode};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+use kubecorp_etcd::Release;
 use kubecorp_etcd::{EtcdClient, PeerConfig};
-use kubecorp_trust::tls::GoAlerts;
 use kubecorp_trust::{Events, Stage};
 
 mod common;
-use common::{tool, transport_text, RealEtcd, TestLab, NODE, UNKNOWN_CA_LOG};
+use common::{tool, transport_text, RealEtcd, TestLab, NODE, UNKNOWN_CA_LOG, UNKNOWN_CA_LOG_3_5};
 
 /// The lab's peer port, advertising `peer_urls` and `client_urls`.
 struct Peer {
@@ -30,7 +30,7 @@ impl Peer {
     async fn start(
         lab: &TestLab,
         urls: Option<(Vec<String>, Vec<String>)>,
-        alerts: GoAlerts,
+        release: Release,
     ) -> Peer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -50,7 +50,7 @@ impl Peer {
             lab.clock.clone(),
             events.clone(),
         );
-        config.alerts = alerts;
+        config.release = release;
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(kubecorp_etcd::run_peer(config, listener, async {
             let _ = stopped.await;
@@ -99,14 +99,14 @@ async fn get(client: &EtcdClient, method: Method, path: &str) -> (u16, String) {
 #[tokio::test]
 async fn a_member_showing_etcd_peer_crt_reads_version_and_members() {
     let lab = TestLab::new();
-    let peer = Peer::start(&lab, None, GoAlerts::default()).await;
+    let peer = Peer::start(&lab, None, Release::default()).await;
     let member = lab.caller(&peer.endpoint(), "etcd/peer");
 
     assert_eq!(
         get(&member, Method::GET, "/version").await,
         (
             200,
-            r#"{"etcdserver":"3.4.23","etcdcluster":"3.4.0"}"#.into()
+            r#"{"etcdserver":"3.5.16","etcdcluster":"3.5.0"}"#.into()
         )
     );
     let (status, members) = get(&member, Method::GET, "/members").await;
@@ -152,7 +152,7 @@ async fn a_member_showing_etcd_peer_crt_reads_version_and_members() {
 #[tokio::test]
 async fn a_cluster_ca_badge_is_refused_at_the_peer_handshake_with_etcds_log_line() {
     let lab = TestLab::new();
-    let peer = Peer::start(&lab, None, GoAlerts::default()).await;
+    let peer = Peer::start(&lab, None, Release::default()).await;
     let stranger = lab.caller(&peer.endpoint(), "apiserver-kubelet-client");
 
     let err = stranger
@@ -163,12 +163,15 @@ async fn a_cluster_ca_badge_is_refused_at_the_peer_handshake_with_etcds_log_line
         transport_text(&err),
         "remote error: tls: unknown certificate authority"
     );
-    let lines = peer.log_with(UNKNOWN_CA_LOG).await;
+    let lines = peer.log_with(UNKNOWN_CA_LOG_3_5).await;
     assert!(
         lines
             .iter()
-            .any(|l| l.starts_with(r#"rejected connection from "127.0.0.1:"#)
-                && l.ends_with(UNKNOWN_CA_LOG)),
+            .any(|l| l.starts_with(r#"{"level":"warn","ts":""#)
+                && l.contains(
+                    r#""msg":"rejected connection on peer endpoint","remote-addr":"127.0.0.1:"#
+                )
+                && l.ends_with(UNKNOWN_CA_LOG_3_5)),
         "{lines:?}"
     );
     let refused = peer
@@ -196,7 +199,7 @@ async fn openssl_with_peer_crt_gets_through_the_peer_door() {
         return;
     };
     let lab = TestLab::new();
-    let peer = Peer::start(&lab, None, GoAlerts::default()).await;
+    let peer = Peer::start(&lab, None, Release::default()).await;
     let pki = lab.lab.pki_dir();
     let openssl = openssl.clone();
     let addr = peer.addr.to_string();
@@ -236,7 +239,7 @@ async fn openssl_with_peer_crt_gets_through_the_peer_door() {
     assert!(stdout.contains(&format!("s:CN = {NODE}")), "{stdout}");
     assert!(stdout.contains("i:CN = etcd-ca"), "{stdout}");
     assert!(
-        stdout.contains(r#"{"etcdserver":"3.4.23","etcdcluster":"3.4.0"}"#),
+        stdout.contains(r#"{"etcdserver":"3.5.16","etcdcluster":"3.5.0"}"#),
         "{stdout}"
     );
     peer.stop().await;
@@ -273,7 +276,7 @@ async fn the_lab_peer_port_answers_and_refuses_as_the_real_etcd_peer_port_does()
     };
     // Advertising the real member's URLs gives the lab the same member and cluster IDs.
     let urls = (vec![real.peer_url.clone()], vec![real.client_url.clone()]);
-    let peer = Peer::start(&lab, Some(urls), real.alerts).await;
+    let peer = Peer::start(&lab, Some(urls), real.release).await;
 
     let to_real = lab.caller(&real.peer_url, "etcd/peer");
     let to_lab = lab.caller(&peer.endpoint(), "etcd/peer");

@@ -15,6 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
+use kubecorp_etcd::Release;
 use kubecorp_etcd::{EtcdClient, EtcdConfig, Phase, TxnOutcome};
 use kubecorp_trust::tls::GoAlerts;
 use kubecorp_trust::{go_time, Event, Events, LabClock, Stage, VerdictKind};
@@ -22,7 +23,7 @@ use kubecorp_trust::{go_time, Event, Events, LabClock, Stage, VerdictKind};
 // ----- the lab ---------------------------------------------------------------------------------
 
 mod common;
-use common::{transport_text, RealEtcd, TestLab, UNKNOWN_CA_LOG};
+use common::{transport_text, RealEtcd, TestLab, UNKNOWN_CA_LOG, UNKNOWN_CA_LOG_3_5};
 
 // ----- the lab's etcd --------------------------------------------------------------------------
 
@@ -34,7 +35,7 @@ struct Mock {
 }
 
 impl Mock {
-    async fn start(lab: &TestLab, alerts: GoAlerts) -> Mock {
+    async fn start(lab: &TestLab, release: Release) -> Mock {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let endpoint = format!("https://{}", listener.local_addr().unwrap());
         let events = Events::new();
@@ -45,7 +46,7 @@ impl Mock {
             lab.clock.clone(),
             events.clone(),
         );
-        config.alerts = alerts;
+        config.release = release;
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(kubecorp_etcd::run(config, listener, async {
             let _ = stopped.await;
@@ -124,7 +125,7 @@ async fn the_lab_etcd_answers_the_apiserver_etcd_client_with_the_same_json_as_re
     else {
         return;
     };
-    let mock = Mock::start(&lab, real.alerts).await;
+    let mock = Mock::start(&lab, real.release).await;
     let to_real = lab.client(&real.client_url, lab.apiserver_etcd_client());
     let to_mock = lab.client(&mock.endpoint, lab.apiserver_etcd_client());
 
@@ -177,7 +178,7 @@ async fn the_lab_etcd_and_real_etcd_both_reject_a_cluster_ca_badge_in_the_handsh
     let Some(real) = RealEtcd::start(&lab, test).await else {
         return;
     };
-    let mock = Mock::start(&lab, real.alerts).await;
+    let mock = Mock::start(&lab, real.release).await;
 
     let from_real = lab
         .client(&real.client_url, lab.admin())
@@ -226,7 +227,7 @@ async fn the_lab_etcd_and_real_etcd_both_reject_a_visitor_without_a_badge_and_lo
     let Some(real) = RealEtcd::start(&lab, test).await else {
         return;
     };
-    let mock = Mock::start(&lab, real.alerts).await;
+    let mock = Mock::start(&lab, real.release).await;
 
     let from_real = lab
         .client(&real.client_url, None)
@@ -270,7 +271,7 @@ async fn the_lab_etcd_and_real_etcd_both_reject_a_visitor_without_a_badge_and_lo
 #[tokio::test]
 async fn etcd_rejects_a_badge_signed_by_the_cluster_ca_at_the_handshake() {
     let lab = TestLab::new();
-    let mock = Mock::start(&lab, GoAlerts::Specific).await;
+    let mock = Mock::start(&lab, Release::default()).await;
 
     let err = lab
         .client(&mock.endpoint, lab.admin())
@@ -286,7 +287,13 @@ async fn etcd_rejects_a_badge_signed_by_the_cluster_ca_at_the_handshake() {
         err.grpc_text().unwrap(),
         "transport: authentication handshake failed: remote error: tls: unknown certificate authority"
     );
-    mock.log_with(UNKNOWN_CA_LOG).await;
+    let log = mock.log_with(UNKNOWN_CA_LOG_3_5).await;
+    assert!(
+        log.iter().any(|l| l.contains(
+            r#""caller":"embed/config_logging.go:170","msg":"rejected connection on client endpoint","remote-addr":"127.0.0.1:"#
+        ) && l.ends_with(UNKNOWN_CA_LOG_3_5)),
+        "{log:#?}"
+    );
     let rejected: Event = mock
         .events
         .snapshot()
@@ -305,7 +312,7 @@ async fn etcd_rejects_a_badge_signed_by_the_cluster_ca_at_the_handshake() {
 #[tokio::test]
 async fn etcd_logs_the_server_name_the_visitor_asked_for() {
     let lab = TestLab::new();
-    let mock = Mock::start(&lab, GoAlerts::Specific).await;
+    let mock = Mock::start(&lab, Release::default()).await;
     let endpoint = format!("https://localhost:{}", mock.addr().port());
 
     lab.client(&endpoint, lab.admin())
@@ -313,10 +320,10 @@ async fn etcd_logs_the_server_name_the_visitor_asked_for() {
         .await
         .unwrap_err();
 
-    let log = mock.log_with(r#"ServerName "localhost")"#).await;
+    let log = mock.log_with(r#""server-name":"localhost""#).await;
     assert!(
         log.iter().any(|l| l.ends_with(
-            r#"(error "tls: failed to verify client certificate: x509: certificate signed by unknown authority", ServerName "localhost")"#
+            r#""server-name":"localhost","error":"tls: failed to verify certificate: x509: certificate signed by unknown authority"}"#
         )),
         "{log:#?}"
     );
@@ -326,7 +333,7 @@ async fn etcd_logs_the_server_name_the_visitor_asked_for() {
 #[tokio::test]
 async fn etcd_rejects_the_apiserver_badge_once_the_lab_clock_passes_its_not_after() {
     let lab = TestLab::new();
-    let mock = Mock::start(&lab, GoAlerts::Specific).await;
+    let mock = Mock::start(&lab, Release::default()).await;
     let not_after = kubecorp_pki::cert::read_cert(&lab.lab.cert_path("apiserver-etcd-client"))
         .unwrap()
         .not_after;
@@ -350,7 +357,7 @@ async fn etcd_rejects_the_apiserver_badge_once_the_lab_clock_passes_its_not_afte
         "apiserver → etcd: TLS handshake: remote error: tls: expired certificate"
     );
     let expected = format!(
-        r#"(error "tls: failed to verify client certificate: x509: certificate has expired or is not yet valid: current time {} is after {}", ServerName "")"#,
+        r#""error":"tls: failed to verify certificate: x509: certificate has expired or is not yet valid: current time {} is after {}"}}"#,
         go_time(late),
         go_time(not_after)
     );
@@ -362,7 +369,7 @@ async fn etcd_rejects_the_apiserver_badge_once_the_lab_clock_passes_its_not_afte
 #[tokio::test]
 async fn the_apiserver_refuses_an_etcd_badge_the_lab_clock_has_expired_in_gos_words() {
     let lab = TestLab::new();
-    let mock = Mock::start(&lab, GoAlerts::Specific).await;
+    let mock = Mock::start(&lab, Release::default()).await;
     let not_after = kubecorp_pki::cert::read_cert(&lab.lab.cert_path("etcd/server"))
         .unwrap()
         .not_after;
@@ -397,7 +404,7 @@ async fn the_apiserver_refuses_an_etcd_badge_the_lab_clock_has_expired_in_gos_wo
 #[tokio::test]
 async fn bytes_that_are_not_tls_are_logged_and_the_vault_keeps_serving() {
     let lab = TestLab::new();
-    let mock = Mock::start(&lab, GoAlerts::Specific).await;
+    let mock = Mock::start(&lab, Release::default()).await;
 
     let mut plain = TcpStream::connect(mock.addr()).await.unwrap();
     plain
@@ -410,16 +417,16 @@ async fn bytes_that_are_not_tls_are_logged_and_the_vault_keeps_serving() {
 
     let client = lab.client(&mock.endpoint, lab.apiserver_etcd_client());
     assert!(client.health().await.unwrap());
-    let log = mock.log_with(r#"(error "EOF", ServerName "")"#).await;
+    let log = mock.log_with(r#""error":"EOF"}"#).await;
     assert!(
         log.iter().any(|l| l.ends_with(
-            r#"(error "tls: first record does not look like a TLS handshake", ServerName "")"#
+            r#""server-name":"","error":"tls: first record does not look like a TLS handshake"}"#
         )),
         "{log:#?}"
     );
     assert!(
         log.iter()
-            .any(|l| l.ends_with(r#"(error "EOF", ServerName "")"#)),
+            .any(|l| l.ends_with(r#""server-name":"","error":"EOF"}"#)),
         "{log:#?}"
     );
     mock.stop().await;
@@ -428,7 +435,7 @@ async fn bytes_that_are_not_tls_are_logged_and_the_vault_keeps_serving() {
 #[tokio::test]
 async fn a_prefix_range_returns_only_the_keys_under_the_prefix_in_key_order() {
     let lab = TestLab::new();
-    let mock = Mock::start(&lab, GoAlerts::Specific).await;
+    let mock = Mock::start(&lab, Release::default()).await;
     let client = lab.client(&mock.endpoint, lab.apiserver_etcd_client());
     for key in [
         "/registry/pods/default/b",
@@ -457,7 +464,7 @@ async fn a_prefix_range_returns_only_the_keys_under_the_prefix_in_key_order() {
 #[tokio::test]
 async fn a_txn_compare_and_swap_writes_once_and_reports_the_conflict_after() {
     let lab = TestLab::new();
-    let mock = Mock::start(&lab, GoAlerts::Specific).await;
+    let mock = Mock::start(&lab, Release::default()).await;
     let client = lab.client(&mock.endpoint, lab.apiserver_etcd_client());
     let key = b"/registry/configmaps/default/office";
 
@@ -495,7 +502,7 @@ async fn a_txn_compare_and_swap_writes_once_and_reports_the_conflict_after() {
 #[tokio::test]
 async fn deleterange_removes_the_key_and_a_second_delete_finds_nothing() {
     let lab = TestLab::new();
-    let mock = Mock::start(&lab, GoAlerts::Specific).await;
+    let mock = Mock::start(&lab, Release::default()).await;
     let client = lab.client(&mock.endpoint, lab.apiserver_etcd_client());
     client.put(b"k", b"v").await.unwrap();
 
@@ -510,7 +517,7 @@ async fn deleterange_removes_the_key_and_a_second_delete_finds_nothing() {
 #[tokio::test]
 async fn bad_json_is_a_400_with_grpc_gateways_error_and_gos_text() {
     let lab = TestLab::new();
-    let mock = Mock::start(&lab, GoAlerts::Specific).await;
+    let mock = Mock::start(&lab, Release::default()).await;
     let client = lab.client(&mock.endpoint, lab.apiserver_etcd_client());
 
     let (status, body) = client
@@ -537,7 +544,7 @@ async fn bad_json_is_a_400_with_grpc_gateways_error_and_gos_text() {
 #[tokio::test]
 async fn a_request_that_got_in_is_an_allowed_event_naming_the_badge() {
     let lab = TestLab::new();
-    let mock = Mock::start(&lab, GoAlerts::Specific).await;
+    let mock = Mock::start(&lab, Release::default()).await;
     let client = lab.client(&mock.endpoint, lab.apiserver_etcd_client());
 
     client.put(b"a", b"1").await.unwrap();
@@ -555,21 +562,29 @@ async fn a_request_that_got_in_is_an_allowed_event_naming_the_badge() {
 }
 
 #[tokio::test]
-async fn health_and_version_answer_as_etcd_3_4_does() {
+async fn health_and_version_answer_as_etcd_3_5_16_does_and_as_3_4_23_when_told_to() {
     let lab = TestLab::new();
-    let mock = Mock::start(&lab, GoAlerts::Specific).await;
-    let client = lab.client(&mock.endpoint, lab.apiserver_etcd_client());
-
-    assert!(client.health().await.unwrap());
-    let (_, version) = client
-        .request(Method::GET, "/version", Vec::new())
-        .await
-        .unwrap();
-    assert_eq!(
-        std::str::from_utf8(&version).unwrap(),
-        r#"{"etcdserver":"3.4.23","etcdcluster":"3.4.0"}"#
-    );
-    mock.stop().await;
+    for (release, health, version) in [
+        (
+            Release::V3_5_16,
+            r#"{"health":"true","reason":""}"#,
+            r#"{"etcdserver":"3.5.16","etcdcluster":"3.5.0"}"#,
+        ),
+        (
+            Release::V3_4_23,
+            r#"{"health":"true"}"#,
+            r#"{"etcdserver":"3.4.23","etcdcluster":"3.4.0"}"#,
+        ),
+    ] {
+        let mock = Mock::start(&lab, release).await;
+        let client = lab.client(&mock.endpoint, lab.apiserver_etcd_client());
+        assert!(client.health().await.unwrap());
+        for (path, want) in [("/health", health), ("/version", version)] {
+            let (_, body) = client.request(Method::GET, path, Vec::new()).await.unwrap();
+            assert_eq!(std::str::from_utf8(&body).unwrap(), want, "{release:?}");
+        }
+        mock.stop().await;
+    }
 }
 
 // ----- kept connections ------------------------------------------------------------------------
@@ -617,7 +632,7 @@ async fn severing_relay(
 #[tokio::test]
 async fn a_kept_connection_closed_under_a_read_is_retried_once_and_a_write_is_never_sent_twice() {
     let lab = TestLab::new();
-    let mock = Mock::start(&lab, GoAlerts::Specific).await;
+    let mock = Mock::start(&lab, Release::default()).await;
     let sever = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let relay = severing_relay(mock.addr(), sever.clone()).await;
     let alice = lab

@@ -30,7 +30,10 @@ pub fn explain(input: &str) -> Option<Explanation> {
         .or_else(|| classify_text(input));
     if let Some(kind) = kind {
         let (meaning, fix) = kind.explain();
+        // etcd's rejection line: 3.4's text, or 3.5's zap JSON whose Go ≥ 1.20 error reads
+        // `tls: failed to verify certificate` although it is the client's badge that failed.
         let check = if input.contains("failed to verify client certificate")
+            || input.contains("rejected connection")
             || input.contains("Unable to authenticate")
         {
             "the server checked the caller's client badge (etcd in the TLS handshake; the apiserver and kubelet after it, answering 401)"
@@ -74,6 +77,8 @@ pub fn explain(input: &str) -> Option<Explanation> {
             &["kubectl auth can-i --list --as USER", "kubectl auth whoami"],
             "bind a role: `kubectl create rolebinding NAME --clusterrole=view --user=USER -n NAMESPACE` (or a clusterrolebinding for the whole cluster)")
     } else if input.contains("rejected connection from")
+        || input.contains("rejected connection on client endpoint")
+        || input.contains("rejected connection on peer endpoint")
         || input.contains("remote error: tls: unknown certificate authority")
         || input.contains("remote error: tls: bad certificate")
         || input.contains("remote error: tls: expired certificate")
@@ -118,6 +123,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn etcd_3_5s_json_rejection_line_is_read_as_etcd_refusing_the_callers_badge() {
+        let line = r#"{"level":"warn","ts":"2026-04-24T09:00:00Z","caller":"embed/config_logging.go:170","msg":"rejected connection on client endpoint","remote-addr":"127.0.0.1:5555","server-name":"","error":"tls: failed to verify certificate: x509: certificate signed by unknown authority"}"#;
+        let explained = explain(line).unwrap();
+        assert_eq!(explained.kind, "unknown-authority");
+        assert!(
+            explained
+                .check
+                .starts_with("the server checked the caller's client badge"),
+            "{}",
+            explained.check
+        );
+    }
+
+    #[test]
     fn the_staffs_own_refusals_are_explained_too() {
         for (text, kind) in [
             ("http: TLS handshake error from 127.0.0.1:5555: no serving certificate available for the kubelet", "no-serving-cert"),
@@ -125,6 +144,7 @@ mod tests {
             ("Error from server (Forbidden): Forbidden (user=kube-apiserver-kubelet-client, verb=get, resource=nodes, subresource(s)=[proxy]) ( pods/log web)", "kubelet-authz-403"),
             ("0/1 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }.", "unschedulable"),
             ("no nodes available to schedule pods", "unschedulable"),
+            (r#"{"level":"warn","ts":"2026-04-24T09:00:00Z","caller":"embed/config_logging.go:170","msg":"rejected connection on client endpoint","remote-addr":"127.0.0.1:5555","server-name":"","error":"EOF"}"#, "handshake-refused"),
             ("spec.clusterIPs: Invalid value: []string{\"10.96.0.10\"}: failed to allocate IP 10.96.0.10: provided IP is already allocated", "service-ip"),
         ] {
             assert_eq!(explain(text).map(|e| e.kind), Some(kind.to_string()), "{text}");

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration as StdDuration, Instant};
 
-use kubecorp_etcd::{ClientError, EtcdClient};
+use kubecorp_etcd::{ClientError, EtcdClient, Release};
 use kubecorp_pki::init::{init, InitOptions};
 use kubecorp_pki::{Authority, ClusterFacts, KeyAlgorithm, Lab};
 use kubecorp_trust::tls::{CertSource, GoAlerts, TrustSource};
@@ -16,7 +16,10 @@ use time::{Duration, OffsetDateTime};
 /// The control-plane node's name, and etcd's member name.
 pub const NODE: &str = "cp-1";
 
-/// etcd's log line for a badge from a CA it does not trust.
+/// etcd 3.5.16's log line (its end) for a badge from a CA it does not trust.
+pub const UNKNOWN_CA_LOG_3_5: &str = r#""server-name":"","error":"tls: failed to verify certificate: x509: certificate signed by unknown authority"}"#;
+
+/// etcd 3.4's log line (its end) for a badge from a CA it does not trust.
 pub const UNKNOWN_CA_LOG: &str = r#"(error "tls: failed to verify client certificate: x509: certificate signed by unknown authority", ServerName "")"#;
 
 pub struct TestLab {
@@ -116,6 +119,8 @@ pub struct RealEtcd {
     pub log: PathBuf,
     /// The alerts its Go version sends when it refuses a badge.
     pub alerts: GoAlerts,
+    /// The lab's etcd release that logs and alerts like it.
+    pub release: Release,
 }
 
 impl RealEtcd {
@@ -178,6 +183,7 @@ impl RealEtcd {
             peer_url,
             log,
             alerts: GoAlerts::for_go_version(&go),
+            release: Release::for_go_version(&go),
         };
         let client = lab.client(&real.client_url, lab.apiserver_etcd_client());
         let deadline = Instant::now() + StdDuration::from_secs(30);
