@@ -38,7 +38,8 @@ pub mod node_restriction;
 pub mod pod_log;
 pub mod protobuf;
 pub mod rbac;
-pub mod registry;
+/// The resource table lives with the client, which shares it with the scenario runner.
+pub use kubecorp_client::resources as registry;
 pub mod request;
 pub mod server;
 pub mod status;

@@ -19,6 +19,7 @@
 
 pub mod klog;
 pub mod reflector;
+pub mod resources;
 
 use std::error::Error as StdError;
 use std::fmt;

@@ -294,39 +294,11 @@ pub fn node_kubeconfig(
     if crate::kubelet_conf_node(lab).as_deref() == Some(node) {
         return Ok(lab.kubeconfig_path("kubelet.conf"));
     }
-    let dir = lab.root().join("kubelet").join(node);
-    let path = dir.join("kubelet.conf");
-    if path.exists() {
-        return Ok(path);
-    }
-    kubecorp_pki::fs::ensure_dir(&lab.root().join("kubelet"))?;
-    kubecorp_pki::fs::ensure_dir(&dir)?;
-    let ca = lab.load_ca(Authority::Cluster)?;
-    let key = kubecorp_pki::KeyAlgorithm::EcdsaP256.generate()?;
-    let user = format!("system:node:{node}");
-    let shape = kubecorp_pki::issue::Shape {
-        common_name: user.clone(),
-        organizations: vec!["system:nodes".into()],
-        sans: Vec::new(),
-        server_auth: false,
-        client_auth: true,
-    };
-    let cert = ca.issue_now(&shape, &key, clock.now())?;
-    let facts = kubecorp_pki::ClusterFacts::new(node, std::net::IpAddr::from([127, 0, 0, 1]));
-    let config = kubecorp_pki::kubeconfig::Kubeconfig::with_client_cert(
-        &facts.cluster_name,
-        &facts.server_url(),
-        &kubecorp_pki::cert::cert_pem(&ca.cert),
-        &user,
-        &kubecorp_pki::cert::cert_pem(&cert),
-        &kubecorp_pki::keys::private_key_pem(&key)?,
-    );
-    kubecorp_pki::fs::write_atomic(
-        &path,
-        config.to_yaml().as_bytes(),
-        kubecorp_pki::fs::Mode::Secret,
-    )?;
-    Ok(path)
+    Ok(kubecorp_pki::node::worker_kubeconfig(
+        lab,
+        node,
+        clock.now(),
+    )?)
 }
 
 /// How a node registers: kubeadm marks the control-plane node with its role label, and taints

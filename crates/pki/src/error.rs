@@ -56,6 +56,8 @@ pub enum PkiError {
     Sign { what: String, detail: String },
     #[error("invalid --advertise-address `{value}`: expected an IPv4 or IPv6 address")]
     BadAddress { value: String },
+    #[error("{path} holds one CA: there is no rotation to finish (start one with phase: start)")]
+    NoRotation { path: PathBuf },
     #[error("invalid node name `{value}`: {problem}")]
     BadNodeName {
         value: String,

@@ -12,22 +12,30 @@
 //! - [`layout`], [`badge`], [`kubeconfig`], [`fs`]: the lab directory on disk, written atomically
 //!   with private files kept private.
 //! - [`init`], [`expiration`], [`renew`], [`inspect`]: the `pki init` and `certs …` commands.
+//! - [`rotate`]: manual CA rotation (start: old and new trusted; finish: only the new).
+//! - [`csr`]: a certificate signing request, as `openssl req -new` writes it.
+//! - [`import`]: a kubeadm PKI made elsewhere, taken into a lab.
+//! - [`node`]: a worker node's kubelet credential.
 #![forbid(unsafe_code)]
 
 pub mod badge;
 pub mod cert;
+pub mod csr;
 pub mod error;
 pub mod expiration;
 pub mod fault;
 pub mod fs;
+pub mod import;
 pub mod init;
 pub mod inspect;
 pub mod issue;
 pub mod keys;
 pub mod kubeconfig;
 pub mod layout;
+pub mod node;
 pub mod profile;
 pub mod renew;
+pub mod rotate;
 pub mod selfsigned;
 
 pub use error::{PkiError, Result};

@@ -281,7 +281,7 @@ pub struct RotateCa {
     pub authority: kubecorp_pki::Authority,
     /// `start`: make a new CA, trust old + new, re-issue the badges with the new one.
     /// `finish`: trust only the new CA.
-    pub finish: bool,
+    pub phase: kubecorp_pki::rotate::Phase,
 }
 
 /// What a step must show.

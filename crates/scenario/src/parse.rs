@@ -25,6 +25,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 use crate::model::*;
+use kubecorp_client::resources;
 
 /// A YAML value with its place in the file: the raw stage.
 pub type Node = Spanned<Raw>;
@@ -934,7 +935,10 @@ impl Cx {
                     } else {
                         kubecorp_pki::Authority::Etcd
                     },
-                    finish: phase? == "finish",
+                    phase: match phase?.as_str() {
+                        "finish" => kubecorp_pki::rotate::Phase::Finish,
+                        _ => kubecorp_pki::rotate::Phase::Start,
+                    },
                 }))
             }
             _ => None,
@@ -1074,11 +1078,8 @@ impl Cx {
                 let verb = *verb;
                 let resource_node = f.get(verb.name())?;
                 let resource = self.string(resource_node, &f.child(verb.name()))?;
-                if lookup_resource(&resource).is_none() {
-                    let names = kubecorp_apiserver::registry::RESOURCES
-                        .iter()
-                        .filter(|r| !r.virtual_only)
-                        .map(|r| r.name);
+                if resources::lookup(&resource).is_none() {
+                    let names = resources::stored_names();
                     let suggestion = closest(&resource, names.clone());
                     self.error(
                         resource_node,
@@ -1097,7 +1098,7 @@ impl Cx {
                 let namespace = self.opt_string(&f, "namespace");
                 let signer = self.opt_string(&f, "signer");
                 let by_signer = matches!(verb, Verb::Approve | Verb::Deny)
-                    && lookup_resource(&resource)
+                    && resources::lookup(&resource)
                         .is_some_and(|r| r.name == "certificatesigningrequests");
                 if signer.is_some() && (!by_signer || name.is_some()) {
                     self.error(
@@ -1487,15 +1488,6 @@ fn default_lab() -> LabSpec {
         pki: None,
         staff: Staff::ALL,
     }
-}
-
-/// The API resource a kubectl-like verb names: plural, singular or short name.
-pub fn lookup_resource(name: &str) -> Option<&'static kubecorp_apiserver::registry::Resource> {
-    let name = name.to_ascii_lowercase();
-    kubecorp_apiserver::registry::RESOURCES.iter().find(|r| {
-        !r.virtual_only
-            && (r.name == name || r.singular == name || r.short_names.contains(&name.as_str()))
-    })
 }
 
 /// A YAML body as the JSON the apiserver takes.

@@ -1,4 +1,8 @@
 //! The front desk's directory: every kind of object Alice keeps, its group, scope and names.
+//!
+//! One table for both sides of the door: the apiserver serves these resources, and a client
+//! turns kubectl's words (`get csr NAME`, `create pod`) into their paths with [`lookup`],
+//! [`Resource::collection_path`] and [`Resource::item_path`].
 
 /// One REST resource the apiserver serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,6 +263,21 @@ pub const GROUPS: &[&str] = &[
     "authorization.k8s.io",
 ];
 
+/// The stored resource kubectl means by `name`: plural, singular or short name, any case
+/// (`pods`, `pod`, `po`, `csr`). Reviews, which are only ever created, are not among them.
+pub fn lookup(name: &str) -> Option<&'static Resource> {
+    let name = name.to_ascii_lowercase();
+    RESOURCES.iter().find(|r| {
+        !r.virtual_only
+            && (r.name == name || r.singular == name || r.short_names.contains(&name.as_str()))
+    })
+}
+
+/// The plural names of every resource [`lookup`] finds.
+pub fn stored_names() -> impl Iterator<Item = &'static str> + Clone {
+    RESOURCES.iter().filter(|r| !r.virtual_only).map(|r| r.name)
+}
+
 pub fn find(group: &str, version: &str, name: &str) -> Option<&'static Resource> {
     RESOURCES
         .iter()
@@ -301,6 +320,39 @@ impl Resource {
             self.name.to_string()
         } else {
             format!("{}.{}", self.name, self.group)
+        }
+    }
+
+    /// The collection's path: `/api/v1/namespaces/NS/pods`, `/apis/GROUP/v1/NAME` for a
+    /// cluster-scoped one.
+    pub fn collection_path(&self, namespace: &str) -> String {
+        let base = if self.group.is_empty() {
+            format!("/api/{}", self.version)
+        } else {
+            format!("/apis/{}/{}", self.group, self.version)
+        };
+        if self.namespaced {
+            format!("{base}/namespaces/{namespace}/{}", self.name)
+        } else {
+            format!("{base}/{}", self.name)
+        }
+    }
+
+    /// One object's path, or the collection's when no name is given.
+    pub fn item_path(&self, namespace: &str, name: Option<&str>) -> String {
+        match name {
+            Some(n) => format!("{}/{n}", self.collection_path(namespace)),
+            None => self.collection_path(namespace),
+        }
+    }
+
+    /// How kubectl names an object of this kind in its answers: `pod/web`,
+    /// `certificatesigningrequest.certificates.k8s.io/john`.
+    pub fn kubectl_name(&self, name: &str) -> String {
+        if self.group.is_empty() {
+            format!("{}/{name}", self.singular)
+        } else {
+            format!("{}.{}/{name}", self.singular, self.group)
         }
     }
 }

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Compares what the KubeCorp day shows with two builds of `kubecorp`: runs
+# `kubecorp run scenarios/kubecorp-day.yaml --format json` with each binary and diffs the lines
+# after setting aside what differs from run to run (ports, serial numbers, times, the lab
+# directory, durations, uids and resource versions, names the apiserver generates such as csr-XXXXX).
+#
+# An outcome's `also` (raw answer bodies and error texts, which carry random keys and etcd
+# revisions) is left out: its text, its checks and the events are compared.
+#
+# Steps, outcomes, outputs, checks and the step's own events are compared in order. Events of the
+# staff working in the background (the scheduler's watch, kube-proxy's syncs, the apiserver's
+# etcd traffic) arrive in an order and number the run decides, so they are compared as a set of
+# distinct lines.
+#
+# Usage: benches/compare-day-events.sh OLD_BINARY NEW_BINARY [SCENARIO]
+# Exit status 0 when both show the same, 1 otherwise (the differences are printed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+old=${1:?usage: $0 OLD_BINARY NEW_BINARY [SCENARIO]}
+new=${2:?usage: $0 OLD_BINARY NEW_BINARY [SCENARIO]}
+scenario=${3:-scenarios/kubecorp-day.yaml}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export NO_COLOR=1
+
+normalise() {
+  # Ports, serials, times, lab paths and durations vary from run to run.
+  jq -c -S '
+    del(.elapsed_ms, .office, .at, .also)
+    | walk(if type == "object" and has("serial") then .serial = "S" else . end)
+    | walk(if type == "string" then
+        gsub(":[0-9]{4,5}\\b"; ":PORT")
+        | gsub("\\b(?<p>[a-z]+)-[bcdfghjklmnpqrstvwxz2456789]{5}\\b"; "\\(.p)-XXXXX")
+        | gsub("/tmp/kubecorp-scenario-[A-Za-z0-9]+"; "/tmp/LAB")
+        | gsub("[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9:.]+(Z| UTC| \\+0000 UTC)?"; "TIME")
+        | gsub("serial(Number)?[=: ]+\"?[0-9a-fA-F:]+"; "serial S")
+        | gsub("[0-9]+ ms\\b"; "N ms")
+        | gsub("SN=[0-9]+"; "SN=S")
+        | gsub("revision [0-9]+"; "revision N")
+        | gsub("\"id\\\\?\":[0-9]+"; "\"id\":ID")
+        | gsub("(?<k>[SA]KID)=[0-9A-F:]+"; "\\(.k)=ID")
+        | gsub("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"; "UID")
+        | gsub("resourceVersion\\\\?\":\\\\?\"[0-9]+"; "resourceVersion\":\"RV")
+      else . end)
+    # A wait for a binding may see the pod already Running, or still Pending: the race is the
+    # staff'"'"'s, not the runner'"'"'s.
+    | if .type == "outcome" and (.text | type) == "string" then
+        .text |= sub(" \\((Pending|Running)\\)$"; " (PHASE)") else . end'
+}
+
+for side in old new; do
+  bin=${!side}
+  status=0
+  "$bin" run "$scenario" --format json >"$work/$side.raw" || status=$?
+  echo "$side: $bin exited $status, $(wc -l <"$work/$side.raw") lines"
+  normalise <"$work/$side.raw" >"$work/$side.all"
+  # The story in order: everything but the background staff's events.
+  jq -c 'select(.type != "event" or .mine == true)' "$work/$side.all" >"$work/$side.story"
+  # The background, as a set.
+  jq -c 'select(.type == "event" and .mine != true)' "$work/$side.all" | sort -u >"$work/$side.background"
+done
+
+same=0
+if ! diff -u "$work/old.story" "$work/new.story"; then same=1; fi
+if ! diff -u "$work/old.background" "$work/new.background"; then same=1; fi
+if [ "$same" = 0 ]; then
+  echo "same events: $(wc -l <"$work/new.story") story lines, $(wc -l <"$work/new.background") distinct background events"
+fi
+exit "$same"

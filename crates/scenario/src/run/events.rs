@@ -1,0 +1,194 @@
+//! Reading the office's event stream during a step: which events the step's own visitor caused,
+//! and waiting (with a deadline) for the one a check needs.
+//!
+//! The runner holds one broadcast receiver. Waiting awaits it with a timeout, so a step goes on
+//! the moment the guard's line arrives and never later than its deadline.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use kubecorp_trust::Event;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+
+use super::{Caller, Hop, Runner};
+use crate::model::WaitFor;
+
+/// The visitor of one call: whom the step sent, to which door. One test tells the step's own
+/// events from the staff's, for the narration, the diagram and the refusal's reason.
+pub(super) struct Visitor {
+    label: String,
+    serial: Option<String>,
+    door: String,
+}
+
+impl Visitor {
+    pub fn new(caller: &Caller, door: &str) -> Visitor {
+        Visitor {
+            label: caller.label.clone(),
+            serial: caller.identity.as_ref().map(|i| i.serial.clone()),
+            door: door.to_owned(),
+        }
+    }
+
+    /// Whether the visitor caused `e`: the caller logged it, or the door logged it about the
+    /// caller's badge (by serial), or about a caller it could not put a name to.
+    pub fn caused(&self, e: &Event) -> bool {
+        e.from == self.label
+            || (e.to == self.door
+                && match (&e.identity, &self.serial) {
+                    (Some(id), Some(s)) => &id.serial == s,
+                    (None, _) => e.from.parse::<SocketAddr>().is_ok(),
+                    _ => false,
+                })
+    }
+
+    /// Whether `e` is the door turning this visitor away.
+    pub fn refused_at_door(&self, e: &Event) -> bool {
+        !e.allowed && e.to == self.door && self.caused(e)
+    }
+}
+
+/// Whether `e` is the event a `wait: {event: …}` step asks for.
+pub(super) fn awaited(condition: &WaitFor, e: &Event) -> bool {
+    let WaitFor::Event {
+        from,
+        to,
+        allowed,
+        contains,
+    } = condition
+    else {
+        return false;
+    };
+    from.as_deref().is_none_or(|f| e.from == f)
+        && to.as_deref().is_none_or(|t| e.to == t)
+        && allowed.is_none_or(|a| e.allowed == a)
+        && contains.as_deref().is_none_or(|c| {
+            [&e.detail, &e.server_log, &e.client_text]
+                .iter()
+                .any(|t| t.as_deref().is_some_and(|t| t.contains(c)))
+        })
+}
+
+impl Runner<'_> {
+    /// Events that arrived since the last call, without waiting.
+    pub(super) fn drain(&mut self) -> Vec<Event> {
+        let mut out = std::mem::take(&mut self.pending);
+        out.extend(self.queued());
+        out
+    }
+
+    /// What the receiver holds right now.
+    fn queued(&mut self) -> Vec<Event> {
+        let mut out = Vec::new();
+        loop {
+            match self.rx.try_recv() {
+                Ok(e) => out.push(e),
+                Err(TryRecvError::Lagged(_)) => continue,
+                Err(_) => break,
+            }
+        }
+        out
+    }
+
+    /// Waits until `deadline` for the next event; returns it with any others already queued
+    /// (nothing when the deadline passed first).
+    pub(super) async fn next_events(&mut self, deadline: Instant) -> Vec<Event> {
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, self.rx.recv()).await {
+                Ok(Ok(e)) => {
+                    let mut out = vec![e];
+                    out.extend(self.queued());
+                    return out;
+                }
+                Ok(Err(RecvError::Lagged(_))) => continue,
+                // The runner holds a sender, so the stream never closes while it runs.
+                Ok(Err(RecvError::Closed)) | Err(_) => return Vec::new(),
+            }
+        }
+    }
+
+    /// Every event until `deadline`.
+    pub(super) async fn events_until(&mut self, deadline: Instant) -> Vec<Event> {
+        let mut out = Vec::new();
+        while Instant::now() < deadline {
+            out.extend(self.next_events(deadline).await);
+        }
+        out
+    }
+
+    /// Adds new events to `events`, waiting up to `grace` for them to satisfy `until`.
+    pub(super) async fn drain_until(
+        &mut self,
+        mut events: Vec<Event>,
+        grace: Duration,
+        until: impl Fn(&[Event]) -> bool,
+    ) -> Vec<Event> {
+        let deadline = Instant::now() + grace;
+        events.extend(self.drain());
+        while !until(&events) && Instant::now() < deadline {
+            events.extend(self.next_events(deadline).await);
+        }
+        events
+    }
+
+    /// The door's refusal of `visitor`, waiting up to `grace` for the guard to log it. The
+    /// events read meanwhile stay for the step's narration.
+    pub(super) async fn door_refusal(
+        &mut self,
+        visitor: &Visitor,
+        grace: Duration,
+    ) -> Option<Event> {
+        let deadline = Instant::now() + grace;
+        let queued = self.queued();
+        self.pending.extend(queued);
+        loop {
+            if let Some(e) = self.pending.iter().find(|e| visitor.refused_at_door(e)) {
+                return Some(e.clone());
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            let more = self.next_events(deadline).await;
+            self.pending.extend(more);
+        }
+    }
+
+    /// Someone else refused during the step (a member of staff at Alice's door, Alice at
+    /// etcd's): hops worth drawing, once each. The door's own event is drawn; the caller's
+    /// side of the same refusal only when the door said nothing (the caller refused the door).
+    pub(super) fn draw_refusals(&mut self, events: &[Event], visitor: Option<&Visitor>) {
+        let refused: Vec<&Event> = events
+            .iter()
+            .filter(|e| !e.allowed && !visitor.is_some_and(|v| v.caused(e)))
+            .collect();
+        let mut drawn = HashSet::new();
+        let by_door = |e: &&Event| e.log_owner() == e.to;
+        let doors: Vec<&Event> = refused.iter().copied().filter(by_door).collect();
+        let callers = refused
+            .iter()
+            .copied()
+            .filter(|e| !by_door(e) && !doors.iter().any(|d| d.to == e.to && d.stage == e.stage));
+        for e in doors.iter().copied().chain(callers) {
+            let from = match (&e.identity, e.from.parse::<SocketAddr>()) {
+                (Some(id), Ok(_)) => id.cn.clone(),
+                _ => e.from.clone(),
+            };
+            if !drawn.insert((from.clone(), e.to.clone(), e.stage)) {
+                continue;
+            }
+            self.hops.push(Hop::Call {
+                from,
+                to: e.to.clone(),
+                what: e.detail.clone().unwrap_or_else(|| e.stage.to_string()),
+                reply: format!(
+                    "✗ {}{}",
+                    e.stage,
+                    e.verdict.map(|v| format!(" ({v})")).unwrap_or_default()
+                ),
+                ok: false,
+            });
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! What each step does, in one line for the room: who shows which badge to which door and asks
+//! what, what a wait waits for, which fault breaks which badge.
+
+use super::Caller;
+use crate::model::{Call, Component, CsrSpec, Request, WaitFor};
+
+/// The names `kubeadm certs renew` accepts (besides `all`): never a CA, `sa`, kubelet.conf or
+/// kube-proxy's credential.
+const KUBEADM_RENEWS: &[&str] = &[
+    "admin.conf",
+    "apiserver",
+    "apiserver-etcd-client",
+    "apiserver-kubelet-client",
+    "controller-manager.conf",
+    "etcd-healthcheck-client",
+    "etcd-peer",
+    "etcd-server",
+    "front-proxy-client",
+    "scheduler.conf",
+    "super-admin.conf",
+];
+
+pub(super) fn request(request: &Request, caller: &Caller) -> String {
+    let badge = match &caller.identity {
+        Some(id) => format!("shows the badge {id}"),
+        None if caller.cert.is_some() => "shows a badge that cannot be read".into(),
+        None => "shows no badge".into(),
+    };
+    let what = match &request.call {
+        Call::Raw { method, path, .. } => format!("{method} {path}"),
+        Call::Verb {
+            verb,
+            resource,
+            name,
+            namespace,
+            ..
+        } => format!(
+            "{} {resource}{}{}",
+            verb.name(),
+            name.as_ref().map(|n| format!(" {n}")).unwrap_or_default(),
+            namespace
+                .as_ref()
+                .map(|n| format!(" -n {n}"))
+                .unwrap_or_default()
+        ),
+    };
+    let door = match (request.to, &request.node) {
+        (Component::Kubelet, Some(node)) => format!("the kubelet on {node}"),
+        (to, _) => to.name().to_owned(),
+    };
+    format!("{} {badge} to {door} and asks: {what}", caller.label)
+}
+
+pub(super) fn csr(csr: &CsrSpec, caller: &Caller) -> String {
+    format!(
+        "{} makes a key and asks the Founder for a badge: CSR {} for CN={}{} ({}{}), sent by {}",
+        csr.identity,
+        csr.name,
+        csr.cn,
+        csr.groups
+            .iter()
+            .map(|g| format!(", O={g}"))
+            .collect::<String>(),
+        csr.signer,
+        csr.expiration_seconds
+            .map(|s| format!(", expirationSeconds {s}"))
+            .unwrap_or_default(),
+        caller.label
+    )
+}
+
+pub(super) fn wait(condition: &WaitFor) -> String {
+    match condition {
+        WaitFor::PodBound { namespace, name } => {
+            format!("wait for the scheduler (Bob) to bind pod {namespace}/{name} to a node")
+        }
+        WaitFor::PodRunning { namespace, name } => {
+            format!("wait for a kubelet to report pod {namespace}/{name} Running")
+        }
+        WaitFor::NodeReady { name } => format!("wait for node {name} to be Ready"),
+        WaitFor::Endpoints { namespace, name } => {
+            format!("wait for endpoints {namespace}/{name} to list an address")
+        }
+        WaitFor::Field {
+            path,
+            field,
+            equals,
+        } => format!(
+            "wait for {field} of {path}{}",
+            equals
+                .as_ref()
+                .map(|e| format!(" to be {e}"))
+                .unwrap_or_else(|| " to be set".into())
+        ),
+        WaitFor::Event { from, to, .. } => format!(
+            "wait for an event{}{}",
+            from.as_ref()
+                .map(|f| format!(" from {f}"))
+                .unwrap_or_default(),
+            to.as_ref().map(|t| format!(" to {t}")).unwrap_or_default()
+        ),
+    }
+}
+
+pub(super) fn renew(target: &str) -> String {
+    if KUBEADM_RENEWS.contains(&target) {
+        format!("the Founder renews {target} (kubeadm certs renew {target})")
+    } else {
+        format!("the Founder renews {target} (kubecorp certs renew {target}; `kubeadm certs renew` has no such name)")
+    }
+}
+
+pub(super) fn fault_words(fault: &str) -> &'static str {
+    kubecorp_pki::fault::FAULTS
+        .iter()
+        .find(|(n, _)| *n == fault)
+        .map_or("", |(_, w)| w)
+}

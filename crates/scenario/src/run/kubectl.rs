@@ -1,0 +1,311 @@
+//! The kubectl-like verbs (`get`, `create`, `apply`, `approve`, `deny`, `delete`) and raw calls
+//! to Alice, turned into the HTTP requests kubectl sends and read back as kubectl would print
+//! them.
+
+use http::Method;
+use kubecorp_client::{resources, ClientError, KubeClient, Phase, Reply};
+use kubecorp_trust::Stage;
+use serde_json::{json, Value};
+
+use super::request::http_method;
+use super::{Caller, Runner, StepError};
+use crate::expect::Outcome;
+use crate::model::{Call, Verb};
+
+impl Runner<'_> {
+    /// A kubectl-like call (or a raw one) to the apiserver.
+    pub(super) async fn api_call(
+        &mut self,
+        client: &KubeClient,
+        call: &Call,
+        caller: &Caller,
+    ) -> Result<(String, Outcome), StepError> {
+        if let Call::Verb {
+            verb,
+            resource,
+            name: None,
+            signer: Some(signer),
+            ..
+        } = call
+        {
+            return Box::pin(self.decide_pending(client, *verb, resource, signer, caller)).await;
+        }
+        let (method, path, body, success_text) = match call {
+            Call::Raw { method, path, body } => {
+                (http_method(method)?, path.clone(), body.clone(), None)
+            }
+            Call::Verb {
+                verb,
+                resource,
+                name,
+                namespace,
+                body,
+                ..
+            } => {
+                let r = resources::lookup(resource).ok_or_else(|| StepError::UnknownResource {
+                    resource: resource.clone(),
+                })?;
+                let body_ns = body
+                    .as_ref()
+                    .and_then(|b| b["metadata"]["namespace"].as_str())
+                    .map(str::to_owned);
+                let ns = namespace
+                    .clone()
+                    .or(body_ns)
+                    .unwrap_or_else(|| "default".into());
+                let name = name.clone().or_else(|| {
+                    body.as_ref()
+                        .and_then(|b| b["metadata"]["name"].as_str())
+                        .map(str::to_owned)
+                });
+                let collection = r.collection_path(&ns);
+                let item = r.item_path(&ns, name.as_deref());
+                let named = |word: &str| {
+                    Some(format!(
+                        "{} {word}",
+                        r.kubectl_name(name.as_deref().unwrap_or_default())
+                    ))
+                };
+                match verb {
+                    Verb::Get => (Method::GET, item, None, None),
+                    Verb::Create => (Method::POST, collection, body.clone(), named("created")),
+                    Verb::Apply => {
+                        // kubectl apply: create, or replace what is there.
+                        let first = client
+                            .send(
+                                Method::POST,
+                                &collection,
+                                body.as_ref().map(|b| b.to_string().into_bytes()),
+                                "application/json",
+                            )
+                            .await;
+                        match first {
+                            Ok(reply) if reply.code == 409 => {
+                                let current = client.get(&item).await.ok();
+                                let mut body = body.clone().unwrap_or(Value::Null);
+                                if let Some(rv) = current
+                                    .as_ref()
+                                    .map(|c| c["metadata"]["resourceVersion"].clone())
+                                {
+                                    body["metadata"]["resourceVersion"] = rv;
+                                }
+                                (Method::PUT, item, Some(body), named("configured"))
+                            }
+                            other => {
+                                let what = format!("POST {collection}");
+                                let outcome = self
+                                    .api_outcome(client, &what, other, named("created"), caller)
+                                    .await;
+                                return Ok((what, outcome));
+                            }
+                        }
+                    }
+                    Verb::Approve | Verb::Deny => {
+                        let current = match client.send(Method::GET, &item, None, "").await {
+                            Ok(reply) if (200..300).contains(&reply.code) => reply.json(),
+                            other => {
+                                let what = format!("GET {item}");
+                                let outcome =
+                                    self.api_outcome(client, &what, other, None, caller).await;
+                                return Ok((what, outcome));
+                            }
+                        };
+                        let word = if *verb == Verb::Approve {
+                            "approved"
+                        } else {
+                            "denied"
+                        };
+                        let updated = self.decided(current, *verb);
+                        (
+                            Method::PUT,
+                            format!("{item}/approval"),
+                            Some(updated),
+                            named(word),
+                        )
+                    }
+                    Verb::Delete => (Method::DELETE, item, None, named("deleted")),
+                }
+            }
+        };
+        let what = format!("{method} {path}");
+        let reply = client
+            .send(
+                method,
+                &path,
+                body.map(|b| b.to_string().into_bytes()),
+                "application/json",
+            )
+            .await;
+        let outcome = self
+            .api_outcome(client, &what, reply, success_text, caller)
+            .await;
+        Ok((what, outcome))
+    }
+
+    /// A CSR with the condition `kubectl certificate approve` (or `deny`) adds.
+    fn decided(&self, mut csr: Value, verb: Verb) -> Value {
+        let (kind, reason, word) = if verb == Verb::Approve {
+            ("Approved", "KubectlApprove", "approved")
+        } else {
+            ("Denied", "KubectlDeny", "denied")
+        };
+        let condition = json!({
+            "type": kind,
+            "status": "True",
+            "reason": reason,
+            "message": format!("This CSR was {word} by kubectl certificate {}.", verb.name()),
+            "lastUpdateTime": kubecorp_trust::go_time(self.clock.now()),
+        });
+        match csr["status"]["conditions"].as_array_mut() {
+            Some(list) => list.push(condition),
+            None => csr["status"]["conditions"] = json!([condition]),
+        }
+        csr
+    }
+
+    /// `kubectl certificate approve` (or deny) for every Pending CSR of `signer`, as an admin
+    /// does after `kubectl get csr`.
+    async fn decide_pending(
+        &mut self,
+        client: &KubeClient,
+        verb: Verb,
+        resource: &str,
+        signer: &str,
+        caller: &Caller,
+    ) -> Result<(String, Outcome), StepError> {
+        let list = "/apis/certificates.k8s.io/v1/certificatesigningrequests";
+        let reply = client.send(Method::GET, list, None, "").await;
+        let items = match reply {
+            Ok(r) if (200..300).contains(&r.code) => {
+                r.json()["items"].as_array().cloned().unwrap_or_default()
+            }
+            other => {
+                let what = format!("GET {list}");
+                let outcome = self.api_outcome(client, &what, other, None, caller).await;
+                return Ok((what, outcome));
+            }
+        };
+        let pending: Vec<String> = items
+            .iter()
+            .filter(|c| c["spec"]["signerName"] == signer)
+            .filter(|c| {
+                c["status"]["conditions"]
+                    .as_array()
+                    .is_none_or(|l| l.is_empty())
+            })
+            .filter_map(|c| c["metadata"]["name"].as_str().map(str::to_owned))
+            .collect();
+        let mut texts = Vec::new();
+        let mut last = None;
+        for name in pending {
+            let call = Call::Verb {
+                verb,
+                resource: resource.to_owned(),
+                name: Some(name),
+                namespace: None,
+                body: None,
+                signer: None,
+            };
+            let (what, outcome) = Box::pin(self.api_call(client, &call, caller)).await?;
+            texts.push(outcome.text.clone());
+            let failed = !outcome.allowed;
+            last = Some((what, outcome));
+            if failed {
+                break;
+            }
+        }
+        let Some((what, mut outcome)) = last else {
+            return Ok((
+                format!("{} pending {signer} CSRs", verb.name()),
+                Outcome {
+                    text: "No resources found".into(),
+                    stage: Some(Stage::Request),
+                    ..Outcome::default()
+                },
+            ));
+        };
+        outcome.text = texts.join("\n");
+        Ok((what, outcome))
+    }
+
+    /// What Alice's answer (or the failure to get one) comes to, as kubectl prints it.
+    pub(super) async fn api_outcome(
+        &mut self,
+        client: &KubeClient,
+        what: &str,
+        reply: Result<Reply, ClientError>,
+        success_text: Option<String>,
+        caller: &Caller,
+    ) -> Outcome {
+        let mut outcome = Outcome::default();
+        match reply {
+            Ok(reply) if (200..300).contains(&reply.code) => {
+                outcome.allowed = true;
+                outcome.status = Some(reply.code);
+                outcome.stage = Some(Stage::Request);
+                outcome.text =
+                    success_text.unwrap_or_else(|| summarize(&reply.json(), &reply.text()));
+                outcome.also.push(reply.text());
+            }
+            Ok(reply) => {
+                let err = client.status_error(what.to_owned(), &reply);
+                outcome.status = Some(reply.code);
+                outcome.stage = Some(match reply.code {
+                    401 => Stage::Authn,
+                    403 => Stage::Authz,
+                    _ => Stage::Request,
+                });
+                outcome.text = err.kubectl_text();
+                outcome.also = vec![err.text(), reply.text()];
+                if reply.code == 403 {
+                    outcome.explanation = Some(
+                        "the badge is genuine, but no RBAC rule lets this user do this".into(),
+                    );
+                    outcome.hint = Some("grant it with a RoleBinding or ClusterRoleBinding (kubectl create rolebinding NAME --clusterrole=view --user=USER)".into());
+                }
+                if reply.code == 401 || reply.code == 403 {
+                    self.refusal_from_events(&mut outcome, caller, "apiserver")
+                        .await;
+                }
+            }
+            Err(e) => {
+                outcome.stage = Some(match e.phase() {
+                    Some(Phase::Connect) => Stage::Tcp,
+                    Some(Phase::TlsHandshake) => Stage::Tls,
+                    _ => Stage::Request,
+                });
+                outcome.text = e.kubectl_text();
+                outcome.also = vec![e.text(), e.to_string()];
+                if let ClientError::Transport {
+                    verdict: Some(v), ..
+                } = &e
+                {
+                    outcome.verdict = Some(v.kind);
+                    outcome.explanation = Some(v.explanation.clone());
+                    outcome.hint = Some(v.hint.clone());
+                }
+                self.refusal_from_events(&mut outcome, caller, "apiserver")
+                    .await;
+            }
+        }
+        outcome
+    }
+}
+
+/// A short text for a successful answer: names for a list, `kind/name` for one object.
+fn summarize(value: &Value, raw: &str) -> String {
+    if let Some(items) = value["items"].as_array() {
+        if items.is_empty() {
+            return "No resources found".into();
+        }
+        return items
+            .iter()
+            .filter_map(|i| i["metadata"]["name"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
+    }
+    if let (Some(kind), Some(name)) = (value["kind"].as_str(), value["metadata"]["name"].as_str()) {
+        return format!("{}/{name}", kind.to_ascii_lowercase());
+    }
+    raw.trim_end().to_owned()
+}

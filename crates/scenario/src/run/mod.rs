@@ -1,0 +1,556 @@
+//! The runner: builds a private office for one scenario and plays its steps in it.
+//!
+//! Each run gets its own lab directory and ephemeral loopback ports, so any number of runs go
+//! side by side. Requests are real mutual-TLS calls with the badge the step names; what the
+//! guards decided is read from the office's event stream, so a check on `stage: tls` or
+//! `verdict: expired` asserts what etcd or the apiserver actually concluded, not a guess.
+//!
+//! An [`Observer`] sees every step, event and check as it happens: the CLI narrates them for a
+//! room or prints JSON lines; tests pass [`Quiet`].
+//!
+//! # Layout
+//!
+//! This file holds the runner, the dispatch of each step and the judging of what it showed.
+//! One file per job:
+//!
+//! - [`caller`]: who is calling, with which badge, and the clients that dial Alice.
+//! - [`request`]: requests to etcd, the scheduler and the kubelets, and refusals read back.
+//! - [`kubectl`]: kubectl-like verbs and raw calls to Alice.
+//! - [`csr`]: a key and a CSR submitted, and the signed badge collected.
+//! - [`wait`]: waiting for the staff (an object's state, or an event).
+//! - [`command`]: `run:` steps, real tools in the lab directory.
+//! - [`substitute`]: `{{…}}` in commands.
+//! - [`headline`]: each step in one line for the room.
+//! - [`events`]: the event stream: which events are the step's own, waiting for one.
+//! - [`lab`]: the PKI a run starts with.
+//! - [`error`]: why a step could not run.
+
+mod caller;
+mod command;
+mod csr;
+mod error;
+mod events;
+mod headline;
+mod kubectl;
+mod lab;
+mod request;
+mod substitute;
+mod wait;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use kubecorp_office::{Office, OfficeOptions};
+use kubecorp_pki::Lab;
+use kubecorp_trust::{Event, Events, LabClock};
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+use crate::expect::{check, check_log, log_matches, Check, Outcome};
+use crate::model::*;
+use caller::{Caller, Made};
+pub use error::{LabError, StepError};
+use events::Visitor;
+
+/// How many past events a `wait` for an event looks back on.
+const RECENT: usize = 5_000;
+
+/// How long a server may take to log a refusal after the caller saw it.
+const LOG_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How a scenario is run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Use this PKI (kubeadm layout) instead of the scenario's own or a fresh one.
+    pub pki: Option<PathBuf>,
+    /// Under CI a missing outside tool (kubectl, openssl, curl) fails its step instead of
+    /// skipping it.
+    pub ci: bool,
+}
+
+/// Sees a run as it happens.
+pub trait Observer: Send {
+    /// The office is open.
+    fn opened(&mut self, _scenario: &Scenario, _office: &OfficeInfo) {}
+    /// About to play `step` (the CLI's `--step` waits for Enter here).
+    fn before_step(&mut self, _step: &Step) {}
+    /// What the step does, in one line for the room.
+    fn step(&mut self, _step: &Step, _headline: &str) {}
+    /// An event from the stream; `mine` when the step's own visitor caused it.
+    fn event(&mut self, _event: &Event, _mine: bool) {}
+    /// A command's output, or an answer's body worth showing.
+    fn output(&mut self, _text: &str) {}
+    /// What the step came to (shown with its explanation when it was a refusal).
+    fn outcome(&mut self, _step: &Step, _outcome: &Outcome) {}
+    fn check(&mut self, _check: &Check) {}
+}
+
+/// An observer that ignores everything.
+pub struct Quiet;
+impl Observer for Quiet {}
+
+/// Where the office of a run listens.
+#[derive(Debug, Clone, Serialize)]
+pub struct OfficeInfo {
+    pub dir: PathBuf,
+    pub apiserver: String,
+    pub etcd: String,
+}
+
+/// One hop of the story, for the report's sequence diagram.
+#[derive(Debug, Clone, Serialize)]
+pub enum Hop {
+    Call {
+        from: String,
+        to: String,
+        what: String,
+        reply: String,
+        ok: bool,
+    },
+    Note {
+        text: String,
+    },
+}
+
+/// Everything a run produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioResult {
+    pub file: PathBuf,
+    pub title: String,
+    pub checks: Vec<Check>,
+    pub hops: Vec<Hop>,
+    /// Wall-clock time of the whole run, office included.
+    pub elapsed: std::time::Duration,
+}
+
+impl ScenarioResult {
+    /// Whether every check passed (skipped ones do not fail a run).
+    pub fn passed(&self) -> bool {
+        self.checks.iter().all(|c| c.passed)
+    }
+
+    pub fn failures(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| !c.passed)
+    }
+}
+
+struct Runner<'o> {
+    office: Office,
+    lab: Lab,
+    dir: PathBuf,
+    clock: LabClock,
+    events: Events,
+    rx: broadcast::Receiver<Event>,
+    made: HashMap<String, Made>,
+    /// Events read from the stream but not yet handed to the step (see [`Runner::drain`]).
+    pending: Vec<Event>,
+    /// Events since the last `wait` for an event (at most [`RECENT`]): waiting for one that
+    /// already happened is over at once.
+    recent: Vec<Event>,
+    /// Set once a step is skipped (a missing outside tool): the rest is skipped too.
+    skipping: Option<String>,
+    key_algorithm: kubecorp_pki::KeyAlgorithm,
+    opts: RunOptions,
+    checks: Vec<Check>,
+    hops: Vec<Hop>,
+    /// The chapter file of the step being played, if it came from one.
+    chapter: Option<PathBuf>,
+    observer: &'o mut dyn Observer,
+}
+
+/// Plays `scenario` in a fresh office and returns its checks.
+pub async fn run(
+    scenario: &Scenario,
+    opts: &RunOptions,
+    observer: &mut dyn Observer,
+) -> ScenarioResult {
+    let started = Instant::now();
+    let mut result = ScenarioResult {
+        file: scenario.file.clone(),
+        title: scenario.title.clone(),
+        checks: Vec::new(),
+        hops: Vec::new(),
+        elapsed: std::time::Duration::ZERO,
+    };
+    let tmp = match tempfile::Builder::new()
+        .prefix("kubecorp-scenario-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .tempdir()
+    {
+        Ok(t) => t,
+        Err(e) => {
+            let e = LabError::TempDir(e);
+            result
+                .checks
+                .push(Check::failed_to_run(0, 1, e.to_string()));
+            return result;
+        }
+    };
+    let dir = tmp.path().join("lab");
+    let clock = match scenario.lab.clock {
+        Some(t) => LabClock::fixed(t),
+        None => LabClock::real(),
+    };
+    let events = Events::new();
+    let rx = events.subscribe();
+    let (office, note) = match open(scenario, opts, &dir, &clock, &events).await {
+        Ok(opened) => opened,
+        Err(e) => {
+            result
+                .checks
+                .push(Check::failed_to_run(0, 1, e.to_string()));
+            return result;
+        }
+    };
+    observer.opened(
+        scenario,
+        &OfficeInfo {
+            dir: dir.clone(),
+            apiserver: office.apiserver_url(),
+            etcd: office.etcd_url.clone(),
+        },
+    );
+    if let Some(note) = note {
+        observer.output(&note);
+    }
+    let mut runner = Runner {
+        office,
+        lab: Lab::new(&dir),
+        dir,
+        clock,
+        events,
+        rx,
+        made: HashMap::new(),
+        pending: Vec::new(),
+        recent: Vec::new(),
+        skipping: None,
+        key_algorithm: scenario.lab.key_algorithm,
+        opts: opts.clone(),
+        checks: Vec::new(),
+        hops: Vec::new(),
+        chapter: None,
+        observer,
+    };
+    for step in &scenario.steps {
+        runner.chapter.clone_from(&step.file);
+        if let Some(why) = &runner.skipping {
+            // Later steps may need what the skipped one would have done.
+            let c = Check::skipped(step.index, step.line, "step", why.clone());
+            runner.record(c);
+            continue;
+        }
+        runner.observer.before_step(step);
+        if let Err(e) = runner.step(step).await {
+            let c = Check::failed_to_run(step.index, step.line, e.to_string());
+            runner.record(c);
+            break;
+        }
+    }
+    let Runner {
+        office,
+        checks,
+        hops,
+        ..
+    } = runner;
+    office.shutdown().await;
+    result.checks = checks;
+    result.hops = hops;
+    result.elapsed = started.elapsed();
+    result
+}
+
+/// The scenario's PKI in `dir`, and its office open; with a note when the lab clock had to move.
+async fn open(
+    scenario: &Scenario,
+    opts: &RunOptions,
+    dir: &std::path::Path,
+    clock: &LabClock,
+    events: &Events,
+) -> Result<(Office, Option<String>), LabError> {
+    let pki = opts.pki.clone().or_else(|| {
+        scenario.lab.pki.as_ref().map(|p| {
+            // A relative path in a scenario is relative to the scenario file.
+            match scenario.file.parent() {
+                Some(base) if p.is_relative() => base.join(p),
+                _ => p.clone(),
+            }
+        })
+    });
+    let note = lab::prepare_pki(dir, pki.as_deref(), scenario, clock)?;
+    let office = Office::start(OfficeOptions {
+        nodes: scenario.lab.nodes.clone(),
+        rotate_server_certificates: scenario.lab.rotate_server_certificates,
+        staff: scenario.lab.staff,
+        clock: clock.clone(),
+        events: events.clone(),
+        ..OfficeOptions::ephemeral(dir)
+    })
+    .await?;
+    Ok((office, note))
+}
+
+impl Runner<'_> {
+    fn record(&mut self, mut c: Check) {
+        if c.file.is_none() {
+            c.file.clone_from(&self.chapter);
+        }
+        self.observer.check(&c);
+        self.checks.push(c);
+    }
+
+    fn note(&mut self, text: String) {
+        self.hops.push(Hop::Note { text });
+    }
+
+    async fn step(&mut self, step: &Step) -> Result<(), StepError> {
+        // Whatever happened between steps (background staff) is shown, not judged.
+        for e in self.drain() {
+            self.observer.event(&e, false);
+            self.recent.push(e);
+        }
+        match &step.action {
+            Action::Say => {
+                let text = step.say.clone().unwrap_or_default();
+                self.observer.step(step, &text);
+            }
+            Action::Request(request) => {
+                let caller = self.caller(&request.who)?;
+                self.observer
+                    .step(step, &headline::request(request, &caller));
+                let (what, outcome) = self.request(request, &caller).await?;
+                self.finish_call(step, &caller, request.to.name(), &what, outcome)
+                    .await;
+            }
+            Action::Csr(csr) => {
+                let caller = self.caller(&csr.who)?;
+                self.observer.step(step, &headline::csr(csr, &caller));
+                let outcome = self.csr(csr, &caller).await?;
+                let what = format!("create CSR {}", csr.name);
+                self.finish_call(step, &caller, "apiserver", &what, outcome)
+                    .await;
+            }
+            Action::Certificate { csr, identity } => {
+                self.observer.step(
+                    step,
+                    &format!("{identity} collects the signed badge from CSR {csr}"),
+                );
+                let outcome = self.certificate(csr, identity).await?;
+                let caller = self.caller(&Who::Kubeconfig("admin.conf".into()))?;
+                let what = format!("get CSR {csr} status.certificate");
+                self.finish_call(step, &caller, "apiserver", &what, outcome)
+                    .await;
+            }
+            Action::Run(cmd) => {
+                let command = self.substitute(&cmd.command)?;
+                self.observer.step(step, &format!("$ {command}"));
+                self.note(format!("$ {}", cmd.command));
+                let program = command.split_whitespace().next().unwrap_or_default();
+                if !command::on_path(program) {
+                    let why = format!("{program} is not installed");
+                    if self.opts.ci {
+                        return Err(StepError::MissingToolUnderCi { why });
+                    }
+                    self.record(Check::skipped(step.index, step.line, "run", why.clone()));
+                    self.skipping = Some(format!("an earlier step was skipped: {why}"));
+                    return Ok(());
+                }
+                let outcome = self.run_command(&command, cmd.timeout).await?;
+                self.observer.output(&outcome.text);
+                let events = self.drain();
+                self.judge(step, &outcome, events, None).await;
+            }
+            Action::Wait(wait) => {
+                let headline = headline::wait(&wait.condition);
+                self.observer.step(step, &headline);
+                let (outcome, mut events) = self.wait(wait).await?;
+                let end = if outcome.allowed { "done" } else { "timed out" };
+                self.note(format!("{headline}: {end}"));
+                events.extend(self.drain());
+                self.judge(step, &outcome, events, None).await;
+                if let WaitFor::Event { .. } = wait.condition {
+                    // What this wait saw is used up: the next one waits for something new.
+                    self.recent.clear();
+                }
+            }
+            Action::Break { fault, target } => {
+                let headline = format!("break {target}: {}", headline::fault_words(fault));
+                self.observer.step(step, &headline);
+                let line =
+                    kubecorp_pki::fault::inflict(&self.lab, fault, target, self.clock.now())?;
+                self.observer.output(&line);
+                self.note(format!("break {fault} {target}"));
+            }
+            Action::Undo { target } => {
+                self.observer
+                    .step(step, &format!("put {target} back from its backup"));
+                let line = kubecorp_pki::fault::undo(&self.lab, target)?;
+                self.observer.output(&line);
+                self.note(format!("undo {target}"));
+            }
+            Action::Renew { target } => {
+                self.observer.step(step, &headline::renew(target));
+                let renewed = kubecorp_pki::renew::renew(&self.lab, target, self.clock.now())?;
+                for r in renewed {
+                    if let Some(w) = r.warning {
+                        self.observer.output(&w);
+                    }
+                    self.observer.output(&r.line);
+                }
+                self.note(format!("renew {target}"));
+            }
+            Action::Clock(clock) => self.move_clock(step, *clock),
+            Action::RotateCa(rotate) => {
+                use kubecorp_pki::rotate::Phase;
+                let name = rotate.authority.name();
+                let what = match rotate.phase {
+                    Phase::Finish => "finish (trust only the new CA)",
+                    Phase::Start => "start (a new CA, trusted alongside the old one)",
+                };
+                self.observer
+                    .step(step, &format!("CA rotation of {name}: {what}"));
+                let line = kubecorp_pki::rotate::rotate_ca(
+                    &self.lab,
+                    rotate.authority,
+                    rotate.phase,
+                    self.clock.now(),
+                    &[self.dir.clone(), self.dir.join("users")],
+                )?;
+                self.observer.output(&line);
+                self.note(format!("rotate {name} CA: {}", rotate.phase.name()));
+            }
+        }
+        Ok(())
+    }
+
+    fn move_clock(&mut self, step: &Step, how: ClockMove) {
+        let go_time = kubecorp_trust::go_time;
+        match how {
+            ClockMove::Advance(by) => {
+                self.clock.advance(by);
+                let text = format!(
+                    "time passes: {} later, the lab clock reads {}",
+                    format_duration(by),
+                    go_time(self.clock.now())
+                );
+                self.observer.step(step, &text);
+                self.note(format!("clock +{}", format_duration(by)));
+            }
+            ClockMove::Chapter(time_of_day) => {
+                let now = self.clock.now();
+                let mut at = now.replace_time(time_of_day);
+                if at < now {
+                    at += time::Duration::days(1);
+                }
+                if self.clock.is_fixed() && at > now {
+                    self.clock.set(at);
+                    let text = format!(
+                        "the story moves on to {:02}:{:02}: the lab clock reads {}",
+                        at.hour(),
+                        at.minute(),
+                        go_time(at)
+                    );
+                    self.observer.step(step, &text);
+                    self.note(format!("clock = {}", go_time(at)));
+                } else {
+                    let text = format!("a new chapter: the lab clock reads {}", go_time(now));
+                    self.observer.step(step, &text);
+                }
+            }
+            ClockMove::Set(at) => {
+                self.clock.set(at);
+                let text = format!("the lab clock is set to {}", go_time(at));
+                self.observer.step(step, &text);
+                self.note(format!("clock = {}", go_time(at)));
+            }
+        }
+    }
+
+    /// Events, outcome, hop and checks for a call.
+    async fn finish_call(
+        &mut self,
+        step: &Step,
+        caller: &Caller,
+        to: &str,
+        what: &str,
+        outcome: Outcome,
+    ) {
+        let events = self.drain();
+        let reply = if outcome.allowed {
+            outcome
+                .status
+                .map_or_else(|| "✓".to_owned(), |s| format!("✓ {s}"))
+        } else {
+            format!(
+                "✗ {}{}",
+                outcome.status.map(|s| format!("{s} ")).unwrap_or_default(),
+                outcome.stage.map(|s| s.to_string()).unwrap_or_default()
+            )
+        };
+        self.hops.push(Hop::Call {
+            from: caller.label.clone(),
+            to: to.to_owned(),
+            what: what.to_owned(),
+            reply,
+            ok: outcome.allowed,
+        });
+        let visitor = Visitor::new(caller, to);
+        self.judge(step, &outcome, events, Some(&visitor)).await;
+    }
+
+    /// Shows the step's events and outcome, and checks them against `expect` (or, with no
+    /// `expect`, that the step simply worked).
+    async fn judge(
+        &mut self,
+        step: &Step,
+        outcome: &Outcome,
+        events: Vec<Event>,
+        visitor: Option<&Visitor>,
+    ) {
+        let logs = step
+            .expect
+            .as_ref()
+            .map(|e| e.logs.clone())
+            .unwrap_or_default();
+        let events = if logs.is_empty() {
+            events
+        } else {
+            // A server logs a refusal a moment after the caller sees it.
+            self.drain_until(events, LOG_GRACE, |evs| {
+                logs.iter().all(|l| evs.iter().any(|e| log_matches(l, e)))
+            })
+            .await
+        };
+        for e in &events {
+            self.observer.event(e, visitor.is_some_and(|v| v.caused(e)));
+        }
+        self.draw_refusals(&events, visitor);
+        self.recent.extend(events.iter().cloned());
+        if self.recent.len() > RECENT {
+            let extra = self.recent.len() - RECENT;
+            self.recent.drain(..extra);
+        }
+        self.observer.outcome(step, outcome);
+        match &step.expect {
+            Some(expect) => {
+                for c in check(step.index, expect, outcome) {
+                    self.record(c);
+                }
+                for log in &expect.logs {
+                    let c = check_log(step.index, expect.line, log, &events);
+                    self.record(c);
+                }
+            }
+            None => {
+                let implied = Expect {
+                    line: step.line,
+                    allowed: Some(true),
+                    ..Expect::default()
+                };
+                for c in check(step.index, &implied, outcome) {
+                    self.record(c);
+                }
+            }
+        }
+    }
+}
