@@ -2,73 +2,9 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-/// The result of one command, with helpers that print everything when an assertion fails.
-pub struct Run {
-    pub what: String,
-    pub status: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    fn from(what: String, out: Output) -> Run {
-        Run {
-            what,
-            status: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    #[track_caller]
-    pub fn success(self) -> Run {
-        assert_eq!(self.status, 0, "{} failed:\n{}", self.what, self.dump());
-        self
-    }
-
-    #[track_caller]
-    pub fn failure(self, code: i32) -> Run {
-        assert_eq!(
-            self.status,
-            code,
-            "{} should exit {code}:\n{}",
-            self.what,
-            self.dump()
-        );
-        self
-    }
-
-    #[track_caller]
-    pub fn stdout_has(self, needle: &str) -> Run {
-        assert!(
-            self.stdout.contains(needle),
-            "{}: stdout lacks {needle:?}:\n{}",
-            self.what,
-            self.dump()
-        );
-        self
-    }
-
-    #[track_caller]
-    pub fn stderr_has(self, needle: &str) -> Run {
-        assert!(
-            self.stderr.contains(needle),
-            "{}: stderr lacks {needle:?}:\n{}",
-            self.what,
-            self.dump()
-        );
-        self
-    }
-
-    pub fn dump(&self) -> String {
-        format!(
-            "status {}\n--- stdout\n{}\n--- stderr\n{}",
-            self.status, self.stdout, self.stderr
-        )
-    }
-}
+pub use kubecorp_testkit::{run_tool, Run};
 
 /// Runs the kubecorp binary built for these tests.
 pub fn kubecorp<I, S>(args: I) -> Run
@@ -80,26 +16,19 @@ where
         .into_iter()
         .map(|a| a.as_ref().to_os_string())
         .collect();
-    let what = format!(
-        "kubecorp {}",
-        args.iter()
-            .map(|a| a.to_string_lossy())
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
+    let what = kubecorp_testkit::command_line("kubecorp", &args);
     let out = Command::new(env!("CARGO_BIN_EXE_kubecorp"))
         .args(&args)
         .env("NO_COLOR", "1")
         .output()
         .expect("the kubecorp binary runs");
-    Run::from(what, out)
+    Run::from_output(what, out)
 }
 
 // Not every test file that includes this module looks for a tool.
 #[allow(unused_imports)]
 pub use kubecorp_testkit::tool;
 
-/// Runs a real tool.
 /// `kubecorp up` on `dir`, the apiserver on `api` and every other door on a free port, without
 /// colour; the caller chooses where its output goes and spawns it.
 pub fn up_command(dir: &Path, api: &str) -> std::process::Command {
@@ -138,30 +67,6 @@ pub fn kubectl_until(kubectl: &Path, args: &[&str], needle: &str) -> Run {
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-}
-
-pub fn run_tool<I, S>(tool: &Path, args: I) -> Run
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<std::ffi::OsStr>,
-{
-    let args: Vec<_> = args
-        .into_iter()
-        .map(|a| a.as_ref().to_os_string())
-        .collect();
-    let what = format!(
-        "{} {}",
-        tool.file_name().unwrap().to_string_lossy(),
-        args.iter()
-            .map(|a| a.to_string_lossy())
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-    let out = Command::new(tool)
-        .args(&args)
-        .output()
-        .expect("the tool runs");
-    Run::from(what, out)
 }
 
 /// A fresh lab directory made by `kubecorp pki init`, removed when dropped.

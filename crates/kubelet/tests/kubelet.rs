@@ -4,7 +4,6 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use kubecorp_apiserver::pod_log::KubeletClientConfig;
@@ -12,7 +11,7 @@ use kubecorp_client::KubeClient;
 use kubecorp_kubelet::KubeletConfig;
 use kubecorp_office::{Office, OfficeOptions, Staff, CONTROL_PLANE_NODE};
 use kubecorp_pki::Lab;
-use kubecorp_testkit::eventually;
+use kubecorp_testkit::{eventually, Run};
 use kubecorp_trust::tls::CertSource;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
@@ -21,29 +20,12 @@ const NODE: &str = CONTROL_PLANE_NODE;
 
 use kubecorp_testkit::tool;
 
-/// What a tool printed.
-#[derive(Debug)]
-struct Run {
-    status: i32,
-    stdout: String,
-    stderr: String,
-}
-
+/// A real tool run to the end off the runtime's threads.
 async fn run_tool(tool: &Path, args: Vec<String>) -> Run {
     let tool = tool.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let out = Command::new(&tool)
-            .args(&args)
-            .output()
-            .expect("the tool runs");
-        Run {
-            status: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    })
-    .await
-    .unwrap()
+    tokio::task::spawn_blocking(move || kubecorp_testkit::run_tool(&tool, args))
+        .await
+        .unwrap()
 }
 
 /// An office (etcd and Alice only) and one kubelet on loopback.
@@ -689,8 +671,7 @@ async fn a_refused_badge_never_stops_the_kubelet_and_it_recovers_once_the_badge_
     let refused_get = format!(
         r#""Error updating node status, will retry" err="error getting node \"{NODE}\": Unauthorized""#
     );
-    let refused_patch =
-        r#""Error updating node status, will retry" err="error patching node status: Unauthorized""#;
+    let refused_patch = r#""Error updating node status, will retry" err="error patching node status: Unauthorized""#;
     assert!(line == refused_get || line == refused_patch, "{line}");
 
     // Fix it: the kubelet's next heartbeat gets in again, without a restart.

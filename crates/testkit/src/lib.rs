@@ -6,7 +6,10 @@
 //! - [`tool`]: an outside judge (openssl, kubectl, curl, etcd) on `PATH`, skipped with a plain
 //!   word outside CI and a failure under `CI=true`.
 //! - [`eventually`]: polls a check until it gives a value, or fails the test after [`WAIT`].
-//! - [`office`]: an office with only etcd and the apiserver on a stopped lab clock, a client per
+//! - [`Run`] and [`run_tool`]: an outside tool's exit code and output, with assertions that print
+//!   everything when they fail.
+//! - `lab::FreshLab` (feature `pki`): a fresh kubeadm PKI made by the library.
+//! - `office` (feature `office`): an office with only etcd and the apiserver on a stopped lab clock, a client per
 //!   kubeconfig, and a matcher for what a component said.
 #![forbid(unsafe_code)]
 
@@ -14,8 +17,13 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
+#[cfg(feature = "pki")]
+pub mod lab;
 #[cfg(feature = "office")]
 pub mod office;
+mod run;
+
+pub use run::{command_line, run_tool, Run};
 
 /// An upper bound for waits (each wait takes well under a second on a quiet machine; the bound
 /// is for a machine busy building other things).

@@ -10,8 +10,8 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
-use kubecorp_pki::init::{init, InitOptions};
-use kubecorp_pki::{Authority, ClusterFacts, KeyAlgorithm, Lab};
+use kubecorp_pki::{Authority, Lab};
+use kubecorp_testkit::lab::FreshLab;
 use kubecorp_trust::tls::{
     client_config, client_error_text, peer_chain, peer_identity, server_config_request_client_cert,
     server_config_require_client_cert, server_error_text, server_name, CertSource, HandshakeNotes,
@@ -31,23 +31,11 @@ struct TestLab {
 
 impl TestLab {
     fn new() -> TestLab {
-        let dir = tempfile::tempdir().unwrap();
-        let lab = Lab::new(dir.path().join("lab"));
-        let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
-        init(
-            &lab,
-            &InitOptions {
-                facts: ClusterFacts::new("cp-1", [127, 0, 0, 1].into()),
-                key_algorithm: KeyAlgorithm::EcdsaP256,
-                force: false,
-                now,
-            },
-        )
-        .unwrap();
+        let FreshLab { dir, lab, clock } = FreshLab::new("cp-1");
         TestLab {
             _dir: dir,
             lab,
-            clock: LabClock::fixed(now + Duration::minutes(1)),
+            clock,
             events: Events::new(),
         }
     }

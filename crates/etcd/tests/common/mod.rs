@@ -7,11 +7,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration as StdDuration, Instant};
 
 use kubecorp_etcd::{ClientError, EtcdClient, Release};
-use kubecorp_pki::init::{init, InitOptions};
-use kubecorp_pki::{Authority, ClusterFacts, KeyAlgorithm, Lab};
+use kubecorp_pki::{Authority, Lab};
+use kubecorp_testkit::lab::FreshLab;
 use kubecorp_trust::tls::{CertSource, GoAlerts, TrustSource};
 use kubecorp_trust::{Events, LabClock};
-use time::{Duration, OffsetDateTime};
 
 /// The control-plane node's name, and etcd's member name.
 pub const NODE: &str = "cp-1";
@@ -31,24 +30,8 @@ pub struct TestLab {
 impl TestLab {
     /// A fresh kubeadm PKI (ECDSA), on a lab clock stopped a minute after it was made.
     pub fn new() -> TestLab {
-        let dir = tempfile::tempdir().unwrap();
-        let lab = Lab::new(dir.path().join("lab"));
-        let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
-        init(
-            &lab,
-            &InitOptions {
-                facts: ClusterFacts::new(NODE, [127, 0, 0, 1].into()),
-                key_algorithm: KeyAlgorithm::EcdsaP256,
-                force: false,
-                now,
-            },
-        )
-        .unwrap();
-        TestLab {
-            dir,
-            lab,
-            clock: LabClock::fixed(now + Duration::minutes(1)),
-        }
+        let FreshLab { dir, lab, clock } = FreshLab::new(NODE);
+        TestLab { dir, lab, clock }
     }
 
     pub fn pem(&self, stem: &str) -> CertSource {

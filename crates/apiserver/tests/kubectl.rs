@@ -1,13 +1,13 @@
 //! Alice and Charlie over real mutual TLS, judged by the real kubectl and openssl.
 
-mod support;
-#[path = "apiserver/watch.rs"]
+#[path = "kubectl/watch.rs"]
 mod watch;
 
 use std::path::PathBuf;
 
 use kubecorp_office::{Office, OfficeOptions};
-use support::{run_tool, tool, Run};
+use kubecorp_testkit::lab::FreshLab;
+use kubecorp_testkit::{run_tool, tool, Run};
 
 /// An office running on its own runtime thread, so tests can call kubectl synchronously.
 struct Running {
@@ -365,8 +365,8 @@ fn kubectl_refuses_an_apiserver_whose_badge_comes_from_another_ca() {
     let Some(lab) = Running::start("kubectl_refuses_an_apiserver") else {
         return;
     };
-    let other = support::TestLab::init(&[]);
-    let conf = other.path("admin.conf");
+    let other = FreshLab::new("kubecorp-control-plane");
+    let conf = other.lab.kubeconfig_path("admin.conf");
     lab.kubectl(conf.to_str().unwrap(), &["get", "pods"])
         .failure(1)
         .stderr_has("Unable to connect to the server: tls: failed to verify certificate: x509: certificate signed by unknown authority");
@@ -377,9 +377,9 @@ fn a_client_badge_from_a_rogue_ca_gets_401_not_a_handshake_failure() {
     let Some(lab) = Running::start("a_client_badge_from_a_rogue_ca") else {
         return;
     };
-    let other = support::TestLab::init(&[]);
+    let other = FreshLab::new("kubecorp-control-plane");
     // Trust the right CA for Alice's badge, but show a badge the Founder never signed.
-    let rogue = other.path("admin.conf");
+    let rogue = other.lab.kubeconfig_path("admin.conf");
     let rogue = rogue.to_str().unwrap();
     let crt = lab.write(
         "rogue.crt",

@@ -3,25 +3,11 @@
 
 use std::time::{Duration, Instant};
 
-use kubecorp_office::{Office, OfficeOptions, Staff};
 use serde_json::{json, Value};
 
-use super::support::tool;
 use super::Running;
-
-/// An office with only etcd and the apiserver: nobody else writes, so every revision is ours.
-async fn quiet_office() -> (tempfile::TempDir, Office) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut options = OfficeOptions::ephemeral(dir.path().join("lab"));
-    options.staff = Staff {
-        scheduler: false,
-        kubelets: false,
-        kube_proxy: false,
-        controllers: false,
-    };
-    let office = Office::start(options).await.expect("the office opens");
-    (dir, office)
-}
+use kubecorp_testkit::office::quiet_office;
+use kubecorp_testkit::tool;
 
 fn rv(object: &Value) -> String {
     object["metadata"]["resourceVersion"]

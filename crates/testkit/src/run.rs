@@ -1,0 +1,102 @@
+//! One run of an outside program: its exit code and output, and assertions that print all of it
+//! when they fail.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// The result of one command, with helpers that print everything when an assertion fails.
+#[derive(Debug)]
+pub struct Run {
+    pub what: String,
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// `out`, described as `what` (the command line) in failure messages.
+    pub fn from_output(what: String, out: Output) -> Run {
+        Run {
+            what,
+            status: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    #[track_caller]
+    pub fn success(self) -> Run {
+        assert_eq!(self.status, 0, "{} failed:\n{}", self.what, self.dump());
+        self
+    }
+
+    #[track_caller]
+    pub fn failure(self, code: i32) -> Run {
+        assert_eq!(
+            self.status,
+            code,
+            "{} should exit {code}:\n{}",
+            self.what,
+            self.dump()
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_has(self, needle: &str) -> Run {
+        assert!(
+            self.stdout.contains(needle),
+            "{}: stdout lacks {needle:?}:\n{}",
+            self.what,
+            self.dump()
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_has(self, needle: &str) -> Run {
+        assert!(
+            self.stderr.contains(needle),
+            "{}: stderr lacks {needle:?}:\n{}",
+            self.what,
+            self.dump()
+        );
+        self
+    }
+
+    pub fn dump(&self) -> String {
+        format!(
+            "status {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+/// The command line `program args…`, as failure messages show it.
+pub fn command_line(program: &str, args: &[std::ffi::OsString]) -> String {
+    std::iter::once(program.to_owned())
+        .chain(args.iter().map(|a| a.to_string_lossy().into_owned()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Runs a real tool to the end.
+pub fn run_tool<I, S>(tool: &Path, args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let args: Vec<_> = args
+        .into_iter()
+        .map(|a| a.as_ref().to_os_string())
+        .collect();
+    let program = tool
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| tool.display().to_string());
+    let out = Command::new(tool)
+        .args(&args)
+        .output()
+        .unwrap_or_else(|e| panic!("{} does not run: {e}", tool.display()));
+    Run::from_output(command_line(&program, &args), out)
+}
