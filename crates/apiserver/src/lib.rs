@@ -18,6 +18,9 @@
 //! - [`protobuf`]: decoding the `application/vnd.kubernetes.protobuf` bodies kubectl sends.
 //! - [`authn`]: the x509 authenticator that reads a badge *after* the handshake (401 on failure).
 //! - [`request`], [`registry`]: what a path asks for, and the resources served.
+//! - [`decode`], [`schema`]: bodies read as kube-apiserver's decoder reads them (nesting limit,
+//!   the Go type of each field), refused in its words.
+//! - [`validation`]: object names checked by each kind's rule (DNS-1123, DNS-1035, path segment).
 //! - [`pod_log`]: `kubectl logs`, fetched from the pod's kubelet over TLS with
 //!   `apiserver-kubelet-client`.
 //! - [`api`]: the desk: authorization, then the REST verbs, reviews, approval and signing.
@@ -30,6 +33,7 @@
 pub mod api;
 pub mod authn;
 pub mod csr;
+pub mod decode;
 pub mod discovery;
 pub mod health;
 pub mod meta;
@@ -41,9 +45,11 @@ pub mod rbac;
 /// The resource table lives with the client, which shares it with the scenario runner.
 pub use kubecorp_client::resources as registry;
 pub mod request;
+pub mod schema;
 pub mod server;
 pub mod status;
 pub mod store;
 pub mod table;
 pub mod user;
+pub mod validation;
 pub mod watch;

@@ -138,10 +138,32 @@ async fn serve_connection(config: ApiserverConfig, tcp: tokio::net::TcpStream, p
         .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
         .unwrap_or_default();
     let chain = Arc::new(chain);
-    let service = service_fn(move |req| {
+    let service = service_fn(move |req: Request<Incoming>| {
         let config = config.clone();
         let chain = chain.clone();
-        async move { Ok::<_, Infallible>(answer(&config, &chain, peer, req).await) }
+        let line = format!("{} {}", req.method(), req.uri());
+        let (clock, events) = (config.clock.clone(), config.events.clone());
+        let answered = async move { answer(&config, &chain, peer, req).await };
+        async move {
+            Ok::<_, Infallible>(
+                recovered(answered, |panic| {
+                    // klog.ErrorS(nil, "apiserver panic'd", "method", …, "URI", …)
+                    let (method, uri) = line.split_once(' ').unwrap_or((&line, ""));
+                    events.emit(
+                        Event::new(clock.now(), peer.to_string(), "apiserver", Stage::Request)
+                            .allowed(false)
+                            .detail(format!("{line} 500"))
+                            .server_log(format!(
+                                "\"apiserver panic'd\" method=\"{method}\" URI=\"{uri}\""
+                            ))
+                            .explanation(format!(
+                                "this request hit a fault in the lab's apiserver ({panic}); Alice answered 500 and keeps serving everyone else"
+                            )),
+                    );
+                })
+                .await,
+            )
+        }
     });
     // A visitor that connects and never sends a request's head is let go after 30 s.
     let _ = hyper::server::conn::http1::Builder::new()
@@ -149,6 +171,40 @@ async fn serve_connection(config: ApiserverConfig, tcp: tokio::net::TcpStream, p
         .header_read_timeout(std::time::Duration::from_secs(30))
         .serve_connection(TokioIo::new(tls), service)
         .await;
+}
+
+/// Runs one request's answer in a task of its own, so a panic in it ends only that request:
+/// the visitor gets kube-apiserver's `WithPanicRecovery` answer (a 500 in plain text) and every
+/// other connection carries on (k8s.io/apiserver v0.32 `server/filters/wrap.go`).
+pub async fn recovered<F>(answered: F, on_panic: impl FnOnce(String)) -> Response<Body>
+where
+    F: Future<Output = Response<Body>> + Send + 'static,
+{
+    match tokio::spawn(answered).await {
+        Ok(response) => response,
+        Err(e) => {
+            let what = match e.try_into_panic() {
+                Ok(payload) => payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic".into()),
+                Err(_) => "a cancelled task".into(),
+            };
+            on_panic(what);
+            let mut response = full(
+                500,
+                "text/plain; charset=utf-8",
+                b"This request caused apiserver to panic. Look in the logs for details.\n".to_vec(),
+                false,
+            );
+            response.headers_mut().insert(
+                "x-content-type-options",
+                hyper::header::HeaderValue::from_static("nosniff"),
+            );
+            response
+        }
+    }
 }
 
 /// `json.MarshalIndent(obj, "", "  ")`: the same keys in the same order, two-space indents, no
@@ -375,6 +431,26 @@ fn who(identity: Option<&Identity>, peer: SocketAddr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_panic_in_one_request_is_answered_with_kube_apiservers_500() {
+        let mut seen = None;
+        let response = recovered(
+            async {
+                let empty: Vec<u8> = std::hint::black_box(Vec::new());
+                Response::new(Either::Left(Full::new(Bytes::from(vec![empty[0]]))))
+            },
+            |what| seen = Some(what),
+        )
+        .await;
+        assert_eq!(response.status(), 500);
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(
+            &body[..],
+            b"This request caused apiserver to panic. Look in the logs for details.\n"
+        );
+        assert!(seen.unwrap().contains("index out of bounds"));
+    }
 
     #[test]
     fn curl_gets_indented_json_that_keeps_gos_html_escapes() {

@@ -85,7 +85,7 @@ pub async fn up(opts: OfficeOptions, format: Format, quiet: bool, web: Option<We
     let events = opts.events.clone();
     let clock = opts.clock.clone();
     let mut feed = events.subscribe();
-    let office = Office::start(opts).await?;
+    let mut office = Office::start(opts).await?;
     let (stop_page, page_shutdown) = shutdown_pair();
     let page = match web {
         Some(web) => Some(crate::web::open(&office, web, &events, &clock, &page_shutdown).await?),
@@ -128,7 +128,20 @@ pub async fn up(opts: OfficeOptions, format: Format, quiet: bool, web: Option<We
         say!("{}", page.banner);
     }
     say!("Press Ctrl-C to close the office.\n");
-    narrate_until_signal(&mut feed, format, quiet).await?;
+    let down = tokio::select! {
+        narrated = narrate_until_signal(&mut feed, format, quiet) => { narrated?; None }
+        down = office.component_down() => Some(down),
+    };
+    if let Some(down) = down {
+        // Say what it said last, then close the office rather than run on without it.
+        while let Ok(event) = feed.try_recv() {
+            say!("{}", kubecorp_office::narrate::narrate(&event, false));
+        }
+        say!("Closing the office.");
+        stop_page.stop();
+        office.shutdown().await;
+        anyhow::bail!("{down}: the office cannot run without it");
+    }
     say!("Closing the office.");
     stop_page.stop();
     if let Some(page) = page {

@@ -225,6 +225,7 @@ pub struct Office {
     pub api: Api,
     stop: Stop,
     tasks: Vec<JoinHandle<()>>,
+    down: tokio::sync::mpsc::UnboundedReceiver<start::ComponentDown>,
 }
 
 /// Makes the kubeadm PKI in `lab` if it has no cluster CA yet, for the control-plane node
@@ -298,23 +299,16 @@ impl Office {
         let (etcd_addr, etcd_url) = match etcd_listener {
             Some(listener) => {
                 let addr = local_addr("etcd", opts.etcd_listen, &listener)?;
-                tasks.push(start::etcd(
-                    &lab,
-                    listener,
-                    &opts.clock,
-                    &opts.events,
-                    &shutdown,
+                tasks.push((
+                    "etcd",
+                    start::etcd(&lab, listener, &opts.clock, &opts.events, &shutdown),
                 ));
                 let url = format!("https://{addr}");
                 if let Some(peer) = peer_listener {
                     etcd_peer_addr = Some(local_addr("etcd (peer)", opts.etcd_peer_listen, &peer)?);
-                    tasks.push(start::etcd_peer(
-                        &lab,
-                        peer,
-                        &url,
-                        &opts.clock,
-                        &opts.events,
-                        &shutdown,
+                    tasks.push((
+                        "etcd (peer)",
+                        start::etcd_peer(&lab, peer, &url, &opts.clock, &opts.events, &shutdown),
                     ));
                 }
                 (Some(addr), url)
@@ -330,7 +324,7 @@ impl Office {
             &shutdown,
         )
         .await?;
-        tasks.push(task);
+        tasks.push(("apiserver", task));
 
         let apiserver_url = format!("https://{apiserver_addr}");
         let mut kubelets = Vec::new();
@@ -341,67 +335,95 @@ impl Office {
                 _ => start::NodeRole::Worker,
             };
             if matches!(role, start::NodeRole::ControlPlane { .. }) {
-                tasks.push(start::mark_control_plane(
+                tasks.push((
+                    "kubeadm (mark-control-plane)",
+                    start::mark_control_plane(
+                        &lab,
+                        &apiserver_url,
+                        &node,
+                        &opts.clock,
+                        &opts.events,
+                        &shutdown,
+                    )?,
+                ));
+            }
+            tasks.push((
+                "kubelet",
+                start::kubelet(
                     &lab,
                     &apiserver_url,
                     &node,
+                    role,
+                    listener,
+                    opts.rotate_server_certificates,
                     &opts.clock,
                     &opts.events,
                     &shutdown,
-                )?);
-            }
-            tasks.push(start::kubelet(
-                &lab,
-                &apiserver_url,
-                &node,
-                role,
-                listener,
-                opts.rotate_server_certificates,
-                &opts.clock,
-                &opts.events,
-                &shutdown,
-            )?);
+                )?,
+            ));
             kubelets.push((node, addr));
         }
         if let Some(listener) = scheduler_listener {
-            tasks.push(start::scheduler_secure(
-                &lab,
-                &apiserver_url,
-                listener,
-                &opts.clock,
-                &opts.events,
-                &shutdown,
-            )?);
+            tasks.push((
+                "scheduler (secure port)",
+                start::scheduler_secure(
+                    &lab,
+                    &apiserver_url,
+                    listener,
+                    &opts.clock,
+                    &opts.events,
+                    &shutdown,
+                )?,
+            ));
         }
         if opts.staff.scheduler {
-            tasks.push(start::scheduler(
-                &lab,
-                &apiserver_url,
-                &opts.clock,
-                &opts.events,
-                &shutdown,
-            )?);
+            tasks.push((
+                "scheduler",
+                start::scheduler(&lab, &apiserver_url, &opts.clock, &opts.events, &shutdown)?,
+            ));
         }
         if opts.staff.controllers {
-            tasks.push(start::endpoints_controller(
-                &lab,
-                &apiserver_url,
-                &opts.clock,
-                &opts.events,
-                &shutdown,
-            )?);
+            tasks.push((
+                "controller-manager",
+                start::endpoints_controller(
+                    &lab,
+                    &apiserver_url,
+                    &opts.clock,
+                    &opts.events,
+                    &shutdown,
+                )?,
+            ));
         }
         if let Some(listener) = proxy_listener {
-            tasks.push(start::kube_proxy(
-                &lab,
-                &apiserver_url,
-                first,
-                Some(listener),
-                &opts.clock,
-                &opts.events,
-                &shutdown,
-            )?);
+            tasks.push((
+                "kube-proxy",
+                start::kube_proxy(
+                    &lab,
+                    &apiserver_url,
+                    first,
+                    Some(listener),
+                    &opts.clock,
+                    &opts.events,
+                    &shutdown,
+                )?,
+            ));
         }
+
+        // Every component is watched: one that ends while the office is open is told.
+        let (down_tx, down) = tokio::sync::mpsc::unbounded_channel();
+        let tasks = tasks
+            .into_iter()
+            .map(|(component, task)| {
+                start::supervise(
+                    component,
+                    task,
+                    shutdown.clone(),
+                    down_tx.clone(),
+                    &opts.clock,
+                    &opts.events,
+                )
+            })
+            .collect();
 
         Ok(Office {
             dir: opts.dir,
@@ -417,6 +439,7 @@ impl Office {
             api,
             stop,
             tasks,
+            down,
         })
     }
 
@@ -439,6 +462,15 @@ impl Office {
             &self.clock,
             &self.events,
         )
+    }
+
+    /// Completes when a member of staff stops while the office is open (see
+    /// [`start::supervise`]); never, if none does.
+    pub async fn component_down(&mut self) -> start::ComponentDown {
+        match self.down.recv().await {
+            Some(down) => down,
+            None => std::future::pending().await,
+        }
     }
 
     /// Closes every door and waits for the components to finish.

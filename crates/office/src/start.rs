@@ -54,6 +54,79 @@ impl Shutdown {
     }
 }
 
+impl Shutdown {
+    /// Whether the office has been asked to close.
+    pub fn is_stopped(&self) -> bool {
+        *self.stopped.borrow()
+    }
+}
+
+/// A member of staff that stopped while the office was still open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComponentDown {
+    pub component: &'static str,
+    /// `stopped by itself`, or the panic's message.
+    pub reason: String,
+}
+
+impl std::fmt::Display for ComponentDown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.component, self.reason)
+    }
+}
+
+/// Watches one component's task: if it ends while the office is open (an error, or a panic
+/// that tokio caught), the room is told on the event stream and `down` hears of it, so the
+/// process never goes on silently without one of its staff. `kubeadm …` jobs are one-shot:
+/// only a panic of theirs is news.
+pub fn supervise(
+    component: &'static str,
+    task: JoinHandle<()>,
+    shutdown: Shutdown,
+    down: tokio::sync::mpsc::UnboundedSender<ComponentDown>,
+    clock: &LabClock,
+    events: &Events,
+) -> JoinHandle<()> {
+    let (clock, events) = (clock.clone(), events.clone());
+    tokio::spawn(async move {
+        let ended = task.await;
+        if shutdown.is_stopped() {
+            return;
+        }
+        let reason = match ended {
+            // A one-shot job (kubeadm's mark-control-plane) is meant to end.
+            Ok(()) if component.starts_with("kubeadm") => return,
+            Ok(()) => "stopped by itself".to_owned(),
+            Err(e) => {
+                let what = match e.try_into_panic() {
+                    Ok(payload) => payload
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| payload.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "a panic".into()),
+                    Err(_) => "cancelled".into(),
+                };
+                let reason = format!("stopped after a fault (panic: {what})");
+                events.emit(
+                    kubecorp_trust::Event::new(
+                        clock.now(),
+                        component,
+                        component,
+                        kubecorp_trust::Stage::Tcp,
+                    )
+                    .caller_log(format!("{component}: panic: {what}"))
+                    .explanation(format!(
+                        "{component} stopped: a fault in the lab's own code ended it; nobody answers at its door any more"
+                    ))
+                    .hint("this is a bug in kubecorp, not in your certificates: restart `kubecorp up` and report the line above"),
+                );
+                reason
+            }
+        };
+        let _ = down.send(ComponentDown { component, reason });
+    })
+}
+
 /// Binds `addr` for `component`, or says which component could not have which address.
 pub async fn bind(component: &'static str, addr: SocketAddr) -> Result<TcpListener, OfficeError> {
     TcpListener::bind(addr)
@@ -480,4 +553,51 @@ pub fn scheduler_secure(
         .await;
         report_stop("scheduler", result, &clock, &events);
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_component_that_panics_is_reported_down_with_its_message() {
+        let (_stop, shutdown) = shutdown_pair();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let events = Events::new();
+        let mut feed = events.subscribe();
+        let task = tokio::spawn(async {
+            let empty: Vec<u8> = Vec::new();
+            let _ = empty[3];
+        });
+        supervise("scheduler", task, shutdown, tx, &LabClock::real(), &events);
+        let down = rx.recv().await.unwrap();
+        assert_eq!(down.component, "scheduler");
+        assert!(
+            down.reason
+                .starts_with("stopped after a fault (panic: index out of bounds"),
+            "{down}"
+        );
+        let event = feed.recv().await.unwrap();
+        assert!(event
+            .explanation
+            .unwrap_or_default()
+            .starts_with("scheduler stopped: a fault in the lab's own code"));
+    }
+
+    #[tokio::test]
+    async fn a_component_that_ends_after_closing_time_is_not_reported() {
+        let (stop, shutdown) = shutdown_pair();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        stop.stop();
+        let watched = supervise(
+            "etcd",
+            tokio::spawn(async {}),
+            shutdown,
+            tx,
+            &LabClock::real(),
+            &Events::new(),
+        );
+        watched.await.unwrap();
+        assert!(rx.try_recv().is_err());
+    }
 }
