@@ -17,6 +17,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod delegated;
 pub mod klog;
 pub mod reflector;
 pub mod resources;

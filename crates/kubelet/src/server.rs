@@ -28,14 +28,13 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use kubecorp_trust::authn::{authenticate_x509, X509Authn};
+use kubecorp_client::delegated::{self, Attributes, Authn, Caller};
 use kubecorp_trust::events::Identity;
 use kubecorp_trust::tls::{
     refuse_without_certificate, server_config_request_client_cert, server_error_text,
 };
 use kubecorp_trust::{Event, Stage};
 use rustls_pki_types::CertificateDer;
-use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
@@ -163,13 +162,6 @@ fn json_response(body: &str) -> Response<Full<Bytes>> {
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }
 
-/// Who passed authentication: the badge's CN and its O values plus `system:authenticated`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
-    pub name: String,
-    pub groups: Vec<String>,
-}
-
 /// The node subresource a kubelet path is authorized as (`GetRequestAttributes`).
 pub fn subresource_for(path: &str) -> &'static str {
     let starts = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
@@ -195,45 +187,35 @@ pub fn verb_for(method: &str) -> &'static str {
     }
 }
 
-/// The x509 authenticator: `Ok(caller)`, or `Err(log line)` for a 401.
+/// The x509 authenticator: `Ok(caller)` with the badge shown, or `Err(log line)` for a 401.
+/// kubeadm turns anonymous access off, so no opinion is a 401 too, with nothing logged.
 fn authenticate(
     k: &Kubelet,
     chain: &[CertificateDer<'static>],
 ) -> Result<(Caller, Identity), Option<String>> {
-    if chain.is_empty() {
-        // No badge and anonymous auth off: 401 with nothing logged.
-        return Err(None);
-    }
-    let roots = match k.config.client_ca.load() {
-        Ok(roots) => roots,
-        Err(e) => {
-            return Err(Some(klog::line(
-                "Unable to authenticate the request due to an error",
-                &[("err", &e.to_string())],
-            )))
-        }
-    };
-    let (name, mut groups, identity) = match authenticate_x509(chain, &roots, k.now()) {
-        X509Authn::User {
+    match delegated::authenticate(chain, &k.config.client_ca, k.now()) {
+        Authn::User(Caller {
             name,
             groups,
+            identity: Some(identity),
+        }) => Ok((
+            Caller {
+                name,
+                groups,
+                identity: None,
+            },
             identity,
-        } => (name, groups, identity),
-        // An empty CN, with anonymous auth off: 401 with nothing logged.
-        X509Authn::NoOpinion => return Err(None),
-        X509Authn::Failed { error, .. } => {
-            return Err(Some(klog::line(
-                "Unable to authenticate the request due to an error",
-                &[("err", &error)],
-            )))
-        }
-    };
-    groups.push("system:authenticated".into());
-    Ok((Caller { name, groups }, identity))
+        )),
+        Authn::User(_) | Authn::NoOpinion => Err(None),
+        Authn::Failed { error, .. } => Err(Some(klog::line(
+            "Unable to authenticate the request due to an error",
+            &[("err", &error)],
+        ))),
+    }
 }
 
-/// The SubjectAccessReview verdict: `Ok(true)` allowed, `Ok(false)` denied, `Err` when Alice
-/// could not be asked.
+/// The SubjectAccessReview verdict: `Ok(true)` allowed, `Ok(false)` denied, `Err` (the client's
+/// log line) when Alice could not be asked.
 async fn authorize(
     k: &Kubelet,
     caller: &Caller,
@@ -241,23 +223,15 @@ async fn authorize(
     subresource: &str,
 ) -> Result<bool, String> {
     let client = k.client();
-    let path = "/apis/authorization.k8s.io/v1/subjectaccessreviews";
-    let review = json!({
-        "apiVersion": "authorization.k8s.io/v1",
-        "kind": "SubjectAccessReview",
-        "spec": {
-            "user": caller.name,
-            "groups": caller.groups,
-            "resourceAttributes": {
-                "verb": verb, "group": "", "version": "v1",
-                "resource": "nodes", "subresource": subresource, "name": k.node,
-            },
-        },
-    });
-    match client.create(path, &review).await {
-        Ok(answer) => Ok(answer["status"]["allowed"].as_bool().unwrap_or(false)),
-        Err(e) => Err(klog::request_error(&client, "POST", path, &e)),
-    }
+    let what = Attributes::Resource {
+        verb,
+        resource: "nodes",
+        subresource,
+        name: &k.node,
+    };
+    delegated::review(&client, caller, what)
+        .await
+        .map_err(|e| klog::request_error(&client, "POST", delegated::REVIEWS, &e))
 }
 
 /// One request at the kubelet's door.

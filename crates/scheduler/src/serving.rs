@@ -58,12 +58,11 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
+use kubecorp_client::delegated::{self, Attributes, Authn, Caller};
 use kubecorp_client::KubeClient;
 use kubecorp_pki::fs::{write_atomic, Mode};
 use kubecorp_pki::selfsigned::{self, SelfSigned};
-use kubecorp_trust::authn::{
-    authenticate_x509, front_proxy_error, unable_to_authenticate, X509Authn,
-};
+use kubecorp_trust::authn::{front_proxy_error, unable_to_authenticate};
 use kubecorp_trust::tls::{server_config_request_client_cert, server_error_text, TrustSource};
 use kubecorp_trust::{Event, Events, Identity, LabClock, Stage};
 use rustls_pki_types::CertificateDer;
@@ -241,23 +240,6 @@ fn handshake_failed(door: &Door, peer: SocketAddr, text: &str) {
     door.events.emit(event);
 }
 
-/// Who is asking, once delegated authentication has spoken.
-struct Caller {
-    name: String,
-    groups: Vec<String>,
-    identity: Option<Identity>,
-}
-
-impl Caller {
-    fn anonymous(identity: Option<Identity>) -> Caller {
-        Caller {
-            name: "system:anonymous".into(),
-            groups: vec!["system:unauthenticated".into()],
-            identity,
-        }
-    }
-}
-
 /// Delegated authentication: `Err` is the 401 (with the log line), after telling it.
 fn authenticate(
     door: &Door,
@@ -275,9 +257,6 @@ fn authenticate(
         // No --authentication-kubeconfig: no client CA, so a badge counts for nothing.
         return Ok(Caller::anonymous(shown));
     };
-    if chain.is_empty() {
-        return Ok(Caller::anonymous(None));
-    }
     let failed = |log: String, explanation: &str| {
         door.events.emit(
             Event::new(door.clock.now(), who(shown.as_ref(), peer), COMPONENT, Stage::Authn)
@@ -291,29 +270,20 @@ fn authenticate(
         );
         unauthorized(req.uri().query(), user_agent)
     };
-    let roots =
-        match delegation.client_ca.load() {
-            Ok(roots) => roots,
-            Err(e) => return Err(failed(
-                format!("\"Unable to authenticate the request\" err=\"{e}\""),
-                "Bob could not read the client CA he checks badges against, so no badge can pass.",
-            )),
-        };
-    match authenticate_x509(chain, &roots, door.clock.now()) {
-        X509Authn::NoOpinion => Ok(Caller::anonymous(shown)),
-        X509Authn::User {
-            name,
-            mut groups,
-            identity,
-        } => {
-            groups.push("system:authenticated".into());
-            Ok(Caller {
-                name,
-                groups,
-                identity: Some(identity),
-            })
-        }
-        X509Authn::Failed { verdict, error, .. } => Err(failed(
+    match delegated::authenticate(chain, &delegation.client_ca, door.clock.now()) {
+        Authn::NoOpinion => Ok(Caller::anonymous(shown)),
+        Authn::User(caller) => Ok(caller),
+        Authn::Failed {
+            error,
+            verdict: None,
+        } => Err(failed(
+            format!("\"Unable to authenticate the request\" err=\"{error}\""),
+            "Bob could not read the client CA he checks badges against, so no badge can pass.",
+        )),
+        Authn::Failed {
+            error,
+            verdict: Some(verdict),
+        } => Err(failed(
             unable_to_authenticate(
                 delegation
                     .front_proxy_ca
@@ -328,29 +298,6 @@ fn authenticate(
                 verdict.explanation
             ),
         )),
-    }
-}
-
-/// Delegated authorization: Alice's answer to a SubjectAccessReview for a non-resource path.
-async fn review(
-    delegation: &Delegation,
-    caller: &Caller,
-    verb: &str,
-    path: &str,
-) -> Result<bool, String> {
-    let review = serde_json::json!({
-        "apiVersion": "authorization.k8s.io/v1",
-        "kind": "SubjectAccessReview",
-        "spec": {
-            "user": caller.name,
-            "groups": caller.groups,
-            "nonResourceAttributes": {"path": path, "verb": verb},
-        },
-    });
-    let endpoint = "/apis/authorization.k8s.io/v1/subjectaccessreviews";
-    match delegation.reviewer.create(endpoint, &review).await {
-        Ok(answer) => Ok(answer["status"]["allowed"].as_bool().unwrap_or(false)),
-        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -387,7 +334,14 @@ async fn request(
             Some(_) if caller.groups.iter().any(|g| g == "system:masters") => {
                 (served(door, path), None)
             }
-            Some(delegation) => match review(delegation, &caller, &verb, path).await {
+            Some(delegation) => match delegated::review(
+                &delegation.reviewer,
+                &caller,
+                Attributes::NonResource { verb: &verb, path },
+            )
+            .await
+            .map_err(|e| e.to_string())
+            {
                 Ok(true) => (served(door, path), Some(true)),
                 Ok(false) => (
                     forbidden(&caller.name, method, path, query, user_agent),

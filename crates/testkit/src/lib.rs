@@ -27,7 +27,7 @@ pub use run::{command_line, run_tool, Run};
 
 /// An upper bound for waits (each wait takes well under a second on a quiet machine; the bound
 /// is for a machine busy building other things).
-pub const WAIT: Duration = Duration::from_secs(5);
+pub const WAIT: Duration = Duration::from_secs(20);
 
 /// `name` on `PATH`, or `None` when it is absent outside CI, after saying plainly that `test`
 /// is skipped. Under `CI=true` a missing tool fails the test instead.
