@@ -998,7 +998,7 @@ fn explain_turns_a_copied_error_into_its_meaning_and_a_fix() {
     .stdout_has("authn-401 — the apiserver's x509 authenticator, after the TLS handshake");
     kubecorp(["explain", "Error from server (Forbidden): pods is forbidden: User \"john\" cannot list resource \"pods\""])
         .success()
-        .stdout_has("kubectl create rolebinding");
+        .stdout_has("kubectl create rolebinding NAME --role=NAME --user=john -n NAMESPACE");
     kubecorp(["explain", "expired"])
         .success()
         .stdout_has("expired — ");

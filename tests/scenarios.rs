@@ -185,7 +185,8 @@ fn a_failed_expectation_in_kubecorp_run_says_what_was_expected_and_what_happened
     kubecorp(["run", &fixture("failing/wrong-status.yaml")])
         .failure(1)
         .stdout_has("✗ status: expected 200, got 403")
-        .stdout_has("what it means: the badge is genuine, but no rule in the rulebook (RBAC) lets this person do this");
+        .stdout_has("what it means: The badge is genuine and the apiserver knows who this is")
+        .stdout_has("hint: Grant exactly this");
 }
 
 #[test]

@@ -104,7 +104,11 @@ fn up_narrates_badge_checks_and_closes_cleanly_on_sigterm() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("what it means: the badge is genuine, but no rule in the rulebook (RBAC)"),
+        stdout.contains("what it means: The badge is genuine and the apiserver knows who this is (system:kube-proxy), but no RBAC rule lets them"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("The built-in `view` role does not cover secrets"),
         "{stdout}"
     );
     assert!(

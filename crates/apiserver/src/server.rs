@@ -25,7 +25,6 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::api::{Api, ApiRequest, ApiResponse, MAX_BODY};
 use crate::authn::{authenticate, Authn};
-use crate::rbac::Decision;
 use crate::status;
 
 type Body = Either<Full<Bytes>, http_body_util::channel::Channel<Bytes>>;
@@ -299,10 +298,19 @@ async fn answer(
             verdict,
             log_line,
         } => {
+            // An expired badge is re-issued the way its kind is: kubeadm renews only its own
+            // (kubelet.conf rotates itself, a person's badge needs a new CSR).
+            let hint = match (&identity, verdict.kind) {
+                (Some(id), kubecorp_trust::VerdictKind::Expired) => {
+                    kubecorp_pki::advice::reissue(&id.cn, &id.orgs).expired_hint()
+                }
+                _ => verdict.hint.clone(),
+            };
             config.events.emit(
                 Event::new(now, who(identity.as_ref(), peer), "apiserver", Stage::Authn)
                     .identity(identity)
                     .verdict(&verdict)
+                    .hint(hint)
                     .client_text("error: You must be logged in to the server (Unauthorized)")
                     .server_log(log_line)
                     .detail(format!("{line} 401")),
@@ -339,16 +347,12 @@ async fn answer(
             let message = status::Status::parse(&body)
                 .map(|s| s.message)
                 .unwrap_or_default();
-            event = event
-                .client_text(format!("Error from server (Forbidden): {message}"))
-                .explanation(match &outcome.decision {
-                    Decision::Deny(_) => "the Node authorizer refused: a kubelet may only touch objects connected to its own node",
-                    _ => "the badge is genuine, but no rule in the rulebook (RBAC) lets this person do this",
-                })
-                .hint(format!(
-                    "see what {0} may do with `kubectl auth can-i --list --as {0}`; grant it with a RoleBinding, e.g. `kubectl create rolebinding NAME --clusterrole=view --user={0}`",
-                    user.name
-                ));
+            // Who refused decides the fix: RBAC wants a binding, the Node authorizer the
+            // node's identity, anonymous a badge (kubecorp_trust::forbidden).
+            event = event.client_text(format!("Error from server (Forbidden): {message}"));
+            if let Some(advice) = kubecorp_trust::forbidden::advise(&message) {
+                event = event.explanation(advice.explanation).hint(advice.hint);
+            }
         }
         config.events.emit(event);
         if allowed && code == 403 {

@@ -228,6 +228,11 @@ enum PkiCommand {
         /// Overwrite existing certificates, keys and kubeconfigs instead of keeping them.
         #[arg(long)]
         force: bool,
+        /// Extra names (DNS or IP, comma separated) for the apiserver's serving badge, as
+        /// kubeadm's --apiserver-cert-extra-sans / apiServer.certSANs. To add one to an existing
+        /// lab, delete pki/apiserver.crt and pki/apiserver.key first: only that badge is re-issued.
+        #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+        apiserver_cert_extra_sans: Vec<String>,
         /// The lab clock's time to issue at: RFC 3339, a date, or an offset such as +30d.
         #[arg(long, allow_hyphen_values = true)]
         now: Option<String>,
@@ -328,6 +333,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             advertise_address,
             key_algorithm,
             force,
+            apiserver_cert_extra_sans,
             now,
         }) => {
             let now = when::parse("--now", now.as_deref(), real_now)?;
@@ -337,8 +343,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     .map_err(|_| kubecorp_pki::PkiError::BadAddress {
                         value: advertise_address.clone(),
                     })?;
+            let mut facts = ClusterFacts::new(node_name, address);
+            facts.apiserver_extra_sans = apiserver_cert_extra_sans
+                .iter()
+                .map(|s| kubecorp_pki::profile::San::parse_extra(s))
+                .collect::<Result<_, _>>()?;
             let opts = kubecorp_pki::init::InitOptions {
-                facts: ClusterFacts::new(node_name, address),
+                facts,
                 key_algorithm,
                 force,
                 now,

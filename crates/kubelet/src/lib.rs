@@ -228,12 +228,32 @@ impl Kubelet {
             .detail(error.to_string())
             .explanation(explanation.to_owned());
         if error.code() == Some(401) {
-            event = event.hint(format!(
-                "Alice no longer accepts the kubelet's badge: check it with `openssl x509 -noout -dates -issuer -in {}` (or kubelet.conf's client-certificate-data); the kubelet retries by itself once it is fixed",
-                self.config.cert_dir.join(certs::CLIENT_CURRENT).display()
-            ));
+            event = event.hint(self.badge_hint());
         }
         self.emit(event);
+    }
+}
+
+impl Kubelet {
+    /// Where to look at the badge the kubelet shows Alice: the rotated file once it exists,
+    /// otherwise the one embedded in kubelet.conf (there is no kubelet-client-current.pem
+    /// before the first rotation).
+    fn badge_hint(&self) -> String {
+        let current = self.config.cert_dir.join(certs::CLIENT_CURRENT);
+        let look = if current.exists() {
+            format!(
+                "`openssl x509 -noout -dates -issuer -in {}`",
+                current.display()
+            )
+        } else {
+            format!(
+                "`kubectl config view --raw --kubeconfig {} -o jsonpath='{{.users[0].user.client-certificate-data}}' | base64 -d | openssl x509 -noout -dates -issuer`",
+                self.config.kubeconfig.display()
+            )
+        };
+        format!(
+            "Alice no longer accepts the kubelet's badge: check it with {look}. kubeadm cannot renew it; if it expired, re-issue kubelet.conf for this node (`kubeadm kubeconfig user --org system:nodes --client-name system:node:NODE`; lab: delete kubelet.conf and run `kubecorp pki init`). The kubelet retries by itself once it is fixed."
+        )
     }
 }
 

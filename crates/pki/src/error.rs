@@ -63,6 +63,17 @@ pub enum PkiError {
         value: String,
         problem: &'static str,
     },
+    #[error("invalid --apiserver-cert-extra-sans entry `{value}`: expected an IP address or a lower-case RFC 1123 DNS name (a wildcard `*.` in front is allowed)")]
+    BadSan { value: String },
+    /// kubeadm's `certificate apiserver is invalid: x509: …` when an existing certificate lacks
+    /// a configured name (`phases/certs/certs.go`, `validateCertificateWithConfig`, v1.32).
+    #[error("{path}: certificate {name} is invalid: x509: certificate is valid for {has}, not {missing}; delete {path} and its key to have it issued again with the new names")]
+    LacksSan {
+        path: PathBuf,
+        name: &'static str,
+        has: String,
+        missing: String,
+    },
 }
 
 impl PkiError {

@@ -160,7 +160,10 @@ fn ensure_leaf(
     };
     if exists && !opts.force {
         // Load it, so a damaged or mismatched pair is reported now rather than at first use.
-        lab.load_badge(p)?;
+        let badge = lab.load_badge(p)?;
+        if p.alt_names == AltNames::ApiServer {
+            has_every_extra_san(&badge, &opts.facts)?;
+        }
         log.push(match p.storage {
             Storage::Pki(stem) => {
                 format!("[certs] Using existing {stem} certificate and key on disk")
@@ -198,6 +201,31 @@ fn ensure_leaf(
         }
     }
     Ok(())
+}
+
+/// kubeadm keeps an existing apiserver certificate only if it already carries every name of
+/// `certSANs`; otherwise it stops (`certificate apiserver is invalid: …`) and the old pair must
+/// be deleted first, so that exactly that one badge is issued again.
+fn has_every_extra_san(badge: &crate::badge::Badge, facts: &ClusterFacts) -> Result<()> {
+    let missing = facts
+        .apiserver_extra_sans
+        .iter()
+        .find(|san| !badge.info.sans.contains(san));
+    match missing {
+        None => Ok(()),
+        Some(san) => Err(PkiError::LacksSan {
+            path: badge.path.clone(),
+            name: badge.profile.name,
+            has: badge
+                .info
+                .sans
+                .iter()
+                .map(San::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            missing: san.to_string(),
+        }),
+    }
 }
 
 /// `DNS names [a b] and IPs [1.2.3.4 ::1]`, as kubeadm logs a serving certificate.

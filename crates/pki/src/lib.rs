@@ -16,8 +16,10 @@
 //! - [`csr`]: a certificate signing request, as `openssl req -new` writes it.
 //! - [`import`]: a kubeadm PKI made elsewhere, taken into a lab.
 //! - [`node`]: a worker node's kubelet credential.
+//! - [`advice`]: how a badge is re-issued, judged from its subject (kubeadm renews only its own).
 #![forbid(unsafe_code)]
 
+pub mod advice;
 pub mod badge;
 pub mod cert;
 pub mod csr;

@@ -378,6 +378,9 @@ pub struct ClusterFacts {
     pub service_ip: IpAddr,
     pub dns_domain: String,
     pub cluster_name: String,
+    /// kubeadm's `apiServer.certSANs` (`--apiserver-cert-extra-sans`): added to the apiserver's
+    /// serving badge after its usual names.
+    pub apiserver_extra_sans: Vec<San>,
 }
 
 impl ClusterFacts {
@@ -388,6 +391,7 @@ impl ClusterFacts {
             service_ip: IpAddr::from([10, 96, 0, 1]),
             dns_domain: "cluster.local".into(),
             cluster_name: "kubernetes".into(),
+            apiserver_extra_sans: Vec::new(),
         }
     }
 
@@ -407,6 +411,44 @@ pub enum San {
     Ip(IpAddr),
 }
 
+impl San {
+    /// One `--apiserver-cert-extra-sans` entry, read as kubeadm reads `certSANs`
+    /// (`pkiutil.appendSANsToAltNames`): an IP address, else a DNS name (RFC 1123 subdomain,
+    /// or a wildcard `*.` before one). kubeadm only warns and drops a bad entry; the lab
+    /// refuses it, so nothing is silently left out.
+    pub fn parse_extra(value: &str) -> crate::Result<San> {
+        let value = value.trim();
+        if let Ok(ip) = value.parse::<IpAddr>() {
+            return Ok(San::Ip(ip));
+        }
+        let name = value.strip_prefix("*.").unwrap_or(value);
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        };
+        if !name.is_empty() && name.len() <= 253 && name.split('.').all(label_ok) {
+            Ok(San::Dns(value.to_string()))
+        } else {
+            Err(crate::PkiError::BadSan {
+                value: value.to_string(),
+            })
+        }
+    }
+}
+
+impl std::fmt::Display for San {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            San::Dns(d) => f.write_str(d),
+            San::Ip(ip) => write!(f, "{ip}"),
+        }
+    }
+}
+
 impl Profile {
     pub fn common_name(&self, facts: &ClusterFacts) -> String {
         match self.common_name {
@@ -421,16 +463,23 @@ impl Profile {
     pub fn alt_names(&self, facts: &ClusterFacts) -> Vec<San> {
         let (mut dns, ips): (Vec<String>, Vec<IpAddr>) = match self.alt_names {
             AltNames::None => return Vec::new(),
-            AltNames::ApiServer => (
-                vec![
+            AltNames::ApiServer => {
+                let mut dns = vec![
                     facts.node_name.clone(),
                     "kubernetes".into(),
                     "kubernetes.default".into(),
                     "kubernetes.default.svc".into(),
                     format!("kubernetes.default.svc.{}", facts.dns_domain),
-                ],
-                vec![facts.service_ip, facts.advertise_address],
-            ),
+                ];
+                let mut ips = vec![facts.service_ip, facts.advertise_address];
+                for san in &facts.apiserver_extra_sans {
+                    match san {
+                        San::Dns(d) => dns.push(d.clone()),
+                        San::Ip(ip) => ips.push(*ip),
+                    }
+                }
+                (dns, ips)
+            }
             AltNames::Etcd => (
                 vec![facts.node_name.clone(), "localhost".into()],
                 vec![

@@ -71,11 +71,19 @@ pub fn explain(input: &str) -> Option<Explanation> {
             "The CEO knows who is calling (the badge is genuine) but Alice's rulebook gives that user no right on this node's API (nodes/proxy for logs and exec, nodes/log, nodes/stats…). kube-apiserver calls with apiserver-kubelet-client, whose group kubeadm:cluster-admins may do it.",
             &["kubectl auth can-i get nodes/proxy --as USER", "kubectl auth can-i get nodes/proxy --as kube-apiserver-kubelet-client --as-group kubeadm:cluster-admins"],
             "call with a badge that has the right (`apiserver-kubelet-client` for the apiserver), or bind a ClusterRole with nodes/proxy to the user")
-    } else if input.contains("is forbidden: User") || input.contains("(Forbidden)") {
-        lab("authz-403", "authorization (RBAC, or the Node authorizer for kubelets), after authentication succeeded",
-            "The badge is genuine and Alice knows who this is, but the rulebook has no rule letting this user or any of their groups do this verb on this resource here.",
+    } else if let Some(advice) = crate::forbidden::advise(input) {
+        lab("authz-403", "authorization (RBAC, the Node authorizer for kubelets, NodeRestriction), after authentication succeeded",
+            &advice.explanation,
             &["kubectl auth can-i --list --as USER", "kubectl auth whoami"],
-            "bind a role: `kubectl create rolebinding NAME --clusterrole=view --user=USER -n NAMESPACE` (or a clusterrolebinding for the whole cluster)")
+            &advice.hint)
+    } else if server_heard_an_alert(input) {
+        // A Go client sends `bad certificate` for every server-certificate failure (crypto/tls
+        // handshake_client.go, Go ≤ 1.20; newer Go sends a more precise alert): the server
+        // that logs it was refused by its caller, not the other way round.
+        lab("handshake-refused-by-client", "the caller checked the server's badge in the TLS handshake and refused it; the server only logs the alert it received",
+            "This line is in the server's log, and `remote error` means the alert came from the other side: the client did not accept the server's badge (unknown CA, wrong name, expired). The server is not refusing anyone.",
+            &["openssl s_client -connect HOST:PORT -CAfile CLIENT-CA.crt -verify_hostname HOST </dev/null", "kubecorp certs verify --cert SERVER.crt --ca CLIENT-CA.crt --name HOST --usage server"],
+            "look at the client's own log for the x509 reason, then fix the server's badge (re-issue it with the name the client dials) or give the client the CA that signed it (--etcd-cafile, a webhook's caBundle, the kubeconfig's certificate-authority-data)")
     } else if input.contains("rejected connection from")
         || input.contains("rejected connection on client endpoint")
         || input.contains("rejected connection on peer endpoint")
@@ -118,6 +126,18 @@ pub fn explain(input: &str) -> Option<Explanation> {
     Some(found)
 }
 
+/// A server's log line about an alert its caller sent (`http: TLS handshake error from …:
+/// remote error: tls: bad certificate`, etcd's `rejected connection from … (error "remote
+/// error: tls: …")`).
+fn server_heard_an_alert(input: &str) -> bool {
+    let alert = input.contains("remote error: tls: bad certificate")
+        || input.contains("remote error: tls: unknown certificate authority")
+        || input.contains("remote error: tls: certificate unknown");
+    let server_log =
+        input.contains("TLS handshake error from") || input.contains("rejected connection from");
+    alert && server_log
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,5 +169,34 @@ mod tests {
         ] {
             assert_eq!(explain(text).map(|e| e.kind), Some(kind.to_string()), "{text}");
         }
+    }
+
+    #[test]
+    fn bad_certificate_in_a_servers_log_means_the_client_refused_the_servers_badge() {
+        // etcd 3.4's embed line and a Go http server's line (real-errors.tsv R078, R082).
+        for text in [
+            r#"rejected connection from "192.168.7.175:54810" (error "remote error: tls: bad certificate", ServerName "")"#,
+            "2022/02/28 18:11:37 http: TLS handshake error from 10.0.2.15:59316: remote error: tls: bad certificate",
+        ] {
+            let e = explain(text).unwrap();
+            assert_eq!(e.kind, "handshake-refused-by-client", "{text}");
+            assert!(e.meaning.contains("the client did not accept the server's badge"));
+        }
+        // The same alert in a client's text: the server refused the client.
+        let e = explain(
+            "transport: authentication handshake failed: remote error: tls: bad certificate",
+        )
+        .unwrap();
+        assert_eq!(e.kind, "handshake-refused");
+    }
+
+    #[test]
+    fn a_403_is_explained_by_who_refused_it() {
+        let e = explain(r#"Error from server (Forbidden): secrets "db" is forbidden: User "system:node:w2" cannot get resource "secrets" in API group "" in the namespace "default": no relationship found between node 'w2' and this object"#).unwrap();
+        assert_eq!(e.kind, "authz-403");
+        assert!(e
+            .meaning
+            .starts_with("The Node authorizer refused a kubelet"));
+        assert!(!e.fix.contains("--clusterrole=view"));
     }
 }

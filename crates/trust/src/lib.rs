@@ -17,6 +17,8 @@
 //!   they got, and what each side printed.
 //! - [`record`]: [`Record`], schema `kubecorp/v1`: the stream as JSON, for `--format json`,
 //!   the live page and the HTML report.
+//! - [`forbidden`]: a 403 read back (RBAC, the Node authorizer, NodeRestriction, anonymous)
+//!   and the fix that fits each.
 //! - [`gohttp`]: how Kubernetes' Go servers write answers (pretty JSON, Go's escaping).
 //! - [`tls`]: the one place rustls configs are built: etcd's check in the handshake, the
 //!   apiserver's check after it, every client's check of the server, certificate files re-read
@@ -30,6 +32,7 @@ pub mod clock;
 pub mod events;
 pub mod explain;
 mod facts;
+pub mod forbidden;
 pub mod gohttp;
 pub mod record;
 pub mod tls;

@@ -60,6 +60,16 @@ pub enum VerdictKind {
     // kube-apiserver's 401/403): add them here, to `ALL`, to `explain` and to `classify_text`.
 }
 
+/// How a name gets onto a badge, kubeadm's way (kubeadm v1.32: `certs renew` copies the SANs
+/// of the certificate on disk, `cmd/kubeadm/app/phases/certs/renewal`; `init phase certs`
+/// keeps an existing certificate only if it already has every configured name,
+/// `validateCertificateWithConfig` in `phases/certs/certs.go`, so the old one must go first).
+macro_rules! add_a_name {
+    () => {
+        "Renewing cannot add a name: `certs renew` (kubeadm's and the lab's) keeps the names it finds on the badge. kubeadm's way for the apiserver: add the name to `apiServer.certSANs` in the kubeadm configuration, delete apiserver.crt and apiserver.key, run `kubeadm init phase certs apiserver --config kubeadm.yaml` and restart kube-apiserver (etcd's serving badge: `etcd.local.serverCertSANs` and `init phase certs etcd-server`). In the lab: `rm pki/apiserver.crt pki/apiserver.key` and `kubecorp pki init --apiserver-cert-extra-sans HOST`, which re-issues only that badge."
+    };
+}
+
 const ALL: &[VerdictKind] = &[
     VerdictKind::Valid,
     VerdictKind::UnknownAuthority,
@@ -184,19 +194,19 @@ impl VerdictKind {
             ),
             VerdictKind::NameMismatch => (
                 "The badge is genuine but made out for other doors: the client asked for one name and the badge lists others. Only the Subject Alternative Names count.",
-                "List the badge's names with `openssl x509 -noout -ext subjectAltName -in FILE`; connect by a listed name, or add the name (kubeadm: `apiServer.certSANs`) and re-issue with `kubecorp certs renew NAME`.",
+                concat!("List the badge's names with `openssl x509 -noout -ext subjectAltName -in FILE` and connect by one of them. ", add_a_name!()),
             ),
             VerdictKind::NoIpSans => (
                 "The client dialled an IP address, and Go matches IP addresses only against IP SANs, of which this badge has none (its DNS names do not count for an IP).",
-                "Dial one of the DNS names from `openssl x509 -noout -ext subjectAltName -in FILE`, or re-issue the badge with the IP among its SANs (`kubecorp certs renew NAME` after adding it).",
+                concat!("Dial one of the DNS names from `openssl x509 -noout -ext subjectAltName -in FILE`, or give the badge the IP as an IP SAN. ", add_a_name!()),
             ),
             VerdictKind::LegacyCommonName => (
                 "The badge has no Subject Alternative Name list at all; the name is only in its Common Name, which Go stopped accepting as a host name in Go 1.15.",
-                "See `openssl x509 -noout -subject -ext subjectAltName -in FILE`; re-issue the badge with the name as a SAN (`kubecorp certs renew NAME`).",
+                concat!("See `openssl x509 -noout -subject -ext subjectAltName -in FILE`: the name must be a SAN, not only the CN. ", add_a_name!()),
             ),
             VerdictKind::NotValidForAnyNames => (
                 "The client asked for a host name, and the badge lists no DNS names at all to match it against.",
-                "See `openssl x509 -noout -ext subjectAltName -in FILE`; re-issue the badge with the DNS name among its SANs (`kubecorp certs renew NAME`).",
+                concat!("See `openssl x509 -noout -ext subjectAltName -in FILE`: the badge needs the DNS name among its SANs. ", add_a_name!()),
             ),
             VerdictKind::IncompatibleUsage => (
                 "The badge is genuine but not for this job: its extended key usage does not allow the role it is being used in, like a visitor badge shown at the staff entrance (a client-only certificate serving, or a server-only one logging in).",
@@ -463,6 +473,32 @@ mod tests {
             verdict.to_string(),
             "x509: certificate signed by unknown authority"
         );
+    }
+
+    #[test]
+    fn a_missing_name_is_added_kubeadms_way_not_by_renewing() {
+        // kubeadm v1.32: `certs renew` copies the SANs on disk; `init phase certs apiserver`
+        // with certSANs re-issues the badge once the old pair is gone.
+        for kind in [
+            VerdictKind::NameMismatch,
+            VerdictKind::NoIpSans,
+            VerdictKind::LegacyCommonName,
+            VerdictKind::NotValidForAnyNames,
+        ] {
+            let hint = Verdict::new(kind, "x", "y")
+                .naming("apiserver", "pki/apiserver.crt")
+                .hint;
+            assert!(
+                hint.contains("Renewing cannot add a name"),
+                "{kind}: {hint}"
+            );
+            assert!(hint.contains("add the name to `apiServer.certSANs` in the kubeadm configuration, delete apiserver.crt and apiserver.key, run `kubeadm init phase certs apiserver --config kubeadm.yaml`"), "{kind}: {hint}");
+            assert!(
+                hint.contains("`kubecorp pki init --apiserver-cert-extra-sans HOST`"),
+                "{kind}: {hint}"
+            );
+            assert!(!hint.contains("certs renew apiserver"), "{kind}: {hint}");
+        }
     }
 
     #[test]

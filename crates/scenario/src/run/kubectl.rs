@@ -258,10 +258,10 @@ impl Runner<'_> {
                 outcome.text = err.kubectl_text();
                 outcome.also = vec![err.text(), reply.text()];
                 if reply.code == 403 {
-                    outcome.explanation = Some(
-                        "the badge is genuine, but no RBAC rule lets this user do this".into(),
-                    );
-                    outcome.hint = Some("grant it with a RoleBinding or ClusterRoleBinding (kubectl create rolebinding NAME --clusterrole=view --user=USER)".into());
+                    if let Some(advice) = kubecorp_trust::forbidden::advise(&outcome.text) {
+                        outcome.explanation = Some(advice.explanation);
+                        outcome.hint = Some(advice.hint);
+                    }
                 }
                 if reply.code == 401 || reply.code == 403 {
                     self.refusal_from_events(&mut outcome, caller, "apiserver")
