@@ -18,6 +18,7 @@ macro_rules! say_raw {
     ($($t:tt)*) => { $crate::emit(format_args!($($t)*)) };
 }
 
+mod challenge_cmd;
 mod office_cmd;
 mod scenario_cmd;
 mod web;
@@ -167,6 +168,9 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Challenges: the office breaks, you find out why with real tools, repair it, and the lab checks.
+    #[command(subcommand)]
+    Challenge(challenge_cmd::ChallengeCommand),
     /// Play a scenario file: build a private lab, run its steps, narrate them and check them.
     Run {
         /// The scenario, e.g. scenarios/kubecorp-day.yaml.
@@ -315,6 +319,7 @@ enum UsageArg {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    tools_find_this_kubecorp();
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -530,8 +535,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let now = when::parse("--now", now.as_deref(), real_now)?;
             let lab = existing_lab(&dir)?;
+            let challenge = challenge_cmd::is_open(&dir);
             let line = match (undo, args.as_slice()) {
+                (true, [_]) if challenge => anyhow::bail!(
+                    "{} holds a challenge: there is no backup to put back. Find the cause and repair it (`kubecorp challenge hint --dir {0}` helps)",
+                    dir.display()
+                ),
                 (true, [target]) => kubecorp_pki::fault::undo(&lab, target)?,
+                (false, [fault, target]) if challenge => {
+                    let line = kubecorp_pki::fault::inflict(&lab, fault, target, now)?;
+                    // In a challenge no backup is left to copy back.
+                    let _ = std::fs::remove_dir_all(dir.join(".kubecorp-backup"));
+                    match line.split_once(" (backup in ") {
+                        Some((said, _)) => format!("{said} (no backup: the office is in a challenge)"),
+                        None => line,
+                    }
+                }
                 (false, [fault, target]) => kubecorp_pki::fault::inflict(&lab, fault, target, now)?,
                 _ => {
                     let faults: Vec<&str> = kubecorp_pki::fault::FAULTS
@@ -572,6 +591,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Challenge(command) => challenge_cmd::run(command),
         Command::Run {
             file,
             step,
@@ -601,6 +621,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 "`kubeadm alpha {typed}` no longer exists: `kubeadm alpha certs` graduated to `kubeadm certs` in 1.20 and was removed in 1.21.\n  Here, type: {right}"
             )
         }
+    }
+}
+
+/// Commands a scenario or challenge runs (`run: kubecorp certs renew …`) find this very
+/// binary first. Set before any thread starts.
+fn tools_find_this_kubecorp() {
+    let Some(here) = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(std::path::Path::to_path_buf))
+    else {
+        return;
+    };
+    let mut paths = vec![here];
+    if let Some(path) = std::env::var_os("PATH") {
+        paths.extend(std::env::split_paths(&path));
+    }
+    if let Ok(joined) = std::env::join_paths(paths) {
+        std::env::set_var("PATH", joined);
     }
 }
 

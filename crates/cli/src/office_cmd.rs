@@ -91,6 +91,36 @@ pub async fn up(opts: OfficeOptions, format: Format, quiet: bool, web: Option<We
         Some(web) => Some(crate::web::open(&office, web, &events, &clock, &page_shutdown).await?),
         None => None,
     };
+    banner(&office);
+    if let Some(page) = &page {
+        say!("{}", page.banner);
+    }
+    say!("Press Ctrl-C to close the office.\n");
+    let down = tokio::select! {
+        narrated = narrate_until_signal(&mut feed, format, quiet) => { narrated?; None }
+        down = office.component_down() => Some(down),
+    };
+    if let Some(down) = down {
+        // Say what it said last, then close the office rather than run on without it.
+        while let Ok(event) = feed.try_recv() {
+            say!("{}", kubecorp_office::narrate::narrate(&event, false));
+        }
+        say!("Closing the office.");
+        stop_page.stop();
+        office.shutdown().await;
+        anyhow::bail!("{down}: the office cannot run without it");
+    }
+    say!("Closing the office.");
+    stop_page.stop();
+    if let Some(page) = page {
+        page.closed().await;
+    }
+    office.shutdown().await;
+    Ok(())
+}
+
+/// Where everyone in the office listens and which badge they show.
+pub fn banner(office: &Office) {
     let dir = office.dir.display().to_string();
     say!("KubeCorp is open (lab directory {dir}):");
     if let Some(etcd) = office.etcd_addr {
@@ -124,31 +154,6 @@ pub async fn up(opts: OfficeOptions, format: Format, quiet: bool, web: Option<We
         "Try: kubectl --kubeconfig {dir}/admin.conf --server {} get namespaces",
         office.apiserver_url()
     );
-    if let Some(page) = &page {
-        say!("{}", page.banner);
-    }
-    say!("Press Ctrl-C to close the office.\n");
-    let down = tokio::select! {
-        narrated = narrate_until_signal(&mut feed, format, quiet) => { narrated?; None }
-        down = office.component_down() => Some(down),
-    };
-    if let Some(down) = down {
-        // Say what it said last, then close the office rather than run on without it.
-        while let Ok(event) = feed.try_recv() {
-            say!("{}", kubecorp_office::narrate::narrate(&event, false));
-        }
-        say!("Closing the office.");
-        stop_page.stop();
-        office.shutdown().await;
-        anyhow::bail!("{down}: the office cannot run without it");
-    }
-    say!("Closing the office.");
-    stop_page.stop();
-    if let Some(page) = page {
-        page.closed().await;
-    }
-    office.shutdown().await;
-    Ok(())
 }
 
 /// Runs one component on its own and narrates until a signal.
@@ -306,7 +311,7 @@ fn apiserver_url(lab: &kubecorp_pki::Lab, kubeconfig: &str, given: Option<&str>)
 }
 
 /// Prints every event as it happens, until Ctrl-C or SIGTERM.
-async fn narrate_until_signal(
+pub async fn narrate_until_signal(
     feed: &mut tokio::sync::broadcast::Receiver<kubecorp_trust::Event>,
     format: Format,
     quiet: bool,

@@ -15,8 +15,10 @@
 //! - [`tape`]: the run as `kubecorp/v1` records, for `--format json`, the page and the HTML report.
 //! - [`junit`]: one JUnit test case per expectation.
 //! - [`kubelet`]: a request to a kubelet's :10250, dialled as kube-apiserver dials it.
+//! - [`challenge`]: the office broken on purpose, the symptom, hints, and the check of a repair.
 #![forbid(unsafe_code)]
 
+pub mod challenge;
 pub mod expect;
 pub mod junit;
 pub mod kubelet;

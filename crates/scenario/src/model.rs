@@ -25,6 +25,9 @@ pub struct Scenario {
     pub steps: Vec<Step>,
     /// The chapter files this scenario plays, resolved relative to it (empty for most files).
     pub chapters: Vec<PathBuf>,
+    /// A challenge file (`challenge:`): the office broken on purpose for a learner to repair;
+    /// its steps are in there and `steps` is empty.
+    pub challenge: Option<crate::challenge::Challenge>,
 }
 
 /// How the office is built before the first step.

@@ -27,6 +27,8 @@ use time::{Duration, OffsetDateTime};
 use crate::model::*;
 use kubecorp_client::resources;
 
+mod challenge;
+
 /// A YAML value with its place in the file: the raw stage.
 pub type Node = Spanned<Raw>;
 
@@ -514,7 +516,15 @@ impl Cx {
         let f = self.fields(
             root,
             "",
-            &["title", "description", "lab", "setup", "steps", "chapters"],
+            &[
+                "title",
+                "description",
+                "lab",
+                "setup",
+                "steps",
+                "chapters",
+                "challenge",
+            ],
         )?;
         let title = self.req_string(&f, "title", "one line naming the story");
         let description = self.opt_string(&f, "description");
@@ -524,6 +534,18 @@ impl Cx {
         };
         if let Some(lab) = &lab {
             self.nodes.clone_from(&lab.nodes);
+        }
+        if let Some(node) = f.get("challenge") {
+            let challenge = self.challenge(node, &f, lab.as_ref());
+            return Some(Scenario {
+                file: self.file.clone(),
+                title: title?,
+                description,
+                lab: lab?,
+                steps: Vec::new(),
+                chapters: Vec::new(),
+                challenge: Some(challenge?),
+            });
         }
         if let Some(chapters) = f.get("chapters") {
             for field in ["steps", "setup"] {
@@ -545,6 +567,7 @@ impl Cx {
                 lab: lab?,
                 steps,
                 chapters: files,
+                challenge: None,
             });
         }
         let mut steps = Vec::new();
@@ -584,6 +607,7 @@ impl Cx {
             lab: lab?,
             steps,
             chapters: Vec::new(),
+            challenge: None,
         })
     }
 
@@ -954,7 +978,27 @@ impl Cx {
     }
 
     fn who(&mut self, node: &Node, path: &str) -> Option<Who> {
-        if let Raw::Map(_) = node.value {
+        if let Raw::Map(entries) = &node.value {
+            if entries.iter().any(|(k, _)| k.value == "kubeconfig") {
+                // A kubeconfig anywhere in the lab directory (`users/john.conf`).
+                let f = self.fields(node, path, &["kubeconfig"])?;
+                let file =
+                    self.req_string(&f, "kubeconfig", "a kubeconfig in the lab directory")?;
+                if file.starts_with('/') || file.split('/').any(|part| part == "..") {
+                    self.error(
+                        node,
+                        &f.child("kubeconfig"),
+                        Problem::Value {
+                            given: file,
+                            expected: "a path inside the lab directory, such as users/john.conf"
+                                .into(),
+                            suggestion: None,
+                        },
+                    );
+                    return None;
+                }
+                return Some(Who::Kubeconfig(file));
+            }
             let f = self.fields(node, path, &["cert", "key"])?;
             let cert = self.req_string(&f, "cert", "a certificate file in the lab directory");
             let key = self.req_string(&f, "key", "its private key file");

@@ -18,8 +18,8 @@ fn every_step_kind_and_expectation_in_the_readme_parses() {
     let blocks = yaml_blocks(&readme);
     assert_eq!(
         blocks.len(),
-        5,
-        "the file, chapters, setup, the step kinds, the expectations"
+        6,
+        "the file, chapters, setup, the step kinds, the expectations, a challenge"
     );
     let file = blocks[0].replace("  - ...\n", "  - say: hello\n");
     kubecorp_scenario::parse_str(Path::new("README.md#file"), &file)
@@ -43,6 +43,17 @@ fn every_step_kind_and_expectation_in_the_readme_parses() {
     );
     kubecorp_scenario::parse_str(Path::new("README.md#expect"), &expect)
         .unwrap_or_else(|e| panic!("{e}"));
+    let challenge = kubecorp_scenario::parse_str(Path::new("README.md#challenge"), &blocks[5])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let challenge = challenge.challenge.expect("a challenge");
+    assert_eq!(
+        (
+            challenge.hints.len(),
+            challenge.check.len(),
+            challenge.wrong.len()
+        ),
+        (3, 2, 1)
+    );
 }
 
 fn indent(text: &str) -> String {

@@ -23,11 +23,13 @@
 //! - [`headline`]: each step in one line for the room.
 //! - [`events`]: the event stream: which events are the step's own, waiting for one.
 //! - [`lab`]: the PKI a run starts with.
+//! - [`doors`]: where an office listens, so steps can be played in one opened elsewhere.
 //! - [`error`]: why a step could not run.
 
 mod caller;
 mod command;
 mod csr;
+mod doors;
 mod error;
 mod events;
 mod headline;
@@ -50,6 +52,7 @@ use tokio::sync::broadcast;
 use crate::expect::{check, check_log, log_matches, Check, Outcome};
 use crate::model::*;
 use caller::{Caller, Made};
+pub use doors::{Doors, Venue};
 pub use error::{LabError, StepError};
 use events::Visitor;
 
@@ -135,8 +138,38 @@ impl ScenarioResult {
     }
 }
 
+/// Plays `steps` in an office that is already open and returns their checks. Identities made
+/// earlier (by another run, in `users/`) can be shown again.
+pub async fn play(
+    steps: &[Step],
+    venue: &Venue,
+    opts: &RunOptions,
+    observer: &mut dyn Observer,
+) -> Vec<Check> {
+    let mut runner = Runner {
+        office: venue.doors.clone(),
+        lab: Lab::new(&venue.dir),
+        dir: venue.dir.clone(),
+        clock: venue.clock.clone(),
+        events: venue.events.clone(),
+        rx: venue.events.subscribe(),
+        made: doors::made_before(&venue.dir),
+        pending: Vec::new(),
+        recent: Vec::new(),
+        skipping: None,
+        key_algorithm: venue.key_algorithm,
+        opts: opts.clone(),
+        checks: Vec::new(),
+        hops: Vec::new(),
+        chapter: None,
+        observer,
+    };
+    runner.play(steps).await;
+    runner.checks
+}
+
 struct Runner<'o> {
-    office: Office,
+    office: Doors,
     lab: Lab,
     dir: PathBuf,
     clock: LabClock,
@@ -165,6 +198,9 @@ pub async fn run(
     opts: &RunOptions,
     observer: &mut dyn Observer,
 ) -> ScenarioResult {
+    if scenario.challenge.is_some() {
+        return crate::challenge::rehearse(scenario, opts, observer).await;
+    }
     let started = Instant::now();
     let mut result = ScenarioResult {
         file: scenario.file.clone(),
@@ -215,7 +251,7 @@ pub async fn run(
         observer.output(&note);
     }
     let mut runner = Runner {
-        office,
+        office: Doors::of(&office),
         lab: Lab::new(&dir),
         dir,
         clock,
@@ -232,27 +268,8 @@ pub async fn run(
         chapter: None,
         observer,
     };
-    for step in &scenario.steps {
-        runner.chapter.clone_from(&step.file);
-        if let Some(why) = &runner.skipping {
-            // Later steps may need what the skipped one would have done.
-            let c = Check::skipped(step.index, step.line, "step", why.clone());
-            runner.record(c);
-            continue;
-        }
-        runner.observer.before_step(step);
-        if let Err(e) = runner.step(step).await {
-            let c = Check::failed_to_run(step.index, step.line, e.to_string());
-            runner.record(c);
-            break;
-        }
-    }
-    let Runner {
-        office,
-        checks,
-        hops,
-        ..
-    } = runner;
+    runner.play(&scenario.steps).await;
+    let Runner { checks, hops, .. } = runner;
     office.shutdown().await;
     result.checks = checks;
     result.hops = hops;
@@ -291,6 +308,25 @@ async fn open(
 }
 
 impl Runner<'_> {
+    /// Plays steps in order; a step that cannot be carried out ends the play.
+    async fn play(&mut self, steps: &[Step]) {
+        for step in steps {
+            self.chapter.clone_from(&step.file);
+            if let Some(why) = &self.skipping {
+                // Later steps may need what the skipped one would have done.
+                let c = Check::skipped(step.index, step.line, "step", why.clone());
+                self.record(c);
+                continue;
+            }
+            self.observer.before_step(step);
+            if let Err(e) = self.step(step).await {
+                let c = Check::failed_to_run(step.index, step.line, e.to_string());
+                self.record(c);
+                break;
+            }
+        }
+    }
+
     fn record(&mut self, mut c: Check) {
         if c.file.is_none() {
             c.file.clone_from(&self.chapter);
