@@ -929,6 +929,21 @@ pub fn bootstrap_policy() -> Vec<Value> {
                 events_rule(),
             ],
         ),
+        // The node lifecycle controller's role (`bootstrappolicy/controller_policy.go`).
+        cluster_role(
+            "system:controller:node-controller",
+            vec![
+                rule(
+                    &["delete", "get", "list", "patch", "update"],
+                    &[""],
+                    &["nodes"],
+                ),
+                rule(&["patch", "update"], &[""], &["nodes/status"]),
+                rule(&["patch", "update"], &[""], &["pods/status"]),
+                rule(&["delete", "list"], &[""], &["pods"]),
+                events_rule(),
+            ],
+        ),
         // The EndpointSlice controller's role (`bootstrappolicy/controller_policy.go`).
         cluster_role(
             "system:controller:endpointslice-controller",
@@ -1080,6 +1095,11 @@ pub fn bootstrap_policy() -> Vec<Value> {
                 "kube-system/endpointslice-controller",
             )],
         ),
+        cluster_role_binding(
+            "system:controller:node-controller",
+            "system:controller:node-controller",
+            vec![subject("ServiceAccount", "kube-system/node-controller")],
+        ),
         // Kept for compatibility; the Node authorizer does the real work.
         cluster_role_binding("system:node", "system:node", vec![]),
         // ---- What `kubeadm init` adds ----
@@ -1143,6 +1163,14 @@ pub fn bootstrap_policy() -> Vec<Value> {
                 "kubecorp/why": "the lab's controller manager runs the EndpointSlice controller with its own certificate (CN=system:kube-controller-manager) instead of the endpointslice-controller service-account token, as --use-service-account-credentials=false would"
             }}),
             "system:controller:endpointslice-controller",
+            vec![subject("User", "system:kube-controller-manager")],
+        ),
+        // Likewise for the node lifecycle controller.
+        binding_json(
+            json!({"name": "kubecorp:node-controller", "annotations": {
+                "kubecorp/why": "the lab's controller manager runs the node lifecycle controller with its own certificate (CN=system:kube-controller-manager) instead of the node-controller service-account token, as --use-service-account-credentials=false would"
+            }}),
+            "system:controller:node-controller",
             vec![subject("User", "system:kube-controller-manager")],
         ),
     ]

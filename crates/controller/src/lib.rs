@@ -31,9 +31,14 @@
 //! `--use-service-account-credentials` needs. The EndpointSlice controller's role,
 //! `system:controller:endpointslice-controller`, reaches the same user through
 //! `kubecorp:endpointslice-controller`. The controller says so once when it starts.
+//!
+//! [`node_lifecycle`] is the node lifecycle controller: it marks a silent node `Unknown`
+//! (NotReady), taints it `node.kubernetes.io/unreachable`, and undoes both when the kubelet
+//! is back (`system:controller:node-controller`, reached through `kubecorp:node-controller`).
 #![forbid(unsafe_code)]
 
 pub mod endpoints;
+pub mod node_lifecycle;
 pub mod slices;
 
 use std::collections::{BTreeMap, BTreeSet};

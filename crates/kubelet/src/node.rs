@@ -107,7 +107,7 @@ pub async fn heartbeat(k: &Kubelet) -> Result<(), ()> {
         k.client_failure(
             e,
             line,
-            "the kubelet could not post its heartbeat; if this lasts, the node goes NotReady",
+            "the kubelet could not post its heartbeat; if neither it nor the Lease gets through for 50 s (kube-controller-manager's --node-monitor-grace-period), the node lifecycle controller marks the node Ready=Unknown (NotReady), taints it node.kubernetes.io/unreachable and marks its pods not Ready",
         );
     };
     let current = match client.get(&get_path).await {
@@ -150,7 +150,7 @@ pub async fn heartbeat(k: &Kubelet) -> Result<(), ()> {
 }
 
 /// The node's Lease in `kube-node-lease`: the cheap heartbeat the node lifecycle controller
-/// reads (renewed every 10 s, valid 40 s). Read it, create it if missing, else renew it.
+/// reads (renewed every 10 s; `leaseDurationSeconds: 40`, while the controller waits 50 s). Read it, create it if missing, else renew it.
 pub async fn renew_lease(k: &Kubelet) -> Result<(), ()> {
     let client = k.client();
     let base = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases";
@@ -209,7 +209,7 @@ pub async fn renew_lease(k: &Kubelet) -> Result<(), ()> {
             k.client_failure(
                 &e,
                 line,
-                "the kubelet could not renew its node lease; after 40 s without one the node is marked NotReady",
+                "the kubelet could not renew its node lease; after 50 s without a renewal or a status heartbeat, the node lifecycle controller marks the node NotReady and taints it node.kubernetes.io/unreachable",
             );
             Err(())
         }

@@ -5,7 +5,9 @@
 //! "runs" each one: no containers start in the lab, but the pod's status says what a real
 //! kubelet would report once they had: phase `Running`, a pod IP from the node's pod range,
 //! `Ready` conditions and a running state per container. The status is written through the
-//! `pods/status` subresource, which the Node authorizer allows only for pods bound to this node.
+//! `pods/status` subresource, which NodeRestriction allows only for pods bound to this node. A
+//! report that fails is tried again until it lands, so a kubelet that recovers from an outage
+//! brings every pod bound to it up to date.
 //!
 //! The containers' logs are generated: a few deterministic lines per container, so `kubectl
 //! logs` through Alice has something true-looking to show.
@@ -66,12 +68,30 @@ fn containers(pod: &Value) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-/// Whether the stored status already says what this kubelet reports.
+/// Whether the stored status already says what this kubelet reports (Running, Ready, with
+/// its IP). The node lifecycle controller marks pods not Ready while their node is silent; a
+/// kubelet that is back says Ready again.
 fn is_reported(k: &Kubelet, pod: &Value) -> bool {
     let ns = pod["metadata"]["namespace"].as_str().unwrap_or("default");
     let name = pod["metadata"]["name"].as_str().unwrap_or("");
+    let ready = pod["status"]["conditions"].as_array().is_some_and(|c| {
+        c.iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+    });
     pod["status"]["phase"] == "Running"
+        && ready
         && pod["status"]["podIP"].as_str() == Some(pod_ip(&k.node, ns, name).as_str())
+}
+
+/// The status manager's retry (`syncBatch`): every pod bound to this node whose status is
+/// not yet what the kubelet reports is reported again. Without it, a pod whose report failed
+/// (a refused badge, Alice away) would stay Pending until something else changed it.
+async fn reconcile(k: &Kubelet) {
+    for pod in k.pods() {
+        if !is_reported(k, &pod) {
+            report(k, &pod).await;
+        }
+    }
 }
 
 /// The status a kubelet reports for a pod whose containers all started at `started`.
@@ -149,8 +169,19 @@ pub(crate) async fn watch_loop(k: Arc<Kubelet>) {
             }
         };
         backoff.succeeded();
-        while let Some(event) = watch.next().await {
-            let Ok(event) = event else { break };
+        // The real status manager retries every 10 s (`syncPeriod`); the lab follows the
+        // kubelet's heartbeat period, which tests shorten.
+        let mut retry = tokio::time::interval(k.config.heartbeat_interval);
+        retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let event = tokio::select! {
+                event = watch.next() => event,
+                _ = retry.tick() => {
+                    reconcile(&k).await;
+                    continue;
+                }
+            };
+            let Some(Ok(event)) = event else { break };
             match event.kind.as_str() {
                 "ADDED" | "MODIFIED" => {
                     if event.object["spec"]["nodeName"].as_str() != Some(k.node.as_str()) {

@@ -785,3 +785,77 @@ async fn with_the_kubelet_gone_kubectl_logs_says_the_dial_was_refused() {
     );
     lab.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_whose_report_failed_during_an_outage_runs_once_the_kubelet_recovers() {
+    let lab = Lab1::start(false).await;
+    let admin = lab.admin();
+    // The kubelet's pod watch is open: it hears of every pod bound to it.
+    lab.bound_pod().await;
+    lab.running_pod().await;
+
+    // Break kubelet.conf: its open watch still delivers, but every new call gets 401.
+    let conf = lab.dir.join("kubelet.conf");
+    let original = std::fs::read(&conf).unwrap();
+    let (cert, key) = rogue_badge(
+        lab.tmp.path(),
+        &format!("system:node:{NODE}"),
+        &["system:nodes"],
+    );
+    let mut broken = kubecorp_pki::kubeconfig::Kubeconfig::read(&conf).unwrap();
+    broken.set_client_cert(
+        &std::fs::read_to_string(cert).unwrap(),
+        &std::fs::read_to_string(key).unwrap(),
+    );
+    kubecorp_pki::fs::write_atomic(
+        &conf,
+        broken.to_yaml().as_bytes(),
+        kubecorp_pki::fs::Mode::Secret,
+    )
+    .unwrap();
+    admin
+        .create(
+            "/api/v1/namespaces/default/pods",
+            &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "late"},
+                    "spec": {"nodeName": NODE, "containers": [{"name": "c", "image": "nginx"}]}}),
+        )
+        .await
+        .unwrap();
+    let events = lab.office.events.clone();
+    let line = eventually("the kubelet logs the refused status report", || {
+        let events = events.clone();
+        async move {
+            events
+                .snapshot()
+                .into_iter()
+                .filter(|e| e.log_owner() == "kubelet")
+                .filter_map(|e| e.server_log)
+                .find(|l| l.contains("\"Failed to update status for pod\" pod=\"default/late\""))
+        }
+    })
+    .await;
+    assert!(line.ends_with("err=\"Unauthorized\""), "{line}");
+    let late = admin
+        .get("/api/v1/namespaces/default/pods/late")
+        .await
+        .unwrap();
+    assert_eq!(late["status"]["phase"], "Pending");
+
+    // Repaired: nothing changes the pod, yet the kubelet reports it by itself.
+    kubecorp_pki::fs::write_atomic(&conf, &original, kubecorp_pki::fs::Mode::Secret).unwrap();
+    let late = eventually("pod late is Running", || {
+        let admin = admin.clone();
+        async move {
+            let pod = admin
+                .get("/api/v1/namespaces/default/pods/late")
+                .await
+                .ok()?;
+            (pod["status"]["phase"] == "Running").then_some(pod)
+        }
+    })
+    .await;
+    assert!(late["status"]["podIP"]
+        .as_str()
+        .is_some_and(|ip| ip.starts_with("10.244.")));
+    lab.stop().await;
+}

@@ -331,7 +331,8 @@ pub fn kube_proxy(
     Ok(tokio::spawn(kubecorp_proxy::run(config, shutdown)))
 }
 
-/// The controller manager's endpoints controller, with `controller-manager.conf`.
+/// The controller manager's endpoints and node lifecycle controllers, with
+/// `controller-manager.conf`.
 pub fn endpoints_controller(
     lab: &Lab,
     apiserver: &str,
@@ -346,13 +347,23 @@ pub fn endpoints_controller(
         clock,
         events,
     )?;
+    let lifecycle = kubecorp_controller::node_lifecycle::NodeLifecycleConfig::new(
+        client.clone(),
+        clock.clone(),
+        events.clone(),
+    );
     let config = kubecorp_controller::EndpointsControllerConfig {
         client,
         clock: clock.clone(),
         events: events.clone(),
     };
-    let shutdown = shutdown.wait();
-    Ok(tokio::spawn(kubecorp_controller::run(config, shutdown)))
+    let (endpoints_stop, lifecycle_stop) = (shutdown.wait(), shutdown.wait());
+    Ok(tokio::spawn(async move {
+        tokio::join!(
+            kubecorp_controller::run(config, endpoints_stop),
+            kubecorp_controller::node_lifecycle::run(lifecycle, lifecycle_stop),
+        );
+    }))
 }
 
 /// The kubeconfig node `node`'s kubelet uses: `kubelet.conf` for the node it names, otherwise
