@@ -16,6 +16,8 @@
     request: ['request', 'the request itself, answered']
   };
   var KNOWN_CAS = ['kubernetes', 'etcd-ca', 'front-proxy-ca'];
+  // The stage's short name, as the edges and the timeline show it.
+  function short(stage) { return stage === 'tcp' || stage === 'tls' ? stage.toUpperCase() : stage; }
 
   var $ = function (id) { return document.getElementById(id); };
   function el(tag, cls, text) {
@@ -48,11 +50,11 @@
     'ca-kubernetes': { x: 400, y: 118, w: 190, h: 50, name: 'kubernetes CA', sub: 'ca.crt', cls: 'ca' },
     'ca-etcd': { x: 600, y: 118, w: 190, h: 50, name: 'etcd-ca', sub: 'etcd/ca.crt', cls: 'ca' },
     'ca-front-proxy': { x: 800, y: 118, w: 190, h: 50, name: 'front-proxy-ca', sub: 'front-proxy-ca.crt', cls: 'ca' },
-    apiserver: { x: 470, y: 300, w: 220, h: 74, name: 'Alice', sub: 'apiserver · the front door' },
+    apiserver: { x: 470, y: 285, w: 220, h: 74, name: 'Alice', sub: 'apiserver · the front door' },
     etcd: { x: 870, y: 310, w: 200, h: 74, name: 'Charlie', sub: 'etcd · the vault', cls: 'vault' },
-    scheduler: { x: 300, y: 470, w: 170, h: 64, name: 'Bob', sub: 'scheduler' },
-    proxy: { x: 480, y: 470, w: 170, h: 64, name: 'Dave', sub: 'kube-proxy' },
-    cm: { x: 660, y: 470, w: 190, h: 64, name: 'controller', sub: 'manager' },
+    scheduler: { x: 260, y: 505, w: 160, h: 60, name: 'Bob', sub: 'scheduler' },
+    proxy: { x: 475, y: 505, w: 160, h: 60, name: 'Dave', sub: 'kube-proxy' },
+    cm: { x: 690, y: 505, w: 170, h: 60, name: 'controller', sub: 'manager' },
     admin: { x: 95, y: 200, w: 160, h: 54, name: 'admin', sub: 'admin.conf', cls: 'visitor' },
     john: { x: 95, y: 275, w: 160, h: 54, name: 'john', sub: 'a developer', cls: 'visitor' },
     anonymous: { x: 95, y: 350, w: 160, h: 54, name: 'anonymous', sub: 'no badge', cls: 'visitor' },
@@ -68,7 +70,7 @@
     if (PLACES[key]) return key;
     var i = Object.keys(PLACES).filter(function (k) { return k.indexOf('desk:') === 0; }).length;
     // Four desks to a column, right of the staff; more nodes get another column.
-    PLACES[key] = { x: 880 - 225 * Math.floor(i / 4), y: 440 + (i % 4) * 52, w: 220, h: 46, name: 'the CEO · kubelet', sub: node, cls: 'desk' };
+    PLACES[key] = { x: 895 - 210 * Math.floor(i / 4), y: 430 + (i % 4) * 52, w: 200, h: 46, name: 'the CEO · kubelet', sub: node, cls: 'desk' };
     if (svgReady) drawRoom(key);
     return key;
   }
@@ -101,13 +103,15 @@
   var floor, edgeLayer, roomLayer;
   function drawFloor() {
     floor = $('floor');
-    floor.appendChild(svg('rect', { class: 'area', x: 8, y: 140, width: 180, height: 450, rx: 14 }));
+    floor.appendChild(svg('rect', { class: 'area', x: 8, y: 140, width: 180, height: 410, rx: 14 }));
     floor.appendChild(svg('text', { class: 'area-label', x: 20, y: 162 }, 'the entrance'));
     floor.appendChild(svg('rect', { class: 'area', x: 740, y: 222, width: 250, height: 156, rx: 14 }));
     floor.appendChild(svg('text', { class: 'area-label', x: 752, y: 244 }, "the vault: Alice's corridor only"));
     // The vault's wall has one door: the corridor from Alice.
     floor.appendChild(svg('line', { class: 'wall', x1: 740, y1: 262, x2: 740, y2: 286 }));
     floor.appendChild(svg('line', { class: 'wall', x1: 740, y1: 330, x2: 740, y2: 378 }));
+    floor.appendChild(svg('text', { class: 'area-label legend', x: 500, y: 592, 'text-anchor': 'middle' },
+      'each call: TCP → TLS (the handshake) → authn (who are you?) → authz (may you?) → request;  ✓ got past it,  ✗ refused there'));
     edgeLayer = svg('g', {});
     roomLayer = svg('g', {});
     floor.appendChild(edgeLayer);
@@ -144,7 +148,9 @@
     var ox = -(q.y - p.y) / len * off, oy = (q.x - p.x) / len * off;
     var g = svg('g', { class: 'edge' });
     var line = svg('line', { x1: p.x + ox, y1: p.y + oy, x2: q.x + ox, y2: q.y + oy, 'marker-end': 'url(#arrow)' });
-    var mx = (p.x + q.x) / 2 + ox * 3, my = (p.y + q.y) / 2 + oy * 3;
+    // The label sits near the caller: calls converging on one door keep their labels apart.
+    var t = 0.3;
+    var mx = p.x + (q.x - p.x) * t + ox * 3, my = p.y + (q.y - p.y) * t + oy * 3;
     var rect = svg('rect', { x: mx - 95, y: my - 16, width: 190, height: 30, rx: 7 });
     var text = svg('text', { x: mx, y: my + 6 });
     g.appendChild(line); g.appendChild(rect); g.appendChild(text);
@@ -156,9 +162,9 @@
     var from = placeOf(ev.from, ev.identity), to = placeOf(ev.to, null);
     if (from === to || !PLACES[from] || !PLACES[to]) return;
     var e = edgeFor(from, to);
-    var label = (ev.allowed ? '✓ ' : '✗ ') + STAGES[ev.stage][0];
+    var label = (ev.allowed ? '✓ ' : '✗ ') + short(ev.stage);
     e.text.textContent = label;
-    var w = Math.max(120, label.length * 10 + 16);
+    var w = Math.max(110, label.length * 9.5 + 18);
     e.rect.setAttribute('width', w);
     e.rect.setAttribute('x', +e.text.getAttribute('x') - w / 2);
     e.g.setAttribute('class', 'edge lit ' + (ev.allowed ? 'ok' : 'bad'));
@@ -259,7 +265,7 @@
         var m = el('span', 'm', ev.allowed ? '✓' : '✗');
         m.setAttribute('aria-label', ev.allowed ? 'allowed' : 'refused');
         b.appendChild(m);
-        b.appendChild(el('span', 's', ev.stage === 'request' ? 'request' : ev.stage.toUpperCase().replace('AUTHN', 'authn').replace('AUTHZ', 'authz')));
+        b.appendChild(el('span', 's', short(ev.stage)));
         b.appendChild(el('span', 'w', callerName(ev) + ' → ' + ev.to));
       }
       b.appendChild(el('span', 'x', summary(ev)));
@@ -296,7 +302,9 @@
       tr.appendChild(el('td', '', c.step));
       tr.appendChild(el('td', 'mark', c.skipped ? '–' : c.passed ? '✓' : '✗'));
       tr.appendChild(el('td', 'what', c.text));
-      tr.appendChild(el('td', 'place', c.place));
+      var place = el('td', 'place', c.place.split('/').pop());
+      place.title = c.place;
+      tr.appendChild(place);
       frag.appendChild(tr);
     });
     body.textContent = '';
@@ -369,7 +377,7 @@
         body.appendChild(el('h3', '', 'The badge shown'));
         var dl = el('dl');
         row(dl, 'subject', 'CN=' + id.cn + id.orgs.map(function (o) { return ', O=' + o; }).join(''));
-        row(dl, 'issuer', 'CN=' + id.issuer + (KNOWN_CAS.indexOf(id.issuer) === -1 ? '  (not one of the Founder\'s CAs)' : ''));
+        row(dl, 'issuer', 'CN=' + id.issuer + (KNOWN_CAS.indexOf(id.issuer) === -1 ? ' — not one of the Founder\'s CAs' : ''));
         row(dl, 'serial', id.serial);
         if (id.not_before) row(dl, 'valid', validity(id, ev.at));
         row(dl, 'SANs', (id.sans || []).join(', ') || 'none');

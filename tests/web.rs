@@ -1,0 +1,544 @@
+//! The office's page, judged by the real Chromium over WebDriver (chromedriver), and the page's
+//! stream read by hand: what a room sees when a rogue badge knocks, when a trainer breaks a badge
+//! from the projector, and when a class replays a report from a file.
+//!
+//! Screenshots of each are saved under `target/web-screens/`.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use support::{kubecorp, run_tool, tool, up_command};
+
+/// A `kubecorp up --web` on free ports, quiet, until dropped.
+struct Office {
+    child: Child,
+    dir: tempfile::TempDir,
+    page: String,
+    apiserver: String,
+}
+
+impl Drop for Office {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Office {
+    fn open(control: bool) -> Office {
+        let dir = tempfile::tempdir().unwrap();
+        let mut command = up_command(&dir.path().join("lab"), "127.0.0.1:0");
+        command.args(["--quiet", "--web", "127.0.0.1:0"]);
+        if control {
+            command.arg("--web-control");
+        }
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        // Killed and reaped when dropped, also when the office never opens.
+        let mut office = Office {
+            child,
+            dir,
+            page: String::new(),
+            apiserver: String::new(),
+        };
+        let out = Arc::new(Mutex::new(String::new()));
+        let sink = out.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let mut out = sink.lock().unwrap();
+                out.push_str(&line);
+                out.push('\n');
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let text = out.lock().unwrap().clone();
+            if text.contains("Press Ctrl-C") {
+                let word_after = |marker: &str| {
+                    text.lines()
+                        .find(|l| l.contains(marker))
+                        .and_then(|l| l.split_whitespace().find(|w| w.starts_with("http")))
+                        .unwrap_or_else(|| panic!("no URL after {marker:?} in:\n{text}"))
+                        .to_owned()
+                };
+                office.page = word_after("the page (live floor plan)");
+                office.apiserver = word_after("apiserver (Alice, the front door)");
+                return office;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the office never opened:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn lab(&self) -> PathBuf {
+        self.dir.path().join("lab")
+    }
+
+    /// The page's address, without the token.
+    fn addr(&self) -> SocketAddr {
+        let rest = self.page.trim_start_matches("http://");
+        rest[..rest.find('/').unwrap()].parse().unwrap()
+    }
+}
+
+/// One HTTP/1.1 GET, read until the server closes or `wait` passes.
+fn get(addr: SocketAddr, path: &str, wait: Duration) -> String {
+    let mut tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(wait)).unwrap();
+    write!(
+        tcp,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut bytes = Vec::new();
+    let _ = tcp.read_to_end(&mut bytes);
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Every private key of the lab as its PEM body lines: key files and kubeconfigs' embedded keys.
+fn key_lines(lab: &Path) -> Vec<String> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(lab, &mut files);
+    let mut pems = Vec::new();
+    for file in files {
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        if file.extension().is_some_and(|e| e == "key") {
+            pems.push(text);
+        } else if file.extension().is_some_and(|e| e == "conf") {
+            // `client-key-data: >-` folds the base64 over the indented lines that follow.
+            let lines: Vec<&str> = text.lines().collect();
+            for (i, line) in lines.iter().enumerate() {
+                let Some(value) = line.trim().strip_prefix("client-key-data:") else {
+                    continue;
+                };
+                let data: String = match value.trim() {
+                    ">-" | ">" | "|" | "|-" => lines[i + 1..]
+                        .iter()
+                        .take_while(|l| {
+                            l.starts_with(&" ".repeat(line.len() - line.trim_start().len() + 1))
+                        })
+                        .map(|l| l.trim())
+                        .collect(),
+                    inline => inline.to_owned(),
+                };
+                use base64::Engine;
+                let pem = base64::engine::general_purpose::STANDARD
+                    .decode(data)
+                    .unwrap();
+                pems.push(String::from_utf8(pem).unwrap());
+            }
+        }
+    }
+    assert!(pems.len() > 10, "the lab has its keys: {}", pems.len());
+    pems.iter()
+        .flat_map(|pem| pem.lines())
+        .filter(|l| !l.starts_with("-----") && l.len() >= 40)
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_page_and_its_stream_never_carry_private_key_bytes() {
+    let office = Office::open(false);
+    let kubeconfig = office.lab().join("admin.conf");
+    if let Some(kubectl) = tool("kubectl", "making traffic for the page") {
+        run_tool(
+            &kubectl,
+            [
+                "--kubeconfig",
+                kubeconfig.to_str().unwrap(),
+                "--server",
+                &office.apiserver,
+                "get",
+                "namespaces",
+            ],
+        );
+    }
+    let addr = office.addr();
+    let mut seen = String::new();
+    for path in ["/", "/app.js", "/app.css", "/api/info"] {
+        seen += &get(addr, path, Duration::from_secs(5));
+    }
+    let stream = get(addr, "/events", Duration::from_millis(1500));
+    assert!(
+        stream.contains(r#""type":"event""#),
+        "the stream told something: {stream}"
+    );
+    assert!(
+        stream.contains(r#""identity":{"cn":"#),
+        "badges are shown: {stream}"
+    );
+    seen += &stream;
+    assert!(!seen.contains("PRIVATE KEY"));
+    let keys = key_lines(&office.lab());
+    for line in &keys {
+        assert!(
+            !seen.contains(&line[..40]),
+            "a private key line reached the page: {line}"
+        );
+    }
+}
+
+/// Chromium driven by chromedriver, with the flags a root container needs and a fresh profile.
+struct Browser {
+    client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    async fn open(test: &str, extra: &[&str]) -> Option<Browser> {
+        let chromium = tool("chromium", test)?;
+        let driver = tool("chromedriver", test)?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver never listened");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let profile = tempfile::tempdir().unwrap();
+        let mut args: Vec<String> = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1280,720",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.push(format!("--user-data-dir={}", profile.path().display()));
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({"binary": chromium, "args": args}),
+        );
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a Chromium session");
+        // A projector's 1280×720 of page, whatever the window's own bars take.
+        let bars = client
+            .execute("return [window.outerWidth - window.innerWidth, window.outerHeight - window.innerHeight]", vec![])
+            .await
+            .unwrap();
+        let bar = |i: usize| bars[i].as_u64().unwrap_or(0) as u32;
+        client
+            .set_window_size(1280 + bar(0), 720 + bar(1))
+            .await
+            .unwrap();
+        Some(Browser {
+            client,
+            driver,
+            _profile: profile,
+        })
+    }
+
+    /// Saves what the page shows now as `target/web-screens/NAME.png`.
+    async fn screenshot(&self, name: &str) {
+        let png = self.client.screenshot().await.unwrap();
+        let dir = screens();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
+    /// The element's text, once it has `needle` (up to 20 s).
+    async fn text_with(&self, css: &str, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(element) = self.client.find(Locator::Css(css)).await {
+                if let Ok(text) = element.text().await {
+                    if text.contains(needle) {
+                        return text;
+                    }
+                    assert!(
+                        Instant::now() < deadline,
+                        "{css} never showed {needle:?}; it shows:\n{text}"
+                    );
+                }
+            }
+            assert!(Instant::now() < deadline, "{css} never appeared");
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
+    async fn click(&self, css: &str) {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+    }
+
+    async fn close(mut self) {
+        let _ = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// `target/web-screens`, beside the test binary's `target/debug`.
+fn screens() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let target = exe.ancestors().nth(3).unwrap().to_path_buf();
+    target.join("web-screens")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rogue_badge_lights_a_refused_edge_and_a_break_from_the_page_needs_the_token() {
+    let test = "the live page in Chromium";
+    let Some(kubectl) = tool("kubectl", test) else {
+        return;
+    };
+    let Some(browser) = Browser::open(test, &[]).await else {
+        return;
+    };
+    let office = Office::open(true);
+    let (without_token, token) = office.page.split_once('?').unwrap();
+    assert!(token.starts_with("token="), "{}", office.page);
+    let c = &browser.client;
+    c.goto(without_token).await.unwrap();
+    browser.text_with("#link", "● live").await;
+
+    // A rogue badge at Alice's door, from the real kubectl.
+    let lab = office.lab();
+    kubecorp([
+        "break",
+        "rogue-ca",
+        "admin.conf",
+        "--dir",
+        lab.to_str().unwrap(),
+    ])
+    .success();
+    let refused = run_tool(
+        &kubectl,
+        [
+            "--kubeconfig",
+            lab.join("admin.conf").to_str().unwrap(),
+            "--server",
+            &office.apiserver,
+            "get",
+            "namespaces",
+        ],
+    );
+    assert!(
+        refused
+            .stderr
+            .contains("error: You must be logged in to the server"),
+        "{}",
+        refused.dump()
+    );
+
+    // The refused edge from the rogue at the entrance to Alice, and its timeline row.
+    let row = "#timeline button.row.bad";
+    let text = browser
+        .text_with(row, "You must be logged in to the server (Unauthorized)")
+        .await;
+    assert!(text.contains("authn"), "{text}");
+    assert!(text.contains("kubernetes-admin → apiserver"), "{text}");
+    let edge = c
+        .find(Locator::XPath(
+            "//*[local-name()='g'][contains(@class,'edge') and contains(@class,'bad')]/*[local-name()='text']",
+        ))
+        .await
+        .expect("a refused edge on the floor plan");
+    assert_eq!(edge.text().await.unwrap(), "✗ authn");
+    browser.screenshot("1-live-rogue-refused").await;
+
+    // Click it: the badge, Go's texts and the explanation.
+    browser.click(row).await;
+    let details = browser.text_with("#details", "What it means").await;
+    for needle in [
+        "✗ refused at authentication: kubernetes-admin → apiserver",
+        "CN=rogue-ca — not one of the Founder's CAs",
+        "error: You must be logged in to the server (Unauthorized)",
+        "x509: certificate signed by unknown authority",
+        "The badge says it was signed by \"rogue-ca\", and the guard trusts no CA of that name",
+        "kubecorp certs verify --cert CLIENT.crt --ca",
+    ] {
+        assert!(
+            details.contains(needle),
+            "details lack {needle:?}:\n{details}"
+        );
+    }
+    browser.screenshot("2-live-details").await;
+    browser.click("#d-close").await;
+
+    // A break from the page without the token is refused, and nothing changes.
+    let conf = lab.join("scheduler.conf");
+    let before = std::fs::read(&conf).unwrap();
+    browser.click("#tab-trainer").await;
+    browser
+        .text_with("#trainer-note", "Read-only: this URL carries no token")
+        .await;
+    c.find(Locator::Css("#t-fault"))
+        .await
+        .unwrap()
+        .select_by_value("expire")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#t-badge"))
+        .await
+        .unwrap()
+        .select_by_value("scheduler.conf")
+        .await
+        .unwrap();
+    browser.click("#t-break").await;
+    browser
+        .text_with(
+            "#trainer-result",
+            "✗ refused: changing the lab needs the token printed in the terminal",
+        )
+        .await;
+    assert_eq!(std::fs::read(&conf).unwrap(), before);
+    browser.screenshot("3-break-without-token").await;
+
+    // With the URL the terminal printed, it works.
+    c.goto(&office.page).await.unwrap();
+    browser.text_with("#link", "● live").await;
+    browser.click("#tab-trainer").await;
+    browser
+        .text_with("#trainer-note", "Changes apply to the running office")
+        .await;
+    c.find(Locator::Css("#t-fault"))
+        .await
+        .unwrap()
+        .select_by_value("expire")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#t-badge"))
+        .await
+        .unwrap()
+        .select_by_value("scheduler.conf")
+        .await
+        .unwrap();
+    browser.click("#t-break").await;
+    browser
+        .text_with("#trainer-result", "✓ kubecorp break expire scheduler.conf")
+        .await;
+    assert_ne!(
+        std::fs::read(&conf).unwrap(),
+        before,
+        "the badge was broken"
+    );
+    browser.click("#tab-timeline").await;
+    browser
+        .text_with("#timeline", "kubecorp break expire scheduler.conf")
+        .await;
+    browser.screenshot("4-break-with-token").await;
+    browser.close().await;
+    drop(office);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_html_report_replays_offline_to_the_last_step_with_the_terminals_checks() {
+    let test = "the HTML report in Chromium";
+    // Any request the page tried would go to a proxy that is not there: the network is off.
+    let Some(browser) = Browser::open(test, &["--proxy-server=http://127.0.0.1:9"]).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("run.html");
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scenarios/break/expired-client-badge.yaml"
+    );
+    let run = kubecorp(["run", scenario, "--report", report.to_str().unwrap()]).success();
+    let terminal: Vec<String> = run
+        .stdout
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("✓ ") || l.starts_with("✗ ") || l.starts_with("– "))
+        .map(str::to_owned)
+        .collect();
+    assert!(terminal.len() >= 3, "{}", run.dump());
+
+    let c = &browser.client;
+    c.goto(&format!("file://{}", report.display()))
+        .await
+        .unwrap();
+    let steps = run.stdout.matches("  ▸ ").count() + run.stdout.matches("── ").count();
+    let whereabouts = browser.text_with("#where", "step ").await;
+    let (shown, total) = whereabouts
+        .trim_start_matches("step ")
+        .split_once(" of ")
+        .unwrap();
+    assert_eq!(shown, total, "opens at the last step: {whereabouts}");
+    assert!(steps >= 1);
+    browser.screenshot("5-report-last-step").await;
+
+    browser.click("#tab-checks").await;
+    let rows = c.find_all(Locator::Css("#checks tbody tr")).await.unwrap();
+    let mut page = Vec::new();
+    for row in rows {
+        let cells = row.find_all(Locator::Css("td")).await.unwrap();
+        let mark = cells[1].text().await.unwrap();
+        let what = cells[2].text().await.unwrap();
+        page.push(format!("{mark} {what}"));
+    }
+    assert_eq!(page, terminal, "the same checks as the terminal");
+    browser.screenshot("6-report-checks").await;
+
+    // Back to the start and one step on, from the keyboard.
+    c.find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .send_keys("\u{E011}")
+        .await
+        .unwrap(); // Home
+    browser.text_with("#where", "step 0 of ").await;
+    c.find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .send_keys("\u{E014}")
+        .await
+        .unwrap(); // ArrowRight
+    browser.text_with("#where", "step 1 of ").await;
+    browser.close().await;
+}
