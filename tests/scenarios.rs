@@ -178,6 +178,35 @@ fn kubecorp_run_narrates_the_day_without_colour_when_piped_and_writes_a_markdown
         md.contains("--x"),
         "a refused hop is drawn as a cross: {md}"
     );
+    // The story, chapter by chapter, with the narration.
+    assert!(md.contains("## The story"), "{md}");
+    assert!(
+        md.contains("### 11:00 Charlie's vault (etcd)"),
+        "chapter titles: {md}"
+    );
+    // One participant per party: no address, no party twice, no arrow to oneself.
+    let participants: Vec<&str> = md
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("participant "))
+        .map(|l| l.split_once(" as ").unwrap().1)
+        .collect();
+    let mut unique = participants.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), participants.len(), "{participants:?}");
+    assert!(
+        participants.contains(&"Bob (scheduler)"),
+        "{participants:?}"
+    );
+    assert!(
+        !participants.iter().any(|p| p.contains("127.0.0.1")),
+        "{participants:?}"
+    );
+    for line in md.lines().map(str::trim) {
+        if let Some((a, rest)) = line.split_once("->>") {
+            assert_ne!(a, rest.split(':').next().unwrap(), "a self-arrow: {line}");
+        }
+    }
 }
 
 #[test]

@@ -89,7 +89,7 @@ pub fn run(
     if let Some(path) = report {
         let text = match path.extension().is_some_and(|e| e == "html" || e == "htm") {
             true => kubecorp_web::page::report(&result.title, tape.records()),
-            false => kubecorp_scenario::report::markdown(&result),
+            false => kubecorp_scenario::report::markdown(&result, tape.records()),
         };
         kubecorp_scenario::report::write_atomic(path, &text)
             .with_context(|| format!("writing the report {}", path.display()))?;

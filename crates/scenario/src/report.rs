@@ -1,16 +1,21 @@
-//! The Markdown report of a run: a table of checks and a Mermaid sequence diagram of the hops.
+//! The Markdown report of a run: the story (chapters, narration, what each step came to), a
+//! table of checks and a Mermaid sequence diagram of the hops.
 //!
 //! Written for a trainer's notes or a CI artifact: GitHub and most Markdown viewers draw the
-//! `mermaid` block as a diagram of who called whom and what they got back.
+//! `mermaid` block as a diagram of who called whom and what they got back, with one participant
+//! per party however the run named it (a kubeconfig, a badge's CN, a component, an address).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
+use kubecorp_trust::record::{Body, Record};
+
 use crate::run::{Hop, ScenarioResult};
 
-/// The report as Markdown text.
-pub fn markdown(result: &ScenarioResult) -> String {
+/// The report as Markdown text; `tape` is the run's recording (see [`crate::tape`]), which
+/// gives the story its narration and chapters.
+pub fn markdown(result: &ScenarioResult, tape: &[Record]) -> String {
     let mut out = String::new();
     let passed = result
         .checks
@@ -33,6 +38,7 @@ pub fn markdown(result: &ScenarioResult) -> String {
         },
         result.elapsed.as_millis()
     );
+    out.push_str(&story(tape));
     let _ = writeln!(out, "## Checks\n");
     let _ = writeln!(out, "| step | line | check | expected | actual | result |");
     let _ = writeln!(out, "| ---: | ---: | --- | --- | --- | :---: |");
@@ -83,7 +89,98 @@ pub fn markdown(result: &ScenarioResult) -> String {
     out
 }
 
-/// A Mermaid `sequenceDiagram` of the hops, with aliases so any name is a valid participant.
+/// The story as the room heard it: chapter titles, the narration, each step's action and what
+/// it came to.
+fn story(tape: &[Record]) -> String {
+    let mut out = String::new();
+    for record in tape {
+        match &record.body {
+            Body::Chapter(c) => {
+                let _ = writeln!(out, "### {}\n", c.title.replace('\n', " "));
+            }
+            Body::Step(step) => {
+                let number = record.step.unwrap_or_default();
+                // A chapter's opening says its title again: the heading above has it.
+                let said = step.say.as_deref().map(|s| match &record.chapter {
+                    Some(title) => s.strip_prefix(title.as_str()).unwrap_or(s),
+                    None => s,
+                });
+                let _ = write!(out, "**{number}.**");
+                if let Some(at) = &step.at {
+                    let _ = write!(out, " *{at}*");
+                }
+                if let Some(said) = said.map(str::trim).filter(|s| !s.is_empty()) {
+                    let _ = write!(out, " {}", said.replace('\n', " "));
+                }
+                // A step of narration alone has no action to show.
+                if step.say.as_deref() != Some(step.headline.as_str()) {
+                    let _ = write!(out, "  \n▸ {}", step.headline.replace('\n', " "));
+                }
+                out.push_str("\n\n");
+            }
+            Body::Outcome(o) if o.exit.is_none() => {
+                let first = o.text.lines().next().unwrap_or_default();
+                match o.allowed {
+                    true if first.is_empty() => {}
+                    true => {
+                        let _ = writeln!(out, "→ `{}`\n", first.replace('`', "'"));
+                    }
+                    false => {
+                        let _ = writeln!(out, "✗ the caller sees: `{}`", first.replace('`', "'"));
+                        if let Some(e) = &o.explanation {
+                            let _ = writeln!(out, "  \n  what it means: {e}");
+                        }
+                        out.push('\n');
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    match out.is_empty() {
+        true => out,
+        false => format!("## The story\n\n{out}"),
+    }
+}
+
+/// The party behind a name, so the diagram has one participant per identity: a kubeconfig
+/// (`scheduler`), its badge's CN (`system:kube-scheduler`) and the component (`scheduler`) are
+/// the same person; a bare address is a visitor whose badge the guard never read.
+pub fn party(name: &str) -> String {
+    let name = name.trim();
+    if name.parse::<std::net::SocketAddr>().is_ok() {
+        return "a visitor without a badge".into();
+    }
+    let component = match name {
+        "apiserver"
+        | "kube-apiserver"
+        | "apiserver-etcd-client"
+        | "kube-apiserver-etcd-client"
+        | "apiserver-kubelet-client"
+        | "kube-apiserver-kubelet-client" => "Alice (apiserver)",
+        "etcd" | "etcd-server" | "etcd-peer" | "kube-etcd" | "kube-etcd-peer" => "Charlie (etcd)",
+        "scheduler" | "kube-scheduler" | "system:kube-scheduler" => "Bob (scheduler)",
+        "kube-proxy" | "system:kube-proxy" => "Dave (kube-proxy)",
+        "controller-manager" | "kube-controller-manager" | "system:kube-controller-manager" => {
+            "controller manager"
+        }
+        "admin" | "kubernetes-admin" => "admin",
+        "super-admin" | "kubernetes-super-admin" => "super-admin",
+        "etcd-healthcheck-client" | "kube-etcd-healthcheck-client" => "etcd-healthcheck-client",
+        "someone without a badge" | "system:anonymous" => "anonymous",
+        _ => "",
+    };
+    if !component.is_empty() {
+        return component.into();
+    }
+    if name == "kubelet" || name.starts_with("system:node:") {
+        return "the CEO (kubelet)".into();
+    }
+    name.to_owned()
+}
+
+/// A Mermaid `sequenceDiagram` of the hops, one participant per [`party`], with aliases so any
+/// name is a valid participant. A hop from a party to itself is not drawn.
 pub fn mermaid(hops: &[Hop]) -> String {
     let mut ids: BTreeMap<String, String> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
@@ -107,8 +204,12 @@ pub fn mermaid(hops: &[Hop]) -> String {
                 reply,
                 ok,
             } => {
-                let a = id(from, &mut order);
-                let b = id(to, &mut order);
+                let (from, to) = (party(from), party(to));
+                if from == to {
+                    continue;
+                }
+                let a = id(&from, &mut order);
+                let b = id(&to, &mut order);
                 let _ = writeln!(body, "    {a}->>{b}: {}", mermaid_text(what));
                 let arrow = if *ok { "-->>" } else { "--x" };
                 let _ = writeln!(body, "    {b}{arrow}{a}: {}", mermaid_text(reply));
@@ -165,19 +266,103 @@ pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_diagram_aliases_names_mermaid_would_misread() {
-        let text = mermaid(&[Hop::Call {
-            from: "system:kube-scheduler".into(),
-            to: "apiserver".into(),
-            what: "GET /api/v1/pods; now".into(),
+    fn call(from: &str, to: &str, what: &str) -> Hop {
+        Hop::Call {
+            from: from.into(),
+            to: to.into(),
+            what: what.into(),
             reply: "✗ 401 authn".into(),
             ok: false,
-        }]);
-        assert!(
-            text.contains("participant P1 as system:kube-scheduler"),
+        }
+    }
+
+    #[test]
+    fn the_diagram_names_each_party_once_without_addresses_or_self_arrows() {
+        let text = mermaid(&[
+            call("scheduler", "apiserver", "GET pods"),
+            call("system:kube-scheduler", "apiserver", "GET pods"),
+            call("127.0.0.1:50994", "etcd", "tls"),
+            call("scheduler", "scheduler", "GET /healthz"),
+            call(
+                "system:node:kubecorp-control-plane",
+                "apiserver",
+                "PATCH node",
+            ),
+            call("kubelet", "kubelet", "tls"),
+        ]);
+        let participants: Vec<&str> = text
+            .lines()
+            .filter(|l| l.trim_start().starts_with("participant"))
+            .map(|l| l.split(" as ").nth(1).unwrap())
+            .collect();
+        assert_eq!(
+            participants,
+            [
+                "Founder (CA)",
+                "Bob (scheduler)",
+                "Alice (apiserver)",
+                "a visitor without a badge",
+                "Charlie (etcd)",
+                "the CEO (kubelet)"
+            ],
             "{text}"
         );
+        assert!(!text.contains("127.0.0.1"), "{text}");
+        assert!(!text.contains("P1->>P1"), "{text}");
+    }
+
+    #[test]
+    fn the_story_has_its_chapters_narration_and_what_the_caller_saw() {
+        use kubecorp_trust::record::{Chapter, StepOutcome, StepStart};
+        let tape = [
+            Record::new(
+                1,
+                Body::Chapter(Chapter {
+                    title: "9:00 The grand entrance".into(),
+                    file: "day/0900.yaml".into(),
+                }),
+            ),
+            Record::new(
+                2,
+                Body::Step(StepStart {
+                    line: 4,
+                    file: None,
+                    at: Some("9:05".into()),
+                    say: Some("John tries his new badge.".into()),
+                    headline: "john shows the badge CN=john to apiserver and asks: get pods".into(),
+                }),
+            )
+            .in_step(Some(2), None),
+            Record::new(
+                3,
+                Body::Outcome(StepOutcome {
+                    allowed: false,
+                    status: Some(403),
+                    stage: None,
+                    verdict: None,
+                    text: "Error from server (Forbidden): pods is forbidden".into(),
+                    exit: None,
+                    explanation: Some("no rule lets john do this".into()),
+                    hint: None,
+                }),
+            ),
+        ];
+        let text = story(&tape);
+        for needle in [
+            "### 9:00 The grand entrance",
+            "**2.** *9:05* John tries his new badge.",
+            "▸ john shows the badge CN=john to apiserver and asks: get pods",
+            "✗ the caller sees: `Error from server (Forbidden): pods is forbidden`",
+            "what it means: no rule lets john do this",
+        ] {
+            assert!(text.contains(needle), "{needle:?} in:\n{text}");
+        }
+    }
+
+    #[test]
+    fn the_diagram_aliases_names_mermaid_would_misread() {
+        let text = mermaid(&[call("john; x", "apiserver", "GET /api/v1/pods; now")]);
+        assert!(text.contains("participant P1 as john#59; x"), "{text}");
         assert!(text.contains("P1->>P2: GET /api/v1/pods#59; now"), "{text}");
         assert!(text.contains("P2--xP1: ✗ 401 authn"), "{text}");
     }
