@@ -566,10 +566,12 @@ impl Api {
             }
         }
         let sent = std::time::Instant::now();
+        // kube-apiserver v1.32 (storage/storagebackend/factory/etcd3.go, the etcd prober):
+        // `error getting data from etcd: %w` around the client's error.
         let outcome = match tokio::time::timeout(timeout, self.inner.store.revision()).await {
             Ok(Ok(_)) => None,
-            Ok(Err(e)) => Some(e.to_string()),
-            Err(_) => Some("context deadline exceeded".into()),
+            Ok(Err(e)) => Some(format!("error getting data from etcd: {e}")),
+            Err(_) => Some("error getting data from etcd: context deadline exceeded".into()),
         };
         *self
             .inner

@@ -4,7 +4,7 @@
 //!
 //! - all pass: `ok`, or with `?verbose` one line per check and `readyz check passed`;
 //! - one fails: HTTP 500, a line per check with `[-]etcd failed: reason withheld` (the body is
-//!   public, so the reason goes only to the log: `readyz check failed: etcd`, then the reason);
+//!   public, so the reason goes only to the log: `etcd check failed: readyz`, then the reason);
 //! - `?exclude=NAME` skips a check (`[+]NAME excluded: ok`), and warns about names it has not;
 //! - `/readyz/etcd` runs one check: `ok`, or 500 `internal server error: <reason>`.
 //!
@@ -88,8 +88,10 @@ pub fn overall(endpoint: &str, results: &[Checked], query: &str) -> Answer {
         return Answer {
             status: 500,
             body: format!("{lines}{endpoint} check failed\n"),
+            // healthz.go v1.32: `klog.V(2).Infof("%s check failed: %s\n%v",
+            // strings.Join(failedChecks, ","), name, failedVerboseLogOutput.String())`.
             log: Some(format!(
-                "{endpoint} check failed: {}\n{reasons}",
+                "{} check failed: {endpoint}\n{reasons}",
                 failed.join(",")
             )),
         };
@@ -158,7 +160,7 @@ mod tests {
         );
         assert_eq!(
             answer.log.unwrap(),
-            "livez check failed: etcd\n[-]etcd failed: apiserver → etcd: TLS handshake: remote error: tls: expired certificate\n"
+            "etcd check failed: livez\n[-]etcd failed: apiserver → etcd: TLS handshake: remote error: tls: expired certificate\n"
         );
         assert_eq!(
             single(&results[2]).body,

@@ -956,17 +956,18 @@ fn readyz_lists_its_checks_and_a_broken_etcd_badge_fails_the_etcd_check_with_the
         "Error from server (InternalError): an error on the server (\"[+]ping ok\\n[+]log ok\\n[-]etcd failed: reason withheld\\n[-]etcd-readiness failed: reason withheld\\n[+]poststarthook/rbac/bootstrap-roles ok\\n[+]shutdown ok\\nreadyz check failed\") has prevented the request from succeeding",
     );
     lab.admin(&["get", "--raw", "/readyz/etcd"]).failure(1).stderr_has(
-        "(\"internal server error: apiserver → etcd: TLS handshake: remote error: tls: expired certificate\")",
+        "(\"internal server error: error getting data from etcd: apiserver → etcd: TLS handshake: remote error: tls: expired certificate\")",
     );
     let logged = lab
         .events
         .snapshot()
         .into_iter()
         .filter_map(|e| e.server_log)
-        .find(|l| l.starts_with("readyz check failed: "))
+        .find(|l| l.starts_with("etcd,etcd-readiness check failed: readyz"))
         .expect("the reason is logged");
     assert_eq!(
         logged,
-        "readyz check failed: etcd,etcd-readiness\n[-]etcd failed: apiserver → etcd: TLS handshake: remote error: tls: expired certificate\n[-]etcd-readiness failed: apiserver → etcd: TLS handshake: remote error: tls: expired certificate\n"
+        // healthz.go v1.32 `"%s check failed: %s\n%v"`; etcd3.go `error getting data from etcd: %w`.
+        "etcd,etcd-readiness check failed: readyz\n[-]etcd failed: error getting data from etcd: apiserver → etcd: TLS handshake: remote error: tls: expired certificate\n[-]etcd-readiness failed: error getting data from etcd: apiserver → etcd: TLS handshake: remote error: tls: expired certificate\n"
     );
 }

@@ -102,13 +102,15 @@ pub enum ClientError {
     Status {
         from: String,
         to: String,
-        /// e.g. `GET /api/v1/pods`.
-        request: String,
+        /// e.g. `GET /api/v1/pods` (boxed, to keep the error small).
+        request: Box<str>,
         code: u16,
         /// The Status `reason` (`Unauthorized`, `Forbidden`, `NotFound`…), or the HTTP reason.
         reason: String,
         /// The Status `message`, or the body as text.
         message: String,
+        /// A 422's details, which kubectl prints instead of the message.
+        invalid: Option<Box<Invalid>>,
     },
     /// A 2xx answer that is not the JSON expected.
     #[error("{from} → {to}: {request}: unreadable answer: {problem}")]
@@ -118,6 +120,45 @@ pub enum ClientError {
         request: String,
         problem: String,
     },
+}
+
+/// The details of a 422 (`reason: Invalid`): kubectl words these itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Invalid {
+    /// `details.kind`: the Kind (`CertificateSigningRequest`).
+    pub kind: String,
+    pub name: String,
+    /// Each cause as `field: message`.
+    pub causes: Vec<String>,
+}
+
+impl Invalid {
+    /// kubectl v1.32's `checkErr` (`staging/src/k8s.io/kubectl/pkg/cmd/util/helpers.go`):
+    /// `The <Kind> "<name>" is invalid: <cause>`, or with several causes the prefix on its own
+    /// line and `* <cause>` per line (`MultilineError`).
+    pub fn kubectl_text(&self, message: &str) -> String {
+        let mut s = "The request is invalid".to_string();
+        if !self.kind.is_empty() || !self.name.is_empty() {
+            s = format!(
+                "The {} {} is invalid",
+                self.kind,
+                kubecorp_trust::go_quote(&self.name)
+            );
+        } else if !message.is_empty() && self.causes.is_empty() {
+            s = format!("{s}: {message}");
+        }
+        match self.causes.as_slice() {
+            [] => s,
+            [one] => format!("{s}: {one}"),
+            many => {
+                let mut out = format!("{s}: \n");
+                for cause in many {
+                    out += &format!("* {cause}\n");
+                }
+                out.trim_end_matches('\n').to_string()
+            }
+        }
+    }
 }
 
 impl ClientError {
@@ -130,6 +171,11 @@ impl ClientError {
             ClientError::Status { code: 401, .. } => {
                 "error: You must be logged in to the server (Unauthorized)".into()
             }
+            ClientError::Status {
+                invalid: Some(invalid),
+                message,
+                ..
+            } => invalid.kubectl_text(message),
             // A Status without a reason (e.g. a failed proxy to a kubelet) has none in
             // kubectl's line either.
             ClientError::Status {
@@ -466,13 +512,37 @@ impl KubeClient {
             .as_str()
             .map(str::to_owned)
             .unwrap_or_else(|| reply.text().trim_end().to_owned());
+        let invalid = (reason == "Invalid").then(|| {
+            let details = &status["details"];
+            let text = |v: &Value| v.as_str().unwrap_or("").to_owned();
+            Box::new(Invalid {
+                kind: text(&details["kind"]),
+                name: text(&details["name"]),
+                causes: details["causes"]
+                    .as_array()
+                    .map(|causes| {
+                        causes
+                            .iter()
+                            .map(|c| format!("{}: {}", text(&c["field"]), text(&c["message"])))
+                            .fold(Vec::new(), |mut seen: Vec<String>, cause| {
+                                // kubectl's statusCausesToAggrError skips repeated causes.
+                                if !seen.contains(&cause) {
+                                    seen.push(cause);
+                                }
+                                seen
+                            })
+                    })
+                    .unwrap_or_default(),
+            })
+        });
         ClientError::Status {
             from: self.from.clone(),
             to: self.to.clone(),
-            request,
+            request: request.into(),
             code: reply.code,
             reason,
             message,
+            invalid,
         }
     }
 
@@ -863,6 +933,28 @@ fn parse_server(server: &str) -> Result<(String, u16), ClientError> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_422_reads_as_kubectl_1_32_prints_it_not_as_error_from_server() {
+        // kubectl v1.32 `checkErr` and `MultilineError` (kubectl/pkg/cmd/util/helpers.go).
+        let one = Invalid {
+            kind: "CertificateSigningRequest".into(),
+            name: "john-short".into(),
+            causes: vec!["spec.expirationSeconds: Invalid value: 300: may not specify a duration less than 600 seconds (10 minutes)".into()],
+        };
+        assert_eq!(
+            one.kubectl_text("ignored"),
+            "The CertificateSigningRequest \"john-short\" is invalid: spec.expirationSeconds: Invalid value: 300: may not specify a duration less than 600 seconds (10 minutes)"
+        );
+        let two = Invalid {
+            causes: vec!["a: Required value".into(), "b: Required value".into()],
+            ..one
+        };
+        assert_eq!(
+            two.kubectl_text(""),
+            "The CertificateSigningRequest \"john-short\" is invalid: \n* a: Required value\n* b: Required value"
+        );
+    }
     use super::*;
 
     #[test]

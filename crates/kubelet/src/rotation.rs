@@ -273,15 +273,21 @@ impl Manager {
             } => {
                 self.pending = None;
                 self.stop_watching();
+                // client-go v1.32: `csr.WaitForCertificate` (util/certificate/csr/csr.go) returns
+                // `certificate signing request is denied, reason: %v, message: %v` (or
+                // `… failed, …`), and the certificate manager (util/certificate/
+                // certificate_manager.go) hands `%s: certificate request was not signed: %v` to
+                // `utilruntime.HandleError`, which logs it as "Unhandled Error".
                 let what = if condition == "Denied" {
                     "is denied"
                 } else {
                     "failed"
                 };
-                let line = format!(
-                    "{}: Failed while requesting a signed certificate from the control plane: certificate signing request {what}, reason: {reason}, message: {message}",
+                let err = format!(
+                    "{}: certificate request was not signed: certificate signing request {what}, reason: {reason}, message: {message}",
                     self.logger()
                 );
+                let line = format!("\"Unhandled Error\" err={}", kubecorp_trust::go_quote(&err));
                 self.note(
                     k,
                     line,
@@ -306,11 +312,9 @@ impl Manager {
                             }
                         }
                         self.backoff.succeeded();
-                        let line = format!(
-                            "{}: certificate signing request {name} is issued; the new certificate is {}",
-                            self.logger(),
-                            current.display()
-                        );
+                        // csr.go v1.32: `klog.V(2).Infof("certificate signing request %s is
+                        // issued", csr.Name)`, nothing before or after.
+                        let line = format!("certificate signing request {name} is issued");
                         self.note(k, line, match self.kind {
                             Kind::Client => "the kubelet shows its new client badge from its next call to Alice on",
                             Kind::Serving => "the kubelet serves its CA-signed certificate from the next handshake on",

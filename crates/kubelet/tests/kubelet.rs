@@ -601,6 +601,20 @@ async fn the_kubelet_renews_its_client_badge_by_csr_when_most_of_its_life_has_pa
     })
     .await;
 
+    // client-go v1.32 csr.go logs the issue in these words and no others.
+    let issued = format!(
+        "certificate signing request {} is issued",
+        csr["metadata"]["name"].as_str().unwrap()
+    );
+    assert!(
+        lab.office
+            .events
+            .snapshot()
+            .iter()
+            .any(|e| e.server_log.as_deref() == Some(issued.as_str())),
+        "{issued}"
+    );
+
     // kubeadm's layout: kubelet.conf now names the rotating file instead of embedding a badge,
     // and what it names is the new badge.
     let yaml = std::fs::read_to_string(&conf).unwrap();

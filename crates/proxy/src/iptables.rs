@@ -115,8 +115,8 @@ impl PortRules {
             let sep = endpoint_chain(name, &self.protocol, endpoint);
             let statistic = if i + 1 < n {
                 format!(
-                    " -m statistic --mode random --probability {:.11}",
-                    1.0 / (n - i) as f64
+                    " -m statistic --mode random --probability {}",
+                    saved_probability(n - i)
                 )
             } else {
                 String::new()
@@ -215,8 +215,28 @@ fn ready_endpoints(slices: &[&Value], port_name: &str, protocol: &str) -> Vec<St
     out
 }
 
+/// The probability as `iptables-save` shows it for 1/`n`. kube-proxy writes
+/// `fmt.Sprintf("%0.10f", 1.0/float64(n))` (`pkg/proxy/iptables/proxier.go`,
+/// `computeProbability`, v1.32); the kernel keeps it as a 31-bit fraction
+/// (`lround(0x80000000 * p)` in iptables' `libxt_statistic.c`), and `iptables-save` prints
+/// that fraction back with `%.11f`: 1/3 reads `0.33333333349`.
+pub fn saved_probability(n: usize) -> String {
+    let written: f64 = format!("{:.10}", 1.0 / n as f64)
+        .parse()
+        .expect("a formatted float parses");
+    let kept = (written * 2f64.powi(31)).round();
+    format!("{:.11}", kept / 2f64.powi(31))
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn probabilities_read_as_iptables_save_prints_kube_proxys_ten_digits() {
+        assert_eq!(saved_probability(2), "0.50000000000");
+        assert_eq!(saved_probability(3), "0.33333333349");
+        assert_eq!(saved_probability(4), "0.25000000000");
+    }
     use super::*;
     use serde_json::json;
 
