@@ -25,15 +25,12 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper_util::rt::TokioIo;
-use kubecorp_trust::tls::{
-    client_config_skip_verify, client_error_text, is_alert, server_name, CertSource,
-};
+use http_body_util::{BodyExt, Full, Limited};
+use kubecorp_client::dial::{dial, Dialed, Hop};
+use kubecorp_client::Phase;
+use kubecorp_trust::tls::{client_error_text, is_alert, CertSource};
 use kubecorp_trust::{Event, Events, LabClock, Stage};
 use serde_json::Value;
-use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
 
 use crate::api::ApiResponse;
 use crate::request::query_param;
@@ -348,40 +345,27 @@ async fn fetch(
     } else {
         format!("{ip}:{port}")
     };
-    let tcp = match tokio::time::timeout(DIAL_TIMEOUT, TcpStream::connect((ip, port))).await {
-        Ok(Ok(tcp)) => tcp,
-        Ok(Err(e)) => {
-            return Err((
-                Stage::Tcp,
-                format!(
-                    "dial tcp {addr}: {}",
-                    client_error_text(&e, &Default::default())
-                ),
-            ))
-        }
-        Err(_) => return Err((Stage::Tcp, format!("dial tcp {addr}: i/o timeout"))),
+    // kubeadm sets no --kubelet-certificate-authority: Alice takes any serving badge.
+    let hop = Hop {
+        from: "apiserver",
+        host: ip,
+        port,
+        identity: Some(client.cert.clone()),
+        trust: None,
+        clock,
+        events: &client.events,
+        connect_timeout: DIAL_TIMEOUT,
+        handshake_timeout: DIAL_TIMEOUT,
     };
-    let _ = tcp.set_nodelay(true);
-    let (config, notes) = client_config_skip_verify(
-        "apiserver",
-        Some(client.cert.clone()),
-        clock.clone(),
-        client.events.clone(),
-    );
-    let tls_failed = |text: String| (Stage::Tls, text);
-    let name = server_name(ip).map_err(|e| tls_failed(e.to_string()))?;
-    let tls =
-        match tokio::time::timeout(DIAL_TIMEOUT, TlsConnector::from(config).connect(name, tcp))
-            .await
-        {
-            Ok(Ok(tls)) => tls,
-            Ok(Err(e)) => return Err(tls_failed(client_error_text(&e, &notes))),
-            Err(_) => return Err(tls_failed("net/http: TLS handshake timeout".into())),
-        };
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-        .await
-        .map_err(|e| tls_failed(client_error_text(&e, &notes)))?;
-    let driver = tokio::spawn(conn);
+    let Dialed {
+        mut sender,
+        driver,
+        notes,
+    } = dial(hop).await.map_err(|failed| match failed.phase {
+        Phase::Connect => (Stage::Tcp, failed.text),
+        // Whatever breaks after the TCP connect counts as the handshake, as before.
+        Phase::TlsHandshake | Phase::Request => (Stage::Tls, failed.text),
+    })?;
     let request = hyper::Request::builder()
         .method("GET")
         .uri(path)
@@ -390,7 +374,7 @@ async fn fetch(
             hyper::header::USER_AGENT,
             "kube-apiserver/v1.32.0 (linux/amd64) kubecorp",
         )
-        .body(Empty::<Bytes>::new())
+        .body(Full::new(Bytes::new()))
         .map_err(|e| (Stage::Request, e.to_string()))?;
     // The kubelet's address comes from a Node object: whoever answers there may never reply.
     let exchange = async {

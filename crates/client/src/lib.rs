@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 pub mod delegated;
+pub mod dial;
 pub mod klog;
 pub mod reflector;
 pub mod resources;
@@ -32,15 +33,9 @@ use bytes::Bytes;
 use http::{Method, Request};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
-use kubecorp_trust::tls::{
-    client_config, client_error_text, is_alert, server_name, CertSource, HandshakeNotes,
-    TrustSource,
-};
+use kubecorp_trust::tls::{client_error_text, is_alert, CertSource, HandshakeNotes, TrustSource};
 use kubecorp_trust::{Events, LabClock, Verdict};
 use serde_json::Value;
-use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
 
 /// How long dialling may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -778,78 +773,21 @@ impl KubeClient {
         ),
         ClientError,
     > {
-        let addr = self.addr();
-        let tcp = match tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            TcpStream::connect((self.host.as_str(), self.port)),
-        )
-        .await
-        {
-            Ok(Ok(tcp)) => {
-                let _ = tcp.set_nodelay(true);
-                tcp
-            }
-            Ok(Err(e)) => {
-                return Err(self.transport(
-                    Phase::Connect,
-                    format!(
-                        "dial tcp {addr}: {}",
-                        client_error_text(&e, &Default::default())
-                    ),
-                    None,
-                ))
-            }
-            Err(_) => {
-                return Err(self.transport(
-                    Phase::Connect,
-                    format!("dial tcp {addr}: i/o timeout"),
-                    None,
-                ))
-            }
+        let hop = dial::Hop {
+            from: &self.from,
+            host: &self.host,
+            port: self.port,
+            identity: self.identity.clone(),
+            trust: Some(self.trust.clone()),
+            clock: &self.clock,
+            events: &self.events,
+            connect_timeout: CONNECT_TIMEOUT,
+            handshake_timeout: HANDSHAKE_TIMEOUT,
         };
-        let (config, notes) = client_config(
-            &self.from,
-            self.identity.clone(),
-            self.trust.clone(),
-            self.clock.clone(),
-            self.events.clone(),
-        );
-        let name = server_name(&self.host)
-            .map_err(|e| self.transport(Phase::TlsHandshake, e.to_string(), None))?;
-        let tls = match tokio::time::timeout(
-            HANDSHAKE_TIMEOUT,
-            TlsConnector::from(config).connect(name, tcp),
-        )
-        .await
-        {
-            Ok(Ok(tls)) => tls,
-            Ok(Err(e)) => {
-                return Err(self.transport(
-                    Phase::TlsHandshake,
-                    client_error_text(&e, &notes),
-                    notes.peer_verdict().filter(|v| !v.is_valid()).map(Box::new),
-                ))
-            }
-            Err(_) => {
-                return Err(self.transport(
-                    Phase::TlsHandshake,
-                    "net/http: TLS handshake timeout".into(),
-                    None,
-                ))
-            }
-        };
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-            .await
-            .map_err(|e| {
-                let phase = if is_alert(&e) {
-                    Phase::TlsHandshake
-                } else {
-                    Phase::Request
-                };
-                self.transport(phase, client_error_text(&e, &notes), None)
-            })?;
-        let driver = tokio::spawn(conn);
-        Ok((sender, driver, notes))
+        match dial::dial(hop).await {
+            Ok(dialed) => Ok((dialed.sender, dialed.driver, dialed.notes)),
+            Err(failed) => Err(self.transport(failed.phase, failed.text, failed.verdict)),
+        }
     }
 }
 

@@ -8,13 +8,10 @@
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
-use kubecorp_trust::tls::{
-    client_config_skip_verify, client_error_text, is_alert, server_name, CertSource,
-};
+use kubecorp_client::dial::{self, Dialed, Hop};
+use kubecorp_client::Phase;
+use kubecorp_trust::tls::{client_error_text, is_alert, CertSource};
 use kubecorp_trust::{Events, LabClock, Stage};
-use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
 
 const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -42,33 +39,26 @@ pub async fn call(
         clock,
         events,
     } = dial;
-    let tcp = match tokio::time::timeout(TIMEOUT, TcpStream::connect(addr)).await {
-        Ok(Ok(tcp)) => tcp,
-        Ok(Err(e)) => {
-            return Err((
-                Stage::Tcp,
-                format!(
-                    "dial tcp {addr}: {}",
-                    client_error_text(&e, &Default::default())
-                ),
-            ))
-        }
-        Err(_) => return Err((Stage::Tcp, format!("dial tcp {addr}: i/o timeout"))),
+    let host = addr.ip().to_string();
+    let hop = Hop {
+        from: caller,
+        host: &host,
+        port: addr.port(),
+        identity,
+        trust: None,
+        clock,
+        events,
+        connect_timeout: TIMEOUT,
+        handshake_timeout: TIMEOUT,
     };
-    let _ = tcp.set_nodelay(true);
-    let (config, notes) =
-        client_config_skip_verify(caller, identity, clock.clone(), events.clone());
-    let name = server_name(&addr.ip().to_string()).map_err(|e| (Stage::Tls, e.to_string()))?;
-    let tls =
-        match tokio::time::timeout(TIMEOUT, TlsConnector::from(config).connect(name, tcp)).await {
-            Ok(Ok(tls)) => tls,
-            Ok(Err(e)) => return Err((Stage::Tls, client_error_text(&e, &notes))),
-            Err(_) => return Err((Stage::Tls, "net/http: TLS handshake timeout".into())),
-        };
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-        .await
-        .map_err(|e| (Stage::Tls, client_error_text(&e, &notes)))?;
-    let driver = tokio::spawn(conn);
+    let Dialed {
+        mut sender,
+        driver,
+        notes,
+    } = dial::dial(hop).await.map_err(|failed| match failed.phase {
+        Phase::Connect => (Stage::Tcp, failed.text),
+        Phase::TlsHandshake | Phase::Request => (Stage::Tls, failed.text),
+    })?;
     let mut request = hyper::Request::builder()
         .method(method)
         .uri(path)

@@ -1,0 +1,171 @@
+//! The lab's one way to open a mutual-TLS HTTP/1.1 connection: TCP with a deadline, the TLS
+//! handshake with a deadline, then hyper's client handshake. Every failure says which phase
+//! broke, in the words a Go client prints (`dial tcp …: connect: connection refused`,
+//! `net/http: TLS handshake timeout`, `tls: failed to verify certificate: x509: …`).
+//!
+//! Most callers check the server's badge against a CA. kube-apiserver does not when it dials a
+//! kubelet (kubeadm sets no `--kubelet-certificate-authority`, so Go's `InsecureSkipVerify`):
+//! it only shows its own badge. [`Hop::trust`] `None` dials that way.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use kubecorp_trust::tls::{
+    client_config, client_config_skip_verify, client_error_text, is_alert, server_name, CertSource,
+    HandshakeNotes, TrustSource,
+};
+use kubecorp_trust::{Events, LabClock, Stage, Verdict};
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsConnector;
+
+use crate::Phase;
+
+/// One hop: who dials where, showing which badge, trusting which CA.
+pub struct Hop<'a> {
+    /// The caller's name in events (`scheduler`, `apiserver`).
+    pub from: &'a str,
+    /// A name or an IP address; also the name the server's badge must carry.
+    pub host: &'a str,
+    pub port: u16,
+    pub identity: Option<CertSource>,
+    /// The CA the server's badge is checked against; `None` takes any server badge.
+    pub trust: Option<TrustSource>,
+    pub clock: &'a LabClock,
+    pub events: &'a Events,
+    /// The deadline for the TCP connect (client-go's dialer: 30 s; the lab's staff use 10 s).
+    pub connect_timeout: Duration,
+    /// The deadline for the TLS handshake (client-go's `TLSHandshakeTimeout`: 10 s).
+    pub handshake_timeout: Duration,
+}
+
+impl Hop<'_> {
+    /// `host:port`, with an IPv6 address in brackets.
+    pub fn addr(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// An open connection: a sender for requests, the task that drives it, and what the handshake
+/// found about the server's badge.
+pub struct Dialed {
+    pub sender: SendRequest<Full<Bytes>>,
+    pub driver: JoinHandle<Result<(), hyper::Error>>,
+    pub notes: HandshakeNotes,
+}
+
+/// Why a hop could not be opened: the phase, the Go client's text, and the lab's verdict on the
+/// server's badge when that was the reason.
+#[derive(Debug)]
+pub struct DialFailure {
+    pub phase: Phase,
+    pub text: String,
+    pub verdict: Option<Box<Verdict>>,
+}
+
+impl DialFailure {
+    fn new(phase: Phase, text: String) -> DialFailure {
+        DialFailure {
+            phase,
+            text,
+            verdict: None,
+        }
+    }
+
+    /// How far the caller got, as events tell it.
+    pub fn stage(&self) -> Stage {
+        match self.phase {
+            Phase::Connect => Stage::Tcp,
+            Phase::TlsHandshake => Stage::Tls,
+            Phase::Request => Stage::Request,
+        }
+    }
+}
+
+/// Opens `hop`.
+pub async fn dial(hop: Hop<'_>) -> Result<Dialed, DialFailure> {
+    let addr = hop.addr();
+    let tcp = match tokio::time::timeout(
+        hop.connect_timeout,
+        TcpStream::connect((hop.host, hop.port)),
+    )
+    .await
+    {
+        Ok(Ok(tcp)) => tcp,
+        Ok(Err(e)) => {
+            let text = client_error_text(&e, &Default::default());
+            return Err(DialFailure::new(
+                Phase::Connect,
+                format!("dial tcp {addr}: {text}"),
+            ));
+        }
+        Err(_) => {
+            return Err(DialFailure::new(
+                Phase::Connect,
+                format!("dial tcp {addr}: i/o timeout"),
+            ))
+        }
+    };
+    let _ = tcp.set_nodelay(true);
+    let (config, notes) = match hop.trust {
+        Some(trust) => client_config(
+            hop.from,
+            hop.identity,
+            trust,
+            hop.clock.clone(),
+            hop.events.clone(),
+        ),
+        None => client_config_skip_verify(
+            hop.from,
+            hop.identity,
+            hop.clock.clone(),
+            hop.events.clone(),
+        ),
+    };
+    let name =
+        server_name(hop.host).map_err(|e| DialFailure::new(Phase::TlsHandshake, e.to_string()))?;
+    let tls = match tokio::time::timeout(
+        hop.handshake_timeout,
+        TlsConnector::from(config).connect(name, tcp),
+    )
+    .await
+    {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => {
+            return Err(DialFailure {
+                phase: Phase::TlsHandshake,
+                text: client_error_text(&e, &notes),
+                verdict: notes.peer_verdict().filter(|v| !v.is_valid()).map(Box::new),
+            })
+        }
+        Err(_) => {
+            return Err(DialFailure::new(
+                Phase::TlsHandshake,
+                "net/http: TLS handshake timeout".into(),
+            ))
+        }
+    };
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .map_err(|e| {
+            // On TLS 1.3 a refusal of our badge arrives as an alert after the handshake.
+            let phase = if is_alert(&e) {
+                Phase::TlsHandshake
+            } else {
+                Phase::Request
+            };
+            DialFailure::new(phase, client_error_text(&e, &notes))
+        })?;
+    Ok(Dialed {
+        sender,
+        driver: tokio::spawn(conn),
+        notes,
+    })
+}
