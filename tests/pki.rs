@@ -995,10 +995,28 @@ fn explain_turns_a_copied_error_into_its_meaning_and_a_fix() {
         "error: You must be logged in to the server (Unauthorized)",
     ])
     .success()
-    .stdout_has("authn-401 — the apiserver's x509 authenticator, after the TLS handshake");
+    .stdout_has("authn-401 — the server checked the caller's client badge and refused it")
+    .stdout_has("checked by: server");
     kubecorp(["explain", "Error from server (Forbidden): pods is forbidden: User \"john\" cannot list resource \"pods\""])
         .success()
         .stdout_has("kubectl create rolebinding NAME --role=NAME --user=john -n NAMESPACE");
+    // A multi-line paste, judged whole: -o json says whose check failed and keeps the kind.
+    kubecorp([
+        "explain",
+        "-o",
+        "json",
+        "E0801 01:24:16.670165   11300 memcache.go:265] \"Unhandled Error\" err=\"couldn't get current server API group list: Get \\\"https://10.0.0.1:6443/api?timeout=32s\\\": tls: failed to verify certificate: x509: certificate signed by unknown authority\"\nUnable to connect to the server: tls: failed to verify certificate: x509: certificate signed by unknown authority",
+    ])
+    .success()
+    .stdout_has("\"kind\": \"unknown-authority\"")
+    .stdout_has("\"checked_by\": \"client\"");
+    kubecorp([
+        "explain",
+        "Unable to connect to the server: dial tcp 10.0.0.1:6443: i/o timeout",
+    ])
+    .success()
+    .stdout_has("checked by: none")
+    .stdout_has("this is not a certificate problem: ");
     kubecorp(["explain", "expired"])
         .success()
         .stdout_has("expired — ");

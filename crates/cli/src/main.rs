@@ -581,6 +581,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Format::Json => say!("{}", serde_json::to_string_pretty(&e)?),
                 Format::Text => {
                     say!("{} — {}", e.kind, e.check);
+                    say!("  checked by: {}", e.checked_by.name());
                     say!("  what it means: {}", e.meaning);
                     say!("  confirm it:");
                     for c in &e.confirm {

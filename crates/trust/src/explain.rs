@@ -1,12 +1,72 @@
 //! `kubecorp explain`: from a text copied off a real cluster (or a verdict kind) to what it means.
+//!
+//! The paste is read whole ([`paste`]): every line without its log prefixes, and the lines
+//! joined, so a wrapped line or a kubectl run with its `memcache.go` lines is judged as one.
+//! Each reading is matched against the families of [`family`], and the surest finding wins
+//! (a precise x509 reason in the apiserver's log beats the 401 kubectl printed). Every
+//! explanation says whose check failed ([`CheckedBy`]); a text that is not about certificates
+//! or identity says so rather than guessing.
 
-use crate::verdict::{classify_text, VerdictKind};
+mod family;
+mod paste;
+
+use family::{Finding, Kind};
+use serde::Serialize;
+
+use crate::verdict::VerdictKind;
+
+/// The party whose check failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckedBy {
+    /// The caller rejected the server's certificate in the handshake.
+    Client,
+    /// The guard rejected the caller's client certificate (in the handshake like etcd, or
+    /// after it like kube-apiserver: 401).
+    Server,
+    /// Identified (or anonymous) but not allowed: 403, RBAC, the Node authorizer,
+    /// NodeRestriction, admission.
+    Authorizer,
+    /// Before any connection: files, keys, PEM, kubeconfig, kubeadm's checks on disk.
+    Local,
+    /// Issuance or rotation: a CSR pending or denied, no serving certificate, rotation.
+    Signer,
+    /// Not a certificate or identity problem.
+    None,
+}
+
+impl CheckedBy {
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckedBy::Client => "client",
+            CheckedBy::Server => "server",
+            CheckedBy::Authorizer => "authorizer",
+            CheckedBy::Local => "local",
+            CheckedBy::Signer => "signer",
+            CheckedBy::None => "none",
+        }
+    }
+
+    /// Which check failed, and where, in one sentence.
+    fn check(self) -> &'static str {
+        match self {
+            CheckedBy::Client => "the caller checked the server's badge during the TLS handshake (against the CA in its kubeconfig, --cacert, --etcd-cafile or a webhook's caBundle) and refused it",
+            CheckedBy::Server => "the server checked the caller's client badge and refused it (etcd in the TLS handshake; the apiserver, the kubelet and aggregated API servers after it, answering 401)",
+            CheckedBy::Authorizer => "authorization (RBAC, the Node authorizer for kubelets, NodeRestriction, admission), after authentication succeeded",
+            CheckedBy::Local => "a check on this machine before any connection: a file, a key, a PEM block, a kubeconfig, or kubeadm's own checks of the certificates on disk",
+            CheckedBy::Signer => "issuance or rotation: a certificate that was never signed, was refused, or could not be renewed",
+            CheckedBy::None => "no certificate or identity check",
+        }
+    }
+}
 
 /// What the lab can say about one error text.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Explanation {
     /// A verdict kind (`expired`, …) or a lab name for the check (`authn-401`, …).
     pub kind: String,
+    /// Whose check failed: client, server, authorizer, local, signer or none.
+    pub checked_by: CheckedBy,
     /// Which check failed, and where.
     pub check: String,
     pub meaning: String,
@@ -21,121 +81,183 @@ const CONFIRM_VERIFY: &str =
     "kubecorp certs verify --cert FILE --ca CA.crt [--name HOST] [--usage server|client]";
 
 /// Explains a verdict kind name or a text such as
-/// `Unable to connect to the server: tls: failed to verify certificate: x509: …`.
+/// `Unable to connect to the server: tls: failed to verify certificate: x509: …`, possibly
+/// several lines long. `None` when nothing in it is known.
 pub fn explain(input: &str) -> Option<Explanation> {
     let input = input.trim();
-    let kind = input
-        .parse::<VerdictKind>()
-        .ok()
-        .or_else(|| classify_text(input));
-    if let Some(kind) = kind {
-        let (meaning, fix) = kind.explain();
-        // etcd's rejection line: 3.4's text, or 3.5's zap JSON whose Go ≥ 1.20 error reads
-        // `tls: failed to verify certificate` although it is the client's badge that failed.
-        let check = if input.contains("failed to verify client certificate")
-            || input.contains("rejected connection")
-            || input.contains("Unable to authenticate")
-        {
-            "the server checked the caller's client badge (etcd in the TLS handshake; the apiserver and kubelet after it, answering 401)"
-        } else if input.contains("failed to verify certificate")
-            || input.contains("Unable to connect to the server")
-        {
-            "the caller checked the server's badge during the TLS handshake (against the CA in its kubeconfig or --cacert)"
-        } else {
-            "a certificate check: by a client against a server's badge in the handshake, or by a server against a client's badge"
-        };
-        return Some(Explanation {
-            kind: kind.name().into(),
-            check: check.into(),
-            meaning: meaning.into(),
-            confirm: vec![CONFIRM_CERT.into(), CONFIRM_VERIFY.into()],
-            fix: fix.into(),
-        });
+    if let Ok(kind) = input.parse::<VerdictKind>() {
+        return Some(verdict(kind, CheckedBy::Client, input, true));
     }
-    let lab = |kind: &str, check: &str, meaning: &str, confirm: &[&str], fix: &str| Explanation {
-        kind: kind.into(),
-        check: check.into(),
+    let mut best: Option<(Finding, String)> = None;
+    for reading in paste::readings(input) {
+        if let Some(finding) = family::judge(&reading) {
+            // The surest finding wins; among equals, the later line (kubectl's last line
+            // sums up the run, a log's last line is the newest).
+            if best.as_ref().is_none_or(|(b, _)| finding.rank >= b.rank) {
+                best = Some((finding, reading));
+            }
+        }
+    }
+    let (finding, reading) = best?;
+    Some(match finding.kind {
+        Kind::Verdict(kind) => verdict(kind, finding.checked_by, &reading, false),
+        Kind::ExpiredOrNotYet => {
+            let (meaning, fix) = VerdictKind::Expired.explain();
+            let (_, clock) = VerdictKind::NotYetValid.explain();
+            Explanation {
+                kind: finding.kind.name().into(),
+                checked_by: finding.checked_by,
+                check: finding.checked_by.check().into(),
+                meaning: format!("This wording (older Go, or a check on disk) does not say which date failed: the badge has expired, or it is not valid yet because a clock is behind. {meaning}"),
+                confirm: vec![CONFIRM_CERT.into(), "date -u".into()],
+                fix: format!("If it expired: {fix} If it is not valid yet: {clock}"),
+            }
+        }
+        Kind::Lab(name) => lab(name, finding.checked_by, &reading),
+    })
+}
+
+/// An x509 verdict, with the direction the text shows.
+fn verdict(kind: VerdictKind, by: CheckedBy, text: &str, bare_kind: bool) -> Explanation {
+    let (meaning, fix) = kind.explain();
+    let check = if bare_kind {
+        "a certificate check: by a client against a server's badge in the handshake, or by a server against a client's badge".to_string()
+    } else {
+        by.check().to_string()
+    };
+    let mut meaning = meaning.to_string();
+    if !bare_kind && kind == VerdictKind::UnknownAuthority {
+        // The plain text cannot tell these apart; the `possibly because of` form can.
+        meaning += " From this text alone it may also be the same-named CA re-created with a new key (`kubeadm reset`, a fresh CA) while one side kept the old one: compare the keys of both CA files.";
+    }
+    let mut fix = fix.to_string();
+    if by == CheckedBy::Server && kind == VerdictKind::Expired && text.contains("SN=") {
+        fix += " (An aggregated API server such as metrics-server refusing kube-apiserver's badge means front-proxy-client: `kubeadm certs renew front-proxy-client`.)";
+    }
+    Explanation {
+        kind: kind.name().into(),
+        checked_by: by,
+        check,
+        meaning,
+        confirm: vec![CONFIRM_CERT.into(), CONFIRM_VERIFY.into()],
+        fix,
+    }
+}
+
+/// The explanation of one of the lab's families.
+fn lab(name: &'static str, by: CheckedBy, text: &str) -> Explanation {
+    let make = |meaning: &str, confirm: &[&str], fix: &str| Explanation {
+        kind: name.into(),
+        checked_by: by,
+        check: by.check().into(),
         meaning: meaning.into(),
         confirm: confirm.iter().map(|c| c.to_string()).collect(),
         fix: fix.into(),
     };
-    let found = if input.contains("You must be logged in to the server") || input == "Unauthorized"
-    {
-        lab("authn-401", "the apiserver's x509 authenticator, after the TLS handshake",
-            "Alice let the visitor in the door (the handshake never fails on a client badge) and then found the badge wanting: expired, signed by a CA she does not trust, or not made for client use. The 401 body never says which; her log line does.",
+    match name {
+        "authz-403" => {
+            let advice = crate::forbidden::advise(text).unwrap_or(crate::forbidden::Advice {
+                explanation: "The badge is genuine and the apiserver knows who this is, but nothing allows this request: no RBAC rule for the user or their groups, or the Node authorizer or an admission plugin refused it.".into(),
+                hint: "Find out who you are and what you may do: `kubectl auth whoami`, `kubectl auth can-i --list`; then grant exactly the verb and resource needed with a Role and RoleBinding.".into(),
+            });
+            make(
+                &advice.explanation,
+                &["kubectl auth can-i --list --as USER", "kubectl auth whoami"],
+                &advice.hint,
+            )
+        }
+        "kubelet-authz-403" => make(
+            "The kubelet's own door (:10250) verified the caller's badge, then asked the apiserver by SubjectAccessReview, and the rulebook gives that user no right on this node's API (nodes/proxy for logs and exec, nodes/log, nodes/stats…). kube-apiserver calls with apiserver-kubelet-client, whose group kubeadm:cluster-admins may do it.",
+            &["kubectl auth can-i get nodes/proxy --as USER", "kubectl auth can-i get nodes/proxy --as kube-apiserver-kubelet-client --as-group kubeadm:cluster-admins"],
+            "call with a badge that has the right (`apiserver-kubelet-client` for the apiserver), or bind a ClusterRole with nodes/proxy to the user",
+        ),
+        "authn-401" => make(
+            "The server let the caller in at the handshake and then refused its credentials: a client badge that expired, was signed by a CA the server does not trust (--client-ca-file), or lacks client authentication in its key usage — or a token that is wrong or absent. The 401 never says which; the server's log does (`Unable to authenticate the request … x509: …`).",
             &["kubectl config view --raw --minify -o jsonpath='{.users[0].user.client-certificate-data}' | base64 -d | openssl x509 -noout -subject -issuer -dates -ext extendedKeyUsage",
               "kubecorp certs verify --cert CLIENT.crt --ca pki/ca.crt --usage client"],
-            "renew the badge (`kubecorp certs renew admin.conf`, or a new CSR for a user) and update the kubeconfig")
-    } else if input.contains("Forbidden (user=") && input.contains("resource=nodes") {
-        lab("kubelet-authz-403", "the kubelet's own door (:10250): it verified the caller's badge, then asked the apiserver by SubjectAccessReview",
-            "The CEO knows who is calling (the badge is genuine) but Alice's rulebook gives that user no right on this node's API (nodes/proxy for logs and exec, nodes/log, nodes/stats…). kube-apiserver calls with apiserver-kubelet-client, whose group kubeadm:cluster-admins may do it.",
-            &["kubectl auth can-i get nodes/proxy --as USER", "kubectl auth can-i get nodes/proxy --as kube-apiserver-kubelet-client --as-group kubeadm:cluster-admins"],
-            "call with a badge that has the right (`apiserver-kubelet-client` for the apiserver), or bind a ClusterRole with nodes/proxy to the user")
-    } else if let Some(advice) = crate::forbidden::advise(input) {
-        lab("authz-403", "authorization (RBAC, the Node authorizer for kubelets, NodeRestriction), after authentication succeeded",
-            &advice.explanation,
-            &["kubectl auth can-i --list --as USER", "kubectl auth whoami"],
-            &advice.hint)
-    } else if server_heard_an_alert(input) {
-        // A Go client sends `bad certificate` for every server-certificate failure (crypto/tls
-        // handshake_client.go, Go ≤ 1.20; newer Go sends a more precise alert): the server
-        // that logs it was refused by its caller, not the other way round.
-        lab("handshake-refused-by-client", "the caller checked the server's badge in the TLS handshake and refused it; the server only logs the alert it received",
+            "read the server's log for the reason, then re-issue the badge the way its kind is: `kubeadm certs renew admin.conf` (lab: `kubecorp certs renew admin.conf`) for kubeadm's own, a new CSR for a user's, or point the kubeconfig at the right credentials",
+        ),
+        "handshake-refused" => make(
+            "The server refused the caller's badge inside the TLS handshake and sent an alert; the caller only sees `remote error: tls: …`. The alert does not say which check failed: no badge shown, a badge expired, one signed by a CA the server does not trust (etcd trusts only etcd/ca.crt), or one without client authentication in its key usage. Go servers before 1.21 send `bad certificate` for all of them.",
+            &["openssl x509 -noout -issuer -dates -ext extendedKeyUsage -in CLIENT.crt", "kubecorp certs verify --cert CLIENT.crt --ca CA.crt --usage client"],
+            "read the server's log for the x509 reason; for etcd present a badge signed by etcd-ca (apiserver-etcd-client, etcd-healthcheck-client) and renew it if expired: `kubeadm certs renew apiserver-etcd-client` (lab: `kubecorp certs renew apiserver-etcd-client`)",
+        ),
+        "handshake-refused-by-client" => make(
             "This line is in the server's log, and `remote error` means the alert came from the other side: the client did not accept the server's badge (unknown CA, wrong name, expired). The server is not refusing anyone.",
             &["openssl s_client -connect HOST:PORT -CAfile CLIENT-CA.crt -verify_hostname HOST </dev/null", "kubecorp certs verify --cert SERVER.crt --ca CLIENT-CA.crt --name HOST --usage server"],
-            "look at the client's own log for the x509 reason, then fix the server's badge (re-issue it with the name the client dials) or give the client the CA that signed it (--etcd-cafile, a webhook's caBundle, the kubeconfig's certificate-authority-data)")
-    } else if input.contains("rejected connection from")
-        || input.contains("rejected connection on client endpoint")
-        || input.contains("rejected connection on peer endpoint")
-        || input.contains("remote error: tls: unknown certificate authority")
-        || input.contains("remote error: tls: bad certificate")
-        || input.contains("remote error: tls: expired certificate")
-        || input.contains("remote error: tls: certificate required")
-    {
-        lab("handshake-refused", "the server checked the client badge inside the TLS handshake (etcd does this; it trusts only pki/etcd/ca.crt)",
-            "Charlie refused the badge before any request was read: none shown, expired, or not signed by the etcd CA (a cluster-CA badge such as admin.conf's is worthless at the vault).",
-            &["openssl x509 -noout -issuer -dates -in CLIENT.crt", "kubecorp certs verify --cert CLIENT.crt --ca pki/etcd/ca.crt --usage client"],
-            "present a badge signed by etcd-ca (apiserver-etcd-client, etcd-healthcheck-client); renew it if expired: `kubecorp certs renew apiserver-etcd-client`")
-    } else if input.contains("no serving certificate available for the kubelet")
-        || input.contains("remote error: tls: internal error")
-    {
-        lab("no-serving-cert", "the kubelet's TLS handshake on :10250",
-            "The kubelet has no serving certificate to show: with serverTLSBootstrap it asked for one by CSR (signer kubernetes.io/kubelet-serving) and nobody approved it; those are never auto-approved.",
-            &["kubectl get csr", "kubectl get csr -o jsonpath='{.items[?(@.spec.signerName==\"kubernetes.io/kubelet-serving\")].metadata.name}'"],
-            "approve it: `kubectl certificate approve CSR-NAME`")
-    } else if input.contains("untolerated taint")
-        || input.contains("no nodes available to schedule pods")
-    {
-        lab("unschedulable", "the scheduler's filters (TaintToleration, NodeUnschedulable), before it binds a pod",
-            "Bob found no desk for the pod: no node has registered, every node is NotReady (it carries node.kubernetes.io/not-ready), or the only nodes are tainted — kubeadm taints the control-plane node node-role.kubernetes.io/control-plane:NoSchedule. The pod stays Pending and Bob tries again whenever a node changes.",
-            &["kubectl get nodes", "kubectl describe node NODE | grep -i taint", "kubectl describe pod POD"],
-            "start or fix a node's kubelet, add a worker, or (single node) remove the taint: `kubectl taint nodes NODE node-role.kubernetes.io/control-plane:NoSchedule-` — or give the pod a toleration")
-    } else if input.contains("failed to allocate IP") {
-        lab("service-ip", "the apiserver's Service IP allocator, when the Service is created",
-            "A Service's clusterIP must come from the --service-cluster-ip-range (kubeadm: 10.96.0.0/12) and belong to no other Service. Leave clusterIP out and one is picked for you.",
-            &["kubectl get svc -A -o custom-columns=NAME:.metadata.name,IP:.spec.clusterIP"],
-            "drop spec.clusterIP, or choose a free address inside 10.96.0.0/12")
-    } else if input.contains("alpha certs") {
-        lab("kubeadm-alpha-removed", "the command line",
-            "`kubeadm alpha certs` graduated to `kubeadm certs` in 1.20 and was removed in 1.21.",
+            "look at the client's own log for the x509 reason, then fix the server's badge (re-issue it with the name the client dials) or give the client the CA that signed it (--etcd-cafile, a webhook's caBundle, the kubeconfig's certificate-authority-data)",
+        ),
+        "handshake-abandoned" => make(
+            "The caller hung up in the middle of the TLS handshake (EOF) without a word: most often a client that did not accept the server's badge and closed the connection instead of sending an alert, sometimes a probe that only opens a TCP connection.",
+            &["openssl s_client -connect HOST:PORT -CAfile CLIENT-CA.crt </dev/null", "kubecorp certs verify --cert SERVER.crt --ca CLIENT-CA.crt --name HOST --usage server"],
+            "look at the caller's own log for its reason; if it refused the server's badge, re-issue that badge or give the caller the right CA",
+        ),
+        "no-serving-cert" => make(
+            "The kubelet had no serving certificate to show, so the handshake on :10250 ended with an internal error: with serverTLSBootstrap it asks for one by CSR (signer kubernetes.io/kubelet-serving), and nobody approved it — those are never approved automatically.",
+            &["kubectl get csr", "kubectl get csr --field-selector spec.signerName=kubernetes.io/kubelet-serving"],
+            "approve it: `kubectl certificate approve CSR-NAME` (after checking its names are the node's)",
+        ),
+        "rotation" => make(
+            "Issuing or renewing a badge by CSR did not finish: the request is pending (nobody approved it), was denied, or the client certificate ran out before the kubelet could renew it — once it has expired, the kubelet cannot ask with it any more.",
+            &["kubectl get csr", "openssl x509 -noout -dates -in /var/lib/kubelet/pki/kubelet-client-current.pem"],
+            "approve a pending CSR (`kubectl certificate approve CSR-NAME`); if the kubelet's client badge has already expired, re-issue kubelet.conf for the node (`kubeadm kubeconfig user --org system:nodes --client-name system:node:NODE`; lab: delete kubelet.conf and run `kubecorp pki init`) and restart the kubelet",
+        ),
+        "ca-pinning" => make(
+            "kubeadm join checks the cluster CA it downloads against the hashes given with --discovery-token-ca-cert-hash before trusting anything, and none matched: a wrong or stale hash, or a CA that was re-created.",
+            &["openssl x509 -pubkey -in /etc/kubernetes/pki/ca.crt | openssl rsa -pubin -outform der 2>/dev/null | openssl dgst -sha256 -hex"],
+            "take the hash of the current CA on a control-plane node (`kubeadm token create --print-join-command` prints the whole join line)",
+        ),
+        "kubeadm-check" => make(
+            "kubeadm checked a certificate on disk before using it and refused it: signed by another CA than the one in pki/ (a leftover from an earlier cluster), lacking a configured name, expired, or not valid yet.",
+            &["openssl x509 -noout -issuer -dates -ext subjectAltName -in /etc/kubernetes/pki/NAME.crt", "kubeadm certs check-expiration"],
+            "remove the leftover (`kubeadm reset`, or move that certificate and key aside) and let kubeadm issue it again (`kubeadm init phase certs NAME`); for a clock problem fix the clock (NTP)",
+        ),
+        "key-mismatch" => make(
+            "A certificate and the private key beside it are not a pair: the key's public half is not the one in the certificate (one file replaced without the other, or both rewritten non-atomically).",
+            &["openssl x509 -noout -pubkey -in FILE.crt | openssl sha256", "openssl pkey -pubout -in FILE.key | openssl sha256"],
+            "replace both together (`kubeadm certs renew NAME`, lab: `kubecorp certs renew NAME`), never one alone",
+        ),
+        "bad-pem" => make(
+            "A file that should hold a certificate or a key holds something else: a key where the certificate belongs (or the other way round), a broken PEM block, bad base64, or DER that does not parse.",
+            &["openssl x509 -noout -text -in FILE", "openssl pkey -noout -in FILE.key", "head -1 FILE"],
+            "point the flag or kubeconfig field at the right file (certificate for --tls-cert-file / client-certificate, key for --tls-private-key-file / client-key), or re-issue the pair",
+        ),
+        "file-missing" => make(
+            "A certificate, key or CA file named in a flag or a kubeconfig is not there (or cannot be read): nothing was checked yet because there was nothing to read.",
+            &["ls -l FILE", "kubectl config view --minify"],
+            "create it (`kubeadm init phase certs NAME`; lab: `kubecorp pki init` writes only what is missing) or fix the path",
+        ),
+        "kubeconfig" => make(
+            "The client could not load its kubeconfig: the file is missing, unreadable or invalid, or names a context that is not in it. No connection was tried.",
+            &["echo $KUBECONFIG", "kubectl config view --minify"],
+            "point KUBECONFIG (or --kubeconfig) at a valid file, e.g. a copy of /etc/kubernetes/admin.conf (lab: admin.conf in the lab directory)",
+        ),
+        "kubeadm-alpha-removed" => make(
+            "this is not a certificate problem: the command itself is gone — `kubeadm alpha certs` graduated to `kubeadm certs` in 1.20 and was removed in 1.21.",
             &["kubeadm certs check-expiration"],
-            "use `kubeadm certs renew scheduler.conf` (here: `kubecorp certs renew scheduler.conf`)")
-    } else {
-        return None;
-    };
-    Some(found)
-}
-
-/// A server's log line about an alert its caller sent (`http: TLS handshake error from …:
-/// remote error: tls: bad certificate`, etcd's `rejected connection from … (error "remote
-/// error: tls: …")`).
-fn server_heard_an_alert(input: &str) -> bool {
-    let alert = input.contains("remote error: tls: bad certificate")
-        || input.contains("remote error: tls: unknown certificate authority")
-        || input.contains("remote error: tls: certificate unknown");
-    let server_log =
-        input.contains("TLS handshake error from") || input.contains("rejected connection from");
-    alert && server_log
+            "use `kubeadm certs renew scheduler.conf` (here: `kubecorp certs renew scheduler.conf`)",
+        ),
+        "not-tls" => make(
+            "this is not a certificate problem: one side spoke plain HTTP to a TLS port (or TLS to a plain one), so no badge was ever shown — often an http:// URL where https:// belongs in a client's or peer's configuration.",
+            &["curl -v https://HOST:PORT/", "grep -r 'http://' /etc/kubernetes/manifests/"],
+            "use https:// for every TLS endpoint (etcd's --listen-client-urls, --advertise-client-urls, the apiserver's --etcd-servers)",
+        ),
+        "unschedulable" => make(
+            "this is not a certificate problem: the scheduler found no node for the pod — none registered, every node NotReady (tainted node.kubernetes.io/not-ready), or the only node is the tainted control plane (node-role.kubernetes.io/control-plane:NoSchedule).",
+            &["kubectl get nodes", "kubectl describe node NODE | grep -i taint", "kubectl describe pod POD"],
+            "start or fix a node's kubelet, add a worker, or (single node) remove the taint: `kubectl taint nodes NODE node-role.kubernetes.io/control-plane:NoSchedule-` — or give the pod a toleration",
+        ),
+        "service-ip" => make(
+            "this is not a certificate problem: a Service's clusterIP must come from --service-cluster-ip-range (kubeadm: 10.96.0.0/12) and belong to no other Service.",
+            &["kubectl get svc -A -o custom-columns=NAME:.metadata.name,IP:.spec.clusterIP"],
+            "drop spec.clusterIP, or choose a free address inside 10.96.0.0/12",
+        ),
+        _ => make(
+            "this is not a certificate problem: the text says the other side could not be reached or answered with an ordinary error (refused, timed out, unavailable, not found), and no badge was checked. If the same moment shows `rejected connection` or `x509` in a server's log, explain that line instead.",
+            &["kubectl cluster-info", "curl -vk https://HOST:PORT/healthz"],
+            "check that the component runs and listens where the client dials (address, port, network path), then retry",
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -164,7 +286,7 @@ mod tests {
             ("Error from server (Forbidden): Forbidden (user=kube-apiserver-kubelet-client, verb=get, resource=nodes, subresource(s)=[proxy]) ( pods/log web)", "kubelet-authz-403"),
             ("0/1 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }.", "unschedulable"),
             ("no nodes available to schedule pods", "unschedulable"),
-            (r#"{"level":"warn","ts":"2026-04-24T09:00:00Z","caller":"embed/config_logging.go:170","msg":"rejected connection on client endpoint","remote-addr":"127.0.0.1:5555","server-name":"","error":"EOF"}"#, "handshake-refused"),
+            (r#"{"level":"warn","ts":"2026-04-24T09:00:00Z","caller":"embed/config_logging.go:170","msg":"rejected connection on client endpoint","remote-addr":"127.0.0.1:5555","server-name":"","error":"EOF"}"#, "handshake-abandoned"),
             ("spec.clusterIPs: Invalid value: []string{\"10.96.0.10\"}: failed to allocate IP 10.96.0.10: provided IP is already allocated", "service-ip"),
         ] {
             assert_eq!(explain(text).map(|e| e.kind), Some(kind.to_string()), "{text}");
