@@ -1027,3 +1027,38 @@ fn explain_turns_a_copied_error_into_its_meaning_and_a_fix() {
         .failure(2)
         .stderr_has("no explanation for \"the printer is on fire\"");
 }
+
+#[test]
+fn times_no_certificate_can_hold_are_errors_naming_the_flag_never_panics() {
+    let fresh = tempfile::tempdir().unwrap();
+    let dir = fresh.path().join("lab");
+    let dir = dir.to_str().unwrap();
+    kubecorp(["pki", "init", "--dir", dir, "--now", "9999-12-31T00:00:00Z"])
+        .failure(2)
+        .stderr_has("error: --now 9999-12-31T00:00:00Z: kubernetes's NotAfter would be 9999-12-31T00:00:00Z + 3650 days, outside the years 0000 to 9999 a certificate can name");
+    kubecorp(["pki", "init", "--dir", dir, "--now", "0000-01-01"])
+        .failure(2)
+        .stderr_has("error: --now 0000-01-01: kubernetes's NotBefore would be -0001-12-31T23:55:00Z, outside the years 0000 to 9999 a certificate can name");
+    kubecorp(["pki", "init", "--dir", dir, "--now", "+99999999999y"])
+        .failure(2)
+        .stderr_has("error: invalid --now `+99999999999y`: expected an RFC 3339 time (2027-01-01T09:00:00Z), a date (2027-01-01) or an offset from now (+400d, -1h, +2w)");
+
+    let lab = TestLab::init(&[]);
+    let dir = lab.dir.to_str().unwrap();
+    kubecorp(["certs", "renew", "all", "--dir", dir, "--now", "9999-06-01"])
+        .failure(2)
+        .stderr_has("error: --now 9999-06-01: ");
+    kubecorp([
+        "break",
+        "expire",
+        "apiserver",
+        "--dir",
+        dir,
+        "--now",
+        "9999-12-01",
+    ])
+    .failure(2)
+    .stderr_has("error: --now 9999-12-01: ");
+    // The same grammar as a scenario's `clock: {advance: 2w}`.
+    kubecorp(["certs", "check-expiration", "--dir", dir, "--now", "+2w"]).success();
+}

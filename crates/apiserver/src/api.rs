@@ -12,7 +12,7 @@ use kubecorp_pki::issue::Ca;
 use kubecorp_trust::LabClock;
 use serde_json::{json, Value};
 
-use crate::meta::{merge_patch, meta_str, new_uid, timestamp};
+use crate::meta::{merge_patch, meta_str, new_uid};
 use crate::node_restriction::{self, Operation};
 use crate::pod_log::KubeletClientConfig;
 use crate::rbac::{self, Attributes, Decision, RbacState};
@@ -362,7 +362,7 @@ impl Api {
     /// Writes what a fresh kubeadm cluster has: the four namespaces, the default RBAC policy,
     /// and the `kubernetes` service. Existing objects are kept.
     pub async fn bootstrap(&self) -> Result<(), StoreError> {
-        let now = timestamp(self.inner.clock.now());
+        let now = kubecorp_trust::gotime::rfc3339(self.inner.clock.now());
         let mut objects: Vec<Value> = ["default", "kube-system", "kube-public", "kube-node-lease"]
             .iter()
             .map(|ns| json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}, "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}))
@@ -688,7 +688,7 @@ impl Api {
     }
 
     fn now(&self) -> String {
-        timestamp(self.inner.clock.now())
+        kubecorp_trust::gotime::rfc3339(self.inner.clock.now())
     }
 
     async fn get(

@@ -675,7 +675,7 @@ pub fn validate_approval_update(old: &Value, new: &Value) -> Result<(), Vec<Caus
 /// `lastUpdateTime`s become `now`; a missing `lastTransitionTime` is kept from an old
 /// condition with the same type and status, else `now`.
 pub fn prepare_approval_update(old: &Value, new: &Value, now: OffsetDateTime) -> Value {
-    let stamp = crate::meta::timestamp(now);
+    let stamp = kubecorp_trust::gotime::rfc3339(now);
     let mut out = if old.is_object() {
         old.clone()
     } else {
@@ -763,7 +763,7 @@ pub fn should_auto_approve(
     } else {
         return None;
     };
-    let stamp = crate::meta::timestamp(now);
+    let stamp = kubecorp_trust::gotime::rfc3339(now);
     Some(json!({
         "type": "Approved", "status": "True", "reason": "AutoApproved", "message": message,
         "lastUpdateTime": stamp, "lastTransitionTime": stamp,
@@ -841,8 +841,8 @@ impl SignerFailure {
         match self {
             SignerFailure::Validation { message } => Some(json!({
                 "type": "Failed", "status": "True", "reason": "SignerValidationFailure",
-                "message": message, "lastUpdateTime": crate::meta::timestamp(now),
-                "lastTransitionTime": crate::meta::timestamp(now),
+                "message": message, "lastUpdateTime": kubecorp_trust::gotime::rfc3339(now),
+                "lastTransitionTime": kubecorp_trust::gotime::rfc3339(now),
             })),
             _ => None,
         }
@@ -998,24 +998,27 @@ pub fn validity(
     ttl: Duration,
     ca_not_after: OffsetDateTime,
 ) -> Result<(OffsetDateTime, OffsetDateTime), SignerFailure> {
-    let not_before = now - BACKDATE;
-    // Short certificates keep their full TTL from now; longer ones give the backdate back.
-    let mut not_after = if ttl < Duration::hours(8) {
-        now + ttl
+    // A lab clock at the calendar's very start has no five minutes to give back.
+    let not_before = now.checked_sub(BACKDATE).unwrap_or(now);
+    // Short certificates keep their full TTL from now; longer ones give the backdate back. Past
+    // the calendar's end is past the CA's end too, so it is clipped below.
+    let back = if ttl < Duration::hours(8) {
+        Duration::ZERO
     } else {
-        now + ttl - BACKDATE
+        BACKDATE
     };
+    let mut not_after = now.checked_add(ttl - back).unwrap_or(ca_not_after);
     if not_after >= ca_not_after {
         not_after = ca_not_after;
     }
     if not_before >= ca_not_after {
         return Err(SignerFailure::SignerExpired {
-            not_after: go_time(ca_not_after),
+            not_after: kubecorp_trust::gotime::string(ca_not_after),
         });
     }
     if now >= ca_not_after {
         return Err(SignerFailure::ExpiredInThePast {
-            not_after: go_time(ca_not_after),
+            not_after: kubecorp_trust::gotime::string(ca_not_after),
         });
     }
     Ok((not_before, not_after))
@@ -1255,20 +1258,6 @@ impl PublicKeyData for RequestKey {
     fn algorithm(&self) -> &'static SignatureAlgorithm {
         self.alg
     }
-}
-
-/// Go's `%v` of a `time.Time` in UTC: `2035-01-01 00:00:00 +0000 UTC`.
-pub fn go_time(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} +0000 UTC",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
 }
 
 #[cfg(test)]

@@ -24,11 +24,6 @@ pub fn fill_random(buf: &mut [u8]) {
     aws_lc_rs::rand::fill(buf).expect("the system random generator failed");
 }
 
-/// RFC 3339 with seconds, UTC, as Kubernetes writes timestamps (`metav1.Time`).
-pub fn timestamp(t: OffsetDateTime) -> String {
-    kubecorp_trust::go_time(t)
-}
-
 pub fn parse_timestamp(s: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
 }

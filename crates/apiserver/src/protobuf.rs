@@ -517,7 +517,7 @@ fn time_json(t: Option<&Time>) -> Option<Value> {
         return None;
     }
     let dt = time::OffsetDateTime::from_unix_timestamp(t.seconds).ok()?;
-    Some(json!(crate::meta::timestamp(dt)))
+    Some(json!(kubecorp_trust::gotime::rfc3339(dt)))
 }
 
 fn meta_json(m: Option<&ObjectMeta>) -> Value {

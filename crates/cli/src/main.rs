@@ -96,7 +96,7 @@ enum Command {
         #[arg(long)]
         etcd: Option<String>,
         /// How many nodes (one kubelet each): the control-plane node, then kubecorp-worker, kubecorp-worker2…
-        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=50))]
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=kubecorp_office::MAX_NODES as i64))]
         nodes: u8,
         /// The control-plane node's name (default: the one kubelet.conf names, or kubecorp-control-plane).
         #[arg(long)]
@@ -339,9 +339,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             key_algorithm,
             force,
             apiserver_cert_extra_sans,
-            now,
+            now: given,
         }) => {
-            let now = when::parse("--now", now.as_deref(), real_now)?;
+            let now = when::parse("--now", given.as_deref(), real_now)?;
             let address =
                 advertise_address
                     .parse()
@@ -360,7 +360,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 now,
             };
             let lab = Lab::new(&dir);
-            for line in kubecorp_pki::init::init(&lab, &opts)? {
+            let made = kubecorp_pki::init::init(&lab, &opts)
+                .map_err(when::named("--now", given.as_deref()))?;
+            for line in made {
                 say!("{line}");
             }
             say!(
@@ -379,10 +381,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Certs(CertsCommand::Renew { name, dir, now }) => {
-            let now = when::parse("--now", now.as_deref(), real_now)?;
+        Command::Certs(CertsCommand::Renew {
+            name,
+            dir,
+            now: given,
+        }) => {
+            let now = when::parse("--now", given.as_deref(), real_now)?;
             let lab = existing_lab(&dir)?;
-            for renewed in kubecorp_pki::renew::renew(&lab, &name, now)? {
+            let renewed = kubecorp_pki::renew::renew(&lab, &name, now)
+                .map_err(when::named("--now", given.as_deref()))?;
+            for renewed in renewed {
                 if let Some(warning) = &renewed.warning {
                     eprintln!("{warning}");
                 }
@@ -531,9 +539,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             args,
             undo,
             dir,
-            now,
+            now: given,
         } => {
-            let now = when::parse("--now", now.as_deref(), real_now)?;
+            let now = when::parse("--now", given.as_deref(), real_now)?;
             let lab = existing_lab(&dir)?;
             let challenge = challenge_cmd::is_open(&dir);
             let line = match (undo, args.as_slice()) {
@@ -543,7 +551,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ),
                 (true, [target]) => kubecorp_pki::fault::undo(&lab, target)?,
                 (false, [fault, target]) if challenge => {
-                    let line = kubecorp_pki::fault::inflict(&lab, fault, target, now)?;
+                    let line = kubecorp_pki::fault::inflict(&lab, fault, target, now)
+                        .map_err(when::named("--now", given.as_deref()))?;
                     // In a challenge no backup is left to copy back.
                     let _ = std::fs::remove_dir_all(dir.join(".kubecorp-backup"));
                     match line.split_once(" (backup in ") {
@@ -551,7 +560,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         None => line,
                     }
                 }
-                (false, [fault, target]) => kubecorp_pki::fault::inflict(&lab, fault, target, now)?,
+                (false, [fault, target]) => kubecorp_pki::fault::inflict(&lab, fault, target, now)
+                    .map_err(when::named("--now", given.as_deref()))?,
                 _ => {
                     let faults: Vec<&str> = kubecorp_pki::fault::FAULTS
                         .iter()

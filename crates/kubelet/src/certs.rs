@@ -336,19 +336,6 @@ pub fn random_jitter() -> f64 {
     0.7 + 0.2 * (u32::from_le_bytes(bytes) as f64 / (u32::MAX as f64 + 1.0))
 }
 
-/// Go's time format in certificate-manager log lines: `2027-08-31 10:00:00 +0000 UTC`.
-pub fn go_log_time(t: OffsetDateTime) -> String {
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} +0000 UTC",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -172,8 +172,8 @@ impl Manager {
                     let line = format!(
                         "{}: Certificate expiration is {}, rotation deadline is {}",
                         self.logger(),
-                        certs::go_log_time(info.not_after),
-                        certs::go_log_time(deadline)
+                        kubecorp_trust::gotime::string(info.not_after),
+                        kubecorp_trust::gotime::string(deadline)
                     );
                     self.note(k, line, "the kubelet picked a random point 70–90 % into its certificate's life to ask for a new one");
                 }

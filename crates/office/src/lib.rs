@@ -80,6 +80,10 @@ impl Staff {
     };
 }
 
+/// The most nodes one office runs (`up --nodes`, a scenario's `lab.nodes`): each is a kubelet
+/// with its own loopback address, badge and door.
+pub const MAX_NODES: usize = 50;
+
 /// The node `pki init` writes `kubelet.conf` for.
 pub const CONTROL_PLANE_NODE: &str = "kubecorp-control-plane";
 
@@ -106,29 +110,15 @@ pub fn kubelet_addr(first: SocketAddr, i: usize) -> Result<SocketAddr, OfficeErr
     }
 }
 
-/// Checks a node name as the lab will use it (in `system:node:NAME` and as a directory):
-/// a lower-case RFC 1123 DNS subdomain.
+/// Checks a node name as the lab will use it (in `system:node:NAME` and as a directory): the
+/// one rule of [`kubecorp_pki::node_name::NodeName`].
 pub fn check_node_name(name: &str) -> Result<(), OfficeError> {
-    let ok = !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        });
-    match ok {
-        true => Ok(()),
-        false => Err(OfficeError::Staff {
+    kubecorp_pki::node_name::NodeName::new(name)
+        .map(|_| ())
+        .map_err(|e| OfficeError::Staff {
             component: "kubelet".into(),
-            problem: format!(
-                "node name {name:?}: expected a lower-case RFC 1123 DNS name (a-z, 0-9, '-' and '.')"
-            ),
-        }),
-    }
+            problem: e.to_string(),
+        })
 }
 
 /// `n` node names in kind's style: the control-plane node, then `kubecorp-worker`,

@@ -58,11 +58,11 @@ pub enum PkiError {
     BadAddress { value: String },
     #[error("{path} holds one CA: there is no rotation to finish (start one with phase: start)")]
     NoRotation { path: PathBuf },
-    #[error("invalid node name `{value}`: {problem}")]
-    BadNodeName {
-        value: String,
-        problem: &'static str,
-    },
+    /// A time the lab cannot put in a certificate, or cannot reach on the calendar.
+    #[error(transparent)]
+    Time(#[from] crate::when::TimeError),
+    #[error(transparent)]
+    BadNodeName(#[from] crate::node_name::NodeNameError),
     #[error("invalid --apiserver-cert-extra-sans entry `{value}`: expected an IP address or a lower-case RFC 1123 DNS name (a wildcard `*.` in front is allowed)")]
     BadSan { value: String },
     /// kubeadm's `certificate apiserver is invalid: x509: …` when an existing certificate lacks

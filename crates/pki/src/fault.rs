@@ -95,15 +95,16 @@ pub fn inflict(lab: &Lab, fault: &str, target: &str, now: OffsetDateTime) -> Res
 
     let mut shape = Shape::from_cert(&badge.info);
     let mut signer = ca;
-    let (mut not_before, mut not_after) = (
-        now - crate::issue::BACKDATE,
-        now + crate::issue::LEAF_VALIDITY,
-    );
+    let window = |before: Duration, after: Duration| {
+        crate::when::validity(&shape.common_name, now, before, after)
+    };
+    let (mut not_before, mut not_after) =
+        window(-crate::issue::BACKDATE, crate::issue::LEAF_VALIDITY)?;
     let key = badge.key;
     match fault {
-        "expire" => (not_before, not_after) = (now - Duration::days(366), now - Duration::days(1)),
+        "expire" => (not_before, not_after) = window(-Duration::days(366), -Duration::days(1))?,
         "not-yet-valid" => {
-            (not_before, not_after) = (now + Duration::days(1), now + Duration::days(366))
+            (not_before, not_after) = window(Duration::days(1), Duration::days(366))?
         }
         "rogue-ca" => {
             signer = Ca::generate(

@@ -84,20 +84,7 @@ pub fn init(lab: &Lab, opts: &InitOptions) -> Result<Vec<String>> {
 }
 
 fn validate(facts: &ClusterFacts) -> Result<()> {
-    let name = &facts.node_name;
-    let ok = !name.is_empty()
-        && name.len() <= 253
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
-        && !name.starts_with(['-', '.'])
-        && !name.ends_with(['-', '.']);
-    if !ok {
-        return Err(PkiError::BadNodeName {
-            value: name.clone(),
-            problem: "a node name must be a lower-case RFC 1123 DNS name (a-z, 0-9, '-' and '.')",
-        });
-    }
+    crate::node_name::NodeName::new(&facts.node_name)?;
     Ok(())
 }
 

@@ -171,8 +171,8 @@ impl Ca {
             KeyUsagePurpose::KeyEncipherment,
             KeyUsagePurpose::KeyCertSign,
         ];
-        params.not_before = now - BACKDATE;
-        params.not_after = now + validity;
+        (params.not_before, params.not_after) =
+            crate::when::validity(common_name, now, -BACKDATE, validity)?;
         params.serial_number = Some(random_serial());
         let cert = params
             .self_signed(&key)
@@ -192,6 +192,15 @@ impl Ca {
         not_before: OffsetDateTime,
         not_after: OffsetDateTime,
     ) -> Result<CertificateDer<'static>> {
+        for (label, t) in [("NotBefore", not_before), ("NotAfter", not_after)] {
+            if !crate::when::certifiable(t) {
+                return Err(crate::when::TimeError::NotCertifiable {
+                    what: format!("{}'s {label}", shape.common_name),
+                    time: format!("the year {}", t.year()),
+                }
+                .into());
+            }
+        }
         let params = shape.params(not_before, not_after)?;
         let issuer = Issuer::from_ca_cert_der(&self.cert, &self.key)
             .map_err(|e| sign_error(&shape.common_name, e))?;
@@ -208,6 +217,8 @@ impl Ca {
         public_key: &KeyPair,
         now: OffsetDateTime,
     ) -> Result<CertificateDer<'static>> {
-        self.issue(shape, public_key, now - BACKDATE, now + LEAF_VALIDITY)
+        let (not_before, not_after) =
+            crate::when::validity(&shape.common_name, now, -BACKDATE, LEAF_VALIDITY)?;
+        self.issue(shape, public_key, not_before, not_after)
     }
 }

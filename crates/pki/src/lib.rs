@@ -35,10 +35,12 @@ pub mod keys;
 pub mod kubeconfig;
 pub mod layout;
 pub mod node;
+pub mod node_name;
 pub mod profile;
 pub mod renew;
 pub mod rotate;
 pub mod selfsigned;
+pub mod when;
 
 pub use error::{PkiError, Result};
 pub use keys::KeyAlgorithm;

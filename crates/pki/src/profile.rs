@@ -422,15 +422,7 @@ impl San {
             return Ok(San::Ip(ip));
         }
         let name = value.strip_prefix("*.").unwrap_or(value);
-        let label_ok = |l: &str| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-        };
-        if !name.is_empty() && name.len() <= 253 && name.split('.').all(label_ok) {
+        if name.len() <= 253 && crate::node_name::is_dns1123_subdomain(name) {
             Ok(San::Dns(value.to_string()))
         } else {
             Err(crate::PkiError::BadSan {

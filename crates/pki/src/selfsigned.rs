@@ -65,8 +65,7 @@ pub fn generate(
     now: OffsetDateTime,
 ) -> Result<SelfSigned> {
     let stamp = now.unix_timestamp();
-    let not_before = now - BACKDATE;
-    let not_after = not_before + VALIDITY;
+    let (not_before, not_after) = crate::when::validity(host, now, -BACKDATE, VALIDITY - BACKDATE)?;
     let failed = |what: &str| {
         let what = what.to_owned();
         move |e: rcgen::Error| PkiError::Sign {

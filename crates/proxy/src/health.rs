@@ -9,7 +9,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -18,7 +18,6 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use kubecorp_trust::LabClock;
-use time::{OffsetDateTime, UtcOffset};
 use tokio::net::TcpListener;
 
 /// What the health door needs to answer.
@@ -29,35 +28,11 @@ pub struct Health {
     pub started: Instant,
 }
 
-/// Go's `time.Time.String()` for a UTC time read with a monotonic clock `since` start.
-pub fn go_time_string(at: OffsetDateTime, since: Duration) -> String {
-    let t = at.to_offset(UtcOffset::UTC);
-    let mut s = format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
-    if t.nanosecond() != 0 {
-        let fraction = format!("{:09}", t.nanosecond());
-        s.push('.');
-        s.push_str(fraction.trim_end_matches('0'));
-    }
-    s.push_str(&format!(
-        " +0000 UTC m=+{}.{:09}",
-        since.as_secs(),
-        since.subsec_nanos()
-    ));
-    s
-}
-
 impl Health {
     /// The `/healthz` body.
     pub fn healthz_body(&self, node_eligible: bool) -> String {
-        let now = go_time_string(self.clock.now(), self.started.elapsed());
+        let now =
+            kubecorp_trust::gotime::string_monotonic(self.clock.now(), self.started.elapsed());
         format!(
             "{{\"lastUpdated\": {now:?},\"currentTime\": {now:?}, \"nodeEligible\": {node_eligible}}}"
         )
@@ -65,7 +40,8 @@ impl Health {
 
     /// The `/livez` body.
     pub fn livez_body(&self) -> String {
-        let now = go_time_string(self.clock.now(), self.started.elapsed());
+        let now =
+            kubecorp_trust::gotime::string_monotonic(self.clock.now(), self.started.elapsed());
         format!("{{\"lastUpdated\": {now:?},\"currentTime\": {now:?}}}")
     }
 
@@ -126,26 +102,5 @@ pub async fn serve(listener: TcpListener, health: Health, shutdown: impl Future)
             )
             .await;
         });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use time::macros::datetime;
-
-    #[test]
-    fn times_print_as_gos_time_string_with_the_monotonic_reading() {
-        assert_eq!(
-            go_time_string(
-                datetime!(2026-11-29 09:00:00.5 UTC),
-                Duration::from_millis(1250)
-            ),
-            "2026-11-29 09:00:00.5 +0000 UTC m=+1.250000000"
-        );
-        assert_eq!(
-            go_time_string(datetime!(2026-11-29 09:00:00 UTC), Duration::ZERO),
-            "2026-11-29 09:00:00 +0000 UTC m=+0.000000000"
-        );
     }
 }

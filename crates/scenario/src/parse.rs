@@ -21,7 +21,6 @@ use kubecorp_trust::{Stage, VerdictKind};
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_saphyr::Spanned;
-use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 use crate::model::*;
@@ -731,6 +730,22 @@ impl Cx {
                     Problem::Other("at least one node is needed".into()),
                 );
             }
+            if lab.nodes.len() > kubecorp_office::MAX_NODES {
+                self.error(
+                    n,
+                    &f.child("nodes"),
+                    Problem::Other(format!(
+                        "{} nodes: an office runs at most {} (as `kubecorp up --nodes`)",
+                        lab.nodes.len(),
+                        kubecorp_office::MAX_NODES
+                    )),
+                );
+            }
+            for name in &lab.nodes {
+                if let Err(e) = kubecorp_pki::node_name::NodeName::new(name) {
+                    self.error(n, &f.child("nodes"), Problem::Other(e.to_string()));
+                }
+            }
         }
         if let Some(n) = f.get("key_algorithm") {
             let names: Vec<&str> = KeyAlgorithm::ALL.iter().map(|k| k.name()).collect();
@@ -738,7 +753,27 @@ impl Cx {
             lab.key_algorithm = *KeyAlgorithm::ALL.iter().find(|k| k.name() == name)?;
         }
         if let Some(n) = f.get("clock") {
-            lab.clock = Some(self.time(n, &f.child("clock"))?);
+            let clock = self.time(n, &f.child("clock"))?;
+            // The lab makes its CAs at this time: both ends must fit in a certificate.
+            let fits = kubecorp_pki::when::validity(
+                "the cluster CA",
+                clock,
+                -kubecorp_pki::issue::BACKDATE,
+                kubecorp_pki::issue::CA_VALIDITY,
+            );
+            if let Err(e) = fits {
+                self.error(
+                    n,
+                    &f.child("clock"),
+                    Problem::Value {
+                        given: kubecorp_trust::go_time(clock),
+                        expected: format!("a time at which the lab can make its CAs ({e})"),
+                        suggestion: None,
+                    },
+                );
+                return None;
+            }
+            lab.clock = Some(clock);
         }
         if let Some(n) = f.get("rotate_server_certificates") {
             lab.rotate_server_certificates =
@@ -1552,60 +1587,9 @@ fn to_json(node: &Node) -> Value {
     }
 }
 
-/// `30s`, `10m`, `24h`, `1d`, `2w`, `1y` (365 days), and sums such as `1d12h`; `-1d` goes back.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let (negative, mut rest) = match text.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, text.strip_prefix('+').unwrap_or(text)),
-    };
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total = Duration::ZERO;
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
-        if digits == 0 {
-            return None;
-        }
-        let n: i64 = rest[..digits].parse().ok()?;
-        let unit_len = rest[digits..]
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len() - digits);
-        let unit = &rest[digits..digits + unit_len];
-        let one = match unit {
-            "ms" => Duration::MILLISECOND,
-            "s" => Duration::SECOND,
-            "m" => Duration::MINUTE,
-            "h" => Duration::HOUR,
-            "d" => Duration::DAY,
-            "w" => Duration::WEEK,
-            "y" => Duration::days(365),
-            _ => return None,
-        };
-        total = total.checked_add(one.checked_mul(i32::try_from(n).ok()?)?)?;
-        rest = &rest[digits + unit_len..];
-    }
-    // A lab clock moved by more than a thousand years would leave the calendar time can print.
-    if total > Duration::days(365 * 1000) {
-        return None;
-    }
-    Some(if negative { -total } else { total })
-}
-
-/// RFC 3339, or a bare date meaning midnight UTC.
-pub fn parse_time(text: &str) -> Option<OffsetDateTime> {
-    let text = text.trim();
-    if let Ok(t) = OffsetDateTime::parse(text, &Rfc3339) {
-        return Some(t);
-    }
-    let date = time::Date::parse(
-        text,
-        time::macros::format_description!("[year]-[month]-[day]"),
-    )
-    .ok()?;
-    Some(date.midnight().assume_utc())
-}
+/// The lab's one grammar for durations and times, shared with `--now` (see
+/// [`kubecorp_pki::when`]).
+pub use kubecorp_pki::when::{parse_duration, parse_time};
 
 #[cfg(test)]
 mod tests {
@@ -1624,6 +1608,39 @@ mod tests {
             errors(text),
             "x.yaml:5:7: steps[0].expect: unknown field 'staus', expected one of allowed, status, verdict, stage, text, contains, log, lifetime, exit — did you mean 'status'?"
         );
+    }
+
+    #[test]
+    fn lab_nodes_are_capped_as_up_nodes_is_and_named_as_nodes_are() {
+        let many: Vec<String> = (0..1000).map(|i| format!("n{i}")).collect();
+        let text = format!(
+            "title: t\nlab: {{nodes: [{}]}}\nsteps:\n  - say: hi\n",
+            many.join(", ")
+        );
+        assert!(
+            errors(&text).contains(
+                "lab.nodes: 1000 nodes: an office runs at most 50 (as `kubecorp up --nodes`)"
+            ),
+            "{}",
+            errors(&text)
+        );
+        let text = "title: t\nlab: {nodes: [a..b]}\nsteps:\n  - say: hi\n";
+        assert!(
+            errors(text).contains("lab.nodes: invalid node name `a..b`"),
+            "{}",
+            errors(text)
+        );
+    }
+
+    #[test]
+    fn a_lab_clock_no_certificate_can_hold_is_refused_naming_the_field() {
+        let text = "title: t\nlab: {clock: 9999-12-31T00:00:00Z}\nsteps:\n  - say: hi\n";
+        assert_eq!(
+            errors(text),
+            "x.yaml:2:14: lab.clock: '9999-12-31T00:00:00Z' is not a time at which the lab can make its CAs (the cluster CA's NotAfter would be 9999-12-31T00:00:00Z + 3650 days, outside the years 0000 to 9999 a certificate can name)"
+        );
+        let text = "title: t\nlab: {clock: 0000-01-01}\nsteps:\n  - say: hi\n";
+        assert!(errors(text).contains("NotBefore would be -0001-12-31T23:55:00Z"));
     }
 
     #[test]

@@ -20,6 +20,7 @@
 //! - [`forbidden`]: a 403 read back (RBAC, the Node authorizer, NodeRestriction, anonymous)
 //!   and the fix that fits each.
 //! - [`gohttp`]: how Kubernetes' Go servers write answers (pretty JSON, Go's escaping).
+//! - [`gotime`]: Go's time formats, one name each (`rfc3339`, `string`, `string_monotonic`).
 //! - [`tls`]: the one place rustls configs are built: etcd's check in the handshake, the
 //!   apiserver's check after it, every client's check of the server, certificate files re-read
 //!   when they change, and Go's wording of every handshake failure.
@@ -34,6 +35,7 @@ pub mod explain;
 mod facts;
 pub mod forbidden;
 pub mod gohttp;
+pub mod gotime;
 pub mod record;
 pub mod tls;
 pub mod verdict;
@@ -41,6 +43,7 @@ pub mod verify;
 
 pub use clock::LabClock;
 pub use events::{Event, Events, Identity, Stage};
+pub use gotime::rfc3339 as go_time;
 pub use record::{Body, Record};
 pub use verdict::{classify_text, UnknownVerdictKind, Verdict, VerdictKind};
-pub use verify::{go_quote, go_time, verify, verify_badge, Usage, VerifyRequest};
+pub use verify::{go_quote, verify, verify_badge, Usage, VerifyRequest};

@@ -30,10 +30,11 @@ use std::net::IpAddr;
 
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use serde::{Deserialize, Serialize};
-use time::{OffsetDateTime, UtcOffset};
+use time::OffsetDateTime;
 
 use crate::events::Identity;
 use crate::facts::{go_ip_string, same_ip, Cert, Eku, KeyFamily, ParseError, SignatureKind};
+use crate::gotime::rfc3339 as go_time;
 use crate::verdict::{Verdict, VerdictKind};
 
 /// What the badge is being used for: which extended key usage the guard requires.
@@ -73,25 +74,6 @@ pub struct VerifyRequest<'a> {
     pub usage: Option<Usage>,
     /// The guard's "now", usually the [`LabClock`](crate::LabClock)'s.
     pub at: OffsetDateTime,
-}
-
-/// Formats a time the way Go's `time.RFC3339` does for a UTC time: `2026-04-23T16:42:11Z`.
-///
-/// Go truncates (never rounds) fractions of a second here, and so does this. Go prints the
-/// *current* time in the process's local zone (`TZ=Europe/Berlin kubectl …` shows
-/// `2026-11-29T07:54:52+01:00`), and NotBefore/NotAfter in UTC; control-plane containers run
-/// in UTC, so the lab always prints `Z`.
-pub fn go_time(t: OffsetDateTime) -> String {
-    let t = t.to_offset(UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
 }
 
 /// Checks a badge as a Go guard would, with rustls-webpki as the final judge.
@@ -1141,15 +1123,6 @@ impl Refusal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::macros::datetime;
-
-    #[test]
-    fn go_time_is_rfc3339_utc_with_seconds_truncated() {
-        assert_eq!(
-            go_time(datetime!(2026-04-24 12:14:23.999 +02:00)),
-            "2026-04-24T10:14:23Z"
-        );
-    }
 
     #[test]
     fn go_quote_escapes_like_strconv_quote() {
