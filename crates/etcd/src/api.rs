@@ -6,10 +6,10 @@
 //! (`rangeEnd`) accepted, int64s as numbers or strings, bytes as base64. Errors come back in
 //! grpc-gateway's shape, `{"error":…,"message":…,"code":…}`, with etcd's texts.
 //!
-//! Not kept: history (a `revision` in the past reads the present), leases, watches, auth,
-//! sorting, nested txns.
+//! The operations themselves are the [`Vault`]'s, shared with gRPC. Not kept: auth, sorting,
+//! nested txns.
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Arc;
 
 use http::{Method, StatusCode};
 use serde::Serialize;
@@ -17,25 +17,36 @@ use serde_json::{Map, Value};
 
 use crate::gojson::{check_first_value, check_whole_value, decode_base64, parse_shallow};
 use crate::release::Release;
-use crate::store::{Found, KeyRange, Store};
-use crate::wire::{
-    DeleteRangeResponse, GatewayError, KeyValue, PutResponse, RangeResponse, ResponseHeader,
-    ResponseOp, TxnResponse, Version,
+use crate::store::KeyRange;
+use crate::vault::{
+    code, nested_txn, Compare, DeleteReq, Op, PutReq, RangeReq, Status, TxnReq, Vault, RESULTS,
+    TARGETS,
 };
+use crate::wire::{
+    DeleteRangeResponse, GatewayError, PutResponse, RangeResponse, TxnResponse, Version,
+};
+use kubecorp_trust::LabClock;
 
-/// gRPC's default receive limit as etcd 3.4 sets it: `--max-request-bytes` (1.5 MiB) plus
-/// 512 KiB of gRPC overhead.
-const MAX_GRPC_MESSAGE: usize = 2 * 1024 * 1024;
-/// etcd's `--max-request-bytes` default.
-const MAX_REQUEST_BYTES: usize = 1536 * 1024;
-
-/// The three gRPC codes the gateway turns into HTTP statuses here.
-mod code {
-    pub const INVALID_ARGUMENT: i32 = 3;
-    pub const NOT_FOUND: i32 = 5;
-    pub const RESOURCE_EXHAUSTED: i32 = 8;
-    pub const OUT_OF_RANGE: i32 = 11;
-    pub const UNIMPLEMENTED: i32 = 12;
+/// A gRPC status as grpc-gateway's `HTTPStatusFromCode` turns it into an HTTP answer.
+fn status_reply(status: Status) -> Reply {
+    let http = match status.code {
+        code::INVALID_ARGUMENT | code::OUT_OF_RANGE | code::FAILED_PRECONDITION => {
+            StatusCode::BAD_REQUEST
+        }
+        code::NOT_FOUND => StatusCode::NOT_FOUND,
+        code::RESOURCE_EXHAUSTED => StatusCode::TOO_MANY_REQUESTS,
+        code::UNIMPLEMENTED => StatusCode::NOT_IMPLEMENTED,
+        code::UNAVAILABLE => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    Reply::json(
+        http,
+        &GatewayError {
+            error: status.message.clone(),
+            message: status.message,
+            code: status.code,
+        },
+    )
 }
 
 /// One HTTP answer.
@@ -68,91 +79,41 @@ impl Reply {
     }
 }
 
-/// A gRPC status, as the gateway reports it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Status {
-    code: i32,
-    message: String,
-}
-
-impl Status {
-    fn invalid(message: impl Into<String>) -> Status {
-        Status {
-            code: code::INVALID_ARGUMENT,
-            message: message.into(),
-        }
-    }
-
-    fn reply(self) -> Reply {
-        // grpc-gateway's HTTPStatusFromCode.
-        let status = match self.code {
-            code::INVALID_ARGUMENT | code::OUT_OF_RANGE => StatusCode::BAD_REQUEST,
-            code::NOT_FOUND => StatusCode::NOT_FOUND,
-            code::RESOURCE_EXHAUSTED => StatusCode::TOO_MANY_REQUESTS,
-            code::UNIMPLEMENTED => StatusCode::NOT_IMPLEMENTED,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        Reply::json(
-            status,
-            &GatewayError {
-                error: self.message.clone(),
-                message: self.message,
-                code: self.code,
-            },
-        )
-    }
-}
-
-const KEY_NOT_PROVIDED: &str = "etcdserver: key is not provided";
-
-/// etcd's cluster identity numbers and the store behind the counter.
-#[derive(Debug)]
+/// The JSON gateway in front of a [`Vault`].
+#[derive(Debug, Clone)]
 pub struct Gateway {
-    store: Mutex<Store>,
-    cluster_id: u64,
-    member_id: u64,
-    release: Release,
+    vault: Arc<Vault>,
 }
 
 impl Gateway {
-    /// A fresh etcd 3.5.16 member named `name`; its IDs are derived from the name, so they are
-    /// stable.
+    /// A fresh etcd 3.5.16 member named `name`, on the machine's clock.
     pub fn new(name: &str) -> Gateway {
         Gateway::for_release(name, Release::default())
     }
 
     /// A fresh member of the given etcd release (its `/version` and `/health` answers).
     pub fn for_release(name: &str, release: Release) -> Gateway {
-        Gateway {
-            store: Mutex::new(Store::default()),
-            cluster_id: fnv1a(format!("cluster:{name}").as_bytes()) >> 1,
-            member_id: fnv1a(format!("member:{name}").as_bytes()) >> 1,
+        Gateway::over(Arc::new(Vault::new(
+            name,
+            Vec::new(),
+            Vec::new(),
             release,
-        }
+            LabClock::real(),
+        )))
     }
 
-    fn store(&self) -> MutexGuard<'_, Store> {
-        // Every write txn completes before the guard drops, so a poisoned store is whole.
-        self.store
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn header(&self, revision: i64) -> Option<ResponseHeader> {
-        Some(ResponseHeader {
-            cluster_id: self.cluster_id,
-            member_id: self.member_id,
-            revision,
-            // A single member that elected itself once.
-            raft_term: 2,
-        })
+    /// The gateway of an existing vault (the one gRPC serves too).
+    pub fn over(vault: Arc<Vault>) -> Gateway {
+        Gateway { vault }
     }
 
     /// Answers one request. Routing is Go's: known gateway paths want POST (405 otherwise),
     /// other `/v3/` paths are the gateway's 404, anything else is `http.NotFound`.
     pub fn handle(&self, method: &Method, path: &str, body: &[u8]) -> Reply {
         match (method, path) {
-            (&Method::GET, "/health") => Reply::text(StatusCode::OK, self.release.health_body()),
+            (&Method::GET, "/health") => {
+                Reply::text(StatusCode::OK, self.vault.release.health_body())
+            }
             (_, "/health") => Reply {
                 allow: Some("GET"),
                 ..Reply::text(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n")
@@ -160,8 +121,8 @@ impl Gateway {
             (&Method::GET, "/version") => Reply::json(
                 StatusCode::OK,
                 &Version {
-                    etcdserver: self.release.server_version().into(),
-                    etcdcluster: self.release.cluster_version().into(),
+                    etcdserver: self.vault.release.server_version().into(),
+                    etcdcluster: self.vault.release.cluster_version().into(),
                 },
             ),
             (&Method::POST, "/v3/kv/put") => self.answer(body, |g, f| g.put(f)),
@@ -183,181 +144,25 @@ impl Gateway {
     ) -> Reply {
         match decode_body(body).and_then(|fields| op(self, &fields)) {
             Ok(response) => Reply::json(StatusCode::OK, &response),
-            Err(status) => status.reply(),
+            Err(status) => status_reply(status),
         }
     }
 
     fn put(&self, fields: &Fields) -> Result<PutResponse, Status> {
-        let req = PutReq::decode(fields)?;
-        check_size(req.size)?;
-        req.validate()?;
-        let mut store = self.store();
-        let (prev, revision) = {
-            let mut txn = store.write();
-            let prev = txn.put(req.key, req.value);
-            (prev, txn.revision())
-        };
-        Ok(PutResponse {
-            header: self.header(revision),
-            prev_kv: prev.filter(|_| req.prev_kv),
-        })
+        self.vault.put(&PutReq::decode(fields)?)
     }
 
     fn range(&self, fields: &Fields) -> Result<RangeResponse, Status> {
-        let req = RangeReq::decode(fields)?;
-        check_size(req.size)?;
-        req.validate()?;
-        let store = self.store();
-        check_revision(req.revision, store.revision())?;
-        let found = store.range(&req.range, req.limit);
-        Ok(range_response(self.header(store.revision()), found, &req))
+        self.vault.range(&RangeReq::decode(fields)?)
     }
 
     fn delete_range(&self, fields: &Fields) -> Result<DeleteRangeResponse, Status> {
-        let req = DeleteReq::decode(fields)?;
-        check_size(req.size)?;
-        req.validate()?;
-        let mut store = self.store();
-        let (deleted, revision) = {
-            let mut txn = store.write();
-            let deleted = txn.delete(&req.range);
-            (deleted, txn.revision())
-        };
-        Ok(DeleteRangeResponse {
-            header: self.header(revision),
-            deleted: deleted.len() as i64,
-            prev_kvs: if req.prev_kv { deleted } else { Vec::new() },
-        })
+        self.vault.delete_range(&DeleteReq::decode(fields)?)
     }
 
     fn txn(&self, fields: &Fields) -> Result<TxnResponse, Status> {
-        let req = TxnReq::decode(fields)?;
-        check_size(req.size)?;
-        req.validate()?;
-        let mut store = self.store();
-        let succeeded = req.compares.iter().all(|c| c.holds(&store));
-        let ops = if succeeded {
-            &req.success
-        } else {
-            &req.failure
-        };
-        for op in ops {
-            if let Op::Range(range) = op {
-                check_revision(range.revision, store.revision())?;
-            }
-        }
-        let (mut responses, revision) = {
-            let mut txn = store.write();
-            let mut responses = Vec::with_capacity(ops.len());
-            for op in ops {
-                responses.push(match op {
-                    Op::Range(r) => ResponseOp {
-                        response_range: Some(range_response(None, txn.range(&r.range, r.limit), r)),
-                        ..ResponseOp::default()
-                    },
-                    Op::Put(p) => {
-                        let prev = txn.put(p.key.clone(), p.value.clone());
-                        ResponseOp {
-                            response_put: Some(PutResponse {
-                                header: None,
-                                prev_kv: prev.filter(|_| p.prev_kv),
-                            }),
-                            ..ResponseOp::default()
-                        }
-                    }
-                    Op::Delete(d) => {
-                        let deleted = txn.delete(&d.range);
-                        ResponseOp {
-                            response_delete_range: Some(DeleteRangeResponse {
-                                header: None,
-                                deleted: deleted.len() as i64,
-                                prev_kvs: if d.prev_kv { deleted } else { Vec::new() },
-                            }),
-                            ..ResponseOp::default()
-                        }
-                    }
-                });
-            }
-            (responses, txn.revision())
-        };
-        // Every response inside a txn carries only the txn's revision in its header.
-        let inner = Some(ResponseHeader {
-            revision,
-            ..ResponseHeader::default()
-        });
-        for response in &mut responses {
-            if let Some(r) = &mut response.response_range {
-                r.header = inner.clone();
-            }
-            if let Some(r) = &mut response.response_put {
-                r.header = inner.clone();
-            }
-            if let Some(r) = &mut response.response_delete_range {
-                r.header = inner.clone();
-            }
-        }
-        Ok(TxnResponse {
-            header: self.header(revision),
-            succeeded,
-            responses,
-        })
+        self.vault.txn(&TxnReq::decode(fields)?)
     }
-}
-
-fn range_response(header: Option<ResponseHeader>, found: Found, req: &RangeReq) -> RangeResponse {
-    let kvs = if req.count_only {
-        Vec::new()
-    } else if req.keys_only {
-        found
-            .kvs
-            .into_iter()
-            .map(|kv| KeyValue {
-                value: Vec::new(),
-                ..kv
-            })
-            .collect()
-    } else {
-        found.kvs
-    };
-    RangeResponse {
-        header,
-        kvs,
-        more: found.more,
-        count: found.count,
-    }
-}
-
-fn check_revision(wanted: i64, current: i64) -> Result<(), Status> {
-    if wanted > current {
-        return Err(Status {
-            code: code::OUT_OF_RANGE,
-            message: "etcdserver: mvcc: required revision is a future revision".into(),
-        });
-    }
-    Ok(())
-}
-
-/// gRPC refuses a message over its limit before etcd sees it; etcd refuses one over
-/// `--max-request-bytes` itself.
-fn check_size(size: usize) -> Result<(), Status> {
-    if size > MAX_GRPC_MESSAGE {
-        return Err(Status {
-            code: code::RESOURCE_EXHAUSTED,
-            message: format!(
-                "grpc: received message larger than max ({size} vs. {MAX_GRPC_MESSAGE})"
-            ),
-        });
-    }
-    if size > MAX_REQUEST_BYTES {
-        return Err(Status::invalid("etcdserver: request is too large"));
-    }
-    Ok(())
-}
-
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
-        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -535,17 +340,6 @@ fn varint_len(mut v: u64) -> usize {
     n
 }
 
-#[derive(Debug)]
-struct RangeReq {
-    key: Vec<u8>,
-    range: KeyRange,
-    limit: i64,
-    revision: i64,
-    keys_only: bool,
-    count_only: bool,
-    size: usize,
-}
-
 impl RangeReq {
     fn decode(f: &Fields) -> Result<RangeReq, Status> {
         let key = f.bytes("key")?;
@@ -567,25 +361,10 @@ impl RangeReq {
             revision,
             keys_only,
             count_only,
+            sort: None,
             size,
         })
     }
-
-    fn validate(&self) -> Result<(), Status> {
-        if self.key.is_empty() {
-            return Err(Status::invalid(KEY_NOT_PROVIDED));
-        }
-        Ok(())
-    }
-}
-
-#[derive(Debug)]
-struct PutReq {
-    key: Vec<u8>,
-    value: Vec<u8>,
-    lease: i64,
-    prev_kv: bool,
-    size: usize,
 }
 
 impl PutReq {
@@ -594,40 +373,24 @@ impl PutReq {
         let value = f.bytes("value")?;
         let lease = f.int64("lease")?;
         let prev_kv = f.boolean("prev_kv")?;
+        let ignore_value = f.boolean("ignore_value")?;
+        let ignore_lease = f.boolean("ignore_lease")?;
         let size = field_bytes(1, key.len())
             + field_bytes(1, value.len())
             + field_int(1, lease)
-            + field_bool(prev_kv);
+            + field_bool(prev_kv)
+            + field_bool(ignore_value)
+            + field_bool(ignore_lease);
         Ok(PutReq {
             key,
             value,
             lease,
             prev_kv,
+            ignore_value,
+            ignore_lease,
             size,
         })
     }
-
-    fn validate(&self) -> Result<(), Status> {
-        if self.key.is_empty() {
-            return Err(Status::invalid(KEY_NOT_PROVIDED));
-        }
-        if self.lease != 0 {
-            // The lab grants no leases, so every lease ID is unknown.
-            return Err(Status {
-                code: code::NOT_FOUND,
-                message: "etcdserver: requested lease not found".into(),
-            });
-        }
-        Ok(())
-    }
-}
-
-#[derive(Debug)]
-struct DeleteReq {
-    key: Vec<u8>,
-    range: KeyRange,
-    prev_kv: bool,
-    size: usize,
 }
 
 impl DeleteReq {
@@ -644,27 +407,6 @@ impl DeleteReq {
             size,
         })
     }
-
-    fn validate(&self) -> Result<(), Status> {
-        if self.key.is_empty() {
-            return Err(Status::invalid(KEY_NOT_PROVIDED));
-        }
-        Ok(())
-    }
-}
-
-/// `etcdserverpb.Compare_CompareTarget`, in proto number order.
-const TARGETS: &[&str] = &["VERSION", "CREATE", "MOD", "VALUE", "LEASE"];
-/// `etcdserverpb.Compare_CompareResult`, in proto number order.
-const RESULTS: &[&str] = &["EQUAL", "GREATER", "LESS", "NOT_EQUAL"];
-
-#[derive(Debug)]
-struct Compare {
-    range: KeyRange,
-    target: usize,
-    result: usize,
-    number: i64,
-    value: Vec<u8>,
 }
 
 impl Compare {
@@ -699,43 +441,6 @@ impl Compare {
             size,
         ))
     }
-
-    /// etcd's `applyCompare`: every key in the range must satisfy it; an absent key compares
-    /// as all zeros, except that a VALUE compare on an absent key is false.
-    fn holds(&self, store: &Store) -> bool {
-        let found = store.range(&self.range, 0);
-        if found.kvs.is_empty() {
-            if TARGETS[self.target] == "VALUE" {
-                return false;
-            }
-            return self.holds_for(&KeyValue::default());
-        }
-        found.kvs.iter().all(|kv| self.holds_for(kv))
-    }
-
-    fn holds_for(&self, kv: &KeyValue) -> bool {
-        use std::cmp::Ordering;
-        let ordering = match TARGETS[self.target] {
-            "VERSION" => kv.version.cmp(&self.number),
-            "CREATE" => kv.create_revision.cmp(&self.number),
-            "MOD" => kv.mod_revision.cmp(&self.number),
-            "LEASE" => kv.lease.cmp(&self.number),
-            _ => kv.value.as_slice().cmp(self.value.as_slice()),
-        };
-        match RESULTS[self.result] {
-            "EQUAL" => ordering == Ordering::Equal,
-            "GREATER" => ordering == Ordering::Greater,
-            "LESS" => ordering == Ordering::Less,
-            _ => ordering != Ordering::Equal,
-        }
-    }
-}
-
-#[derive(Debug)]
-enum Op {
-    Range(RangeReq),
-    Put(PutReq),
-    Delete(DeleteReq),
 }
 
 impl Op {
@@ -756,30 +461,11 @@ impl Op {
             return Ok((Op::Delete(req), size));
         }
         if f.message("request_txn")?.is_some() {
-            return Err(Status {
-                code: code::UNIMPLEMENTED,
-                message: "kubecorp: nested txns are not supported by the lab's etcd".into(),
-            });
+            return Err(nested_txn());
         }
         // An op with nothing set: etcd's checkRequestOp finds no key.
         Err(Status::invalid("etcdserver: key not found"))
     }
-
-    fn validate(&self) -> Result<(), Status> {
-        match self {
-            Op::Range(r) => r.validate(),
-            Op::Put(p) => p.validate(),
-            Op::Delete(d) => d.validate(),
-        }
-    }
-}
-
-#[derive(Debug)]
-struct TxnReq {
-    compares: Vec<Compare>,
-    success: Vec<Op>,
-    failure: Vec<Op>,
-    size: usize,
 }
 
 impl TxnReq {
@@ -809,40 +495,6 @@ impl TxnReq {
             size,
         })
     }
-
-    /// etcd's `checkTxnRequest` and `checkIntervals`: every op must be valid, and no key may be
-    /// written twice in one branch (two puts, or a put and a delete).
-    fn validate(&self) -> Result<(), Status> {
-        for branch in [&self.success, &self.failure] {
-            for op in branch {
-                op.validate()?;
-            }
-            let puts: Vec<KeyRange> = branch
-                .iter()
-                .filter_map(|op| match op {
-                    Op::Put(p) => Some(KeyRange::One(p.key.clone())),
-                    _ => None,
-                })
-                .collect();
-            let deletes: Vec<&KeyRange> = branch
-                .iter()
-                .filter_map(|op| match op {
-                    Op::Delete(d) => Some(&d.range),
-                    _ => None,
-                })
-                .collect();
-            for (i, put) in puts.iter().enumerate() {
-                let twice = puts[i + 1..].iter().any(|other| other.overlaps(put))
-                    || deletes.iter().any(|del| del.overlaps(put));
-                if twice {
-                    return Err(Status::invalid(
-                        "etcdserver: duplicate key given in txn request",
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -864,7 +516,7 @@ mod tests {
         assert_eq!(status, 200);
         let header = format!(
             r#"{{"cluster_id":"{}","member_id":"{}","revision":"2","raft_term":"2"}}"#,
-            gw.cluster_id, gw.member_id
+            gw.vault.cluster_id, gw.vault.member.id
         );
         assert_eq!(body, format!(r#"{{"header":{header}}}"#));
         let (_, body) = post(&gw, "/v3/kv/range", r#"{"key":"Zm9v"}"#);

@@ -66,7 +66,9 @@ use x509_parser::extensions::GeneralName;
 
 use crate::error::EtcdError;
 use crate::release::{go_quote_list, Endpoint, Refusal, Release};
-use crate::server::{accept_loop, go_quote, handshake, EtcdConfig, Rejected, HANDSHAKE_TIMEOUT};
+use crate::server::{
+    accept_loop, go_quote, handshake, Alpn, EtcdConfig, Rejected, HANDSHAKE_TIMEOUT,
+};
 
 /// etcd's peer port.
 pub const PEER_PORT: u16 = 2380;
@@ -198,23 +200,28 @@ async fn connection(
     peer: SocketAddr,
     stop: watch::Receiver<bool>,
 ) {
-    let (tls, identity) =
-        match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(&shared.door, tcp)).await {
-            Ok(Ok(done)) => done,
-            Ok(Err(rejected)) => return refuse(&shared, peer, rejected),
-            Err(_) => {
-                return refuse(
-                    &shared,
-                    peer,
-                    Rejected {
-                        server_name: String::new(),
-                        text: "tls: handshake timed out".into(),
-                        notes: Default::default(),
-                        no_certificate: false,
-                    },
-                )
-            }
-        };
+    let (tls, identity) = match tokio::time::timeout(
+        HANDSHAKE_TIMEOUT,
+        handshake(&shared.door, tcp, Alpn::Http11),
+    )
+    .await
+    {
+        Ok(Ok(done)) => done,
+        Ok(Err(rejected)) => return refuse(&shared, peer, rejected),
+        Err(_) => {
+            return refuse(
+                &shared,
+                peer,
+                Rejected {
+                    server_name: String::new(),
+                    text: "tls: handshake timed out".into(),
+                    notes: Default::default(),
+                    no_certificate: false,
+                    wrong_protocol: None,
+                },
+            )
+        }
+    };
 
     // The peer listener's extra check: is the caller where its badge says it is?
     let server_name = tls.get_ref().1.server_name().unwrap_or("").to_owned();

@@ -42,7 +42,9 @@ use tokio_rustls::LazyConfigAcceptor;
 
 use crate::api::Gateway;
 use crate::error::EtcdError;
+use crate::grpc;
 use crate::release::{Endpoint, Refusal, Release};
+use crate::vault::Vault;
 
 /// How long a visitor may take to finish the handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -65,6 +67,11 @@ pub struct EtcdConfig {
     /// Which etcd to play: 3.5.16 (kubeadm 1.32, Go 1.22, zap JSON logs) by default; 3.4.23
     /// for the side-by-side with Debian's etcd.
     pub release: Release,
+    /// `--initial-advertise-peer-urls`: gives the member its ID (etcd's default
+    /// `http://localhost:2380` when empty).
+    pub peer_urls: Vec<String>,
+    /// `--advertise-client-urls` (the listener's own `https://` address when empty).
+    pub client_urls: Vec<String>,
 }
 
 impl EtcdConfig {
@@ -82,12 +89,15 @@ impl EtcdConfig {
             clock,
             events,
             release: Release::default(),
+            peer_urls: Vec::new(),
+            client_urls: Vec::new(),
         }
     }
 }
 
 struct Shared {
     config: EtcdConfig,
+    vault: Arc<Vault>,
     gateway: Gateway,
 }
 
@@ -98,14 +108,45 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future,
 ) -> Result<(), EtcdError> {
+    let client_urls = if config.client_urls.is_empty() {
+        listener
+            .local_addr()
+            .map(|a| vec![format!("https://{a}")])
+            .unwrap_or_default()
+    } else {
+        config.client_urls.clone()
+    };
+    let vault = Arc::new(Vault::new(
+        &config.name,
+        config.peer_urls.clone(),
+        client_urls,
+        config.release,
+        config.clock.clone(),
+    ));
+    tokio::spawn(expire_leases(Arc::downgrade(&vault)));
     let shared = Arc::new(Shared {
-        gateway: Gateway::for_release(&config.name, config.release),
+        gateway: Gateway::over(vault.clone()),
+        vault,
         config,
     });
     accept_loop(listener, shutdown, move |tcp, peer, stop| {
         connection(shared.clone(), tcp, peer, stop)
     })
     .await
+}
+
+/// Ends leases whose TTL the lab clock has passed, twice a second, so watchers hear of it
+/// without waiting for a request; stops when the vault is gone.
+async fn expire_leases(vault: std::sync::Weak<Vault>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tick.tick().await;
+        match vault.upgrade() {
+            // Reading the revision ends every lease that has run out.
+            Some(vault) => drop(vault.revision()),
+            None => return,
+        }
+    }
 }
 
 /// Accepts until `shutdown` ([`kubecorp_door::accept_loop`]); etcd's client and peer doors
@@ -135,7 +176,11 @@ async fn connection(
     stop: watch::Receiver<bool>,
 ) {
     let config = &shared.config;
-    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(config, tcp)).await;
+    let handshake = tokio::time::timeout(
+        HANDSHAKE_TIMEOUT,
+        handshake(config, tcp, Alpn::GrpcAndGateway),
+    )
+    .await;
     let (tls, identity) = match handshake {
         Ok(Ok(done)) => done,
         Ok(Err(rejected)) => {
@@ -151,6 +196,7 @@ async fn connection(
                     text: "tls: handshake timed out".into(),
                     notes: HandshakeNotes::default(),
                     no_certificate: false,
+                    wrong_protocol: None,
                 },
             );
             return;
@@ -173,12 +219,42 @@ async fn connection(
         )),
     );
 
+    let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
     let service = service_fn(move |req| {
         let shared = shared.clone();
         let identity = identity.clone();
         async move { Ok::<_, std::convert::Infallible>(serve(&shared, peer, identity, req).await) }
     });
-    kubecorp_door::converse(tls, service, stop).await;
+    if h2 {
+        crate::h2::converse(tls, service, stop).await;
+    } else {
+        kubecorp_door::converse(tls, service, stop).await;
+    }
+}
+
+/// Which application protocols a door offers in the handshake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Alpn {
+    /// HTTP/1.1 only (the peer port).
+    Http11,
+    /// etcd's client port: `h2` (gRPC and the gateway), and, as Go's `http11fallback` does, no
+    /// protocol at all for a client that offers only `http/1.1`.
+    GrpcAndGateway,
+}
+
+/// The protocols to answer a ClientHello offering `offered` with.
+fn alpn_for(alpn: Alpn, offered: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    match alpn {
+        Alpn::Http11 => vec![b"http/1.1".to_vec()],
+        Alpn::GrpcAndGateway
+            if offered.is_empty()
+                || (offered.iter().any(|p| p == b"http/1.1")
+                    && !offered.iter().any(|p| p == b"h2")) =>
+        {
+            Vec::new()
+        }
+        Alpn::GrpcAndGateway => vec![b"h2".to_vec()],
+    }
 }
 
 /// Why a handshake did not finish, with what is needed for etcd's log line (also the peer
@@ -188,11 +264,14 @@ pub(crate) struct Rejected {
     pub(crate) text: String,
     pub(crate) notes: HandshakeNotes,
     pub(crate) no_certificate: bool,
+    /// The protocols the client offered, when none of them is one the door speaks.
+    pub(crate) wrong_protocol: Option<Vec<String>>,
 }
 
 pub(crate) async fn handshake(
     config: &EtcdConfig,
     tcp: TcpStream,
+    alpn: Alpn,
 ) -> Result<(tokio_rustls::server::TlsStream<TcpStream>, Option<Identity>), Rejected> {
     // Read the ClientHello first: it carries the SNI etcd logs, and lets the TLS config (and so
     // the certificate files) be fresh for this visitor.
@@ -202,8 +281,14 @@ pub(crate) async fn handshake(
         text: server_error_text(&e, &HandshakeNotes::default()),
         notes: HandshakeNotes::default(),
         no_certificate: false,
+        wrong_protocol: None,
     })?;
     let server_name = start.client_hello().server_name().unwrap_or("").to_owned();
+    let offered: Vec<Vec<u8>> = start
+        .client_hello()
+        .alpn()
+        .map(|protocols| protocols.map(<[u8]>::to_vec).collect())
+        .unwrap_or_default();
     let (tls_config, notes) = server_config_require_client_cert_with(
         &config.name,
         config.server_cert.clone(),
@@ -212,20 +297,34 @@ pub(crate) async fn handshake(
         config.events.clone(),
         config.release.alerts(),
     );
-    match start.into_stream(tls_config).await {
+    let mut tls_config = (*tls_config).clone();
+    tls_config.alpn_protocols = alpn_for(alpn, &offered);
+    match start.into_stream(Arc::new(tls_config)).await {
         Ok(tls) => {
             let identity = peer_identity(tls.get_ref().1);
             Ok((tls, identity))
         }
-        Err(e) => Err(Rejected {
-            no_certificate: matches!(
-                kubecorp_trust::tls::find_rustls_error(&e),
-                Some(rustls::Error::NoCertificatesPresented)
-            ),
-            text: server_error_text(&e, &notes),
-            server_name,
-            notes,
-        }),
+        Err(e) => {
+            let error = kubecorp_trust::tls::find_rustls_error(&e);
+            let mut text = server_error_text(&e, &notes);
+            let mut wrong_protocol = None;
+            if matches!(error, Some(rustls::Error::NoApplicationProtocol)) {
+                // Go names what the client offered: `([foo bar])`.
+                let names: Vec<String> = offered
+                    .iter()
+                    .map(|p| String::from_utf8_lossy(p).into_owned())
+                    .collect();
+                text = format!("{text} ([{}])", names.join(" "));
+                wrong_protocol = Some(names);
+            }
+            Err(Rejected {
+                no_certificate: matches!(error, Some(rustls::Error::NoCertificatesPresented)),
+                text,
+                server_name,
+                notes,
+                wrong_protocol,
+            })
+        }
     }
 }
 
@@ -262,6 +361,14 @@ fn reject(config: &EtcdConfig, peer: SocketAddr, rejected: Rejected) {
             .hint(
                 "Give the client a certificate from etcd/ca.crt: the apiserver uses --etcd-certfile=/etc/kubernetes/pki/apiserver-etcd-client.crt and --etcd-keyfile=…/apiserver-etcd-client.key; etcdctl needs --cert/--key.",
             );
+    } else if let Some(offered) = &rejected.wrong_protocol {
+        event = event
+            .client_text("remote error: tls: no application protocol")
+            .explanation(format!(
+                "The client offered only [{}] in ALPN. etcd's client port speaks gRPC and the JSON gateway over HTTP/2 (h2), and the gateway over HTTP/1.1; it shares no protocol with this client, so the handshake stopped before any badge mattered.",
+                offered.join(" ")
+            ))
+            .hint("Talk to the vault with etcdctl (gRPC over h2) or curl (the JSON gateway, /v3/kv/…); another protocol on :2379 is the wrong tool, not a wrong certificate.");
     } else {
         event = event.detail("the handshake did not complete");
     }
@@ -270,16 +377,46 @@ fn reject(config: &EtcdConfig, peer: SocketAddr, rejected: Rejected) {
 
 pub(crate) use kubecorp_trust::go_quote;
 
-/// One HTTP request from a visitor who got in.
+/// One HTTP request from a visitor who got in: a gRPC call, or one for the JSON gateway.
 async fn serve(
     shared: &Shared,
     peer: SocketAddr,
     identity: Option<Identity>,
     req: Request<Incoming>,
-) -> Response<Full<Bytes>> {
+) -> Response<grpc::Body> {
     let config = &shared.config;
+    if grpc::is_grpc(&req) {
+        let (response, outcome) = grpc::serve(shared.vault.clone(), req).await;
+        let detail = match &outcome.status {
+            None => format!("gRPC {} OK", outcome.method),
+            Some(status) => format!(
+                "gRPC {} {}: {}",
+                outcome.method,
+                grpc_code_name(status.code),
+                status.message
+            ),
+        };
+        config.events.emit(
+            Event::new(
+                config.clock.now(),
+                peer.to_string(),
+                &config.name,
+                Stage::Request,
+            )
+            .allowed(outcome.status.is_none())
+            .identity(identity)
+            .detail(detail),
+        );
+        return response;
+    }
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
+    let grpc_over_http11 = req.version() != http::Version::HTTP_2
+        && req
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/grpc"));
     let reply = match Limited::new(req.into_body(), MAX_BODY_BYTES)
         .collect()
         .await
@@ -305,17 +442,21 @@ async fn serve(
             }
         }
     };
-    config.events.emit(
-        Event::new(
-            config.clock.now(),
-            peer.to_string(),
-            &config.name,
-            Stage::Request,
-        )
-        .allowed(reply.status.is_success())
-        .identity(identity)
-        .detail(format!("{method} {path} {}", reply.status.as_u16())),
-    );
+    let mut event = Event::new(
+        config.clock.now(),
+        peer.to_string(),
+        &config.name,
+        Stage::Request,
+    )
+    .allowed(reply.status.is_success())
+    .identity(identity)
+    .detail(format!("{method} {path} {}", reply.status.as_u16()));
+    if grpc_over_http11 {
+        event = event
+            .explanation("A gRPC call (content-type application/grpc) arrived over HTTP/1.1. gRPC needs HTTP/2, agreed as ALPN h2 in the TLS handshake; over HTTP/1.1 etcd hands the request to its JSON gateway, which knows no such path. The badge was fine: the tool spoke the wrong protocol.")
+            .hint("Use a gRPC client that negotiates h2 (etcdctl does), or the JSON gateway's own paths (/v3/kv/range …) over HTTP/1.1.");
+    }
+    config.events.emit(event);
     let mut response = Response::builder()
         .status(reply.status)
         .header(http::header::CONTENT_TYPE, reply.content_type);
@@ -323,8 +464,24 @@ async fn serve(
         response = response.header(http::header::ALLOW, allow);
     }
     response
-        .body(Full::new(Bytes::from(reply.body)))
+        .body(Full::new(Bytes::from(reply.body)).boxed_unsync())
         .expect("status and headers are valid")
+}
+
+/// grpc-go's names for the codes etcd answers with.
+fn grpc_code_name(code: i32) -> &'static str {
+    match code {
+        1 => "Canceled",
+        3 => "InvalidArgument",
+        5 => "NotFound",
+        8 => "ResourceExhausted",
+        9 => "FailedPrecondition",
+        11 => "OutOfRange",
+        12 => "Unimplemented",
+        13 => "Internal",
+        14 => "Unavailable",
+        _ => "Unknown",
+    }
 }
 
 #[cfg(test)]

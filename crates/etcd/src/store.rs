@@ -8,9 +8,13 @@
 //! says "only if the object is still at revision N" (a txn comparing `MOD`), which is the
 //! `resourceVersion` a kubectl user sees.
 //!
-//! Only the present is kept: no history, no compaction, no watches, no leases.
+//! The recent past is kept too, as the list of changes since the last **compaction**: a read
+//! at an older revision undoes the changes after it, and a watcher that starts at an older
+//! revision is sent them. Compacting forgets the changes up to a revision; asking for one
+//! before it is then `etcdserver: mvcc: required revision has been compacted`. The lab keeps at
+//! most [`MAX_HISTORY`] changes and compacts the oldest away by itself.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::ops::Bound;
 
 pub use crate::wire::KeyValue;
@@ -27,6 +31,12 @@ pub enum KeyRange {
     Between(Vec<u8>, Vec<u8>),
 }
 
+impl Default for KeyRange {
+    fn default() -> Self {
+        KeyRange::One(Vec::new())
+    }
+}
+
 impl KeyRange {
     pub fn new(key: Vec<u8>, range_end: Vec<u8>) -> KeyRange {
         if range_end.is_empty() {
@@ -41,6 +51,15 @@ impl KeyRange {
     /// Every key that starts with `prefix`: etcd's `clientv3.WithPrefix()`.
     pub fn prefix(prefix: &[u8]) -> KeyRange {
         KeyRange::new(prefix.to_vec(), prefix_end(prefix))
+    }
+
+    /// Whether `key` is in the range.
+    pub fn contains(&self, key: &[u8]) -> bool {
+        match self {
+            KeyRange::One(k) => k.as_slice() == key,
+            KeyRange::From(k) => key >= k.as_slice(),
+            KeyRange::Between(k, end) => key >= k.as_slice() && key < end.as_slice(),
+        }
     }
 
     fn bounds(&self) -> (Bound<&[u8]>, Bound<&[u8]>) {
@@ -103,11 +122,36 @@ pub struct Found {
     pub more: bool,
 }
 
-/// The store: the current revision and every live key.
+/// How many changes are kept for reads and watches in the past.
+pub const MAX_HISTORY: usize = 10_000;
+
+/// One key written or deleted at one revision: what a watcher is told.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub revision: i64,
+    pub deleted: bool,
+    /// The key as written; for a delete, only the key and the deleting revision.
+    pub kv: KeyValue,
+    /// The key before this change, if it existed.
+    pub prev: Option<KeyValue>,
+}
+
+/// Why a revision cannot be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RevisionError {
+    /// Before the compaction revision (which is given).
+    Compacted(i64),
+    /// After the current revision.
+    Future,
+}
+
+/// The store: the current revision, every live key, and the changes since the compaction.
 #[derive(Clone, Debug)]
 pub struct Store {
     revision: i64,
     kvs: BTreeMap<Vec<u8>, KeyValue>,
+    history: VecDeque<Change>,
+    compacted: i64,
 }
 
 impl Default for Store {
@@ -116,6 +160,8 @@ impl Default for Store {
         Store {
             revision: 1,
             kvs: BTreeMap::new(),
+            history: VecDeque::new(),
+            compacted: 0,
         }
     }
 }
@@ -125,24 +171,124 @@ impl Store {
         self.revision
     }
 
-    /// Reads keys in `range`; `limit` 0 means no limit.
-    pub fn range(&self, range: &KeyRange, limit: i64) -> Found {
-        let matched: Vec<&KeyValue> = self
+    /// The last compaction's revision (0 before any).
+    pub fn compacted(&self) -> i64 {
+        self.compacted
+    }
+
+    /// How many live keys, and roughly how many bytes they take.
+    pub fn size(&self) -> (usize, usize) {
+        let bytes = self
+            .kvs
+            .values()
+            .map(|kv| kv.key.len() + kv.value.len() + 40)
+            .sum();
+        (self.kvs.len(), bytes)
+    }
+
+    /// Every live key in key order.
+    pub fn all(&self) -> impl Iterator<Item = &KeyValue> {
+        self.kvs.values()
+    }
+
+    /// Checks that `revision` (0: the present) can still be read.
+    pub fn check_revision(&self, revision: i64) -> Result<(), RevisionError> {
+        if revision > self.revision {
+            return Err(RevisionError::Future);
+        }
+        if revision > 0 && revision < self.compacted {
+            return Err(RevisionError::Compacted(self.compacted));
+        }
+        Ok(())
+    }
+
+    /// Reads keys in `range` as they were at `revision` (0: now).
+    pub fn range_at(
+        &self,
+        range: &KeyRange,
+        limit: i64,
+        revision: i64,
+    ) -> Result<Found, RevisionError> {
+        self.check_revision(revision)?;
+        if revision == 0 || revision == self.revision {
+            return Ok(self.range(range, limit));
+        }
+        let mut then: BTreeMap<Vec<u8>, KeyValue> = self
             .kvs
             .range::<[u8], _>(range.bounds())
-            .map(|(_, kv)| kv)
+            .map(|(k, kv)| (k.clone(), kv.clone()))
             .collect();
-        let count = matched.len() as i64;
-        let keep = if limit > 0 {
-            usize::try_from(limit).unwrap_or(usize::MAX)
-        } else {
-            usize::MAX
-        };
-        Found {
-            more: matched.len() > keep,
-            kvs: matched.into_iter().take(keep).cloned().collect(),
-            count,
+        for change in self.history.iter().rev() {
+            if change.revision <= revision {
+                break;
+            }
+            if !range.contains(&change.kv.key) {
+                continue;
+            }
+            match &change.prev {
+                Some(prev) => then.insert(prev.key.clone(), prev.clone()),
+                None => then.remove(&change.kv.key),
+            };
         }
+        Ok(found(then.values(), limit))
+    }
+
+    /// The changes made at `from` and after, oldest first.
+    pub fn changes_since(&self, from: i64) -> Result<Vec<Change>, RevisionError> {
+        if from > 0 && from < self.compacted {
+            return Err(RevisionError::Compacted(self.compacted));
+        }
+        Ok(self
+            .history
+            .iter()
+            .filter(|c| c.revision >= from)
+            .cloned()
+            .collect())
+    }
+
+    /// The changes the last write txn made.
+    pub fn last_changes(&self) -> Vec<Change> {
+        self.history
+            .iter()
+            .rev()
+            .take_while(|c| c.revision == self.revision)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect()
+    }
+
+    /// Forgets the changes up to `revision`.
+    pub fn compact(&mut self, revision: i64) -> Result<(), RevisionError> {
+        if revision > self.revision {
+            return Err(RevisionError::Future);
+        }
+        if revision <= self.compacted {
+            return Err(RevisionError::Compacted(self.compacted));
+        }
+        while self.history.front().is_some_and(|c| c.revision <= revision) {
+            self.history.pop_front();
+        }
+        self.compacted = revision;
+        Ok(())
+    }
+
+    fn record(&mut self, change: Change) {
+        self.history.push_back(change);
+        while self.history.len() > MAX_HISTORY {
+            if let Some(old) = self.history.pop_front() {
+                self.compacted = self.compacted.max(old.revision);
+            }
+        }
+    }
+
+    /// Reads keys in `range`; `limit` 0 means no limit.
+    pub fn range(&self, range: &KeyRange, limit: i64) -> Found {
+        found(
+            self.kvs.range::<[u8], _>(range.bounds()).map(|(_, kv)| kv),
+            limit,
+        )
     }
 
     /// Starts a write transaction: its writes all get revision `current + 1`, and the
@@ -152,6 +298,21 @@ impl Store {
             store: self,
             wrote: false,
         }
+    }
+}
+
+fn found<'a>(matched: impl Iterator<Item = &'a KeyValue>, limit: i64) -> Found {
+    let matched: Vec<&KeyValue> = matched.collect();
+    let count = matched.len() as i64;
+    let keep = if limit > 0 {
+        usize::try_from(limit).unwrap_or(usize::MAX)
+    } else {
+        usize::MAX
+    };
+    Found {
+        more: matched.len() > keep,
+        kvs: matched.into_iter().take(keep).cloned().collect(),
+        count,
     }
 }
 
@@ -182,6 +343,11 @@ impl Write<'_> {
 
     /// Writes `key`; returns the previous value.
     pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> Option<KeyValue> {
+        self.put_with_lease(key, value, 0)
+    }
+
+    /// Writes `key` attached to `lease` (0: none); returns the previous value.
+    pub fn put_with_lease(&mut self, key: Vec<u8>, value: Vec<u8>, lease: i64) -> Option<KeyValue> {
         let revision = self.next_revision();
         self.wrote = true;
         let previous = self.store.kvs.get(&key).cloned();
@@ -189,17 +355,21 @@ impl Write<'_> {
             Some(old) => (old.create_revision, old.version + 1),
             None => (revision, 1),
         };
-        self.store.kvs.insert(
-            key.clone(),
-            KeyValue {
-                key,
-                create_revision,
-                mod_revision: revision,
-                version,
-                value,
-                lease: 0,
-            },
-        );
+        let kv = KeyValue {
+            key: key.clone(),
+            create_revision,
+            mod_revision: revision,
+            version,
+            value,
+            lease,
+        };
+        self.store.kvs.insert(key, kv.clone());
+        self.store.record(Change {
+            revision,
+            deleted: false,
+            kv,
+            prev: previous.clone(),
+        });
         previous
     }
 
@@ -214,10 +384,24 @@ impl Write<'_> {
         if !doomed.is_empty() {
             self.wrote = true;
         }
-        doomed
+        let revision = self.next_revision();
+        let deleted: Vec<KeyValue> = doomed
             .into_iter()
             .filter_map(|k| self.store.kvs.remove(&k))
-            .collect()
+            .collect();
+        for prev in &deleted {
+            self.store.record(Change {
+                revision,
+                deleted: true,
+                kv: KeyValue {
+                    key: prev.key.clone(),
+                    mod_revision: revision,
+                    ..KeyValue::default()
+                },
+                prev: Some(prev.clone()),
+            });
+        }
+        deleted
     }
 }
 

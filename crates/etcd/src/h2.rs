@@ -1,0 +1,40 @@
+//! One visitor's HTTP/2 conversation on etcd's client port (ALPN `h2`): many requests at once,
+//! gRPC calls and gateway requests alike, on one kept connection, as kube-apiserver keeps its
+//! connection to etcd. On shutdown, HTTP/2's GOAWAY lets calls in flight finish.
+
+use hyper::body::{Body, Incoming};
+use hyper::service::HttpService;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::watch;
+
+/// Serves HTTP/2 on `io` with `service` until the visitor leaves or `stop` turns `true`.
+pub async fn converse<I, S, B>(io: I, service: S, mut stop: watch::Receiver<bool>)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: HttpService<Incoming, ResBody = B>,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .serve_connection(TokioIo::new(io), service);
+    tokio::pin!(conn);
+    let stopping = async move {
+        while !*stop.borrow_and_update() {
+            if stop.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = stopping => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
