@@ -15,7 +15,8 @@
 //!   `h2`: one HTTP/2 conversation.
 //! - [`vault`]: the state both counters serve (store, leases, news for watchers) and etcd's
 //!   operations and gRPC statuses; [`request`]: the requests they decode into;
-//!   [`lease`]: leases on the lab clock.
+//!   [`lease`]: leases on the lab clock; [`snapshot`]: the bbolt file `etcdctl snapshot save`
+//!   receives.
 //! - [`peer`]: [`run_peer`], the peer port :2380: `etcd/peer.crt`, peer badges checked in the
 //!   handshake against the etcd CA (and against the caller's address), `/version` and
 //!   `/members`.
@@ -45,6 +46,7 @@ pub mod peer;
 pub mod release;
 pub mod request;
 pub mod server;
+pub mod snapshot;
 pub mod store;
 pub mod vault;
 pub mod wire;

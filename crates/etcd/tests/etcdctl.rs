@@ -2,7 +2,8 @@
 //! commands run against the lab's etcd and against the real etcd 3.4 started with the lab's
 //! PKI, and the outputs must match apart from IDs, revisions, versions and times. Then the
 //! refusals (a cluster-CA badge, no badge, an expired badge): the same exit code and the same
-//! `context deadline exceeded` / `transport: authentication handshake failed` texts.
+//! `context deadline exceeded` / `transport: authentication handshake failed` texts. Last, tools
+//! that speak the wrong protocol (a foreign ALPN, gRPC over HTTP/1.1) and curl over HTTP/2.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -396,30 +397,222 @@ async fn etcdctl_is_refused_alike_for_a_cluster_ca_badge_no_badge_and_an_expired
 }
 
 #[tokio::test]
-async fn snapshot_save_against_the_lab_etcd_is_refused_saying_why() {
-    let test = "snapshot_save_against_the_lab_etcd_is_refused_saying_why";
-    let Some(program) = tool("etcdctl", test) else {
+async fn snapshot_save_writes_a_file_that_snapshot_status_reads_as_for_real_etcd() {
+    let test = "snapshot_save_writes_a_file_that_snapshot_status_reads_as_for_real_etcd";
+    let Some((lab, real, ours, etcdctl)) = both(test).await else {
+        return;
+    };
+    let badge = Badge::Stem("etcd/healthcheck-client");
+    let mut statuses = Vec::new();
+    for (name, endpoint) in [("real", &real.client_url), ("lab", &ours.endpoint)] {
+        for (key, value) in [("/registry/a", "1"), ("/registry/b", "2")] {
+            etcdctl.run(endpoint, badge, &["put", key, value]).await;
+        }
+        let file = lab.dir.path().join(format!("{name}.db"));
+        let file = file.to_str().unwrap();
+        let saved = etcdctl
+            .run(endpoint, badge, &["snapshot", "save", file])
+            .await;
+        assert_eq!(
+            (saved.code, saved.stdout.as_str()),
+            (Some(0), format!("Snapshot saved at {file}\n").as_str()),
+            "{name}: {}",
+            saved.stderr
+        );
+        let status = etcdctl
+            .run("", badge, &["snapshot", "status", file, "-w", "json"])
+            .await;
+        assert_eq!(status.code, Some(0), "{name}: {}", status.stderr);
+        let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+        statuses.push(status);
+    }
+    // Same revision; the lab's file holds the two keys and four of etcd's own (auth revision,
+    // cluster version, the member, the consistent index).
+    assert_eq!(statuses[1]["revision"], statuses[0]["revision"]);
+    assert_eq!(statuses[1]["totalKey"], 6);
+    assert_eq!(statuses[1]["totalSize"], 4 * 4096);
+}
+
+// ----- the wrong protocol ----------------------------------------------------------------------
+
+fn run_tool(program: &Path, args: &[&str]) -> Run {
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[tokio::test]
+async fn a_client_offering_only_a_foreign_protocol_is_refused_as_real_etcd_refuses_it_and_told_plainly(
+) {
+    let test = "a_client_offering_only_a_foreign_protocol_is_refused_as_real_etcd_refuses_it_and_told_plainly";
+    let Some(openssl) = tool("openssl", test) else {
+        return;
+    };
+    let lab = TestLab::new();
+    let Some(real) = RealEtcd::start(&lab, test).await else {
+        return;
+    };
+    let ours = Lab::start(&lab, Release::V3_4_23, &real.peer_url).await;
+    let pki = lab.lab.pki_dir();
+    let (cert, key) = (
+        pki.join("etcd/healthcheck-client.crt"),
+        pki.join("etcd/healthcheck-client.key"),
+    );
+    for url in [&real.client_url, &ours.endpoint] {
+        let connect = url.trim_start_matches("https://").to_owned();
+        let (openssl, cert, key) = (openssl.clone(), cert.clone(), key.clone());
+        let run = tokio::task::spawn_blocking(move || {
+            run_tool(
+                &openssl,
+                &[
+                    "s_client",
+                    "-connect",
+                    &connect,
+                    "-alpn",
+                    "smtp",
+                    "-cert",
+                    cert.to_str().unwrap(),
+                    "-key",
+                    key.to_str().unwrap(),
+                ],
+            )
+        })
+        .await
+        .unwrap();
+        assert!(
+            run.stdout.contains("no application protocol")
+                || run.stderr.contains("no application protocol"),
+            "{url}: {}{}",
+            run.stdout,
+            run.stderr
+        );
+    }
+    let needle = r#"tls: client requested unsupported application protocols ([smtp])"#;
+    assert!(
+        real.log_with(needle)
+            .await
+            .iter()
+            .any(|l| l.contains(needle)),
+        "real etcd logged otherwise"
+    );
+    let refused = ours
+        .events
+        .snapshot()
+        .into_iter()
+        .find(|e| e.server_log.as_deref().is_some_and(|l| l.contains(needle)))
+        .expect("the lab's etcd logs the same line");
+    assert!(
+        refused
+            .explanation
+            .as_deref()
+            .is_some_and(|e| e.starts_with("The client offered only [smtp] in ALPN.")),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_grpc_call_over_http_1_1_gets_gos_404_and_the_lab_says_grpc_needs_http_2() {
+    let test = "a_grpc_call_over_http_1_1_gets_gos_404_and_the_lab_says_grpc_needs_http_2";
+    let Some(curl) = tool("curl", test) else {
         return;
     };
     let lab = TestLab::new();
     let ours = Lab::start(&lab, Release::default(), "https://127.0.0.1:2380").await;
-    let etcdctl = Etcdctl {
-        program,
-        pki: lab.lab.pki_dir(),
-    };
-    let file = lab.dir.path().join("snap.db");
-    let run = etcdctl
-        .run(
-            &ours.endpoint,
-            Badge::Stem("etcd/healthcheck-client"),
-            &["snapshot", "save", file.to_str().unwrap()],
+    let pki = lab.lab.pki_dir();
+    let url = format!("{}/etcdserverpb.KV/Range", ours.endpoint);
+    let cacert = pki.join("etcd/ca.crt");
+    let cert = pki.join("etcd/healthcheck-client.crt");
+    let key = pki.join("etcd/healthcheck-client.key");
+    let run = tokio::task::spawn_blocking(move || {
+        run_tool(
+            &curl,
+            &[
+                "-sS",
+                "--http1.1",
+                "--cacert",
+                cacert.to_str().unwrap(),
+                "--cert",
+                cert.to_str().unwrap(),
+                "--key",
+                key.to_str().unwrap(),
+                "-H",
+                "content-type: application/grpc",
+                "--data-binary",
+                "x",
+                &url,
+            ],
         )
-        .await;
-    assert_eq!(run.code, Some(5));
+    })
+    .await
+    .unwrap();
+    assert_eq!(run.stdout, "404 page not found\n", "{}", run.stderr);
+    let told = kubecorp_testkit::eventually("the request event", || {
+        let events = ours.events.snapshot();
+        async move {
+            events
+                .into_iter()
+                .find(|e| e.detail.as_deref() == Some("POST /etcdserverpb.KV/Range 404"))
+        }
+    })
+    .await;
     assert!(
-        run.stderr.contains("Error: rpc error: code = Unimplemented desc = kubecorp: the lab's etcd keeps its data in memory, not in a bbolt file, so it has no snapshot to send"),
-        "{}",
-        run.stderr
+        told.explanation.as_deref().is_some_and(|e| e.starts_with(
+            "A gRPC call (content-type application/grpc) arrived over HTTP/1.1. gRPC needs HTTP/2"
+        )),
+        "{told:?}"
     );
-    assert!(!Path::new(&file).exists());
+}
+
+#[tokio::test]
+async fn curl_reaches_the_json_gateway_over_http_2_as_over_http_1_1() {
+    let test = "curl_reaches_the_json_gateway_over_http_2_as_over_http_1_1";
+    let Some(curl) = tool("curl", test) else {
+        return;
+    };
+    let lab = TestLab::new();
+    let ours = Lab::start(&lab, Release::default(), "https://127.0.0.1:2380").await;
+    let pki = lab.lab.pki_dir();
+    let mut answers = Vec::new();
+    for version in ["--http2", "--http1.1"] {
+        let url = format!("{}/v3/kv/range", ours.endpoint);
+        let args: Vec<String> = vec![
+            "-sS".into(),
+            "-w".into(),
+            "\n%{http_version}".into(),
+            version.into(),
+            "--cacert".into(),
+            pki.join("etcd/ca.crt").display().to_string(),
+            "--cert".into(),
+            pki.join("etcd/healthcheck-client.crt")
+                .display()
+                .to_string(),
+            "--key".into(),
+            pki.join("etcd/healthcheck-client.key")
+                .display()
+                .to_string(),
+            "-d".into(),
+            r#"{"key":"Lw=="}"#.into(),
+            url,
+        ];
+        let curl = curl.clone();
+        let run = tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            run_tool(&curl, &args)
+        })
+        .await
+        .unwrap();
+        answers.push(run.stdout);
+    }
+    let (h2, h1) = (&answers[0], &answers[1]);
+    assert!(h2.ends_with("\n2"), "{h2}");
+    assert!(h1.ends_with("\n1.1"), "{h1}");
+    assert_eq!(h2.trim_end_matches("\n2"), h1.trim_end_matches("\n1.1"));
+    assert!(h2.starts_with(r#"{"header":{"cluster_id":""#), "{h2}");
 }

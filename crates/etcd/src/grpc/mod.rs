@@ -8,7 +8,8 @@
 //!
 //! - this file: routing by `/service/method`, framing, statuses, and the unary calls of KV,
 //!   Lease, Cluster and Maintenance;
-//! - [`stream`]: the streams (Watch, LeaseKeepAlive, Snapshot);
+//! - [`stream`]: the streams (Watch, LeaseKeepAlive, Snapshot, whose file
+//!   [`crate::snapshot`] writes);
 //! - [`pb`]: the messages.
 
 pub mod pb;
@@ -64,10 +65,7 @@ pub async fn serve(vault: Arc<Vault>, req: Request<Incoming>) -> (Response<Body>
         "/etcdserverpb.Lease/LeaseKeepAlive" => {
             return (stream::keep_alive(vault, body), outcome(None))
         }
-        "/etcdserverpb.Maintenance/Snapshot" => {
-            let status = stream::snapshot_refusal();
-            return (trailers_only(&status), outcome(Some(status)));
-        }
+        "/etcdserverpb.Maintenance/Snapshot" => return (stream::snapshot(vault), outcome(None)),
         _ => {}
     }
     let message = match read_one(body).await {
