@@ -299,12 +299,13 @@ pub(crate) async fn handshake(
     );
     let mut tls_config = (*tls_config).clone();
     tls_config.alpn_protocols = alpn_for(alpn, &offered);
-    match start.into_stream(Arc::new(tls_config)).await {
+    match start.into_stream(Arc::new(tls_config)).into_fallible().await {
         Ok(tls) => {
             let identity = peer_identity(tls.get_ref().1);
             Ok((tls, identity))
         }
-        Err(e) => {
+        Err((e, tcp)) => {
+            tokio::spawn(linger(tcp));
             let error = kubecorp_trust::tls::find_rustls_error(&e);
             let mut text = server_error_text(&e, &notes);
             let mut wrong_protocol = None;
@@ -326,6 +327,20 @@ pub(crate) async fn handshake(
             })
         }
     }
+}
+
+/// Closes a refused visitor's connection the way Go's does: the alert is sent, then our side
+/// is shut (FIN) and what the visitor already sent after its handshake (curl's HTTP/2 preface)
+/// is read and dropped, so the kernel does not answer it with a reset that would hide the
+/// alert from the visitor.
+async fn linger(mut tcp: TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = tcp.shutdown().await;
+    let drain = async {
+        let mut sink = [0u8; 4096];
+        while matches!(tcp.read(&mut sink).await, Ok(n) if n > 0) {}
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
 }
 
 /// Logs a turned-away visitor the way the etcd being played does, and says what the visitor saw.
