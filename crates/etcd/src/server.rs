@@ -299,7 +299,11 @@ pub(crate) async fn handshake(
     );
     let mut tls_config = (*tls_config).clone();
     tls_config.alpn_protocols = alpn_for(alpn, &offered);
-    match start.into_stream(Arc::new(tls_config)).into_fallible().await {
+    match start
+        .into_stream(Arc::new(tls_config))
+        .into_fallible()
+        .await
+    {
         Ok(tls) => {
             let identity = peer_identity(tls.get_ref().1);
             Ok((tls, identity))
