@@ -305,15 +305,18 @@ impl Browser {
     }
 
     async fn click(&self, css: &str) {
-        self.client
-            .wait()
-            .at_most(Duration::from_secs(20))
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let clicked = match self.client.find(Locator::Css(css)).await {
+                Ok(element) => element.click().await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match clicked {
+                Ok(()) => return,
+                Err(e) => assert!(Instant::now() < deadline, "clicking {css}: {e}"),
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
     }
 
     async fn close(mut self) {
@@ -382,12 +385,13 @@ async fn a_rogue_badge_lights_a_refused_edge_and_a_break_from_the_page_needs_the
         .await;
     assert!(text.contains("authn"), "{text}");
     assert!(text.contains("kubernetes-admin → apiserver"), "{text}");
+    // (Alice's corridor and the staff's doors have edges of their own.)
     let edge = c
         .find(Locator::XPath(
-            "//*[local-name()='g'][contains(@class,'edge') and contains(@class,'bad')]/*[local-name()='text']",
+            "//*[local-name()='g'][@data-edge='rogue>apiserver'][contains(@class,'bad')]/*[local-name()='text']",
         ))
         .await
-        .expect("a refused edge on the floor plan");
+        .expect("a refused edge from the rogue at the entrance to Alice");
     assert_eq!(edge.text().await.unwrap(), "✗ authn");
     browser.screenshot("1-live-rogue-refused").await;
 
@@ -540,5 +544,33 @@ async fn the_html_report_replays_offline_to_the_last_step_with_the_terminals_che
         .await
         .unwrap(); // ArrowRight
     browser.text_with("#where", "step 1 of ").await;
+
+    // Predict first: a step's action, then (one key later) what came of it.
+    browser.click("#predict").await;
+    let body = c.find(Locator::Css("body")).await.unwrap();
+    body.send_keys("\u{E014}").await.unwrap();
+    browser
+        .text_with("#where", &format!("step 2 of {total} (not yet revealed)"))
+        .await;
+    browser
+        .text_with("#outcome", "What will happen? Predict, then press next")
+        .await;
+    browser.screenshot("7-report-predict").await;
+    body.send_keys("\u{E014}").await.unwrap();
+    browser
+        .text_with(
+            "#outcome",
+            "✗ caller sees: error: You must be logged in to the server (Unauthorized)",
+        )
+        .await;
+    assert_eq!(
+        c.find(Locator::Css("#where"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        format!("step 2 of {total}")
+    );
     browser.close().await;
 }

@@ -48,6 +48,7 @@ pub fn run(
     step_by_step: bool,
     format: RunFormat,
     report: Option<&Path>,
+    web: Option<std::net::SocketAddr>,
     pki: Option<PathBuf>,
 ) -> Result<ExitCode> {
     let pki = resolve_pki(pki)?;
@@ -65,10 +66,21 @@ pub fn run(
     if format == RunFormat::Json {
         tape = tape.with_sink(|record| line(&record.to_json()));
     }
+    let runtime = runtime()?;
+    let page = match web {
+        Some(addr) => {
+            let hub = kubecorp_web::Hub::new();
+            let page = runtime.block_on(crate::web::serve(hub.clone(), None, addr))?;
+            eprintln!("The page follows the run at {}", page.url);
+            tape = tape.with_sink(move |record| hub.push_record(record));
+            Some(page)
+        }
+        None => None,
+    };
     let result = match format {
         RunFormat::Text => {
             let mut narrator = Narrator::new(color, step_by_step);
-            let result = runtime()?.block_on(kubecorp_scenario::run::run(
+            let result = runtime.block_on(kubecorp_scenario::run::run(
                 &scenario,
                 &opts,
                 &mut Tee(&mut narrator, &mut tape),
@@ -78,7 +90,7 @@ pub fn run(
         }
         RunFormat::Json => {
             let mut pauses = Pauses { step_by_step };
-            runtime()?.block_on(kubecorp_scenario::run::run(
+            runtime.block_on(kubecorp_scenario::run::run(
                 &scenario,
                 &opts,
                 &mut Tee(&mut pauses, &mut tape),
@@ -96,6 +108,16 @@ pub fn run(
         if format == RunFormat::Text {
             line(&format!("Report written to {}", path.display()));
         }
+    }
+    if let Some(page) = page {
+        eprintln!(
+            "The page stays open at {} for questions; Ctrl-C to leave.",
+            page.url
+        );
+        runtime.block_on(async {
+            let _ = tokio::signal::ctrl_c().await;
+        });
+        page.stop();
     }
     Ok(if result.passed() {
         ExitCode::SUCCESS

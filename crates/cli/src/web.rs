@@ -1,5 +1,7 @@
 //! `--web [ADDR]`: the office's live page beside it, printed at start like the other doors.
 
+use std::net::SocketAddr;
+
 use anyhow::{Context, Result};
 use kubecorp_office::start::Shutdown;
 use kubecorp_office::Office;
@@ -12,19 +14,59 @@ use crate::office_cmd::Web;
 
 /// The page, open.
 pub struct Page {
+    /// `http://ADDR/`.
+    pub url: String,
     /// What to print: the URL (with the token when trainer controls are on).
     pub banner: String,
+    stop: kubecorp_office::start::Stop,
     server: JoinHandle<()>,
 }
 
 impl Page {
-    /// Waits for the page's door to close (after its shutdown fired).
+    /// Closes the page's door.
+    pub fn stop(&self) {
+        self.stop.stop();
+    }
+
+    /// Waits for the page's door to close (after [`Page::stop`]).
     pub async fn closed(self) {
+        self.stop.stop();
         let _ = self.server.await;
     }
 }
 
-/// Binds the page's address and serves the office's stream there.
+/// Binds `addr` and serves `hub` there, with trainer controls when given.
+pub async fn serve(hub: Hub, control: Option<Control>, addr: SocketAddr) -> Result<Page> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("the page: binding {addr}"))?;
+    let bound = listener
+        .local_addr()
+        .with_context(|| format!("the page: reading the address bound for {addr}"))?;
+    let url = format!("http://{bound}/");
+    let banner = match &control {
+        Some(c) => format!(
+            "  the page (live floor plan)        {url}?token={}\n                                    the token lets the page break, renew and move the lab clock: share it with care",
+            c.token.as_str()
+        ),
+        None => format!("  the page (live floor plan)        {url}   read-only"),
+    };
+    let (stop, shutdown) = kubecorp_office::start::shutdown_pair();
+    let site = Site { hub, control };
+    let server = tokio::spawn(async move {
+        if let Err(e) = kubecorp_web::run(site, listener, shutdown.wait()).await {
+            eprintln!("error: {e}");
+        }
+    });
+    Ok(Page {
+        url,
+        banner,
+        stop,
+        server,
+    })
+}
+
+/// Serves the office's stream (its events and lab clock) until `shutdown`.
 pub async fn open(
     office: &Office,
     web: Web,
@@ -32,12 +74,6 @@ pub async fn open(
     clock: &LabClock,
     shutdown: &Shutdown,
 ) -> Result<Page> {
-    let listener = tokio::net::TcpListener::bind(web.addr)
-        .await
-        .with_context(|| format!("the page: binding {}", web.addr))?;
-    let addr = listener
-        .local_addr()
-        .with_context(|| format!("the page: reading the address bound for {}", web.addr))?;
     let dir = office.dir.display().to_string();
     let hub = Hub::new();
     hub.push(Body::Opened(Opened {
@@ -57,14 +93,6 @@ pub async fn open(
         }),
         false => None,
     };
-    let url = format!("http://{addr}/");
-    let banner = match &control {
-        Some(c) => format!(
-            "  the page (live floor plan)        {url}?token={}\n                                    the token lets the page break, renew and move the lab clock: share it with care",
-            c.token.as_str()
-        ),
-        None => format!("  the page (live floor plan)        {url}   read-only"),
-    };
     tokio::spawn(kubecorp_web::follow::follow(
         hub.clone(),
         events.clone(),
@@ -72,12 +100,5 @@ pub async fn open(
         Some(dir),
         shutdown.wait(),
     ));
-    let site = Site { hub, control };
-    let stopped = shutdown.wait();
-    let server = tokio::spawn(async move {
-        if let Err(e) = kubecorp_web::run(site, listener, stopped).await {
-            eprintln!("error: {e}");
-        }
-    });
-    Ok(Page { banner, server })
+    serve(hub, control, web.addr).await
 }

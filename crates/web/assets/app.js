@@ -146,7 +146,7 @@
     var len = Math.hypot(q.x - p.x, q.y - p.y) || 1;
     var off = from > to ? 7 : -7;
     var ox = -(q.y - p.y) / len * off, oy = (q.x - p.x) / len * off;
-    var g = svg('g', { class: 'edge' });
+    var g = svg('g', { class: 'edge', 'data-edge': key });
     var line = svg('line', { x1: p.x + ox, y1: p.y + oy, x2: q.x + ox, y2: q.y + oy, 'marker-end': 'url(#arrow)' });
     // The label sits near the caller: calls converging on one door keep their labels apart.
     var t = 0.3;
@@ -242,38 +242,49 @@
   }
   var filters = { component: '', identity: '', outcome: '' };
   var paused = false, pausedAt = 0;
-  function drawTimeline() {
-    var list = $('timeline');
-    var frag = document.createDocumentFragment();
-    var shown = 0;
-    var upto = paused ? pausedAt : state.events.length;
-    for (var i = Math.min(upto, state.events.length) - 1; i >= 0 && shown !== MAX_ROWS; i--) {
-      var ev = state.events[i];
-      if (!matches(ev)) continue;
-      shown++;
-      var li = el('li');
-      var b = el('button', 'row ' + (ev.type === 'action' ? 'action' : ev.allowed ? 'ok' : 'bad'));
-      b.type = 'button';
-      b.dataset.seq = ev.seq;
-      if (ev.type === 'action') {
-        b.appendChild(el('span', 't', ''));
-        b.appendChild(el('span', 'm', ev.ok ? '✓' : '✗'));
-        b.appendChild(el('span', 's', 'trainer'));
-        b.appendChild(el('span', 'w', ev.command));
-      } else {
-        b.appendChild(el('span', 't', hms(ev.at)));
-        var m = el('span', 'm', ev.allowed ? '✓' : '✗');
-        m.setAttribute('aria-label', ev.allowed ? 'allowed' : 'refused');
-        b.appendChild(m);
-        b.appendChild(el('span', 's', short(ev.stage)));
-        b.appendChild(el('span', 'w', callerName(ev) + ' → ' + ev.to));
-      }
-      b.appendChild(el('span', 'x', summary(ev)));
-      li.appendChild(b);
-      frag.appendChild(li);
+  function rowFor(ev) {
+    var li = el('li');
+    var b = el('button', 'row ' + (ev.type === 'action' ? 'action' : ev.allowed ? 'ok' : 'bad'));
+    b.type = 'button';
+    b.dataset.seq = ev.seq;
+    if (ev.type === 'action') {
+      b.appendChild(el('span', 't', ''));
+      b.appendChild(el('span', 'm', ev.ok ? '✓' : '✗'));
+      b.appendChild(el('span', 's', 'trainer'));
+      b.appendChild(el('span', 'w', ev.command));
+    } else {
+      b.appendChild(el('span', 't', hms(ev.at)));
+      var m = el('span', 'm', ev.allowed ? '✓' : '✗');
+      m.setAttribute('aria-label', ev.allowed ? 'allowed' : 'refused');
+      b.appendChild(m);
+      b.appendChild(el('span', 's', short(ev.stage)));
+      b.appendChild(el('span', 'w', callerName(ev) + ' → ' + ev.to));
     }
-    list.textContent = '';
-    list.appendChild(frag);
+    b.appendChild(el('span', 'x', summary(ev)));
+    li.appendChild(b);
+    return li;
+  }
+  // The newest rows go on top; rows already drawn stay as they are (so a row under the mouse
+  // or the keyboard is still there a moment later), unless `full` asks for a redraw.
+  var drawnSeq = -1;
+  function drawTimeline(full) {
+    var list = $('timeline');
+    var upto = paused ? pausedAt : state.events.length;
+    upto = Math.min(upto, state.events.length);
+    if (full || drawnSeq === -1) { list.textContent = ''; drawnSeq = -1; }
+    var fresh = [];
+    for (var i = upto - 1; i >= 0 && fresh.length !== MAX_ROWS; i--) {
+      var ev = state.events[i];
+      if (ev.seq <= drawnSeq) break;
+      if (matches(ev)) fresh.push(ev);
+    }
+    if (upto) drawnSeq = Math.max(drawnSeq, state.events[upto - 1].seq);
+    if (fresh.length) {
+      var frag = document.createDocumentFragment();
+      fresh.forEach(function (ev) { frag.appendChild(rowFor(ev)); });
+      list.insertBefore(frag, list.firstChild);
+      while (list.children.length > MAX_ROWS) list.removeChild(list.lastChild);
+    }
     $('paused').textContent = paused ? 'paused: ' + (state.events.length - pausedAt) + ' new events wait' : '';
   }
   function drawStory() {
@@ -405,6 +416,10 @@
 
   // ---- Batching: records are applied as they come, drawn once a frame. ----
   var queue = [], frame = false, lastTimeline = 0, timelineTimer = null;
+  var online = false, seen = 0;
+  function showLink() {
+    $('link').textContent = (online ? '● live' : 'reconnecting…') + ' · ' + seen.toLocaleString('en') + ' records';
+  }
   function receive(r) {
     queue.push(r);
     if (!frame) { frame = true; requestAnimationFrame(flush); }
@@ -412,6 +427,8 @@
   function flush() {
     frame = false;
     var batch = queue; queue = [];
+    seen += batch.length;
+    if (!tape) showLink();
     var latest = {};
     batch.forEach(function (r) {
       apply(r);
@@ -431,8 +448,8 @@
   function live() {
     var token = new URLSearchParams(location.search).get('token');
     var source = new EventSource('events');
-    source.onopen = function () { $('link').textContent = '● live'; };
-    source.onerror = function () { $('link').textContent = 'reconnecting…'; };
+    source.onopen = function () { online = true; showLink(); };
+    source.onerror = function () { online = false; showLink(); };
     source.onmessage = function (m) {
       var r;
       try { r = JSON.parse(m.data); } catch (e) { return; }
@@ -467,7 +484,7 @@
   }
 
   // ---- Replay: a report's records, step by step. ----
-  var tape = null, bounds = [], cursor = 0, player = null;
+  var tape = null, bounds = [], cursor = 0, player = null, predict = false, veiled = false;
   function replay(records) {
     tape = records.filter(function (r) { return r.schema === SCHEMA; });
     bounds = [];
@@ -476,13 +493,17 @@
     $('link').textContent = 'replay of a recorded run';
     $('first').onclick = function () { go(0); };
     $('prev').onclick = function () { go(cursor - 1); };
-    $('next').onclick = function () { go(cursor + 1); };
+    $('next').onclick = forward;
+    $('predict').onclick = function () {
+      predict = !predict;
+      this.setAttribute('aria-pressed', String(predict));
+    };
     $('last').onclick = function () { go(bounds.length); };
     $('play').onclick = function () {
       if (player) { stop(); return; }
       $('play').setAttribute('aria-pressed', 'true');
       $('play').textContent = 'stop';
-      player = setInterval(function () { if (cursor >= bounds.length) stop(); else go(cursor + 1); }, 2500);
+      player = setInterval(function () { if (cursor >= bounds.length && !veiled) stop(); else forward(); }, 2500);
     };
     go(bounds.length);
   }
@@ -491,12 +512,21 @@
     $('play').setAttribute('aria-pressed', 'false');
     $('play').textContent = 'play';
   }
-  // Shows the run as it stood at the end of step k (0: the office just opened).
-  function go(k) {
+  // One step on; with "predict first", a step shows its action first and what came of it on
+  // the next press, so a room can guess before the answer.
+  function forward() {
+    if (veiled) go(cursor);
+    else if (predict && cursor !== bounds.length) go(cursor + 1, true);
+    else go(cursor + 1);
+  }
+  // Shows the run as it stood at the end of step k (0: the office just opened); `veil` stops
+  // just after the step's own record, before anything it caused.
+  function go(k, veil) {
     k = Math.max(0, Math.min(bounds.length, k));
     cursor = k;
-    var end = k === bounds.length ? tape.length : bounds[k];
-    var start = k === 0 ? 0 : bounds[k - 1];
+    veiled = !!veil && k !== 0;
+    var end = veiled ? bounds[k - 1] + 1 : k === bounds.length ? tape.length : bounds[k];
+    var start = veiled ? end : k === 0 ? 0 : bounds[k - 1];
     state = fresh();
     Object.keys(edges).forEach(function (key) { edges[key].g.setAttribute('class', 'edge'); });
     var latest = {};
@@ -509,26 +539,30 @@
     drawTitle();
     if (k === 0) { $('story').hidden = false; $('chapter').textContent = ''; $('say').textContent = ''; $('headline').textContent = 'The office opens'; $('outcome').textContent = ''; }
     else drawStory();
+    if (veiled) {
+      $('outcome').className = '';
+      $('outcome').textContent = 'What will happen? Predict, then press next ▶ (or →) to see.';
+    }
     showClock();
-    drawTimeline();
+    drawTimeline(true);
     drawChecks(k);
-    $('where').textContent = 'step ' + k + ' of ' + bounds.length;
+    $('where').textContent = 'step ' + k + ' of ' + bounds.length + (veiled ? ' (not yet revealed)' : '');
     $('prev').disabled = k === 0;
-    $('next').disabled = k === bounds.length;
+    $('next').disabled = k === bounds.length && !veiled;
   }
 
   // ---- Controls every view shares. ----
   function wire() {
-    $('f-component').onchange = function () { filters.component = this.value; drawTimeline(); };
-    $('f-outcome').onchange = function () { filters.outcome = this.value; drawTimeline(); };
-    $('f-identity').oninput = function () { filters.identity = this.value.trim().toLowerCase(); drawTimeline(); };
+    $('f-component').onchange = function () { filters.component = this.value; drawTimeline(true); };
+    $('f-outcome').onchange = function () { filters.outcome = this.value; drawTimeline(true); };
+    $('f-identity').oninput = function () { filters.identity = this.value.trim().toLowerCase(); drawTimeline(true); };
     $('filters').onsubmit = function (e) { e.preventDefault(); };
     $('pause').onclick = function () {
       paused = !paused;
       pausedAt = state.events.length;
       this.setAttribute('aria-pressed', String(paused));
       this.textContent = paused ? 'resume' : 'pause';
-      drawTimeline();
+      drawTimeline(!paused);
     };
     $('timeline').onclick = function (e) {
       var b = e.target.closest('button.row');
@@ -547,7 +581,7 @@
       if (e.key === 'Escape' && !$('details').hidden) { closeDetails(); return; }
       var typing = /^(INPUT|SELECT|TEXTAREA)$/.test(document.activeElement.tagName);
       if (!tape || typing) return;
-      if (e.key === 'ArrowRight' || e.key === 'PageDown') go(cursor + 1);
+      if (e.key === 'ArrowRight' || e.key === 'PageDown') forward();
       else if (e.key === 'ArrowLeft' || e.key === 'PageUp') go(cursor - 1);
       else if (e.key === 'Home') go(0);
       else if (e.key === 'End') go(bounds.length);
