@@ -18,9 +18,11 @@ use crate::pod_log::KubeletClientConfig;
 use crate::rbac::{self, Attributes, Decision, RbacState};
 use crate::registry::{self, Resource};
 use crate::request::{self, query_param, RequestInfo};
+use crate::service_accounts::Bearer;
 use crate::status;
 use crate::store::{Store, StoreError, Stored};
 use crate::table;
+use crate::tokens::TokenKeys;
 use crate::user::UserInfo;
 use crate::watch::{Change, Start, Target, WatchCache, WatchOptions, WatchStream};
 
@@ -306,6 +308,8 @@ struct Inner {
     rbac: Mutex<RbacCache>,
     /// The badge shown to kubelets for `kubectl logs` (see [`crate::pod_log`]).
     kubelet_client: Mutex<Option<KubeletClientConfig>>,
+    /// `sa.key`/`sa.pub`: what signs and checks service-account tokens (see [`crate::tokens`]).
+    service_account_keys: Mutex<Option<TokenKeys>>,
     /// Held from picking a Service's cluster IP until the Service is stored, so two creates
     /// cannot take the same address (the real allocator reserves it in its own registry).
     service_ips: tokio::sync::Mutex<()>,
@@ -323,6 +327,7 @@ impl Api {
                 rbac: Mutex::new(RbacCache::default()),
                 etcd_checked: Mutex::new(None),
                 kubelet_client: Mutex::new(None),
+                service_account_keys: Mutex::new(None),
                 service_ips: tokio::sync::Mutex::new(()),
             }),
         }
@@ -343,6 +348,43 @@ impl Api {
             .kubelet_client
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = client;
+    }
+
+    /// `--service-account-signing-key-file` and `--service-account-key-file`: without them no
+    /// token is issued and a bearer token is never accepted.
+    pub fn with_service_account_keys(self, keys: TokenKeys) -> Api {
+        *self
+            .inner
+            .service_account_keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(keys);
+        self
+    }
+
+    /// The token keys, if the apiserver has them.
+    pub fn service_account_keys(&self) -> Option<TokenKeys> {
+        self.inner
+            .service_account_keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The bearer-token authenticator: what a token says, for the apiserver's own audience.
+    pub async fn authenticate_token(&self, token: &str) -> Result<Bearer, StoreError> {
+        match self.service_account_keys() {
+            Some(keys) => {
+                crate::service_accounts::authenticate(
+                    &keys,
+                    &self.inner.store,
+                    token,
+                    &[],
+                    self.inner.clock.now(),
+                )
+                .await
+            }
+            None => Ok(Bearer::NotOurs),
+        }
     }
 
     /// The watch cache (tests read and tune it: [`WatchCache::set_bookmark_period`],
@@ -368,6 +410,7 @@ impl Api {
             .map(|ns| json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}, "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}))
             .collect();
         objects.extend(rbac::bootstrap_policy());
+        objects.extend(crate::service_accounts::bootstrap_accounts());
         objects.push(json!({
             "apiVersion": "v1", "kind": "Service",
             "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"component": "apiserver", "provider": "kubernetes"}},
@@ -609,6 +652,18 @@ impl Api {
             ["apis", group, version] => crate::discovery::resource_list(group, version)
                 .map(|g| ApiResponse::json(200, &g))
                 .unwrap_or_else(|| ApiResponse::status(status::not_found_path())),
+            [".well-known", "openid-configuration"] => match self.service_account_keys() {
+                Some(keys) => ApiResponse::json(200, &keys.discovery()),
+                None => ApiResponse::status(status::not_found_path()),
+            },
+            ["openid", "v1", "jwks"] => match self.service_account_keys() {
+                Some(keys) => ApiResponse::Full {
+                    status: 200,
+                    content_type: "application/jwk-set+json".into(),
+                    body: keys.jwks().to_string().into_bytes(),
+                },
+                None => ApiResponse::status(status::not_found_path()),
+            },
             ["openapi", "v3"] => ApiResponse::json(200, &crate::discovery::openapi_index()),
             ["openapi", "v3", rest @ ..] => {
                 crate::discovery::openapi_group_version(&rest.join("/"))
@@ -652,6 +707,10 @@ impl Api {
             ("get", "") => self.get(req, resource, ns, &info.name).await,
             ("create", "") => self.create(req, resource, ns).await,
             ("create", "binding") => self.bind(req, resource, ns, &info.name).await,
+            ("create", "token") => {
+                self.token_request(req, ns.unwrap_or("default"), &info.name)
+                    .await
+            }
             ("update" | "patch", "") => self.update(req, resource, ns, &info.name, None).await,
             ("update" | "patch", "status") => {
                 self.update(req, resource, ns, &info.name, Some("status"))
@@ -957,6 +1016,14 @@ impl Api {
                 obj["metadata"]["resourceVersion"] = json!(rev.to_string());
                 self.publish("ADDED", &key, rev, &obj, None);
                 drop(order);
+                if r.name == "namespaces" {
+                    // The service account controller's work, done at once in the lab.
+                    self.create_internal(crate::service_accounts::account(
+                        &name,
+                        crate::service_accounts::DEFAULT,
+                    ))
+                    .await?;
+                }
                 Ok(ApiResponse::json(201, &obj))
             }
             Err(StoreError::Exists(_)) => Ok(ApiResponse::status(status::already_exists(
@@ -964,6 +1031,102 @@ impl Api {
             ))),
             Err(e) => Err(e),
         }
+    }
+
+    /// Stores an object the apiserver makes itself (a namespace's `default` ServiceAccount);
+    /// one that exists already is kept.
+    async fn create_internal(&self, mut obj: Value) -> Result<(), StoreError> {
+        let Some(r) = resource_of(&obj) else {
+            return Ok(());
+        };
+        let ns = meta_str(&obj, "namespace").to_string();
+        let key = r.key(
+            Some(ns.as_str()).filter(|n| !n.is_empty()),
+            meta_str(&obj, "name"),
+        );
+        obj["metadata"]["uid"] = json!(new_uid());
+        obj["metadata"]["creationTimestamp"] = json!(self.now());
+        let order = self.inner.writes.lock().await;
+        match self.inner.store.create(&key, &obj).await {
+            Ok(rev) => {
+                obj["metadata"]["resourceVersion"] = json!(rev.to_string());
+                self.publish("ADDED", &key, rev, &obj, None);
+                drop(order);
+                Ok(())
+            }
+            Err(StoreError::Exists(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `serviceaccounts/NAME/token`: a TokenRequest answered with a signed token (see
+    /// [`crate::service_accounts::token_request`]).
+    async fn token_request(
+        &self,
+        req: &ApiRequest,
+        ns: &str,
+        name: &str,
+    ) -> Result<ApiResponse, StoreError> {
+        let Some(keys) = self.service_account_keys() else {
+            return Ok(ApiResponse::status(status::internal_unknown(
+                "the token signer is not configured (--service-account-signing-key-file)",
+            )));
+        };
+        let sa =
+            registry::find("", "v1", "serviceaccounts").expect("serviceaccounts are registered");
+        let Some(account) = self.inner.store.get(&sa.key(Some(ns), name)).await? else {
+            return Ok(ApiResponse::status(status::not_found(
+                "serviceaccounts",
+                "",
+                name,
+            )));
+        };
+        let body = if req.body.is_empty() {
+            json!({})
+        } else if req.content_type.starts_with(PROTOBUF) {
+            match crate::protobuf::decode("TokenRequest", &req.body) {
+                Ok(b) => b,
+                Err(e) => return Ok(ApiResponse::status(status::bad_request(&e.to_string()))),
+            }
+        } else {
+            match serde_json::from_slice::<Value>(&req.body) {
+                Ok(b) => b,
+                Err(e) => {
+                    return Ok(ApiResponse::status(status::bad_request(&format!(
+                        "couldn't get version/kind; json parse error: {e}"
+                    ))))
+                }
+            }
+        };
+        let pod = match body["spec"]["boundObjectRef"]["kind"].as_str() {
+            Some("Pod") => {
+                let pods = registry::find("", "v1", "pods").expect("pods are registered");
+                let pod_name = body["spec"]["boundObjectRef"]["name"]
+                    .as_str()
+                    .unwrap_or("");
+                match self.inner.store.get(&pods.key(Some(ns), pod_name)).await? {
+                    Some(p) => Some(p.value),
+                    None => {
+                        return Ok(ApiResponse::status(status::not_found("pods", "", pod_name)))
+                    }
+                }
+            }
+            _ => None,
+        };
+        Ok(
+            match crate::service_accounts::token_request(
+                &keys,
+                ns,
+                name,
+                &account.value,
+                &body,
+                pod.as_ref(),
+                self.inner.clock.now(),
+            ) {
+                Ok(answer) => ApiResponse::json(201, &answer),
+                Err(refusal) => ApiResponse::status(refusal),
+            },
+        )
     }
 
     /// The NodeRestriction admission plugin for a write by a kubelet (see
@@ -1558,8 +1721,33 @@ impl Api {
                     rbac::rules_for(&state, &req.user, &namespace);
                 out["status"] = json!({"resourceRules": resource_rules, "nonResourceRules": non_resource_rules, "incomplete": false});
             }
+            "tokenreviews" => {
+                let token = body["spec"]["token"].as_str().unwrap_or("");
+                let audiences: Vec<String> = body["spec"]["audiences"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|s| s.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let outcome = match self.service_account_keys() {
+                    Some(keys) => {
+                        crate::service_accounts::authenticate(
+                            &keys,
+                            &self.inner.store,
+                            token,
+                            &audiences,
+                            self.inner.clock.now(),
+                        )
+                        .await?
+                    }
+                    None => Bearer::NotOurs,
+                };
+                out["status"] = crate::service_accounts::review_status(&outcome);
+            }
             _ => {
-                out["status"] = json!({"authenticated": false, "error": "token authentication is not enabled in this lab"});
+                out["status"] = json!({});
             }
         }
         Ok(ApiResponse::json(201, &out))

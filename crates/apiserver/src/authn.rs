@@ -29,6 +29,9 @@ pub enum Authn {
         identity: Option<Identity>,
         verdict: Verdict,
         log_line: String,
+        /// Each authenticator's error, in order (the front proxy's, then x509's): what a
+        /// bearer token's failure is appended to.
+        errors: Vec<String>,
     },
 }
 
@@ -59,10 +62,12 @@ pub fn authenticate(
             error,
         } => {
             let first = front_proxy_ca.and_then(|ca| front_proxy_error(chain, ca, now));
+            let log_line = unable_to_authenticate(first.as_deref(), &error);
             Authn::Failed {
                 identity,
                 verdict,
-                log_line: unable_to_authenticate(first.as_deref(), &error),
+                log_line,
+                errors: first.into_iter().chain([error]).collect(),
             }
         }
     }

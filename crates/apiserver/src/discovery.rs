@@ -75,7 +75,11 @@ fn aggregated_group(group: &str) -> Value {
                 v["subresources"] = r
                     .subresources
                     .iter()
-                    .map(|s| json!({"subresource": s, "responseKind": {"group": r.group, "version": r.version, "kind": r.kind}, "verbs": ["get", "patch", "update"]}))
+                    .map(|s| match *s {
+                        // serviceaccounts/token answers a TokenRequest, and only to create.
+                        "token" => json!({"subresource": s, "responseKind": {"group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest"}, "verbs": ["create"]}),
+                        _ => json!({"subresource": s, "responseKind": {"group": r.group, "version": r.version, "kind": r.kind}, "verbs": ["get", "patch", "update"]}),
+                    })
                     .collect();
             }
             v
@@ -139,7 +143,10 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
         }
         resources.push(v);
         for sub in r.subresources {
-            resources.push(json!({"name": format!("{}/{sub}", r.name), "singularName": "", "namespaced": r.namespaced, "kind": r.kind, "verbs": ["get", "patch", "update"]}));
+            resources.push(match *sub {
+                "token" => json!({"name": format!("{}/{sub}", r.name), "singularName": "", "namespaced": r.namespaced, "group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest", "verbs": ["create"]}),
+                _ => json!({"name": format!("{}/{sub}", r.name), "singularName": "", "namespaced": r.namespaced, "kind": r.kind, "verbs": ["get", "patch", "update"]}),
+            });
         }
     }
     let gv = if group.is_empty() {

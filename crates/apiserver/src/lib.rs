@@ -14,6 +14,9 @@
 //! - [`node_authz`]: the Node authorizer, which lets a kubelet see only its own pods' secrets.
 //! - [`node_restriction`]: the NodeRestriction admission plugin: a kubelet writes only its own
 //!   Node, Lease and pods, and creates mirror pods only.
+//! - [`tokens`]: service-account tokens: signed with `sa.key`, checked against `sa.pub`, their
+//!   401 texts, and the published keys (`/openid/v1/jwks`).
+//! - [`service_accounts`]: the accounts, TokenRequest, TokenReview and the published keys.
 //! - [`csr`]: CertificateSigningRequest validation, admission, approval and signing.
 //! - [`protobuf`]: decoding the `application/vnd.kubernetes.protobuf` bodies kubectl sends.
 //! - [`authn`]: the x509 authenticator that reads a badge *after* the handshake (401 on failure).
@@ -47,9 +50,11 @@ pub use kubecorp_client::resources as registry;
 pub mod request;
 pub mod schema;
 pub mod server;
+pub mod service_accounts;
 pub mod status;
 pub mod store;
 pub mod table;
+pub mod tokens;
 pub mod user;
 pub mod validation;
 pub mod watch;

@@ -419,6 +419,59 @@ pub struct SelfSubjectReview {
     pub metadata: Option<ObjectMeta>,
 }
 
+/// `k8s.io/api/authentication/v1` BoundObjectReference.
+#[derive(Clone, PartialEq, Message)]
+pub struct BoundObjectReference {
+    #[prost(string, tag = "1")]
+    pub kind: String,
+    #[prost(string, tag = "2")]
+    pub api_version: String,
+    #[prost(string, tag = "3")]
+    pub name: String,
+    #[prost(string, tag = "4")]
+    pub uid: String,
+}
+
+/// `k8s.io/api/authentication/v1` TokenRequestSpec.
+#[derive(Clone, PartialEq, Message)]
+pub struct TokenRequestSpec {
+    #[prost(string, repeated, tag = "1")]
+    pub audiences: Vec<String>,
+    #[prost(message, optional, tag = "3")]
+    pub bound_object_ref: Option<BoundObjectReference>,
+    #[prost(int64, optional, tag = "4")]
+    pub expiration_seconds: Option<i64>,
+}
+
+/// `k8s.io/api/authentication/v1` TokenRequest (what `kubectl create token` sends).
+#[derive(Clone, PartialEq, Message)]
+pub struct TokenRequest {
+    #[prost(message, optional, tag = "1")]
+    pub metadata: Option<ObjectMeta>,
+    #[prost(message, optional, tag = "2")]
+    pub spec: Option<TokenRequestSpec>,
+}
+
+fn token_request_json(m: &TokenRequest) -> Value {
+    let mut spec = Map::new();
+    if let Some(s) = &m.spec {
+        spec.insert("audiences".into(), json!(s.audiences));
+        if let Some(seconds) = s.expiration_seconds {
+            spec.insert("expirationSeconds".into(), json!(seconds));
+        }
+        if let Some(b) = &s.bound_object_ref {
+            let mut o = Map::new();
+            put_str(&mut o, "kind", &b.kind);
+            put_str(&mut o, "apiVersion", &b.api_version);
+            put_str(&mut o, "name", &b.name);
+            put_str(&mut o, "uid", &b.uid);
+            spec.insert("boundObjectRef".into(), Value::Object(o));
+        }
+    }
+    json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+           "metadata": meta_json(m.metadata.as_ref()), "spec": spec, "status": {}})
+}
+
 // ---- Decoding -------------------------------------------------------------------------------
 
 /// Opens the envelope: checks the magic, decodes `runtime.Unknown`.
@@ -468,6 +521,9 @@ pub fn decode(expected_kind: &str, body: &[u8]) -> Result<Value, ProtobufError> 
                 json!({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview",
                        "metadata": meta_json(m.metadata.as_ref()), "status": {}})
             })
+            .map_err(object_err),
+        "TokenRequest" => TokenRequest::decode(raw)
+            .map(|m| token_request_json(&m))
             .map_err(object_err),
         "Namespace" => MetadataOnly::decode(raw)
             .map(|m| json!({"apiVersion": "v1", "kind": "Namespace", "metadata": meta_json(m.metadata.as_ref()), "spec": {}, "status": {}}))

@@ -834,6 +834,20 @@ pub fn bootstrap_policy() -> Vec<Value> {
                 &["/healthz", "/livez", "/readyz", "/version", "/version/"],
             )],
         ),
+        // Who may read the token issuer's discovery document and keys
+        // (`bootstrappolicy/policy.go`): every service account, through the binding below.
+        cluster_role(
+            "system:service-account-issuer-discovery",
+            vec![url_rule(
+                &["get"],
+                &[
+                    "/.well-known/openid-configuration",
+                    "/.well-known/openid-configuration/",
+                    "/openid/v1/jwks",
+                    "/openid/v1/jwks/",
+                ],
+            )],
+        ),
         cluster_role(
             "system:kube-scheduler",
             vec![
@@ -1061,6 +1075,11 @@ pub fn bootstrap_policy() -> Vec<Value> {
                 subject("Group", "system:authenticated"),
                 subject("Group", "system:unauthenticated"),
             ],
+        ),
+        cluster_role_binding(
+            "system:service-account-issuer-discovery",
+            "system:service-account-issuer-discovery",
+            vec![subject("Group", "system:serviceaccounts")],
         ),
         cluster_role_binding(
             "system:kube-scheduler",

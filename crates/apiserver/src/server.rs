@@ -25,6 +25,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::api::{Api, ApiRequest, ApiResponse, MAX_BODY};
 use crate::authn::{authenticate, Authn};
+use crate::service_accounts::Bearer;
 use crate::status;
 
 type Body = Either<Full<Bytes>, http_body_util::channel::Channel<Bytes>>;
@@ -285,19 +286,39 @@ async fn answer(
         .front_proxy_ca
         .as_ref()
         .and_then(|source| source.load().ok());
-    let (user, identity) = match authenticate(
+    // `Authorization: Bearer <token>`, read as Go's bearer authenticator reads it.
+    let authorization = header("authorization");
+    let bearer = {
+        let mut parts = authorization.trim().splitn(3, ' ');
+        match (parts.next(), parts.next()) {
+            (Some(scheme), Some(token))
+                if scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() =>
+            {
+                Some(token.to_owned())
+            }
+            _ => None,
+        }
+    };
+    // kube-apiserver's order: the front proxy's request headers and the x509 badge first, then
+    // the token authenticators; the first that knows the visitor wins.
+    let x509 = authenticate(
         chain,
         &roots,
         front_proxy.as_deref().map(|v| v.as_slice()),
         now,
-    ) {
-        Authn::User { user, identity } => (user, Some(identity)),
-        Authn::Anonymous => (crate::user::UserInfo::anonymous(), None),
-        Authn::Failed {
-            identity,
-            verdict,
-            log_line,
-        } => {
+    );
+    let (user, identity, by_token) = match (x509, bearer) {
+        (Authn::User { user, identity }, _) => (user, Some(identity), false),
+        (Authn::Anonymous, None) => (crate::user::UserInfo::anonymous(), None, false),
+        (
+            Authn::Failed {
+                identity,
+                verdict,
+                log_line,
+                ..
+            },
+            None,
+        ) => {
             // An expired badge is re-issued the way its kind is: kubeadm renews only its own
             // (kubelet.conf rotates itself, a person's badge needs a new CSR).
             let hint = match (&identity, verdict.kind) {
@@ -317,8 +338,44 @@ async fn answer(
             );
             return status_response(status::unauthorized(), pretty);
         }
+        (badge, Some(token)) => {
+            let (identity, badge_errors) = match badge {
+                Authn::Failed {
+                    identity, errors, ..
+                } => (identity, errors),
+                _ => (None, Vec::new()),
+            };
+            let refused = match config.api.authenticate_token(&token).await {
+                Ok(Bearer::User { user, .. }) => Err(user),
+                Ok(Bearer::NotOurs) => Ok(None),
+                Ok(Bearer::Invalid(reason)) => Ok(Some(reason)),
+                Err(e) => Ok(Some(e.to_string())),
+            };
+            match refused {
+                Err(user) => (user, None, true),
+                Ok(reason) => {
+                    let log_line =
+                        crate::tokens::unable_to_authenticate(&badge_errors, reason.as_deref());
+                    config.events.emit(
+                        Event::new(now, who(identity.as_ref(), peer), "apiserver", Stage::Authn)
+                            .identity(identity)
+                            .client_text("error: You must be logged in to the server (Unauthorized)")
+                            .server_log(log_line)
+                            .explanation(token_explanation(reason.as_deref()))
+                            .hint("ask for a new token: `kubectl create token NAME --duration 1h` (the account must exist; the token is for the apiserver's audience unless --audience says otherwise), and check it with a TokenReview or against /openid/v1/jwks")
+                            .detail(format!("{line} 401")),
+                    );
+                    return status_response(status::unauthorized(), pretty);
+                }
+            }
+        }
     };
-    let from = who(identity.as_ref(), peer);
+    // A token carries no badge: the visitor is named by the account the token names.
+    let from = if by_token {
+        user.name.clone()
+    } else {
+        who(identity.as_ref(), peer)
+    };
 
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
@@ -422,6 +479,18 @@ async fn answer(
                 .body(Either::Right(body))
                 .expect("a valid response")
         }
+    }
+}
+
+/// What a refused bearer token means, in plain words.
+fn token_explanation(reason: Option<&str>) -> &'static str {
+    match reason {
+        None => "the bearer token is not one this apiserver issued (not a JWT, or another issuer): no token authenticator knows it, so the request is Unauthorized",
+        Some(r) if r.contains("no keys found") => "the token is a service-account token, but signed by a key this apiserver does not know (its kid matches no key in sa.pub): another cluster's token, or sa.key was replaced",
+        Some(r) if r.contains("has expired") => "the service-account token's exp has passed (on the lab clock, after go-jose's one minute of leeway): tokens are short-lived on purpose",
+        Some(r) if r.contains("audiences") => "the token was made for another audience (--audience); the apiserver accepts only tokens for its own, https://kubernetes.default.svc.cluster.local",
+        Some(r) if r.contains("not found") || r.contains("does not match") => "the token names a service account that no longer exists (or was re-created): a bound token dies with its account",
+        Some(_) => "the service-account token failed the apiserver's checks",
     }
 }
 

@@ -152,7 +152,7 @@ pub const RESOURCES: &[Resource] = &[
         "ServiceAccount",
         true,
         &["sa"],
-        &[],
+        &["token"],
     ),
     res(
         "certificates.k8s.io",

@@ -235,6 +235,28 @@ pub async fn apiserver(
             ),
             events: events.clone(),
         });
+    // --service-account-key-file=sa.pub, --service-account-signing-key-file=sa.key, and the
+    // JWKS published at this door. A PKI without the pair still opens, issuing no tokens.
+    let jwks_uri = listener
+        .local_addr()
+        .map(|a| format!("https://{a}/openid/v1/jwks"))
+        .unwrap_or_default();
+    let api = match kubecorp_apiserver::tokens::TokenKeys::from_files(
+        &lab.sa_key_path(),
+        &lab.sa_pub_path(),
+        &jwks_uri,
+    ) {
+        Ok(keys) => api.with_service_account_keys(keys),
+        Err(e) => {
+            events.emit(
+                kubecorp_trust::Event::new(clock.now(), "apiserver", "apiserver", kubecorp_trust::Stage::Request)
+                    .server_log(format!("service-account keys: {e}"))
+                    .explanation("without sa.key and sa.pub Alice issues no service-account tokens and accepts none; badges work as before")
+                    .hint("`kubecorp pki init` writes the pair (pki/sa.key, pki/sa.pub) if it is missing"),
+            );
+            api
+        }
+    };
     api.bootstrap()
         .await
         .map_err(|e| OfficeError::Bootstrap(e.to_string()))?;
