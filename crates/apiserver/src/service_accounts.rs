@@ -179,7 +179,7 @@ pub fn token_request(
         "metadata": {"name": name, "namespace": namespace, "creationTimestamp": null},
         "spec": {"audiences": audiences, "expirationSeconds": seconds,
                  "boundObjectRef": if bound.is_object() { bound } else { Value::Null }},
-        "status": {"token": token, "expirationTimestamp": crate::meta::timestamp(expires)},
+        "status": {"token": token, "expirationTimestamp": kubecorp_trust::gotime::rfc3339(expires)},
     }))
 }
 
