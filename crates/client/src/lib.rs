@@ -15,13 +15,29 @@
 //! scheduler → apiserver: TLS handshake: x509: certificate signed by unknown authority
 //! error: You must be logged in to the server (Unauthorized)
 //! ```
+//!
+//! # Layout
+//!
+//! - this file: [`KubeClient`], one component's calls to one apiserver;
+//! - `dial`: the one mutual-TLS dialer (also Alice's to a kubelet); `pool`: kept connections;
+//! - `error`: [`ClientError`] and [`Phase`]; `watch`: a `?watch=true` stream;
+//! - `delegated`: a door's own badge check and SubjectAccessReview (kubelet, Bob);
+//! - `reflector`: list-then-watch rounds; `klog`: client-go's log lines;
+//! - `resources`: kubectl's resource table and verb→path mapping.
 #![forbid(unsafe_code)]
 
 pub mod delegated;
 pub mod dial;
+mod error;
 pub mod klog;
+mod pool;
 pub mod reflector;
 pub mod resources;
+mod watch;
+
+pub use error::*;
+use pool::*;
+pub use watch::*;
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -47,168 +63,6 @@ pub const MAX_BODY: usize = 64 * 1024 * 1024;
 /// How long one (non-watch) request may take once connected.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Where a call failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Phase {
-    /// Dialling TCP.
-    Connect,
-    /// The TLS handshake, including a refusal that arrives at the first read (TLS 1.3).
-    TlsHandshake,
-    /// Sending the request or reading the answer.
-    Request,
-}
-
-impl fmt::Display for Phase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Phase::Connect => "TCP connect",
-            Phase::TlsHandshake => "TLS handshake",
-            Phase::Request => "request",
-        })
-    }
-}
-
-/// Why a call to the apiserver failed, naming the hop and the phase.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ClientError {
-    /// The kubeconfig could not be read or has no usable server.
-    #[error("{path}: {problem}")]
-    Kubeconfig { path: PathBuf, problem: String },
-    /// The server is not `https://host:port`.
-    #[error("invalid server {server:?}: {problem}")]
-    Server { server: String, problem: String },
-    /// The connection did not get as far as an HTTP answer.
-    #[error("{from} → {to}: {phase}: {text}")]
-    Transport {
-        /// The dialling component, e.g. `scheduler`.
-        from: String,
-        /// The component dialled, e.g. `apiserver`.
-        to: String,
-        /// `host:port` dialled.
-        addr: String,
-        phase: Phase,
-        /// What a Go client prints, e.g. `tls: failed to verify certificate: x509: …`.
-        text: String,
-        /// When *we* refused the server's badge: why, with explanation and hint.
-        verdict: Option<Box<Verdict>>,
-    },
-    /// The server answered with an error status.
-    #[error("{from} → {to}: {request}: {code} {reason}: {message}")]
-    Status {
-        from: String,
-        to: String,
-        /// e.g. `GET /api/v1/pods` (boxed, to keep the error small).
-        request: Box<str>,
-        code: u16,
-        /// The Status `reason` (`Unauthorized`, `Forbidden`, `NotFound`…), or the HTTP reason.
-        reason: String,
-        /// The Status `message`, or the body as text.
-        message: String,
-        /// A 422's details, which kubectl prints instead of the message.
-        invalid: Option<Box<Invalid>>,
-    },
-    /// A 2xx answer that is not the JSON expected.
-    #[error("{from} → {to}: {request}: unreadable answer: {problem}")]
-    Decode {
-        from: String,
-        to: String,
-        request: String,
-        problem: String,
-    },
-}
-
-/// The details of a 422 (`reason: Invalid`): kubectl words these itself.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Invalid {
-    /// `details.kind`: the Kind (`CertificateSigningRequest`).
-    pub kind: String,
-    pub name: String,
-    /// Each cause as `field: message`.
-    pub causes: Vec<String>,
-}
-
-impl Invalid {
-    /// kubectl v1.32's `checkErr` (`staging/src/k8s.io/kubectl/pkg/cmd/util/helpers.go`):
-    /// `The <Kind> "<name>" is invalid: <cause>`, or with several causes the prefix on its own
-    /// line and `* <cause>` per line (`MultilineError`).
-    pub fn kubectl_text(&self, message: &str) -> String {
-        let mut s = "The request is invalid".to_string();
-        if !self.kind.is_empty() || !self.name.is_empty() {
-            s = format!(
-                "The {} {} is invalid",
-                self.kind,
-                kubecorp_trust::go_quote(&self.name)
-            );
-        } else if !message.is_empty() && self.causes.is_empty() {
-            s = format!("{s}: {message}");
-        }
-        match self.causes.as_slice() {
-            [] => s,
-            [one] => format!("{s}: {one}"),
-            many => {
-                let mut out = format!("{s}: \n");
-                for cause in many {
-                    out += &format!("* {cause}\n");
-                }
-                out.trim_end_matches('\n').to_string()
-            }
-        }
-    }
-}
-
-impl ClientError {
-    /// The line kubectl prints for this failure.
-    pub fn kubectl_text(&self) -> String {
-        match self {
-            ClientError::Transport { text, .. } => {
-                format!("Unable to connect to the server: {text}")
-            }
-            ClientError::Status { code: 401, .. } => {
-                "error: You must be logged in to the server (Unauthorized)".into()
-            }
-            ClientError::Status {
-                invalid: Some(invalid),
-                message,
-                ..
-            } => invalid.kubectl_text(message),
-            // A Status without a reason (e.g. a failed proxy to a kubelet) has none in
-            // kubectl's line either.
-            ClientError::Status {
-                reason, message, ..
-            } if reason.is_empty() => format!("Error from server: {message}"),
-            ClientError::Status {
-                reason, message, ..
-            } => format!("Error from server ({reason}): {message}"),
-            other => format!("error: {other}"),
-        }
-    }
-
-    /// The HTTP status, if the server answered.
-    pub fn code(&self) -> Option<u16> {
-        match self {
-            ClientError::Status { code, .. } => Some(*code),
-            _ => None,
-        }
-    }
-
-    /// The phase, for transport failures.
-    pub fn phase(&self) -> Option<Phase> {
-        match self {
-            ClientError::Transport { phase, .. } => Some(*phase),
-            _ => None,
-        }
-    }
-
-    /// The Go text without the hop: the TLS/x509 text, or the Status message.
-    pub fn text(&self) -> String {
-        match self {
-            ClientError::Transport { text, .. } => text.clone(),
-            ClientError::Status { message, .. } => message.clone(),
-            other => other.to_string(),
-        }
-    }
-}
-
 /// One HTTP answer.
 #[derive(Clone, Debug)]
 pub struct Reply {
@@ -229,15 +83,6 @@ impl Reply {
     }
 }
 
-/// One event of a `?watch=true` stream.
-#[derive(Clone, Debug, PartialEq)]
-pub struct WatchEvent {
-    /// `ADDED`, `MODIFIED`, `DELETED`, `BOOKMARK` (with `allowWatchBookmarks=true`) or `ERROR`
-    /// (a Status, e.g. 410 Expired, after which the apiserver ends the stream).
-    pub kind: String,
-    pub object: Value,
-}
-
 /// A client for one apiserver, as one component.
 #[derive(Clone, Debug)]
 pub struct KubeClient {
@@ -251,74 +96,6 @@ pub struct KubeClient {
     events: Events,
     /// Idle connections kept for the next call ([`KubeClient::keep_alive`]); shared by clones.
     pool: Option<Arc<Pool>>,
-}
-
-/// A connection that finished its last exchange, and the badge and trust bundle it was made
-/// with: when either changes on disk the connection is not used again.
-struct Idle {
-    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
-    notes: HandshakeNotes,
-    made_with: Versions,
-    /// When its last exchange ended.
-    since: std::time::Instant,
-}
-
-/// How long an idle connection is kept: well inside the lab servers' 30 s wait for the next
-/// request head, so a kept connection is not closed under a request being sent on it.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Which version of the badge and of the trust bundle a connection was made with.
-#[derive(Clone)]
-struct Versions {
-    badge: Option<Arc<tokio_rustls::rustls::sign::CertifiedKey>>,
-    trust: Option<Arc<Vec<tokio_rustls::rustls::pki_types::CertificateDer<'static>>>>,
-}
-
-impl Versions {
-    fn same(&self, other: &Versions) -> bool {
-        fn eq<T>(a: &Option<Arc<T>>, b: &Option<Arc<T>>) -> bool {
-            match (a, b) {
-                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-                (None, None) => true,
-                _ => false,
-            }
-        }
-        eq(&self.badge, &other.badge) && eq(&self.trust, &other.trust)
-    }
-}
-
-/// How many idle connections a keep-alive client holds (Go's `MaxIdleConnsPerHost` is 2; the
-/// apiserver's storage calls come in bursts when the office opens).
-const MAX_IDLE: usize = 8;
-
-#[derive(Default)]
-struct Pool {
-    idle: std::sync::Mutex<Vec<Idle>>,
-}
-
-impl fmt::Debug for Pool {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Pool")
-    }
-}
-
-impl Pool {
-    fn take(&self, now: &Versions) -> Option<Idle> {
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        // Connections made with an older badge or bundle, or closed by the peer, go.
-        idle.retain(|i| {
-            i.made_with.same(now) && !i.sender.is_closed() && i.since.elapsed() < IDLE_TIMEOUT
-        });
-        idle.pop()
-    }
-
-    fn put(&self, mut connection: Idle) {
-        connection.since = std::time::Instant::now();
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() < MAX_IDLE && !connection.sender.is_closed() {
-            idle.push(connection);
-        }
-    }
 }
 
 impl KubeClient {
@@ -787,53 +564,6 @@ impl KubeClient {
         match dial::dial(hop).await {
             Ok(dialed) => Ok((dialed.sender, dialed.driver, dialed.notes)),
             Err(failed) => Err(self.transport(failed.phase, failed.text, failed.verdict)),
-        }
-    }
-}
-
-/// A `?watch=true` stream: one JSON object per line.
-pub struct Watch {
-    body: Incoming,
-    buffer: Vec<u8>,
-}
-
-impl fmt::Debug for Watch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Watch").finish_non_exhaustive()
-    }
-}
-
-impl Watch {
-    /// The next event; `None` when the server ends the stream (a watcher then lists again).
-    pub async fn next(&mut self) -> Option<Result<WatchEvent, String>> {
-        loop {
-            if let Some(end) = self.buffer.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = self.buffer.drain(..=end).collect();
-                let line = line.trim_ascii();
-                if line.is_empty() {
-                    continue;
-                }
-                return Some(match serde_json::from_slice::<Value>(line) {
-                    Ok(v) => Ok(WatchEvent {
-                        kind: v["type"].as_str().unwrap_or_default().to_owned(),
-                        object: v["object"].clone(),
-                    }),
-                    Err(e) => Err(format!("unreadable watch event: {e}")),
-                });
-            }
-            if self.buffer.len() > MAX_BODY {
-                return Some(Err(format!(
-                    "a watch event longer than {MAX_BODY} bytes without a line end"
-                )));
-            }
-            match self.body.frame().await? {
-                Ok(frame) => {
-                    if let Ok(data) = frame.into_data() {
-                        self.buffer.extend_from_slice(&data);
-                    }
-                }
-                Err(e) => return Some(Err(e.to_string())),
-            }
         }
     }
 }
