@@ -556,6 +556,15 @@ async fn the_html_report_replays_offline_to_the_last_step_with_the_terminals_che
         .text_with("#outcome", "What will happen? Predict, then press next")
         .await;
     browser.screenshot("7-report-predict").await;
+    assert!(
+        !c.find(Locator::Css("#chapters"))
+            .await
+            .unwrap()
+            .is_displayed()
+            .await
+            .unwrap(),
+        "a story without chapters offers none to jump to"
+    );
     body.send_keys("\u{E014}").await.unwrap();
     browser
         .text_with(
@@ -572,5 +581,38 @@ async fn the_html_report_replays_offline_to_the_last_step_with_the_terminals_che
             .unwrap(),
         format!("step 2 of {total}")
     );
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_days_report_jumps_to_a_chapter_by_its_title() {
+    let test = "the day's HTML report in Chromium";
+    let Some(browser) = Browser::open(test, &["--proxy-server=http://127.0.0.1:9"]).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("day.html");
+    let day = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scenarios/kubecorp-day.yaml"
+    );
+    kubecorp(["run", day, "--report", report.to_str().unwrap()]).success();
+    let c = &browser.client;
+    c.goto(&format!("file://{}", report.display()))
+        .await
+        .unwrap();
+    browser.text_with("#where", "step ").await;
+    c.find(Locator::Css("#chapters"))
+        .await
+        .unwrap()
+        .select_by_label("10:00 Bob the scheduler places the first pod")
+        .await
+        .unwrap();
+    browser
+        .text_with("#chapter", "10:00 Bob the scheduler places the first pod")
+        .await;
+    let whereabouts = browser.text_with("#where", "step ").await;
+    assert!(!whereabouts.contains("step 0 "), "{whereabouts}");
+    browser.screenshot("8-report-chapter").await;
     browser.close().await;
 }

@@ -52,7 +52,7 @@
     'ca-front-proxy': { x: 800, y: 118, w: 190, h: 50, name: 'front-proxy-ca', sub: 'front-proxy-ca.crt', cls: 'ca' },
     apiserver: { x: 470, y: 285, w: 220, h: 74, name: 'Alice', sub: 'apiserver · the front door' },
     etcd: { x: 870, y: 310, w: 200, h: 74, name: 'Charlie', sub: 'etcd · the vault', cls: 'vault' },
-    scheduler: { x: 260, y: 505, w: 160, h: 60, name: 'Bob', sub: 'scheduler' },
+    scheduler: { x: 275, y: 505, w: 160, h: 60, name: 'Bob', sub: 'scheduler' },
     proxy: { x: 475, y: 505, w: 160, h: 60, name: 'Dave', sub: 'kube-proxy' },
     cm: { x: 690, y: 505, w: 170, h: 60, name: 'controller', sub: 'manager' },
     admin: { x: 95, y: 200, w: 160, h: 54, name: 'admin', sub: 'admin.conf', cls: 'visitor' },
@@ -489,6 +489,16 @@
     tape = records.filter(function (r) { return r.schema === SCHEMA; });
     bounds = [];
     tape.forEach(function (r, i) { if (r.type === 'step') bounds.push(i); });
+    // Jump to a chapter: the step its opening is.
+    var chapters = $('chapters');
+    tape.forEach(function (r) {
+      if (r.type !== 'chapter') return;
+      var o = el('option', '', r.title);
+      o.value = r.step;
+      chapters.appendChild(o);
+    });
+    chapters.hidden = chapters.options.length === 1;
+    chapters.onchange = function () { if (this.value) go(+this.value); this.value = ''; };
     $('replay').hidden = false;
     $('link').textContent = 'replay of a recorded run';
     $('first').onclick = function () { go(0); };
@@ -528,7 +538,9 @@
     var end = veiled ? bounds[k - 1] + 1 : k === bounds.length ? tape.length : bounds[k];
     var start = veiled ? end : k === 0 ? 0 : bounds[k - 1];
     state = fresh();
-    Object.keys(edges).forEach(function (key) { edges[key].g.setAttribute('class', 'edge'); });
+    // Edges start over: a faded label of a later step must not give an answer away.
+    edgeLayer.textContent = '';
+    edges = {};
     var latest = {};
     for (var i = 0; i !== end; i++) {
       var r = tape[i];
