@@ -125,9 +125,11 @@ impl Etcdctl {
     ) -> String {
         let mut cmd = self.command(endpoint, Badge::Stem("etcd/healthcheck-client"), args);
         let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
-        tokio::time::sleep(StdDuration::from_millis(700)).await;
+        // Time for etcdctl to start and create its watch, then for the events to arrive (a
+        // busy machine is slow; the events are what is asserted, not the time).
+        tokio::time::sleep(StdDuration::from_millis(1500)).await;
         during.await;
-        tokio::time::sleep(StdDuration::from_millis(700)).await;
+        tokio::time::sleep(StdDuration::from_millis(1500)).await;
         // Only the child this test started, by its handle.
         let _ = child.kill();
         let out = child.wait_with_output().unwrap();
