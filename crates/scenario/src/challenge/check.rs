@@ -55,7 +55,7 @@ pub async fn check(challenge: &Challenge, state: &State, dir: &Path, run: &RunOp
     lines.push(same_ca(&lab, state));
     lines.push(trust_bundles(&lab, state));
     lines.push(no_system_masters(dir, state));
-    let now = bindings(dir, &state.doors.apiserver_url()).await;
+    let now = bindings(dir, &state.doors.apiserver_url(), &LabClock::real()).await;
     let now = now.as_deref().map_err(String::as_str);
     lines.push(no_cluster_admin(now, state));
     lines.push(same_identity(dir, challenge, state));

@@ -82,14 +82,19 @@ async fn prepare(
 ) -> Result<State, ChallengeError> {
     let file = &scenario.file;
     played(file, "setup", &challenge.setup, venue, run).await?;
+    // Read while the office is whole, at the time it was set up.
+    let bindings_before = bindings(&venue.dir, &venue.doors.apiserver_url(), &venue.clock)
+        .await
+        .map_err(|problem| ChallengeError::Lab {
+            dir: venue.dir.clone(),
+            problem: format!("reading the bindings before the break: {problem}"),
+        })?;
     // The story's past is over: from here on the lab keeps the machine's time.
     venue.clock.set(OffsetDateTime::now_utc());
     let lab = Lab::new(&venue.dir);
     let mut baseline = Baseline {
         identities: subjects(&venue.dir, challenge),
-        bindings_before: bindings(&venue.dir, &venue.doors.apiserver_url())
-            .await
-            .unwrap_or_default(),
+        bindings_before,
         ..Baseline::default()
     };
     played(file, "break", &challenge.breaks, venue, run).await?;
@@ -97,9 +102,10 @@ async fn prepare(
     let _ = std::fs::remove_dir_all(venue.dir.join(".kubecorp-backup"));
     baseline.cas = cas(&lab)?;
     baseline.masters = masters(&venue.dir);
-    baseline.bindings_after = bindings(&venue.dir, &venue.doors.apiserver_url())
+    // A broken office may not let anyone read them: then the break changed none.
+    baseline.bindings_after = bindings(&venue.dir, &venue.doors.apiserver_url(), &venue.clock)
         .await
-        .unwrap_or_default();
+        .unwrap_or_else(|_| baseline.bindings_before.clone());
     // A guarded badge the break itself made (a user's) is held to what it says now.
     for subject in subjects(&venue.dir, challenge) {
         if !baseline.identities.iter().any(|s| s.name == subject.name) {
@@ -322,7 +328,11 @@ pub(super) fn masters(dir: &Path) -> Vec<PathBuf> {
 
 /// Every binding, read through the break-glass `super-admin.conf` (or `admin.conf` when that
 /// one no longer works), as an administrator would look.
-pub(super) async fn bindings(dir: &Path, apiserver: &str) -> Result<Vec<Binding>, String> {
+pub(super) async fn bindings(
+    dir: &Path,
+    apiserver: &str,
+    clock: &LabClock,
+) -> Result<Vec<Binding>, String> {
     let mut last = String::new();
     for conf in ["super-admin.conf", "admin.conf"] {
         let path = dir.join(conf);
@@ -333,7 +343,7 @@ pub(super) async fn bindings(dir: &Path, apiserver: &str) -> Result<Vec<Binding>
             kubecorp_trust::tls::TrustSource::bundle(
                 Lab::new(dir).ca_cert_path(Authority::Cluster),
             ),
-            LabClock::real(),
+            clock.clone(),
             kubecorp_trust::Events::new(),
         ) {
             Ok(c) => c,
