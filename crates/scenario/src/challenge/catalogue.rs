@@ -19,7 +19,23 @@ macro_rules! shipped {
     };
 }
 
-shipped!["scheduler-badge-expired",];
+shipped! {
+    "a-year-later",
+    "admin-conf-expired",
+    "admin-conf-from-another-cluster",
+    "apiserver-badge-expired",
+    "apiserver-kubelet-client-key-mismatch",
+    "apiserver-missing-san",
+    "ca-rotation-half-done",
+    "controller-manager-badge-expired",
+    "etcd-client-wrong-ca",
+    "john-badge-expired",
+    "john-group-no-rolebinding",
+    "kube-proxy-wrong-ca",
+    "kubelet-names-another-node",
+    "kubelet-serving-csr-pending",
+    "scheduler-badge-expired",
+}
 
 /// Every shipped challenge, parsed, in catalogue order (level, then name).
 pub fn shipped() -> Result<Vec<Scenario>, ChallengeError> {
