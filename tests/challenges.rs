@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{kubecorp, Run};
+use support::{kubecorp, tool, Run};
 
 /// `kubecorp challenge start NAME` on a fresh directory, every door on a free port; stopped
 /// (SIGTERM) when dropped.
@@ -172,10 +172,13 @@ fn a_learner_hears_the_symptom_takes_a_hint_repairs_bobs_badge_and_the_check_pas
         "{}",
         check.dump()
     );
-    office
-        .challenge("list")
-        .success()
-        .stdout_has("scheduler-badge-expired   10        ✓ solved");
+    let list = office.challenge("list").success();
+    let row = list
+        .stdout
+        .lines()
+        .find(|l| l.contains("scheduler-badge-expired"))
+        .unwrap_or_default();
+    assert!(row.contains("✓ solved"), "{}", list.dump());
     let mode = std::os::unix::fs::PermissionsExt::mode(
         &std::fs::metadata(office.dir.join(".kubecorp-challenge/state.json"))
             .unwrap()
@@ -200,4 +203,217 @@ fn a_directory_holding_something_else_is_not_made_afresh_and_no_open_challenge_i
     kubecorp(["challenge", "start", "no-such-challenge"])
         .failure(2)
         .stderr_has("no challenge named \"no-such-challenge\"");
+}
+
+/// A tmux server of the test's own (its own socket), killed when dropped.
+struct Terminal {
+    tmux: PathBuf,
+    socket: String,
+}
+
+impl Terminal {
+    fn tmux(&self, args: &[&str]) -> Run {
+        let mut all = vec!["-L", self.socket.as_str(), "-f", "/dev/null"];
+        all.extend_from_slice(args);
+        support::run_tool(&self.tmux, &all)
+    }
+
+    /// Types a line into a window, as a person would, and presses Enter.
+    fn type_line(&self, window: &str, line: &str) {
+        self.tmux(&["send-keys", "-t", window, "-l", line])
+            .success();
+        self.tmux(&["send-keys", "-t", window, "Enter"]).success();
+    }
+
+    /// What the window shows, with its scrollback.
+    fn screen(&self, window: &str) -> String {
+        self.tmux(&["capture-pane", "-p", "-J", "-S", "-5000", "-t", window])
+            .success()
+            .stdout
+    }
+
+    #[track_caller]
+    fn wait_for(&self, window: &str, needle: &str, seconds: u64) -> String {
+        self.wait_for_any(window, &[needle], seconds)
+    }
+
+    #[track_caller]
+    fn wait_for_any(&self, window: &str, needles: &[&str], seconds: u64) -> String {
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        loop {
+            let screen = self.screen(window);
+            if needles.iter().any(|n| screen.contains(n)) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "window {window} never showed {needles:?}:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+#[test]
+fn a_learner_in_a_terminal_starts_takes_a_hint_tries_a_wrong_fix_then_the_right_one() {
+    let test = "a learner's session in tmux";
+    let (Some(tmux), Some(_kubectl)) = (tool("tmux", test), tool("kubectl", test)) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("lab");
+    let d = dir.to_str().unwrap();
+    let bin = Path::new(env!("CARGO_BIN_EXE_kubecorp")).parent().unwrap();
+    let term = Terminal {
+        tmux,
+        socket: format!("kubecorp-test-{}", std::process::id()),
+    };
+    term.tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "lab",
+        "-x",
+        "220",
+        "-y",
+        "50",
+        "sh",
+    ])
+    .success();
+    term.tmux(&["set-option", "-g", "history-limit", "20000"])
+        .success();
+    term.tmux(&["new-window", "-d", "-t", "lab:1", "sh"])
+        .success();
+    let setup = format!("export PATH={}:$PATH NO_COLOR=1", bin.display());
+    term.type_line("lab:0", &setup);
+    term.type_line("lab:1", &setup);
+
+    // Terminal 0: the office, broken, and a colleague's message.
+    term.type_line(
+        "lab:0",
+        &format!(
+            "kubecorp {}",
+            start_args("scheduler-badge-expired", &dir).join(" ")
+        ),
+    );
+    let office = term.wait_for("lab:0", "Press Ctrl-C to close the office.", 90);
+    assert!(office.contains("new pods stay Pending"), "{office}");
+
+    // Terminal 1: the learner.
+    term.type_line("lab:1", &format!("kubecorp challenge hint --dir {d}"));
+    term.wait_for("lab:1", "Hint 1 of 3:", 30);
+    term.type_line(
+        "lab:1",
+        &format!("kubectl --kubeconfig {d}/admin.conf create clusterrolebinding bob-admin --clusterrole=cluster-admin --user=system:kube-scheduler"),
+    );
+    term.wait_for(
+        "lab:1",
+        "clusterrolebinding.rbac.authorization.k8s.io/bob-admin created",
+        30,
+    );
+    term.type_line(
+        "lab:1",
+        &format!("kubecorp challenge check --dir {d}; echo check-exit-$?"),
+    );
+    let wrong = term.wait_for("lab:1", "check-exit-1", 60);
+    assert!(
+        wrong.contains("✗ no new binding hands out cluster-admin or binds system:masters"),
+        "{wrong}"
+    );
+    assert!(
+        wrong.contains("clusterrolebinding bob-admin (ClusterRole/cluster-admin to User/system:kube-scheduler)"),
+        "{wrong}"
+    );
+    assert!(wrong.contains("✗ The scheduler binds it."), "{wrong}");
+
+    // The right fix: take the binding back, renew the one badge.
+    term.type_line(
+        "lab:1",
+        &format!("kubectl --kubeconfig {d}/admin.conf delete clusterrolebinding bob-admin && kubecorp certs renew scheduler.conf --dir {d}"),
+    );
+    term.wait_for(
+        "lab:1",
+        "certificate embedded in the kubeconfig file for the scheduler manager to use renewed",
+        30,
+    );
+    let mut tries = 0;
+    let solved = loop {
+        tries += 1;
+        term.type_line(
+            "lab:1",
+            &format!("kubecorp challenge check --dir {d}; echo check-exit-$? try-{tries}"),
+        );
+        // The typed line says `$?`; the answer says 0 or 1.
+        let (passed, failed) = (
+            format!("check-exit-0 try-{tries}"),
+            format!("check-exit-1 try-{tries}"),
+        );
+        let screen = term.wait_for_any("lab:1", &[&passed, &failed], 60);
+        if screen.contains(&passed) || tries == 5 {
+            break screen;
+        }
+    };
+    assert!(
+        solved.contains("Solved: the symptom is gone and the repair is a real one."),
+        "{solved}"
+    );
+    assert!(solved.contains("hints used: 1 of 3"), "{solved}");
+
+    // The office's own terminal showed the evidence, and closes on Ctrl-C.
+    let office = term.screen("lab:0");
+    assert!(
+        office.contains("x509: certificate has expired or is not yet valid"),
+        "{office}"
+    );
+    term.tmux(&["send-keys", "-t", "lab:0", "C-c"]).success();
+    term.wait_for("lab:0", "Closing the office.", 30);
+}
+
+#[test]
+fn kubecorp_test_rehearses_a_challenge_stage_by_stage_and_one_junit_case_each() {
+    let tmp = tempfile::tempdir().unwrap();
+    let xml = tmp.path().join("report.xml");
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scenarios/challenges/scheduler-badge-expired.yaml");
+    let run = kubecorp([
+        "test",
+        file.to_str().unwrap(),
+        "--junit",
+        xml.to_str().unwrap(),
+    ])
+    .success();
+    assert!(run.stdout.contains("1 passed, 0 failed"), "{}", run.dump());
+    let xml = std::fs::read_to_string(&xml).unwrap();
+    for case in [
+        "check right after start",
+        "check after the scripted solution",
+        "wrong repair: give Bob the administrator&apos;s kubeconfig",
+        "wrong repair: bind cluster-admin to the scheduler",
+    ] {
+        assert!(xml.contains(case), "no JUnit case {case:?}:\n{xml}");
+    }
+    assert!(!xml.contains("<failure"), "{xml}");
+}
+
+#[test]
+fn a_wrong_repair_the_check_does_not_catch_fails_the_rehearsal_with_what_it_saw() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/challenges/harmless-wrong-fix.yaml");
+    let run = kubecorp(["run", file.to_str().unwrap()]).failure(1);
+    assert!(
+        run.stdout.contains("✗ wrong repair: do nothing at all: expected the check fails on same-identity, got ✗ Bob's badge is accepted. (symptom)"),
+        "{}",
+        run.dump()
+    );
+    assert!(
+        run.stdout.contains("✓ check right after start"),
+        "{}",
+        run.dump()
+    );
 }
