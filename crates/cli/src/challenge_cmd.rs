@@ -82,6 +82,10 @@ pub struct StartArgs {
     /// Print only refusals and what the staff did.
     #[arg(long, short)]
     quiet: bool,
+    /// Also serve the office's live page at ADDR (without ADDR, a free port of 127.0.0.1); in a
+    /// challenge the page only watches (no break, undo or clock controls).
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:0")]
+    web: Option<SocketAddr>,
 }
 
 pub fn run(command: ChallengeCommand) -> Result<ExitCode> {
@@ -176,7 +180,27 @@ async fn start(args: StartArgs) -> Result<ExitCode> {
     let opened = start::open(&scenario, source, options, &RunOptions::default()).await?;
     // The narration starts now: what the setup and the break did is for the learner to find.
     let mut feed = events.subscribe();
+    let (stop_page, page_shutdown) = kubecorp_office::start::shutdown_pair();
+    let page = match args.web {
+        Some(addr) => Some(
+            crate::web::open(
+                &opened.office,
+                crate::office_cmd::Web {
+                    addr,
+                    control: false,
+                },
+                &events,
+                &opened.office.clock,
+                &page_shutdown,
+            )
+            .await?,
+        ),
+        None => None,
+    };
     crate::office_cmd::banner(&opened.office);
+    if let Some(page) = &page {
+        say!("{}", page.banner);
+    }
     let d = dir.display();
     say!("\n┌─ A message from a colleague ─────────────────────────────────────────────");
     for line in catalogue::text(&challenge.symptom, &dir).trim_end().lines() {
@@ -195,6 +219,10 @@ async fn start(args: StartArgs) -> Result<ExitCode> {
         down = office.component_down() => Some(down),
     };
     say!("Closing the office.");
+    stop_page.stop();
+    if let Some(page) = page {
+        page.closed().await;
+    }
     office.shutdown().await;
     match down {
         Some(down) => anyhow::bail!("{down}: the office cannot run without it"),

@@ -47,6 +47,9 @@ pub struct Challenge {
     pub solution: String,
     /// Badges whose identity a repair must keep (a subject, same groups).
     pub guard: Vec<Guarded>,
+    /// Changes to the lab's files before the office opens, so the staff start with them (a
+    /// kubeconfig a component reads only when it connects).
+    pub before: Vec<Step>,
     /// The office's ordinary life before anything breaks (users, bindings, pods).
     pub setup: Vec<Step>,
     /// What breaks it.

@@ -44,6 +44,18 @@ pub async fn open(
         clock.set(OffsetDateTime::now_utc() - since);
     }
     make_pki(&dir, &scenario.lab, &clock)?;
+    if !challenge.before.is_empty() {
+        // Nobody is open yet: these steps only touch the lab's files.
+        let venue = Venue {
+            dir: dir.clone(),
+            doors: Doors::unopened(),
+            clock: clock.clone(),
+            events: kubecorp_trust::Events::new(),
+            key_algorithm: scenario.lab.key_algorithm,
+        };
+        played(&scenario.file, "before", &challenge.before, &venue, run).await?;
+        let _ = std::fs::remove_dir_all(dir.join(".kubecorp-backup"));
+    }
     let events = opts.events.clone();
     let office = Office::start(OfficeOptions {
         nodes: scenario.lab.nodes.clone(),

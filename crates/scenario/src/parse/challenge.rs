@@ -8,8 +8,8 @@ use crate::challenge::{Challenge, Criterion, Guarded, Level, WrongFix};
 use crate::model::{Action, LabSpec, Step, WaitFor};
 
 const FIELDS: &[&str] = &[
-    "level", "teaches", "minutes", "since", "symptom", "hints", "solution", "guard", "setup",
-    "break", "check", "solve", "wrong",
+    "level", "teaches", "minutes", "since", "symptom", "hints", "solution", "guard", "before",
+    "setup", "break", "check", "solve", "wrong",
 ];
 
 impl Cx {
@@ -98,6 +98,28 @@ impl Cx {
             Some(n) => self.guard(n, &f.child("guard")),
             None => Some(Vec::new()),
         };
+        let before = self.step_list(&f, "before", false);
+        if let (Some(steps), Some(node)) = (&before, f.get("before")) {
+            let files_only = steps.iter().all(|s| {
+                matches!(
+                    s.action,
+                    Action::Say
+                        | Action::Run(_)
+                        | Action::Break { .. }
+                        | Action::Renew { .. }
+                        | Action::RotateCa(_)
+                )
+            });
+            if !files_only {
+                self.error(
+                    node,
+                    &f.child("before"),
+                    Problem::Other(
+                        "before the office opens there is nobody to call: only run, break, renew and rotate_ca steps".into(),
+                    ),
+                );
+            }
+        }
         let setup = self.step_list(&f, "setup", false);
         let breaks = self.step_list(&f, "break", false);
         let solve = self.step_list(&f, "solve", false);
@@ -124,6 +146,7 @@ impl Cx {
             hints: hints?,
             solution: solution?,
             guard: guard?,
+            before: before?,
             setup: setup?,
             breaks: breaks?,
             check: check?,

@@ -36,6 +36,19 @@ impl Doors {
         }
     }
 
+    /// No office yet: steps that only touch the lab's files can be played (`challenge.before`).
+    pub fn unopened() -> Doors {
+        let nowhere = SocketAddr::from(([127, 0, 0, 1], 0));
+        Doors {
+            apiserver_addr: nowhere,
+            etcd_addr: None,
+            etcd_url: format!("https://{nowhere}"),
+            etcd_peer_addr: None,
+            scheduler_addr: None,
+            kubelets: Vec::new(),
+        }
+    }
+
     /// `https://127.0.0.1:PORT`.
     pub fn apiserver_url(&self) -> String {
         format!("https://{}", self.apiserver_addr)
