@@ -1062,3 +1062,57 @@ fn times_no_certificate_can_hold_are_errors_naming_the_flag_never_panics() {
     // The same grammar as a scenario's `clock: {advance: 2w}`.
     kubecorp(["certs", "check-expiration", "--dir", dir, "--now", "+2w"]).success();
 }
+
+#[test]
+fn init_on_a_lab_with_a_new_ca_next_to_old_leaves_names_every_file_the_ca_did_not_sign() {
+    // What a `pki init --force` killed after writing the CA leaves behind.
+    let old = TestLab::init(&[]);
+    let new = TestLab::init(&[]);
+    for file in ["pki/ca.crt", "pki/ca.key"] {
+        std::fs::copy(new.path(file), old.path(file)).unwrap();
+    }
+    let run = kubecorp(["pki", "init", "--dir", old.dir.to_str().unwrap()]).failure(2);
+    for file in [
+        "pki/apiserver.crt",
+        "pki/apiserver-kubelet-client.crt",
+        "admin.conf",
+        "super-admin.conf",
+        "kubelet.conf",
+        "controller-manager.conf",
+        "scheduler.conf",
+        "kube-proxy.conf",
+    ] {
+        assert!(run.stderr.contains(file), "{file}: {}", run.stderr);
+    }
+    assert!(
+        !run.stderr.contains("etcd/server.crt"),
+        "the etcd CA was not replaced: {}",
+        run.stderr
+    );
+    run.stderr_has("make a new set with `kubecorp pki init --force`");
+    kubecorp(["pki", "init", "--dir", old.dir.to_str().unwrap(), "--force"]).success();
+    kubecorp(["pki", "init", "--dir", old.dir.to_str().unwrap()]).success();
+}
+
+#[test]
+fn five_renewals_at_once_on_one_lab_leave_every_pair_matching() {
+    let lab = TestLab::init(&[]);
+    let dir = lab.dir.to_str().unwrap().to_owned();
+    let renewals: Vec<_> = (0..5)
+        .map(|_| {
+            let dir = dir.clone();
+            std::thread::spawn(move || kubecorp(["certs", "renew", "all", "--dir", &dir]).success())
+        })
+        .collect();
+    for r in renewals {
+        r.join().unwrap();
+    }
+    // init loads every pair and refuses a key that does not match its certificate.
+    kubecorp(["pki", "init", "--dir", &dir]).success();
+    let stray: Vec<_> = std::fs::read_dir(lab.path("pki"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".kubecorp-"))
+        .collect();
+    assert!(stray.is_empty(), "{stray:?}");
+}

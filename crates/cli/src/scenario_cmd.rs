@@ -419,9 +419,13 @@ pub fn test(
         anyhow::bail!("no scenario files (*.yaml) found");
     }
     let pki = resolve_pki(pki)?;
-    let jobs = jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
-        .max(1);
+    let wanted =
+        jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let (jobs, note) =
+        kubecorp_scenario::jobs::cap(wanted, kubecorp_scenario::jobs::open_file_limit());
+    if let Some(note) = note {
+        eprintln!("{note}");
+    }
     let color = std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
     let paint = |code: &str, text: &str| {
         if color {

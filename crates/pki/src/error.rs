@@ -58,6 +58,9 @@ pub enum PkiError {
     BadAddress { value: String },
     #[error("{path} holds one CA: there is no rotation to finish (start one with phase: start)")]
     NoRotation { path: PathBuf },
+    /// kubeadm's `certificate apiserver is not signed by corresponding CA`, for every file at once.
+    #[error("certificates not signed by the CA on disk (kubeadm: \"certificate … is not signed by corresponding CA\"): {}; the set is mixed, as an interrupted `pki init --force` leaves it: make a new set with `kubecorp pki init --force`, or reissue each with `kubecorp certs renew NAME`", files.join(", "))]
+    NotSignedByCa { files: Vec<String> },
     /// A time the lab cannot put in a certificate, or cannot reach on the calendar.
     #[error(transparent)]
     Time(#[from] crate::when::TimeError),

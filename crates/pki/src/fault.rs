@@ -65,6 +65,7 @@ fn files(lab: &Lab, storage: Storage) -> Vec<PathBuf> {
 
 /// Breaks `target` with `fault`; returns one line saying what was done.
 pub fn inflict(lab: &Lab, fault: &str, target: &str, now: OffsetDateTime) -> Result<String> {
+    let _lock = lab.lock()?;
     let names: Vec<&str> = FAULTS.iter().map(|(n, _)| *n).collect();
     let (_, what) = FAULTS
         .iter()
@@ -183,6 +184,7 @@ pub fn inflict(lab: &Lab, fault: &str, target: &str, now: OffsetDateTime) -> Res
 
 /// Restores a broken badge from its backup.
 pub fn undo(lab: &Lab, target: &str) -> Result<String> {
+    let _lock = lab.lock()?;
     let targets: Vec<&str> = PROFILES.iter().map(|p| p.name).collect();
     let p = profile(target).ok_or_else(|| unknown("badge name", target, &targets))?;
     let backup = backup_dir(lab, p.name);

@@ -53,6 +53,7 @@ const KUBECONFIGS: &[&str] = &[
 /// Writes the lab's PKI and kubeconfigs; returns kubeadm-style progress lines.
 pub fn init(lab: &Lab, opts: &InitOptions) -> Result<Vec<String>> {
     validate(&opts.facts)?;
+    let _lock = lab.lock()?;
     ensure_dir(lab.root())?;
     ensure_dir(&lab.pki_dir())?;
     let mut log = vec![format!(
@@ -60,11 +61,12 @@ pub fn init(lab: &Lab, opts: &InitOptions) -> Result<Vec<String>> {
         lab.pki_dir().display().to_string()
     )];
     let mut cluster_ca = None;
+    let mut strangers = Vec::new();
     for (authority, leaves) in ORDER {
         let ca = ensure_ca(lab, *authority, opts, &mut log)?;
         for name in *leaves {
             let p = profile(name).expect("every ordered name has a profile");
-            ensure_leaf(lab, p, &ca, opts, &mut log)?;
+            ensure_leaf(lab, p, &ca, opts, &mut log, &mut strangers)?;
         }
         if *authority == Authority::Cluster {
             cluster_ca = Some(ca);
@@ -78,7 +80,10 @@ pub fn init(lab: &Lab, opts: &InitOptions) -> Result<Vec<String>> {
     ));
     for name in KUBECONFIGS {
         let p = profile(name).expect("every kubeconfig has a profile");
-        ensure_leaf(lab, p, &ca, opts, &mut log)?;
+        ensure_leaf(lab, p, &ca, opts, &mut log, &mut strangers)?;
+    }
+    if !strangers.is_empty() {
+        return Err(PkiError::NotSignedByCa { files: strangers });
     }
     Ok(log)
 }
@@ -139,6 +144,7 @@ fn ensure_leaf(
     ca: &Ca,
     opts: &InitOptions,
     log: &mut Vec<String>,
+    strangers: &mut Vec<String>,
 ) -> Result<()> {
     let path = lab.storage_path(p.storage);
     let exists = match p.storage {
@@ -150,6 +156,10 @@ fn ensure_leaf(
         let badge = lab.load_badge(p)?;
         if p.alt_names == AltNames::ApiServer {
             has_every_extra_san(&badge, &opts.facts)?;
+        }
+        if !signed_by(&badge.info.der, ca) {
+            let shown = path.strip_prefix(lab.root()).unwrap_or(&path);
+            strangers.push(shown.display().to_string());
         }
         log.push(match p.storage {
             Storage::Pki(stem) => {
@@ -188,6 +198,18 @@ fn ensure_leaf(
         }
     }
     Ok(())
+}
+
+/// Whether `ca` signed the certificate `der` (kubeadm's `validateSignedCertWithCA`).
+fn signed_by(der: &[u8], ca: &Ca) -> bool {
+    use x509_parser::prelude::FromDer;
+    let (Ok((_, leaf)), Ok((_, ca))) = (
+        x509_parser::certificate::X509Certificate::from_der(der),
+        x509_parser::certificate::X509Certificate::from_der(&ca.cert),
+    ) else {
+        return false;
+    };
+    leaf.verify_signature(Some(ca.public_key())).is_ok()
 }
 
 /// kubeadm keeps an existing apiserver certificate only if it already carries every name of

@@ -34,6 +34,7 @@ pub mod issue;
 pub mod keys;
 pub mod kubeconfig;
 pub mod layout;
+pub mod lock;
 pub mod node;
 pub mod node_name;
 pub mod profile;

@@ -114,6 +114,7 @@ pub fn strsim_distance(a: &str, b: &str) -> usize {
 
 /// Renews the named badges from their certificates on disk.
 pub fn renew(lab: &Lab, name: &str, now: OffsetDateTime) -> Result<Vec<Renewed>> {
+    let _lock = lab.lock()?;
     let profiles = resolve(name)?;
     let mut out = Vec::new();
     for p in profiles {

@@ -48,6 +48,7 @@ pub fn rotate_ca(
     now: OffsetDateTime,
     kubeconfig_dirs: &[PathBuf],
 ) -> Result<String> {
+    let _lock = lab.lock()?;
     let ca_path = lab.ca_cert_path(authority);
     let bundle = match phase {
         Phase::Finish => {

@@ -11,6 +11,7 @@
 //! - [`parse`]: YAML → raw tree with positions → model; errors name file, line, column and field.
 //! - [`run`]: plays a scenario against a real office on loopback ports, step by step.
 //! - [`expect`]: what happened, compared with what the file expects.
+//! - [`jobs`]: how many scenarios `kubecorp test -j` runs at once within the open-file limit.
 //! - [`report`]: Markdown with a table of checks and a Mermaid sequence diagram.
 //! - [`tape`]: the run as `kubecorp/v1` records, for `--format json`, the page and the HTML report.
 //! - [`junit`]: one JUnit test case per expectation.
@@ -20,6 +21,7 @@
 
 pub mod challenge;
 pub mod expect;
+pub mod jobs;
 pub mod junit;
 pub mod kubelet;
 pub mod model;

@@ -1,0 +1,139 @@
+//! One writer at a time on a lab directory, and no half-written files left from an interrupted one.
+//!
+//! `pki init`, `certs renew`, `break` and its undo rewrite certificate/key pairs and
+//! kubeconfigs. Two of them at once on one lab could each write a certificate and the other's
+//! key, leaving pairs that no longer match. So each takes the lab's lock file
+//! (`.kubecorp.lock`, an advisory `flock`) for its whole run; a second one waits, and says so.
+//! With the lock held nobody else is writing, so the temporary files (`.kubecorp-XXXXXX`, see
+//! [`crate::fs::write_atomic`]) that a killed run left behind are removed.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
+
+use crate::error::{PkiError, Result};
+use crate::layout::Lab;
+
+/// The lock file's name in the lab directory.
+pub const LOCK_FILE: &str = ".kubecorp.lock";
+
+/// Held while a command writes the lab; released when dropped (or when the process dies).
+#[derive(Debug)]
+pub struct LabLock {
+    _file: File,
+    pub path: PathBuf,
+}
+
+impl Lab {
+    /// Takes the lab's write lock, calling `waiting` once if another command holds it, then
+    /// removes stray temporary files.
+    pub fn lock_with(&self, waiting: impl FnOnce(&Path)) -> Result<LabLock> {
+        crate::fs::ensure_dir(self.root())?;
+        let path = self.root().join(LOCK_FILE);
+        let err = |source| PkiError::Write {
+            path: path.clone(),
+            source,
+        };
+        let mut options = OpenOptions::new();
+        options.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options.open(&path).map_err(err)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                waiting(&path);
+                file.lock().map_err(err)?;
+            }
+            Err(TryLockError::Error(e)) => return Err(err(e)),
+        }
+        remove_stray_temporaries(self)?;
+        Ok(LabLock { _file: file, path })
+    }
+
+    /// [`Lab::lock_with`], telling a waiting user on stderr why nothing happens yet.
+    pub fn lock(&self) -> Result<LabLock> {
+        self.lock_with(|path| {
+            eprintln!(
+                "waiting for another kubecorp command that is changing {} (it holds {})…",
+                self.root().display(),
+                path.display()
+            )
+        })
+    }
+}
+
+/// `.kubecorp-` and six letters or digits: a temporary file of [`crate::fs::write_atomic`]
+/// (not `.kubecorp-backup`, the directory `break` keeps originals in).
+fn is_temporary(name: &str) -> bool {
+    name.strip_prefix(".kubecorp-")
+        .is_some_and(|rest| rest.len() == 6 && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// Removes the temporary files a killed run left in the lab's directories.
+fn remove_stray_temporaries(lab: &Lab) -> Result<()> {
+    let mut dirs = vec![
+        lab.root().to_path_buf(),
+        lab.pki_dir(),
+        lab.pki_dir().join("etcd"),
+    ];
+    if let Ok(nodes) = std::fs::read_dir(lab.root().join("kubelet")) {
+        dirs.extend(nodes.flatten().map(|n| n.path()));
+    }
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+            if is_file && name.to_str().is_some_and(is_temporary) {
+                std::fs::remove_file(entry.path()).map_err(|source| PkiError::Write {
+                    path: entry.path(),
+                    source,
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_writer_waits_for_the_first_and_is_told_why() {
+        let tmp = tempfile::tempdir().unwrap();
+        let lab = Lab::new(tmp.path().join("lab"));
+        let first = lab.lock_with(|_| panic!("nobody holds it yet")).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let second = {
+            let lab = lab.clone();
+            std::thread::spawn(move || {
+                let lock = lab.lock_with(|path| tx.send(path.to_path_buf()).unwrap());
+                lock.map(|_| ())
+            })
+        };
+        let told = rx.recv().unwrap();
+        assert!(told.ends_with(LOCK_FILE));
+        assert!(!second.is_finished());
+        drop(first);
+        second.join().unwrap().unwrap();
+    }
+
+    #[test]
+    fn stray_temporary_files_are_removed_and_the_backup_directory_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let lab = Lab::new(tmp.path().join("lab"));
+        std::fs::create_dir_all(lab.pki_dir().join("etcd")).unwrap();
+        std::fs::create_dir_all(lab.root().join(".kubecorp-backup")).unwrap();
+        let stray = lab.pki_dir().join("etcd").join(".kubecorp-Ab12Cd");
+        std::fs::write(&stray, "half a key").unwrap();
+        let kept = lab.pki_dir().join("ca.crt");
+        std::fs::write(&kept, "x").unwrap();
+        drop(lab.lock().unwrap());
+        assert!(!stray.exists());
+        assert!(kept.exists());
+        assert!(lab.root().join(".kubecorp-backup").is_dir());
+    }
+}
