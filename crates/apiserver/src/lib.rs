@@ -12,6 +12,8 @@
 //! - [`status`]: metav1.Status bodies for 401, 403, 404, 409, 422 and friends.
 //! - [`rbac`]: request attributes, the kubeadm 1.32 default rulebook, and RBAC evaluation.
 //! - [`node_authz`]: the Node authorizer, which lets a kubelet see only its own pods' secrets.
+//! - [`namespaced_policy`]: the Roles and RoleBindings of kube-system and kube-public, from
+//!   upstream's bootstrap-policy fixtures and kubeadm.
 //! - [`node_restriction`]: the NodeRestriction admission plugin: a kubelet writes only its own
 //!   Node, Lease and pods, and creates mirror pods only.
 //! - [`tokens`]: service-account tokens: signed with `sa.key`, checked against `sa.pub`, their
@@ -40,6 +42,7 @@ pub mod decode;
 pub mod discovery;
 pub mod health;
 pub mod meta;
+pub mod namespaced_policy;
 pub mod node_authz;
 pub mod node_restriction;
 pub mod pod_log;

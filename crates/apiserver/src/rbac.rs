@@ -788,7 +788,7 @@ pub fn bootstrap_policy() -> Vec<Value> {
     let coord = "coordination.k8s.io";
     let storage = "storage.k8s.io";
     let csr_creator = &["create", "get", "list", "watch"];
-    vec![
+    let mut policy = vec![
         // ---- ClusterRoles of the apiserver's bootstrap policy ----
         cluster_role(
             "cluster-admin",
@@ -1192,7 +1192,10 @@ pub fn bootstrap_policy() -> Vec<Value> {
             "system:controller:node-controller",
             vec![subject("User", "system:kube-controller-manager")],
         ),
-    ]
+    ];
+    // The Roles and RoleBindings of kube-system and kube-public.
+    policy.extend(crate::namespaced_policy::objects());
+    policy
 }
 
 #[cfg(test)]
