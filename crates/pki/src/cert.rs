@@ -226,5 +226,14 @@ pub fn read_cert(path: &Path) -> Result<CertInfo> {
 
 /// PEM text of one certificate.
 pub fn cert_pem(der: &[u8]) -> String {
-    pem::encode(&pem::Pem::new("CERTIFICATE", der.to_vec()))
+    pem_text(&[pem::Pem::new("CERTIFICATE", der.to_vec())])
+}
+
+/// PEM blocks as kubeadm writes them: lines end with LF (Go's `encoding/pem`), where the `pem`
+/// crate's plain `encode` would end them with CRLF.
+pub fn pem_text(blocks: &[pem::Pem]) -> String {
+    pem::encode_many_config(
+        blocks,
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    )
 }

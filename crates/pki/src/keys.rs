@@ -120,7 +120,7 @@ pub fn private_key_pem(key: &KeyPair) -> Result<String> {
             pkcs1_from_pkcs8(&serialized).unwrap_or(serialized),
         )
     };
-    Ok(pem::encode(&pem::Pem::new(tag, der)))
+    Ok(crate::cert::pem_text(&[pem::Pem::new(tag, der)]))
 }
 
 /// A PKCS#8 RSA key wraps the PKCS#1 key as its third field, an OCTET STRING.

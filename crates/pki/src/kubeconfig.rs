@@ -107,7 +107,7 @@ fn only_blocks(pem_text: Vec<u8>, keep: impl Fn(&str) -> bool) -> Vec<u8> {
         return pem_text;
     }
     let kept: Vec<pem::Pem> = blocks.into_iter().filter(|b| keep(b.tag())).collect();
-    pem::encode_many(&kept).into_bytes()
+    crate::cert::pem_text(&kept).into_bytes()
 }
 
 /// The credentials a kubeconfig's current context carries, as PEM text.

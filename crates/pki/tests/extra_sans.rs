@@ -76,6 +76,35 @@ fn an_extra_name_on_an_existing_lab_is_refused_until_that_one_badge_is_deleted_t
 }
 
 #[test]
+fn certificates_keys_and_kubeconfigs_end_their_lines_with_lf_as_kubeadm_writes_them() {
+    // Go's encoding/pem writes "\n"; a CR in a PEM file or in base64'd kubeconfig data is
+    // something no kubeadm file has.
+    let dir = tempfile::tempdir().unwrap();
+    let lab = Lab::new(dir.path());
+    init(&lab, &options(&[])).unwrap();
+    for file in [
+        lab.pki_dir().join("apiserver.crt"),
+        lab.pki_dir().join("apiserver.key"),
+        lab.pki_dir().join("ca.crt"),
+        dir.path().join("admin.conf"),
+    ] {
+        let bytes = std::fs::read(&file).unwrap();
+        assert!(!bytes.contains(&b'\r'), "{} has a CR", file.display());
+    }
+    let conf = dir.path().join("admin.conf");
+    let credentials = kubecorp_pki::kubeconfig::Kubeconfig::read(&conf)
+        .unwrap()
+        .credentials(&conf)
+        .unwrap();
+    let pem = [
+        credentials.cert_pem.as_slice(),
+        credentials.key_pem.as_slice(),
+    ]
+    .concat();
+    assert!(!pem.contains(&b'\r'));
+}
+
+#[test]
 fn an_entry_that_is_neither_an_ip_nor_a_dns_name_is_refused_with_the_flag_named() {
     assert_eq!(
         San::parse_extra("*.apps.example.com").unwrap(),
