@@ -185,12 +185,12 @@ enum Command {
         /// hops); FILE.html is one self-contained page replaying the run step by step.
         #[arg(long, value_name = "FILE.md|FILE.html")]
         report: Option<PathBuf>,
-        /// Run against a PKI made elsewhere (kubeadm's /etc/kubernetes, or its pki/).
-        #[arg(long, value_name = "DIR")]
         /// Also serve the live page at ADDR (without ADDR, a free port of 127.0.0.1): the floor
         /// plan follows the run step by step, and stays open after it until Ctrl-C.
         #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:0")]
         web: Option<std::net::SocketAddr>,
+        /// Run against a PKI made elsewhere (kubeadm's /etc/kubernetes, or its pki/).
+        #[arg(long, value_name = "DIR")]
         pki: Option<PathBuf>,
     },
     /// Check scenario files (directories recursively) in parallel; exit 1 if any expectation fails.
