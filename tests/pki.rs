@@ -971,7 +971,8 @@ fn break_rewrites_a_badge_the_way_a_real_mistake_would_and_undo_restores_it() {
 
     kubecorp(["break", "explode", "apiserver", "--dir", d])
         .failure(2)
-        .stderr_has("unknown certificate name `explode` (not a fault); known names: expire, not-yet-valid, rogue-ca");
+        .stderr_has("invalid value 'explode' for '[FAULT]'")
+        .stderr_has("[possible values: expire, not-yet-valid, rogue-ca, same-name-ca, drop-san,");
     kubecorp(["break", "expire", "apiservr", "--dir", d])
         .failure(2)
         .stderr_has("(not a badge name); known names: admin.conf");

@@ -945,8 +945,13 @@ fn readyz_lists_its_checks_and_a_broken_etcd_badge_fails_the_etcd_check_with_the
 
     // `kubecorp break expire apiserver-etcd-client`: Alice's next read from etcd is refused.
     let pki_lab = kubecorp_pki::Lab::new(&lab.dir);
-    kubecorp_pki::fault::inflict(&pki_lab, "expire", "apiserver-etcd-client", lab.clock.now())
-        .unwrap();
+    kubecorp_pki::fault::inflict(
+        &pki_lab,
+        kubecorp_pki::fault::Fault::Expire,
+        "apiserver-etcd-client",
+        lab.clock.now(),
+    )
+    .unwrap();
     // The etcd check reads etcd at most once a second and answers with the last outcome in
     // between, as kube-apiserver's does: the failure shows within a second or so.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);

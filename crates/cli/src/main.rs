@@ -10,30 +10,20 @@ use time::OffsetDateTime;
 
 /// Prints a line to stdout; a closed pipe (`kubecorp … | head -1`) ends the program quietly.
 macro_rules! say {
-    ($($t:tt)*) => { $crate::emit(format_args!("{}\n", format_args!($($t)*))) };
+    ($($t:tt)*) => { $crate::output::emit(format_args!("{}\n", format_args!($($t)*))) };
 }
 
 /// Prints without adding a newline.
 macro_rules! say_raw {
-    ($($t:tt)*) => { $crate::emit(format_args!($($t)*)) };
+    ($($t:tt)*) => { $crate::output::emit(format_args!($($t)*)) };
 }
 
 mod challenge_cmd;
 mod office_cmd;
+mod output;
 mod scenario_cmd;
 mod web;
 mod when;
-
-fn emit(args: std::fmt::Arguments<'_>) {
-    use std::io::Write;
-    if let Err(e) = std::io::stdout().lock().write_fmt(args) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
-        eprintln!("error: writing to stdout: {e}");
-        std::process::exit(2);
-    }
-}
 
 /// kubecorp: a Kubernetes control plane in miniature, whose components check each other's
 /// badges over real mutual TLS.
@@ -54,12 +44,15 @@ enum Command {
     Certs(CertsCommand),
     /// Break a badge on purpose (expire, rogue-ca, drop-san, …), or put it back with --undo.
     Break {
-        /// FAULT TARGET (e.g. `expire scheduler.conf`), or just TARGET with --undo.
-        #[arg(num_args = 1..=2, required = true)]
-        args: Vec<String>,
-        /// Restore TARGET from the backup the first break made.
-        #[arg(long)]
-        undo: bool,
+        /// What to do to the badge.
+        #[arg(value_enum, required_unless_present = "undo")]
+        fault: Option<kubecorp_pki::fault::Fault>,
+        /// The badge, by its kubeadm name (e.g. scheduler.conf, apiserver, etcd-server).
+        #[arg(required_unless_present = "undo")]
+        target: Option<String>,
+        /// Put TARGET back from the backup the first break made.
+        #[arg(long, value_name = "TARGET", conflicts_with_all = ["fault", "target"])]
+        undo: Option<String>,
         /// The lab directory.
         #[arg(long, default_value = kubecorp_pki::layout::DEFAULT_DIR)]
         dir: PathBuf,
@@ -75,7 +68,8 @@ enum Command {
         #[arg(short, long, value_enum, default_value_t = Format::Text)]
         output: Format,
     },
-    /// Open the office: etcd (Charlie) and the apiserver (Alice), narrating every badge check live.
+    /// Open the whole office (etcd, the apiserver, the scheduler, a kubelet per node, kube-proxy,
+    /// the controller manager), narrating every badge check live.
     Up {
         /// The lab directory (its PKI is made first if absent, and reused otherwise).
         #[arg(long, default_value = kubecorp_pki::layout::DEFAULT_DIR)]
@@ -540,7 +534,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Break {
-            args,
+            fault,
+            target,
             undo,
             dir,
             now: given,
@@ -548,14 +543,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let now = when::parse("--now", given.as_deref(), real_now)?;
             let lab = existing_lab(&dir)?;
             let challenge = challenge_cmd::is_open(&dir);
-            let line = match (undo, args.as_slice()) {
-                (true, [_]) if challenge => anyhow::bail!(
+            let line = match (undo, fault, target) {
+                (Some(_), _, _) if challenge => anyhow::bail!(
                     "{} holds a challenge: there is no backup to put back. Find the cause and repair it (`kubecorp challenge hint --dir {0}` helps)",
                     dir.display()
                 ),
-                (true, [target]) => kubecorp_pki::fault::undo(&lab, target)?,
-                (false, [fault, target]) if challenge => {
-                    let line = kubecorp_pki::fault::inflict(&lab, fault, target, now)
+                (Some(target), _, _) => kubecorp_pki::fault::undo(&lab, &target)?,
+                (None, Some(fault), Some(target)) if challenge => {
+                    let line = kubecorp_pki::fault::inflict(&lab, fault, &target, now)
                         .map_err(when::named("--now", given.as_deref()))?;
                     // In a challenge no backup is left to copy back.
                     let _ = std::fs::remove_dir_all(dir.join(".kubecorp-backup"));
@@ -564,18 +559,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         None => line,
                     }
                 }
-                (false, [fault, target]) => kubecorp_pki::fault::inflict(&lab, fault, target, now)
-                    .map_err(when::named("--now", given.as_deref()))?,
-                _ => {
-                    let faults: Vec<&str> = kubecorp_pki::fault::FAULTS
-                        .iter()
-                        .map(|(n, _)| *n)
-                        .collect();
-                    anyhow::bail!(
-                        "expected `kubecorp break FAULT TARGET` or `kubecorp break --undo TARGET`; faults: {}",
-                        faults.join(", ")
-                    )
+                (None, Some(fault), Some(target)) => {
+                    kubecorp_pki::fault::inflict(&lab, fault, &target, now)
+                        .map_err(when::named("--now", given.as_deref()))?
                 }
+                // clap asks for both unless --undo is given.
+                _ => anyhow::bail!(
+                    "expected `kubecorp break FAULT TARGET` or `kubecorp break --undo TARGET`"
+                ),
             };
             say!("{line}");
             Ok(ExitCode::SUCCESS)

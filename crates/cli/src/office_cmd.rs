@@ -316,8 +316,7 @@ pub async fn narrate_until_signal(
     format: Format,
     quiet: bool,
 ) -> Result<()> {
-    use std::io::IsTerminal;
-    let color = std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+    let color = crate::output::color();
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut seq = 0;
     loop {

@@ -1,17 +1,16 @@
-//! `kubecorp run` (one scenario, narrated for a room) and `kubecorp test` (many, checked for CI).
+//! `kubecorp run` (one scenario, narrated for a room) and `kubecorp test` (many, checked for CI):
+//! arguments in, the scenario library's runner, narrator and suite out.
 
-use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use kubecorp_scenario::expect::{Check, Outcome};
-use kubecorp_scenario::junit::Entry;
-use kubecorp_scenario::model::{Action, Scenario, Step};
-use kubecorp_scenario::run::{Observer, OfficeInfo, Quiet, RunOptions, ScenarioResult};
+use kubecorp_scenario::model::Step;
+use kubecorp_scenario::narrate::{suite_lines, Narrator};
+use kubecorp_scenario::run::{Observer, RunOptions};
 use kubecorp_scenario::tape::{Tape, Tee};
-use kubecorp_trust::Event;
+
+use crate::output::{color, line};
 
 /// How `kubecorp run` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -32,16 +31,6 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// Writes a line to stdout; a closed pipe ends the program quietly.
-fn line(text: &str) {
-    let mut out = std::io::stdout().lock();
-    if let Err(e) = writeln!(out, "{text}") {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
-    }
-}
-
 /// `kubecorp run FILE`.
 pub fn run(
     file: &Path,
@@ -59,7 +48,6 @@ pub fn run(
             return Ok(ExitCode::from(2));
         }
     };
-    let color = std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
     let opts = RunOptions { pki, ci: ci() };
     // Every run is recorded: the JSON lines, the HTML report and the page read the same tape.
     let mut tape = Tape::new();
@@ -79,11 +67,12 @@ pub fn run(
     };
     let result = match format {
         RunFormat::Text => {
-            let mut narrator = Narrator::new(color, step_by_step);
+            let mut narrator = Narrator::new(color(), line);
+            let mut pauses = Pauses { step_by_step };
             let result = runtime.block_on(kubecorp_scenario::run::run(
                 &scenario,
                 &opts,
-                &mut Tee(&mut narrator, &mut tape),
+                &mut Tee(&mut pauses, &mut Tee(&mut narrator, &mut tape)),
             ));
             narrator.summary(&result);
             result
@@ -135,184 +124,7 @@ fn pause(step_by_step: bool) {
     }
 }
 
-/// The narration for a room.
-struct Narrator {
-    color: bool,
-    step_by_step: bool,
-    /// Whether a refusal of this step was already told through its event.
-    told_refusal: bool,
-    /// Refusals already told in this step, and how often each came back (background staff
-    /// retry, and a room needs to hear it once).
-    repeats: std::collections::HashMap<String, usize>,
-}
-
-impl Narrator {
-    fn new(color: bool, step_by_step: bool) -> Narrator {
-        Narrator {
-            color,
-            step_by_step,
-            told_refusal: false,
-            repeats: std::collections::HashMap::new(),
-        }
-    }
-
-    fn paint(&self, code: &str, text: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_owned()
-        }
-    }
-
-    fn summary(&self, result: &ScenarioResult) {
-        let failed = result.failures().count();
-        let skipped = result.checks.iter().filter(|c| c.skipped).count();
-        let passed = result.checks.len() - failed - skipped;
-        let mut text = format!(
-            "{passed} checks passed, {failed} failed{} ({} ms)",
-            if skipped > 0 {
-                format!(", {skipped} skipped")
-            } else {
-                String::new()
-            },
-            result.elapsed.as_millis()
-        );
-        if failed > 0 {
-            text = self.paint("31;1", &text);
-            line("");
-            line(&text);
-            for c in result.failures() {
-                line(&format!(
-                    "  ✗ {}: step {}: {}",
-                    c.place(&result.file),
-                    c.step + 1,
-                    c.describe()
-                ));
-            }
-        } else {
-            line("");
-            line(&self.paint("32;1", &text));
-        }
-    }
-}
-
-fn indent(text: &str, by: &str) -> String {
-    text.trim_end()
-        .lines()
-        .map(|l| format!("{by}{l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-impl Observer for Narrator {
-    fn opened(&mut self, scenario: &Scenario, office: &OfficeInfo) {
-        line(&self.paint("1", &scenario.title));
-        if let Some(d) = &scenario.description {
-            line(&indent(d, "  "));
-        }
-        line(&self.paint(
-            "2",
-            &format!(
-                "  (the office is open: apiserver {}, etcd {}, lab {})",
-                office.apiserver,
-                office.etcd,
-                office.dir.display()
-            ),
-        ));
-    }
-
-    fn before_step(&mut self, _step: &Step) {
-        pause(self.step_by_step);
-    }
-
-    fn step(&mut self, step: &Step, headline: &str) {
-        self.told_refusal = false;
-        self.repeats.clear();
-        line("");
-        if let Some(at) = &step.at {
-            line(&self.paint("1;36", &format!("── {at} ──")));
-        }
-        match step.action {
-            Action::Say => line(&self.paint("36", &indent(headline, "  "))),
-            _ => {
-                if let Some(say) = &step.say {
-                    line(&self.paint("36", &indent(say, "  ")));
-                }
-                line(&format!("  ▸ {}", self.paint("1", headline)));
-            }
-        }
-    }
-
-    fn event(&mut self, event: &Event, mine: bool) {
-        if mine || !event.allowed {
-            if !event.allowed && mine {
-                self.told_refusal = true;
-            }
-            if !event.allowed {
-                let key = format!(
-                    "{}|{}|{}|{:?}",
-                    event.from, event.to, event.stage, event.client_text
-                );
-                let seen = self.repeats.entry(key).or_insert(0);
-                *seen += 1;
-                if *seen > 1 {
-                    return;
-                }
-            }
-            let text = kubecorp_office::narrate::narrate(event, self.color);
-            line(&indent(&text, "    "));
-        }
-    }
-
-    fn output(&mut self, text: &str) {
-        if !text.trim().is_empty() {
-            line(&self.paint("2", &indent(text, "    │ ")));
-        }
-    }
-
-    fn outcome(&mut self, _step: &Step, outcome: &Outcome) {
-        let again: usize = self.repeats.values().map(|n| n - 1).sum();
-        if again > 0 {
-            line(&self.paint(
-                "2",
-                &format!("    (the same refusals came back {again} more times: the staff retry)"),
-            ));
-        }
-        if outcome.exit.is_some() {
-            return; // a command's output was shown as it is
-        }
-        let first: String = outcome.text.lines().take(4).collect::<Vec<_>>().join("\n");
-        if outcome.allowed {
-            if !first.is_empty() {
-                line(&indent(&first, "    → "));
-            }
-        } else if outcome.stage.is_none() {
-            // A wait that ran out of time: what it last saw.
-            line(&indent(&first, "    → "));
-        } else if !self.told_refusal {
-            line(&indent(&first, "    → caller sees: "));
-            if let Some(e) = &outcome.explanation {
-                line(&format!("      what it means: {e}"));
-            }
-            if let Some(h) = &outcome.hint {
-                line(&format!("      hint: {h}"));
-            }
-        }
-    }
-
-    fn check(&mut self, check: &Check) {
-        let text = if check.skipped {
-            self.paint("33", &format!("– {}", check.describe()))
-        } else if check.passed {
-            format!("{} {}", self.paint("32", "✓"), check.describe())
-        } else {
-            self.paint("31;1", &format!("✗ {}", check.describe()))
-        };
-        line(&format!("    {text}"));
-    }
-}
-
-/// `--step` with `--format json`: waits for Enter before each step.
+/// `--step`: waits for Enter before each step.
 struct Pauses {
     step_by_step: bool,
 }
@@ -321,73 +133,6 @@ impl Observer for Pauses {
     fn before_step(&mut self, _step: &Step) {
         pause(self.step_by_step);
     }
-}
-
-/// Every `*.yaml` under `paths` (directories recursively), sorted, without repeats.
-fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-        for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-            let path = entry?.path();
-            if path.is_dir() {
-                walk(&path, out)?;
-            } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-                out.push(path);
-            }
-        }
-        Ok(())
-    }
-    let mut out = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            walk(p, &mut out)?;
-        } else if p.exists() {
-            out.push(p.clone());
-        } else {
-            anyhow::bail!("{}: no such file or directory", p.display());
-        }
-    }
-    out.sort();
-    out.dedup();
-    Ok(out)
-}
-
-/// The files to play, parsed. A file that is a chapter of another scenario in the same run is
-/// played inside that story, not again on its own; one line says so for each story.
-fn plays(files: Vec<PathBuf>) -> Vec<(PathBuf, Result<Scenario, kubecorp_scenario::ParseErrors>)> {
-    let key = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
-    let parsed: Vec<_> = files
-        .into_iter()
-        .map(|f| {
-            let s = kubecorp_scenario::parse_file(&f);
-            (f, s)
-        })
-        .collect();
-    let mut inside = std::collections::HashSet::new();
-    for (file, s) in &parsed {
-        if let Ok(s) = s {
-            let here: Vec<_> = s
-                .chapters
-                .iter()
-                .filter(|c| parsed.iter().any(|(f, _)| key(f) == key(c)))
-                .collect();
-            if !here.is_empty() {
-                line(&format!(
-                    "· {} chapters of {} are played inside it, not on their own: {}",
-                    here.len(),
-                    file.display(),
-                    here.iter()
-                        .map(|c| c.display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-            inside.extend(here.into_iter().map(|c| key(c)));
-        }
-    }
-    parsed
-        .into_iter()
-        .filter(|(f, _)| !inside.contains(&key(f)))
-        .collect()
 }
 
 /// `--pki`: kubeadm's root (`/etc/kubernetes`) or its pki directory (`/etc/kubernetes/pki`).
@@ -414,7 +159,7 @@ pub fn test(
     pki: Option<PathBuf>,
     jobs: Option<usize>,
 ) -> Result<ExitCode> {
-    let files = collect(paths)?;
+    let files = kubecorp_scenario::suite::collect(paths)?;
     if files.is_empty() {
         anyhow::bail!("no scenario files (*.yaml) found");
     }
@@ -426,99 +171,21 @@ pub fn test(
     if let Some(note) = note {
         eprintln!("{note}");
     }
-    let color = std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
-    let paint = |code: &str, text: &str| {
-        if color {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_owned()
-        }
-    };
     let opts = RunOptions { pki, ci: ci() };
-    let rt = runtime()?;
-    let entries: Vec<Entry> = rt.block_on(async {
-        let limit = Arc::new(tokio::sync::Semaphore::new(jobs));
-        let mut tasks = Vec::new();
-        for (file, parsed) in plays(files) {
-            let limit = limit.clone();
-            let opts = opts.clone();
-            let named = file.clone();
-            tasks.push((
-                named,
-                tokio::spawn(async move {
-                    let scenario = match parsed {
-                        Ok(s) => s,
-                        Err(e) => {
-                            return Entry::Invalid {
-                                file,
-                                error: e.to_string(),
-                            }
-                        }
-                    };
-                    let _permit = limit.acquire_owned().await;
-                    Entry::Ran(kubecorp_scenario::run::run(&scenario, &opts, &mut Quiet).await)
-                }),
-            ));
-        }
-        let mut entries = Vec::new();
-        for (file, task) in tasks {
-            let entry = match task.await {
-                Ok(e) => e,
-                Err(e) => Entry::Invalid {
-                    file,
-                    error: format!("the run stopped: {e}"),
-                },
-            };
-            // One line per scenario, in file order, as soon as it and those before it are done.
-            match &entry {
-                Entry::Ran(r) if r.passed() => {
-                    let skipped = r.checks.iter().filter(|c| c.skipped).count();
-                    line(&format!(
-                        "{} {}  {} ({} checks{}, {} ms)",
-                        paint("32", "✓"),
-                        r.file.display(),
-                        r.title,
-                        r.checks.len() - skipped,
-                        if skipped > 0 {
-                            format!(", {skipped} skipped")
-                        } else {
-                            String::new()
-                        },
-                        r.elapsed.as_millis()
-                    ))
-                }
-                Entry::Ran(r) => {
-                    line(&format!(
-                        "{} {}  {} ({} of {} checks failed, {} ms)",
-                        paint("31;1", "✗"),
-                        r.file.display(),
-                        r.title,
-                        r.failures().count(),
-                        r.checks.len(),
-                        r.elapsed.as_millis()
-                    ));
-                    for c in r.failures() {
-                        line(&format!(
-                            "    {}: step {}: {}",
-                            c.place(&r.file),
-                            c.step + 1,
-                            c.describe()
-                        ));
-                    }
-                }
-                Entry::Invalid { file, error } => {
-                    line(&format!(
-                        "{} {}  not a valid scenario",
-                        paint("31;1", "✗"),
-                        file.display()
-                    ));
-                    line(&indent(error, "    "));
-                }
+    let (plays, notes) = kubecorp_scenario::suite::plays(files);
+    for note in notes {
+        line(&note);
+    }
+    let entries = runtime()?.block_on(kubecorp_scenario::suite::run_all(
+        plays,
+        &opts,
+        jobs,
+        |entry| {
+            for l in suite_lines(entry, color()) {
+                line(&l);
             }
-            entries.push(entry);
-        }
-        entries
-    });
+        },
+    ));
     if let Some(path) = junit {
         let xml = kubecorp_scenario::junit::junit(&entries)
             .map_err(|e| anyhow::anyhow!("writing JUnit XML: {e}"))?;

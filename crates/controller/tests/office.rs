@@ -259,7 +259,7 @@ async fn an_expired_controller_manager_badge_is_logged_as_client_go_does_and_rec
     let lab = Lab::new(&office.dir);
     fault::inflict(
         &lab,
-        "expire",
+        fault::Fault::Expire,
         "controller-manager.conf",
         office.clock.now(),
     )

@@ -355,7 +355,7 @@ async fn etcdctl_is_refused_alike_for_a_cluster_ca_badge_no_badge_and_an_expired
     };
     kubecorp_pki::fault::inflict(
         &lab.lab,
-        "expire",
+        kubecorp_pki::fault::Fault::Expire,
         "apiserver-etcd-client",
         time::OffsetDateTime::now_utc(),
     )

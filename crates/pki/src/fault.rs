@@ -13,36 +13,99 @@ use crate::kubeconfig::Kubeconfig;
 use crate::layout::Lab;
 use crate::profile::{profile, Storage, PROFILES};
 
-/// The faults a learner can inflict, and what each one teaches.
-pub const FAULTS: &[(&str, &str)] = &[
-    ("expire", "the badge expired yesterday"),
-    (
-        "not-yet-valid",
-        "the badge only becomes valid tomorrow (a clock skew)",
-    ),
-    (
-        "rogue-ca",
-        "the badge is signed by a CA nobody trusts (CN rogue-ca)",
-    ),
-    (
-        "same-name-ca",
-        "the badge is signed by another CA with the same name but another key",
-    ),
-    ("drop-san", "the badge loses its DNS and IP names"),
-    (
-        "wrong-usage",
-        "a client badge becomes a server badge, or the other way round",
-    ),
-    (
-        "wrong-group",
-        "the badge's O (group) is changed to kubecorp:wrong-group",
-    ),
-    ("wrong-node-name", "a kubelet badge names another node"),
-    (
-        "mismatched-key",
-        "the private key no longer belongs to the certificate",
-    ),
-];
+/// The faults a learner can inflict. Each one rewrites a badge the way a real mistake would;
+/// [`Fault::teaches`] says what it shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum Fault {
+    /// The badge expired yesterday.
+    Expire,
+    /// The badge only becomes valid tomorrow (a clock skew).
+    NotYetValid,
+    /// The badge is signed by a CA nobody trusts (CN rogue-ca).
+    RogueCa,
+    /// The badge is signed by another CA with the same name but another key.
+    SameNameCa,
+    /// The badge loses its DNS and IP names.
+    DropSan,
+    /// A client badge becomes a server badge, or the other way round.
+    WrongUsage,
+    /// The badge's O (group) is changed to kubecorp:wrong-group.
+    WrongGroup,
+    /// A kubelet badge names another node.
+    WrongNodeName,
+    /// The private key no longer belongs to the certificate.
+    MismatchedKey,
+}
+
+impl Fault {
+    /// Every fault, in the order the catalogue lists them.
+    pub const ALL: [Fault; 9] = [
+        Fault::Expire,
+        Fault::NotYetValid,
+        Fault::RogueCa,
+        Fault::SameNameCa,
+        Fault::DropSan,
+        Fault::WrongUsage,
+        Fault::WrongGroup,
+        Fault::WrongNodeName,
+        Fault::MismatchedKey,
+    ];
+
+    /// The name `kubecorp break` and scenario files use: `expire`, `not-yet-valid`, …
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::Expire => "expire",
+            Fault::NotYetValid => "not-yet-valid",
+            Fault::RogueCa => "rogue-ca",
+            Fault::SameNameCa => "same-name-ca",
+            Fault::DropSan => "drop-san",
+            Fault::WrongUsage => "wrong-usage",
+            Fault::WrongGroup => "wrong-group",
+            Fault::WrongNodeName => "wrong-node-name",
+            Fault::MismatchedKey => "mismatched-key",
+        }
+    }
+
+    /// What the fault does to the badge, in words for the room.
+    pub fn teaches(self) -> &'static str {
+        match self {
+            Fault::Expire => "the badge expired yesterday",
+            Fault::NotYetValid => "the badge only becomes valid tomorrow (a clock skew)",
+            Fault::RogueCa => "the badge is signed by a CA nobody trusts (CN rogue-ca)",
+            Fault::SameNameCa => {
+                "the badge is signed by another CA with the same name but another key"
+            }
+            Fault::DropSan => "the badge loses its DNS and IP names",
+            Fault::WrongUsage => "a client badge becomes a server badge, or the other way round",
+            Fault::WrongGroup => "the badge's O (group) is changed to kubecorp:wrong-group",
+            Fault::WrongNodeName => "a kubelet badge names another node",
+            Fault::MismatchedKey => "the private key no longer belongs to the certificate",
+        }
+    }
+
+    /// Every fault's name, for messages and parsers.
+    pub fn names() -> Vec<&'static str> {
+        Fault::ALL.iter().map(|f| f.name()).collect()
+    }
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Fault {
+    type Err = PkiError;
+
+    fn from_str(name: &str) -> Result<Fault> {
+        Fault::ALL
+            .into_iter()
+            .find(|f| f.name() == name)
+            .ok_or_else(|| unknown("fault", name, &Fault::names()))
+    }
+}
 
 fn unknown(what: &str, given: &str, known: &[&str]) -> PkiError {
     PkiError::UnknownName {
@@ -64,13 +127,9 @@ fn files(lab: &Lab, storage: Storage) -> Vec<PathBuf> {
 }
 
 /// Breaks `target` with `fault`; returns one line saying what was done.
-pub fn inflict(lab: &Lab, fault: &str, target: &str, now: OffsetDateTime) -> Result<String> {
+pub fn inflict(lab: &Lab, fault: Fault, target: &str, now: OffsetDateTime) -> Result<String> {
     let _lock = lab.lock()?;
-    let names: Vec<&str> = FAULTS.iter().map(|(n, _)| *n).collect();
-    let (_, what) = FAULTS
-        .iter()
-        .find(|(n, _)| *n == fault)
-        .ok_or_else(|| unknown("fault", fault, &names))?;
+    let what = fault.teaches();
     let targets: Vec<&str> = PROFILES.iter().map(|p| p.name).collect();
     let p = profile(target).ok_or_else(|| unknown("badge name", target, &targets))?;
     let badge = lab.load_badge(p)?;
@@ -103,11 +162,13 @@ pub fn inflict(lab: &Lab, fault: &str, target: &str, now: OffsetDateTime) -> Res
         window(-crate::issue::BACKDATE, crate::issue::LEAF_VALIDITY)?;
     let key = badge.key;
     match fault {
-        "expire" => (not_before, not_after) = window(-Duration::days(366), -Duration::days(1))?,
-        "not-yet-valid" => {
+        Fault::Expire => {
+            (not_before, not_after) = window(-Duration::days(366), -Duration::days(1))?
+        }
+        Fault::NotYetValid => {
             (not_before, not_after) = window(Duration::days(1), Duration::days(366))?
         }
-        "rogue-ca" => {
+        Fault::RogueCa => {
             signer = Ca::generate(
                 "rogue-ca",
                 KeyAlgorithm::of(&signer.key).generate()?,
@@ -115,7 +176,7 @@ pub fn inflict(lab: &Lab, fault: &str, target: &str, now: OffsetDateTime) -> Res
                 CA_VALIDITY,
             )?
         }
-        "same-name-ca" => {
+        Fault::SameNameCa => {
             signer = Ca::generate(
                 p.authority.common_name(),
                 KeyAlgorithm::of(&signer.key).generate()?,
@@ -123,17 +184,17 @@ pub fn inflict(lab: &Lab, fault: &str, target: &str, now: OffsetDateTime) -> Res
                 CA_VALIDITY,
             )?
         }
-        "drop-san" => {
+        Fault::DropSan => {
             if shape.sans.is_empty() {
                 return Err(PkiError::Sign { what: p.name.into(), detail: "it has no SANs to drop (try a serving badge such as apiserver or etcd-server)".into() });
             }
             shape.sans.clear();
         }
-        "wrong-usage" => {
+        Fault::WrongUsage => {
             (shape.server_auth, shape.client_auth) = (!shape.server_auth, !shape.client_auth)
         }
-        "wrong-group" => shape.organizations = vec!["kubecorp:wrong-group".into()],
-        "wrong-node-name" => match shape.common_name.strip_prefix("system:node:") {
+        Fault::WrongGroup => shape.organizations = vec!["kubecorp:wrong-group".into()],
+        Fault::WrongNodeName => match shape.common_name.strip_prefix("system:node:") {
             Some(node) => shape.common_name = format!("system:node:{node}-impostor"),
             None => {
                 return Err(PkiError::Sign {
@@ -142,7 +203,7 @@ pub fn inflict(lab: &Lab, fault: &str, target: &str, now: OffsetDateTime) -> Res
                 })
             }
         },
-        "mismatched-key" => {
+        Fault::MismatchedKey => {
             let stranger = KeyAlgorithm::of(&key).generate()?;
             let cert_pem = crate::cert::cert_pem(&badge.info.der);
             match p.storage {
@@ -164,9 +225,8 @@ pub fn inflict(lab: &Lab, fault: &str, target: &str, now: OffsetDateTime) -> Res
                 backup.display()
             ));
         }
-        _ => unreachable!("every listed fault is handled"),
     }
-    if fault == "wrong-usage" && !shape.server_auth && !shape.client_auth {
+    if fault == Fault::WrongUsage && !shape.server_auth && !shape.client_auth {
         shape.server_auth = true;
     }
     let cert = signer.issue(&shape, &key, not_before, not_after)?;

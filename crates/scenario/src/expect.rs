@@ -11,24 +11,193 @@ use time::Duration;
 
 use crate::model::{format_duration, Expect, LogExpect};
 
-/// What one step did, as far as expectations can see.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Outcome {
-    /// Whether the visitor got what they asked for (a 2xx, exit 0, a certificate).
-    pub allowed: bool,
+/// What one step came to: one of four things, each with what the caller saw.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// The door answered what was asked (a 2xx, a certificate collected, a wait that came true).
+    Answered(Answer),
+    /// The visitor was turned away, or the call failed, at a stage.
+    Refused(Refusal),
+    /// A command ran to its end: its exit status (none when a signal ended it) and output.
+    Ran {
+        exit: Option<i32>,
+        text: String,
+        /// What a failure's output means, when the lab recognises it.
+        explanation: Option<String>,
+    },
+    /// A wait or a command ran out of time; the text says what was seen last.
+    TimedOut { text: String },
+}
+
+/// An answer that gave the visitor what they asked for.
+#[derive(Debug, Clone, Default)]
+pub struct Answer {
+    /// The HTTP status (none for a wait, which reads several answers).
     pub status: Option<u16>,
-    /// The stage where it stopped; `request` when it went all the way.
-    pub stage: Option<Stage>,
-    pub verdict: Option<VerdictKind>,
-    /// What the caller prints (kubectl's line, the Go error text, or a command's output).
+    /// What the caller prints (kubectl's line, a summary of the answer).
     pub text: String,
-    /// Further texts `contains` may match (the Status message, the raw error).
+    /// Further texts `contains` may match (the raw body).
     pub also: Vec<String>,
+    /// A collected certificate's NotAfter − NotBefore.
     pub lifetime: Option<Duration>,
-    pub exit: Option<i32>,
-    /// The plain explanation of a refusal, and how to fix it.
+}
+
+/// A refusal, or a call that failed on its way.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    /// How far the visitor got: `tcp`, `tls`, `authn`, `authz` or `request`.
+    pub stage: Stage,
+    /// The HTTP status, when the door answered at all.
+    pub status: Option<u16>,
+    /// The guard's verdict on a badge, when it judged one.
+    pub verdict: Option<VerdictKind>,
+    /// What the caller prints (kubectl's line, the Go error text).
+    pub text: String,
+    /// Further texts `contains` may match (the Status message, the raw error, the guard's log).
+    pub also: Vec<String>,
+    /// The plain explanation of the refusal, and how to fix it.
     pub explanation: Option<String>,
     pub hint: Option<String>,
+}
+
+impl Refusal {
+    /// A refusal at `stage` with the caller's text and nothing more known yet.
+    pub fn at(stage: Stage, text: impl Into<String>) -> Refusal {
+        Refusal {
+            stage,
+            status: None,
+            verdict: None,
+            text: text.into(),
+            also: Vec::new(),
+            explanation: None,
+            hint: None,
+        }
+    }
+}
+
+impl Outcome {
+    /// Whether the visitor got what they asked for (a 2xx, exit 0, a certificate).
+    pub fn allowed(&self) -> bool {
+        match self {
+            Outcome::Answered(_) => true,
+            Outcome::Ran { exit, .. } => *exit == Some(0),
+            Outcome::Refused(_) | Outcome::TimedOut { .. } => false,
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Outcome::Answered(a) => a.status,
+            Outcome::Refused(r) => r.status,
+            _ => None,
+        }
+    }
+
+    /// The stage where it stopped; `request` when it went all the way. None for commands and
+    /// time-outs, which pass no door.
+    pub fn stage(&self) -> Option<Stage> {
+        match self {
+            Outcome::Answered(_) => Some(Stage::Request),
+            Outcome::Refused(r) => Some(r.stage),
+            _ => None,
+        }
+    }
+
+    pub fn verdict(&self) -> Option<VerdictKind> {
+        match self {
+            Outcome::Refused(r) => r.verdict,
+            _ => None,
+        }
+    }
+
+    /// What the caller prints (kubectl's line, the Go error text, or a command's output).
+    pub fn text(&self) -> &str {
+        match self {
+            Outcome::Answered(a) => &a.text,
+            Outcome::Refused(r) => &r.text,
+            Outcome::Ran { text, .. } | Outcome::TimedOut { text } => text,
+        }
+    }
+
+    /// Further texts `contains` may match.
+    pub fn also(&self) -> &[String] {
+        match self {
+            Outcome::Answered(a) => &a.also,
+            Outcome::Refused(r) => &r.also,
+            _ => &[],
+        }
+    }
+
+    pub fn lifetime(&self) -> Option<Duration> {
+        match self {
+            Outcome::Answered(a) => a.lifetime,
+            _ => None,
+        }
+    }
+
+    /// A command's exit status.
+    pub fn exit(&self) -> Option<i32> {
+        match self {
+            Outcome::Ran { exit, .. } => *exit,
+            _ => None,
+        }
+    }
+
+    pub fn explanation(&self) -> Option<&str> {
+        match self {
+            Outcome::Refused(r) => r.explanation.as_deref(),
+            Outcome::Ran { explanation, .. } => explanation.as_deref(),
+            _ => None,
+        }
+    }
+
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            Outcome::Refused(r) => r.hint.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The caller's text, replaced (several answers told as one).
+    pub fn set_text(&mut self, new: String) {
+        match self {
+            Outcome::Answered(a) => a.text = new,
+            Outcome::Refused(r) => r.text = new,
+            Outcome::Ran { text, .. } | Outcome::TimedOut { text } => *text = new,
+        }
+    }
+}
+
+/// In JSON an outcome is one flat object, as readers of `--format json` have always had it.
+impl Serialize for Outcome {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Flat<'a> {
+            allowed: bool,
+            status: Option<u16>,
+            stage: Option<Stage>,
+            verdict: Option<VerdictKind>,
+            text: &'a str,
+            also: &'a [String],
+            lifetime: Option<Duration>,
+            exit: Option<i32>,
+            explanation: Option<&'a str>,
+            hint: Option<&'a str>,
+        }
+        Flat {
+            allowed: self.allowed(),
+            status: self.status(),
+            stage: self.stage(),
+            verdict: self.verdict(),
+            text: self.text(),
+            also: self.also(),
+            lifetime: self.lifetime(),
+            exit: self.exit(),
+            explanation: self.explanation(),
+            hint: self.hint(),
+        }
+        .serialize(serializer)
+    }
 }
 
 /// One expectation, checked.
@@ -45,15 +214,48 @@ pub struct Check {
     pub what: String,
     pub expected: String,
     pub actual: String,
-    pub passed: bool,
-    /// Not checked (an outside tool is missing and this is not CI).
-    pub skipped: bool,
+    #[serde(flatten)]
+    pub state: CheckState,
     /// For a failed check: what the step's outcome means, and the hint, when the lab knows.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub why: Option<String>,
 }
 
+/// How a check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckState {
+    Passed,
+    Failed,
+    /// Not checked (an outside tool is missing and this is not CI).
+    Skipped,
+}
+
+/// In JSON a check carries `passed` and `skipped`, as readers of `--format json` have always had
+/// them.
+impl Serialize for CheckState {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("passed", &(*self != CheckState::Failed))?;
+        map.serialize_entry("skipped", &(*self == CheckState::Skipped))?;
+        map.end()
+    }
+}
+
 impl Check {
+    /// Whether the check held (a skipped check did not fail, but was not checked either).
+    pub fn passed(&self) -> bool {
+        self.state == CheckState::Passed
+    }
+
+    pub fn failed(&self) -> bool {
+        self.state == CheckState::Failed
+    }
+
+    pub fn skipped(&self) -> bool {
+        self.state == CheckState::Skipped
+    }
+
     fn new(
         step: usize,
         line: u32,
@@ -69,8 +271,11 @@ impl Check {
             what: what.to_owned(),
             expected,
             actual,
-            passed: ok,
-            skipped: false,
+            state: if ok {
+                CheckState::Passed
+            } else {
+                CheckState::Failed
+            },
             why: None,
         }
     }
@@ -81,9 +286,9 @@ impl Check {
     }
 
     /// A step that was not carried out, and why.
-    pub fn skipped(step: usize, line: u32, what: &str, why: String) -> Check {
+    pub fn not_run(step: usize, line: u32, what: &str, why: String) -> Check {
         Check {
-            skipped: true,
+            state: CheckState::Skipped,
             ..Check::new(step, line, what, String::new(), why, true)
         }
     }
@@ -99,15 +304,13 @@ impl Check {
 
     /// `status: expected 403, got 200`.
     pub fn describe(&self) -> String {
-        if self.skipped {
-            format!("{}: skipped ({})", self.what, self.actual)
-        } else if self.passed {
-            format!("{} {}", self.what, self.expected)
-        } else {
-            format!(
+        match self.state {
+            CheckState::Skipped => format!("{}: skipped ({})", self.what, self.actual),
+            CheckState::Passed => format!("{} {}", self.what, self.expected),
+            CheckState::Failed => format!(
                 "{}: expected {}, got {}",
                 self.what, self.expected, self.actual
-            )
+            ),
         }
     }
 }
@@ -119,7 +322,7 @@ fn opt<T: ToString>(v: Option<T>) -> String {
 /// Checks everything in `expect` that does not need the event stream; a failed check carries
 /// the outcome's explanation and hint.
 pub fn check(step: usize, expect: &Expect, outcome: &Outcome) -> Vec<Check> {
-    let why = match (&outcome.explanation, &outcome.hint) {
+    let why = match (outcome.explanation(), outcome.hint()) {
         (Some(e), Some(h)) => Some(format!("What it means: {e} — hint: {h}")),
         (Some(e), None) => Some(format!("What it means: {e}")),
         (None, Some(h)) => Some(format!("Hint: {h}")),
@@ -127,7 +330,7 @@ pub fn check(step: usize, expect: &Expect, outcome: &Outcome) -> Vec<Check> {
     };
     let mut out = checks(step, expect, outcome);
     for c in &mut out {
-        if !c.passed {
+        if c.failed() {
             c.why.clone_from(&why);
         }
     }
@@ -144,8 +347,8 @@ fn checks(step: usize, expect: &Expect, outcome: &Outcome) -> Vec<Check> {
             line,
             "result",
             word(allowed).into(),
-            word(outcome.allowed).into(),
-            allowed == outcome.allowed,
+            word(outcome.allowed()).into(),
+            allowed == outcome.allowed(),
         ));
     }
     if let Some(status) = expect.status {
@@ -154,8 +357,8 @@ fn checks(step: usize, expect: &Expect, outcome: &Outcome) -> Vec<Check> {
             line,
             "status",
             status.to_string(),
-            opt(outcome.status),
-            outcome.status == Some(status),
+            opt(outcome.status()),
+            outcome.status() == Some(status),
         ));
     }
     if let Some(stage) = expect.stage {
@@ -164,8 +367,8 @@ fn checks(step: usize, expect: &Expect, outcome: &Outcome) -> Vec<Check> {
             line,
             "stage",
             stage.to_string(),
-            opt(outcome.stage),
-            outcome.stage == Some(stage),
+            opt(outcome.stage()),
+            outcome.stage() == Some(stage),
         ));
     }
     if let Some(verdict) = expect.verdict {
@@ -174,8 +377,8 @@ fn checks(step: usize, expect: &Expect, outcome: &Outcome) -> Vec<Check> {
             line,
             "verdict",
             verdict.to_string(),
-            opt(outcome.verdict),
-            outcome.verdict == Some(verdict),
+            opt(outcome.verdict()),
+            outcome.verdict() == Some(verdict),
         ));
     }
     if let Some(text) = &expect.text {
@@ -184,32 +387,32 @@ fn checks(step: usize, expect: &Expect, outcome: &Outcome) -> Vec<Check> {
             line,
             "text",
             format!("{text:?}"),
-            format!("{:?}", outcome.text.trim_end()),
-            outcome.text.trim_end() == text.trim_end(),
+            format!("{:?}", outcome.text().trim_end()),
+            outcome.text().trim_end() == text.trim_end(),
         ));
     }
     for needle in &expect.contains {
-        let found = outcome.text.contains(needle.as_str())
-            || outcome.also.iter().any(|t| t.contains(needle.as_str()));
+        let found = outcome.text().contains(needle.as_str())
+            || outcome.also().iter().any(|t| t.contains(needle.as_str()));
         out.push(Check::new(
             step,
             line,
             "contains",
             format!("{needle:?}"),
-            format!("{:?}", short(&outcome.text)),
+            format!("{:?}", short(outcome.text())),
             found,
         ));
     }
     if let Some(lifetime) = expect.lifetime {
         let ok = outcome
-            .lifetime
+            .lifetime()
             .is_some_and(|l| (l - lifetime).abs() <= Duration::minutes(10));
         out.push(Check::new(
             step,
             line,
             "lifetime",
             format_duration(lifetime),
-            opt(outcome.lifetime.map(format_duration)),
+            opt(outcome.lifetime().map(format_duration)),
             ok,
         ));
     }
@@ -219,8 +422,8 @@ fn checks(step: usize, expect: &Expect, outcome: &Outcome) -> Vec<Check> {
             line,
             "exit",
             exit.to_string(),
-            opt(outcome.exit),
-            outcome.exit == Some(exit),
+            opt(outcome.exit()),
+            outcome.exit() == Some(exit),
         ));
     }
     out

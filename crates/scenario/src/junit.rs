@@ -50,11 +50,11 @@ pub fn junit(entries: &[Entry]) -> Result<String, quick_junit::SerializeError> {
                         check.what,
                         check.expected
                     );
-                    let status = if check.skipped {
+                    let status = if check.skipped() {
                         let mut s = TestCaseStatus::skipped();
                         s.set_message(check.actual.as_str());
                         s
-                    } else if check.passed {
+                    } else if check.passed() {
                         TestCaseStatus::success()
                     } else {
                         let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);

@@ -13,6 +13,8 @@
 //! - [`expect`]: what happened, compared with what the file expects.
 //! - [`jobs`]: how many scenarios `kubecorp test -j` runs at once within the open-file limit.
 //! - [`report`]: Markdown with a table of checks and a Mermaid sequence diagram.
+//! - [`narrate`]: the run told to a room, and the lines `kubecorp test` prints per scenario.
+//! - [`suite`]: many files found, chapters played once, run in parallel.
 //! - [`tape`]: the run as `kubecorp/v1` records, for `--format json`, the page and the HTML report.
 //! - [`junit`]: one JUnit test case per expectation.
 //! - [`kubelet`]: a request to a kubelet's :10250, dialled as kube-apiserver dials it.
@@ -25,9 +27,11 @@ pub mod jobs;
 pub mod junit;
 pub mod kubelet;
 pub mod model;
+pub mod narrate;
 pub mod parse;
 pub mod report;
 pub mod run;
+pub mod suite;
 pub mod tape;
 
 pub use model::Scenario;

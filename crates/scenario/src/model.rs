@@ -80,7 +80,10 @@ pub enum Action {
     /// Wait until a component has done its part.
     Wait(Wait),
     /// `kubecorp break FAULT TARGET`.
-    Break { fault: String, target: String },
+    Break {
+        fault: kubecorp_pki::fault::Fault,
+        target: String,
+    },
     /// `kubecorp break --undo TARGET`.
     Undo { target: String },
     /// `kubecorp certs renew TARGET`.

@@ -908,7 +908,7 @@ impl Cx {
             "wait" => self.wait(node, path).map(Action::Wait),
             "break" => {
                 let f = self.fields(node, path, &["fault", "target"])?;
-                let faults: Vec<&str> = kubecorp_pki::fault::FAULTS.iter().map(|f| f.0).collect();
+                let faults = kubecorp_pki::fault::Fault::names();
                 let fault = self
                     .require(&f, "fault", "what to break, e.g. expire")
                     .and_then(|n| self.choice(n, &f.child("fault"), &faults, "a fault"));
@@ -916,7 +916,8 @@ impl Cx {
                     .require(&f, "target", "a badge, e.g. scheduler.conf")
                     .and_then(|n| self.badge_name(n, &f.child("target")));
                 Some(Action::Break {
-                    fault: fault?,
+                    // `choice` let only a listed name through.
+                    fault: fault?.parse().ok()?,
                     target: target?,
                 })
             }

@@ -17,13 +17,9 @@ use crate::run::{Hop, ScenarioResult};
 /// gives the story its narration and chapters.
 pub fn markdown(result: &ScenarioResult, tape: &[Record]) -> String {
     let mut out = String::new();
-    let passed = result
-        .checks
-        .iter()
-        .filter(|c| c.passed && !c.skipped)
-        .count();
-    let failed = result.checks.iter().filter(|c| !c.passed).count();
-    let skipped = result.checks.iter().filter(|c| c.skipped).count();
+    let passed = result.checks.iter().filter(|c| c.passed()).count();
+    let failed = result.checks.iter().filter(|c| c.failed()).count();
+    let skipped = result.checks.iter().filter(|c| c.skipped()).count();
     let _ = writeln!(out, "# {}\n", escape(&result.title));
     let _ = writeln!(
         out,
@@ -43,9 +39,9 @@ pub fn markdown(result: &ScenarioResult, tape: &[Record]) -> String {
     let _ = writeln!(out, "| step | line | check | expected | actual | result |");
     let _ = writeln!(out, "| ---: | ---: | --- | --- | --- | :---: |");
     for c in &result.checks {
-        let mark = if c.skipped {
+        let mark = if c.skipped() {
             "skipped"
-        } else if c.passed {
+        } else if c.passed() {
             "✓"
         } else {
             "✗"
@@ -64,7 +60,7 @@ pub fn markdown(result: &ScenarioResult, tape: &[Record]) -> String {
             mark
         );
     }
-    let failed: Vec<_> = result.checks.iter().filter(|c| !c.passed).collect();
+    let failed: Vec<_> = result.checks.iter().filter(|c| c.failed()).collect();
     if !failed.is_empty() {
         let _ = writeln!(out, "\n## What went wrong\n");
         for c in failed {

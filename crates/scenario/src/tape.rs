@@ -61,7 +61,7 @@ impl Tape {
 
     /// Records the run's end.
     pub fn finish(&mut self, result: &ScenarioResult) {
-        let skipped = result.checks.iter().filter(|c| c.skipped).count();
+        let skipped = result.checks.iter().filter(|c| c.skipped()).count();
         self.push(
             Body::Result(RunResult {
                 title: result.title.clone(),
@@ -157,14 +157,14 @@ impl Observer for Tape {
     fn outcome(&mut self, _step: &Step, outcome: &Outcome) {
         self.push(
             Body::Outcome(StepOutcome {
-                allowed: outcome.allowed,
-                status: outcome.status,
-                stage: outcome.stage,
-                verdict: outcome.verdict,
-                text: outcome.text.clone(),
-                exit: outcome.exit,
-                explanation: outcome.explanation.clone(),
-                hint: outcome.hint.clone(),
+                allowed: outcome.allowed(),
+                status: outcome.status(),
+                stage: outcome.stage(),
+                verdict: outcome.verdict(),
+                text: outcome.text().to_owned(),
+                exit: outcome.exit(),
+                explanation: outcome.explanation().map(str::to_owned),
+                hint: outcome.hint().map(str::to_owned),
             }),
             true,
         );
@@ -175,8 +175,8 @@ impl Observer for Tape {
             what: check.what.clone(),
             expected: check.expected.clone(),
             actual: check.actual.clone(),
-            passed: check.passed,
-            skipped: check.skipped,
+            passed: !check.failed(),
+            skipped: check.skipped(),
             place: check.place(&self.scenario_file),
             text: check.describe(),
             why: check.why.clone(),
@@ -235,7 +235,7 @@ mod tests {
         for step in &scenario.steps {
             tape.step(step, step.say.as_deref().unwrap_or_default());
         }
-        tape.check(&Check::skipped(1, 3, "status", "no kubectl".into()));
+        tape.check(&Check::not_run(1, 3, "status", "no kubectl".into()));
         let steps: Vec<Option<u32>> = tape.records().iter().map(|r| r.step).collect();
         assert_eq!(steps, [Some(1), Some(2), Some(2)]);
         let seqs: Vec<u64> = tape.records().iter().map(|r| r.seq).collect();

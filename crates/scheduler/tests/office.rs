@@ -140,7 +140,13 @@ async fn the_scheduler_with_an_expired_badge_logs_the_401_and_recovers_once_it_i
     create_node(&admin, "True").await;
     create_pod(&admin, "web").await;
     let lab = Lab::new(&office.dir);
-    fault::inflict(&lab, "expire", "scheduler.conf", office.clock.now()).unwrap();
+    fault::inflict(
+        &lab,
+        fault::Fault::Expire,
+        "scheduler.conf",
+        office.clock.now(),
+    )
+    .unwrap();
     let _bob = start_bob(&office);
 
     let refused = bob_says(&office, "the 401", |e| e.stage == Stage::Authn).await;

@@ -84,9 +84,10 @@ impl Action {
         let now = control.clock.now();
         let lab = &control.lab;
         match self {
-            Action::Break { fault, target } => {
-                kubecorp_pki::fault::inflict(lab, fault, target, now).map_err(|e| e.to_string())
-            }
+            Action::Break { fault, target } => fault
+                .parse()
+                .and_then(|fault| kubecorp_pki::fault::inflict(lab, fault, target, now))
+                .map_err(|e| e.to_string()),
             Action::Undo { target } => {
                 kubecorp_pki::fault::undo(lab, target).map_err(|e| e.to_string())
             }

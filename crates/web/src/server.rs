@@ -108,9 +108,9 @@ fn json(status: StatusCode, value: serde_json::Value) -> Answer {
 
 /// What the page may offer.
 fn info(site: &Site) -> serde_json::Value {
-    let faults: Vec<_> = kubecorp_pki::fault::FAULTS
+    let faults: Vec<_> = kubecorp_pki::fault::Fault::ALL
         .iter()
-        .map(|(name, what)| serde_json::json!({"name": name, "what": what}))
+        .map(|f| serde_json::json!({"name": f.name(), "what": f.teaches()}))
         .collect();
     let badges: Vec<&str> = kubecorp_pki::profile::PROFILES
         .iter()

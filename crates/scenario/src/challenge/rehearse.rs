@@ -12,7 +12,7 @@ use super::check::{check, Verdict};
 use super::start::open;
 use super::state::Source;
 use super::Criterion;
-use crate::expect::Check;
+use crate::expect::{Check, CheckState};
 use crate::model::Scenario;
 use crate::run::{play, Doors, Observer, OfficeInfo, RunOptions, ScenarioResult, Venue};
 
@@ -24,8 +24,11 @@ fn line_check(line: u32, what: String, expected: String, actual: String, passed:
         what,
         expected,
         actual,
-        passed,
-        skipped: false,
+        state: if passed {
+            CheckState::Passed
+        } else {
+            CheckState::Failed
+        },
         why: None,
     }
 }
@@ -127,7 +130,7 @@ pub async fn rehearse(
                         record(
                             &mut result,
                             observer,
-                            Check::skipped(
+                            Check::not_run(
                                 0,
                                 1,
                                 "scripted solution",
@@ -143,14 +146,14 @@ pub async fn rehearse(
                             key_algorithm: scenario.lab.key_algorithm,
                         };
                         let checks = play(&challenge.solve, &venue, opts, observer).await;
-                        let skipped = checks.iter().find(|c| c.skipped).cloned();
+                        let skipped = checks.iter().find(|c| c.skipped()).cloned();
                         result.checks.extend(checks);
                         match skipped {
                             // Without the tool, the solution was not played: say so, claim nothing.
                             Some(c) => record(
                                 &mut result,
                                 observer,
-                                Check::skipped(
+                                Check::not_run(
                                     0,
                                     c.line,
                                     "check after the scripted solution",
@@ -216,11 +219,11 @@ pub async fn rehearse(
         };
         let checks = play(&wrong.steps, &venue, opts, &mut crate::run::Quiet).await;
         let what = format!("wrong repair: {}", wrong.title);
-        match checks.iter().find(|c| !c.passed || c.skipped) {
-            Some(c) if c.skipped => record(
+        match checks.iter().find(|c| !c.passed()) {
+            Some(c) if c.skipped() => record(
                 &mut result,
                 observer,
-                Check::skipped(0, wrong.line, &what, c.actual.clone()),
+                Check::not_run(0, wrong.line, &what, c.actual.clone()),
             ),
             Some(c) => record(
                 &mut result,

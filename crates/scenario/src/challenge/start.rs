@@ -145,7 +145,7 @@ async fn played(
     run: &RunOptions,
 ) -> Result<(), ChallengeError> {
     let checks = play(steps, venue, run, &mut Quiet).await;
-    match checks.iter().find(|c| !c.passed || c.skipped) {
+    match checks.iter().find(|c| !c.passed()) {
         Some(c) => Err(step_failed(file, list, c)),
         None => Ok(()),
     }

@@ -37,9 +37,8 @@ impl Runner<'_> {
                 })
             }
             Err(_) => {
-                return Ok(Outcome {
+                return Ok(Outcome::TimedOut {
                     text: format!("timed out after {}", format_duration(timeout)),
-                    ..Outcome::default()
                 })
             }
         };
@@ -53,15 +52,12 @@ impl Runner<'_> {
             text.push_str(&String::from_utf8_lossy(kept));
         }
         let exit = output.status.code();
-        Ok(Outcome {
-            allowed: exit == Some(0),
+        Ok(Outcome::Ran {
             exit,
-            also: vec![],
             explanation: kubecorp_trust::explain::explain(&text)
                 .filter(|_| exit != Some(0))
                 .map(|x| x.meaning),
             text,
-            ..Outcome::default()
         })
     }
 }

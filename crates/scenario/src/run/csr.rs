@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::caller::Made;
 use super::{Caller, Runner, StepError};
-use crate::expect::Outcome;
+use crate::expect::{Answer, Outcome, Refusal};
 use crate::model::{Call, CsrSpec, Verb};
 
 impl Runner<'_> {
@@ -85,11 +85,15 @@ impl Runner<'_> {
         let object = match admin.get(&path).await {
             Ok(v) => v,
             Err(e) => {
-                return Ok(Outcome {
-                    text: e.kubectl_text(),
+                let stage = match e.phase() {
+                    Some(kubecorp_client::Phase::Connect) => Stage::Tcp,
+                    Some(kubecorp_client::Phase::TlsHandshake) => Stage::Tls,
+                    _ => Stage::Request,
+                };
+                return Ok(Outcome::Refused(Refusal {
                     status: e.code(),
-                    ..Outcome::default()
-                })
+                    ..Refusal::at(stage, e.kubectl_text())
+                }));
             }
         };
         let Some(b64) = object["status"]["certificate"].as_str() else {
@@ -107,16 +111,15 @@ impl Runner<'_> {
                         .collect()
                 })
                 .unwrap_or_default();
-            return Ok(Outcome {
-                text: if conditions.is_empty() {
-                    format!("CSR {csr} has no certificate yet (Pending: approve it first)")
-                } else {
-                    format!("CSR {csr} has no certificate: {}", conditions.join("; "))
-                },
-                stage: Some(Stage::Request),
+            let text = if conditions.is_empty() {
+                format!("CSR {csr} has no certificate yet (Pending: approve it first)")
+            } else {
+                format!("CSR {csr} has no certificate: {}", conditions.join("; "))
+            };
+            return Ok(Outcome::Refused(Refusal {
                 status: Some(200),
-                ..Outcome::default()
-            });
+                ..Refusal::at(Stage::Request, text)
+            }));
         };
         let pem = base64::engine::general_purpose::STANDARD.decode(b64)?;
         let users = self.dir.join("users");
@@ -154,10 +157,8 @@ impl Runner<'_> {
                 Mode::Secret,
             );
         }
-        Ok(Outcome {
-            allowed: true,
+        Ok(Outcome::Answered(Answer {
             status: Some(200),
-            stage: Some(Stage::Request),
             text: format!(
                 "{} ({}), valid {} to {}",
                 info.subject,
@@ -166,7 +167,7 @@ impl Runner<'_> {
                 kubecorp_trust::go_time(info.not_after)
             ),
             lifetime: Some(info.not_after - info.not_before),
-            ..Outcome::default()
-        })
+            also: Vec::new(),
+        }))
     }
 }

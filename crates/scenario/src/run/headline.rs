@@ -109,10 +109,3 @@ pub(super) fn renew(target: &str) -> String {
         format!("the Founder renews {target} (kubecorp certs renew {target}; `kubeadm certs renew` has no such name)")
     }
 }
-
-pub(super) fn fault_words(fault: &str) -> &'static str {
-    kubecorp_pki::fault::FAULTS
-        .iter()
-        .find(|(n, _)| *n == fault)
-        .map_or("", |(_, w)| w)
-}

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::request::http_method;
 use super::{Caller, Runner, StepError};
-use crate::expect::Outcome;
+use crate::expect::{Answer, Outcome, Refusal};
 use crate::model::{Call, Verb};
 
 impl Runner<'_> {
@@ -207,8 +207,8 @@ impl Runner<'_> {
                 signer: None,
             };
             let (what, outcome) = Box::pin(self.api_call(client, &call, caller)).await?;
-            texts.push(outcome.text.clone());
-            let failed = !outcome.allowed;
+            texts.push(outcome.text().to_owned());
+            let failed = !outcome.allowed();
             last = Some((what, outcome));
             if failed {
                 break;
@@ -217,14 +217,10 @@ impl Runner<'_> {
         let Some((what, mut outcome)) = last else {
             return Ok((
                 format!("{} pending {signer} CSRs", verb.name()),
-                Outcome {
-                    text: "No resources found".into(),
-                    stage: Some(Stage::Request),
-                    ..Outcome::default()
-                },
+                Outcome::Refused(Refusal::at(Stage::Request, "No resources found")),
             ));
         };
-        outcome.text = texts.join("\n");
+        outcome.set_text(texts.join("\n"));
         Ok((what, outcome))
     }
 
@@ -237,26 +233,25 @@ impl Runner<'_> {
         success_text: Option<String>,
         caller: &Caller,
     ) -> Outcome {
-        let mut outcome = Outcome::default();
         match reply {
-            Ok(reply) if (200..300).contains(&reply.code) => {
-                outcome.allowed = true;
-                outcome.status = Some(reply.code);
-                outcome.stage = Some(Stage::Request);
-                outcome.text =
-                    success_text.unwrap_or_else(|| summarize(&reply.json(), &reply.text()));
-                outcome.also.push(reply.text());
-            }
+            Ok(reply) if (200..300).contains(&reply.code) => Outcome::Answered(Answer {
+                status: Some(reply.code),
+                text: success_text.unwrap_or_else(|| summarize(&reply.json(), &reply.text())),
+                also: vec![reply.text()],
+                lifetime: None,
+            }),
             Ok(reply) => {
                 let err = client.status_error(what.to_owned(), &reply);
-                outcome.status = Some(reply.code);
-                outcome.stage = Some(match reply.code {
+                let stage = match reply.code {
                     401 => Stage::Authn,
                     403 => Stage::Authz,
                     _ => Stage::Request,
-                });
-                outcome.text = err.kubectl_text();
-                outcome.also = vec![err.text(), reply.text()];
+                };
+                let mut outcome = Refusal {
+                    status: Some(reply.code),
+                    also: vec![err.text(), reply.text()],
+                    ..Refusal::at(stage, err.kubectl_text())
+                };
                 if reply.code == 403 {
                     if let Some(advice) = kubecorp_trust::forbidden::advise(&outcome.text) {
                         outcome.explanation = Some(advice.explanation);
@@ -267,15 +262,18 @@ impl Runner<'_> {
                     self.refusal_from_events(&mut outcome, caller, "apiserver")
                         .await;
                 }
+                Outcome::Refused(outcome)
             }
             Err(e) => {
-                outcome.stage = Some(match e.phase() {
+                let stage = match e.phase() {
                     Some(Phase::Connect) => Stage::Tcp,
                     Some(Phase::TlsHandshake) => Stage::Tls,
                     _ => Stage::Request,
-                });
-                outcome.text = e.kubectl_text();
-                outcome.also = vec![e.text(), e.to_string()];
+                };
+                let mut outcome = Refusal {
+                    also: vec![e.text(), e.to_string()],
+                    ..Refusal::at(stage, e.kubectl_text())
+                };
                 if let ClientError::Transport {
                     verdict: Some(v), ..
                 } = &e
@@ -286,9 +284,9 @@ impl Runner<'_> {
                 }
                 self.refusal_from_events(&mut outcome, caller, "apiserver")
                     .await;
+                Outcome::Refused(outcome)
             }
         }
-        outcome
     }
 }
 

@@ -128,13 +128,13 @@ pub struct ScenarioResult {
 }
 
 impl ScenarioResult {
-    /// Whether every check passed (skipped ones do not fail a run).
+    /// Whether no check failed (skipped ones do not fail a run).
     pub fn passed(&self) -> bool {
-        self.checks.iter().all(|c| c.passed)
+        !self.checks.iter().any(Check::failed)
     }
 
     pub fn failures(&self) -> impl Iterator<Item = &Check> {
-        self.checks.iter().filter(|c| !c.passed)
+        self.checks.iter().filter(|c| c.failed())
     }
 }
 
@@ -314,7 +314,7 @@ impl Runner<'_> {
             self.chapter.clone_from(&step.file);
             if let Some(why) = &self.skipping {
                 // Later steps may need what the skipped one would have done.
-                let c = Check::skipped(step.index, step.line, "step", why.clone());
+                let c = Check::not_run(step.index, step.line, "step", why.clone());
                 self.record(c);
                 continue;
             }
@@ -387,12 +387,12 @@ impl Runner<'_> {
                     if self.opts.ci {
                         return Err(StepError::MissingToolUnderCi { why });
                     }
-                    self.record(Check::skipped(step.index, step.line, "run", why.clone()));
+                    self.record(Check::not_run(step.index, step.line, "run", why.clone()));
                     self.skipping = Some(format!("an earlier step was skipped: {why}"));
                     return Ok(());
                 }
                 let outcome = self.run_command(&command, cmd.timeout).await?;
-                self.observer.output(&outcome.text);
+                self.observer.output(outcome.text());
                 let events = self.drain();
                 self.judge(step, &outcome, events, None).await;
             }
@@ -400,7 +400,11 @@ impl Runner<'_> {
                 let headline = headline::wait(&wait.condition);
                 self.observer.step(step, &headline);
                 let (outcome, mut events) = self.wait(wait).await?;
-                let end = if outcome.allowed { "done" } else { "timed out" };
+                let end = if outcome.allowed() {
+                    "done"
+                } else {
+                    "timed out"
+                };
                 self.note(format!("{headline}: {end}"));
                 events.extend(self.drain());
                 self.judge(step, &outcome, events, None).await;
@@ -410,10 +414,10 @@ impl Runner<'_> {
                 }
             }
             Action::Break { fault, target } => {
-                let headline = format!("break {target}: {}", headline::fault_words(fault));
+                let headline = format!("break {target}: {}", fault.teaches());
                 self.observer.step(step, &headline);
                 let line =
-                    kubecorp_pki::fault::inflict(&self.lab, fault, target, self.clock.now())?;
+                    kubecorp_pki::fault::inflict(&self.lab, *fault, target, self.clock.now())?;
                 self.observer.output(&line);
                 self.note(format!("break {fault} {target}"));
             }
@@ -512,15 +516,18 @@ impl Runner<'_> {
         outcome: Outcome,
     ) {
         let events = self.drain();
-        let reply = if outcome.allowed {
+        let reply = if outcome.allowed() {
             outcome
-                .status
+                .status()
                 .map_or_else(|| "✓".to_owned(), |s| format!("✓ {s}"))
         } else {
             format!(
                 "✗ {}{}",
-                outcome.status.map(|s| format!("{s} ")).unwrap_or_default(),
-                outcome.stage.map(|s| s.to_string()).unwrap_or_default()
+                outcome
+                    .status()
+                    .map(|s| format!("{s} "))
+                    .unwrap_or_default(),
+                outcome.stage().map(|s| s.to_string()).unwrap_or_default()
             )
         };
         self.hops.push(Hop::Call {
@@ -528,7 +535,7 @@ impl Runner<'_> {
             to: to.to_owned(),
             what: what.to_owned(),
             reply,
-            ok: outcome.allowed,
+            ok: outcome.allowed(),
         });
         let visitor = Visitor::new(caller, to);
         self.judge(step, &outcome, events, Some(&visitor)).await;

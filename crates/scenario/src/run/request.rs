@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::events::Visitor;
 use super::{Caller, Runner, StepError};
-use crate::expect::Outcome;
+use crate::expect::{Answer, Outcome, Refusal};
 use crate::model::{Call, Component, Request};
 
 /// How long a refusal's reason may take to reach the event stream after the caller saw it.
@@ -58,14 +58,17 @@ impl Runner<'_> {
                     .unwrap_or_default();
                 let what = format!("{method} {path}");
                 let outcome = match client.request(method, path, bytes).await {
-                    Ok((status, body)) => Outcome {
-                        allowed: status.is_success(),
+                    Ok((status, body)) if status.is_success() => Outcome::Answered(Answer {
                         status: Some(status.as_u16()),
-                        stage: Some(Stage::Request),
                         text: etcd_summary(path, &body),
                         also: vec![String::from_utf8_lossy(&body).into_owned()],
-                        ..Outcome::default()
-                    },
+                        lifetime: None,
+                    }),
+                    Ok((status, body)) => Outcome::Refused(Refusal {
+                        status: Some(status.as_u16()),
+                        also: vec![String::from_utf8_lossy(&body).into_owned()],
+                        ..Refusal::at(Stage::Request, etcd_summary(path, &body))
+                    }),
                     // Both of Charlie's ports log as etcd.
                     Err(e) => self.etcd_failure(e, caller, "etcd").await,
                 };
@@ -137,28 +140,30 @@ impl Runner<'_> {
             body.as_ref().map(|b| b.to_string().into_bytes()),
         )
         .await;
-        let mut outcome = Outcome::default();
-        match reply {
+        let mut refusal = match reply {
             Ok((code, body)) => {
                 let text = String::from_utf8_lossy(&body).trim_end().to_owned();
-                outcome.allowed = (200..300).contains(&code);
-                outcome.status = Some(code);
-                outcome.stage = Some(match code {
+                if (200..300).contains(&code) {
+                    return Outcome::Answered(Answer {
+                        status: Some(code),
+                        text,
+                        ..Answer::default()
+                    });
+                }
+                let stage = match code {
                     401 => Stage::Authn,
                     403 => Stage::Authz,
                     _ => Stage::Request,
-                });
-                outcome.text = text;
+                };
+                Refusal {
+                    status: Some(code),
+                    ..Refusal::at(stage, text)
+                }
             }
-            Err((stage, text)) => {
-                outcome.stage = Some(stage);
-                outcome.text = text;
-            }
-        }
-        if !outcome.allowed {
-            self.refusal_from_events(&mut outcome, caller, door).await;
-        }
-        outcome
+            Err((stage, text)) => Refusal::at(stage, text),
+        };
+        self.refusal_from_events(&mut refusal, caller, door).await;
+        Outcome::Refused(refusal)
     }
 
     async fn etcd_failure(
@@ -169,53 +174,52 @@ impl Runner<'_> {
     ) -> Outcome {
         use kubecorp_etcd::client::Phase as EPhase;
         use kubecorp_etcd::ClientError as E;
-        let mut outcome = Outcome {
-            also: vec![e.to_string()],
-            ..Outcome::default()
-        };
-        if let Some(g) = e.grpc_text() {
-            outcome.also.push(g);
-        }
-        match &e {
+        let mut refusal = match &e {
             E::Transport {
                 phase,
                 text,
                 verdict,
                 ..
             } => {
-                outcome.stage = Some(match phase {
+                let stage = match phase {
                     EPhase::Connect => Stage::Tcp,
                     EPhase::TlsHandshake => Stage::Tls,
                     EPhase::Request => Stage::Request,
-                });
-                outcome.text = text.clone();
+                };
+                let mut refusal = Refusal::at(stage, text.clone());
                 if let Some(v) = verdict {
-                    outcome.verdict = Some(v.kind);
-                    outcome.explanation = Some(v.explanation.clone());
-                    outcome.hint = Some(v.hint.clone());
+                    refusal.verdict = Some(v.kind);
+                    refusal.explanation = Some(v.explanation.clone());
+                    refusal.hint = Some(v.hint.clone());
                 }
+                refusal
             }
             E::Status {
                 status, message, ..
-            } => {
-                outcome.status = Some(*status);
-                outcome.stage = Some(Stage::Request);
-                outcome.text = message.clone();
-            }
-            other => outcome.text = other.to_string(),
+            } => Refusal {
+                status: Some(*status),
+                ..Refusal::at(Stage::Request, message.clone())
+            },
+            // An endpoint that cannot be dialled never got as far as a connection.
+            E::Endpoint { .. } => Refusal::at(Stage::Tcp, e.to_string()),
+            E::Decode { .. } => Refusal::at(Stage::Request, e.to_string()),
+        };
+        refusal.also.push(e.to_string());
+        if let Some(g) = e.grpc_text() {
+            refusal.also.push(g);
         }
-        self.refusal_from_events(&mut outcome, caller, door).await;
-        outcome
+        self.refusal_from_events(&mut refusal, caller, door).await;
+        Outcome::Refused(refusal)
     }
 
     /// Fills the verdict, explanation and hint of a refusal from the guard's own event.
     pub(super) async fn refusal_from_events(
         &mut self,
-        outcome: &mut Outcome,
+        outcome: &mut Refusal,
         caller: &Caller,
         door: &str,
     ) {
-        if outcome.allowed || outcome.verdict.is_some() {
+        if outcome.verdict.is_some() {
             return;
         }
         let visitor = Visitor::new(caller, door);

@@ -6,12 +6,12 @@
 
 use std::time::Instant;
 
-use kubecorp_trust::{Event, Stage};
+use kubecorp_trust::Event;
 use serde_json::Value;
 
 use super::events::awaited;
 use super::{Runner, StepError};
-use crate::expect::Outcome;
+use crate::expect::{Answer, Outcome};
 use crate::model::{format_duration, Wait, WaitFor};
 
 /// How often an object condition is read again while nothing else happens.
@@ -67,17 +67,14 @@ impl Runner<'_> {
                 },
             };
             if done {
-                let outcome = Outcome {
-                    allowed: true,
-                    stage: Some(Stage::Request),
+                let outcome = Outcome::Answered(Answer {
                     text: last,
-                    ..Outcome::default()
-                };
+                    ..Answer::default()
+                });
                 return Ok((outcome, seen));
             }
             if Instant::now() >= deadline {
-                let outcome = Outcome {
-                    allowed: false,
+                let outcome = Outcome::TimedOut {
                     text: format!(
                         "still not done after {}: {}",
                         format_duration(wait.timeout),
@@ -87,7 +84,6 @@ impl Runner<'_> {
                             &last
                         }
                     ),
-                    ..Outcome::default()
                 };
                 return Ok((outcome, seen));
             }
