@@ -417,3 +417,50 @@ fn a_wrong_repair_the_check_does_not_catch_fails_the_rehearsal_with_what_it_saw(
         run.dump()
     );
 }
+
+#[test]
+fn asking_for_the_solution_explains_the_cause_and_notes_the_challenge_as_given_up() {
+    let office = Started::new("admin-conf-expired");
+    let solution = office.challenge("solution").success();
+    assert!(
+        solution.stdout.contains("kubeadm certs renew admin.conf"),
+        "{}",
+        solution.dump()
+    );
+    assert!(
+        solution.stdout.contains(&format!(
+            "kubecorp certs renew admin.conf --dir {}",
+            office.dir()
+        )),
+        "{}",
+        solution.dump()
+    );
+    assert!(
+        solution.stdout.contains("(Noted as given up."),
+        "{}",
+        solution.dump()
+    );
+    let list = office.challenge("list").success();
+    let row = list
+        .stdout
+        .lines()
+        .find(|l| l.contains("admin-conf-expired"))
+        .unwrap_or_default();
+    assert!(row.contains("given up"), "{}", list.dump());
+
+    kubecorp(["certs", "renew", "admin.conf", "--dir", office.dir()]).success();
+    let check = office.challenge("check").success();
+    assert!(
+        check
+            .stdout
+            .contains("Repaired, after reading the solution: noted as given up, not as solved."),
+        "{}",
+        check.dump()
+    );
+    let list = office.challenge("list").success();
+    assert!(
+        !list.stdout.contains("✓ solved"),
+        "a challenge given up is not solved:\n{}",
+        list.dump()
+    );
+}
