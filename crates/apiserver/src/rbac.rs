@@ -1163,8 +1163,8 @@ pub fn bootstrap_policy() -> Vec<Value> {
             )],
         ),
         // ---- What the lab adds (not in a kubeadm cluster) ----
-        // The lab's apiserver authenticates certificates only, so the endpoints controller
-        // cannot present the `endpoint-controller` service-account token; it dials with
+        // The lab's controller manager runs without --use-service-account-credentials, so the
+        // endpoints controller presents no `endpoint-controller` token; it dials with
         // controller-manager.conf (CN=system:kube-controller-manager), whose own role may
         // create endpoints but update only the one named kube-controller-manager. This is what
         // the RBAC docs ask of a controller manager started without

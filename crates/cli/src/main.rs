@@ -105,6 +105,10 @@ enum Command {
         /// nothing until someone approves it.
         #[arg(long)]
         rotate_server_certificates: bool,
+        /// kube-proxy dials with kube-proxy.conf's client certificate (the Hard Way) instead of
+        /// its service-account token (kubeadm's way).
+        #[arg(long)]
+        kube_proxy_client_certificate: bool,
         /// Start the lab clock at this time: RFC 3339, a date, or an offset such as +400d.
         #[arg(long, allow_hyphen_values = true)]
         now: Option<String>,
@@ -465,6 +469,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             kubelet_listen,
             proxy_healthz_listen,
             rotate_server_certificates,
+            kube_proxy_client_certificate,
             now,
             log_format,
             quiet,
@@ -491,6 +496,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     clock,
                     events: kubecorp_trust::Events::new(),
                     staff: kubecorp_office::Staff::ALL,
+                    kube_proxy_credential: if kube_proxy_client_certificate {
+                        kubecorp_office::KubeProxyCredential::ClientCertificate
+                    } else {
+                        kubecorp_office::KubeProxyCredential::ServiceAccountToken
+                    },
                 },
                 log_format,
                 quiet,

@@ -261,11 +261,13 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
             let listener = start::bind("kube-proxy", wanted).await?;
             let addr = start::local_addr("kube-proxy", wanted, &listener)?;
             let node = kubecorp_office::control_plane_node(&lab, None);
+            // In a process of its own Dave cannot be handed a token: he uses kube-proxy.conf.
             let task = start::kube_proxy(
                 &lab,
                 &apiserver,
                 &node,
                 Some(listener),
+                None,
                 &opts.clock,
                 &events,
                 &shutdown,

@@ -96,6 +96,25 @@ pub struct KubeClient {
     events: Events,
     /// Idle connections kept for the next call ([`KubeClient::keep_alive`]); shared by clones.
     pool: Option<Arc<Pool>>,
+    /// A bearer token sent with every call, read afresh each time ([`KubeClient::with_bearer_token`]).
+    token: Option<TokenSource>,
+}
+
+/// Where a bearer token comes from: asked at every call, as client-go re-reads a projected
+/// token file the kubelet keeps fresh.
+#[derive(Clone)]
+pub struct TokenSource(Arc<dyn Fn() -> Option<String> + Send + Sync>);
+
+impl TokenSource {
+    pub fn new(read: impl Fn() -> Option<String> + Send + Sync + 'static) -> TokenSource {
+        TokenSource(Arc::new(read))
+    }
+}
+
+impl std::fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenSource(…)")
+    }
 }
 
 impl KubeClient {
@@ -119,6 +138,7 @@ impl KubeClient {
             clock,
             events,
             pool: None,
+            token: None,
         })
     }
 
@@ -492,6 +512,12 @@ impl KubeClient {
         }
     }
 
+    /// Sends `Authorization: Bearer <token>` with every call (a service-account token).
+    pub fn with_bearer_token(mut self, source: TokenSource) -> KubeClient {
+        self.token = Some(source);
+        self
+    }
+
     /// The request as client-go sends it.
     fn request(
         &self,
@@ -511,6 +537,9 @@ impl KubeClient {
             );
         if body.is_some() {
             request = request.header(http::header::CONTENT_TYPE, content_type);
+        }
+        if let Some(token) = self.token.as_ref().and_then(|source| (source.0)()) {
+            request = request.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
         }
         request
             .body(Full::new(Bytes::from(body.unwrap_or_default())))

@@ -24,8 +24,8 @@
 //! controller manager's own user, `system:kube-controller-manager` (`controller-manager.conf`),
 //! may only create endpoints and update the one named `kube-controller-manager`.
 //!
-//! The lab's apiserver authenticates certificates only, so this controller dials with
-//! `controller-manager.conf`; the lab's RBAC adds the ClusterRoleBinding
+//! The lab's controller manager runs without `--use-service-account-credentials`: this
+//! controller dials with `controller-manager.conf`; the lab's RBAC adds the ClusterRoleBinding
 //! `kubecorp:endpoint-controller`, which gives that user the real
 //! `system:controller:endpoint-controller` role, as a controller manager started without
 //! `--use-service-account-credentials` needs. The EndpointSlice controller's role,
@@ -59,7 +59,7 @@ pub const BADGE: klog::Badge = klog::Badge {
 };
 
 /// The lab's word on the controller's identity, emitted once at start.
-pub const IDENTITY_NOTE: &str = "On a kubeadm cluster kube-controller-manager runs with --use-service-account-credentials, so the endpoints controller writes as system:serviceaccount:kube-system:endpoint-controller (ClusterRole system:controller:endpoint-controller). The lab's apiserver reads certificates only, so the controller dials with controller-manager.conf (CN=system:kube-controller-manager), and the lab's ClusterRoleBinding kubecorp:endpoint-controller grants that user the same role, as a controller manager started without --use-service-account-credentials needs; kubecorp:endpointslice-controller does the same for system:controller:endpointslice-controller, which writes the EndpointSlices.";
+pub const IDENTITY_NOTE: &str = "On a kubeadm cluster kube-controller-manager runs with --use-service-account-credentials, so the endpoints controller writes as system:serviceaccount:kube-system:endpoint-controller (ClusterRole system:controller:endpoint-controller). The lab's controller manager runs without --use-service-account-credentials, so the controller dials with controller-manager.conf (CN=system:kube-controller-manager), and the lab's ClusterRoleBinding kubecorp:endpoint-controller grants that user the same role, as a controller manager started without --use-service-account-credentials needs; kubecorp:endpointslice-controller does the same for system:controller:endpointslice-controller, which writes the EndpointSlices.";
 
 const SERVICES: Reflector = Reflector {
     kind: "*v1.Service",

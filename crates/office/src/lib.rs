@@ -7,6 +7,8 @@
 #![forbid(unsafe_code)]
 
 pub mod narrate;
+/// How kube-proxy authenticates (see [`OfficeOptions::kube_proxy_credential`]).
+pub use kubecorp_proxy::Credential as KubeProxyCredential;
 pub mod start;
 
 use std::net::SocketAddr;
@@ -48,6 +50,8 @@ pub struct OfficeOptions {
     pub rotate_server_certificates: bool,
     /// Which of the other staff to start besides etcd and the apiserver.
     pub staff: Staff,
+    /// How kube-proxy authenticates: its service-account token (kubeadm), or `kube-proxy.conf`.
+    pub kube_proxy_credential: kubecorp_proxy::Credential,
 }
 
 /// Which components besides etcd and the apiserver an office starts.
@@ -167,6 +171,7 @@ impl OfficeOptions {
             nodes: vec![CONTROL_PLANE_NODE.to_owned()],
             rotate_server_certificates: false,
             staff: Staff::ALL,
+            kube_proxy_credential: kubecorp_proxy::Credential::ServiceAccountToken,
         }
     }
 }
@@ -392,6 +397,10 @@ impl Office {
                     &apiserver_url,
                     first,
                     Some(listener),
+                    match opts.kube_proxy_credential {
+                        kubecorp_proxy::Credential::ServiceAccountToken => Some(&api),
+                        kubecorp_proxy::Credential::ClientCertificate => None,
+                    },
                     &opts.clock,
                     &opts.events,
                     &shutdown,

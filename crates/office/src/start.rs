@@ -325,32 +325,162 @@ pub fn scheduler(
     Ok(tokio::spawn(kubecorp_scheduler::run(config, shutdown)))
 }
 
-/// Dave: kube-proxy on `node`, with `kube-proxy.conf`, answering `/healthz` on `healthz`.
+/// Dave: kube-proxy on `node`, answering `/healthz` on `healthz`. With `token_from` (the
+/// office's own apiserver) he shows the `kube-system/kube-proxy` service-account token, as on
+/// a kubeadm cluster; without it he dials with `kube-proxy.conf`, the Hard Way.
+#[allow(clippy::too_many_arguments)]
 pub fn kube_proxy(
     lab: &Lab,
     apiserver: &str,
     node: &str,
     healthz: Option<TcpListener>,
+    token_from: Option<&Api>,
     clock: &LabClock,
     events: &Events,
     shutdown: &Shutdown,
 ) -> Result<JoinHandle<()>, OfficeError> {
-    let client = staff_client(
-        "kube-proxy",
-        &lab.kubeconfig_path("kube-proxy.conf"),
-        apiserver,
-        clock,
-        events,
-    )?;
+    let (client, credential) = match token_from {
+        None => (
+            staff_client(
+                "kube-proxy",
+                &lab.kubeconfig_path("kube-proxy.conf"),
+                apiserver,
+                clock,
+                events,
+            )?,
+            kubecorp_proxy::Credential::ClientCertificate,
+        ),
+        Some(_) => (
+            kubecorp_client::KubeClient::new(
+                "kube-proxy",
+                apiserver,
+                None,
+                TrustSource::bundle(lab.ca_cert_path(Authority::Cluster)),
+                clock.clone(),
+                events.clone(),
+            )
+            .map_err(|e| OfficeError::Staff {
+                component: "kube-proxy".into(),
+                problem: e.to_string(),
+            })?,
+            kubecorp_proxy::Credential::ServiceAccountToken,
+        ),
+    };
+    let projected = ProjectedToken::default();
+    let client = match token_from {
+        Some(_) => {
+            let read = projected.clone();
+            client.with_bearer_token(kubecorp_client::TokenSource::new(move || read.token()))
+        }
+        None => client,
+    };
     let config = kubecorp_proxy::ProxyConfig {
         client,
         clock: clock.clone(),
         events: events.clone(),
         node_name: node.to_owned(),
+        credential,
         healthz,
     };
     let shutdown = shutdown.wait();
-    Ok(tokio::spawn(kubecorp_proxy::run(config, shutdown)))
+    let refresher = token_from.map(|api| (api.clone(), node.to_owned(), clock.clone()));
+    Ok(tokio::spawn(async move {
+        let Some((api, node, clock)) = refresher else {
+            return kubecorp_proxy::run(config, shutdown).await;
+        };
+        // Until the first token arrives (Alice may still be opening), ask again.
+        while projected.token().is_none() {
+            projected.request(&api, &node, &clock).await;
+            if projected.token().is_none() {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
+        kubecorp_proxy::run(config, shutdown).await
+    }))
+}
+
+/// kube-proxy's projected service-account token, as the kubelet keeps it: asked for with a
+/// TokenRequest (3607 s, the projected default), and made again with the same key and account
+/// whenever it is read after 80 % of its life has passed on the lab clock — a clock moved by
+/// hours never leaves Dave holding an expired token.
+#[derive(Clone, Default)]
+struct ProjectedToken(std::sync::Arc<std::sync::Mutex<Projected>>);
+
+#[derive(Default)]
+struct Projected {
+    /// The token, when it was made and when it expires (Unix seconds, lab clock).
+    token: Option<(String, i64, i64)>,
+    /// What re-makes it: the apiserver's keys, the account's uid, the clock.
+    renew: Option<(kubecorp_apiserver::tokens::TokenKeys, String, LabClock)>,
+}
+
+const PROJECTED_SECONDS: i64 = 3607;
+
+impl ProjectedToken {
+    fn token(&self) -> Option<String> {
+        let mut state = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let (Some((_, issued, expires)), Some((keys, uid, clock))) = (&state.token, &state.renew)
+        {
+            let now = clock.now();
+            let at = now.unix_timestamp();
+            if at >= issued + (expires - issued) * 4 / 5 || at < *issued {
+                let claims = kubecorp_apiserver::tokens::TokenKeys::claims(
+                    "kube-system",
+                    kubecorp_apiserver::tokens::Ref {
+                        name: "kube-proxy".into(),
+                        uid: uid.clone(),
+                    },
+                    vec![kubecorp_apiserver::tokens::ISSUER.into()],
+                    now,
+                    PROJECTED_SECONDS,
+                    None,
+                );
+                if let Ok(fresh) = keys.issue(&claims) {
+                    state.token = Some((fresh, at, at + PROJECTED_SECONDS));
+                }
+            }
+        }
+        state.token.as_ref().map(|(t, _, _)| t.clone())
+    }
+
+    /// The first token, by TokenRequest with the node's badge (the Node authorizer lets a
+    /// kubelet ask for its pods' tokens).
+    async fn request(&self, api: &Api, node: &str, clock: &LabClock) {
+        let Some(kubelet) = kubecorp_apiserver::user::UserInfo::from_cert(
+            &format!("system:node:{node}"),
+            ["system:nodes"],
+        ) else {
+            return;
+        };
+        let request = serde_json::json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                                         "spec": {"expirationSeconds": PROJECTED_SECONDS}});
+        let (answer, _) = api
+            .handle(kubecorp_apiserver::api::ApiRequest::json(
+                &kubelet,
+                "POST",
+                "/api/v1/namespaces/kube-system/serviceaccounts/kube-proxy/token",
+                Some(&request),
+            ))
+            .await;
+        let Some(token) = answer.body_json()["status"]["token"]
+            .as_str()
+            .map(str::to_owned)
+        else {
+            return;
+        };
+        let keys = api.service_account_keys();
+        let now = clock.now().unix_timestamp();
+        let mut state = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let (Some(keys), Some(uid)) = (keys, account_uid(&token)) {
+            state.renew = Some((keys, uid, clock.clone()));
+        }
+        state.token = Some((token, now, now + PROJECTED_SECONDS));
+    }
+}
+
+/// The account uid a token's claims carry (`kubernetes.io.serviceaccount.uid`).
+fn account_uid(token: &str) -> Option<String> {
+    kubecorp_apiserver::tokens::unverified_claims(token).map(|c| c.kubernetes.serviceaccount.uid)
 }
 
 /// The controller manager's endpoints and node lifecycle controllers, with

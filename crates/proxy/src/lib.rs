@@ -21,11 +21,11 @@
 //! `kubeconfig.conf`, mounted at `/var/lib/kube-proxy/kubeconfig.conf`) points at the pod's
 //! service-account token (`tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token`).
 //! Alice knows it as `system:serviceaccount:kube-system:kube-proxy`, which kubeadm binds to the
-//! ClusterRole `system:node-proxier` (binding `kubeadm:node-proxier`). The lab's apiserver only
-//! authenticates certificates, so Dave dials with `kube-proxy.conf`: a client certificate with
-//! `CN=system:kube-proxy`, the user the bootstrap binding `system:node-proxier` names (the way
-//! "Kubernetes the Hard Way" does it). Same rights, different credential; Dave says so once when
-//! he starts.
+//! ClusterRole `system:node-proxier` (binding `kubeadm:node-proxier`). The office does the
+//! same ([`Credential::ServiceAccountToken`]); with [`Credential::ClientCertificate`] Dave dials
+//! with `kube-proxy.conf` instead: a client certificate with `CN=system:kube-proxy`, the user the
+//! bootstrap binding `system:node-proxier` names (the way "Kubernetes the Hard Way" does it).
+//! Same rights, different credential; Dave says which once when he starts.
 #![forbid(unsafe_code)]
 
 pub mod health;
@@ -56,7 +56,10 @@ pub const BADGE: klog::Badge = klog::Badge {
 };
 
 /// The lab's word on Dave's credential, emitted once at start.
-pub const CREDENTIAL_NOTE: &str = "On a kubeadm cluster kube-proxy authenticates with a service-account token (ConfigMap kube-system/kube-proxy, kubeconfig.conf at /var/lib/kube-proxy/kubeconfig.conf with tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token), as system:serviceaccount:kube-system:kube-proxy, bound to system:node-proxier by kubeadm:node-proxier. The lab's apiserver only reads certificates, so Dave uses kube-proxy.conf: a client certificate with CN=system:kube-proxy, the user the bootstrap binding system:node-proxier names. Same rights, different credential.";
+pub const CREDENTIAL_NOTE: &str = "On a kubeadm cluster kube-proxy authenticates with a service-account token (ConfigMap kube-system/kube-proxy, kubeconfig.conf at /var/lib/kube-proxy/kubeconfig.conf with tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token), as system:serviceaccount:kube-system:kube-proxy, bound to system:node-proxier by kubeadm:node-proxier. This lab runs the Hard Way variant instead: Dave uses kube-proxy.conf, a client certificate with CN=system:kube-proxy, the user the bootstrap binding system:node-proxier names. Same rights, different credential.";
+
+/// What Dave says when he dials with his service-account token, kubeadm's way.
+pub const TOKEN_NOTE: &str = "As on a kubeadm cluster, kube-proxy shows no badge: it sends its service-account token (a JWT signed with sa.key, kept fresh the way the kubelet refreshes a projected token) and Alice knows it as system:serviceaccount:kube-system:kube-proxy, bound to system:node-proxier by kubeadm:node-proxier. `kubecorp up --kube-proxy-client-certificate` shows the Hard Way variant instead: kube-proxy.conf, a client certificate with CN=system:kube-proxy.";
 
 const SERVICES: Reflector = Reflector {
     kind: "*v1.Service",
@@ -67,8 +70,18 @@ const SLICES: Reflector = Reflector {
     path: "/apis/discovery.k8s.io/v1/endpointslices",
 };
 
-/// What Dave needs: a client with `kube-proxy.conf`'s badge, the lab clock, the events, the
-/// node he runs on, and (optionally) the listener for `/healthz`.
+/// How Dave proves who he is to Alice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Credential {
+    /// kubeadm's way: the `kube-system/kube-proxy` service-account token.
+    ServiceAccountToken,
+    /// The Hard Way: `kube-proxy.conf`, a client certificate with `CN=system:kube-proxy`.
+    ClientCertificate,
+}
+
+/// What Dave needs: a client (with his token or `kube-proxy.conf`'s badge), how it proves
+/// who he is, the lab clock, the events, the node he runs on, and (optionally) the listener for
+/// `/healthz`.
 ///
 /// Events are emitted as `client.component()`; the office names the client `kube-proxy`.
 #[derive(Debug)]
@@ -77,6 +90,7 @@ pub struct ProxyConfig {
     pub clock: LabClock,
     pub events: Events,
     pub node_name: String,
+    pub credential: Credential,
     /// Plain-HTTP `/healthz` (`0.0.0.0:10256` on a real node; loopback in the lab).
     pub healthz: Option<TcpListener>,
 }
@@ -88,6 +102,7 @@ pub async fn run(config: ProxyConfig, shutdown: impl Future) {
         clock,
         events,
         node_name,
+        credential,
         healthz,
     } = config;
     let (stop, stopped) = watch::channel(false);
@@ -118,10 +133,17 @@ pub async fn run(config: ProxyConfig, shutdown: impl Future) {
                 "server_linux.go:66",
                 "\"Using iptables proxy\"",
             ))
-            .explanation(CREDENTIAL_NOTE)
+            .explanation(match credential {
+                Credential::ServiceAccountToken => TOKEN_NOTE,
+                Credential::ClientCertificate => CREDENTIAL_NOTE,
+            })
             .detail(format!(
-                "kube-proxy on node {node_name}: iptables mode, {healthz_text}, dialling {} with kube-proxy.conf (CN=system:kube-proxy)",
-                client.server()
+                "kube-proxy on node {node_name}: iptables mode, {healthz_text}, dialling {} with {}",
+                client.server(),
+                match credential {
+                    Credential::ServiceAccountToken => "its service-account token (system:serviceaccount:kube-system:kube-proxy)",
+                    Credential::ClientCertificate => "kube-proxy.conf (CN=system:kube-proxy)",
+                }
             )),
     );
 

@@ -22,6 +22,7 @@ async fn start_dave(office: &Office) -> (std::net::SocketAddr, oneshot::Sender<(
     let (stop, stopped) = oneshot::channel::<()>();
     let config = ProxyConfig {
         client: client(office, "kube-proxy", "kube-proxy.conf"),
+        credential: kubecorp_proxy::Credential::ClientCertificate,
         clock: office.clock.clone(),
         events: office.events.clone(),
         node_name: "kubecorp-control-plane".into(),
@@ -171,5 +172,74 @@ async fn kube_proxy_says_how_its_badge_differs_from_kubeadm_and_answers_healthz(
     let missing = http_get(addr, "/metrics").await;
     assert!(missing.starts_with("HTTP/1.1 404 Not Found"), "{missing}");
     assert!(missing.ends_with("404 page not found\n"), "{missing}");
+    office.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_the_office_kube_proxy_shows_its_service_account_token_and_it_stays_fresh() {
+    let (_dir, office) = kubecorp_testkit::office::whole_office().await;
+    let start = kubecorp_testkit::office::said(&office, "kube-proxy", "Dave starts", |e| {
+        e.detail
+            .as_deref()
+            .is_some_and(|d| d.starts_with("kube-proxy on node"))
+    })
+    .await;
+    assert!(
+        start.detail.as_deref().unwrap().ends_with(
+            "with its service-account token (system:serviceaccount:kube-system:kube-proxy)"
+        ),
+        "{start:?}"
+    );
+    assert_eq!(start.identity, None, "no badge");
+    let token_user = "system:serviceaccount:kube-system:kube-proxy";
+    let seen = |office: &Office| {
+        office
+            .events
+            .snapshot()
+            .into_iter()
+            .filter(|e| e.to == "apiserver" && e.from == token_user)
+            .collect::<Vec<_>>()
+    };
+    eventually("Alice serves kube-proxy's token", || async {
+        seen(&office)
+            .iter()
+            .any(|e| {
+                e.allowed
+                    && e.detail
+                        .as_deref()
+                        .is_some_and(|d| d.contains("/api/v1/services"))
+            })
+            .then_some(())
+    })
+    .await;
+    // Two hours later on the lab clock the first token (3607 s) is long past its 80 %: the
+    // refreshed one is shown, and Alice never logs an expired token.
+    office.clock.advance(time::Duration::hours(2));
+    let admin = client(&office, "kubectl", "admin.conf");
+    admin
+        .create(
+            "/api/v1/namespaces/default/services",
+            &json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "fresh"},
+                    "spec": {"selector": {"app": "fresh"}, "ports": [{"port": 80}]}}),
+        )
+        .await
+        .unwrap();
+    let before = seen(&office).len();
+    eventually("kube-proxy keeps calling Alice", || async {
+        (seen(&office).len() > before).then_some(())
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let expired = office
+        .events
+        .snapshot()
+        .into_iter()
+        .filter_map(|e| e.server_log)
+        .filter(|l| l.contains("service account token has expired"))
+        .count();
+    assert_eq!(
+        expired, 0,
+        "the kubelet-style refresh keeps kube-proxy's token valid"
+    );
     office.shutdown().await;
 }
