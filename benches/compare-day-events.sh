@@ -36,6 +36,7 @@ normalise() {
         | gsub("[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9:.]+(Z| UTC| \\+0000 UTC)?"; "TIME")
         | gsub("serial(Number)?[=: ]+\"?[0-9a-fA-F:]+"; "serial S")
         | gsub("[0-9]+ ms\\b"; "N ms")
+        | gsub("took = [0-9.]+[mµn]?s"; "took = T")
         | gsub("SN=[0-9]+"; "SN=S")
         | gsub("revision [0-9]+"; "revision N")
         | gsub("\"id\\\\?\":[0-9]+"; "\"id\":ID")
