@@ -388,12 +388,20 @@ pub fn kube_proxy(
         let Some((api, node, clock)) = refresher else {
             return kubecorp_proxy::run(config, shutdown).await;
         };
-        // Until the first token arrives (Alice may still be opening), ask again.
-        while projected.token().is_none() {
-            projected.request(&api, &node, &clock).await;
-            if projected.token().is_none() {
-                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        // Until the first token arrives (Alice may still be opening), ask again; a closing
+        // office ends the wait.
+        let first = async {
+            while projected.token().is_none() {
+                projected.request(&api, &node, &clock).await;
+                if projected.token().is_none() {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
             }
+        };
+        let mut shutdown = Box::pin(shutdown);
+        tokio::select! {
+            _ = first => {}
+            _ = &mut shutdown => return,
         }
         kubecorp_proxy::run(config, shutdown).await
     }))
