@@ -237,9 +237,18 @@ async fn in_the_office_kube_proxy_shows_its_service_account_token_and_it_stays_f
         .filter_map(|e| e.server_log)
         .filter(|l| l.contains("service account token has expired"))
         .count();
-    assert_eq!(
-        expired, 0,
-        "the kubelet-style refresh keeps kube-proxy's token valid"
+    // A jump of two hours can land between the refresher's looks at the lab clock: at most the
+    // call already under way is refused, and the refreshed token is served after it.
+    assert!(
+        expired <= 1,
+        "the kubelet-style refresh keeps kube-proxy's token valid: {expired} refusals"
     );
+    eventually("kube-proxy is served with the refreshed token", || async {
+        seen(&office)[before..]
+            .iter()
+            .any(|e| e.allowed)
+            .then_some(())
+    })
+    .await;
     office.shutdown().await;
 }
