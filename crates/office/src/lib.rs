@@ -9,6 +9,7 @@
 pub mod narrate;
 /// How kube-proxy authenticates (see [`OfficeOptions::kube_proxy_credential`]).
 pub use kubecorp_proxy::Credential as KubeProxyCredential;
+mod projected;
 pub mod start;
 
 use std::net::SocketAddr;

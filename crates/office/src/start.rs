@@ -366,7 +366,7 @@ pub fn kube_proxy(
             kubecorp_proxy::Credential::ServiceAccountToken,
         ),
     };
-    let projected = ProjectedToken::default();
+    let projected = crate::projected::ProjectedToken::default();
     let client = match token_from {
         Some(_) => {
             let read = projected.clone();
@@ -405,90 +405,6 @@ pub fn kube_proxy(
         }
         kubecorp_proxy::run(config, shutdown).await
     }))
-}
-
-/// kube-proxy's projected service-account token, as the kubelet keeps it: asked for with a
-/// TokenRequest (3607 s, the projected default), and made again with the same key and account
-/// whenever it is read after 80 % of its life has passed on the lab clock — a clock moved by
-/// hours never leaves Dave holding an expired token.
-#[derive(Clone, Default)]
-struct ProjectedToken(std::sync::Arc<std::sync::Mutex<Projected>>);
-
-#[derive(Default)]
-struct Projected {
-    /// The token, when it was made and when it expires (Unix seconds, lab clock).
-    token: Option<(String, i64, i64)>,
-    /// What re-makes it: the apiserver's keys, the account's uid, the clock.
-    renew: Option<(kubecorp_apiserver::tokens::TokenKeys, String, LabClock)>,
-}
-
-const PROJECTED_SECONDS: i64 = 3607;
-
-impl ProjectedToken {
-    fn token(&self) -> Option<String> {
-        let mut state = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let (Some((_, issued, expires)), Some((keys, uid, clock))) = (&state.token, &state.renew)
-        {
-            let now = clock.now();
-            let at = now.unix_timestamp();
-            if at >= issued + (expires - issued) * 4 / 5 || at < *issued {
-                let claims = kubecorp_apiserver::tokens::TokenKeys::claims(
-                    "kube-system",
-                    kubecorp_apiserver::tokens::Ref {
-                        name: "kube-proxy".into(),
-                        uid: uid.clone(),
-                    },
-                    vec![kubecorp_apiserver::tokens::ISSUER.into()],
-                    now,
-                    PROJECTED_SECONDS,
-                    None,
-                );
-                if let Ok(fresh) = keys.issue(&claims) {
-                    state.token = Some((fresh, at, at + PROJECTED_SECONDS));
-                }
-            }
-        }
-        state.token.as_ref().map(|(t, _, _)| t.clone())
-    }
-
-    /// The first token, by TokenRequest with the node's badge (the Node authorizer lets a
-    /// kubelet ask for its pods' tokens).
-    async fn request(&self, api: &Api, node: &str, clock: &LabClock) {
-        let Some(kubelet) = kubecorp_apiserver::user::UserInfo::from_cert(
-            &format!("system:node:{node}"),
-            ["system:nodes"],
-        ) else {
-            return;
-        };
-        let request = serde_json::json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-                                         "spec": {"expirationSeconds": PROJECTED_SECONDS}});
-        let (answer, _) = api
-            .handle(kubecorp_apiserver::api::ApiRequest::json(
-                &kubelet,
-                "POST",
-                "/api/v1/namespaces/kube-system/serviceaccounts/kube-proxy/token",
-                Some(&request),
-            ))
-            .await;
-        let Some(token) = answer.body_json()["status"]["token"]
-            .as_str()
-            .map(str::to_owned)
-        else {
-            return;
-        };
-        let keys = api.service_account_keys();
-        let now = clock.now().unix_timestamp();
-        let mut state = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let (Some(keys), Some(uid)) = (keys, account_uid(&token)) {
-            state.renew = Some((keys, uid, clock.clone()));
-        }
-        state.token = Some((token, now, now + PROJECTED_SECONDS));
-    }
-}
-
-/// The account uid a token's claims carry (`kubernetes.io.serviceaccount.uid`).
-fn account_uid(token: &str) -> Option<String> {
-    kubecorp_apiserver::tokens::unverified_claims(token).map(|c| c.kubernetes.serviceaccount.uid)
 }
 
 /// The controller manager's endpoints and node lifecycle controllers, with
