@@ -12,6 +12,9 @@
 //! - [`status`]: metav1.Status bodies for 401, 403, 404, 409, 422 and friends.
 //! - [`rbac`]: request attributes, the kubeadm 1.32 default rulebook, and RBAC evaluation.
 //! - [`node_authz`]: the Node authorizer, which lets a kubelet see only its own pods' secrets.
+//! - [`cluster_policy`]: every ClusterRole and ClusterRoleBinding of kube-apiserver's bootstrap
+//!   policy (upstream's fixtures), kubeadm's and the lab's; [`aggregation`] fills `admin`,
+//!   `edit` and `view` as the aggregation controller does.
 //! - [`namespaced_policy`]: the Roles and RoleBindings of kube-system and kube-public, from
 //!   upstream's bootstrap-policy fixtures and kubeadm.
 //! - [`node_restriction`]: the NodeRestriction admission plugin: a kubelet writes only its own
@@ -21,6 +24,7 @@
 //! - [`service_accounts`]: the accounts, TokenRequest, TokenReview and the published keys.
 //! - [`csr`]: CertificateSigningRequest validation, admission, approval and signing.
 //! - [`protobuf`]: decoding the `application/vnd.kubernetes.protobuf` bodies kubectl sends.
+//! - [`impersonation`]: `kubectl --as`: each thing impersonated asked of the authorizers first.
 //! - [`authn`]: the x509 authenticator that reads a badge *after* the handshake (401 on failure).
 //! - [`request`], [`registry`]: what a path asks for, and the resources served.
 //! - [`decode`], [`schema`]: bodies read as kube-apiserver's decoder reads them (nesting limit,
@@ -35,12 +39,15 @@
 //! - [`server`]: the TLS front door; every step becomes an event.
 #![forbid(unsafe_code)]
 
+pub mod aggregation;
 pub mod api;
 pub mod authn;
+pub mod cluster_policy;
 pub mod csr;
 pub mod decode;
 pub mod discovery;
 pub mod health;
+pub mod impersonation;
 pub mod meta;
 pub mod namespaced_policy;
 pub mod node_authz;

@@ -38,7 +38,7 @@ pub fn objects() -> Vec<Value> {
 }
 
 /// The `items` of a `kind: List` document.
-fn items(file: &str, text: &str) -> Vec<Value> {
+pub(crate) fn items(file: &str, text: &str) -> Vec<Value> {
     // The files are part of the program, and a test reads each one.
     let list: Value = serde_saphyr::from_str(text)
         .unwrap_or_else(|e| panic!("data/rbac/{file} is not valid YAML: {e}"));

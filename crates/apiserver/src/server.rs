@@ -377,6 +377,28 @@ async fn answer(
         who(identity.as_ref(), peer)
     };
 
+    // `kubectl --as`: the request goes on as someone else once each part is allowed.
+    let asked = crate::impersonation::Asked::from_headers(
+        req.headers()
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?))),
+    );
+    let user = match asked {
+        None => user,
+        Some(asked) => match crate::impersonation::impersonate(&config.api, &user, asked).await {
+            Ok(as_user) => as_user,
+            Err(refusal) => {
+                config.events.emit(
+                    Event::new(now, from.clone(), "apiserver", Stage::Authz)
+                        .identity(identity.clone())
+                        .allowed(false)
+                        .detail(format!("{line} {} (impersonation)", refusal.0)),
+                );
+                return status_response(refusal, pretty);
+            }
+        },
+    };
+
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => return status_response(status::request_entity_too_large(), pretty),

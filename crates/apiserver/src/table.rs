@@ -75,6 +75,8 @@ fn columns(resource: &Resource) -> Vec<Value> {
             col("Endpoints", "string", 0),
             col("Age", "string", 0),
         ],
+        // printers.go `roleColumnDefinitions`: no age, the creation time itself.
+        "clusterroles" | "roles" => vec![col("Name", "string", 0), col("Created At", "date", 0)],
         "clusterrolebindings" | "rolebindings" => vec![
             col("Name", "string", 0),
             col("Role", "string", 0),
@@ -308,6 +310,8 @@ fn cells(resource: &Resource, obj: &Value, now: OffsetDateTime) -> Vec<Value> {
             json!(slice_endpoints(obj)),
             json!(age(obj, now)),
         ],
+        // `obj.CreationTimestamp.Time.UTC().Format(time.RFC3339)`, as the store already keeps it.
+        "clusterroles" | "roles" => vec![json!(name), json!(meta_str(obj, "creationTimestamp"))],
         "clusterrolebindings" | "rolebindings" => {
             let subjects = |kind: &str| -> String {
                 let names: Vec<String> = obj["subjects"]

@@ -1,5 +1,7 @@
 //! Alice and Charlie over real mutual TLS, judged by the real kubectl and openssl.
 
+#[path = "kubectl/rbac.rs"]
+mod rbac;
 #[path = "kubectl/tokens.rs"]
 mod tokens;
 #[path = "kubectl/watch.rs"]

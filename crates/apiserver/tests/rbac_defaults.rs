@@ -6,12 +6,18 @@
 //! the `leasecandidates` rule of 1.31 and later). Every object in them must be served after
 //! `bootstrap`, with the same rules, roleRef, subjects, labels and annotations, and must decide
 //! requests as in a kubeadm 1.32 cluster.
+//!
+//! The cluster-wide fixtures (`cluster-roles.yaml`, `controller-roles.yaml`,
+//! `cluster-role-bindings.yaml`, `controller-role-bindings.yaml`) are upstream's v1.32 files, each
+//! naming its stored version and the one gate-dependent correction; `admin`, `edit` and `view`
+//! must be served with the rules the aggregation controller gives them, worked out here from the
+//! fixtures alone.
 
 use kubecorp_apiserver::api::{Api, ApiRequest};
 use kubecorp_apiserver::store::Store;
 use kubecorp_apiserver::user::UserInfo;
 use kubecorp_trust::LabClock;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 fn admin() -> UserInfo {
     UserInfo::from_cert("kubernetes-admin", ["kubeadm:cluster-admins"]).unwrap()
@@ -116,4 +122,139 @@ async fn kubeadms_namespaced_roles_let_nodes_read_their_config_and_anyone_read_c
     )
     .await;
     assert_eq!(code, 403);
+}
+
+/// A ClusterRole's rules in a fixture, by name.
+fn fixture_rules(roles: &[Value], name: &str) -> Vec<Value> {
+    roles
+        .iter()
+        .find(|r| r["metadata"]["name"] == name)
+        .and_then(|r| r["rules"].as_array().cloned())
+        .unwrap_or_default()
+}
+
+/// `first` then each rule of `then` not already in it (the aggregation controller's union).
+fn union(first: Vec<Value>, then: Vec<Value>) -> Vec<Value> {
+    let mut out = first;
+    for r in then {
+        if !out.contains(&r) {
+            out.push(r);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn every_clusterrole_and_binding_of_upstreams_v1_32_fixtures_is_served_as_written() {
+    let api = office().await;
+    let roles = [
+        fixture(include_str!("../data/rbac/cluster-roles.yaml")),
+        fixture(include_str!("../data/rbac/controller-roles.yaml")),
+    ]
+    .concat();
+    let bindings = [
+        fixture(include_str!("../data/rbac/cluster-role-bindings.yaml")),
+        fixture(include_str!("../data/rbac/controller-role-bindings.yaml")),
+    ]
+    .concat();
+    assert_eq!((roles.len(), bindings.len()), (31 + 33, 12 + 33));
+    // What the aggregation controller makes of the three user-facing roles: each gathers the
+    // roles carrying its label, sorted by name (`view` is labelled aggregate-to-edit, `edit`
+    // aggregate-to-admin).
+    let view = fixture_rules(&roles, "system:aggregate-to-view");
+    let edit = union(
+        fixture_rules(&roles, "system:aggregate-to-edit"),
+        view.clone(),
+    );
+    let admin_rules = union(
+        edit.clone(),
+        fixture_rules(&roles, "system:aggregate-to-admin"),
+    );
+    for want in roles {
+        let name = want["metadata"]["name"].as_str().unwrap();
+        let (code, got) = get(
+            &api,
+            &admin(),
+            &format!("/apis/rbac.authorization.k8s.io/v1/clusterroles/{name}"),
+        )
+        .await;
+        assert_eq!(code, 200, "clusterrole {name}: {got}");
+        let rules = match name {
+            "view" => json!(view),
+            "edit" => json!(edit),
+            "admin" => json!(admin_rules),
+            _ => want["rules"].clone(),
+        };
+        assert_eq!(got["rules"], rules, "clusterrole {name}: rules");
+        assert_eq!(
+            got["aggregationRule"], want["aggregationRule"],
+            "clusterrole {name}"
+        );
+        for field in ["labels", "annotations"] {
+            assert_eq!(
+                got["metadata"][field], want["metadata"][field],
+                "clusterrole {name}: metadata.{field}"
+            );
+        }
+    }
+    for want in bindings {
+        let name = want["metadata"]["name"].as_str().unwrap();
+        let (code, got) = get(
+            &api,
+            &admin(),
+            &format!("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/{name}"),
+        )
+        .await;
+        assert_eq!(code, 200, "clusterrolebinding {name}: {got}");
+        for field in ["roleRef", "subjects"] {
+            assert_eq!(
+                got[field], want[field],
+                "clusterrolebinding {name}: {field}"
+            );
+        }
+        for field in ["labels", "annotations"] {
+            assert_eq!(
+                got["metadata"][field], want["metadata"][field],
+                "clusterrolebinding {name}: metadata.{field}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_role_labelled_aggregate_to_view_extends_view_for_everyone_bound_to_it() {
+    let api = office().await;
+    let jane = UserInfo::from_cert("jane", Vec::<&str>::new()).unwrap();
+    let post = |path: &str, body: Value| {
+        let (api, path) = (&api, path.to_string());
+        async move {
+            let (r, _) = api
+                .handle(ApiRequest::json(&admin(), "POST", &path, Some(&body)))
+                .await;
+            assert!(r.code() < 300, "{path}: {}", r.body_json());
+        }
+    };
+    post(
+        "/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings",
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+               "metadata": {"name": "jane-view", "namespace": "default"},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+               "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "jane"}]}),
+    )
+    .await;
+    let leases = "/apis/coordination.k8s.io/v1/namespaces/default/leases";
+    assert_eq!(
+        get(&api, &jane, leases).await.0,
+        403,
+        "view reads no leases"
+    );
+    post(
+        "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+               "metadata": {"name": "lease-reader", "labels": {"rbac.authorization.k8s.io/aggregate-to-view": "true"}},
+               "rules": [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["list"]}]}),
+    )
+    .await;
+    let (code, body) = get(&api, &jane, leases).await;
+    assert_eq!(code, 200, "{body}");
 }
