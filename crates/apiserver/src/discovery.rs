@@ -1,8 +1,8 @@
-//! The building directory kubectl reads first: /version, discovery documents and OpenAPI stubs.
+//! The building directory kubectl reads first: /version and discovery documents (OpenAPI is
+//! [`crate::openapi`]).
 //!
 //! kubectl 1.32 asks `/api` and `/apis` for *aggregated* discovery and only trusts the answer
-//! when its Content-Type says so; `apply` needs an OpenAPI v3 document per group-version with
-//! a PATCH operation that accepts `fieldValidation` (see kubectl-wire.md §2–3).
+//! when its Content-Type says so (see kubectl-wire.md §2).
 
 use serde_json::{json, Value};
 
@@ -167,55 +167,8 @@ pub fn group(group: &str) -> Option<Value> {
     })
 }
 
-fn gv_path(group: &str) -> String {
-    if group.is_empty() {
-        "api/v1".into()
-    } else {
-        format!("apis/{group}/v1")
-    }
-}
-
-/// `GET /openapi/v3`: one entry per group-version.
-pub fn openapi_index() -> Value {
-    let mut paths = serde_json::Map::new();
-    for g in GROUPS {
-        let p = gv_path(g);
-        paths.insert(
-            p.clone(),
-            json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash=kubecorp1")}),
-        );
-    }
-    json!({"paths": paths})
-}
-
-/// `GET /openapi/v3/<gv>`: a PATCH operation per kind that accepts `fieldValidation`, which
-/// is what kubectl's server-side validation looks for.
-pub fn openapi_group_version(path: &str) -> Option<Value> {
-    let group = GROUPS.iter().find(|g| gv_path(g) == path)?;
-    let mut paths = serde_json::Map::new();
-    for r in resources_of(group).filter(|r| !r.virtual_only) {
-        let url = format!(
-            "/{}/{}{{name}}",
-            gv_path(group),
-            if r.namespaced {
-                "namespaces/{namespace}/".to_string() + r.name + "/"
-            } else {
-                r.name.to_string() + "/"
-            }
-        );
-        paths.insert(
-            url,
-            json!({"patch": {
-                "x-kubernetes-group-version-kind": {"group": r.group, "version": r.version, "kind": r.kind},
-                "parameters": [{"name": "fieldValidation", "in": "query", "schema": {"type": "string"}}],
-                "responses": {"200": {"description": "OK"}}
-            }}),
-        );
-    }
-    Some(
-        json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.32.0-kubecorp"}, "paths": paths}),
-    )
-}
+// The OpenAPI documents live in their own module; api.rs routes here.
+pub use crate::openapi::{openapi_group_version, openapi_index};
 
 #[cfg(test)]
 mod tests {

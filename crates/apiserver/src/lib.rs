@@ -36,6 +36,7 @@
 //! - [`watch`]: the watch cache: recent changes by revision, replayed and streamed to watchers.
 //! - [`store`]: objects under `/registry/…`, in etcd over mTLS (or in memory for tests).
 //! - [`discovery`], [`table`], [`meta`]: what kubectl needs to read the answers.
+//! - [`openapi`]: `/openapi/v3`, v1.32's schemas of the kinds served (`kubectl explain`).
 //! - [`server`]: the TLS front door; every step becomes an event.
 #![forbid(unsafe_code)]
 
@@ -52,6 +53,7 @@ pub mod meta;
 pub mod namespaced_policy;
 pub mod node_authz;
 pub mod node_restriction;
+pub mod openapi;
 pub mod pod_log;
 pub mod protobuf;
 pub mod rbac;
