@@ -18,7 +18,8 @@
 //! published for anyone who must check a token without asking Alice:
 //! `/.well-known/openid-configuration` and `/openid/v1/jwks`.
 //!
-//! Signing uses aws-lc (`sa.key` as PKCS#8, RSA or ECDSA P-256, as the lab's key algorithm);
+//! Signing uses aws-lc (`sa.key` as PKCS#8, RSA — kubeadm's default — or ECDSA P-256/P-384, as
+//! the lab's key algorithm; kube-apiserver signs RS256, ES256 or ES384 accordingly);
 //! checking uses the `jsonwebtoken` crate with the same keys the JWKS publishes.
 
 use std::collections::BTreeMap;
@@ -26,7 +27,8 @@ use std::collections::BTreeMap;
 use aws_lc_rs::digest;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
-    EcdsaKeyPair, RsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING, RSA_PKCS1_SHA256,
+    EcdsaKeyPair, RsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING,
+    RSA_PKCS1_SHA256,
 };
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -61,11 +63,12 @@ pub enum TokenError {
     Sign(String),
 }
 
-/// The signature algorithm a key makes: RS256 for RSA, ES256 for ECDSA P-256.
+/// The signature algorithm a key makes: RS256 for RSA, ES256 for ECDSA P-256, ES384 for P-384.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Alg {
     Rs256,
     Es256,
+    Es384,
 }
 
 impl Alg {
@@ -73,6 +76,7 @@ impl Alg {
         match self {
             Alg::Rs256 => "RS256",
             Alg::Es256 => "ES256",
+            Alg::Es384 => "ES384",
         }
     }
 
@@ -80,6 +84,7 @@ impl Alg {
         match self {
             Alg::Rs256 => Algorithm::RS256,
             Alg::Es256 => Algorithm::ES256,
+            Alg::Es384 => Algorithm::ES384,
         }
     }
 }
@@ -243,25 +248,31 @@ fn public_key(spki_der: &[u8], path: &str) -> Result<PublicKey, TokenError> {
             })
         }
         SpkiKey::EC(point) => {
+            // An uncompressed point: 0x04, then x and y of the curve's size.
             let raw = point.data();
-            if raw.len() != 65 || raw[0] != 4 {
+            let (alg, crv, size) = match raw.len() {
+                65 => (Alg::Es256, "P-256", 32),
+                97 => (Alg::Es384, "P-384", 48),
+                _ => (Alg::Es256, "", 0),
+            };
+            if size == 0 || raw[0] != 4 {
                 return Err(bad(
-                    "an EC key that is not an uncompressed P-256 point".into()
+                    "an EC key that is not an uncompressed P-256 or P-384 point".into(),
                 ));
             }
-            let (x, y) = (b64(&raw[1..33]), b64(&raw[33..]));
+            let (x, y) = (b64(&raw[1..1 + size]), b64(&raw[1 + size..]));
             let decoding = DecodingKey::from_ec_components(&x, &y)
-                .map_err(|e| bad(format!("an unusable P-256 key: {e}")))?;
+                .map_err(|e| bad(format!("an unusable {crv} key: {e}")))?;
             Ok(PublicKey {
-                alg: Alg::Es256,
-                jwk: json!({"use": "sig", "kty": "EC", "kid": kid, "crv": "P-256", "alg": "ES256",
+                alg,
+                jwk: json!({"use": "sig", "kty": "EC", "kid": kid, "crv": crv, "alg": alg.name(),
                             "x": x, "y": y}),
                 kid,
                 decoding,
             })
         }
         _ => Err(bad(
-            "a key that signs neither RS256 nor ES256 (RSA or ECDSA P-256 expected)".into(),
+            "a key that signs neither RS256 nor ES256/ES384 (RSA or ECDSA expected)".into(),
         )),
     }
 }
@@ -280,14 +291,18 @@ impl TokenKeys {
             problem,
         };
         // PKCS#8, or what kubeadm writes: PKCS#1 (`RSA PRIVATE KEY`), SEC1 (`EC PRIVATE KEY`).
-        let signer =
-            if let Ok(rsa) = RsaKeyPair::from_pkcs8(der).or_else(|_| RsaKeyPair::from_der(der)) {
-                Signer::Rsa(std::sync::Arc::new(rsa))
-            } else {
-                let ec = EcdsaKeyPair::from_private_key_der(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
-                    .map_err(|_| bad("neither an RSA nor an ECDSA P-256 private key".into()))?;
-                Signer::Ec(std::sync::Arc::new(ec))
-            };
+        let signer = if let Ok(rsa) =
+            RsaKeyPair::from_pkcs8(der).or_else(|_| RsaKeyPair::from_der(der))
+        {
+            Signer::Rsa(std::sync::Arc::new(rsa))
+        } else {
+            let ec = EcdsaKeyPair::from_private_key_der(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
+                .or_else(|_| {
+                    EcdsaKeyPair::from_private_key_der(&ECDSA_P384_SHA384_FIXED_SIGNING, der)
+                })
+                .map_err(|_| bad("neither an RSA nor an ECDSA P-256/P-384 private key".into()))?;
+            Signer::Ec(std::sync::Arc::new(ec))
+        };
         let spki = spki.to_vec();
         let public = public_key(&spki, path)?;
         Ok(TokenKeys {
@@ -555,7 +570,11 @@ mod tests {
 
     #[test]
     fn a_token_signed_with_sa_key_names_its_service_account() {
-        for alg in [&rcgen::PKCS_ECDSA_P256_SHA256, &rcgen::PKCS_RSA_SHA256] {
+        for alg in [
+            &rcgen::PKCS_ECDSA_P256_SHA256,
+            &rcgen::PKCS_ECDSA_P384_SHA384,
+            &rcgen::PKCS_RSA_SHA256,
+        ] {
             let k = keys(alg);
             let t = token(&k, &[ISSUER], 600);
             let TokenAuthn::Valid { claims, audiences } = k.authenticate(&t, &[], NOW) else {

@@ -109,6 +109,10 @@ enum Command {
         /// its service-account token (kubeadm's way).
         #[arg(long)]
         kube_proxy_client_certificate: bool,
+        /// The key type when the PKI is made here (as `pki init --key-algorithm`); an existing
+        /// PKI keeps its keys.
+        #[arg(long, default_value_t = KeyAlgorithm::default())]
+        key_algorithm: KeyAlgorithm,
         /// Start the lab clock at this time: RFC 3339, a date, or an offset such as +400d.
         #[arg(long, allow_hyphen_values = true)]
         now: Option<String>,
@@ -228,9 +232,14 @@ enum PkiCommand {
         /// The address the apiserver advertises: written into SANs and kubeconfig server URLs.
         #[arg(long, default_value = "127.0.0.1")]
         advertise_address: String,
-        /// The key type of every new key (kubeadm's default is rsa-2048).
-        #[arg(long, default_value = "ecdsa-p256")]
+        /// The key type of every new key, as kubeadm's encryptionAlgorithm: RSA-2048, RSA-3072,
+        /// RSA-4096, ECDSA-P256 or ECDSA-P384.
+        #[arg(long, default_value_t = KeyAlgorithm::default())]
         key_algorithm: KeyAlgorithm,
+        /// Draw RSA keys from the user's key pool (~/.cache/kubecorp/keys) instead of making
+        /// fresh ones: quick, for a lab that will be thrown away (see the README).
+        #[arg(long)]
+        key_pool: bool,
         /// Overwrite existing certificates, keys and kubeconfigs instead of keeping them.
         #[arg(long)]
         force: bool,
@@ -339,6 +348,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             node_name,
             advertise_address,
             key_algorithm,
+            key_pool,
             force,
             apiserver_cert_extra_sans,
             now: given,
@@ -362,7 +372,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 now,
             };
             let lab = Lab::new(&dir);
-            let made = kubecorp_pki::init::init(&lab, &opts)
+            let pool = if key_pool {
+                let dir = kubecorp_pki::pool::KeyPool::user_dir().ok_or_else(|| {
+                    anyhow::anyhow!("--key-pool: no key pool (KUBECORP_KEY_POOL=off, or neither HOME nor XDG_CACHE_HOME is set)")
+                })?;
+                Some(kubecorp_pki::pool::KeyPool::at(&dir).context("--key-pool")?)
+            } else {
+                None
+            };
+            let made = kubecorp_pki::init::init_drawing(&lab, &opts, pool.as_ref())
                 .map_err(when::named("--now", given.as_deref()))?;
             for line in made {
                 say!("{line}");
@@ -470,6 +488,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             proxy_healthz_listen,
             rotate_server_certificates,
             kube_proxy_client_certificate,
+            key_algorithm,
             now,
             log_format,
             quiet,
@@ -501,6 +520,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     } else {
                         kubecorp_office::KubeProxyCredential::ServiceAccountToken
                     },
+                    key_algorithm,
                 },
                 log_format,
                 quiet,

@@ -53,6 +53,9 @@ pub struct OfficeOptions {
     pub staff: Staff,
     /// How kube-proxy authenticates: its service-account token (kubeadm), or `kube-proxy.conf`.
     pub kube_proxy_credential: kubecorp_proxy::Credential,
+    /// The key type of a PKI made at opening (kubeadm's `encryptionAlgorithm`); an existing
+    /// PKI keeps its own.
+    pub key_algorithm: kubecorp_pki::KeyAlgorithm,
 }
 
 /// Which components besides etcd and the apiserver an office starts.
@@ -173,6 +176,7 @@ impl OfficeOptions {
             rotate_server_certificates: false,
             staff: Staff::ALL,
             kube_proxy_credential: kubecorp_proxy::Credential::ServiceAccountToken,
+            key_algorithm: kubecorp_pki::KeyAlgorithm::default(),
         }
     }
 }
@@ -224,15 +228,20 @@ pub struct Office {
     down: tokio::sync::mpsc::UnboundedReceiver<start::ComponentDown>,
 }
 
-/// Makes the kubeadm PKI in `lab` if it has no cluster CA yet, for the control-plane node
-/// `node`; an existing one is reused.
-pub fn ensure_pki(lab: &Lab, node: &str, clock: &LabClock) -> Result<(), OfficeError> {
+/// Makes the kubeadm PKI in `lab` with `key_algorithm` if it has no cluster CA yet, for the
+/// control-plane node `node`; an existing one is reused.
+pub fn ensure_pki(
+    lab: &Lab,
+    node: &str,
+    clock: &LabClock,
+    key_algorithm: kubecorp_pki::KeyAlgorithm,
+) -> Result<(), OfficeError> {
     if lab.ca_cert_path(Authority::Cluster).exists() {
         return Ok(());
     }
     let init = kubecorp_pki::init::InitOptions {
         facts: ClusterFacts::new(node, std::net::IpAddr::from([127, 0, 0, 1])),
-        key_algorithm: kubecorp_pki::KeyAlgorithm::EcdsaP256,
+        key_algorithm,
         force: false,
         now: clock.now(),
     };
@@ -250,7 +259,7 @@ impl Office {
             .first()
             .map(String::as_str)
             .unwrap_or(CONTROL_PLANE_NODE);
-        ensure_pki(&lab, first, &opts.clock)?;
+        ensure_pki(&lab, first, &opts.clock, opts.key_algorithm)?;
         let (stop, shutdown) = shutdown_pair();
         let mut tasks = Vec::new();
 

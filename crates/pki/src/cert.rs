@@ -117,7 +117,21 @@ impl CertInfo {
             Ok(x509_parser::public_key::PublicKey::RSA(rsa)) => {
                 format!("RSA {}", rsa.key_size())
             }
-            Ok(x509_parser::public_key::PublicKey::EC(_)) => "ECDSA P-256".into(),
+            Ok(x509_parser::public_key::PublicKey::EC(_)) => {
+                let curve = spki
+                    .algorithm
+                    .parameters
+                    .as_ref()
+                    .and_then(|p| p.as_oid().ok())
+                    .map(|oid| oid.to_id_string());
+                match curve.as_deref() {
+                    Some("1.2.840.10045.3.1.7") => "ECDSA P-256".into(),
+                    Some("1.3.132.0.34") => "ECDSA P-384".into(),
+                    Some("1.3.132.0.35") => "ECDSA P-521".into(),
+                    Some(other) => format!("ECDSA ({other})"),
+                    None => "ECDSA".into(),
+                }
+            }
             _ => spki.algorithm.algorithm.to_id_string(),
         };
         Ok(CertInfo {

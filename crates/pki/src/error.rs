@@ -42,6 +42,9 @@ pub enum PkiError {
         field: &'static str,
         problem: String,
     },
+    /// The key pool's directory is not private to the user: its keys could be read or planted.
+    #[error("{path}: not used as a key pool: {problem} (it must be a directory of mode 0700 owned by this user)")]
+    PoolNotPrivate { path: PathBuf, problem: String },
     #[error("{path}: already exists; pass --force to overwrite it")]
     Exists { path: PathBuf },
     #[error("unknown certificate name `{name}`{suggestion}; known names: {known}")]

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use crate::error::{PkiError, Result};
 use crate::fs::{ensure_dir, write_atomic, Mode};
 use crate::issue::{Ca, Shape, CA_VALIDITY};
-use crate::keys::{private_key_pem, KeyAlgorithm};
+use crate::keys::{private_key_pem, KeyAlgorithm, KeySupply};
 use crate::layout::Lab;
 use crate::profile::{profile, AltNames, Authority, ClusterFacts, Profile, San, Storage};
 
@@ -52,6 +52,15 @@ const KUBECONFIGS: &[&str] = &[
 
 /// Writes the lab's PKI and kubeconfigs; returns kubeadm-style progress lines.
 pub fn init(lab: &Lab, opts: &InitOptions) -> Result<Vec<String>> {
+    init_drawing(lab, opts, None)
+}
+
+/// As [`init`], for a throwaway lab: RSA keys are drawn from `pool` (see [`crate::pool`]).
+pub fn init_drawing(
+    lab: &Lab,
+    opts: &InitOptions,
+    pool: Option<&crate::pool::KeyPool>,
+) -> Result<Vec<String>> {
     validate(&opts.facts)?;
     let _lock = lab.lock()?;
     ensure_dir(lab.root())?;
@@ -60,19 +69,22 @@ pub fn init(lab: &Lab, opts: &InitOptions) -> Result<Vec<String>> {
         "[certs] Using certificateDir folder {:?}",
         lab.pki_dir().display().to_string()
     )];
+    // Every key the run will need is made first, side by side: with RSA that is most of the
+    // time `pki init` takes.
+    let keys = &mut KeySupply::new(opts.key_algorithm, keys_needed(lab, opts), pool)?;
     let mut cluster_ca = None;
     let mut strangers = Vec::new();
     for (authority, leaves) in ORDER {
-        let ca = ensure_ca(lab, *authority, opts, &mut log)?;
+        let ca = ensure_ca(lab, *authority, opts, keys, &mut log)?;
         for name in *leaves {
             let p = profile(name).expect("every ordered name has a profile");
-            ensure_leaf(lab, p, &ca, opts, &mut log, &mut strangers)?;
+            ensure_leaf(lab, p, &ca, opts, keys, &mut log, &mut strangers)?;
         }
         if *authority == Authority::Cluster {
             cluster_ca = Some(ca);
         }
     }
-    ensure_sa(lab, opts, &mut log)?;
+    ensure_sa(lab, opts, keys, &mut log)?;
     let ca = cluster_ca.expect("the cluster CA is first in ORDER");
     log.push(format!(
         "[kubeconfig] Using kubeconfig folder {:?}",
@@ -80,12 +92,43 @@ pub fn init(lab: &Lab, opts: &InitOptions) -> Result<Vec<String>> {
     ));
     for name in KUBECONFIGS {
         let p = profile(name).expect("every kubeconfig has a profile");
-        ensure_leaf(lab, p, &ca, opts, &mut log, &mut strangers)?;
+        ensure_leaf(lab, p, &ca, opts, keys, &mut log, &mut strangers)?;
     }
     if !strangers.is_empty() {
         return Err(PkiError::NotSignedByCa { files: strangers });
     }
     Ok(log)
+}
+
+/// How many new keys `init` will make: one per CA, badge or kubeconfig not already on disk
+/// (all of them with `force`), and one for `sa` if it is missing.
+fn keys_needed(lab: &Lab, opts: &InitOptions) -> usize {
+    let missing = |present: bool| usize::from(opts.force || !present);
+    let cas: usize = ORDER
+        .iter()
+        .map(|(authority, _)| {
+            missing(lab.ca_cert_path(*authority).exists() && lab.ca_key_path(*authority).exists())
+        })
+        .sum();
+    let badges: usize = ORDER
+        .iter()
+        .flat_map(|(_, leaves)| leaves.iter())
+        .chain(KUBECONFIGS)
+        .map(|name| {
+            let p = profile(name).expect("every ordered name has a profile");
+            missing(has_leaf(lab, p))
+        })
+        .sum();
+    let sa = missing(lab.sa_key_path().exists() && lab.sa_pub_path().exists());
+    cas + badges + sa
+}
+
+/// Whether a badge's files are on disk: certificate and key, or the kubeconfig.
+fn has_leaf(lab: &Lab, p: &Profile) -> bool {
+    match p.storage {
+        Storage::Pki(stem) => lab.storage_path(p.storage).exists() && lab.key_path(stem).exists(),
+        Storage::Kubeconfig(_) => lab.storage_path(p.storage).exists(),
+    }
 }
 
 fn validate(facts: &ClusterFacts) -> Result<()> {
@@ -97,6 +140,7 @@ fn ensure_ca(
     lab: &Lab,
     authority: Authority,
     opts: &InitOptions,
+    keys: &mut KeySupply,
     log: &mut Vec<String>,
 ) -> Result<Ca> {
     let cert = lab.ca_cert_path(authority);
@@ -127,12 +171,7 @@ fn ensure_ca(
     log.push(format!(
         "[certs] Generating \"{phase}\" certificate and key"
     ));
-    let mut ca = Ca::generate(
-        authority.common_name(),
-        opts.key_algorithm.generate()?,
-        opts.now,
-        CA_VALIDITY,
-    )?;
+    let mut ca = Ca::generate(authority.common_name(), keys.take()?, opts.now, CA_VALIDITY)?;
     ca.authority = Some(authority);
     lab.store_ca(authority, &ca)?;
     Ok(ca)
@@ -143,15 +182,12 @@ fn ensure_leaf(
     p: &'static Profile,
     ca: &Ca,
     opts: &InitOptions,
+    keys: &mut KeySupply,
     log: &mut Vec<String>,
     strangers: &mut Vec<String>,
 ) -> Result<()> {
     let path = lab.storage_path(p.storage);
-    let exists = match p.storage {
-        Storage::Pki(stem) => path.exists() && lab.key_path(stem).exists(),
-        Storage::Kubeconfig(_) => path.exists(),
-    };
-    if exists && !opts.force {
+    if has_leaf(lab, p) && !opts.force {
         // Load it, so a damaged or mismatched pair is reported now rather than at first use.
         let badge = lab.load_badge(p)?;
         if p.alt_names == AltNames::ApiServer {
@@ -173,7 +209,7 @@ fn ensure_leaf(
         return Ok(());
     }
     let shape = Shape::of(p, &opts.facts);
-    let key = opts.key_algorithm.generate()?;
+    let key = keys.take()?;
     let cert = ca.issue_now(&shape, &key, opts.now)?;
     if matches!(p.storage, Storage::Kubeconfig(_)) && opts.force && path.exists() {
         // --force rewrites the whole kubeconfig, server address included.
@@ -257,16 +293,22 @@ fn describe_sans(sans: &[San]) -> String {
 }
 
 /// The service-account signing key pair: a key and its public half, no certificate, no expiry.
-fn ensure_sa(lab: &Lab, opts: &InitOptions, log: &mut Vec<String>) -> Result<()> {
+fn ensure_sa(
+    lab: &Lab,
+    opts: &InitOptions,
+    keys: &mut KeySupply,
+    log: &mut Vec<String>,
+) -> Result<()> {
     if !opts.force && lab.sa_key_path().exists() && lab.sa_pub_path().exists() {
         crate::keys::read_private_key(&lab.sa_key_path())?;
         log.push("[certs] Using the existing \"sa\" key".into());
         return Ok(());
     }
     log.push("[certs] Generating \"sa\" key and public key".into());
-    // kubeadm always makes the sa key RSA 2048 unless told otherwise; the lab follows the
-    // chosen algorithm so `pki init` stays fast with ECDSA.
-    let key = opts.key_algorithm.generate()?;
+    // kubeadm 1.32 makes it with the cluster's encryptionAlgorithm too
+    // (`CreateServiceAccountKeyAndPublicKeyFiles(certsDir, cfg.EncryptionAlgorithmType())` in
+    // `cmd/kubeadm/app/phases/certs/certs.go`): RSA-2048, so tokens are signed RS256, by default.
+    let key = keys.take()?;
     write_atomic(
         &lab.sa_key_path(),
         private_key_pem(&key)?.as_bytes(),

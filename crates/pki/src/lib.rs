@@ -4,7 +4,8 @@
 //!
 //! - [`profile`]: the catalogue of every badge kubeadm 1.32 makes (CN, O, usages, SANs, CA)
 //!   and its role in the KubeCorp story.
-//! - [`keys`]: key generation and the PEM encodings kubeadm uses.
+//! - [`keys`]: key generation (many keys side by side) and the PEM encodings kubeadm uses.
+//! - [`pool`]: RSA keys made once and kept in the user's cache, for throwaway labs.
 //! - [`issue`]: signing a badge's [`issue::Shape`] with a [`issue::Ca`].
 //! - [`cert`]: reading a certificate into owned facts ([`cert::CertInfo`]).
 //! - [`selfsigned`]: the throwaway CA and serving badge a component makes for itself (client-go's
@@ -37,6 +38,7 @@ pub mod layout;
 pub mod lock;
 pub mod node;
 pub mod node_name;
+pub mod pool;
 pub mod profile;
 pub mod renew;
 pub mod rotate;

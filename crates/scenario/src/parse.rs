@@ -748,9 +748,21 @@ impl Cx {
             }
         }
         if let Some(n) = f.get("key_algorithm") {
-            let names: Vec<&str> = KeyAlgorithm::ALL.iter().map(|k| k.name()).collect();
-            let name = self.choice(n, &f.child("key_algorithm"), &names, "a key algorithm")?;
-            lab.key_algorithm = *KeyAlgorithm::ALL.iter().find(|k| k.name() == name)?;
+            // kubeadm's names (`RSA-2048`, `ECDSA-P256`, …), in any case.
+            let path = f.child("key_algorithm");
+            let given = self.string(n, &path)?;
+            match given.parse::<KeyAlgorithm>() {
+                Ok(k) => lab.key_algorithm = k,
+                Err(_) => {
+                    let names: Vec<&str> = KeyAlgorithm::ALL.iter().map(|k| k.name()).collect();
+                    self.choice(
+                        n,
+                        &path,
+                        &names,
+                        "a key algorithm (kubeadm's encryptionAlgorithm)",
+                    )?;
+                }
+            }
         }
         if let Some(n) = f.get("clock") {
             let clock = self.time(n, &f.child("clock"))?;
@@ -1562,7 +1574,7 @@ impl Cx {
 fn default_lab() -> LabSpec {
     LabSpec {
         nodes: vec![CONTROL_PLANE_NODE.into()],
-        key_algorithm: KeyAlgorithm::EcdsaP256,
+        key_algorithm: KeyAlgorithm::default(),
         clock: None,
         rotate_server_certificates: false,
         pki: None,
@@ -1642,6 +1654,21 @@ mod tests {
         );
         let text = "title: t\nlab: {clock: 0000-01-01}\nsteps:\n  - say: hi\n";
         assert!(errors(text).contains("NotBefore would be -0001-12-31T23:55:00Z"));
+    }
+
+    #[test]
+    fn a_lab_key_algorithm_takes_kubeadm_names_in_any_case_and_lists_them_when_wrong() {
+        let lab = |alg: &str| {
+            let text = format!("title: t\nlab: {{key_algorithm: {alg}}}\nsteps:\n  - say: hi\n");
+            parse_str(Path::new("x.yaml"), &text).map(|s| s.lab.key_algorithm)
+        };
+        assert_eq!(lab("RSA-2048").unwrap(), KeyAlgorithm::Rsa2048);
+        assert_eq!(lab("ecdsa-p384").unwrap(), KeyAlgorithm::EcdsaP384);
+        let e = lab("RSA-1024").unwrap_err().to_string();
+        assert!(
+            e.contains("lab.key_algorithm: 'RSA-1024' is not a key algorithm (kubeadm's encryptionAlgorithm) (one of RSA-2048, RSA-3072, RSA-4096, ECDSA-P256, ECDSA-P384)"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -104,10 +104,7 @@ impl Observer for Collect {
 }
 
 async fn symptom(steps: &[Step], state: &State, dir: &Path, run: &RunOptions) -> Vec<Line> {
-    let key_algorithm = kubecorp_pki::KeyAlgorithm::ALL
-        .into_iter()
-        .find(|k| k.name() == state.key_algorithm)
-        .unwrap_or(kubecorp_pki::KeyAlgorithm::EcdsaP256);
+    let key_algorithm = state.key_algorithm.parse().unwrap_or_default();
     let venue = Venue {
         dir: dir.into(),
         doors: state.doors.clone(),

@@ -206,7 +206,9 @@ fn make_pki(dir: &Path, lab: &LabSpec, clock: &LabClock) -> Result<(), Challenge
         force: false,
         now: clock.now(),
     };
-    kubecorp_pki::init::init(&Lab::new(dir), &init)?;
+    // A challenge's lab is thrown away with the next one: its RSA keys come from the pool.
+    let pool = kubecorp_pki::pool::KeyPool::user();
+    kubecorp_pki::init::init_drawing(&Lab::new(dir), &init, pool.as_ref())?;
     Ok(())
 }
 

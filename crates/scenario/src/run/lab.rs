@@ -10,7 +10,8 @@ use time::Duration;
 use crate::model::Scenario;
 
 /// A fresh kubeadm PKI made with the scenario's key algorithm and clock, or a copy of one
-/// made elsewhere (`DIR/ca.crt`…, kubeconfigs from `DIR/..`).
+/// made elsewhere (`DIR/ca.crt`…, kubeconfigs from `DIR/..`). A run's lab is thrown away
+/// afterwards, so its RSA keys come from the user's key pool (`kubecorp_pki::pool`).
 ///
 /// A PKI made elsewhere was made at its own time: when the scenario's clock falls outside the
 /// time every certificate in it is valid, the lab clock starts where they all are, and the
@@ -43,7 +44,8 @@ pub(super) fn prepare_pki(
                 force: false,
                 now: clock.now(),
             };
-            kubecorp_pki::init::init(&lab, &init).map(|_| None)
+            let pool = kubecorp_pki::pool::KeyPool::user();
+            kubecorp_pki::init::init_drawing(&lab, &init, pool.as_ref()).map(|_| None)
         }
     }
 }

@@ -1,0 +1,241 @@
+//! The key pool: RSA keys made once and kept in the user's cache directory, for throwaway labs
+//! (`kubecorp run`, `kubecorp test`, challenges) that would otherwise wait for a prime search
+//! per key at every run. `pki init` and `up` never draw from it unless asked (`--key-pool`):
+//! a lab someone keeps gets keys nobody else ever had.
+//!
+//! Rules, so that a pooled lab teaches the same things as a fresh one:
+//! - within one lab every key is different (a rogue CA is never the real CA's key);
+//! - keys made for a fault, a rotation, a renewal or a CSR are always fresh;
+//! - the pool is `~/.cache/kubecorp/keys/ALGORITHM/` (or `$XDG_CACHE_HOME/kubecorp/keys/…`),
+//!   directories 0700 and keys 0600; a pool directory anyone else may open or own is not used;
+//! - the pool grows on demand: a lab that needs more keys than the pool holds makes the rest
+//!   (side by side) and leaves them there, up to [`POOL_SIZE`] per algorithm.
+
+use std::path::{Path, PathBuf};
+
+use rcgen::KeyPair;
+
+use crate::error::{PkiError, Result};
+use crate::fs::{ensure_dir, write_atomic, Mode};
+use crate::keys::{parse_private_key, private_key_pem, KeyAlgorithm};
+
+/// How many keys of one algorithm the pool keeps: a lab takes 17 (3 CAs, 13 badges and
+/// kubeconfigs, `sa`), so two labs side by side rarely draw the same set.
+pub const POOL_SIZE: usize = 32;
+
+/// A pool directory that passed the checks above.
+#[derive(Debug, Clone)]
+pub struct KeyPool {
+    root: PathBuf,
+}
+
+impl KeyPool {
+    /// The user's pool (see [`KeyPool::user_dir`]); `None` when there is none or its directory
+    /// is not private.
+    pub fn user() -> Option<KeyPool> {
+        KeyPool::at(&KeyPool::user_dir()?).ok()
+    }
+
+    /// Where the user's pool is: `$KUBECORP_KEY_POOL`, else `$XDG_CACHE_HOME/kubecorp/keys`,
+    /// else `$HOME/.cache/kubecorp/keys`; `None` when none is known or with
+    /// `KUBECORP_KEY_POOL=off` (every key fresh).
+    pub fn user_dir() -> Option<PathBuf> {
+        match std::env::var_os("KUBECORP_KEY_POOL") {
+            Some(off) if off == "off" => None,
+            Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
+            _ => {
+                let cache = std::env::var_os("XDG_CACHE_HOME")
+                    .filter(|d| !d.is_empty())
+                    .map(PathBuf::from)
+                    .or_else(|| {
+                        std::env::var_os("HOME")
+                            .filter(|d| !d.is_empty())
+                            .map(|h| PathBuf::from(h).join(".cache"))
+                    })?;
+                Some(cache.join("kubecorp").join("keys"))
+            }
+        }
+    }
+
+    /// The pool in `root`, made 0700 if absent; refused if it is open to others or not ours.
+    pub fn at(root: &Path) -> Result<KeyPool> {
+        ensure_dir(root)?;
+        private_dir(root)?;
+        Ok(KeyPool { root: root.into() })
+    }
+
+    /// Where keys of `algorithm` are kept.
+    pub fn dir(&self, algorithm: KeyAlgorithm) -> PathBuf {
+        self.root.join(algorithm.name())
+    }
+
+    /// `count` different keys of `algorithm`, picked at random from the pool; the ones the pool
+    /// lacks are made now, side by side, and kept (up to [`POOL_SIZE`]).
+    pub fn draw(&self, algorithm: KeyAlgorithm, count: usize) -> Result<Vec<KeyPair>> {
+        let dir = self.dir(algorithm);
+        ensure_dir(&dir)?;
+        private_dir(&dir)?;
+        let mut files = key_files(&dir);
+        shuffle(&mut files);
+        let mut keys = Vec::with_capacity(count);
+        for file in &files {
+            if keys.len() == count {
+                break;
+            }
+            // A damaged or foreign file is skipped (and replaced below if the pool is short).
+            let Ok(bytes) = std::fs::read(file) else {
+                continue;
+            };
+            match parse_private_key(file, &bytes) {
+                Ok(key) if KeyAlgorithm::of(&key) == algorithm => keys.push(key),
+                _ => {
+                    let _ = std::fs::remove_file(file);
+                }
+            }
+        }
+        let fresh = algorithm.generate_many(count - keys.len())?;
+        let room = POOL_SIZE.saturating_sub(key_files(&dir).len());
+        for key in fresh.iter().take(room) {
+            write_atomic(
+                &dir.join(format!("{}.key", hex_id())),
+                private_key_pem(key)?.as_bytes(),
+                Mode::Secret,
+            )?;
+        }
+        keys.extend(fresh);
+        Ok(keys)
+    }
+
+    /// How many keys of `algorithm` the pool holds.
+    pub fn len(&self, algorithm: KeyAlgorithm) -> usize {
+        key_files(&self.dir(algorithm)).len()
+    }
+
+    /// Whether the pool holds no key of `algorithm`.
+    pub fn is_empty(&self, algorithm: KeyAlgorithm) -> bool {
+        self.len(algorithm) == 0
+    }
+}
+
+fn key_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "key"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// A directory only its owner may enter, owned by whoever runs this.
+fn private_dir(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let refuse = |problem: String| PkiError::PoolNotPrivate {
+            path: dir.into(),
+            problem,
+        };
+        let meta = std::fs::metadata(dir).map_err(|e| PkiError::read(dir, e))?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            return Err(refuse(format!(
+                "its mode is {:o}",
+                meta.permissions().mode() & 0o777
+            )));
+        }
+        // A file made here is ours: the directory must belong to the same user.
+        let probe = tempfile::tempfile_in(dir).map_err(|e| PkiError::read(dir, e))?;
+        let me = probe.metadata().map_err(|e| PkiError::read(dir, e))?.uid();
+        if meta.uid() != me {
+            return Err(refuse(format!("it belongs to uid {}", meta.uid())));
+        }
+    }
+    Ok(())
+}
+
+/// Fisher–Yates with the system's random generator.
+fn shuffle(files: &mut [PathBuf]) {
+    for i in (1..files.len()).rev() {
+        let j = (random_u64() % (i as u64 + 1)) as usize;
+        files.swap(i, j);
+    }
+}
+
+fn random_u64() -> u64 {
+    let mut bytes = [0u8; 8];
+    // The system generator does not fail on a working machine; a fixed order is harmless.
+    let _ = aws_lc_rs::rand::fill(&mut bytes);
+    u64::from_le_bytes(bytes)
+}
+
+fn hex_id() -> String {
+    format!("{:016x}", random_u64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::PublicKeyData;
+
+    #[test]
+    fn a_pool_draws_different_keys_and_keeps_what_it_made_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = KeyPool::at(&dir.path().join("keys")).unwrap();
+        let first = pool.draw(KeyAlgorithm::EcdsaP256, 5).unwrap();
+        assert_eq!(pool.len(KeyAlgorithm::EcdsaP256), 5);
+        let second = pool.draw(KeyAlgorithm::EcdsaP256, 7).unwrap();
+        assert_eq!(pool.len(KeyAlgorithm::EcdsaP256), 7);
+        let mut seen: Vec<Vec<u8>> = second.iter().map(|k| k.subject_public_key_info()).collect();
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 7, "every key of one draw is different");
+        let reused = first
+            .iter()
+            .filter(|k| seen.contains(&k.subject_public_key_info()))
+            .count();
+        assert_eq!(reused, 5, "the second draw took the five kept keys");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            let alg_dir = pool.dir(KeyAlgorithm::EcdsaP256);
+            assert_eq!(mode(&dir.path().join("keys")), 0o700);
+            assert_eq!(mode(&alg_dir), 0o700);
+            for f in key_files(&alg_dir) {
+                assert_eq!(mode(&f), 0o600, "{}", f.display());
+            }
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_pool_directory_others_may_open_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("keys");
+        std::fs::create_dir(&root).unwrap();
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let e = KeyPool::at(&root).unwrap_err().to_string();
+        assert!(
+            e.ends_with("keys: not used as a key pool: its mode is 755 (it must be a directory of mode 0700 owned by this user)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_damaged_key_in_the_pool_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = KeyPool::at(&dir.path().join("keys")).unwrap();
+        pool.draw(KeyAlgorithm::EcdsaP256, 2).unwrap();
+        let alg_dir = pool.dir(KeyAlgorithm::EcdsaP256);
+        let victim = key_files(&alg_dir).remove(0);
+        std::fs::write(&victim, "-----BEGIN EC PRIVATE KEY-----\n").unwrap();
+        let keys = pool.draw(KeyAlgorithm::EcdsaP256, 2).unwrap();
+        assert_eq!(keys.len(), 2);
+        assert!(!victim.exists(), "the damaged file is gone");
+        assert_eq!(pool.len(KeyAlgorithm::EcdsaP256), 2);
+    }
+}
