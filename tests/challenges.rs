@@ -407,7 +407,11 @@ fn a_wrong_repair_the_check_does_not_catch_fails_the_rehearsal_with_what_it_saw(
         .join("../../tests/fixtures/challenges/harmless-wrong-fix.yaml");
     let run = kubecorp(["run", file.to_str().unwrap()]).failure(1);
     assert!(
-        run.stdout.contains("✗ wrong repair: do nothing at all: expected the check fails on same-identity, got ✗ Bob's badge is accepted. (symptom)"),
+        run.stdout
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .contains("✗ CHECK FAILED: wrong repair: do nothing at all: expected the check fails on same-identity, got ✗ Bob's badge is accepted. (symptom)"),
         "{}",
         run.dump()
     );

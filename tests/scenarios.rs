@@ -147,6 +147,96 @@ fn kubecorp_test_reports_an_invalid_file_as_a_failure_with_its_error() {
     assert!(xml.contains("<error"), "{xml}");
 }
 
+/// The narration with each wrapped line joined to the one it continues (and every run of
+/// whitespace made one space), to look for texts whatever the width.
+fn unwrapped(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Every badge named in `text` (`CN=… (issuer …)`), in order.
+fn badges(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(at) = text[from..].find(" (issuer ") {
+        let issuer = from + at;
+        let end = issuer + text[issuer..].find(')').unwrap_or(0) + 1;
+        if let Some(cn) = text[..issuer].rfind("CN=") {
+            out.push(&text[cn..end]);
+        }
+        from = end;
+    }
+    out
+}
+
+#[test]
+fn the_day_fits_a_projector_of_100_columns_without_splitting_a_word_and_names_each_badge_once_per_step(
+) {
+    let run = kubecorp(["run", &scenarios("kubecorp-day.yaml")]).success();
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(lines.len() > 500, "{}", run.dump());
+    for line in &lines {
+        assert!(
+            line.chars().count() <= 100,
+            "{} columns: {line}",
+            line.chars().count()
+        );
+    }
+    // Every narrated text of the day is there word for word: wrapping broke lines only at
+    // spaces. A word cut in two (`kubecorp-control-` / `plane`) would not be found.
+    let told = unwrapped(&run.stdout);
+    let day = kubecorp_scenario::parse_file(std::path::Path::new(&scenarios("kubecorp-day.yaml")))
+        .expect("the day parses");
+    let texts: Vec<String> = day
+        .steps
+        .iter()
+        .filter_map(|s| s.say.clone())
+        .chain(day.description.clone())
+        .collect();
+    assert!(texts.len() > 40, "{texts:?}");
+    for text in texts {
+        assert!(
+            told.contains(&unwrapped(&text)),
+            "not told whole: {text}\n{}",
+            run.stdout
+        );
+    }
+    for t in ["kubecorp-control-plane", "kube-apiserver-etcd-client"] {
+        assert!(
+            run.stdout.split_whitespace().any(|w| w.contains(t)),
+            "{t} stays one word"
+        );
+    }
+    // Each step (a block between blank lines) names a badge once: in its headline, or with
+    // the first event that carries it.
+    for block in run.stdout.split("\n\n") {
+        let block = unwrapped(block);
+        let mut seen = badges(&block);
+        seen.sort();
+        let before = seen.len();
+        seen.dedup();
+        assert_eq!(
+            seen.len(),
+            before,
+            "a badge named twice in one step:\n{block}"
+        );
+    }
+    // The guard refusing (expected by the story) is apart from a check that failed.
+    assert!(
+        run.stdout.contains("✗ authz    john → apiserver"),
+        "{}",
+        run.dump()
+    );
+    assert!(run.stdout.contains("✓ result refused"), "{}", run.dump());
+    assert!(!run.stdout.contains("CHECK FAILED"), "{}", run.dump());
+
+    let wide = kubecorp(["run", "--wide", &scenarios("kubecorp-day.yaml")]).success();
+    assert!(
+        wide.stdout.lines().any(|l| l.chars().count() > 300),
+        "--wide keeps each line whole: {}",
+        wide.dump()
+    );
+}
+
 #[test]
 fn kubecorp_run_narrates_the_day_without_colour_when_piped_and_writes_a_markdown_report() {
     let tmp = tempfile::tempdir().unwrap();
@@ -159,12 +249,19 @@ fn kubecorp_run_narrates_the_day_without_colour_when_piped_and_writes_a_markdown
     ])
     .success()
     .stdout_has("── 09:00 ──")
-    .stdout_has("john shows the badge CN=john, O=developers (issuer kubernetes) to apiserver and asks: get pods")
-    .stdout_has("caller sees: error: You must be logged in to the server (Unauthorized)")
-    .stdout_has("etcd logs: {\"level\":\"warn\",\"ts\":")
-    .stdout_has("\"msg\":\"rejected connection on client endpoint\",\"remote-addr\":\"127.0.0.1:")
     .stdout_has("✓ verdict expired")
     .stdout_has("checks passed, 0 failed");
+    // A JSON log line may break after a comma: compare without whitespace.
+    let tight = |t: &str| t.split_whitespace().collect::<String>();
+    let told = tight(&run.stdout);
+    for text in [
+        "john shows the badge CN=john, O=developers (issuer kubernetes) to apiserver and asks: get pods",
+        "caller sees: error: You must be logged in to the server (Unauthorized)",
+        "etcd logs: {\"level\":\"warn\",\"ts\":",
+        "\"msg\":\"rejected connection on client endpoint\",\"remote-addr\":\"127.0.0.1:",
+    ] {
+        assert!(told.contains(&tight(text)), "{text}\n{}", run.dump());
+    }
     assert!(!run.stdout.contains('\x1b'), "no colour when piped");
     assert!(!run.stdout.contains("PRIVATE KEY"), "no key material");
     let md = std::fs::read_to_string(&report).unwrap();
@@ -213,7 +310,7 @@ fn kubecorp_run_narrates_the_day_without_colour_when_piped_and_writes_a_markdown
 fn a_failed_expectation_in_kubecorp_run_says_what_was_expected_and_what_happened() {
     kubecorp(["run", &fixture("failing/wrong-status.yaml")])
         .failure(1)
-        .stdout_has("✗ status: expected 200, got 403")
+        .stdout_has("✗ CHECK FAILED: status: expected 200, got 403")
         .stdout_has("what it means: The badge is genuine and the apiserver knows who this is")
         .stdout_has("hint: Grant exactly this");
 }

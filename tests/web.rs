@@ -493,7 +493,15 @@ async fn the_html_report_replays_offline_to_the_last_step_with_the_terminals_che
         env!("CARGO_MANIFEST_DIR"),
         "/../../scenarios/break/expired-client-badge.yaml"
     );
-    let run = kubecorp(["run", scenario, "--report", report.to_str().unwrap()]).success();
+    // --wide: one line per check, as the page's table has it.
+    let run = kubecorp([
+        "run",
+        "--wide",
+        scenario,
+        "--report",
+        report.to_str().unwrap(),
+    ])
+    .success();
     let terminal: Vec<String> = run
         .stdout
         .lines()

@@ -22,6 +22,7 @@ mod challenge_cmd;
 mod office_cmd;
 mod output;
 mod scenario_cmd;
+mod show;
 mod web;
 mod when;
 
@@ -177,9 +178,8 @@ enum Command {
     Run {
         /// The scenario, e.g. scenarios/kubecorp-day.yaml.
         file: PathBuf,
-        /// Pause before each step until Enter is pressed.
-        #[arg(long)]
-        step: bool,
+        #[command(flatten)]
+        show: show::Show,
         /// Narrated text for a room, or JSON lines.
         #[arg(long, value_enum, default_value = "text")]
         format: scenario_cmd::RunFormat,
@@ -630,12 +630,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Challenge(command) => challenge_cmd::run(command),
         Command::Run {
             file,
-            step,
+            show,
             format,
             report,
             web,
             pki,
-        } => scenario_cmd::run(&file, step, format, report.as_deref(), web, pki),
+        } => scenario_cmd::run(&file, &show, format, report.as_deref(), web, pki),
         Command::Test {
             paths,
             junit,

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use kubecorp_scenario::model::Step;
-use kubecorp_scenario::narrate::{suite_lines, Narrator};
+use kubecorp_scenario::narrate::suite_lines;
 use kubecorp_scenario::run::{Observer, RunOptions};
 use kubecorp_scenario::tape::{Tape, Tee};
 
@@ -34,7 +34,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 /// `kubecorp run FILE`.
 pub fn run(
     file: &Path,
-    step_by_step: bool,
+    show: &crate::show::Show,
     format: RunFormat,
     report: Option<&Path>,
     web: Option<std::net::SocketAddr>,
@@ -67,8 +67,10 @@ pub fn run(
     };
     let result = match format {
         RunFormat::Text => {
-            let mut narrator = Narrator::new(color(), line);
-            let mut pauses = Pauses { step_by_step };
+            let mut narrator = crate::show::narrator(show);
+            let mut pauses = Pauses {
+                step_by_step: show.step,
+            };
             let result = runtime.block_on(kubecorp_scenario::run::run(
                 &scenario,
                 &opts,
@@ -78,7 +80,9 @@ pub fn run(
             result
         }
         RunFormat::Json => {
-            let mut pauses = Pauses { step_by_step };
+            let mut pauses = Pauses {
+                step_by_step: show.step,
+            };
             runtime.block_on(kubecorp_scenario::run::run(
                 &scenario,
                 &opts,

@@ -14,6 +14,7 @@
 //! - [`jobs`]: how many scenarios `kubecorp test -j` runs at once within the open-file limit.
 //! - [`report`]: Markdown with a table of checks and a Mermaid sequence diagram.
 //! - [`narrate`]: the run told to a room, and the lines `kubecorp test` prints per scenario.
+//! - [`fit`]: narrated lines wrapped at spaces to the screen's width.
 //! - [`suite`]: many files found, chapters played once, run in parallel.
 //! - [`tape`]: the run as `kubecorp/v1` records, for `--format json`, the page and the HTML report.
 //! - [`junit`]: one JUnit test case per expectation.
@@ -23,6 +24,7 @@
 
 pub mod challenge;
 pub mod expect;
+pub mod fit;
 pub mod jobs;
 pub mod junit;
 pub mod kubelet;

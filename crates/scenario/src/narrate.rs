@@ -2,13 +2,19 @@
 //! its explanation, and every check as ✓ or ✗, in colour on a terminal.
 //!
 //! Background staff retry: the same refusal is told once per step, with a count of how often it
-//! came back. Lines go to whatever writer the caller gives (the binary's stdout).
+//! came back; a badge is shown with the first event of the step that carries it, not again.
+//! Lines are fitted to a [`Width`] (wrapped at spaces, indented under the line they continue)
+//! and go to whatever writer the caller gives (the binary's stdout).
+//!
+//! A guard's refusal is part of the story (`✗ authn …`, then `✓ refused at authn` when the file
+//! expected it); a check of the scenario that failed says so in words: `✗ CHECK FAILED: …`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use kubecorp_trust::Event;
 
 use crate::expect::{Check, CheckState, Outcome};
+use crate::fit::{fit, wrap, Width};
 use crate::junit::Entry;
 use crate::model::{Action, Scenario, Step};
 use crate::run::{Observer, OfficeInfo, ScenarioResult};
@@ -34,29 +40,71 @@ pub fn indent(text: &str, by: &str) -> String {
         .join("\n")
 }
 
+/// How a failed check is marked, apart from a guard's refusal (`✗ authn …`), which the story
+/// may expect.
+pub const CHECK_FAILED: &str = "✗ CHECK FAILED:";
+
 /// Tells a run to a room.
 pub struct Narrator {
     color: bool,
+    width: Width,
     out: Lines,
     /// Whether a refusal of this step was already told through its event.
     told_refusal: bool,
     /// Refusals already told in this step, and how often each came back (background staff
     /// retry, and a room needs to hear it once).
     repeats: HashMap<String, usize>,
+    /// Badges already shown in this step (its headline names the caller's, and the staff show
+    /// theirs call after call): a room needs to read each once.
+    badges: HashSet<String>,
+    /// The step's headline, which may name the badge already.
+    headline: String,
 }
 
 impl Narrator {
     pub fn new(color: bool, out: impl FnMut(&str) + Send + 'static) -> Narrator {
         Narrator {
             color,
+            width: Width::Unlimited,
             out: Box::new(out),
             told_refusal: false,
             repeats: HashMap::new(),
+            badges: HashSet::new(),
+            headline: String::new(),
         }
+    }
+
+    /// Fits every line to `width` (by default lines are printed as they are).
+    pub fn width(mut self, width: Width) -> Narrator {
+        self.width = width;
+        self
     }
 
     fn line(&mut self, text: &str) {
         (self.out)(text);
+    }
+
+    /// `text` fitted to the width (continuations `hang` spaces deeper), each line in `code`'s
+    /// colour.
+    fn say(&mut self, code: Option<&str>, text: &str, hang: usize) {
+        for l in fit(text, self.width, hang) {
+            let l = match code {
+                Some(code) => self.paint(code, &l),
+                None => l,
+            };
+            self.line(&l);
+        }
+    }
+
+    /// One line of `text` after `first`, continuations after `rest`, fitted to the width.
+    fn say_after(&mut self, code: Option<&str>, first: &str, rest: &str, text: &str) {
+        for l in wrap(text, first, rest, self.width) {
+            let l = match code {
+                Some(code) => self.paint(code, &l),
+                None => l,
+            };
+            self.line(&l);
+        }
     }
 
     fn paint(&self, code: &str, text: &str) -> String {
@@ -82,12 +130,13 @@ impl Narrator {
             let text = self.paint("31;1", &text);
             self.line(&text);
             for c in result.failures() {
-                self.line(&format!(
-                    "  ✗ {}: step {}: {}",
+                let text = format!(
+                    "{}: step {}: {}",
                     c.place(&result.file),
                     c.step + 1,
                     c.describe()
-                ));
+                );
+                self.say_after(None, &format!("  {CHECK_FAILED} "), "      ", &text);
             }
         } else {
             let text = self.paint("32;1", &text);
@@ -98,43 +147,36 @@ impl Narrator {
 
 impl Observer for Narrator {
     fn opened(&mut self, scenario: &Scenario, office: &OfficeInfo) {
-        let title = self.paint("1", &scenario.title);
-        self.line(&title);
+        self.say(Some("1"), &scenario.title, 2);
         if let Some(d) = &scenario.description {
-            self.line(&indent(d, "  "));
+            self.say(None, &indent(d, "  "), 0);
         }
-        let open = self.paint(
-            "2",
-            &format!(
-                "  (the office is open: apiserver {}, etcd {}, lab {})",
-                office.apiserver,
-                office.etcd,
-                office.dir.display()
-            ),
+        let open = format!(
+            "  (the office is open: apiserver {}, etcd {}, lab {})",
+            office.apiserver,
+            office.etcd,
+            office.dir.display()
         );
-        self.line(&open);
+        self.say(Some("2"), &open, 1);
     }
 
     fn step(&mut self, step: &Step, headline: &str) {
         self.told_refusal = false;
         self.repeats.clear();
+        self.badges.clear();
+        headline.clone_into(&mut self.headline);
         self.line("");
         if let Some(at) = &step.at {
             let at = self.paint("1;36", &format!("── {at} ──"));
             self.line(&at);
         }
         match step.action {
-            Action::Say => {
-                let text = self.paint("36", &indent(headline, "  "));
-                self.line(&text);
-            }
+            Action::Say => self.say(Some("36"), &indent(headline, "  "), 0),
             _ => {
                 if let Some(say) = &step.say {
-                    let say = self.paint("36", &indent(say, "  "));
-                    self.line(&say);
+                    self.say(Some("36"), &indent(say, "  "), 0);
                 }
-                let headline = format!("  ▸ {}", self.paint("1", headline));
-                self.line(&headline);
+                self.say_after(Some("1"), "  ▸ ", "    ", headline);
             }
         }
     }
@@ -157,14 +199,30 @@ impl Observer for Narrator {
                 return;
             }
         }
-        let text = kubecorp_office::narrate::narrate(event, self.color);
-        self.line(&indent(&text, "    "));
+        let mut event = event.clone();
+        if let Some(id) = &event.identity {
+            let badge = id.to_string();
+            if self.headline.contains(&badge) || !self.badges.insert(badge) {
+                event.identity = None;
+            }
+        }
+        let text = kubecorp_office::narrate::narrate(&event, self.color);
+        let text = indent(&text, "    ");
+        let mut lines = text.lines();
+        if let Some(first) = lines.next() {
+            // Under the hop, past the time: `    09:00:01  ✓ tls      admin → apiserver`.
+            self.say(None, first, 10);
+        }
+        for l in lines {
+            self.say(None, l, 2);
+        }
     }
 
     fn output(&mut self, text: &str) {
-        if !text.trim().is_empty() {
-            let text = self.paint("2", &indent(text, "    │ "));
-            self.line(&text);
+        for l in text.trim_end().lines() {
+            if !l.trim().is_empty() {
+                self.say_after(Some("2"), "    │ ", "    │   ", l.trim_end());
+            }
         }
     }
 
@@ -186,20 +244,21 @@ impl Observer for Narrator {
         match outcome {
             // A command's output was shown as it is.
             Outcome::Ran { .. } => {}
-            Outcome::Answered(_) => {
-                if !first.is_empty() {
-                    self.line(&indent(&first, "    → "));
+            // A wait (or a command) that ran out of time: what it last saw.
+            Outcome::Answered(_) | Outcome::TimedOut { .. } => {
+                for l in first.lines() {
+                    self.say_after(None, "    → ", "        ", l);
                 }
             }
-            // A wait (or a command) that ran out of time: what it last saw.
-            Outcome::TimedOut { .. } => self.line(&indent(&first, "    → ")),
             Outcome::Refused(refusal) if !self.told_refusal => {
-                self.line(&indent(&first, "    → caller sees: "));
+                for l in first.lines() {
+                    self.say_after(None, "    → caller sees: ", "        ", l);
+                }
                 if let Some(e) = &refusal.explanation {
-                    self.line(&format!("      what it means: {e}"));
+                    self.say(None, &format!("      what it means: {e}"), 2);
                 }
                 if let Some(h) = &refusal.hint {
-                    self.line(&format!("      hint: {h}"));
+                    self.say(None, &format!("      hint: {h}"), 2);
                 }
             }
             Outcome::Refused(_) => {}
@@ -207,12 +266,18 @@ impl Observer for Narrator {
     }
 
     fn check(&mut self, check: &Check) {
-        let text = match check.state {
-            CheckState::Skipped => self.paint("33", &format!("– {}", check.describe())),
-            CheckState::Passed => format!("{} {}", self.paint("32", "✓"), check.describe()),
-            CheckState::Failed => self.paint("31;1", &format!("✗ {}", check.describe())),
-        };
-        self.line(&format!("    {text}"));
+        let text = check.describe();
+        match check.state {
+            CheckState::Skipped => self.say_after(Some("33"), "    – ", "      ", &text),
+            CheckState::Passed => {
+                let mark = format!("    {} ", self.paint("32", "✓"));
+                self.say_after(None, &mark, "      ", &text);
+            }
+            CheckState::Failed => {
+                let mark = format!("    {CHECK_FAILED} ");
+                self.say_after(Some("31;1"), &mark, "      ", &text);
+            }
+        }
     }
 }
 
@@ -288,6 +353,100 @@ mod tests {
         )
         .unwrap();
         scenario.steps[0].clone()
+    }
+
+    fn admin(path: &str) -> Event {
+        Event::new(
+            time::OffsetDateTime::UNIX_EPOCH,
+            "kubernetes-admin",
+            "apiserver",
+            kubecorp_trust::Stage::Authz,
+        )
+        .allowed(true)
+        .identity(Some(kubecorp_trust::Identity {
+            cn: "kubernetes-admin".into(),
+            orgs: vec!["kubeadm:cluster-admins".into()],
+            issuer: "kubernetes".into(),
+            serial: "1".into(),
+            not_before: time::OffsetDateTime::UNIX_EPOCH,
+            not_after: time::OffsetDateTime::UNIX_EPOCH,
+            sans: Vec::new(),
+            usages: Vec::new(),
+        }))
+        .detail(format!("GET {path} 200"))
+    }
+
+    #[test]
+    fn each_badge_is_shown_once_per_step_and_not_at_all_when_the_headline_names_it() {
+        let (mut n, lines) = narrator();
+        let step = step();
+        let badge = "[badge CN=kubernetes-admin, O=kubeadm:cluster-admins (issuer kubernetes)]";
+        n.step(&step, "admin gets nodes");
+        n.event(&admin("/api/v1/nodes"), true);
+        n.event(&admin("/api/v1/nodes/a"), true);
+        let told = lines.lock().unwrap().join("\n");
+        assert_eq!(told.matches(badge).count(), 1, "{told}");
+        assert!(told.contains("GET /api/v1/nodes/a 200"), "{told}");
+
+        n.step(&step, "admin gets pods");
+        n.event(&admin("/api/v1/pods"), true);
+        let told = lines.lock().unwrap().join("\n");
+        assert_eq!(
+            told.matches(badge).count(),
+            2,
+            "a new step shows it again: {told}"
+        );
+
+        let shows = "admin shows the badge CN=kubernetes-admin, O=kubeadm:cluster-admins \
+            (issuer kubernetes) to apiserver and asks: get pods";
+        n.step(&step, shows);
+        n.event(&admin("/api/v1/pods"), true);
+        let told = lines.lock().unwrap().join("\n");
+        assert_eq!(
+            told.matches(badge).count(),
+            2,
+            "the headline named it: {told}"
+        );
+    }
+
+    #[test]
+    fn at_a_width_every_line_fits_and_continuations_are_indented_under_their_line() {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        let mut n = Narrator::new(false, move |l: &str| {
+            sink.lock().unwrap().push(l.to_owned())
+        })
+        .width(Width::Columns(60));
+        let step = step();
+        n.step(&step, "scheduler asks");
+        let mut r = crate::expect::Refusal::at(
+            kubecorp_trust::Stage::Authn,
+            "error: You must be logged in to the server (Unauthorized)",
+        );
+        r.explanation = Some(
+            "the badge was signed by a CA the apiserver does not trust: its client-ca-file \
+             holds only the cluster CA"
+                .into(),
+        );
+        n.outcome(&step, &Outcome::Refused(r));
+        n.check(&Check::failed_to_run(
+            0,
+            3,
+            "no kubeconfig at /tmp/lab/scheduler.conf".into(),
+        ));
+        let lines = lines.lock().unwrap();
+        assert!(lines.iter().all(|l| l.chars().count() <= 60), "{lines:#?}");
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with("      what it means: the badge"))
+            .expect("the explanation");
+        assert!(lines[at + 1].starts_with("        "), "{lines:#?}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("    ✗ CHECK FAILED: runs: expected")),
+            "{lines:#?}"
+        );
     }
 
     fn refusal() -> Event {
@@ -371,7 +530,7 @@ mod tests {
         let told = lines.lock().unwrap().join("\n");
         assert!(!told.contains('\x1b'), "{told}");
         assert!(
-            told.contains("    ✗ runs: expected the step runs, got no kubeconfig"),
+            told.contains("    ✗ CHECK FAILED: runs: expected the step runs, got no kubeconfig"),
             "{told}"
         );
         assert!(
@@ -383,7 +542,7 @@ mod tests {
             "{told}"
         );
         assert!(
-            told.contains("  ✗ t.yaml:3: step 1: runs: expected the step runs"),
+            told.contains("  ✗ CHECK FAILED: t.yaml:3: step 1: runs: expected the step runs"),
             "{told}"
         );
     }
