@@ -105,11 +105,7 @@ impl Ca {
             not_after,
         );
         let key = key(Alg::Ecdsa);
-        let der = params
-            .signed_by(&key, &parent.issuer())
-            .unwrap()
-            .der()
-            .clone();
+        let der = signed(&params, &key, &parent.issuer());
         Ca { params, key, der }
     }
 
@@ -125,14 +121,18 @@ impl Ca {
     /// Signs `badge` and hands back its private key too, for a server that must present it.
     fn sign_keeping_key(&self, badge: &Badge) -> (CertificateDer<'static>, KeyPair) {
         let key = key(Alg::Ecdsa);
-        let der = badge
-            .params()
-            .signed_by(&key, &self.issuer())
-            .unwrap()
-            .der()
-            .clone();
+        let der = signed(&badge.params(), &key, &self.issuer());
         (der, key)
     }
+}
+
+/// A certificate made of `params` for `key`, signed by `issuer`.
+fn signed(
+    params: &CertificateParams,
+    key: &KeyPair,
+    issuer: &Issuer<'_, impl SigningKey>,
+) -> CertificateDer<'static> {
+    params.signed_by(key, issuer).unwrap().der().clone()
 }
 
 /// A badge to be signed: kubeadm-like defaults, each one breakable on demand.
@@ -284,6 +284,15 @@ fn assert_verdict(verdict: &Verdict, kind: VerdictKind, text: &str) {
     assert!(!verdict.explanation.is_empty() && !verdict.hint.is_empty());
 }
 
+/// Asserts that the lab's plain explanation of `verdict` says `part`.
+fn assert_explains(verdict: &Verdict, part: &str) {
+    assert!(
+        verdict.explanation.contains(part),
+        "wanted {part:?} in: {}",
+        verdict.explanation
+    );
+}
+
 // ----- valid ---------------------------------------------------------------------------------
 
 #[test]
@@ -374,12 +383,9 @@ fn an_expired_client_badge_reads_as_go_prints_it() {
         VerdictKind::Expired,
         "x509: certificate has expired or is not yet valid: current time 2026-04-24T10:14:23Z is after 2026-04-23T16:42:11Z",
     );
-    assert!(
-        verdict
-            .explanation
-            .contains("\"kubernetes-admin\" ran out at 2026-04-23T16:42:11Z"),
-        "{}",
-        verdict.explanation
+    assert_explains(
+        &verdict,
+        "\"kubernetes-admin\" ran out at 2026-04-23T16:42:11Z",
     );
     assert!(verdict.hint.contains("kubecorp certs renew NAME"));
     assert!(verdict.hint.contains("openssl x509 -noout -dates -in FILE"));
@@ -414,12 +420,9 @@ fn an_expired_cluster_ca_is_reported_with_the_cas_own_not_after() {
         VerdictKind::CaExpired,
         "x509: certificate has expired or is not yet valid: current time 2026-04-24T10:14:23Z is after 2026-04-22T09:00:00Z",
     );
-    assert!(
-        verdict
-            .explanation
-            .contains("the CA \"kubernetes\" that signed it ran out at 2026-04-22T09:00:00Z"),
-        "{}",
-        verdict.explanation
+    assert_explains(
+        &verdict,
+        "the CA \"kubernetes\" that signed it ran out at 2026-04-22T09:00:00Z",
     );
 
     // The reason the lab checks this itself: rustls-webpki alone lets the chain through.
@@ -509,11 +512,7 @@ fn a_badge_from_a_rogue_ca_is_signed_by_unknown_authority() {
         VerdictKind::UnknownAuthority,
         "x509: certificate signed by unknown authority",
     );
-    assert!(
-        verdict.explanation.contains("signed by \"rogue-ca\""),
-        "{}",
-        verdict.explanation
-    );
+    assert_explains(&verdict, "signed by \"rogue-ca\"");
 }
 
 #[test]
@@ -594,18 +593,9 @@ fn a_badge_signed_by_another_badge_reads_as_go_prints_it() {
     let ca = Ca::root("kubernetes");
     let impostor_key = key(Alg::Ecdsa);
     let impostor_params = Badge::apiserver().params();
-    let impostor = impostor_params
-        .signed_by(&impostor_key, &ca.issuer())
-        .unwrap()
-        .der()
-        .clone();
+    let impostor = signed(&impostor_params, &impostor_key, &ca.issuer());
     let issuer = Issuer::from_params(&impostor_params, &impostor_key);
-    let badge = Badge::client("john")
-        .params()
-        .signed_by(&key(Alg::Ecdsa), &issuer)
-        .unwrap()
-        .der()
-        .clone();
+    let badge = signed(&Badge::client("john").params(), &key(Alg::Ecdsa), &issuer);
 
     let verdict = Guard::trusting(&[&ca])
         .with_intermediates(&[&impostor])
@@ -626,12 +616,7 @@ fn a_version_1_intermediate_is_not_authorized_to_sign() {
     let v1_key = key(Alg::Ecdsa);
     let v1 = v1_certificate("legacy-signer", &v1_key, &root);
     let issuer = Issuer::from_ca_cert_der(&v1, &v1_key).unwrap();
-    let badge = Badge::client("john")
-        .params()
-        .signed_by(&key(Alg::Ecdsa), &issuer)
-        .unwrap()
-        .der()
-        .clone();
+    let badge = signed(&Badge::client("john").params(), &key(Alg::Ecdsa), &issuer);
 
     let verdict = Guard::trusting(&[&root])
         .with_intermediates(&[&v1])
@@ -642,11 +627,7 @@ fn a_version_1_intermediate_is_not_authorized_to_sign() {
         VerdictKind::NotAuthorizedToSign,
         "x509: certificate is not authorized to sign other certificates",
     );
-    assert!(
-        verdict.explanation.contains("\"legacy-signer\""),
-        "{}",
-        verdict.explanation
-    );
+    assert_explains(&verdict, "\"legacy-signer\"");
 }
 
 // ----- names ---------------------------------------------------------------------------------
@@ -662,7 +643,7 @@ fn a_dns_mismatch_lists_the_dns_sans_in_certificate_order() {
         VerdictKind::NameMismatch,
         "x509: certificate is valid for cp-1, kubernetes, kubernetes.default, kubernetes.default.svc, kubernetes.default.svc.cluster.local, not example.com",
     );
-    assert!(verdict.explanation.contains("asked for \"example.com\""));
+    assert_explains(&verdict, "asked for \"example.com\"");
 }
 
 #[test]
@@ -696,11 +677,7 @@ fn an_ip_against_a_badge_without_ip_sans_says_so() {
         VerdictKind::NoIpSans,
         "x509: cannot validate certificate for 10.0.0.1 because it doesn't contain any IP SANs",
     );
-    assert!(
-        verdict.explanation.contains("cp-1, kubernetes"),
-        "{}",
-        verdict.explanation
-    );
+    assert_explains(&verdict, "cp-1, kubernetes");
 }
 
 #[test]
@@ -749,16 +726,8 @@ fn a_client_only_badge_serving_reads_incompatible_key_usage() {
         VerdictKind::IncompatibleUsage,
         "x509: certificate specifies an incompatible key usage",
     );
-    assert!(
-        verdict.explanation.contains("used as a server certificate"),
-        "{}",
-        verdict.explanation
-    );
-    assert!(
-        verdict.explanation.contains("client auth"),
-        "{}",
-        verdict.explanation
-    );
+    assert_explains(&verdict, "used as a server certificate");
+    assert_explains(&verdict, "client auth");
 }
 
 #[test]
