@@ -2,6 +2,8 @@
 
 #[path = "kubectl/explain.rs"]
 mod explain;
+#[path = "kubectl/python_client.rs"]
+mod python_client;
 #[path = "kubectl/rbac.rs"]
 mod rbac;
 #[path = "kubectl/tokens.rs"]

@@ -12,8 +12,56 @@ use serde_json::{json, Value};
 use crate::klog;
 use crate::{Kubelet, KUBELET_VERSION};
 
+/// The three identities a real kubelet reads from its host and reports in `nodeInfo`
+/// (`/etc/machine-id`, `/sys/class/dmi/id/product_uuid`, `/proc/sys/kernel/random/boot_id`).
+/// The lab derives the first two from the node's name, so they outlast a restart as a
+/// machine's do, and draws the boot ID once per start of the program. Clients such as the
+/// official Python client refuse a Node without them.
+struct HostIds {
+    machine_id: String,
+    system_uuid: String,
+    boot_id: String,
+}
+
+fn host_ids(node: &str) -> HostIds {
+    static BOOT: std::sync::OnceLock<[u8; 16]> = std::sync::OnceLock::new();
+    let boot = BOOT.get_or_init(|| {
+        let mut b = [0u8; 16];
+        // A failed draw leaves zeros: still a well-formed ID.
+        let _ = aws_lc_rs::rand::fill(&mut b);
+        b
+    });
+    let digest = |parts: &[&[u8]]| {
+        let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        for p in parts {
+            ctx.update(p);
+        }
+        let d = ctx.finish();
+        d.as_ref()[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let uuid = |hex: String| {
+        format!(
+            "{}-{}-{}-{}-{}",
+            &hex[0..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..32]
+        )
+    };
+    HostIds {
+        machine_id: digest(&[b"machine-id/", node.as_bytes()]),
+        system_uuid: uuid(digest(&[b"product_uuid/", node.as_bytes()])),
+        boot_id: uuid(digest(&[b"boot_id/", boot, node.as_bytes()])),
+    }
+}
+
 fn node_status(k: &Kubelet, transition: &str) -> Value {
     let now = kubecorp_trust::go_time(k.now());
+    let ids = host_ids(&k.node);
     let condition = |kind: &str, status: &str, reason: &str, message: &str| {
         json!({"type": kind, "status": status, "lastHeartbeatTime": now,
                "lastTransitionTime": transition, "reason": reason, "message": message})
@@ -31,6 +79,9 @@ fn node_status(k: &Kubelet, transition: &str) -> Value {
         ],
         "daemonEndpoints": {"kubeletEndpoint": {"Port": k.port}},
         "nodeInfo": {
+            "machineID": ids.machine_id,
+            "systemUUID": ids.system_uuid,
+            "bootID": ids.boot_id,
             "kubeletVersion": KUBELET_VERSION,
             "kubeProxyVersion": KUBELET_VERSION,
             "operatingSystem": "linux",
@@ -213,5 +264,27 @@ pub async fn renew_lease(k: &Kubelet) -> Result<(), ()> {
             );
             Err(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_ids;
+
+    #[test]
+    fn a_nodes_machine_and_system_ids_are_its_own_and_stable_and_the_boot_id_is_a_uuid() {
+        let (a, b) = (host_ids("worker-1"), host_ids("worker-2"));
+        assert_eq!(a.machine_id, host_ids("worker-1").machine_id);
+        assert_ne!(a.machine_id, b.machine_id);
+        assert_eq!(a.machine_id.len(), 32);
+        for id in [&a.system_uuid, &a.boot_id] {
+            let groups: Vec<usize> = id.split('-').map(str::len).collect();
+            assert_eq!(groups, [8, 4, 4, 4, 12], "{id}");
+        }
+        assert_eq!(
+            a.boot_id,
+            host_ids("worker-1").boot_id,
+            "one boot per start"
+        );
     }
 }
