@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use kubecorp_loadgen::SkipChainCheck;
 use rustls::client::Resumption;
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{ClientConfig, RootCertStore};
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -110,57 +110,6 @@ fn client_config(args: &Args) -> Result<Arc<ClientConfig>> {
     // Every connection is a full handshake: no tickets, no session IDs.
     config.resumption = Resumption::disabled();
     Ok(Arc::new(config))
-}
-
-/// `--insecure-skip-tls-verify`: any server certificate is taken, but the server must still
-/// prove it holds the certificate's key (its handshake signature is checked).
-#[derive(Debug)]
-struct SkipChainCheck {
-    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
-}
-
-impl SkipChainCheck {
-    fn new() -> SkipChainCheck {
-        SkipChainCheck {
-            algorithms: rustls::crypto::aws_lc_rs::default_provider()
-                .signature_verification_algorithms,
-        }
-    }
-}
-
-impl ServerCertVerifier for SkipChainCheck {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
 }
 
 /// Sends one request on a fresh connection; returns the negotiated parameters, for the record.
