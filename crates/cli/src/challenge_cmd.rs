@@ -250,7 +250,16 @@ async fn check(dir: &Path) -> Result<ExitCode> {
         dir.display()
     );
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    let verdict = check::check(challenge, &state, dir, &RunOptions { pki: None, ci }).await;
+    let verdict = check::check(
+        challenge,
+        &state,
+        dir,
+        &RunOptions {
+            ci,
+            ..RunOptions::default()
+        },
+    )
+    .await;
     for line in &verdict.lines {
         match (&line.passed, &line.reason) {
             (true, _) => say!("  ✓ {}", line.what),

@@ -23,6 +23,7 @@ mod office_cmd;
 mod output;
 mod scenario_cmd;
 mod show;
+mod stop;
 mod web;
 mod when;
 
@@ -194,8 +195,15 @@ enum Command {
         /// Run against a PKI made elsewhere (kubeadm's /etc/kubernetes, or its pki/).
         #[arg(long, value_name = "DIR")]
         pki: Option<PathBuf>,
+        /// Exit 0 even if a step was skipped (an outside tool is missing); it is still counted.
+        #[arg(long)]
+        allow_skip: bool,
+        /// Keep the run's lab directory (its PKI, private keys included) and say where it is.
+        #[arg(long)]
+        keep: bool,
     },
-    /// Check scenario files (directories recursively) in parallel; exit 1 if any expectation fails.
+    /// Check scenario files (directories: every file with a top-level steps:, chapters: or
+    /// challenge:) in parallel; exit 1 if a check fails or a step is skipped, 2 if a file is invalid.
     Test {
         /// Scenario files or directories.
         #[arg(required = true)]
@@ -209,6 +217,9 @@ enum Command {
         /// How many scenarios run at once (default: one per CPU).
         #[arg(short = 'j', long)]
         jobs: Option<usize>,
+        /// Exit 0 even if a step was skipped (an outside tool is missing); it is still counted.
+        #[arg(long)]
+        allow_skip: bool,
     },
     /// `kubeadm alpha certs` was removed in Kubernetes 1.21; this only points to the right command.
     #[command(hide = true, disable_help_flag = true)]
@@ -330,7 +341,6 @@ enum UsageArg {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tools_find_this_kubecorp();
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -635,13 +645,36 @@ fn run(cli: Cli) -> Result<ExitCode> {
             report,
             web,
             pki,
-        } => scenario_cmd::run(&file, &show, format, report.as_deref(), web, pki),
+            allow_skip,
+            keep,
+        } => scenario_cmd::run(
+            &file,
+            &show,
+            format,
+            report.as_deref(),
+            web,
+            scenario_cmd::Options {
+                pki,
+                allow_skip,
+                keep,
+            },
+        ),
         Command::Test {
             paths,
             junit,
             pki,
             jobs,
-        } => scenario_cmd::test(&paths, junit.as_deref(), pki, jobs),
+            allow_skip,
+        } => scenario_cmd::test(
+            &paths,
+            junit.as_deref(),
+            jobs,
+            scenario_cmd::Options {
+                pki,
+                allow_skip,
+                keep: false,
+            },
+        ),
         Command::Alpha { rest } => {
             let typed = rest.join(" ");
             let right = rest
@@ -658,24 +691,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 "`kubeadm alpha {typed}` no longer exists: `kubeadm alpha certs` graduated to `kubeadm certs` in 1.20 and was removed in 1.21.\n  Here, type: {right}"
             )
         }
-    }
-}
-
-/// Commands a scenario or challenge runs (`run: kubecorp certs renew …`) find this very
-/// binary first. Set before any thread starts.
-fn tools_find_this_kubecorp() {
-    let Some(here) = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.parent().map(std::path::Path::to_path_buf))
-    else {
-        return;
-    };
-    let mut paths = vec![here];
-    if let Some(path) = std::env::var_os("PATH") {
-        paths.extend(std::env::split_paths(&path));
-    }
-    if let Ok(joined) = std::env::join_paths(paths) {
-        std::env::set_var("PATH", joined);
     }
 }
 

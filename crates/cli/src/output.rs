@@ -1,5 +1,6 @@
 //! The binary's one way to write to stdout: colour decided once (a terminal, and NO_COLOR
-//! unset), and a closed pipe (`kubecorp … | head -1`) ends the program quietly.
+//! unset), and a closed pipe (`kubecorp … | head -1`) ends the program quietly, removing the
+//! labs of scenario runs under way.
 
 use std::io::{IsTerminal, Write};
 use std::sync::OnceLock;
@@ -11,14 +12,14 @@ pub fn color() -> bool {
 }
 
 /// Writes to stdout. A reader that went away ends the program with status 0; any other error
-/// writing stdout ends it with status 2.
+/// writing stdout ends it with status 2 (either way, scenario runs' labs are removed first).
 pub fn emit(args: std::fmt::Arguments<'_>) {
     if let Err(e) = std::io::stdout().lock().write_fmt(args) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
+            crate::stop::exit(0);
         }
         eprintln!("error: writing to stdout: {e}");
-        std::process::exit(2);
+        crate::stop::exit(2);
     }
 }
 

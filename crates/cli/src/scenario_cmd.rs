@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use kubecorp_scenario::junit::Entry;
 use kubecorp_scenario::model::Step;
 use kubecorp_scenario::narrate::suite_lines;
-use kubecorp_scenario::run::{Observer, RunOptions};
+use kubecorp_scenario::run::{Observer, RunOptions, Verdict};
 use kubecorp_scenario::tape::{Tape, Tee};
 
 use crate::output::{color, line};
@@ -19,6 +20,29 @@ pub enum RunFormat {
     Text,
     /// One JSON object per line: steps, events, outputs, checks and the result.
     Json,
+}
+
+/// What `run` and `test` share: the PKI to play on, whether a skipped step may pass, whether
+/// the lab stays on disk.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub pki: Option<PathBuf>,
+    pub allow_skip: bool,
+    pub keep: bool,
+}
+
+/// The exit status CI reads: 0 every check passed (or, with `--allow-skip`, none failed), 1 a
+/// check failed or a step was skipped. (2, an invalid file or usage, is decided before a run.)
+fn exit_code(verdict: Verdict, allow_skip: bool) -> ExitCode {
+    match verdict {
+        Verdict::Passed => ExitCode::SUCCESS,
+        Verdict::Skipped if allow_skip => ExitCode::SUCCESS,
+        Verdict::Skipped => {
+            eprintln!("A skipped step is not a pass: exit 1 (--allow-skip accepts skips; CI=true makes them failures).");
+            ExitCode::from(1)
+        }
+        Verdict::Failed => ExitCode::from(1),
+    }
 }
 
 fn ci() -> bool {
@@ -38,9 +62,9 @@ pub fn run(
     format: RunFormat,
     report: Option<&Path>,
     web: Option<std::net::SocketAddr>,
-    pki: Option<PathBuf>,
+    options: Options,
 ) -> Result<ExitCode> {
-    let pki = resolve_pki(pki)?;
+    let pki = resolve_pki(options.pki)?;
     let scenario = match kubecorp_scenario::parse_file(file) {
         Ok(s) => s,
         Err(errors) => {
@@ -48,13 +72,27 @@ pub fn run(
             return Ok(ExitCode::from(2));
         }
     };
-    let opts = RunOptions { pki, ci: ci() };
+    if let Some(pki) = &pki {
+        if let Err(e) = kubecorp_scenario::run::fits_pki(&scenario, pki) {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(2));
+        }
+    }
+    let opts = RunOptions {
+        pki,
+        ci: ci(),
+        keep: options.keep,
+    };
     // Every run is recorded: the JSON lines, the HTML report and the page read the same tape.
     let mut tape = Tape::new();
     if format == RunFormat::Json {
         tape = tape.with_sink(|record| line(&record.to_json()));
     }
     let runtime = runtime()?;
+    let signals = {
+        let _inside = runtime.enter();
+        crate::stop::on_signal()?
+    };
     let page = match web {
         Some(addr) => {
             let hub = kubecorp_web::Hub::new();
@@ -102,6 +140,14 @@ pub fn run(
             line(&format!("Report written to {}", path.display()));
         }
     }
+    if let Some(kept) = &result.kept {
+        eprintln!(
+            "The lab is kept in {} (private keys included): remove it when done.",
+            kept.display()
+        );
+    }
+    // The run is over: from here Ctrl-C is the page's, and leaves nothing behind.
+    signals.abort();
     if let Some(page) = page {
         eprintln!(
             "The page stays open at {} for questions; Ctrl-C to leave.",
@@ -112,11 +158,7 @@ pub fn run(
         });
         page.stop();
     }
-    Ok(if result.passed() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(exit_code(result.verdict(), options.allow_skip))
 }
 
 fn pause(step_by_step: bool) {
@@ -160,14 +202,17 @@ fn resolve_pki(pki: Option<PathBuf>) -> Result<Option<PathBuf>> {
 pub fn test(
     paths: &[PathBuf],
     junit: Option<&Path>,
-    pki: Option<PathBuf>,
     jobs: Option<usize>,
+    options: Options,
 ) -> Result<ExitCode> {
-    let files = kubecorp_scenario::suite::collect(paths)?;
-    if files.is_empty() {
-        anyhow::bail!("no scenario files (*.yaml) found");
+    let found = kubecorp_scenario::suite::collect(paths)?;
+    for note in found.notes() {
+        line(&note);
     }
-    let pki = resolve_pki(pki)?;
+    if found.files.is_empty() {
+        anyhow::bail!("no scenario files found (a *.yaml file with a top-level steps:, chapters: or challenge:)");
+    }
+    let pki = resolve_pki(options.pki)?;
     let wanted =
         jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let (jobs, note) =
@@ -175,12 +220,41 @@ pub fn test(
     if let Some(note) = note {
         eprintln!("{note}");
     }
-    let opts = RunOptions { pki, ci: ci() };
-    let (plays, notes) = kubecorp_scenario::suite::plays(files);
+    let (plays, notes) = kubecorp_scenario::suite::plays(found.files);
+    if let Some(pki) = &pki {
+        // Said before anything runs: these would only fail later with a puzzling 403.
+        let misfits: Vec<String> = plays
+            .iter()
+            .filter_map(|(_, s)| s.as_ref().ok())
+            .filter_map(|s| kubecorp_scenario::run::fits_pki(s, pki).err())
+            .map(|e| e.to_string())
+            .collect();
+        if !misfits.is_empty() {
+            anyhow::bail!(
+                "{} cannot run on --pki {}:\n{}",
+                match misfits.len() {
+                    1 => "1 scenario".to_owned(),
+                    n => format!("{n} scenarios"),
+                },
+                pki.display(),
+                misfits.join("\n")
+            );
+        }
+    }
+    let opts = RunOptions {
+        pki,
+        ci: ci(),
+        keep: false,
+    };
     for note in notes {
         line(&note);
     }
-    let entries = runtime()?.block_on(kubecorp_scenario::suite::run_all(
+    let runtime = runtime()?;
+    let signals = {
+        let _inside = runtime.enter();
+        crate::stop::on_signal()?
+    };
+    let entries = runtime.block_on(kubecorp_scenario::suite::run_all(
         plays,
         &opts,
         jobs,
@@ -190,6 +264,7 @@ pub fn test(
             }
         },
     ));
+    signals.abort();
     if let Some(path) = junit {
         let xml = kubecorp_scenario::junit::junit(&entries)
             .map_err(|e| anyhow::anyhow!("writing JUnit XML: {e}"))?;
@@ -197,12 +272,32 @@ pub fn test(
             .with_context(|| format!("writing {}", path.display()))?;
         line(&format!("JUnit report written to {}", path.display()));
     }
-    let passed = entries.iter().filter(|e| e.passed()).count();
-    let failed = entries.len() - passed;
-    line(&format!("{passed} passed, {failed} failed"));
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
+    let ran = |verdict| {
+        entries
+            .iter()
+            .filter(|e| matches!(e, Entry::Ran(r) if r.verdict() == verdict))
+            .count()
+    };
+    let (passed, failed, skipped) = (
+        ran(Verdict::Passed),
+        ran(Verdict::Failed),
+        ran(Verdict::Skipped),
+    );
+    let invalid = entries.len() - passed - failed - skipped;
+    line(&format!(
+        "{passed} passed, {failed} failed, {skipped} skipped{}",
+        match invalid {
+            0 => String::new(),
+            n => format!(", {n} not valid"),
+        }
+    ));
+    Ok(if invalid > 0 {
+        ExitCode::from(2)
+    } else if failed > 0 {
         ExitCode::from(1)
+    } else if skipped > 0 {
+        exit_code(Verdict::Skipped, options.allow_skip)
+    } else {
+        ExitCode::SUCCESS
     })
 }

@@ -30,11 +30,21 @@ pub struct Scenario {
     pub challenge: Option<crate::challenge::Challenge>,
 }
 
+/// Where a value is written in its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct At {
+    pub line: u32,
+    pub column: u32,
+}
+
 /// How the office is built before the first step.
 #[derive(Debug, Clone)]
 pub struct LabSpec {
     /// One kubelet per node; the first is the control-plane node.
     pub nodes: Vec<String>,
+    /// Where the file names its own `nodes` (their first is the node `kubelet.conf` is for),
+    /// when it does.
+    pub nodes_at: Option<At>,
     pub key_algorithm: KeyAlgorithm,
     /// Where the lab clock starts. When set the clock stands still between steps, so the
     /// texts a scenario asserts (`current time … is after …`) are exact.

@@ -17,7 +17,7 @@ use crate::expect::{Check, CheckState, Outcome};
 use crate::fit::{fit, wrap, Width};
 use crate::junit::Entry;
 use crate::model::{Action, Scenario, Step};
-use crate::run::{Observer, OfficeInfo, ScenarioResult};
+use crate::run::{Observer, OfficeInfo, ScenarioResult, Verdict};
 
 /// Where narrated lines go, one at a time.
 pub type Lines = Box<dyn FnMut(&str) + Send>;
@@ -111,36 +111,41 @@ impl Narrator {
         paint(self.color, code, text)
     }
 
-    /// The closing lines: how many checks passed, failed and were skipped, and each failure.
+    /// The closing lines: how many checks passed, failed and were skipped, each failure, and
+    /// each step that could not run.
     pub fn summary(&mut self, result: &ScenarioResult) {
         let failed = result.failures().count();
-        let skipped = result.checks.iter().filter(|c| c.skipped()).count();
+        let skipped = result.skips().count();
         let passed = result.checks.len() - failed - skipped;
         let text = format!(
-            "{passed} checks passed, {failed} failed{} ({} ms)",
-            if skipped > 0 {
-                format!(", {skipped} skipped")
-            } else {
-                String::new()
-            },
+            "{passed} checks passed, {failed} failed, {skipped} skipped ({} ms)",
             result.elapsed.as_millis()
         );
         self.line("");
-        if failed > 0 {
-            let text = self.paint("31;1", &text);
-            self.line(&text);
-            for c in result.failures() {
-                let text = format!(
-                    "{}: step {}: {}",
-                    c.place(&result.file),
-                    c.step + 1,
-                    c.describe()
-                );
-                self.say_after(None, &format!("  {CHECK_FAILED} "), "      ", &text);
-            }
-        } else {
-            let text = self.paint("32;1", &text);
-            self.line(&text);
+        let colour = match result.verdict() {
+            Verdict::Failed => "31;1",
+            Verdict::Skipped => "33;1",
+            Verdict::Passed => "32;1",
+        };
+        let text = self.paint(colour, &text);
+        self.line(&text);
+        for c in result.failures() {
+            let text = format!(
+                "{}: step {}: {}",
+                c.place(&result.file),
+                c.step + 1,
+                c.describe()
+            );
+            self.say_after(None, &format!("  {CHECK_FAILED} "), "      ", &text);
+        }
+        for c in result.skips() {
+            let text = format!(
+                "{}: step {}: {}",
+                c.place(&result.file),
+                c.step + 1,
+                c.describe()
+            );
+            self.say_after(None, "  – ", "      ", &text);
         }
     }
 }
@@ -281,25 +286,40 @@ impl Observer for Narrator {
     }
 }
 
-/// The lines `kubecorp test` prints for one scenario: ✓ or ✗ with its title and counts, then
-/// each failure, or the parse error of a file that is not a valid scenario.
+/// The lines `kubecorp test` prints for one scenario: ✓, – (a step skipped) or ✗ with its title
+/// and counts, then each failure or skipped step, or the parse error of a file that is not a
+/// valid scenario.
 pub fn suite_lines(entry: &Entry, color: bool) -> Vec<String> {
     match entry {
-        Entry::Ran(r) if r.passed() => {
-            let skipped = r.checks.iter().filter(|c| c.skipped()).count();
+        Entry::Ran(r) if r.verdict() == Verdict::Passed => {
             vec![format!(
-                "{} {}  {} ({} checks{}, {} ms)",
+                "{} {}  {} ({} checks, {} ms)",
                 paint(color, "32", "✓"),
                 r.file.display(),
                 r.title,
-                r.checks.len() - skipped,
-                if skipped > 0 {
-                    format!(", {skipped} skipped")
-                } else {
-                    String::new()
-                },
+                r.checks.len(),
                 r.elapsed.as_millis()
             )]
+        }
+        Entry::Ran(r) if r.verdict() == Verdict::Skipped => {
+            let skipped = r.skips().count();
+            let mut out = vec![format!(
+                "{} {}  {} ({} checks passed, {skipped} skipped, {} ms)",
+                paint(color, "33;1", "–"),
+                r.file.display(),
+                r.title,
+                r.checks.len() - skipped,
+                r.elapsed.as_millis()
+            )];
+            out.extend(r.skips().map(|c| {
+                format!(
+                    "    {}: step {}: {}",
+                    c.place(&r.file),
+                    c.step + 1,
+                    c.describe()
+                )
+            }));
+            out
         }
         Entry::Ran(r) => {
             let mut out = vec![format!(
@@ -522,6 +542,7 @@ mod tests {
             ],
             hops: Vec::new(),
             elapsed: std::time::Duration::from_millis(7),
+            kept: None,
         };
         for c in &result.checks {
             n.check(c);
@@ -544,6 +565,36 @@ mod tests {
         assert!(
             told.contains("  ✗ CHECK FAILED: t.yaml:3: step 1: runs: expected the step runs"),
             "{told}"
+        );
+        assert!(
+            told.contains("  – t.yaml:5: step 2: run: skipped (kubectl is not installed)"),
+            "{told}"
+        );
+    }
+
+    #[test]
+    fn a_scenario_with_a_skipped_step_is_not_marked_passed_in_the_suite() {
+        let result = ScenarioResult {
+            file: "t.yaml".into(),
+            title: "t".into(),
+            checks: vec![Check::not_run(
+                1,
+                5,
+                "run",
+                "kubectl is not installed".into(),
+            )],
+            hops: Vec::new(),
+            elapsed: std::time::Duration::from_millis(7),
+            kept: None,
+        };
+        assert_eq!(result.verdict(), Verdict::Skipped);
+        assert!(!result.passed());
+        assert_eq!(
+            suite_lines(&Entry::Ran(result), false),
+            vec![
+                "– t.yaml  t (0 checks passed, 1 skipped, 7 ms)".to_owned(),
+                "    t.yaml:5: step 2: run: skipped (kubectl is not installed)".to_owned(),
+            ]
         );
     }
 }

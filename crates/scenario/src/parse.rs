@@ -723,6 +723,10 @@ impl Cx {
         let mut lab = default_lab();
         if let Some(n) = f.get("nodes") {
             lab.nodes = self.strings(n, &f.child("nodes"))?;
+            lab.nodes_at = Some(At {
+                line: line(n),
+                column: column(n),
+            });
             if lab.nodes.is_empty() {
                 self.error(
                     n,
@@ -1574,6 +1578,7 @@ impl Cx {
 fn default_lab() -> LabSpec {
     LabSpec {
         nodes: vec![CONTROL_PLANE_NODE.into()],
+        nodes_at: None,
         key_algorithm: KeyAlgorithm::default(),
         clock: None,
         rotate_server_certificates: false,

@@ -1,5 +1,7 @@
-//! `kubecorp test`: many scenario files found, parsed, de-duplicated (a chapter played inside
-//! its story is not played again alone) and run in parallel, one private office each.
+//! `kubecorp test`: many scenario files found (in a directory, a YAML file is a scenario when it
+//! has a top-level `steps:`, `chapters:` or `challenge:`), parsed, de-duplicated (a chapter
+//! played inside its story is not played again alone) and run in parallel, one private office
+//! each.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -22,9 +24,50 @@ pub enum SuiteError {
     },
 }
 
-/// Every `*.yaml` (and `*.yml`) under `paths`, directories recursively, sorted, without repeats.
-pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, SuiteError> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SuiteError> {
+/// The files `kubecorp test` was given or found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Found {
+    /// Files named on the command line, and scenario files found in directories; sorted.
+    pub files: Vec<PathBuf>,
+    /// YAML files found in directories that are not scenarios (a Kubernetes manifest next to
+    /// them): not played, not counted.
+    pub not_scenarios: Vec<PathBuf>,
+}
+
+impl Found {
+    /// One line per file that is not played because it is not a scenario.
+    pub fn notes(&self) -> Vec<String> {
+        self.not_scenarios
+            .iter()
+            .map(|f| {
+                format!(
+                    "· {} is not a scenario (no top-level steps:, chapters: or challenge:): not played",
+                    f.display()
+                )
+            })
+            .collect()
+    }
+}
+
+/// The top-level keys one of which makes a YAML file a scenario (the parser requires one).
+pub const SCENARIO_KEYS: [&str; 3] = ["steps", "chapters", "challenge"];
+
+/// Whether `text` has a top-level `steps:`, `chapters:` or `challenge:` key. Read line by line,
+/// so a scenario that is not valid YAML is still one (and gets its parse errors).
+pub fn is_scenario(text: &str) -> bool {
+    text.lines().any(|line| {
+        let Some((key, _)) = line.split_once(':') else {
+            return false;
+        };
+        let top = !line.starts_with(|c: char| c.is_whitespace() || c == '#' || c == '-');
+        top && SCENARIO_KEYS.contains(&key.trim().trim_matches(['"', '\''].as_slice()))
+    })
+}
+
+/// Every `*.yaml` (and `*.yml`) file named in `paths`, and every scenario file under the
+/// directories among them (recursively); sorted, without repeats.
+pub fn collect(paths: &[PathBuf]) -> Result<Found, SuiteError> {
+    fn walk(dir: &Path, out: &mut Found) -> Result<(), SuiteError> {
         let read = |source| SuiteError::Read {
             path: dir.to_owned(),
             source,
@@ -34,23 +77,29 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, SuiteError> {
             if path.is_dir() {
                 walk(&path, out)?;
             } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-                out.push(path);
+                // A file that cannot be read is kept: its parse error says why.
+                match std::fs::read_to_string(&path) {
+                    Ok(text) if !is_scenario(&text) => out.not_scenarios.push(path),
+                    _ => out.files.push(path),
+                }
             }
         }
         Ok(())
     }
-    let mut out = Vec::new();
+    let mut out = Found::default();
     for p in paths {
         if p.is_dir() {
             walk(p, &mut out)?;
         } else if p.exists() {
-            out.push(p.clone());
+            out.files.push(p.clone());
         } else {
             return Err(SuiteError::Missing { path: p.clone() });
         }
     }
-    out.sort();
-    out.dedup();
+    for list in [&mut out.files, &mut out.not_scenarios] {
+        list.sort();
+        list.dedup();
+    }
     Ok(out)
 }
 
@@ -157,19 +206,43 @@ mod tests {
     }
 
     #[test]
-    fn collect_finds_yaml_files_in_directories_sorted_once_and_names_a_missing_path() {
+    fn collect_finds_scenario_files_in_directories_sorted_once_and_names_a_missing_path() {
         let tmp = tempfile::tempdir().unwrap();
-        let b = write(tmp.path(), "b/two.yml", "");
-        let a = write(tmp.path(), "a.yaml", "");
+        let b = write(tmp.path(), "b/two.yml", "title: two\nchapters: [x.yaml]\n");
+        let a = write(tmp.path(), "a.yaml", "title: a\nsteps:\n  - say: hi\n");
         write(tmp.path(), "notes.txt", "");
         let found = collect(&[tmp.path().to_owned(), a.clone()]).unwrap();
-        assert_eq!(found, vec![a, b]);
+        assert_eq!(found.files, vec![a, b]);
         let missing = tmp.path().join("nowhere.yaml");
         let err = collect(&[missing]).unwrap_err().to_string();
         assert!(
             err.ends_with("nowhere.yaml: no such file or directory"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_kubernetes_manifest_in_a_directory_is_not_a_scenario_but_one_named_is_played() {
+        let tmp = tempfile::tempdir().unwrap();
+        let manifest = write(
+            tmp.path(),
+            "rbac/binding.yaml",
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: steps\n---\nkind: Pod\nspec:\n  steps: 1\n",
+        );
+        let challenge = write(tmp.path(), "c.yaml", "title: c\n\"challenge\": {}\n");
+        let broken = write(tmp.path(), "broken.yaml", "title: [\nsteps:\n  - : :\n");
+        let found = collect(&[tmp.path().to_owned()]).unwrap();
+        assert_eq!(found.files, vec![broken, challenge]);
+        assert_eq!(found.not_scenarios, vec![manifest.clone()]);
+        assert_eq!(
+            found.notes(),
+            vec![format!(
+                "· {} is not a scenario (no top-level steps:, chapters: or challenge:): not played",
+                manifest.display()
+            )]
+        );
+        let named = collect(std::slice::from_ref(&manifest)).unwrap();
+        assert_eq!(named.files, vec![manifest]);
     }
 
     #[test]

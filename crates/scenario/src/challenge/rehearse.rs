@@ -14,7 +14,7 @@ use super::state::Source;
 use super::Criterion;
 use crate::expect::{Check, CheckState};
 use crate::model::Scenario;
-use crate::run::{play, Doors, Observer, OfficeInfo, RunOptions, ScenarioResult, Venue};
+use crate::run::{play, Doors, LabDir, Observer, OfficeInfo, RunOptions, ScenarioResult, Venue};
 
 fn line_check(line: u32, what: String, expected: String, actual: String, passed: bool) -> Check {
     Check {
@@ -59,13 +59,10 @@ fn record(result: &mut ScenarioResult, observer: &mut dyn Observer, c: Check) {
 }
 
 /// A lab directory of its own for one play.
-fn lab_dir() -> Result<(tempfile::TempDir, PathBuf), String> {
-    let tmp = tempfile::Builder::new()
-        .prefix("kubecorp-challenge-")
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
-        .tempdir()
+fn lab_dir() -> Result<(LabDir, PathBuf), String> {
+    let tmp = LabDir::new("kubecorp-challenge-", false)
         .map_err(|e| format!("cannot make a lab directory: {e}"))?;
-    let dir = tmp.path().join("lab");
+    let dir = tmp.lab();
     Ok((tmp, dir))
 }
 
@@ -82,6 +79,7 @@ pub async fn rehearse(
         checks: Vec::new(),
         hops: Vec::new(),
         elapsed: std::time::Duration::ZERO,
+        kept: None,
     };
     let Some(challenge) = &scenario.challenge else {
         return result;

@@ -1,7 +1,11 @@
 //! A `run:` step: a real command (kubectl, openssl, curl, etcdctl) run with `sh -c` in the lab
 //! directory, with `HOME` and `KUBECONFIG` pointing into the lab.
+//!
+//! The command is shell, whole: `for …`, `if …`, `( … )`, `X=1 cmd` and pipes are the shell's
+//! business. Which tool is missing is what the shell itself says (`sh: 1: kubectl: not found`),
+//! so shell syntax is never taken for a program.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use time::Duration;
 
@@ -14,11 +18,13 @@ impl Runner<'_> {
         &mut self,
         command: &str,
         timeout: Duration,
-    ) -> Result<Outcome, StepError> {
+    ) -> Result<(Outcome, Option<MissingTool>), StepError> {
         let mut cmd = tokio::process::Command::new("sh");
         cmd.arg("-c")
             .arg(command)
             .current_dir(&self.dir)
+            // `run: kubecorp …` is the binary playing the scenario, wherever it was started from.
+            .env("PATH", search_path())
             // kubectl keeps its discovery cache under $HOME: keep it in the lab.
             .env("HOME", &self.dir)
             .env("KUBECONFIG", self.dir.join("admin.conf"))
@@ -37,11 +43,11 @@ impl Runner<'_> {
                 })
             }
             Err(_) => {
-                return Ok(Outcome::TimedOut {
-                    text: format!("timed out after {}", format_duration(timeout)),
-                })
+                let text = format!("timed out after {}", format_duration(timeout));
+                return Ok((Outcome::TimedOut { text }, None));
             }
         };
+        let missing = missing_tool(&output.stderr.0);
         let mut text = String::new();
         for (kept, dropped) in [&output.stdout, &output.stderr] {
             if *dropped > 0 {
@@ -52,14 +58,76 @@ impl Runner<'_> {
             text.push_str(&String::from_utf8_lossy(kept));
         }
         let exit = output.status.code();
-        Ok(Outcome::Ran {
+        let outcome = Outcome::Ran {
             exit,
             explanation: kubecorp_trust::explain::explain(&text)
                 .filter(|_| exit != Some(0))
                 .map(|x| x.meaning),
             text,
-        })
+        };
+        Ok((outcome, missing))
     }
+}
+
+/// A program the shell could not find, as it said so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct MissingTool {
+    /// The program's name (or path), as typed.
+    pub tool: String,
+    /// The shell's own line, e.g. `sh: 1: kubectl: not found`.
+    pub said: String,
+}
+
+impl std::fmt::Display for MissingTool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} is not installed (the shell said: {})",
+            self.tool, self.said
+        )
+    }
+}
+
+/// The first program a shell reported missing in `stderr`: dash prints `sh: 1: NAME: not found`,
+/// bash `bash: line 1: NAME: command not found` (or without the line in `-c`). A tool's own
+/// "not found" (`Error from server (NotFound): pods "x" not found`) has another shape.
+fn missing_tool(stderr: &[u8]) -> Option<MissingTool> {
+    let number = |at: &str| {
+        let n = at.strip_prefix("line ").unwrap_or(at);
+        !n.is_empty() && n.chars().all(|c| c.is_ascii_digit())
+    };
+    String::from_utf8_lossy(stderr).lines().find_map(|line| {
+        let said = line.trim_end();
+        let (rest, numbered) = match said.strip_suffix(": command not found") {
+            Some(rest) => (rest, false),
+            None => (said.strip_suffix(": not found")?, true),
+        };
+        let (shell, rest) = rest.split_once(": ")?;
+        if shell.is_empty() || shell.contains(char::is_whitespace) {
+            return None;
+        }
+        // dash always gives the line; bash does in a script, not in `-c`.
+        let tool = match rest.split_once(": ") {
+            Some((at, tool)) if number(at) => tool,
+            _ if numbered => return None,
+            _ => rest,
+        };
+        (!tool.is_empty() && !tool.contains(char::is_whitespace)).then(|| MissingTool {
+            tool: tool.to_owned(),
+            said: said.to_owned(),
+        })
+    })
+}
+
+/// `$PATH` for a command, with the directory of the running binary first: a scenario's
+/// `run: kubecorp …` runs the kubecorp that plays it, installed or not.
+fn search_path() -> std::ffi::OsString {
+    let here = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(PathBuf::from));
+    let rest = std::env::var_os("PATH").unwrap_or_default();
+    let dirs = here.into_iter().chain(std::env::split_paths(&rest));
+    std::env::join_paths(dirs).unwrap_or(rest)
 }
 
 /// How much of each of a command's streams a step keeps: the last 64 KiB, which is what its
@@ -108,25 +176,6 @@ async fn tail(from: Option<impl tokio::io::AsyncRead + Unpin>) -> (Vec<u8>, u64)
     (kept.into(), dropped)
 }
 
-/// Whether `program` can be run (a path, or a name found on `$PATH`).
-pub(super) fn on_path(program: &str) -> bool {
-    if program.is_empty() {
-        return false;
-    }
-    if program.contains('/') {
-        return Path::new(program).exists();
-    }
-    // Shell builtins and keywords always run.
-    if matches!(
-        program,
-        "echo" | "test" | "[" | "true" | "false" | "cd" | "export" | "set"
-    ) {
-        return true;
-    }
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,5 +192,53 @@ mod tests {
         assert_eq!(out.stdout.0.len(), OUTPUT_TAIL);
         assert_eq!(out.stdout.1, 5_000_004 - OUTPUT_TAIL as u64);
         assert!(out.stdout.0.ends_with(b"xEND\n"));
+    }
+
+    #[test]
+    fn the_shells_own_words_name_the_missing_tool_and_a_tools_not_found_does_not() {
+        let found = |s: &str| missing_tool(s.as_bytes()).map(|m| m.tool);
+        assert_eq!(found("sh: 1: kubectl: not found\n"), Some("kubectl".into()));
+        assert_eq!(found("sh: 3: ./tool: not found"), Some("./tool".into()));
+        assert_eq!(
+            found("bash: line 1: etcdctl: command not found"),
+            Some("etcdctl".into())
+        );
+        assert_eq!(found("bash: curl: command not found"), Some("curl".into()));
+        assert_eq!(
+            found("Error from server (NotFound): pods \"web\" not found"),
+            None
+        );
+        assert_eq!(found("Error: etcdserver: key not found"), None);
+        assert_eq!(found("error: file: not found"), None);
+        assert_eq!(
+            missing_tool(b"sh: 1: kubectl: not found")
+                .unwrap()
+                .to_string(),
+            "kubectl is not installed (the shell said: sh: 1: kubectl: not found)"
+        );
+    }
+
+    #[tokio::test]
+    async fn shell_syntax_runs_as_shell_and_only_an_unknown_program_is_missing() {
+        for (command, missing) in [
+            ("for i in 1 2; do echo $i; done", None),
+            ("if true; then echo yes; fi", None),
+            ("( echo sub )", None),
+            ("X=1 sh -c 'echo $X'", None),
+            (
+                "no-such-tool-here --version | cat",
+                Some("no-such-tool-here"),
+            ),
+            ("X=1 no-such-tool-here", Some("no-such-tool-here")),
+        ] {
+            let mut cmd = tokio::process::Command::new("sh");
+            cmd.arg("-c")
+                .arg(command)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            let out = output_tail(cmd).await.unwrap();
+            let found = missing_tool(&out.stderr.0).map(|m| m.tool);
+            assert_eq!(found.as_deref(), missing, "{command}");
+        }
     }
 }

@@ -80,4 +80,6 @@ pub enum LabError {
     Pki(#[from] kubecorp_pki::PkiError),
     #[error("opening the office: {0}")]
     Office(#[from] kubecorp_office::OfficeError),
+    #[error(transparent)]
+    NeedsOwnPki(#[from] super::lab::NeedsOwnPki),
 }

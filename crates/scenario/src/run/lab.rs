@@ -7,7 +7,50 @@ use kubecorp_pki::Lab;
 use kubecorp_trust::LabClock;
 use time::Duration;
 
+use super::LabError;
 use crate::model::Scenario;
+
+/// A scenario that cannot be played on a PKI made elsewhere (`--pki`): it names its own nodes,
+/// and the first one's badge is `kubelet.conf`, which that PKI made for another node.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{}:{line}:{column}: lab.nodes: {node} is this scenario's control-plane node, so it needs a kubelet.conf for system:node:{node}, but the PKI in {} has {}; run it without --pki, or with a PKI made for that node (kubecorp pki init --node-name {node})",
+    file.display(),
+    pki.display(),
+    match has { Some(n) => format!("a kubelet.conf for system:node:{n}"), None => "no kubelet.conf".into() }
+)]
+pub struct NeedsOwnPki {
+    pub file: std::path::PathBuf,
+    pub line: u32,
+    pub column: u32,
+    /// The scenario's control-plane node.
+    pub node: String,
+    /// The PKI directory given (`…/pki`).
+    pub pki: std::path::PathBuf,
+    /// The node that PKI's `kubelet.conf` (next to it) is for, if it has one.
+    pub has: Option<String>,
+}
+
+/// Whether `scenario` can be played on the PKI in `pki` (kubeadm's `pki/`, kubeconfigs one
+/// level up): a scenario that names its own nodes needs `kubelet.conf` to be its first node's.
+pub fn fits_pki(scenario: &Scenario, pki: &Path) -> Result<(), NeedsOwnPki> {
+    let (Some(at), Some(node)) = (scenario.lab.nodes_at, scenario.lab.nodes.first()) else {
+        return Ok(());
+    };
+    let root = pki.parent().unwrap_or(pki);
+    let has = kubecorp_office::kubelet_conf_node(&Lab::new(root));
+    if has.as_deref() == Some(node.as_str()) {
+        return Ok(());
+    }
+    Err(NeedsOwnPki {
+        file: scenario.file.clone(),
+        line: at.line,
+        column: at.column,
+        node: node.clone(),
+        pki: pki.to_owned(),
+        has,
+    })
+}
 
 /// A fresh kubeadm PKI made with the scenario's key algorithm and clock, or a copy of one
 /// made elsewhere (`DIR/ca.crt`…, kubeconfigs from `DIR/..`). A run's lab is thrown away
@@ -21,10 +64,11 @@ pub(super) fn prepare_pki(
     pki: Option<&Path>,
     scenario: &Scenario,
     clock: &LabClock,
-) -> Result<Option<String>, kubecorp_pki::PkiError> {
+) -> Result<Option<String>, LabError> {
     let lab = Lab::new(dir);
     match pki {
         Some(src) => {
+            fits_pki(scenario, src)?;
             kubecorp_pki::import::import_kubeadm(src, &lab)?;
             Ok(fit_clock(&lab.pki_dir(), clock))
         }
@@ -45,7 +89,8 @@ pub(super) fn prepare_pki(
                 now: clock.now(),
             };
             let pool = kubecorp_pki::pool::KeyPool::user();
-            kubecorp_pki::init::init_drawing(&lab, &init, pool.as_ref()).map(|_| None)
+            kubecorp_pki::init::init_drawing(&lab, &init, pool.as_ref())?;
+            Ok(None)
         }
     }
 }

@@ -23,6 +23,7 @@
 //! - [`headline`]: each step in one line for the room.
 //! - [`events`]: the event stream: which events are the step's own, waiting for one.
 //! - [`lab`]: the PKI a run starts with.
+//! - [`private`]: the run's private directory, removed however the run ends.
 //! - [`doors`]: where an office listens, so steps can be played in one opened elsewhere.
 //! - [`error`]: why a step could not run.
 
@@ -35,6 +36,7 @@ mod events;
 mod headline;
 mod kubectl;
 mod lab;
+pub mod private;
 mod request;
 mod substitute;
 mod wait;
@@ -55,6 +57,8 @@ use caller::{Caller, Made};
 pub use doors::{Doors, Venue};
 pub use error::{LabError, StepError};
 use events::Visitor;
+pub use lab::{fits_pki, NeedsOwnPki};
+pub use private::LabDir;
 
 /// How many past events a `wait` for an event looks back on.
 const RECENT: usize = 5_000;
@@ -70,6 +74,9 @@ pub struct RunOptions {
     /// Under CI a missing outside tool (kubectl, openssl, curl) fails its step instead of
     /// skipping it.
     pub ci: bool,
+    /// Leave the run's lab directory on disk (see [`ScenarioResult::kept`]); otherwise it is
+    /// removed however the run ends. A challenge's rehearsal never keeps its labs.
+    pub keep: bool,
 }
 
 /// Sees a run as it happens.
@@ -125,12 +132,42 @@ pub struct ScenarioResult {
     pub hops: Vec<Hop>,
     /// Wall-clock time of the whole run, office included.
     pub elapsed: std::time::Duration,
+    /// The lab directory, when it was kept on disk ([`RunOptions::keep`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept: Option<PathBuf>,
+}
+
+/// What a run came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Every check ran and held.
+    Passed,
+    /// No check failed, but some step could not run (a missing outside tool): not a pass.
+    Skipped,
+    /// A check failed.
+    Failed,
 }
 
 impl ScenarioResult {
-    /// Whether no check failed (skipped ones do not fail a run).
+    /// Failed if any check failed, else skipped if any was skipped, else passed.
+    pub fn verdict(&self) -> Verdict {
+        if self.checks.iter().any(Check::failed) {
+            Verdict::Failed
+        } else if self.checks.iter().any(Check::skipped) {
+            Verdict::Skipped
+        } else {
+            Verdict::Passed
+        }
+    }
+
+    /// Whether every check ran and held: a skipped step is never a pass.
     pub fn passed(&self) -> bool {
-        !self.checks.iter().any(Check::failed)
+        self.verdict() == Verdict::Passed
+    }
+
+    pub fn skips(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| c.skipped())
     }
 
     pub fn failures(&self) -> impl Iterator<Item = &Check> {
@@ -156,7 +193,6 @@ pub async fn play(
         made: doors::made_before(&venue.dir),
         pending: Vec::new(),
         recent: Vec::new(),
-        skipping: None,
         key_algorithm: venue.key_algorithm,
         opts: opts.clone(),
         checks: Vec::new(),
@@ -181,8 +217,6 @@ struct Runner<'o> {
     /// Events since the last `wait` for an event (at most [`RECENT`]): waiting for one that
     /// already happened is over at once.
     recent: Vec<Event>,
-    /// Set once a step is skipped (a missing outside tool): the rest is skipped too.
-    skipping: Option<String>,
     key_algorithm: kubecorp_pki::KeyAlgorithm,
     opts: RunOptions,
     checks: Vec<Check>,
@@ -208,12 +242,9 @@ pub async fn run(
         checks: Vec::new(),
         hops: Vec::new(),
         elapsed: std::time::Duration::ZERO,
+        kept: None,
     };
-    let tmp = match tempfile::Builder::new()
-        .prefix("kubecorp-scenario-")
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
-        .tempdir()
-    {
+    let tmp = match LabDir::new("kubecorp-scenario-", opts.keep) {
         Ok(t) => t,
         Err(e) => {
             let e = LabError::TempDir(e);
@@ -223,7 +254,8 @@ pub async fn run(
             return result;
         }
     };
-    let dir = tmp.path().join("lab");
+    let dir = tmp.lab();
+    result.kept = tmp.kept();
     let clock = match scenario.lab.clock {
         Some(t) => LabClock::fixed(t),
         None => LabClock::real(),
@@ -260,7 +292,6 @@ pub async fn run(
         made: HashMap::new(),
         pending: Vec::new(),
         recent: Vec::new(),
-        skipping: None,
         key_algorithm: scenario.lab.key_algorithm,
         opts: opts.clone(),
         checks: Vec::new(),
@@ -312,12 +343,6 @@ impl Runner<'_> {
     async fn play(&mut self, steps: &[Step]) {
         for step in steps {
             self.chapter.clone_from(&step.file);
-            if let Some(why) = &self.skipping {
-                // Later steps may need what the skipped one would have done.
-                let c = Check::not_run(step.index, step.line, "step", why.clone());
-                self.record(c);
-                continue;
-            }
             self.observer.before_step(step);
             if let Err(e) = self.step(step).await {
                 let c = Check::failed_to_run(step.index, step.line, e.to_string());
@@ -381,18 +406,19 @@ impl Runner<'_> {
                 let command = self.substitute(&cmd.command)?;
                 self.observer.step(step, &format!("$ {command}"));
                 self.note(format!("$ {}", cmd.command));
-                let program = command.split_whitespace().next().unwrap_or_default();
-                if !command::on_path(program) {
-                    let why = format!("{program} is not installed");
+                let (outcome, missing) = self.run_command(&command, cmd.timeout).await?;
+                self.observer.output(outcome.text());
+                // A step that expects the shell's 127 is about the missing program itself.
+                let wants_127 = step.expect.as_ref().and_then(|e| e.exit) == Some(127);
+                if let Some(missing) = missing.filter(|_| !wants_127) {
+                    let why = missing.to_string();
                     if self.opts.ci {
                         return Err(StepError::MissingToolUnderCi { why });
                     }
-                    self.record(Check::not_run(step.index, step.line, "run", why.clone()));
-                    self.skipping = Some(format!("an earlier step was skipped: {why}"));
+                    // Only this step: the ones after it run and are judged as usual.
+                    self.record(Check::not_run(step.index, step.line, "run", why));
                     return Ok(());
                 }
-                let outcome = self.run_command(&command, cmd.timeout).await?;
-                self.observer.output(outcome.text());
                 let events = self.drain();
                 self.judge(step, &outcome, events, None).await;
             }

@@ -1,0 +1,33 @@
+//! A scenario run stopped before its end (Ctrl-C, SIGTERM, or the reader of stdout gone) takes
+//! its private lab directories, private keys included, with it.
+
+use tokio::signal::unix::{signal, SignalKind};
+
+/// Listens for Ctrl-C and SIGTERM from now on (call inside the runtime, before the run starts):
+/// either removes the labs of the runs under way, says so, and ends the process with 130 or 143,
+/// as a shell reports a command a signal ended.
+pub fn on_signal() -> std::io::Result<tokio::task::JoinHandle<()>> {
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(tokio::spawn(async move {
+        let (name, code) = tokio::select! {
+            _ = interrupt.recv() => ("interrupted (SIGINT)", 130),
+            _ = terminate.recv() => ("terminated (SIGTERM)", 143),
+        };
+        let removed = kubecorp_scenario::run::private::remove_live();
+        eprintln!();
+        for lab in &removed {
+            eprintln!("{name}: the lab {} is removed", lab.display());
+        }
+        if removed.is_empty() {
+            eprintln!("{name}");
+        }
+        std::process::exit(code);
+    }))
+}
+
+/// Ends the process with `code` now, removing the labs of the runs under way first.
+pub fn exit(code: i32) -> ! {
+    kubecorp_scenario::run::private::remove_live();
+    std::process::exit(code)
+}
