@@ -78,7 +78,7 @@ fn a_missing_tool_skips_only_its_step_and_the_run_exits_1_unless_skips_are_allow
         "{file}:4: step 1: run: skipped (kubecorp-no-such-tool is not installed (the shell said: sh: 1: kubecorp-no-such-tool: not found))"
     );
     output(
-        kubecorp_in(tmp.path(), None, &["run", &file]),
+        kubecorp_in(tmp.path(), None, &["run", &file, "--wide"]),
         "kubecorp run missing-tool.yaml",
     )
     .failure(1)
@@ -242,11 +242,15 @@ fn a_run_removes_its_lab_when_it_passes_or_fails_and_keep_keeps_it_and_says_wher
 /// the child (the caller waits for it), its stdout and the lab it says it opened.
 #[allow(clippy::zombie_processes)]
 fn start_slow_run(tmp: &Path) -> (Child, BufReader<std::process::ChildStdout>, PathBuf) {
-    let mut child = kubecorp_in(tmp, None, &["run", &fixture("slow/ten-seconds.yaml")])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = kubecorp_in(
+        tmp,
+        None,
+        &["run", &fixture("slow/ten-seconds.yaml"), "--wide"],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut seen = String::new();
     loop {
