@@ -337,3 +337,41 @@ fn a_reader_that_goes_away_ends_the_run_and_removes_its_lab() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "A slow story\n");
     assert_eq!(left_in(tmp.path()), Vec::<String>::new());
 }
+
+#[test]
+fn ctrl_c_during_kubecorp_test_removes_the_lab_of_every_scenario_under_way() {
+    let tmp = tempfile::tempdir().unwrap();
+    let child = kubecorp_in(tmp.path(), None, &["test", &fixture("slow")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The suite prints nothing until a scenario ends: wait for its lab's CA key on disk.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let lab = loop {
+        let made = left_in(tmp.path())
+            .into_iter()
+            .map(|name| tmp.path().join(name).join("lab"))
+            .find(|lab| lab.join("pki/ca.key").is_file());
+        if let Some(lab) = made {
+            break lab;
+        }
+        if Instant::now() > deadline {
+            send("-KILL", &child);
+            let (_, stderr) = ended(child);
+            panic!("no lab appeared in {}: {stderr}", tmp.path().display());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    send("-INT", &child);
+    let (status, stderr) = ended(child);
+    assert_eq!(status, Some(130), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "interrupted (SIGINT): the lab {} is removed",
+            lab.display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(left_in(tmp.path()), Vec::<String>::new());
+}
