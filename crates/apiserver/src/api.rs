@@ -26,6 +26,8 @@ use crate::tokens::TokenKeys;
 use crate::user::UserInfo;
 use crate::watch::{Change, Start, Target, WatchCache, WatchOptions, WatchStream};
 
+mod scale;
+
 /// Kubernetes refuses request bodies over 3 MiB.
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
 
@@ -717,6 +719,9 @@ impl Api {
                     .await
             }
             ("update" | "patch", "approval") => self.approve(req, resource, &info.name).await,
+            ("get" | "update" | "patch", "scale") => {
+                self.scale(req, resource, ns, &info.name).await
+            }
             ("get", "status") => self.get(req, resource, ns, &info.name).await,
             ("get", "log") => {
                 let client = self
@@ -908,6 +913,7 @@ impl Api {
             Ok(o) => o,
             Err(resp) => return Ok(resp),
         };
+        crate::meta::generate_name(&mut obj);
         let name = meta_str(&obj, "name").to_string();
         if name.is_empty() {
             let cause =
@@ -955,6 +961,7 @@ impl Api {
         if let Some(m) = obj["metadata"].as_object_mut() {
             m.remove("resourceVersion");
         }
+        crate::apps::prepare_create(r, &mut obj);
         let write = node_restriction::Write {
             user: &req.user,
             operation: Operation::Create,
@@ -1392,6 +1399,7 @@ impl Api {
             next["spec"] = current["spec"].clone();
             next["status"] = current["status"].clone();
         }
+        crate::apps::prepare_update(r, &current, &mut next, sub);
         if meta_str(&next, "name") != name {
             let cause = status::Cause::invalid(
                 "metadata.name",

@@ -71,6 +71,9 @@ fn aggregated_group(group: &str) -> Value {
             if !r.short_names.is_empty() {
                 v["shortNames"] = json!(r.short_names);
             }
+            if !r.categories.is_empty() {
+                v["categories"] = json!(r.categories);
+            }
             if !r.subresources.is_empty() {
                 v["subresources"] = r
                     .subresources
@@ -78,6 +81,8 @@ fn aggregated_group(group: &str) -> Value {
                     .map(|s| match *s {
                         // serviceaccounts/token answers a TokenRequest, and only to create.
                         "token" => json!({"subresource": s, "responseKind": {"group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest"}, "verbs": ["create"]}),
+                        // kubectl's scale client finds the Scale's kind here (autoscaling/v1).
+                        "scale" => json!({"subresource": s, "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"}, "verbs": ["get", "patch", "update"]}),
                         _ => json!({"subresource": s, "responseKind": {"group": r.group, "version": r.version, "kind": r.kind}, "verbs": ["get", "patch", "update"]}),
                     })
                     .collect();
@@ -141,10 +146,14 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
         if !r.short_names.is_empty() {
             v["shortNames"] = json!(r.short_names);
         }
+        if !r.categories.is_empty() {
+            v["categories"] = json!(r.categories);
+        }
         resources.push(v);
         for sub in r.subresources {
             resources.push(match *sub {
                 "token" => json!({"name": format!("{}/{sub}", r.name), "singularName": "", "namespaced": r.namespaced, "group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest", "verbs": ["create"]}),
+                "scale" => json!({"name": format!("{}/{sub}", r.name), "singularName": "", "namespaced": r.namespaced, "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"]}),
                 _ => json!({"name": format!("{}/{sub}", r.name), "singularName": "", "namespaced": r.namespaced, "kind": r.kind, "verbs": ["get", "patch", "update"]}),
             });
         }

@@ -32,7 +32,10 @@
 //! - [`validation`]: object names checked by each kind's rule (DNS-1123, DNS-1035, path segment).
 //! - [`pod_log`]: `kubectl logs`, fetched from the pod's kubelet over TLS with
 //!   `apiserver-kubelet-client`.
-//! - [`api`]: the desk: authorization, then the REST verbs, reviews, approval and signing.
+//! - [`api`]: the desk: authorization, then the REST verbs, reviews, approval and signing;
+//!   `api/scale.rs` answers `deployments/scale` and `replicasets/scale`.
+//! - [`apps`]: Deployments and ReplicaSets on their way in: defaults, `metadata.generation`,
+//!   the autoscaling/v1 Scale, their `kubectl get` columns.
 //! - [`watch`]: the watch cache: recent changes by revision, replayed and streamed to watchers.
 //! - [`store`]: objects under `/registry/…`, in etcd over mTLS (or in memory for tests).
 //! - [`discovery`], [`table`], [`meta`]: what kubectl needs to read the answers.
@@ -42,6 +45,7 @@
 
 pub mod aggregation;
 pub mod api;
+pub mod apps;
 pub mod authn;
 pub mod cluster_policy;
 pub mod csr;

@@ -28,6 +28,26 @@ pub fn parse_timestamp(s: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
 }
 
+/// `metadata.generateName`: a name made of the prefix and five random characters from
+/// apimachinery's `utilrand` alphabet (no vowels, no look-alikes), as `names.SimpleNameGenerator`
+/// does, when the object has no name of its own.
+pub fn generate_name(obj: &mut Value) {
+    const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let prefix = obj["metadata"]["generateName"].as_str().unwrap_or_default();
+    if prefix.is_empty() || !meta_str(obj, "name").is_empty() {
+        return;
+    }
+    let mut random = [0u8; 5];
+    fill_random(&mut random);
+    let suffix: String = random
+        .iter()
+        .map(|b| ALPHANUMS[usize::from(*b) % ALPHANUMS.len()] as char)
+        .collect();
+    // Go's generator cuts the prefix to leave room for the suffix (63 characters in all).
+    let prefix: String = prefix.chars().take(58).collect();
+    obj["metadata"]["name"] = Value::String(format!("{prefix}{suffix}"));
+}
+
 /// RFC 7386 JSON merge patch (`kubectl patch --type=merge`), by the json-patch crate.
 pub fn merge_patch(target: &mut Value, patch: &Value) {
     json_patch::merge(target, patch);

@@ -23,6 +23,10 @@ use crate::registry::{Resource, RESOURCES};
 const SCHEMAS: &[(&str, &str)] = &[
     ("api/v1", include_str!("../data/openapi/api__v1.json")),
     (
+        "apis/apps/v1",
+        include_str!("../data/openapi/apis__apps__v1.json"),
+    ),
+    (
         "apis/certificates.k8s.io/v1",
         include_str!("../data/openapi/apis__certificates.k8s.io__v1.json"),
     ),

@@ -14,6 +14,8 @@
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
+
+mod apps;
 use prost::Message;
 use serde_json::{json, Map, Value};
 
@@ -536,6 +538,12 @@ pub fn decode(expected_kind: &str, body: &[u8]) -> Result<Value, ProtobufError> 
             .map_err(object_err),
         "RoleBinding" | "ClusterRoleBinding" => Binding::decode(raw)
             .map(|m| binding_json(expected_kind, &m))
+            .map_err(object_err),
+        "Deployment" => apps::Deployment::decode(raw)
+            .map(|m| apps::deployment_json(&m))
+            .map_err(object_err),
+        "ReplicaSet" => apps::ReplicaSet::decode(raw)
+            .map(|m| apps::replicaset_json(&m))
             .map_err(object_err),
         other => Err(ProtobufError::UnsupportedKind(other.to_string())),
     }

@@ -22,6 +22,9 @@ fn age(obj: &Value, now: OffsetDateTime) -> String {
 }
 
 fn columns(resource: &Resource) -> Vec<Value> {
+    if let Some(apps) = crate::apps::columns(resource) {
+        return apps;
+    }
     match resource.name {
         "pods" => vec![
             col("Name", "string", 0),
@@ -165,6 +168,9 @@ fn slice_endpoints(obj: &Value) -> String {
 
 fn cells(resource: &Resource, obj: &Value, now: OffsetDateTime) -> Vec<Value> {
     let name = meta_str(obj, "name").to_string();
+    if let Some(apps) = crate::apps::cells(resource, obj, age(obj, now)) {
+        return apps;
+    }
     match resource.name {
         "pods" => {
             let phase = s(obj, &["status", "phase"]);

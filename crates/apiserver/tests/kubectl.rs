@@ -1,5 +1,7 @@
 //! Alice and Charlie over real mutual TLS, judged by the real kubectl and openssl.
 
+#[path = "kubectl/apps.rs"]
+mod apps;
 #[path = "kubectl/explain.rs"]
 mod explain;
 #[path = "kubectl/python_client.rs"]

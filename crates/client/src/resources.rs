@@ -20,6 +20,8 @@ pub struct Resource {
     pub subresources: &'static [&'static str],
     /// Only `create` makes sense (reviews): nothing is stored.
     pub virtual_only: bool,
+    /// The categories discovery lists (`all`: what `kubectl get all` shows).
+    pub categories: &'static [&'static str],
 }
 
 const RW: &[&str] = &[
@@ -54,6 +56,16 @@ const fn res(
         verbs: RW,
         subresources,
         virtual_only: false,
+        categories: &[],
+    }
+}
+
+/// A resource in the `all` category, as kube-apiserver 1.32 puts pods, services, deployments
+/// and replicasets there (each one's storage `Categories()`), so `kubectl get all` lists it.
+const fn in_all(resource: Resource) -> Resource {
+    Resource {
+        categories: &["all"],
+        ..resource
     }
 }
 
@@ -75,6 +87,7 @@ const fn review(
         verbs: CREATE,
         subresources: &[],
         virtual_only: true,
+        categories: &[],
     }
 }
 
@@ -89,7 +102,7 @@ pub const RESOURCES: &[Resource] = &[
         &["ns"],
         &["status"],
     ),
-    res(
+    in_all(res(
         "",
         "pods",
         "pod",
@@ -97,7 +110,7 @@ pub const RESOURCES: &[Resource] = &[
         true,
         &["po"],
         &["binding", "status", "log"],
-    ),
+    )),
     res(
         "",
         "nodes",
@@ -107,7 +120,7 @@ pub const RESOURCES: &[Resource] = &[
         &["no"],
         &["status", "proxy"],
     ),
-    res(
+    in_all(res(
         "",
         "services",
         "service",
@@ -115,7 +128,26 @@ pub const RESOURCES: &[Resource] = &[
         true,
         &["svc"],
         &["status"],
-    ),
+    )),
+    // apps/v1: `scale` answers an autoscaling/v1 Scale (what `kubectl scale` patches).
+    in_all(res(
+        "apps",
+        "deployments",
+        "deployment",
+        "Deployment",
+        true,
+        &["deploy"],
+        &["scale", "status"],
+    )),
+    in_all(res(
+        "apps",
+        "replicasets",
+        "replicaset",
+        "ReplicaSet",
+        true,
+        &["rs"],
+        &["scale", "status"],
+    )),
     res(
         "",
         "endpoints",
@@ -255,6 +287,7 @@ pub const RESOURCES: &[Resource] = &[
 /// The API groups served, in discovery order.
 pub const GROUPS: &[&str] = &[
     "",
+    "apps",
     "certificates.k8s.io",
     "rbac.authorization.k8s.io",
     "coordination.k8s.io",

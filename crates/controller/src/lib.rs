@@ -35,11 +35,22 @@
 //! [`node_lifecycle`] is the node lifecycle controller: it marks a silent node `Unknown`
 //! (NotReady), taints it `node.kubernetes.io/unreachable`, and undoes both when the kubelet
 //! is back (`system:controller:node-controller`, reached through `kubecorp:node-controller`).
+//!
+//! [`deployment`] and [`replicaset`] run Deployments: a ReplicaSet per pod template, pods per
+//! ReplicaSet, and the status `kubectl rollout status` reads. They call Alice the way kubeadm's
+//! controller manager makes its controllers call her, each as its own service account
+//! ([`credentials`]: `system:serviceaccount:kube-system:deployment-controller`, …);
+//! [`workload`] holds what they share, `workers` how they start and report.
 #![forbid(unsafe_code)]
 
+pub mod credentials;
+pub mod deployment;
 pub mod endpoints;
 pub mod node_lifecycle;
+pub mod replicaset;
 pub mod slices;
+mod workers;
+pub mod workload;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;

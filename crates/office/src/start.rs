@@ -407,8 +407,10 @@ pub fn kube_proxy(
     }))
 }
 
-/// The controller manager's endpoints and node lifecycle controllers, with
-/// `controller-manager.conf`.
+/// The controller manager: its endpoints and node lifecycle controllers dial with
+/// `controller-manager.conf`; its deployment and replicaset controllers, as kubeadm's
+/// `--use-service-account-credentials` has it, call with their own service accounts' tokens,
+/// which `controller-manager.conf` only asks for (see [`kubecorp_controller::credentials`]).
 pub fn endpoints_controller(
     lab: &Lab,
     apiserver: &str,
@@ -433,11 +435,55 @@ pub fn endpoints_controller(
         clock: clock.clone(),
         events: events.clone(),
     };
+    let manager = staff_client(
+        "controller-manager",
+        &lab.kubeconfig_path("controller-manager.conf"),
+        apiserver,
+        clock,
+        events,
+    )?;
+    // `restclient.AnonymousClientConfig`: the kubeconfig's server and CA, no badge.
+    let anonymous = kubecorp_client::KubeClient::new(
+        "controller-manager",
+        apiserver,
+        None,
+        TrustSource::kubeconfig(lab.kubeconfig_path("controller-manager.conf")),
+        clock.clone(),
+        events.clone(),
+    )
+    .map_err(|e| OfficeError::Staff {
+        component: "controller-manager".into(),
+        problem: e.to_string(),
+    })?;
+    let credentials = |account| {
+        kubecorp_controller::credentials::ServiceAccountCredentials::new(
+            account,
+            manager.clone(),
+            clock.clone(),
+        )
+    };
+    let deployments = credentials(kubecorp_controller::deployment::NAME);
+    let deployments = kubecorp_controller::deployment::DeploymentControllerConfig {
+        client: deployments.client(anonymous.clone()),
+        credentials: deployments,
+        clock: clock.clone(),
+        events: events.clone(),
+    };
+    let replicasets = credentials(kubecorp_controller::replicaset::NAME);
+    let replicasets = kubecorp_controller::replicaset::ReplicaSetControllerConfig {
+        client: replicasets.client(anonymous),
+        credentials: replicasets,
+        clock: clock.clone(),
+        events: events.clone(),
+    };
     let (endpoints_stop, lifecycle_stop) = (shutdown.wait(), shutdown.wait());
+    let (deployments_stop, replicasets_stop) = (shutdown.wait(), shutdown.wait());
     Ok(tokio::spawn(async move {
         tokio::join!(
             kubecorp_controller::run(config, endpoints_stop),
             kubecorp_controller::node_lifecycle::run(lifecycle, lifecycle_stop),
+            kubecorp_controller::deployment::run(deployments, deployments_stop),
+            kubecorp_controller::replicaset::run(replicasets, replicasets_stop),
         );
     }))
 }

@@ -26,6 +26,7 @@ DEFS = "kubernetes_validate/kubernetes-json-schema/v1.32.0-local/_definitions.js
 KINDS = {
     "api/v1": ("", ["Namespace", "Pod", "Node", "Service", "Endpoints", "Secret", "ConfigMap",
                     "Event", "ServiceAccount", "Binding"]),
+    "apis/apps/v1": ("apps", ["Deployment", "ReplicaSet"]),
     "apis/discovery.k8s.io/v1": ("discovery.k8s.io", ["EndpointSlice"]),
     "apis/certificates.k8s.io/v1": ("certificates.k8s.io", ["CertificateSigningRequest"]),
     "apis/rbac.authorization.k8s.io/v1": ("rbac.authorization.k8s.io",
