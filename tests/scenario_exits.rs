@@ -60,7 +60,7 @@ fn shell_syntax_in_a_run_step_runs_as_shell_and_kubecorp_is_found_off_the_path()
     let run = output(command, "kubecorp run shell-syntax.yaml")
         .success()
         .stdout_has("$ for n in 1 2 3; do printf \"n$n \"; done")
-        .stdout_has("5 checks passed, 0 failed, 0 skipped");
+        .stdout_has("7 checks passed, 0 failed, 0 skipped");
     assert!(!run.stdout.contains("not installed"), "{}", run.dump());
     assert!(!run.stdout.contains("run: skipped"), "{}", run.dump());
     assert_eq!(
@@ -143,7 +143,7 @@ fn kubecorp_test_on_a_directory_notes_a_kubernetes_manifest_and_does_not_count_i
     .stdout_has(&format!(
         "· {dir}/rolebinding.yaml is not a scenario (no top-level steps:, chapters: or challenge:): not played"
     ))
-    .stdout_has("shell-syntax.yaml  Shell syntax in run steps (5 checks, ")
+    .stdout_has("shell-syntax.yaml  Shell syntax in run steps (7 checks, ")
     .stdout_has("1 passed, 0 failed, 0 skipped");
     // Named on its own, it is taken for a scenario, and an invalid file is exit 2.
     let manifest = format!("{dir}/rolebinding.yaml");
