@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use support::terminal::Terminal;
 use support::{kubecorp, tool, Run};
 
 /// `kubecorp challenge start NAME` on a fresh directory, every door on a free port; stopped
@@ -205,61 +206,6 @@ fn a_directory_holding_something_else_is_not_made_afresh_and_no_open_challenge_i
         .stderr_has("no challenge named \"no-such-challenge\"");
 }
 
-/// A tmux server of the test's own (its own socket), killed when dropped.
-struct Terminal {
-    tmux: PathBuf,
-    socket: String,
-}
-
-impl Terminal {
-    fn tmux(&self, args: &[&str]) -> Run {
-        let mut all = vec!["-L", self.socket.as_str(), "-f", "/dev/null"];
-        all.extend_from_slice(args);
-        support::run_tool(&self.tmux, &all)
-    }
-
-    /// Types a line into a window, as a person would, and presses Enter.
-    fn type_line(&self, window: &str, line: &str) {
-        self.tmux(&["send-keys", "-t", window, "-l", line])
-            .success();
-        self.tmux(&["send-keys", "-t", window, "Enter"]).success();
-    }
-
-    /// What the window shows, with its scrollback.
-    fn screen(&self, window: &str) -> String {
-        self.tmux(&["capture-pane", "-p", "-J", "-S", "-5000", "-t", window])
-            .success()
-            .stdout
-    }
-
-    #[track_caller]
-    fn wait_for(&self, window: &str, needle: &str, seconds: u64) -> String {
-        self.wait_for_any(window, &[needle], seconds)
-    }
-
-    #[track_caller]
-    fn wait_for_any(&self, window: &str, needles: &[&str], seconds: u64) -> String {
-        let deadline = Instant::now() + Duration::from_secs(seconds);
-        loop {
-            let screen = self.screen(window);
-            if needles.iter().any(|n| screen.contains(n)) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "window {window} never showed {needles:?}:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-impl Drop for Terminal {
-    fn drop(&mut self) {
-        let _ = self.tmux(&["kill-server"]);
-    }
-}
-
 #[test]
 fn a_learner_in_a_terminal_starts_takes_a_hint_tries_a_wrong_fix_then_the_right_one() {
     let test = "a learner's session in tmux";
@@ -270,10 +216,7 @@ fn a_learner_in_a_terminal_starts_takes_a_hint_tries_a_wrong_fix_then_the_right_
     let dir = tmp.path().join("lab");
     let d = dir.to_str().unwrap();
     let bin = Path::new(env!("CARGO_BIN_EXE_kubecorp")).parent().unwrap();
-    let term = Terminal {
-        tmux,
-        socket: format!("kubecorp-test-{}", std::process::id()),
-    };
+    let term = Terminal::new(tmux, "test");
     term.tmux(&[
         "new-session",
         "-d",

@@ -5,6 +5,7 @@ mod support;
 
 use std::path::PathBuf;
 
+use support::terminal::Terminal;
 use support::{kubecorp, tool};
 
 fn root() -> PathBuf {
@@ -495,4 +496,111 @@ fn kubecorp_test_plays_the_shipped_day_once_as_a_whole() {
         "{}",
         run.dump()
     );
+}
+
+#[test]
+fn kubecorp_run_step_in_a_terminal_shows_the_action_first_and_what_came_of_it_on_the_next_enter() {
+    let test = "the presenter's pace in a terminal (tmux)";
+    let Some(tmux) = tool("tmux", test) else {
+        return;
+    };
+    let term = Terminal::new(tmux, "pace");
+    term.tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "room",
+        "-x",
+        "100",
+        "-y",
+        "50",
+        "sh",
+    ])
+    .success();
+    term.tmux(&["set-option", "-g", "history-limit", "20000"])
+        .success();
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_kubecorp"))
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    term.type_line(
+        "room:0",
+        &format!(
+            "export PATH={bin}:$PATH NO_COLOR=1; cd {}",
+            scenarios("break")
+        ),
+    );
+    term.type_line("room:0", "kubecorp run --step rogue-ca.yaml; echo exit=$?");
+    let count = |screen: &str, what: &str| screen.matches(what).count();
+    let next = "[Enter] for the next step";
+    term.wait_for("room:0", next, 60);
+    // Step 1 is a fault: the trainer's own doing, shown with what it did at once.
+    term.press_enter("room:0");
+    term.wait_until("room:0", "the second step's pause", 60, |s| {
+        count(s, next) == 2
+    });
+    // Step 2 is a call: its action, then a pause for the room to predict.
+    term.press_enter("room:0");
+    let reveal = "What will happen? [Enter] to see";
+    let predict = term.wait_for("room:0", reveal, 60);
+    assert!(
+        predict.contains("▸ controller-manager shows the badge"),
+        "the action is shown: {predict}"
+    );
+    for outcome in ["caller sees:", "✓ status 401", "checks passed"] {
+        assert!(
+            !predict.contains(outcome),
+            "{outcome} before the reveal: {predict}"
+        );
+    }
+    term.press_enter("room:0");
+    // Not `exit=` alone: the typed command line has it.
+    let told = term.wait_for_any("room:0", &["exit=0", "exit=1", "exit=2"], 60);
+    assert!(told.contains("exit=0"), "{told}");
+    assert!(
+        told.contains("caller sees: error: You must be logged in to the server (Unauthorized)"),
+        "{told}"
+    );
+    assert!(told.contains("✓ status 401"), "{told}");
+    assert_eq!(
+        count(&told, reveal),
+        1,
+        "one reveal, for the one call: {told}"
+    );
+    // The terminal is 100 columns: no line of the narration is longer (capture-pane -J would
+    // join a line the terminal had to wrap).
+    let story = &told[told.find("A badge from a CA nobody trusts").unwrap()..];
+    for line in story.lines() {
+        assert!(line.chars().count() <= 100, "{line}");
+    }
+}
+
+#[test]
+fn kubecorp_run_chapter_plays_the_chapters_before_it_untold_and_tells_the_rest() {
+    let day = scenarios("kubecorp-day.yaml");
+    let run = kubecorp(["run", &day, "--chapter", "vault"])
+        .success()
+        .stdout_has(
+            "(chapters 1–2 played without narration, so the office is as the story left it:",
+        )
+        .stdout_has("11:00 Charlie's vault (etcd)")
+        .stdout_has("── 14:00 ──")
+        .stdout_has("checks passed, 0 failed");
+    assert!(!run.stdout.contains("── 09:00 ──"), "{}", run.dump());
+    assert!(
+        !run.stdout.contains("Bob the scheduler places"),
+        "{}",
+        run.dump()
+    );
+    kubecorp(["run", &day, "--chapter", "lunch"])
+        .failure(2)
+        .stderr_has("kubecorp-day.yaml: --chapter lunch: no such chapter; give its number or a word of its file or title:")
+        .stderr_has("  3  1100-etcd-vault  11:00 Charlie's vault (etcd)");
+    kubecorp(["run", &scenarios("break/rogue-ca.yaml"), "--chapter", "2"])
+        .failure(2)
+        .stderr_has("--chapter 2: this story has no chapters");
+    kubecorp(["run", &day, "--pace", "0"])
+        .failure(2)
+        .stderr_has("expected a number of seconds between 0 and 3600");
 }

@@ -6,6 +6,8 @@ use std::process::Command;
 
 pub use kubecorp_testkit::{run_tool, Run};
 
+pub mod terminal;
+
 /// Runs the kubecorp binary built for these tests.
 pub fn kubecorp<I, S>(args: I) -> Run
 where

@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use kubecorp_scenario::junit::Entry;
 use kubecorp_scenario::model::Step;
 use kubecorp_scenario::narrate::suite_lines;
+use kubecorp_scenario::present::Pause;
 use kubecorp_scenario::run::{Observer, RunOptions, Verdict};
 use kubecorp_scenario::tape::{Tape, Tee};
 
@@ -78,6 +79,19 @@ pub fn run(
             return Ok(ExitCode::from(2));
         }
     }
+    // The presenter first: a chapter that is not there is said before the office opens.
+    let mut presenter = match (format, show.presenter(&scenario)) {
+        (RunFormat::Text, Ok(p)) => Some(p),
+        (RunFormat::Text, Err(e)) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(2));
+        }
+        (RunFormat::Json, _) if show.chapter.is_some() => {
+            eprintln!("--chapter tells the story from a chapter for a room: it needs --format text (JSON lines record every step)");
+            return Ok(ExitCode::from(2));
+        }
+        (RunFormat::Json, _) => None,
+    };
     let opts = RunOptions {
         pki,
         ci: ci(),
@@ -103,23 +117,19 @@ pub fn run(
         }
         None => None,
     };
-    let result = match format {
-        RunFormat::Text => {
-            let mut narrator = crate::show::narrator(show);
-            let mut pauses = Pauses {
-                step_by_step: show.step,
-            };
+    let result = match &mut presenter {
+        Some(presenter) => {
             let result = runtime.block_on(kubecorp_scenario::run::run(
                 &scenario,
                 &opts,
-                &mut Tee(&mut pauses, &mut Tee(&mut narrator, &mut tape)),
+                &mut Tee(presenter, &mut tape),
             ));
-            narrator.summary(&result);
+            presenter.narrator().summary(&result);
             result
         }
-        RunFormat::Json => {
+        None => {
             let mut pauses = Pauses {
-                step_by_step: show.step,
+                wait: show.pauses().then(|| Box::new(show.wait()) as Box<_>),
             };
             runtime.block_on(kubecorp_scenario::run::run(
                 &scenario,
@@ -161,23 +171,16 @@ pub fn run(
     Ok(exit_code(result.verdict(), options.allow_skip))
 }
 
-fn pause(step_by_step: bool) {
-    if step_by_step {
-        eprint!("  [Enter] for the next step ");
-        let mut buf = String::new();
-        // Blocking here is the point: the room decides when the story goes on.
-        let _ = tokio::task::block_in_place(|| std::io::stdin().read_line(&mut buf));
-    }
-}
-
-/// `--step`: waits for Enter before each step.
+/// `--step` or `--pace` with JSON lines: a pause before each step.
 struct Pauses {
-    step_by_step: bool,
+    wait: Option<Box<dyn FnMut(Pause) + Send>>,
 }
 
 impl Observer for Pauses {
     fn before_step(&mut self, _step: &Step) {
-        pause(self.step_by_step);
+        if let Some(wait) = &mut self.wait {
+            wait(Pause::Step);
+        }
     }
 }
 

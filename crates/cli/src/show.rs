@@ -1,20 +1,42 @@
 //! How `kubecorp run` shows a run to a room: the presenter's options, the width of the
-//! narration, and the pauses (Enter to go on).
+//! narration, and how a pause is waited out (Enter, or a few seconds hands-free).
+
+use std::time::Duration;
 
 use kubecorp_scenario::fit::Width;
+use kubecorp_scenario::present::{find_chapter, ChapterError, Pause, Presenter};
+use kubecorp_scenario::Scenario;
 
 use crate::output::line;
 
 /// The presenter's options of `kubecorp run`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Show {
-    /// Pause before each step until Enter is pressed.
-    #[arg(long)]
+    /// Pause before each step until Enter is pressed, and again before what came of a call,
+    /// a command or a wait, so the room can predict it first.
+    #[arg(long, conflicts_with = "pace")]
     pub step: bool,
+    /// Play hands-free: SECONDS before each step, and half of it before what came of it.
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    pub pace: Option<Duration>,
+    /// Tell the story from chapter N (its number, its file's name, or a word of its title);
+    /// the chapters before it are played without narration, so the office is as they left it.
+    #[arg(long, value_name = "N|NAME")]
+    pub chapter: Option<String>,
     /// Print every line whole, however long (by default the narration is wrapped at spaces to
     /// the terminal's width, or 100 columns when stdout is not a terminal).
     #[arg(long)]
     pub wide: bool,
+}
+
+/// `--pace 2.5`: a number of seconds, more than 0 and at most an hour.
+fn seconds(text: &str) -> Result<Duration, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s > 0.0 && s <= 3600.0 => Ok(Duration::from_secs_f64(s)),
+        _ => Err(format!(
+            "expected a number of seconds between 0 and 3600 (e.g. 3 or 1.5), got {text:?}"
+        )),
+    }
 }
 
 impl Show {
@@ -28,9 +50,50 @@ impl Show {
             _ => Width::PROJECTOR,
         }
     }
-}
 
-/// Where the narrator's lines go: stdout.
-pub fn narrator(show: &Show) -> kubecorp_scenario::narrate::Narrator {
-    kubecorp_scenario::narrate::Narrator::new(crate::output::color(), line).width(show.width())
+    /// Whether the run pauses at all.
+    pub fn pauses(&self) -> bool {
+        self.step || self.pace.is_some()
+    }
+
+    /// Waits out a pause: Enter under `--step`, the time `--pace` gives otherwise.
+    pub fn wait(&self) -> impl FnMut(Pause) + Send + 'static {
+        let pace = self.pace;
+        move |pause| match pace {
+            Some(every) => {
+                let wait = match pause {
+                    Pause::Step => every,
+                    Pause::Reveal => every / 2,
+                };
+                // The office keeps working on the runtime's other threads meanwhile.
+                tokio::task::block_in_place(|| std::thread::sleep(wait));
+            }
+            None => {
+                eprint!(
+                    "{}",
+                    match pause {
+                        Pause::Step => "  [Enter] for the next step ",
+                        Pause::Reveal => "  What will happen? [Enter] to see ",
+                    }
+                );
+                let mut buf = String::new();
+                // Blocking here is the point: the room decides when the story goes on.
+                let _ = tokio::task::block_in_place(|| std::io::stdin().read_line(&mut buf));
+            }
+        }
+    }
+
+    /// The narrator at this pace, from the chosen chapter.
+    pub fn presenter(&self, scenario: &Scenario) -> Result<Presenter<'static>, ChapterError> {
+        let narrator = kubecorp_scenario::narrate::Narrator::new(crate::output::color(), line)
+            .width(self.width());
+        let mut presenter = Presenter::new(narrator);
+        if self.pauses() {
+            presenter = presenter.pausing(self.wait());
+        }
+        if let Some(wanted) = &self.chapter {
+            presenter = presenter.from_chapter(find_chapter(scenario, wanted)?);
+        }
+        Ok(presenter)
+    }
 }

@@ -15,6 +15,7 @@
 //! - [`report`]: Markdown with a table of checks and a Mermaid sequence diagram.
 //! - [`narrate`]: the run told to a room, and the lines `kubecorp test` prints per scenario.
 //! - [`fit`]: narrated lines wrapped at spaces to the screen's width.
+//! - [`present`]: the presenter's pace: predict, then reveal; starting at a chapter.
 //! - [`suite`]: many files found, chapters played once, run in parallel.
 //! - [`tape`]: the run as `kubecorp/v1` records, for `--format json`, the page and the HTML report.
 //! - [`junit`]: one JUnit test case per expectation.
@@ -31,6 +32,7 @@ pub mod kubelet;
 pub mod model;
 pub mod narrate;
 pub mod parse;
+pub mod present;
 pub mod report;
 pub mod run;
 pub mod suite;

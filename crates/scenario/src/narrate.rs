@@ -111,6 +111,12 @@ impl Narrator {
         paint(self.color, code, text)
     }
 
+    /// A remark of the presenter's, dimmed: `(chapters 1–2 played without narration …)`.
+    pub fn note(&mut self, text: &str) {
+        self.line("");
+        self.say(Some("2"), &format!("  {text}"), 3);
+    }
+
     /// The closing lines: how many checks passed, failed and were skipped, each failure, and
     /// each step that could not run.
     pub fn summary(&mut self, result: &ScenarioResult) {
