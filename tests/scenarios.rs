@@ -603,4 +603,160 @@ fn kubecorp_run_chapter_plays_the_chapters_before_it_untold_and_tells_the_rest()
     kubecorp(["run", &day, "--pace", "0"])
         .failure(2)
         .stderr_has("expected a number of seconds between 0 and 3600");
+
+/// curl and openssl check the lab's badges against the machine's clock. Under faketime (which
+/// reaches them and the kubecorp binary alike through LD_PRELOAD) the machine's clock reads two,
+/// then twenty, years from now, past every badge a lab made on the scenario's date (2026-04-24)
+/// and past its CAs' ten years: the lab clock keeps the scenario's 9:00 on the machine's date,
+/// so the badges are valid for them and the shipped curl and openssl story passes. kubectl and
+/// etcdctl are Go binaries that faketime cannot reach: the next test covers them.
+#[test]
+fn curl_and_openssl_find_the_labs_badges_valid_with_the_machine_clock_years_ahead() {
+    let test = "curl and openssl with the machine clock years ahead";
+    let (Some(faketime), Some(_), Some(_)) = (
+        support::tool("faketime", test),
+        support::tool("curl", test),
+        support::tool("openssl", test),
+    ) else {
+        return;
+    };
+    for ahead in ["+2y", "+20y"] {
+        let args = [
+            "-f",
+            ahead,
+            env!("CARGO_BIN_EXE_kubecorp"),
+            "run",
+            &scenarios("tools/curl-and-openssl.yaml"),
+        ];
+        let out = std::process::Command::new(&faketime)
+            .args(args)
+            .env("NO_COLOR", "1")
+            // Timers read the monotonic clock: leave it alone, only the calendar moves.
+            .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+            .output()
+            .unwrap();
+        support::Run::from_output(format!("faketime {}", args.join(" ")), out)
+            .success()
+            .stdout_has("rather than 2026-04-24T09:00:00Z: the scenario's time of day on the machine's date, because its run: steps use real tools")
+            .stdout_has("✓ contains \"apiserver.crt: OK\"")
+            .stdout_has("✓ contains \"alert unknown ca\"")
+            .stdout_has("checks passed, 0 failed");
+    }
+}
+
+/// kubectl and etcdctl read the machine's clock directly (Go does not call the C library for
+/// it), so faketime cannot move it for them. They are covered the other way round: scenarios
+/// whose clocks read ten years before and after the machine's date, where a lab made on that
+/// date would give them expired or not-yet-valid badges, pass, because the lab makes its badges
+/// around the machine's now.
+#[test]
+fn kubectl_and_etcdctl_find_the_labs_badges_valid_whatever_the_scenarios_date() {
+    let test = "kubectl and etcdctl on a scenario clock years away";
+    let (Some(_), Some(_)) = (
+        support::tool("kubectl", test),
+        support::tool("etcdctl", test),
+    ) else {
+        return;
+    };
+    for (file, date) in [
+        ("clock/ten-years-ago.yaml", "2016-04-24T09:00:00Z"),
+        ("clock/ten-years-ahead.yaml", "2036-04-24T09:00:00Z"),
+    ] {
+        kubecorp(["run", &fixture(file)])
+            .success()
+            .stdout_has(&format!(
+                "T09:00:00Z rather than {date}: the scenario's time of day on the machine's date"
+            ))
+            .stdout_has("✓ contains \"kubernetes-admin\"")
+            .stdout_has("✓ contains \"is healthy\"")
+            .stdout_has("4 checks passed, 0 failed");
+    }
+}
+
+/// A red says what was expected, what came and why: `kubecorp test`'s lines, `kubecorp run`'s
+/// summary and the JUnit `<failure>` carry the caller's text, the explanation and the hint; the
+/// JUnit case is named by its step and kind of check, and the scenario's narration is the
+/// suite's `<system-out>`.
+#[test]
+fn a_red_explains_itself_in_the_terminal_and_in_junit_under_a_stable_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let xml = tmp.path().join("report.xml");
+    let saw = r#"the caller saw: Error from server (Forbidden): pods is forbidden: User "john" cannot list resource "pods" in API group "" in the namespace "default""#;
+    let means = "what it means: The badge is genuine and the apiserver knows who this is (john), but no RBAC rule lets them list pods in the namespace default.";
+    let run = kubecorp([
+        "test",
+        &fixture("failing/wrong-status.yaml"),
+        "--junit",
+        xml.to_str().unwrap(),
+    ]);
+    let red = format!(
+        "    {}:9: step 4: status: expected 200, got 403\n      {saw}\n      {means}",
+        fixture("failing/wrong-status.yaml")
+    );
+    assert!(run.stdout.contains(&red), "{}", run.dump());
+    assert!(
+        run.stdout.contains("      hint: Grant exactly this"),
+        "{}",
+        run.dump()
+    );
+    let xml = std::fs::read_to_string(&xml).unwrap();
+    assert!(
+        xml.contains(
+            r#"<testcase name="step 4: status" classname="An expectation that does not hold""#
+        ),
+        "{xml}"
+    );
+    assert!(xml.contains(r#"<testcase name="step 1: result""#), "{xml}");
+    assert!(
+        xml.contains(r#"<failure message="status: expected 200, got 403">"#),
+        "{xml}"
+    );
+    assert!(xml.contains("\nthe caller saw: Error from server (Forbidden): pods is forbidden: User &quot;john&quot;"), "{xml}");
+    assert!(xml.contains(&format!("\n{means}")), "{xml}");
+    assert!(
+        xml.contains("<system-out>An expectation that does not hold\n  John has no RoleBinding"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("  ▸ john shows the badge CN=john, O=developers (issuer kubernetes) to apiserver and asks: get pods"),
+        "{xml}"
+    );
+    // `kubecorp run` ends with the same red and its reason.
+    let run = kubecorp(["run", &fixture("failing/wrong-status.yaml")]);
+    let red = format!(
+        "  ✗ {}:9: step 4: status: expected 200, got 403\n      {saw}\n      {means}",
+        fixture("failing/wrong-status.yaml")
+    );
+    assert!(run.stdout.contains(&red), "{}", run.dump());
+}
+
+/// A step that fails before it can say what it does still has its own step: in the narration a
+/// headline, in `--format json` the step number on its check.
+#[test]
+fn a_step_that_cannot_be_played_is_its_own_step_in_the_narration_and_the_json_records() {
+    let file = fixture("reds/no-such-kubeconfig.yaml");
+    let run = kubecorp(["run", &file, "--format", "json"]);
+    let values: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    let check = values
+        .iter()
+        .find(|v| v["type"] == "check")
+        .unwrap_or_else(|| panic!("no check: {}", run.dump()));
+    assert_eq!(check["step"], 2, "{check}");
+    assert_eq!(check["passed"], false, "{check}");
+    assert_eq!(check["place"], format!("{file}:5"), "{check}");
+    let step = values
+        .iter()
+        .find(|v| v["type"] == "step" && v["step"] == 2)
+        .unwrap_or_else(|| panic!("no step 2: {}", run.dump()));
+    assert_eq!(
+        step["headline"], "step 2 (request) could not be played",
+        "{step}"
+    );
+    kubecorp(["run", &file]).stdout_has(
+        "  ▸ step 2 (request) could not be played\n    ✗ runs: expected the step runs, got ",
+    );
 }

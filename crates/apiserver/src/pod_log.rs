@@ -350,6 +350,7 @@ async fn fetch(
         from: "apiserver",
         host: ip,
         port,
+        server_name: None,
         identity: Some(client.cert.clone()),
         trust: None,
         clock,

@@ -28,9 +28,14 @@ use crate::Phase;
 pub struct Hop<'a> {
     /// The caller's name in events (`scheduler`, `apiserver`).
     pub from: &'a str,
-    /// A name or an IP address; also the name the server's badge must carry.
+    /// A name or an IP address; also the name the server's badge must carry, unless
+    /// `server_name` names another.
     pub host: &'a str,
     pub port: u16,
+    /// The name sent as SNI and checked against the server's badge, when it is not `host`:
+    /// kubeconfig's `tls-server-name`, or `curl --resolve NAME:PORT:ADDR`. The address dialled
+    /// is still `host`, so the name needs no DNS.
+    pub server_name: Option<&'a str>,
     pub identity: Option<CertSource>,
     /// The CA the server's badge is checked against; `None` takes any server badge.
     pub trust: Option<TrustSource>,
@@ -129,8 +134,8 @@ pub async fn dial(hop: Hop<'_>) -> Result<Dialed, DialFailure> {
             hop.events.clone(),
         ),
     };
-    let name =
-        server_name(hop.host).map_err(|e| DialFailure::new(Phase::TlsHandshake, e.to_string()))?;
+    let name = server_name(hop.server_name.unwrap_or(hop.host))
+        .map_err(|e| DialFailure::new(Phase::TlsHandshake, e.to_string()))?;
     let tls = match tokio::time::timeout(
         hop.handshake_timeout,
         TlsConnector::from(config).connect(name, tcp),

@@ -90,6 +90,8 @@ pub struct KubeClient {
     to: String,
     host: String,
     port: u16,
+    /// The name the server's badge must carry when it is not `host` ([`KubeClient::with_tls_server_name`]).
+    tls_server_name: Option<String>,
     identity: Option<CertSource>,
     trust: TrustSource,
     clock: LabClock,
@@ -133,6 +135,7 @@ impl KubeClient {
             to: "apiserver".into(),
             host,
             port,
+            tls_server_name: None,
             identity,
             trust,
             clock,
@@ -185,6 +188,13 @@ impl KubeClient {
         self.host = host;
         self.port = port;
         Ok(self)
+    }
+
+    /// Checks the server's badge for `name` (and sends it as SNI) while dialling the same
+    /// address, as kubeconfig's `tls-server-name` or `curl --resolve` do: the name needs no DNS.
+    pub fn with_tls_server_name(mut self, name: impl Into<String>) -> KubeClient {
+        self.tls_server_name = Some(name.into());
+        self
     }
 
     /// Names the dialling component in errors and events.
@@ -583,6 +593,7 @@ impl KubeClient {
             from: &self.from,
             host: &self.host,
             port: self.port,
+            server_name: self.tls_server_name.as_deref(),
             identity: self.identity.clone(),
             trust: Some(self.trust.clone()),
             clock: &self.clock,

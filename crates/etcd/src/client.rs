@@ -169,6 +169,13 @@ impl EtcdClient {
         self
     }
 
+    /// Checks etcd's serving badge for `name` (sent as SNI) while dialling the same address, as
+    /// etcdctl's `--endpoints` with a name resolved elsewhere, or `curl --resolve`, do.
+    pub fn with_tls_server_name(mut self, name: impl Into<String>) -> EtcdClient {
+        self.conn = self.conn.with_tls_server_name(name);
+        self
+    }
+
     /// Names the dialling component in errors (default `apiserver`).
     pub fn calling_as(mut self, component: impl Into<String>) -> EtcdClient {
         self.from = component.into();

@@ -55,9 +55,19 @@ pub struct Refusal {
     pub text: String,
     /// Further texts `contains` may match (the Status message, the raw error, the guard's log).
     pub also: Vec<String>,
+    /// The guard's own log line about this visitor, and who wrote it.
+    pub logged: Option<Logged>,
     /// The plain explanation of the refusal, and how to fix it.
     pub explanation: Option<String>,
     pub hint: Option<String>,
+}
+
+/// A line a guard wrote in its log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logged {
+    /// Who wrote it: `apiserver`, `etcd`, …
+    pub by: String,
+    pub line: String,
 }
 
 impl Refusal {
@@ -69,9 +79,72 @@ impl Refusal {
             verdict: None,
             text: text.into(),
             also: Vec::new(),
+            logged: None,
             explanation: None,
             hint: None,
         }
+    }
+}
+
+/// Why a step's checks failed, as far as the lab knows: what came back, what the guard wrote
+/// about the visitor, what that means and how to fix it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reason {
+    /// What the caller saw: kubectl's line, Go's error, the last lines a command printed.
+    pub saw: Option<String>,
+    pub logged: Option<Logged>,
+    pub means: Option<String>,
+    pub hint: Option<String>,
+}
+
+/// How many lines of what came back a reason quotes.
+const REASON_LINES: usize = 3;
+
+impl Reason {
+    /// What the lab knows about `outcome`.
+    pub fn of(outcome: &Outcome) -> Reason {
+        let text = outcome.text().trim_end();
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        let saw = match outcome {
+            // A command says what went wrong at the end of its output.
+            Outcome::Ran { .. } if lines.is_empty() => Some("the command printed nothing".into()),
+            Outcome::Ran { .. } => Some(format!(
+                "the command printed: {}",
+                lines[lines.len().saturating_sub(REASON_LINES)..].join("\n  ")
+            )),
+            _ if lines.is_empty() => None,
+            _ => Some(format!(
+                "the caller saw: {}",
+                lines[..lines.len().min(REASON_LINES)].join("\n  ")
+            )),
+        };
+        Reason {
+            saw,
+            logged: match outcome {
+                Outcome::Refused(r) => r.logged.clone(),
+                _ => None,
+            },
+            means: outcome.explanation().map(str::to_owned),
+            hint: outcome.hint().map(str::to_owned),
+        }
+    }
+
+    /// The reason in lines; without what the caller saw when the check already quotes it.
+    pub fn text(&self, quotes_what_came: bool) -> Option<String> {
+        let mut lines = Vec::new();
+        if !quotes_what_came {
+            lines.extend(self.saw.clone());
+        }
+        if let Some(l) = &self.logged {
+            lines.push(format!("{} logged: {}", l.by, l.line));
+        }
+        if let Some(m) = &self.means {
+            lines.push(format!("what it means: {m}"));
+        }
+        if let Some(h) = &self.hint {
+            lines.push(format!("hint: {h}"));
+        }
+        (!lines.is_empty()).then(|| lines.join("\n"))
     }
 }
 
@@ -216,7 +289,8 @@ pub struct Check {
     pub actual: String,
     #[serde(flatten)]
     pub state: CheckState,
-    /// For a failed check: what the step's outcome means, and the hint, when the lab knows.
+    /// For a failed check, the reason the lab knows, one item a line: what the caller saw (when
+    /// `actual` does not already quote it), the guard's log line, what it means, the hint.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub why: Option<String>,
 }
@@ -320,21 +394,20 @@ fn opt<T: ToString>(v: Option<T>) -> String {
 }
 
 /// Checks everything in `expect` that does not need the event stream; a failed check carries
-/// the outcome's explanation and hint.
+/// the reason (see [`explain_failures`]).
 pub fn check(step: usize, expect: &Expect, outcome: &Outcome) -> Vec<Check> {
-    let why = match (outcome.explanation(), outcome.hint()) {
-        (Some(e), Some(h)) => Some(format!("What it means: {e} — hint: {h}")),
-        (Some(e), None) => Some(format!("What it means: {e}")),
-        (None, Some(h)) => Some(format!("Hint: {h}")),
-        (None, None) => None,
-    };
     let mut out = checks(step, expect, outcome);
-    for c in &mut out {
-        if c.failed() {
-            c.why.clone_from(&why);
-        }
-    }
+    explain_failures(&mut out, outcome);
     out
+}
+
+/// Gives every failed check the reason the lab knows for `outcome`.
+pub fn explain_failures(checks: &mut [Check], outcome: &Outcome) {
+    let reason = Reason::of(outcome);
+    for c in checks.iter_mut().filter(|c| c.failed()) {
+        // `text` and `contains` already show the caller's text as what came.
+        c.why = reason.text(matches!(c.what.as_str(), "text" | "contains"));
+    }
 }
 
 fn checks(step: usize, expect: &Expect, outcome: &Outcome) -> Vec<Check> {
@@ -485,5 +558,62 @@ fn short(text: &str) -> String {
         format!("{cut}…")
     } else {
         text.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expect(text: &str) -> Expect {
+        let file = format!("title: t\nsteps:\n  - request: {{get: pods}}\n    expect: {text}\n");
+        let scenario = crate::parse_str(std::path::Path::new("t.yaml"), &file).unwrap();
+        scenario.steps[0].expect.clone().unwrap()
+    }
+
+    #[test]
+    fn a_failed_check_carries_what_the_caller_saw_what_the_guard_logged_and_what_it_means() {
+        let mut refused = Refusal::at(
+            Stage::Tls,
+            "remote error: tls: unknown certificate authority",
+        );
+        refused.logged = Some(Logged {
+            by: "etcd".into(),
+            line: r#"{"msg":"rejected connection on client endpoint"}"#.into(),
+        });
+        refused.explanation = Some("etcd trusts only the etcd CA".into());
+        refused.hint = Some("use apiserver-etcd-client".into());
+        let checks = check(
+            2,
+            &expect("{status: 200, text: ok}"),
+            &Outcome::Refused(refused),
+        );
+        assert_eq!(checks[0].describe(), "status: expected 200, got nothing");
+        assert_eq!(
+            checks[0].why.as_deref(),
+            Some("the caller saw: remote error: tls: unknown certificate authority\netcd logged: {\"msg\":\"rejected connection on client endpoint\"}\nwhat it means: etcd trusts only the etcd CA\nhint: use apiserver-etcd-client")
+        );
+        // A text check shows the caller's text already: its reason does not repeat it.
+        assert_eq!(
+            checks[1].why.as_deref(),
+            Some("etcd logged: {\"msg\":\"rejected connection on client endpoint\"}\nwhat it means: etcd trusts only the etcd CA\nhint: use apiserver-etcd-client")
+        );
+    }
+
+    #[test]
+    fn a_failed_command_is_explained_by_the_last_lines_it_printed() {
+        let ran = Outcome::Ran {
+            exit: Some(60),
+            text: "* Trying 127.0.0.1\n\ncurl: (60) SSL certificate problem: certificate has expired\nMore details here: https://curl.se/docs/sslcerts.html\n\n".into(),
+            explanation: None,
+        };
+        let checks = check(0, &expect("{exit: 0}"), &ran);
+        assert_eq!(checks[0].describe(), "exit: expected 0, got 60");
+        assert_eq!(
+            checks[0].why.as_deref(),
+            Some("the command printed: * Trying 127.0.0.1\n  curl: (60) SSL certificate problem: certificate has expired\n  More details here: https://curl.se/docs/sslcerts.html")
+        );
+        let passed = check(0, &expect("{exit: 60}"), &ran);
+        assert_eq!(passed[0].why, None, "a check that held needs no reason");
     }
 }

@@ -1,12 +1,17 @@
 //! JUnit XML for CI: one test suite per scenario, one test case per expectation.
 //!
-//! A failed expectation is a `<failure>` whose message says what was expected and what
-//! happened; a file that does not parse is an `<error>` naming its line and field.
+//! A test case is named by its step and the kind of check (`step 4: status`), so editing an
+//! expectation does not rename it. A failed expectation is a `<failure>` whose message says what
+//! was expected and what happened and whose text adds the reason the lab knows; the scenario's
+//! narration is the suite's `<system-out>`. A file that does not parse is an `<error>` naming its
+//! line and field.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
+use crate::expect::Check;
 use crate::run::ScenarioResult;
 
 /// What `kubecorp test` learned about one file.
@@ -39,17 +44,11 @@ pub fn junit(entries: &[Entry]) -> Result<String, quick_junit::SerializeError> {
                 let mut suite = TestSuite::new(name.as_str());
                 suite.set_time(result.elapsed);
                 suite.add_property(quick_junit::Property::new("title", result.title.as_str()));
+                if !result.narration.is_empty() {
+                    suite.set_system_out(result.narration.as_str());
+                }
+                let mut seen: HashMap<String, usize> = HashMap::new();
                 for check in &result.checks {
-                    let case_name = format!(
-                        "step {} ({}): {} {}",
-                        check.step + 1,
-                        match &check.file {
-                            Some(f) => format!("{}:{}", f.display(), check.line),
-                            None => format!("line {}", check.line),
-                        },
-                        check.what,
-                        check.expected
-                    );
                     let status = if check.skipped() {
                         let mut s = TestCaseStatus::skipped();
                         s.set_message(check.actual.as_str());
@@ -71,7 +70,7 @@ pub fn junit(entries: &[Entry]) -> Result<String, quick_junit::SerializeError> {
                         ));
                         s
                     };
-                    let mut case = TestCase::new(case_name, status);
+                    let mut case = TestCase::new(case_name(check, &mut seen), status);
                     case.set_classname(result.title.as_str());
                     suite.add_test_case(case);
                 }
@@ -89,4 +88,23 @@ pub fn junit(entries: &[Entry]) -> Result<String, quick_junit::SerializeError> {
         }
     }
     report.to_string()
+}
+
+/// A test case's name: the step and the kind of check (`step 4: status`), with the chapter file
+/// in front for a step of a chapter and a count for a kind checked again in the same step
+/// (`step 9: contains #2`). Never the expected text, so editing an expectation keeps the name.
+fn case_name(check: &Check, seen: &mut HashMap<String, usize>) -> String {
+    let chapter = check
+        .file
+        .as_deref()
+        .and_then(|f| f.file_name())
+        .map(|f| format!("{} ", f.to_string_lossy()))
+        .unwrap_or_default();
+    let name = format!("{chapter}step {}: {}", check.step + 1, check.what);
+    let n = seen.entry(name.clone()).or_insert(0);
+    *n += 1;
+    match *n {
+        1 => name,
+        n => format!("{name} #{n}"),
+    }
 }

@@ -44,6 +44,7 @@ pub async fn call(
         from: caller,
         host: &host,
         port: addr.port(),
+        server_name: None,
         identity,
         trust: None,
         clock,

@@ -49,8 +49,9 @@ pub struct Narrator {
     color: bool,
     width: Width,
     out: Lines,
-    /// Whether a refusal of this step was already told through its event.
-    told_refusal: bool,
+    /// What callers see, as the step's own refusals told it through their events: the caller's
+    /// outcome is not told again when its text is among them.
+    told_refusal: Vec<String>,
     /// Refusals already told in this step, and how often each came back (background staff
     /// retry, and a room needs to hear it once).
     repeats: HashMap<String, usize>,
@@ -67,7 +68,7 @@ impl Narrator {
             color,
             width: Width::Unlimited,
             out: Box::new(out),
-            told_refusal: false,
+            told_refusal: Vec::new(),
             repeats: HashMap::new(),
             badges: HashSet::new(),
             headline: String::new(),
@@ -135,14 +136,11 @@ impl Narrator {
         };
         let text = self.paint(colour, &text);
         self.line(&text);
-        for c in result.failures() {
-            let text = format!(
-                "{}: step {}: {}",
-                c.place(&result.file),
-                c.step + 1,
-                c.describe()
-            );
-            self.say_after(None, &format!("  {CHECK_FAILED} "), "      ", &text);
+        for (red, why) in failures(result) {
+            self.say_after(None, &format!("  {CHECK_FAILED} "), "      ", &red);
+            for l in why.iter().flat_map(|w| w.lines()) {
+                self.say_after(None, "      ", "        ", l);
+            }
         }
         for c in result.skips() {
             let text = format!(
@@ -172,7 +170,7 @@ impl Observer for Narrator {
     }
 
     fn step(&mut self, step: &Step, headline: &str) {
-        self.told_refusal = false;
+        self.told_refusal.clear();
         self.repeats.clear();
         self.badges.clear();
         headline.clone_into(&mut self.headline);
@@ -197,8 +195,8 @@ impl Observer for Narrator {
             return;
         }
         if !event.allowed {
-            if mine {
-                self.told_refusal = true;
+            if let (true, Some(text)) = (mine, &event.client_text) {
+                self.told_refusal.push(text.clone());
             }
             let key = format!(
                 "{}|{}|{}|{:?}",
@@ -261,7 +259,9 @@ impl Observer for Narrator {
                     self.say_after(None, "    → ", "        ", l);
                 }
             }
-            Outcome::Refused(refusal) if !self.told_refusal => {
+            // The guard's event told what the caller sees: its explanation was told with it.
+            Outcome::Refused(r) if self.told_refusal.contains(&r.text) => {}
+            Outcome::Refused(refusal) => {
                 for l in first.lines() {
                     self.say_after(None, "    → caller sees: ", "        ", l);
                 }
@@ -272,11 +272,12 @@ impl Observer for Narrator {
                     self.say(None, &format!("      hint: {h}"), 2);
                 }
             }
-            Outcome::Refused(_) => {}
         }
     }
 
     fn check(&mut self, check: &Check) {
+        // A failed check's reason was told just above, with the outcome; the summary repeats
+        // it with the failure.
         let text = check.describe();
         match check.state {
             CheckState::Skipped => self.say_after(Some("33"), "    – ", "      ", &text),
@@ -290,6 +291,29 @@ impl Observer for Narrator {
             }
         }
     }
+}
+
+/// Each failed check of `result` (`FILE:LINE: step N: status: expected 200, got 403`) with the
+/// reason the lab knows, told once for checks of the same step that share it.
+pub fn failures(result: &ScenarioResult) -> Vec<(String, Option<String>)> {
+    let mut out = Vec::new();
+    let mut told: Option<(usize, Option<&std::path::Path>, &str)> = None;
+    for c in result.failures() {
+        let red = format!(
+            "{}: step {}: {}",
+            c.place(&result.file),
+            c.step + 1,
+            c.describe()
+        );
+        let why = c.why.as_deref().filter(|why| {
+            let this = (c.step, c.file.as_deref(), *why);
+            let new = told != Some(this);
+            told = Some(this);
+            new
+        });
+        out.push((red, why.map(str::to_owned)));
+    }
+    out
 }
 
 /// The lines `kubecorp test` prints for one scenario: ✓, – (a step skipped) or ✗ with its title
@@ -337,14 +361,10 @@ pub fn suite_lines(entry: &Entry, color: bool) -> Vec<String> {
                 r.checks.len(),
                 r.elapsed.as_millis()
             )];
-            out.extend(r.failures().map(|c| {
-                format!(
-                    "    {}: step {}: {}",
-                    c.place(&r.file),
-                    c.step + 1,
-                    c.describe()
-                )
-            }));
+            for (red, why) in failures(r) {
+                out.push(format!("    {red}"));
+                out.extend(why.map(|w| indent(&w, "      ")));
+            }
             out
         }
         Entry::Invalid { file, error } => vec![
@@ -518,20 +538,38 @@ mod tests {
         let step = step();
         n.step(&step, "scheduler asks");
         n.event(&refusal(), true);
-        let mut r = crate::expect::Refusal::at(kubecorp_trust::Stage::Authn, "caller text");
-        r.explanation = Some("the badge expired".into());
-        n.outcome(&step, &Outcome::Refused(r.clone()));
+        let unauthorized = "error: You must be logged in to the server (Unauthorized)";
+        let mut told_by_guard =
+            crate::expect::Refusal::at(kubecorp_trust::Stage::Authn, unauthorized);
+        told_by_guard.explanation = Some("the badge expired".into());
+        n.outcome(&step, &Outcome::Refused(told_by_guard));
         let told = lines.lock().unwrap().join("\n");
-        assert!(!told.contains("→ caller sees: caller text"), "{told}");
+        assert!(!told.contains("→ caller sees:"), "{told}");
         assert!(!told.contains("what it means: the badge expired"), "{told}");
 
+        // The guard's own line (Alice: "the visitor gave up") is not what the caller saw (its TLS
+        // stack refused Alice's badge): the caller's text and its explanation are told too.
         let (mut n, lines) = narrator();
         n.step(&step, "scheduler asks");
+        let mut gave_up = refusal();
+        gave_up.client_text = None;
+        gave_up.explanation = Some("the visitor gave up".into());
+        n.event(&gave_up, true);
+        let mut r = crate::expect::Refusal::at(
+            kubecorp_trust::Stage::Tls,
+            "x509: certificate is valid for kubernetes, not localhost",
+        );
+        r.explanation = Some("a badge for another door".into());
         n.outcome(&step, &Outcome::Refused(r));
         let told = lines.lock().unwrap().join("\n");
-        assert!(told.contains("    → caller sees: caller text"), "{told}");
         assert!(
-            told.contains("      what it means: the badge expired"),
+            told.contains(
+                "    → caller sees: x509: certificate is valid for kubernetes, not localhost"
+            ),
+            "{told}"
+        );
+        assert!(
+            told.contains("      what it means: a badge for another door"),
             "{told}"
         );
     }
@@ -549,6 +587,7 @@ mod tests {
             hops: Vec::new(),
             elapsed: std::time::Duration::from_millis(7),
             kept: None,
+            narration: String::new(),
         };
         for c in &result.checks {
             n.check(c);

@@ -5,11 +5,12 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::junit::Entry;
+use crate::narrate::Narrator;
 use crate::parse::ParseErrors;
-use crate::run::{Quiet, RunOptions};
+use crate::run::RunOptions;
 use crate::Scenario;
 
 /// Why a suite could not be gathered.
@@ -175,7 +176,7 @@ pub async fn run_all(
                     }
                 };
                 let _permit = limit.acquire_owned().await;
-                Entry::Ran(crate::run::run(&scenario, &opts, &mut Quiet).await)
+                Entry::Ran(narrated(&scenario, &opts).await)
             }),
         ));
     }
@@ -192,6 +193,22 @@ pub async fn run_all(
         entries.push(entry);
     }
     entries
+}
+
+/// Runs `scenario`, keeping its narration (without colour) for JUnit's `system-out`.
+async fn narrated(scenario: &Scenario, opts: &RunOptions) -> crate::run::ScenarioResult {
+    let told = Arc::new(Mutex::new(String::new()));
+    let sink = told.clone();
+    let mut narrator = Narrator::new(false, move |line: &str| {
+        let mut text = sink.lock().unwrap_or_else(|p| p.into_inner());
+        text.push_str(line);
+        text.push('\n');
+    });
+    let mut result = crate::run::run(scenario, opts, &mut narrator).await;
+    narrator.summary(&result);
+    drop(narrator);
+    result.narration = std::mem::take(&mut *told.lock().unwrap_or_else(|p| p.into_inner()));
+    result
 }
 
 #[cfg(test)]

@@ -80,6 +80,7 @@ pub async fn rehearse(
         hops: Vec::new(),
         elapsed: std::time::Duration::ZERO,
         kept: None,
+        narration: String::new(),
     };
     let Some(challenge) = &scenario.challenge else {
         return result;

@@ -82,7 +82,8 @@ impl Runner<'_> {
         self.apiserver_as(caller, None)
     }
 
-    /// A client for Alice, dialled as `host` (default 127.0.0.1) at her port.
+    /// A client for Alice at her address; with `host`, her badge must carry that name (sent as
+    /// SNI), as kubeconfig's `tls-server-name` asks: the name is never looked up in DNS.
     pub(super) fn apiserver_as(
         &self,
         caller: &Caller,
@@ -92,18 +93,18 @@ impl Runner<'_> {
             Some(k) => TrustSource::kubeconfig(k),
             None => TrustSource::bundle(self.lab.ca_cert_path(Authority::Cluster)),
         };
-        let url = match host {
-            Some(h) => format!("https://{h}:{}", self.office.apiserver_addr.port()),
-            None => self.office.apiserver_url(),
-        };
-        Ok(KubeClient::new(
+        let client = KubeClient::new(
             &caller.label,
-            &url,
+            &self.office.apiserver_url(),
             caller.cert.clone(),
             trust,
             self.clock.clone(),
             self.events.clone(),
-        )?)
+        )?;
+        Ok(match host {
+            Some(name) => client.with_tls_server_name(name),
+            None => client,
+        })
     }
 
     /// The lab's administrator (`admin.conf`), as the runner's own eyes.

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use kubecorp_trust::Event;
+use kubecorp_trust::{Event, Stage};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use super::{Caller, Hop, Runner};
@@ -68,6 +68,13 @@ pub(super) fn awaited(condition: &WaitFor, e: &Event) -> bool {
                 .iter()
                 .any(|t| t.as_deref().is_some_and(|t| t.contains(c)))
         })
+}
+
+/// The door turning `visitor` away at `stage`, among `events`.
+fn refusal_of<'e>(events: &'e [Event], visitor: &Visitor, stage: Stage) -> Option<&'e Event> {
+    events
+        .iter()
+        .find(|e| e.stage == stage && visitor.refused_at_door(e))
 }
 
 impl Runner<'_> {
@@ -133,18 +140,23 @@ impl Runner<'_> {
         events
     }
 
-    /// The door's refusal of `visitor`, waiting up to `grace` for the guard to log it. The
-    /// events read meanwhile stay for the step's narration.
+    /// The door's refusal of `visitor` at `stage` (where the caller saw it stop), waiting up to
+    /// `grace` for the guard to log it. The events read meanwhile stay for the step's narration.
+    ///
+    /// The stage keeps an earlier step's refusal, logged late by its guard, from standing in for
+    /// this one's: the same caller refused in the handshake a step ago is not the reason for this
+    /// step's 403.
     pub(super) async fn door_refusal(
         &mut self,
         visitor: &Visitor,
+        stage: Stage,
         grace: Duration,
     ) -> Option<Event> {
         let deadline = Instant::now() + grace;
         let queued = self.queued();
         self.pending.extend(queued);
         loop {
-            if let Some(e) = self.pending.iter().find(|e| visitor.refused_at_door(e)) {
+            if let Some(e) = refusal_of(&self.pending, visitor, stage) {
                 return Some(e.clone());
             }
             if Instant::now() >= deadline {
@@ -190,5 +202,35 @@ impl Runner<'_> {
                 ok: false,
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_earlier_handshake_refusal_logged_late_is_not_the_reason_for_this_steps_403() {
+        let john = Caller {
+            label: "john".into(),
+            cert: None,
+            identity: None,
+            kubeconfig: None,
+        };
+        let visitor = Visitor::new(&john, "apiserver");
+        let at = time::OffsetDateTime::UNIX_EPOCH;
+        // The step before: john's handshake, whose guard's line came after that step ended.
+        let late = Event::new(at, "127.0.0.1:50000", "apiserver", Stage::Tls)
+            .server_log("http: TLS handshake error from 127.0.0.1:50000: remote error: tls: bad certificate")
+            .explanation("the visitor and Alice could not agree on a secure connection");
+        let forbidden = Event::new(at, "john", "apiserver", Stage::Authz)
+            .explanation("no RBAC rule lets john list pods");
+        assert_eq!(
+            refusal_of(std::slice::from_ref(&late), &visitor, Stage::Authz),
+            None
+        );
+        let both = [late.clone(), forbidden.clone()];
+        assert_eq!(refusal_of(&both, &visitor, Stage::Authz), Some(&forbidden));
+        assert_eq!(refusal_of(&both, &visitor, Stage::Tls), Some(&late));
     }
 }

@@ -2,7 +2,7 @@
 //! what, what a wait waits for, which fault breaks which badge.
 
 use super::Caller;
-use crate::model::{Call, Component, CsrSpec, Request, WaitFor};
+use crate::model::{Action, Call, Component, CsrSpec, Request, Step, WaitFor};
 
 /// The names `kubeadm certs renew` accepts (besides `all`): never a CA, `sa`, kubelet.conf or
 /// kube-proxy's credential.
@@ -19,6 +19,25 @@ const KUBEADM_RENEWS: &[&str] = &[
     "scheduler.conf",
     "super-admin.conf",
 ];
+
+/// A step that could not be carried out far enough to say what it does: its kind, as the file
+/// names it.
+pub(super) fn unplayed(step: &Step) -> String {
+    let kind = match &step.action {
+        Action::Say => "say",
+        Action::Request(_) => "request",
+        Action::Run(_) => "run",
+        Action::Wait(_) => "wait",
+        Action::Break { .. } => "break",
+        Action::Undo { .. } => "undo",
+        Action::Renew { .. } => "renew",
+        Action::Clock(_) => "clock",
+        Action::Csr(_) => "csr",
+        Action::Certificate { .. } => "certificate",
+        Action::RotateCa(_) => "rotate_ca",
+    };
+    format!("step {} ({kind}) could not be played", step.index + 1)
+}
 
 pub(super) fn request(request: &Request, caller: &Caller) -> String {
     let badge = match &caller.identity {

@@ -24,9 +24,11 @@
 //! - [`events`]: the event stream: which events are the step's own, waiting for one.
 //! - [`lab`]: the PKI a run starts with.
 //! - [`private`]: the run's private directory, removed however the run ends.
+//! - [`anchor`]: a standing clock next to real tools, moved to the machine's date.
 //! - [`doors`]: where an office listens, so steps can be played in one opened elsewhere.
 //! - [`error`]: why a step could not run.
 
+mod anchor;
 mod caller;
 mod command;
 mod csr;
@@ -51,8 +53,9 @@ use kubecorp_trust::{Event, Events, LabClock};
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-use crate::expect::{check, check_log, log_matches, Check, Outcome};
+use crate::expect::{check, check_log, explain_failures, log_matches, Check, Outcome};
 use crate::model::*;
+use anchor::Anchor;
 use caller::{Caller, Made};
 pub use doors::{Doors, Venue};
 pub use error::{LabError, StepError};
@@ -135,6 +138,10 @@ pub struct ScenarioResult {
     /// The lab directory, when it was kept on disk ([`RunOptions::keep`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kept: Option<PathBuf>,
+    /// The narration as a room would have heard it, without colour: kept by `kubecorp test`
+    /// for JUnit's `system-out`, empty otherwise.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub narration: String,
 }
 
 /// What a run came to.
@@ -198,7 +205,8 @@ pub async fn play(
         checks: Vec::new(),
         hops: Vec::new(),
         chapter: None,
-        observer,
+        anchor: Anchor::NONE,
+        observer: Told::new(observer),
     };
     runner.play(steps).await;
     runner.checks
@@ -223,7 +231,48 @@ struct Runner<'o> {
     hops: Vec<Hop>,
     /// The chapter file of the step being played, if it came from one.
     chapter: Option<PathBuf>,
-    observer: &'o mut dyn Observer,
+    /// How far the scenario's absolute times moved for real tools (see [`anchor`]).
+    anchor: Anchor,
+    observer: Told<'o>,
+}
+
+/// The run's observer, and whether it has been told of the step being played: every record of a
+/// step (its events, outcome and checks, in JSON its `step` number) comes after that step's
+/// headline, even when the step fails before it has one.
+struct Told<'o> {
+    inner: &'o mut dyn Observer,
+    step: bool,
+}
+
+impl<'o> Told<'o> {
+    fn new(inner: &'o mut dyn Observer) -> Told<'o> {
+        Told { inner, step: false }
+    }
+}
+
+impl Observer for Told<'_> {
+    fn opened(&mut self, scenario: &Scenario, office: &OfficeInfo) {
+        self.inner.opened(scenario, office);
+    }
+    fn before_step(&mut self, step: &Step) {
+        self.inner.before_step(step);
+    }
+    fn step(&mut self, step: &Step, headline: &str) {
+        self.step = true;
+        self.inner.step(step, headline);
+    }
+    fn event(&mut self, event: &Event, mine: bool) {
+        self.inner.event(event, mine);
+    }
+    fn output(&mut self, text: &str) {
+        self.inner.output(text);
+    }
+    fn outcome(&mut self, step: &Step, outcome: &Outcome) {
+        self.inner.outcome(step, outcome);
+    }
+    fn check(&mut self, check: &Check) {
+        self.inner.check(check);
+    }
 }
 
 /// Plays `scenario` in a fresh office and returns its checks.
@@ -243,6 +292,7 @@ pub async fn run(
         hops: Vec::new(),
         elapsed: std::time::Duration::ZERO,
         kept: None,
+        narration: String::new(),
     };
     let tmp = match LabDir::new("kubecorp-scenario-", opts.keep) {
         Ok(t) => t,
@@ -256,8 +306,9 @@ pub async fn run(
     };
     let dir = tmp.lab();
     result.kept = tmp.kept();
+    let anchor = Anchor::for_scenario(scenario, time::OffsetDateTime::now_utc());
     let clock = match scenario.lab.clock {
-        Some(t) => LabClock::fixed(t),
+        Some(t) => LabClock::fixed(anchor.apply(t)),
         None => LabClock::real(),
     };
     let events = Events::new();
@@ -279,6 +330,9 @@ pub async fn run(
             etcd: office.etcd_url.clone(),
         },
     );
+    if let Some(note) = scenario.lab.clock.and_then(|t| anchor.note(t)) {
+        observer.output(&note);
+    }
     if let Some(note) = note {
         observer.output(&note);
     }
@@ -297,7 +351,8 @@ pub async fn run(
         checks: Vec::new(),
         hops: Vec::new(),
         chapter: None,
-        observer,
+        anchor,
+        observer: Told::new(observer),
     };
     runner.play(&scenario.steps).await;
     let Runner { checks, hops, .. } = runner;
@@ -344,7 +399,13 @@ impl Runner<'_> {
         for step in steps {
             self.chapter.clone_from(&step.file);
             self.observer.before_step(step);
+            self.observer.step = false;
             if let Err(e) = self.step(step).await {
+                if !self.observer.step {
+                    // It failed before saying what it does: its check still belongs to it.
+                    let headline = headline::unplayed(step);
+                    self.observer.step(step, &headline);
+                }
                 let c = Check::failed_to_run(step.index, step.line, e.to_string());
                 self.record(c);
                 break;
@@ -524,6 +585,7 @@ impl Runner<'_> {
                 }
             }
             ClockMove::Set(at) => {
+                let at = self.anchor.apply(at);
                 self.clock.set(at);
                 let text = format!("the lab clock is set to {}", go_time(at));
                 self.observer.step(step, &text);
@@ -602,11 +664,14 @@ impl Runner<'_> {
         self.observer.outcome(step, outcome);
         match &step.expect {
             Some(expect) => {
-                for c in check(step.index, expect, outcome) {
-                    self.record(c);
-                }
-                for log in &expect.logs {
-                    let c = check_log(step.index, expect.line, log, &events);
+                let mut checks = check(step.index, expect, outcome);
+                let logs = expect
+                    .logs
+                    .iter()
+                    .map(|log| check_log(step.index, expect.line, log, &events));
+                checks.extend(logs);
+                explain_failures(&mut checks, outcome);
+                for c in checks {
                     self.record(c);
                 }
             }

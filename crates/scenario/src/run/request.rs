@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::events::Visitor;
 use super::{Caller, Runner, StepError};
-use crate::expect::{Answer, Outcome, Refusal};
+use crate::expect::{Answer, Logged, Outcome, Refusal};
 use crate::model::{Call, Component, Request};
 
 /// How long a refusal's reason may take to reach the event stream after the caller saw it.
@@ -38,12 +38,9 @@ impl Runner<'_> {
                     let addr = self.office.etcd_peer_addr.ok_or(StepError::NoPeerPort)?;
                     format!("https://{addr}")
                 } else {
-                    match (&request.host, self.office.etcd_addr) {
-                        (Some(h), Some(addr)) => format!("https://{h}:{}", addr.port()),
-                        _ => self.office.etcd_url.clone(),
-                    }
+                    self.office.etcd_url.clone()
                 };
-                let client = kubecorp_etcd::EtcdClient::new(
+                let mut client = kubecorp_etcd::EtcdClient::new(
                     &url,
                     caller.cert.clone(),
                     TrustSource::bundle(self.lab.ca_cert_path(Authority::Etcd)),
@@ -51,6 +48,10 @@ impl Runner<'_> {
                     self.events.clone(),
                 )?
                 .calling_as(caller.label.clone());
+                // `host:` is the name Charlie's badge must carry, dialled at his address.
+                if let Some(name) = &request.host {
+                    client = client.with_tls_server_name(name.clone());
+                }
                 let method = http_method(method)?;
                 let bytes = body
                     .as_ref()
@@ -223,7 +224,10 @@ impl Runner<'_> {
             return;
         }
         let visitor = Visitor::new(caller, door);
-        if let Some(e) = self.door_refusal(&visitor, GUARD_GRACE).await {
+        if let Some(e) = self
+            .door_refusal(&visitor, outcome.stage, GUARD_GRACE)
+            .await
+        {
             outcome.verdict = e
                 .verdict
                 .or_else(|| e.server_log.as_deref().and_then(classify_text));
@@ -231,6 +235,10 @@ impl Runner<'_> {
             outcome.hint = e.hint.clone().or(outcome.hint.take());
             if let Some(log) = &e.server_log {
                 outcome.also.push(log.clone());
+                outcome.logged = Some(Logged {
+                    by: e.log_owner().to_owned(),
+                    line: log.clone(),
+                });
             }
         }
         if outcome.explanation.is_none() {
