@@ -722,9 +722,9 @@ fn a_red_explains_itself_in_the_terminal_and_in_junit_under_a_stable_name() {
         "{xml}"
     );
     // `kubecorp run` ends with the same red and its reason.
-    let run = kubecorp(["run", &fixture("failing/wrong-status.yaml")]);
+    let run = kubecorp(["run", "--wide", &fixture("failing/wrong-status.yaml")]);
     let red = format!(
-        "  ✗ {}:9: step 4: status: expected 200, got 403\n      {saw}\n      {means}",
+        "  ✗ CHECK FAILED: {}:9: step 4: status: expected 200, got 403\n      {saw}\n      {means}",
         fixture("failing/wrong-status.yaml")
     );
     assert!(run.stdout.contains(&red), "{}", run.dump());
@@ -757,6 +757,6 @@ fn a_step_that_cannot_be_played_is_its_own_step_in_the_narration_and_the_json_re
         "{step}"
     );
     kubecorp(["run", &file]).stdout_has(
-        "  ▸ step 2 (request) could not be played\n    ✗ runs: expected the step runs, got ",
+        "  ▸ step 2 (request) could not be played\n    ✗ CHECK FAILED: runs: expected the step runs, got ",
     );
 }
