@@ -626,6 +626,7 @@ fn curl_and_openssl_find_the_labs_badges_valid_with_the_machine_clock_years_ahea
             ahead,
             env!("CARGO_BIN_EXE_kubecorp"),
             "run",
+            "--wide",
             &scenarios("tools/curl-and-openssl.yaml"),
         ];
         let out = std::process::Command::new(&faketime)
@@ -662,7 +663,7 @@ fn kubectl_and_etcdctl_find_the_labs_badges_valid_whatever_the_scenarios_date() 
         ("clock/ten-years-ago.yaml", "2016-04-24T09:00:00Z"),
         ("clock/ten-years-ahead.yaml", "2036-04-24T09:00:00Z"),
     ] {
-        kubecorp(["run", &fixture(file)])
+        kubecorp(["run", "--wide", &fixture(file)])
             .success()
             .stdout_has(&format!(
                 "T09:00:00Z rather than {date}: the scenario's time of day on the machine's date"
@@ -756,7 +757,7 @@ fn a_step_that_cannot_be_played_is_its_own_step_in_the_narration_and_the_json_re
         step["headline"], "step 2 (request) could not be played",
         "{step}"
     );
-    kubecorp(["run", &file]).stdout_has(
+    kubecorp(["run", "--wide", &file]).stdout_has(
         "  ▸ step 2 (request) could not be played\n    ✗ CHECK FAILED: runs: expected the step runs, got ",
     );
 }
