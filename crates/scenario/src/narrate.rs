@@ -631,6 +631,7 @@ mod tests {
             hops: Vec::new(),
             elapsed: std::time::Duration::from_millis(7),
             kept: None,
+            narration: String::new(),
         };
         assert_eq!(result.verdict(), Verdict::Skipped);
         assert!(!result.passed());
