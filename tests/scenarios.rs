@@ -603,6 +603,7 @@ fn kubecorp_run_chapter_plays_the_chapters_before_it_untold_and_tells_the_rest()
     kubecorp(["run", &day, "--pace", "0"])
         .failure(2)
         .stderr_has("expected a number of seconds between 0 and 3600");
+}
 
 /// curl and openssl check the lab's badges against the machine's clock. Under faketime (which
 /// reaches them and the kubecorp binary alike through LD_PRELOAD) the machine's clock reads two,
