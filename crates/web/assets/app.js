@@ -85,6 +85,8 @@
     if (n === 'scheduler' || n === 'system:kube-scheduler') return 'scheduler';
     if (n === 'kube-proxy' || n === 'system:kube-proxy') return 'proxy';
     if (n === 'controller-manager' || n === 'system:kube-controller-manager') return 'cm';
+    // --use-service-account-credentials: each controller calls as kube-system/<name>-controller.
+    if (/^system:serviceaccount:kube-system:[a-z-]+-controller$/.test(n)) return 'cm';
     if (n === 'kubelet') return addDesk(state.nodes[0] || 'node');
     if (n.indexOf('system:node:') === 0) return addDesk(n.slice(12));
     if (identity && identity.issuer && KNOWN_CAS.indexOf(identity.issuer) === -1) return 'rogue';
