@@ -207,7 +207,11 @@ fn make_pki(dir: &Path, lab: &LabSpec, clock: &LabClock) -> Result<(), Challenge
         now: clock.now(),
     };
     // A challenge's lab is thrown away with the next one: its RSA keys come from the pool.
-    let pool = kubecorp_pki::pool::KeyPool::user();
+    let pool = lab
+        .key_algorithm
+        .is_rsa()
+        .then(kubecorp_pki::pool::KeyPool::user)
+        .flatten();
     kubecorp_pki::init::init_drawing(&Lab::new(dir), &init, pool.as_ref())?;
     Ok(())
 }

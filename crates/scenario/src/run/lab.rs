@@ -88,7 +88,11 @@ pub(super) fn prepare_pki(
                 force: false,
                 now: clock.now(),
             };
-            let pool = kubecorp_pki::pool::KeyPool::user();
+            let pool = init
+                .key_algorithm
+                .is_rsa()
+                .then(kubecorp_pki::pool::KeyPool::user)
+                .flatten();
             kubecorp_pki::init::init_drawing(&lab, &init, pool.as_ref())?;
             Ok(None)
         }
