@@ -107,6 +107,13 @@ enum RoundError {
     Sync { service: String, error: ClientError },
 }
 
+/// A failed list or watch ends the round; `?` says so.
+impl From<Failure> for RoundError {
+    fn from(failure: Failure) -> Self {
+        RoundError::Reflector(failure)
+    }
+}
+
 /// Keeps Endpoints in step with services and pods until `shutdown` completes. Failures are
 /// retried, never returned.
 pub async fn run(config: EndpointsControllerConfig, shutdown: impl Future) {
@@ -168,16 +175,10 @@ struct Controller {
 impl Controller {
     async fn round(&mut self, backoff: &mut Backoff) -> Result<(), RoundError> {
         let client = self.config.client.clone();
-        let (services, services_rv) = SERVICES
-            .list(&client)
-            .await
-            .map_err(RoundError::Reflector)?;
-        let (pods, pods_rv) = PODS.list(&client).await.map_err(RoundError::Reflector)?;
-        let (endpoints, endpoints_rv) = ENDPOINTS
-            .list(&client)
-            .await
-            .map_err(RoundError::Reflector)?;
-        let (slices, slices_rv) = SLICES.list(&client).await.map_err(RoundError::Reflector)?;
+        let (services, services_rv) = SERVICES.list(&client).await?;
+        let (pods, pods_rv) = PODS.list(&client).await?;
+        let (endpoints, endpoints_rv) = ENDPOINTS.list(&client).await?;
+        let (slices, slices_rv) = SLICES.list(&client).await?;
         self.services = services;
         self.pods = pods;
         self.endpoints = endpoints;
@@ -191,22 +192,10 @@ impl Controller {
             .collect();
         backoff.reset();
         self.sync_all().await?;
-        let mut service_watch = SERVICES
-            .watch(&client, &services_rv)
-            .await
-            .map_err(RoundError::Reflector)?;
-        let mut pod_watch = PODS
-            .watch(&client, &pods_rv)
-            .await
-            .map_err(RoundError::Reflector)?;
-        let mut endpoints_watch = ENDPOINTS
-            .watch(&client, &endpoints_rv)
-            .await
-            .map_err(RoundError::Reflector)?;
-        let mut slices_watch = SLICES
-            .watch(&client, &slices_rv)
-            .await
-            .map_err(RoundError::Reflector)?;
+        let mut service_watch = SERVICES.watch(&client, &services_rv).await?;
+        let mut pod_watch = PODS.watch(&client, &pods_rv).await?;
+        let mut endpoints_watch = ENDPOINTS.watch(&client, &endpoints_rv).await?;
+        let mut slices_watch = SLICES.watch(&client, &slices_rv).await?;
         loop {
             let changed = tokio::select! {
                 event = service_watch.next() => match event {

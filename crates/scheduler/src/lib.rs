@@ -85,6 +85,13 @@ enum RoundError {
     },
 }
 
+/// A failed list or watch ends the round; `?` says so.
+impl From<Failure> for RoundError {
+    fn from(failure: Failure) -> Self {
+        RoundError::Reflector(failure)
+    }
+}
+
 /// Schedules pods until `shutdown` completes. Failures are retried, never returned.
 pub async fn run(config: SchedulerConfig, shutdown: impl Future) {
     let mut bob = Scheduler {
@@ -128,20 +135,14 @@ impl Scheduler {
     /// ends (`Ok`, list again) or a call fails.
     async fn round(&mut self, backoff: &mut Backoff) -> Result<(), RoundError> {
         let client = self.config.client.clone();
-        let (pods, pods_rv) = PODS.list(&client).await.map_err(RoundError::Reflector)?;
-        let (nodes, nodes_rv) = NODES.list(&client).await.map_err(RoundError::Reflector)?;
+        let (pods, pods_rv) = PODS.list(&client).await?;
+        let (nodes, nodes_rv) = NODES.list(&client).await?;
         self.nodes = nodes;
         self.pods = pods;
         backoff.reset();
         self.schedule_pending().await?;
-        let mut node_watch = NODES
-            .watch(&client, &nodes_rv)
-            .await
-            .map_err(RoundError::Reflector)?;
-        let mut pod_watch = PODS
-            .watch(&client, &pods_rv)
-            .await
-            .map_err(RoundError::Reflector)?;
+        let mut node_watch = NODES.watch(&client, &nodes_rv).await?;
+        let mut pod_watch = PODS.watch(&client, &pods_rv).await?;
         loop {
             let changed = tokio::select! {
                 event = node_watch.next() => match event {
