@@ -68,19 +68,7 @@ impl Peer {
     }
 
     async fn log_with(&self, needle: &str) -> Vec<String> {
-        let deadline = Instant::now() + StdDuration::from_secs(5);
-        loop {
-            let lines: Vec<String> = self
-                .events
-                .snapshot()
-                .into_iter()
-                .filter_map(|e| e.server_log)
-                .collect();
-            if lines.iter().any(|l| l.contains(needle)) || Instant::now() > deadline {
-                return lines;
-            }
-            tokio::time::sleep(StdDuration::from_millis(20)).await;
-        }
+        kubecorp_testkit::server_log_with(&self.events, needle).await
     }
 
     async fn stop(mut self) {

@@ -4,7 +4,6 @@
 //! on demand (an expired badge on the lab clock, a kept connection cut under a request).
 
 use std::net::SocketAddr;
-use std::time::{Duration as StdDuration, Instant};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -68,19 +67,7 @@ impl Mock {
 
     /// The server log lines the lab's etcd wrote, waiting briefly for one containing `needle`.
     async fn log_with(&self, needle: &str) -> Vec<String> {
-        let deadline = Instant::now() + StdDuration::from_secs(5);
-        loop {
-            let lines: Vec<String> = self
-                .events
-                .snapshot()
-                .into_iter()
-                .filter_map(|e| e.server_log)
-                .collect();
-            if lines.iter().any(|l| l.contains(needle)) || Instant::now() > deadline {
-                return lines;
-            }
-            tokio::time::sleep(StdDuration::from_millis(20)).await;
-        }
+        kubecorp_testkit::server_log_with(&self.events, needle).await
     }
 
     async fn stop(mut self) {

@@ -6,7 +6,6 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use kubecorp_trust::{Events, LabClock, Stage};
 use tokio::net::TcpListener;
@@ -94,19 +93,7 @@ impl Bob {
 
     /// The scheduler's log lines, waiting briefly for one containing `needle`.
     async fn log_with(&self, needle: &str) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let lines: Vec<String> = self
-                .events
-                .snapshot()
-                .into_iter()
-                .filter_map(|e| e.server_log)
-                .collect();
-            if lines.iter().any(|l| l.contains(needle)) || Instant::now() > deadline {
-                return lines;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        kubecorp_testkit::server_log_with(&self.events, needle).await
     }
 
     async fn stop(mut self) {

@@ -6,6 +6,8 @@
 //! - [`tool`]: an outside judge (openssl, kubectl, curl, etcd) on `PATH`, skipped with a plain
 //!   word outside CI and a failure under `CI=true`.
 //! - [`eventually`]: polls a check until it gives a value, or fails the test after [`WAIT`].
+//! - `server_log_with` (features `pki`, `office`): the server log lines told so far, once one
+//!   holds a needle.
 //! - [`Run`] and [`run_tool`]: an outside tool's exit code and output, with assertions that print
 //!   everything when they fail.
 //! - `lab::FreshLab` (feature `pki`): a fresh kubeadm PKI made by the library.
@@ -66,6 +68,24 @@ where
     tokio::time::timeout(WAIT, poll)
         .await
         .unwrap_or_else(|_| panic!("timed out waiting until {what}"))
+}
+
+/// The server log lines told on `events` so far, once one of them contains `needle` or five
+/// seconds have passed: the test's own assertion on the lines then says what is missing.
+#[cfg(any(feature = "office", feature = "pki"))]
+pub async fn server_log_with(events: &kubecorp_trust::Events, needle: &str) -> Vec<String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let lines: Vec<String> = events
+            .snapshot()
+            .into_iter()
+            .filter_map(|e| e.server_log)
+            .collect();
+        if lines.iter().any(|l| l.contains(needle)) || std::time::Instant::now() > deadline {
+            return lines;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[cfg(test)]
