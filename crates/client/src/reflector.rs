@@ -65,6 +65,28 @@ pub struct Reflector {
     pub path: &'static str,
 }
 
+/// The resources the staff list and watch, one copy each.
+pub const PODS: Reflector = Reflector {
+    kind: "*v1.Pod",
+    path: "/api/v1/pods",
+};
+pub const NODES: Reflector = Reflector {
+    kind: "*v1.Node",
+    path: "/api/v1/nodes",
+};
+pub const SERVICES: Reflector = Reflector {
+    kind: "*v1.Service",
+    path: "/api/v1/services",
+};
+pub const ENDPOINTS: Reflector = Reflector {
+    kind: "*v1.Endpoints",
+    path: "/api/v1/endpoints",
+};
+pub const SLICES: Reflector = Reflector {
+    kind: "*v1.EndpointSlice",
+    path: "/apis/discovery.k8s.io/v1/endpointslices",
+};
+
 /// A list or watch that failed.
 #[derive(Clone, Debug)]
 pub struct Failure {

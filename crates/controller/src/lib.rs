@@ -61,7 +61,7 @@ use kubecorp_trust::{Event, Events, LabClock, Stage};
 use serde_json::Value;
 
 use kubecorp_client::klog::{quote, Backoff, Severity};
-use kubecorp_client::reflector::{apply, Failure, Reflector};
+use kubecorp_client::reflector::{apply, Failure, ENDPOINTS, PODS, SERVICES, SLICES};
 
 /// The badge the controller dials with, named in explanations.
 pub const BADGE: klog::Badge = klog::Badge {
@@ -71,23 +71,6 @@ pub const BADGE: klog::Badge = klog::Badge {
 
 /// The lab's word on the controller's identity, emitted once at start.
 pub const IDENTITY_NOTE: &str = "On a kubeadm cluster kube-controller-manager runs with --use-service-account-credentials, so the endpoints controller writes as system:serviceaccount:kube-system:endpoint-controller (ClusterRole system:controller:endpoint-controller). The lab's controller manager runs without --use-service-account-credentials, so the controller dials with controller-manager.conf (CN=system:kube-controller-manager), and the lab's ClusterRoleBinding kubecorp:endpoint-controller grants that user the same role, as a controller manager started without --use-service-account-credentials needs; kubecorp:endpointslice-controller does the same for system:controller:endpointslice-controller, which writes the EndpointSlices.";
-
-const SERVICES: Reflector = Reflector {
-    kind: "*v1.Service",
-    path: "/api/v1/services",
-};
-const PODS: Reflector = Reflector {
-    kind: "*v1.Pod",
-    path: "/api/v1/pods",
-};
-const ENDPOINTS: Reflector = Reflector {
-    kind: "*v1.Endpoints",
-    path: "/api/v1/endpoints",
-};
-const SLICES: Reflector = Reflector {
-    kind: "*v1.EndpointSlice",
-    path: "/apis/discovery.k8s.io/v1/endpointslices",
-};
 
 /// What the controller needs: a client with `controller-manager.conf`'s badge, the lab clock
 /// and the events.

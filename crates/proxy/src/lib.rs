@@ -43,7 +43,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use kubecorp_client::klog::{Backoff, Severity};
-use kubecorp_client::reflector::{apply, Failure, Reflector};
+use kubecorp_client::reflector::{apply, Failure, SERVICES, SLICES};
 
 /// Where kube-proxy serves `/healthz` on a real node (`--healthz-bind-address=0.0.0.0:10256`).
 /// The office binds loopback port 0 instead, as every lab listener does.
@@ -60,15 +60,6 @@ pub const CREDENTIAL_NOTE: &str = "On a kubeadm cluster kube-proxy authenticates
 
 /// What Dave says when he dials with his service-account token, kubeadm's way.
 pub const TOKEN_NOTE: &str = "As on a kubeadm cluster, kube-proxy shows no badge: it sends its service-account token (a JWT signed with sa.key, kept fresh the way the kubelet refreshes a projected token) and Alice knows it as system:serviceaccount:kube-system:kube-proxy, bound to system:node-proxier by kubeadm:node-proxier. `kubecorp up --kube-proxy-client-certificate` shows the Hard Way variant instead: kube-proxy.conf, a client certificate with CN=system:kube-proxy.";
-
-const SERVICES: Reflector = Reflector {
-    kind: "*v1.Service",
-    path: "/api/v1/services",
-};
-const SLICES: Reflector = Reflector {
-    kind: "*v1.EndpointSlice",
-    path: "/apis/discovery.k8s.io/v1/endpointslices",
-};
 
 /// How Dave proves who he is to Alice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

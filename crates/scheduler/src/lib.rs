@@ -44,7 +44,7 @@ use kubecorp_trust::{Event, Events, LabClock, Stage};
 use serde_json::{json, Value};
 
 use kubecorp_client::klog::{quote, Backoff, Severity};
-use kubecorp_client::reflector::{apply, Failure, Reflector};
+use kubecorp_client::reflector::{apply, Failure, NODES, PODS};
 
 /// The badge Bob dials with, named in explanations.
 pub const BADGE: klog::Badge = klog::Badge {
@@ -54,15 +54,6 @@ pub const BADGE: klog::Badge = klog::Badge {
 
 /// The pods Bob schedules name this scheduler (or none, which means the same).
 pub const SCHEDULER_NAME: &str = "default-scheduler";
-
-const PODS: Reflector = Reflector {
-    kind: "*v1.Pod",
-    path: "/api/v1/pods",
-};
-const NODES: Reflector = Reflector {
-    kind: "*v1.Node",
-    path: "/api/v1/nodes",
-};
 
 /// What Bob needs: a client carrying `scheduler.conf`'s badge, the lab clock and the events.
 ///
