@@ -19,6 +19,7 @@
 
 use serde_json::{json, Value};
 
+use crate::meta::str_list;
 use crate::node_authz;
 use crate::status::{aggregate, go_quote};
 use crate::user::{UserInfo, MASTERS, SERVICE_ACCOUNT_PREFIX};
@@ -230,18 +231,6 @@ fn meta_str<'a>(obj: &'a Value, key: &str) -> &'a str {
         .and_then(|m| m.get(key))
         .and_then(Value::as_str)
         .unwrap_or("")
-}
-
-fn str_list(v: &Value, key: &str) -> Vec<String> {
-    v.get(key)
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -252,14 +252,7 @@ pub(super) fn has_condition(obj: &Value, kind: &str) -> bool {
 pub fn requester(csr: &Value) -> UserInfo {
     let list = |k: &str| {
         spec(csr)
-            .and_then(|s| s.get(k))
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
+            .map(|s| crate::meta::str_list(s, k))
             .unwrap_or_default()
     };
     let extra: BTreeMap<String, Vec<String>> = spec(csr)

@@ -113,14 +113,7 @@ fn name(obj: &Value) -> &str {
 /// `spec.usages` (non-strings skipped; [`shape_check`] reports them).
 pub fn usages(obj: &Value) -> Vec<String> {
     spec(obj)
-        .and_then(|s| s.get("usages"))
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
+        .map(|s| crate::meta::str_list(s, "usages"))
         .unwrap_or_default()
 }
 
