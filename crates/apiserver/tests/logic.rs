@@ -69,6 +69,22 @@ fn csr_pem(cn: &str, org: Option<&str>, dns: &[&str]) -> String {
 }
 
 /// A CSR as `kubectl create -f csr.yaml` sends it.
+/// The cluster's admin, as admin.conf's badge names them.
+fn admin() -> UserInfo {
+    user("kubernetes-admin", &["kubeadm:cluster-admins"])
+}
+
+/// A CSR named `name` for the kube-apiserver-client signer, for client auth only.
+fn client_csr(name: &str, pem: &str, expiration: Option<i64>) -> Value {
+    csr_object(
+        name,
+        pem,
+        csr::KUBE_APISERVER_CLIENT,
+        &["client auth"],
+        expiration,
+    )
+}
+
 fn csr_object(
     name: &str,
     pem: &str,
@@ -148,7 +164,7 @@ fn john_is_forbidden_to_list_secrets_with_kubernetes_exact_message() {
 
 #[test]
 fn admin_conf_is_allowed_through_kubeadm_cluster_admins_binding() {
-    let admin = user("kubernetes-admin", &["kubeadm:cluster-admins"]);
+    let admin = admin();
     let attrs = Attributes::resource(
         &admin,
         "list",
@@ -287,14 +303,8 @@ fn kubectl_auth_can_i_over_protobuf_gets_its_answer() {
 
 #[test]
 fn expiration_seconds_300_is_refused_with_the_422_text() {
-    let admin = user("kubernetes-admin", &["kubeadm:cluster-admins"]);
-    let obj = csr_object(
-        "john",
-        &csr_pem("john", Some("developers"), &[]),
-        csr::KUBE_APISERVER_CLIENT,
-        &["client auth"],
-        Some(300),
-    );
+    let admin = admin();
+    let obj = client_csr("john", &csr_pem("john", Some("developers"), &[]), Some(300));
     assert_eq!(
         create(&obj, &admin),
         Err((422, r#"CertificateSigningRequest.certificates.k8s.io "john" is invalid: spec.expirationSeconds: Invalid value: 300: may not specify a duration less than 600 seconds (10 minutes)"#.into()))
@@ -303,12 +313,10 @@ fn expiration_seconds_300_is_refused_with_the_422_text() {
 
 #[test]
 fn system_masters_is_refused_by_the_kube_apiserver_client_signer() {
-    let admin = user("kubernetes-admin", &["kubeadm:cluster-admins"]);
-    let obj = csr_object(
+    let admin = admin();
+    let obj = client_csr(
         "mallory",
         &csr_pem("mallory", Some("system:masters"), &[]),
-        csr::KUBE_APISERVER_CLIENT,
-        &["client auth"],
         None,
     );
     assert_eq!(
@@ -328,7 +336,7 @@ fn approving_without_approve_on_the_signer_is_forbidden() {
         csr::KUBE_APISERVER_CLIENT,
         can
     ));
-    let admin = user("kubernetes-admin", &["kubeadm:cluster-admins"]);
+    let admin = admin();
     assert!(csr::is_authorized_for_signer(
         &admin,
         "approve",
@@ -373,7 +381,7 @@ fn a_serving_csr_without_sans_fails_signer_validation() {
 #[test]
 fn an_approved_csr_for_john_yields_a_one_day_certificate_that_keeps_his_subject() {
     let ca = ca();
-    let admin = user("kubernetes-admin", &["kubeadm:cluster-admins"]);
+    let admin = admin();
     let obj = csr_object(
         "john",
         &csr_pem("john", Some("developers"), &[]),
@@ -434,13 +442,7 @@ fn an_approved_csr_for_john_yields_a_one_day_certificate_that_keeps_his_subject(
 #[test]
 fn openssl_accepts_the_issued_certificate_as_a_client_badge_from_the_cluster_ca() {
     let ca = ca();
-    let obj = csr_object(
-        "john",
-        &csr_pem("john", Some("developers"), &[]),
-        csr::KUBE_APISERVER_CLIENT,
-        &["client auth"],
-        None,
-    );
+    let obj = client_csr("john", &csr_pem("john", Some("developers"), &[]), None);
     let approved =
         approve(&create(&obj, &user("kubernetes-admin", &["kubeadm:cluster-admins"])).unwrap());
     let leaf = csr::sign(&ca, &approved, NOW, csr::DEFAULT_MAX_DURATION).unwrap();
@@ -475,14 +477,8 @@ fn openssl_accepts_the_issued_certificate_as_a_client_badge_from_the_cluster_ca(
 
 #[test]
 fn a_year_is_the_most_anyone_gets_and_the_ca_end_is_a_hard_limit() {
-    let admin = user("kubernetes-admin", &["kubeadm:cluster-admins"]);
-    let obj = csr_object(
-        "long",
-        &csr_pem("long", None, &[]),
-        csr::KUBE_APISERVER_CLIENT,
-        &["client auth"],
-        Some(10 * 365 * 86400),
-    );
+    let admin = admin();
+    let obj = client_csr("long", &csr_pem("long", None, &[]), Some(10 * 365 * 86400));
     let approved = approve(&create(&obj, &admin).unwrap());
     let lifetime = |ca: &Ca| {
         let pem = csr::sign(ca, &approved, NOW, csr::DEFAULT_MAX_DURATION).unwrap();
@@ -523,20 +519,8 @@ fn a_badge_with_two_teams_keeps_both_organizations() {
         .unwrap()
         .pem()
         .unwrap();
-    let admin = user("kubernetes-admin", &["kubeadm:cluster-admins"]);
-    let approved = approve(
-        &create(
-            &csr_object(
-                "john",
-                &pem,
-                csr::KUBE_APISERVER_CLIENT,
-                &["client auth"],
-                None,
-            ),
-            &admin,
-        )
-        .unwrap(),
-    );
+    let admin = admin();
+    let approved = approve(&create(&client_csr("john", &pem, None), &admin).unwrap());
     let leaf = csr::sign(&ca(), &approved, NOW, csr::DEFAULT_MAX_DURATION).unwrap();
     let der = pem::parse(&leaf).unwrap().into_contents();
     let (_, cert) = X509Certificate::from_der(&der).unwrap();
@@ -545,7 +529,7 @@ fn a_badge_with_two_teams_keeps_both_organizations() {
 
 #[test]
 fn an_unknown_signer_leaves_the_csr_unsigned() {
-    let admin = user("kubernetes-admin", &["kubeadm:cluster-admins"]);
+    let admin = admin();
     let obj = csr_object(
         "custom",
         &csr_pem("x", None, &[]),
@@ -596,19 +580,9 @@ fn a_kubelet_rotating_its_own_client_certificate_is_auto_approved() {
 
 #[test]
 fn kubectl_certificate_approve_over_protobuf_round_trips_into_a_valid_approval() {
-    let admin = user("kubernetes-admin", &["kubeadm:cluster-admins"]);
+    let admin = admin();
     let pem = csr_pem("john", Some("developers"), &[]);
-    let stored = create(
-        &csr_object(
-            "john",
-            &pem,
-            csr::KUBE_APISERVER_CLIENT,
-            &["client auth"],
-            None,
-        ),
-        &admin,
-    )
-    .unwrap();
+    let stored = create(&client_csr("john", &pem, None), &admin).unwrap();
     // kubectl 1.32 PUTs the whole object in protobuf, with the request as raw PEM bytes.
     let msg = protobuf::CertificateSigningRequest {
         metadata: Some(protobuf::ObjectMeta {
