@@ -46,6 +46,12 @@ async fn send(
 }
 
 /// `kubectl create token NAME -n NS --duration …`: the token, or the Status message.
+/// A ten-minute token for `default/default`, the admin asking.
+async fn ten_minute_token(api: &Api) -> String {
+    let spec = json!({"expirationSeconds": 600});
+    create_token(api, "default", "default", spec).await.unwrap()
+}
+
 async fn create_token(
     api: &Api,
     ns: &str,
@@ -128,14 +134,7 @@ async fn every_namespace_has_a_default_service_account_and_kube_proxy_has_its_ow
 #[tokio::test]
 async fn a_requested_token_names_its_account_and_a_token_review_says_so() {
     let api = desk().await;
-    let token = create_token(
-        &api,
-        "default",
-        "default",
-        json!({"expirationSeconds": 600}),
-    )
-    .await
-    .unwrap();
+    let token = ten_minute_token(&api).await;
     let Bearer::User { user, audiences } = api.authenticate_token(&token).await.unwrap() else {
         panic!("a good token");
     };
@@ -179,14 +178,7 @@ async fn a_token_shorter_than_ten_minutes_or_for_no_account_is_refused() {
 #[tokio::test]
 async fn an_expired_token_a_foreign_token_and_another_audience_fail_with_the_apiservers_texts() {
     let api = desk().await;
-    let token = create_token(
-        &api,
-        "default",
-        "default",
-        json!({"expirationSeconds": 600}),
-    )
-    .await
-    .unwrap();
+    let token = ten_minute_token(&api).await;
     // Ten minutes, then go-jose's minute of leeway, on the lab clock.
     api.clock().advance(time::Duration::seconds(661));
     assert_eq!(
