@@ -6,7 +6,7 @@ use kubecorp_controller::EndpointsControllerConfig;
 use kubecorp_office::Office;
 use kubecorp_pki::{fault, Lab};
 use kubecorp_testkit::eventually;
-use kubecorp_testkit::office::{client, quiet_office, said_detail};
+use kubecorp_testkit::office::{assert_never_refused, client, quiet_office, said_detail};
 use kubecorp_trust::Event;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
@@ -116,13 +116,7 @@ async fn the_endpoints_controller_fills_endpoints_from_ready_pods_and_drops_them
         .unwrap();
     controller_says(&office, "endpoints default/web: deleted with its service").await;
     assert!(endpoints(&admin).await.is_none());
-    let failures: Vec<Event> = office
-        .events
-        .snapshot()
-        .into_iter()
-        .filter(|e| e.from == "controller-manager" && !e.allowed)
-        .collect();
-    assert!(failures.is_empty(), "{failures:#?}");
+    assert_never_refused(&office, "controller-manager");
     office.shutdown().await;
 }
 
@@ -206,13 +200,7 @@ async fn the_endpointslice_follows_the_pods_and_goes_with_the_service() {
     )
     .await;
     assert!(slices(&admin).await.is_empty());
-    let failures: Vec<Event> = office
-        .events
-        .snapshot()
-        .into_iter()
-        .filter(|e| e.from == "controller-manager" && !e.allowed)
-        .collect();
-    assert!(failures.is_empty(), "{failures:#?}");
+    assert_never_refused(&office, "controller-manager");
     office.shutdown().await;
 }
 

@@ -3,7 +3,7 @@
 
 use kubecorp_office::Office;
 use kubecorp_proxy::ProxyConfig;
-use kubecorp_testkit::office::{client, quiet_office, said_detail};
+use kubecorp_testkit::office::{assert_never_refused, client, quiet_office, said_detail};
 use kubecorp_testkit::{eventually, WAIT};
 use kubecorp_trust::Event;
 use serde_json::json;
@@ -120,13 +120,7 @@ async fn kube_proxy_narrates_a_services_rules_once_its_endpointslice_appears() {
         routed.identity.map(|i| i.cn).as_deref(),
         Some("system:kube-proxy")
     );
-    let failures: Vec<Event> = office
-        .events
-        .snapshot()
-        .into_iter()
-        .filter(|e| e.from == "kube-proxy" && !e.allowed)
-        .collect();
-    assert!(failures.is_empty(), "{failures:#?}");
+    assert_never_refused(&office, "kube-proxy");
     office.shutdown().await;
 }
 

@@ -12,7 +12,7 @@
 //!   everything when they fail.
 //! - `lab::FreshLab` (feature `pki`): a fresh kubeadm PKI made by the library.
 //! - `office` (feature `office`): an office with only etcd and the apiserver on a stopped lab clock, a client per
-//!   kubeconfig, and a matcher for what a component said.
+//!   kubeconfig, a matcher for what a component said, and a check that it was refused nothing.
 #![forbid(unsafe_code)]
 
 use std::future::Future;

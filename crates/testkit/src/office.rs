@@ -62,3 +62,14 @@ pub async fn said_detail(office: &Office, from: &str, detail: &str) -> Event {
     })
     .await
 }
+
+/// Asserts that `from` was refused nothing: no event of theirs says not allowed.
+pub fn assert_never_refused(office: &Office, from: &str) {
+    let refused: Vec<Event> = office
+        .events
+        .snapshot()
+        .into_iter()
+        .filter(|e| e.from == from && !e.allowed)
+        .collect();
+    assert!(refused.is_empty(), "{from} was refused: {refused:#?}");
+}
