@@ -66,26 +66,14 @@ pub struct Reflector {
 }
 
 /// The resources the staff list and watch, one copy each.
-pub const PODS: Reflector = Reflector {
-    kind: "*v1.Pod",
-    path: "/api/v1/pods",
-};
-pub const NODES: Reflector = Reflector {
-    kind: "*v1.Node",
-    path: "/api/v1/nodes",
-};
-pub const SERVICES: Reflector = Reflector {
-    kind: "*v1.Service",
-    path: "/api/v1/services",
-};
-pub const ENDPOINTS: Reflector = Reflector {
-    kind: "*v1.Endpoints",
-    path: "/api/v1/endpoints",
-};
-pub const SLICES: Reflector = Reflector {
-    kind: "*v1.EndpointSlice",
-    path: "/apis/discovery.k8s.io/v1/endpointslices",
-};
+pub const PODS: Reflector = Reflector::new("*v1.Pod", "/api/v1/pods");
+pub const NODES: Reflector = Reflector::new("*v1.Node", "/api/v1/nodes");
+pub const SERVICES: Reflector = Reflector::new("*v1.Service", "/api/v1/services");
+pub const ENDPOINTS: Reflector = Reflector::new("*v1.Endpoints", "/api/v1/endpoints");
+pub const SLICES: Reflector = Reflector::new(
+    "*v1.EndpointSlice",
+    "/apis/discovery.k8s.io/v1/endpointslices",
+);
 
 /// A list or watch that failed.
 #[derive(Clone, Debug)]
@@ -137,6 +125,11 @@ pub fn key(obj: &Value) -> String {
 }
 
 impl Reflector {
+    /// The resource Go calls `kind` in its log lines, whose collection is at `path`.
+    pub const fn new(kind: &'static str, path: &'static str) -> Reflector {
+        Reflector { kind, path }
+    }
+
     /// Lists the collection: its objects by key, and the list's resourceVersion.
     pub async fn list(
         &self,
