@@ -301,19 +301,9 @@ impl Controller {
         .await?;
         let summary = slices::summary(&written);
         self.slices.insert(key.clone(), written);
-        self.config.events.emit(
-            Event::new(
-                self.config.clock.now(),
-                self.config.client.component(),
-                "apiserver",
-                Stage::Request,
-            )
-            .allowed(true)
-            .identity(self.config.client.identity())
-            .explanation(
-                "The EndpointSlice controller keeps one discovery.k8s.io/v1 EndpointSlice per service, labelled kubernetes.io/service-name; kube-proxy 1.32 reads these, not the Endpoints.",
-            )
-            .detail(format!("endpointslice {key}: {summary}")),
+        self.wrote(
+            "The EndpointSlice controller keeps one discovery.k8s.io/v1 EndpointSlice per service, labelled kubernetes.io/service-name; kube-proxy 1.32 reads these, not the Endpoints.",
+            format!("endpointslice {key}: {summary}"),
         );
         Ok(())
     }
@@ -346,20 +336,40 @@ impl Controller {
         let summary = endpoints::summary(&written);
         self.endpoints.insert(key.to_owned(), written);
         let selector_text: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        self.config.events.emit(
-            Event::new(self.config.clock.now(), self.config.client.component(),
+        self.wrote(
+            format!(
+                "The endpoints controller matched the pods of {namespace} with {}: ready pods with an IP become addresses, the others wait in notReadyAddresses. kube-proxy routes the service's cluster IP to the addresses.",
+                selector_text.join(",")
+            ),
+            format!("endpoints {key}: {summary}"),
+        );
+        Ok(())
+    }
+
+    /// Tells that the controller's call to Alice went through: what it did, and why.
+    fn wrote(&self, explanation: impl Into<String>, detail: String) {
+        let config = &self.config;
+        config.events.emit(
+            Event::new(
+                config.clock.now(),
+                config.client.component(),
                 "apiserver",
                 Stage::Request,
             )
             .allowed(true)
-            .identity(self.config.client.identity())
-            .explanation(format!(
-                "The endpoints controller matched the pods of {namespace} with {}: ready pods with an IP become addresses, the others wait in notReadyAddresses. kube-proxy routes the service's cluster IP to the addresses.",
-                selector_text.join(",")
-            ))
-            .detail(format!("endpoints {key}: {summary}")),
+            .identity(config.client.identity())
+            .explanation(explanation)
+            .detail(detail),
         );
-        Ok(())
+    }
+
+    /// Deletes `path`; one already gone is as good.
+    async fn delete_if_present(&self, path: &str) -> Result<(), ClientError> {
+        match self.config.client.delete(path).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some(404) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     async fn delete(&mut self, key: &str) -> Result<(), ClientError> {
@@ -370,57 +380,25 @@ impl Controller {
         // the lab has none, so the controller deletes its slice itself.
         if let Some((slice_key, _)) = self.slice_of(namespace, name) {
             let slice_name = slice_key.split_once('/').map_or("", |(_, n)| n);
-            match self
-                .config
-                .client
-                .delete(&format!(
-                    "/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices/{slice_name}"
-                ))
-                .await
-            {
-                Ok(_) => {}
-                Err(e) if e.code() == Some(404) => {}
-                Err(e) => return Err(e),
-            }
+            self.delete_if_present(&format!(
+                "/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices/{slice_name}"
+            ))
+            .await?;
             self.slices.remove(&slice_key);
-            self.config.events.emit(
-                Event::new(
-                    self.config.clock.now(),
-                    self.config.client.component(),
-                    "apiserver",
-                    Stage::Request,
-                )
-                .allowed(true)
-                .identity(self.config.client.identity())
-                .explanation("The service is gone, so its EndpointSlice goes too (on a real cluster the garbage collector follows the slice's ownerReference).")
-                .detail(format!("endpointslice {slice_key}: deleted with its service")),
+            self.wrote(
+                "The service is gone, so its EndpointSlice goes too (on a real cluster the garbage collector follows the slice's ownerReference).",
+                format!("endpointslice {slice_key}: deleted with its service"),
             );
         }
         if !self.endpoints.contains_key(key) {
             return Ok(());
         }
-        match self
-            .config
-            .client
-            .delete(&format!("/api/v1/namespaces/{namespace}/endpoints/{name}"))
-            .await
-        {
-            Ok(_) => {}
-            Err(e) if e.code() == Some(404) => {}
-            Err(e) => return Err(e),
-        }
+        self.delete_if_present(&format!("/api/v1/namespaces/{namespace}/endpoints/{name}"))
+            .await?;
         self.endpoints.remove(key);
-        self.config.events.emit(
-            Event::new(
-                self.config.clock.now(),
-                self.config.client.component(),
-                "apiserver",
-                Stage::Request,
-            )
-            .allowed(true)
-            .identity(self.config.client.identity())
-            .explanation("The service is gone, so the endpoints controller deletes its Endpoints.")
-            .detail(format!("endpoints {key}: deleted with its service")),
+        self.wrote(
+            "The service is gone, so the endpoints controller deletes its Endpoints.",
+            format!("endpoints {key}: deleted with its service"),
         );
         Ok(())
     }
