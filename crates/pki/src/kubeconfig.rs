@@ -33,18 +33,11 @@ pub struct NamedCluster {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct Cluster {
-    #[serde(
-        rename = "certificate-authority-data",
-        skip_serializing_if = "Option::is_none",
-        default
-    )]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub certificate_authority_data: Option<String>,
-    #[serde(
-        rename = "certificate-authority",
-        skip_serializing_if = "Option::is_none",
-        default
-    )]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub certificate_authority: Option<String>,
     pub server: String,
 }
@@ -67,33 +60,19 @@ pub struct NamedUser {
     pub user: User,
 }
 
+/// A kubeconfig user: every field may be absent, and an absent one is not written back.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
 pub struct User {
-    #[serde(
-        rename = "client-certificate-data",
-        skip_serializing_if = "Option::is_none",
-        default
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_certificate_data: Option<String>,
-    #[serde(
-        rename = "client-certificate",
-        skip_serializing_if = "Option::is_none",
-        default
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_certificate: Option<String>,
-    #[serde(
-        rename = "client-key-data",
-        skip_serializing_if = "Option::is_none",
-        default
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_key_data: Option<String>,
-    #[serde(
-        rename = "client-key",
-        skip_serializing_if = "Option::is_none",
-        default
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_key: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
 }
 
