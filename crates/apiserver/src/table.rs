@@ -21,74 +21,67 @@ fn age(obj: &Value, now: OffsetDateTime) -> String {
         .unwrap_or_else(|| "<unknown>".into())
 }
 
+/// String columns: those `kubectl get` always shows, then those only `-o wide` shows
+/// (priority 1).
+fn string_columns(shown: &[&str], wide: &[&str]) -> Vec<Value> {
+    let shown = shown.iter().map(|name| col(name, "string", 0));
+    shown
+        .chain(wide.iter().map(|name| col(name, "string", 1)))
+        .collect()
+}
+
 fn columns(resource: &Resource) -> Vec<Value> {
     if let Some(apps) = crate::apps::columns(resource) {
         return apps;
     }
     match resource.name {
-        "pods" => vec![
-            col("Name", "string", 0),
-            col("Ready", "string", 0),
-            col("Status", "string", 0),
-            col("Restarts", "string", 0),
-            col("Age", "string", 0),
-            col("IP", "string", 1),
-            col("Node", "string", 1),
-            col("Nominated Node", "string", 1),
-            col("Readiness Gates", "string", 1),
-        ],
-        "nodes" => vec![
-            col("Name", "string", 0),
-            col("Status", "string", 0),
-            col("Roles", "string", 0),
-            col("Age", "string", 0),
-            col("Version", "string", 0),
-            col("Internal-IP", "string", 1),
-            col("External-IP", "string", 1),
-            col("OS-Image", "string", 1),
-            col("Kernel-Version", "string", 1),
-            col("Container-Runtime", "string", 1),
-        ],
-        "certificatesigningrequests" => vec![
-            col("Name", "string", 0),
-            col("Age", "string", 0),
-            col("SignerName", "string", 0),
-            col("Requestor", "string", 0),
-            col("RequestedDuration", "string", 0),
-            col("Condition", "string", 0),
-        ],
-        "namespaces" => vec![
-            col("Name", "string", 0),
-            col("Status", "string", 0),
-            col("Age", "string", 0),
-        ],
-        "services" => vec![
-            col("Name", "string", 0),
-            col("Type", "string", 0),
-            col("Cluster-IP", "string", 0),
-            col("External-IP", "string", 0),
-            col("Port(s)", "string", 0),
-            col("Age", "string", 0),
-            col("Selector", "string", 1),
-        ],
-        "endpointslices" => vec![
-            col("Name", "string", 0),
-            col("AddressType", "string", 0),
-            col("Ports", "string", 0),
-            col("Endpoints", "string", 0),
-            col("Age", "string", 0),
-        ],
+        "pods" => string_columns(
+            &["Name", "Ready", "Status", "Restarts", "Age"],
+            &["IP", "Node", "Nominated Node", "Readiness Gates"],
+        ),
+        "nodes" => string_columns(
+            &["Name", "Status", "Roles", "Age", "Version"],
+            &[
+                "Internal-IP",
+                "External-IP",
+                "OS-Image",
+                "Kernel-Version",
+                "Container-Runtime",
+            ],
+        ),
+        "certificatesigningrequests" => string_columns(
+            &[
+                "Name",
+                "Age",
+                "SignerName",
+                "Requestor",
+                "RequestedDuration",
+                "Condition",
+            ],
+            &[],
+        ),
+        "namespaces" => string_columns(&["Name", "Status", "Age"], &[]),
+        "services" => string_columns(
+            &[
+                "Name",
+                "Type",
+                "Cluster-IP",
+                "External-IP",
+                "Port(s)",
+                "Age",
+            ],
+            &["Selector"],
+        ),
+        "endpointslices" => {
+            string_columns(&["Name", "AddressType", "Ports", "Endpoints", "Age"], &[])
+        }
         // printers.go `roleColumnDefinitions`: no age, the creation time itself.
         "clusterroles" | "roles" => vec![col("Name", "string", 0), col("Created At", "date", 0)],
-        "clusterrolebindings" | "rolebindings" => vec![
-            col("Name", "string", 0),
-            col("Role", "string", 0),
-            col("Age", "string", 0),
-            col("Users", "string", 1),
-            col("Groups", "string", 1),
-            col("ServiceAccounts", "string", 1),
-        ],
-        _ => vec![col("Name", "string", 0), col("Age", "string", 0)],
+        "clusterrolebindings" | "rolebindings" => string_columns(
+            &["Name", "Role", "Age"],
+            &["Users", "Groups", "ServiceAccounts"],
+        ),
+        _ => string_columns(&["Name", "Age"], &[]),
     }
 }
 
