@@ -762,3 +762,87 @@ fn a_step_that_cannot_be_played_is_its_own_step_in_the_narration_and_the_json_re
         "  ▸ step 2 (request) could not be played\n    ✗ CHECK FAILED: runs: expected the step runs, got ",
     );
 }
+
+#[test]
+fn kubecorp_run_keep_leaves_the_office_open_with_kubeconfigs_that_dial_it_until_enter() {
+    use std::io::{BufRead, Write};
+    use std::process::{Command, Stdio};
+    let test = "kubectl against an office kept open";
+    let Some(kubectl) = tool("kubectl", test) else {
+        return;
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubecorp"))
+        .args(["run", "--keep", &fixture("keep/questions.yaml")])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let mut said = Vec::new();
+    let kubeconfig = loop {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .unwrap_or_else(|e| panic!("{e}: the office was not kept open:\n{}", said.join("\n")));
+        said.push(line.clone());
+        if let Some(rest) = line.strip_prefix("Try: kubectl --kubeconfig ") {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    assert!(
+        kubeconfig.ends_with("/lab/users/admin.conf"),
+        "{kubeconfig}"
+    );
+    let apiserver = said
+        .iter()
+        .find_map(|l| l.strip_prefix("The office stays open for questions (apiserver "))
+        .and_then(|l| l.split(',').next())
+        .unwrap_or_else(|| panic!("{}", said.join("\n")))
+        .to_owned();
+    let conf = std::fs::read_to_string(&kubeconfig).unwrap();
+    assert!(conf.contains(&apiserver), "dials {apiserver}: {conf}");
+    // The real kubectl, with the printed kubeconfig, reaches this run's office.
+    let asked = support::run_tool(
+        &kubectl,
+        [
+            "--kubeconfig",
+            &kubeconfig,
+            "get",
+            "pods",
+            "-n",
+            "default",
+            "-o",
+            "name",
+        ],
+    )
+    .success();
+    assert!(asked.stdout.contains("pod/questions"), "{}", asked.dump());
+
+    child.stdin.take().unwrap().write_all(b"\n").unwrap();
+    let status = child.wait().unwrap();
+    let rest: Vec<String> = rx.iter().collect();
+    assert_eq!(status.code(), Some(0), "{}", rest.join("\n"));
+    let lab = std::path::Path::new(&kubeconfig)
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap();
+    assert!(
+        rest.iter()
+            .any(|l| l.contains(&format!("The lab is kept in {}", lab.display()))),
+        "{}",
+        rest.join("\n")
+    );
+    assert!(lab.join("pki/ca.crt").is_file(), "the lab stays on disk");
+    std::fs::remove_dir_all(lab.parent().unwrap()).unwrap();
+}

@@ -198,7 +198,9 @@ enum Command {
         /// Exit 0 even if a step was skipped (an outside tool is missing); it is still counted.
         #[arg(long)]
         allow_skip: bool,
-        /// Keep the run's lab directory (its PKI, private keys included) and say where it is.
+        /// After the last step, keep the office open for questions (kubeconfigs that dial its
+        /// ports are printed; Enter closes it), and keep the run's lab directory (its PKI,
+        /// private keys included) on disk, saying where it is.
         #[arg(long)]
         keep: bool,
     },

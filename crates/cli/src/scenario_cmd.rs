@@ -117,12 +117,14 @@ pub fn run(
         }
         None => None,
     };
+    // `--keep` (RunOptions::keep): the runner holds the office open here after the last step.
+    let mut stay = crate::show::StayOpen;
     let result = match &mut presenter {
         Some(presenter) => {
             let result = runtime.block_on(kubecorp_scenario::run::run(
                 &scenario,
                 &opts,
-                &mut Tee(presenter, &mut tape),
+                &mut Tee(presenter, &mut Tee(&mut stay, &mut tape)),
             ));
             presenter.narrator().summary(&result);
             result
@@ -134,7 +136,7 @@ pub fn run(
             runtime.block_on(kubecorp_scenario::run::run(
                 &scenario,
                 &opts,
-                &mut Tee(&mut pauses, &mut tape),
+                &mut Tee(&mut pauses, &mut Tee(&mut stay, &mut tape)),
             ))
         }
     };

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use kubecorp_scenario::fit::Width;
 use kubecorp_scenario::present::{find_chapter, ChapterError, Pause, Presenter};
+use kubecorp_scenario::run::{Observer, OpenOffice};
 use kubecorp_scenario::Scenario;
 
 use crate::output::line;
@@ -95,5 +96,30 @@ impl Show {
             presenter = presenter.from_chapter(find_chapter(scenario, wanted)?);
         }
         Ok(presenter)
+    }
+}
+
+/// `--keep`: after the last step the office stays open, its kubeconfigs printed, until Enter
+/// (Ctrl-C ends the run at once; the lab directory stays either way).
+pub struct StayOpen;
+
+impl Observer for StayOpen {
+    fn stays_open(&mut self, office: &OpenOffice) {
+        eprintln!();
+        eprintln!(
+            "The office stays open for questions (apiserver {}, etcd {}).",
+            office.apiserver, office.etcd
+        );
+        if let Some(first) = office.kubeconfigs.first() {
+            eprintln!("Kubeconfigs that dial it:");
+            for conf in &office.kubeconfigs {
+                eprintln!("  {}", conf.display());
+            }
+            eprintln!("Try: kubectl --kubeconfig {} get pods -A", first.display());
+        }
+        eprint!("[Enter] closes the office ");
+        let mut buf = String::new();
+        // The office serves on the runtime's other threads meanwhile.
+        let _ = tokio::task::block_in_place(|| std::io::stdin().read_line(&mut buf));
     }
 }

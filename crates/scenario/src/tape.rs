@@ -217,6 +217,10 @@ impl Observer for Tee<'_> {
         self.0.check(check);
         self.1.check(check);
     }
+    fn stays_open(&mut self, office: &crate::run::OpenOffice) {
+        self.0.stays_open(office);
+        self.1.stays_open(office);
+    }
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@
 //! - [`headline`]: each step in one line for the room.
 //! - [`events`]: the event stream: which events are the step's own, waiting for one.
 //! - [`lab`]: the PKI a run starts with.
+//! - [`keep`]: `--keep`: the office open after the last step, with kubeconfigs that dial it.
 //! - [`private`]: the run's private directory, removed however the run ends.
 //! - [`anchor`]: a standing clock next to real tools, moved to the machine's date.
 //! - [`doors`]: where an office listens, so steps can be played in one opened elsewhere.
@@ -36,6 +37,7 @@ mod doors;
 mod error;
 mod events;
 mod headline;
+mod keep;
 mod kubectl;
 mod lab;
 pub mod private;
@@ -60,6 +62,7 @@ use caller::{Caller, Made};
 pub use doors::{Doors, Venue};
 pub use error::{LabError, StepError};
 use events::Visitor;
+pub use keep::OpenOffice;
 pub use lab::{fits_pki, NeedsOwnPki};
 pub use private::LabDir;
 
@@ -97,6 +100,9 @@ pub trait Observer: Send {
     /// What the step came to (shown with its explanation when it was a refusal).
     fn outcome(&mut self, _step: &Step, _outcome: &Outcome) {}
     fn check(&mut self, _check: &Check) {}
+    /// `--keep`: the last step is played and the office is still open; it closes when this
+    /// returns (the CLI waits for Enter here).
+    fn stays_open(&mut self, _office: &OpenOffice) {}
 }
 
 /// An observer that ignores everything.
@@ -273,6 +279,9 @@ impl Observer for Told<'_> {
     fn check(&mut self, check: &Check) {
         self.inner.check(check);
     }
+    fn stays_open(&mut self, office: &OpenOffice) {
+        self.inner.stays_open(office);
+    }
 }
 
 /// Plays `scenario` in a fresh office and returns its checks.
@@ -355,6 +364,14 @@ pub async fn run(
         observer: Told::new(observer),
     };
     runner.play(&scenario.steps).await;
+    if opts.keep {
+        match runner.open_office() {
+            Ok(open) => runner.observer.stays_open(&open),
+            Err(e) => runner
+                .observer
+                .output(&format!("the office cannot stay open: {e}")),
+        }
+    }
     let Runner { checks, hops, .. } = runner;
     office.shutdown().await;
     result.checks = checks;

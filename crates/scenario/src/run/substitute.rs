@@ -29,6 +29,18 @@ impl Runner<'_> {
         Ok(out)
     }
 
+    /// `users/NAME`: a copy of the lab kubeconfig NAME that dials this office's port.
+    pub(super) fn dialing_kubeconfig(&self, who: &str) -> Result<std::path::PathBuf, StepError> {
+        let source = self.lab.kubeconfig_path(who);
+        let mut config = Kubeconfig::read(&source)?;
+        for c in &mut config.clusters {
+            c.cluster.server = self.office.apiserver_url();
+        }
+        let copy = self.dir.join("users").join(who);
+        write_atomic(&copy, config.to_yaml().as_bytes(), Mode::Secret)?;
+        Ok(copy)
+    }
+
     fn lookup(&self, name: &str) -> Result<String, StepError> {
         let path = |p: &Path| p.to_string_lossy().into_owned();
         Ok(match name.split_once(':') {
@@ -49,15 +61,7 @@ impl Runner<'_> {
                 if self.made.contains_key(who) {
                     return Ok(path(&self.dir.join("users").join(format!("{who}.conf"))));
                 }
-                // A copy of the lab kubeconfig that dials this office's port.
-                let source = self.lab.kubeconfig_path(who);
-                let mut config = Kubeconfig::read(&source)?;
-                for c in &mut config.clusters {
-                    c.cluster.server = self.office.apiserver_url();
-                }
-                let copy = self.dir.join("users").join(who);
-                write_atomic(&copy, config.to_yaml().as_bytes(), Mode::Secret)?;
-                path(&copy)
+                path(&self.dialing_kubeconfig(who)?)
             }
             Some(("cert", who)) => match self.made.get(who).and_then(|m| m.cert.clone()) {
                 Some(c) => path(&c),
