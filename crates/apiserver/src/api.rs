@@ -317,6 +317,12 @@ struct Inner {
     service_ips: tokio::sync::Mutex<()>,
 }
 
+/// How many bootstrap writes are under way at once.
+const BOOTSTRAP_WRITERS: usize = 8;
+
+/// How often a bootstrap write the vault did not answer is tried.
+const BOOTSTRAP_TRIES: u64 = 3;
+
 impl Api {
     pub fn new(store: Store, clock: LabClock, signer: Option<Ca>) -> Api {
         Api {
@@ -419,7 +425,11 @@ impl Api {
             "spec": {"clusterIP": "10.96.0.1", "type": "ClusterIP", "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]}
         }));
         // Each write is a create-if-absent transaction (an existing object is kept), and they
-        // go to etcd side by side: a start is as quick as the slowest write, not their sum.
+        // go to etcd side by side: a start is as quick as the slowest write, not their sum. At
+        // most BOOTSTRAP_WRITERS at once (there are some 130 objects, and each new connection is
+        // a handshake Charlie must finish), and a write the vault did not answer is tried again,
+        // as kube-apiserver's bootstrap controllers retry until etcd answers.
+        let writers = std::sync::Arc::new(tokio::sync::Semaphore::new(BOOTSTRAP_WRITERS));
         let mut writes = tokio::task::JoinSet::new();
         for mut obj in objects {
             let resource = resource_of(&obj).expect("bootstrap objects have known kinds");
@@ -431,7 +441,20 @@ impl Api {
             obj["metadata"]["uid"] = json!(new_uid());
             obj["metadata"]["creationTimestamp"] = json!(now);
             let store = self.inner.store.clone();
-            writes.spawn(async move { store.create(&key, &obj).await });
+            let writers = writers.clone();
+            writes.spawn(async move {
+                let _turn = writers.acquire_owned().await;
+                let mut tries = 1;
+                loop {
+                    match store.create(&key, &obj).await {
+                        Err(StoreError::Backend(_)) if tries < BOOTSTRAP_TRIES => {
+                            tokio::time::sleep(std::time::Duration::from_millis(100 * tries)).await;
+                            tries += 1;
+                        }
+                        written => return written,
+                    }
+                }
+            });
         }
         while let Some(written) = writes.join_next().await {
             match written {

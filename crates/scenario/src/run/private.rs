@@ -83,14 +83,28 @@ pub fn remove_live() -> Vec<PathBuf> {
     removed
 }
 
-/// Removes `root`, again if the office was still writing into it; whether it is gone.
+/// Removes `root`, again while the office is still writing into it; whether it is gone.
+///
+/// A run stopped part-way may still be writing its PKI (keys are made on every core at once):
+/// the directory is first renamed aside, so writes by path fail from then on, and both names
+/// are removed until neither comes back.
 fn remove(root: &Path) -> bool {
-    for _ in 0..5 {
-        match std::fs::remove_dir_all(root) {
-            Ok(()) => return true,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return true,
-            Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+    let mut aside = root.as_os_str().to_owned();
+    aside.push(".removing");
+    let aside = PathBuf::from(aside);
+    let _ = std::fs::rename(root, &aside);
+    for _ in 0..100 {
+        for dir in [root, aside.as_path()] {
+            match std::fs::remove_dir_all(dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(_) => {}
+            }
         }
+        if !root.exists() && !aside.exists() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
     !root.exists()
 }
