@@ -28,20 +28,7 @@ else
 fi
 insecure=--insecure-skip-tls-verify
 [ "${VERIFY_SERVER:-0}" = 1 ] && insecure=""
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-  for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done
-  echo "nothing listening on port $1" >&2; return 1
-}
+. benches/lib.sh
 
 api_port=$(free_port); etcd_port=$(free_port); nginx_port=$(free_port)
 lab=$work/lab

@@ -15,20 +15,7 @@ soak=$PWD/target/release/kubecorp-soak
 total=${TOTAL:-33000}
 conc=${CONCURRENCY:-16}
 rounds=${ROUNDS:-1}
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-  for _ in $(seq 400); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done
-  echo "nothing listening on port $1" >&2; return 1
-}
+. benches/lib.sh
 rss() { awk '/VmRSS/ {print $2 " kB"}' "/proc/$1/status"; }
 
 lab=$work/lab
