@@ -319,6 +319,20 @@ impl Browser {
         }
     }
 
+    /// The trainer tab's break: picks `fault` and `badge`, then presses the button.
+    async fn break_from_the_page(&self, fault: &str, badge: &str) {
+        for (css, value) in [("#t-fault", fault), ("#t-badge", badge)] {
+            self.client
+                .find(Locator::Css(css))
+                .await
+                .unwrap()
+                .select_by_value(value)
+                .await
+                .unwrap();
+        }
+        self.click("#t-break").await;
+    }
+
     async fn close(mut self) {
         let _ = self.client.clone().close().await;
         let _ = self.driver.kill();
@@ -421,19 +435,9 @@ async fn a_rogue_badge_lights_a_refused_edge_and_a_break_from_the_page_needs_the
     browser
         .text_with("#trainer-note", "Read-only: this URL carries no token")
         .await;
-    c.find(Locator::Css("#t-fault"))
-        .await
-        .unwrap()
-        .select_by_value("expire")
-        .await
-        .unwrap();
-    c.find(Locator::Css("#t-badge"))
-        .await
-        .unwrap()
-        .select_by_value("scheduler.conf")
-        .await
-        .unwrap();
-    browser.click("#t-break").await;
+    browser
+        .break_from_the_page("expire", "scheduler.conf")
+        .await;
     browser
         .text_with(
             "#trainer-result",
@@ -450,19 +454,9 @@ async fn a_rogue_badge_lights_a_refused_edge_and_a_break_from_the_page_needs_the
     browser
         .text_with("#trainer-note", "Changes apply to the running office")
         .await;
-    c.find(Locator::Css("#t-fault"))
-        .await
-        .unwrap()
-        .select_by_value("expire")
-        .await
-        .unwrap();
-    c.find(Locator::Css("#t-badge"))
-        .await
-        .unwrap()
-        .select_by_value("scheduler.conf")
-        .await
-        .unwrap();
-    browser.click("#t-break").await;
+    browser
+        .break_from_the_page("expire", "scheduler.conf")
+        .await;
     browser
         .text_with("#trainer-result", "✓ kubecorp break expire scheduler.conf")
         .await;
