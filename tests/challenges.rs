@@ -118,27 +118,13 @@ fn a_learner_hears_the_symptom_takes_a_hint_repairs_bobs_badge_and_the_check_pas
     );
     assert!(!office.dir.join(".kubecorp-backup").exists());
 
-    let check = office.challenge("check").failure(1);
-    assert!(
-        check.stdout.contains("✗ The scheduler binds it."),
-        "{}",
-        check.dump()
-    );
-    assert!(
-        check.stdout.contains("challenge-check (Pending)"),
-        "{}",
-        check.dump()
-    );
-    assert!(
-        check.stdout.contains("✓ scheduler.conf keeps the identity"),
-        "{}",
-        check.dump()
-    );
-    assert!(
-        check.stdout.contains("hints used: 0 of 3"),
-        "{}",
-        check.dump()
-    );
+    office
+        .challenge("check")
+        .failure(1)
+        .stdout_has("✗ The scheduler binds it.")
+        .stdout_has("challenge-check (Pending)")
+        .stdout_has("✓ scheduler.conf keeps the identity")
+        .stdout_has("hints used: 0 of 3");
 
     office
         .challenge("hint")
@@ -157,22 +143,11 @@ fn a_learner_hears_the_symptom_takes_a_hint_repairs_bobs_badge_and_the_check_pas
             break check;
         }
     };
-    let check = check.success();
-    assert!(
-        check.stdout.contains("✓ The scheduler binds it."),
-        "{}",
-        check.dump()
-    );
-    assert!(
-        check.stdout.contains("hints used: 1 of 3"),
-        "{}",
-        check.dump()
-    );
-    assert!(
-        check.stdout.contains("Solved: the symptom is gone"),
-        "{}",
-        check.dump()
-    );
+    check
+        .success()
+        .stdout_has("✓ The scheduler binds it.")
+        .stdout_has("hints used: 1 of 3")
+        .stdout_has("Solved: the symptom is gone");
     let list = office.challenge("list").success();
     let row = list
         .stdout
@@ -358,22 +333,14 @@ fn a_wrong_repair_the_check_does_not_catch_fails_the_rehearsal_with_what_it_saw(
         "{}",
         run.dump()
     );
-    assert!(
-        run.stdout.contains("✓ check right after start"),
-        "{}",
-        run.dump()
-    );
+    run.stdout_has("✓ check right after start");
 }
 
 #[test]
 fn asking_for_the_solution_explains_the_cause_and_notes_the_challenge_as_given_up() {
     let office = Started::new("admin-conf-expired");
     let solution = office.challenge("solution").success();
-    assert!(
-        solution.stdout.contains("kubeadm certs renew admin.conf"),
-        "{}",
-        solution.dump()
-    );
+    let solution = solution.stdout_has("kubeadm certs renew admin.conf");
     assert!(
         solution.stdout.contains(&format!(
             "kubecorp certs renew admin.conf --dir {}",
@@ -382,11 +349,7 @@ fn asking_for_the_solution_explains_the_cause_and_notes_the_challenge_as_given_u
         "{}",
         solution.dump()
     );
-    assert!(
-        solution.stdout.contains("(Noted as given up."),
-        "{}",
-        solution.dump()
-    );
+    solution.stdout_has("(Noted as given up.");
     let list = office.challenge("list").success();
     let row = list
         .stdout
