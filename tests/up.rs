@@ -94,23 +94,15 @@ fn up_narrates_badge_checks_and_closes_cleanly_on_sigterm() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("KubeCorp is open"), "{stdout}");
-    assert!(
-        stdout.contains("✗ authz    system:kube-proxy → apiserver"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("caller sees: Error from server (Forbidden): secrets is forbidden"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("what it means: The badge is genuine and the apiserver knows who this is (system:kube-proxy), but no RBAC rule lets them"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("The built-in `view` role does not cover secrets"),
-        "{stdout}"
-    );
+    for needle in [
+        "KubeCorp is open",
+        "✗ authz    system:kube-proxy → apiserver",
+        "caller sees: Error from server (Forbidden): secrets is forbidden",
+        "what it means: The badge is genuine and the apiserver knows who this is (system:kube-proxy), but no RBAC rule lets them",
+        "The built-in `view` role does not cover secrets",
+    ] {
+        assert!(stdout.contains(needle), "{needle:?} in:\n{stdout}");
+    }
     assert!(
         stdout.trim_end().ends_with("Closing the office."),
         "{stdout}"
