@@ -80,7 +80,7 @@ fn check_expiration_prints_kubeadms_two_tables_on_the_lab_clock() {
         "{missing}"
     );
 
-    let (json, v) = certs_json(&lab, &["check-expiration"]);
+    let (_, v) = certs_json(&lab, &["check-expiration"]);
     assert_eq!(v["kind"], "CertificateExpirationInfo");
     assert_eq!(v["certificates"][0]["missing"], true);
     assert_eq!(v["certificates"][1]["caName"], "ca");
