@@ -1,7 +1,8 @@
 //! `kubecorp pki init`: the Founder opens the office and prints every badge kubeadm 1.32 would.
 //!
 //! Like `kubeadm init phase certs` and `phase kubeconfig`: an existing CA (certificate and key)
-//! is reused to sign whatever is missing, and existing files are kept unless `force` is set.
+//! is reused to sign whatever is missing, and existing files are kept unless `force` is set;
+//! then a whole new set is made beside the old one and swapped in ([`crate::swap`]).
 
 use time::OffsetDateTime;
 
@@ -65,9 +66,28 @@ pub fn init_drawing(
     let _lock = lab.lock()?;
     ensure_dir(lab.root())?;
     ensure_dir(&lab.pki_dir())?;
+    if opts.force {
+        // Every file is made anew beside the old set, which is replaced only once the new one
+        // is whole (see [`crate::swap`]).
+        crate::swap::replace_set(lab, |staging| build(staging, lab, opts, pool))
+    } else {
+        build(lab, lab, opts, pool)
+    }
+}
+
+/// Writes (or checks) every file of the set into `into`; the log names `shown`'s folders, the
+/// lab the user asked for.
+pub(crate) fn build(
+    into: &Lab,
+    shown: &Lab,
+    opts: &InitOptions,
+    pool: Option<&crate::pool::KeyPool>,
+) -> Result<Vec<String>> {
+    let lab = into;
+    ensure_dir(&lab.pki_dir())?;
     let mut log = vec![format!(
         "[certs] Using certificateDir folder {:?}",
-        lab.pki_dir().display().to_string()
+        shown.pki_dir().display().to_string()
     )];
     // Every key the run will need is made first, side by side: with RSA that is most of the
     // time `pki init` takes.
@@ -88,7 +108,7 @@ pub fn init_drawing(
     let ca = cluster_ca.expect("the cluster CA is first in ORDER");
     log.push(format!(
         "[kubeconfig] Using kubeconfig folder {:?}",
-        lab.root().display().to_string()
+        shown.root().display().to_string()
     ));
     for name in KUBECONFIGS {
         let p = profile(name).expect("every kubeconfig has a profile");
@@ -211,13 +231,6 @@ fn ensure_leaf(
     let shape = Shape::of(p, &opts.facts);
     let key = keys.take()?;
     let cert = ca.issue_now(&shape, &key, opts.now)?;
-    if matches!(p.storage, Storage::Kubeconfig(_)) && opts.force && path.exists() {
-        // --force rewrites the whole kubeconfig, server address included.
-        std::fs::remove_file(&path).map_err(|source| PkiError::Write {
-            path: path.clone(),
-            source,
-        })?;
-    }
     lab.store_badge(p, &opts.facts, ca, &cert, &key)?;
     match p.storage {
         Storage::Pki(stem) => {

@@ -13,6 +13,7 @@
 //! - [`layout`], [`badge`], [`kubeconfig`], [`fs`]: the lab directory on disk, written atomically
 //!   with private files kept private.
 //! - [`init`], [`expiration`], [`renew`], [`inspect`]: the `pki init` and `certs …` commands.
+//! - [`swap`]: `pki init --force` builds the new set beside the old one and swaps it in whole.
 //! - [`rotate`]: manual CA rotation (start: old and new trusted; finish: only the new).
 //! - [`csr`]: a certificate signing request, as `openssl req -new` writes it.
 //! - [`import`]: a kubeadm PKI made elsewhere, taken into a lab.
@@ -43,6 +44,7 @@ pub mod profile;
 pub mod renew;
 pub mod rotate;
 pub mod selfsigned;
+pub mod swap;
 pub mod when;
 
 pub use error::{PkiError, Result};

@@ -5,7 +5,8 @@
 //! key, leaving pairs that no longer match. So each takes the lab's lock file
 //! (`.kubecorp.lock`, an advisory `flock`) for its whole run; a second one waits, and says so.
 //! With the lock held nobody else is writing, so the temporary files (`.kubecorp-XXXXXX`, see
-//! [`crate::fs::write_atomic`]) that a killed run left behind are removed.
+//! [`crate::fs::write_atomic`]) that a killed run left behind are removed, and a `pki init
+//! --force` stopped half-way is rolled back or finished ([`crate::swap::recover`]).
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
@@ -47,6 +48,7 @@ impl Lab {
             Err(TryLockError::Error(e)) => return Err(err(e)),
         }
         remove_stray_temporaries(self)?;
+        crate::swap::recover(self)?;
         Ok(LabLock { _file: file, path })
     }
 
