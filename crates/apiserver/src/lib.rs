@@ -25,7 +25,9 @@
 //! - [`csr`]: CertificateSigningRequest validation, admission, approval and signing.
 //! - [`protobuf`]: decoding the `application/vnd.kubernetes.protobuf` bodies kubectl sends.
 //! - [`impersonation`]: `kubectl --as`: each thing impersonated asked of the authorizers first.
-//! - [`authn`]: the x509 authenticator that reads a badge *after* the handshake (401 on failure).
+//! - [`extension_auth`]: the `extension-apiserver-authentication` ConfigMap extension API
+//!   servers read to check Alice's front-proxy badge.
+//! - [`authn`]: the front-proxy (request-header) and x509 authenticators that reads a badge *after* the handshake (401 on failure).
 //! - [`request`], [`registry`]: what a path asks for, and the resources served.
 //! - [`decode`], [`schema`]: bodies read as kube-apiserver's decoder reads them (nesting limit,
 //!   the Go type of each field), refused in its words.
@@ -51,6 +53,7 @@ pub mod cluster_policy;
 pub mod csr;
 pub mod decode;
 pub mod discovery;
+pub mod extension_auth;
 pub mod health;
 pub mod impersonation;
 pub mod meta;

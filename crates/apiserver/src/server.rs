@@ -16,6 +16,7 @@ use hyper::body::{Frame, Incoming};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
+use kubecorp_trust::authn::requestheader::RequestHeaderConfig;
 use kubecorp_trust::events::{Event, Events, Identity, Stage};
 use kubecorp_trust::tls::{CertSource, TrustSource};
 use kubecorp_trust::LabClock;
@@ -24,7 +25,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use crate::api::{Api, ApiRequest, ApiResponse, MAX_BODY};
-use crate::authn::{authenticate, Authn};
+use crate::authn::{authenticate, Authn, FrontProxy};
 use crate::service_accounts::Bearer;
 use crate::status;
 
@@ -44,6 +45,9 @@ pub struct ApiserverConfig {
     /// `--requestheader-client-ca-file` (kubeadm: `front-proxy-ca.crt`): the front-proxy
     /// authenticator's CA, checked first.
     pub front_proxy_ca: Option<TrustSource>,
+    /// `--requestheader-allowed-names` and the `--requestheader-*-headers` (kubeadm's values:
+    /// [`RequestHeaderConfig::kubeadm`]).
+    pub requestheader: RequestHeaderConfig,
     pub clock: LabClock,
     pub events: Events,
 }
@@ -301,14 +305,28 @@ async fn answer(
     };
     // kube-apiserver's order: the front proxy's request headers and the x509 badge first, then
     // the token authenticators; the first that knows the visitor wins.
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect();
     let x509 = authenticate(
         chain,
         &roots,
-        front_proxy.as_deref().map(|v| v.as_slice()),
+        front_proxy.as_deref().map(|ca| FrontProxy {
+            ca: ca.as_slice(),
+            config: &config.requestheader,
+        }),
+        headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
         now,
     );
+    let mut proxied_by = None;
     let (user, identity, by_token) = match (x509, bearer) {
         (Authn::User { user, identity }, _) => (user, Some(identity), false),
+        (Authn::Proxied { user, proxy }, _) => {
+            proxied_by = Some(proxy.cn.clone());
+            (user, Some(proxy), false)
+        }
         (Authn::Anonymous, None) => (crate::user::UserInfo::anonymous(), None, false),
         (
             Authn::Failed {
@@ -370,12 +388,25 @@ async fn answer(
             }
         }
     };
-    // A token carries no badge: the visitor is named by the account the token names.
-    let from = if by_token {
+    // A token carries no badge: the visitor is named by the account the token names; a front
+    // proxy's visitor by the user its headers vouch for.
+    let from = if by_token || proxied_by.is_some() {
         user.name.clone()
     } else {
         who(identity.as_ref(), peer)
     };
+    if let Some(proxy) = &proxied_by {
+        config.events.emit(
+            Event::new(now, proxy.clone(), "apiserver", Stage::Authn)
+                .identity(identity.clone())
+                .allowed(true)
+                .detail(format!("{line}: {proxy} vouches for {} (X-Remote-User)", user.name))
+                .explanation(format!(
+                    "the badge is the front proxy's (signed by front-proxy-ca, CN {proxy} among --requestheader-allowed-names), so Alice believes its X-Remote-User header: the request is {}'s",
+                    user.name
+                )),
+        );
+    }
 
     // `kubectl --as`: the request goes on as someone else once each part is allowed.
     let asked = crate::impersonation::Asked::from_headers(

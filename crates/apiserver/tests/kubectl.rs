@@ -1,6 +1,6 @@
 //! Alice and Charlie over real mutual TLS, judged by the real kubectl and openssl: the running
 //! office and its helpers, the door, storage and bad input here; CSRs, `kubectl explain`, RBAC,
-//! tokens and watches in `kubectl/`.
+//! the front proxy, tokens and watches in `kubectl/`.
 
 #[path = "kubectl/apps.rs"]
 mod apps;
@@ -8,6 +8,8 @@ mod apps;
 mod csr;
 #[path = "kubectl/explain.rs"]
 mod explain;
+#[path = "kubectl/front_proxy.rs"]
+mod front_proxy;
 #[path = "kubectl/python_client.rs"]
 mod python_client;
 #[path = "kubectl/rbac.rs"]

@@ -260,11 +260,30 @@ pub async fn apiserver(
     api.bootstrap()
         .await
         .map_err(|e| OfficeError::Bootstrap(e.to_string()))?;
+    // What extension API servers read to check Alice's front-proxy badge.
+    let requestheader = kubecorp_trust::authn::requestheader::RequestHeaderConfig::kubeadm();
+    let read_pem = |authority| {
+        std::fs::read_to_string(lab.ca_cert_path(authority)).map_err(|e| {
+            OfficeError::Bootstrap(format!(
+                "reading {}: {e}",
+                lab.ca_cert_path(authority).display()
+            ))
+        })
+    };
+    let extension_auth = kubecorp_trust::authn::requestheader::ExtensionAuthentication {
+        client_ca_pem: read_pem(Authority::Cluster)?,
+        requestheader_ca_pem: read_pem(Authority::FrontProxy)?,
+        config: requestheader.clone(),
+    };
+    kubecorp_apiserver::extension_auth::publish(&api, &extension_auth)
+        .await
+        .map_err(|e| OfficeError::Bootstrap(e.to_string()))?;
     let config = ApiserverConfig {
         api: api.clone(),
         serving: CertSource::pem_files(lab.cert_path("apiserver"), lab.key_path("apiserver")),
         client_ca: TrustSource::bundle(lab.ca_cert_path(Authority::Cluster)),
         front_proxy_ca: Some(TrustSource::bundle(lab.ca_cert_path(Authority::FrontProxy))),
+        requestheader,
         clock: clock.clone(),
         events: events.clone(),
     };

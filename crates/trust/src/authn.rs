@@ -13,6 +13,8 @@
 //!   `verifying certificate SN=…, SKID=…, AKID=… failed: x509: …`, which the door logs; the
 //!   visitor only ever reads `Unauthorized`.
 
+pub mod requestheader;
+
 use rustls_pki_types::CertificateDer;
 use time::OffsetDateTime;
 use x509_parser::extensions::ParsedExtension;
