@@ -415,9 +415,11 @@ fn kubecorp_test_with_pki_runs_the_rules_against_a_pki_made_elsewhere() {
 }
 
 #[test]
-fn kubecorp_run_step_asks_for_enter_before_each_step() {
-    use std::io::Write;
+fn kubecorp_run_step_without_a_terminal_goes_on_at_each_enter_not_at_each_key() {
+    use std::io::{Read, Write};
     use std::process::{Command, Stdio};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
     let mut child = Command::new(env!("CARGO_BIN_EXE_kubecorp"))
         .args(["run", "--step", &scenarios("break/rogue-ca.yaml")])
         .env("NO_COLOR", "1")
@@ -426,15 +428,50 @@ fn kubecorp_run_step_asks_for_enter_before_each_step() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"\n\n").unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let said = Arc::new(Mutex::new(String::new()));
+    let sink = said.clone();
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut chunk = [0u8; 512];
+        while let Ok(n @ 1..) = stderr.read(&mut chunk) {
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&chunk[..n]));
+        }
+    });
+    let next = "[Enter] for the next step";
+    let wait_for = |what: &str, times: usize| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let now = said.lock().unwrap().clone();
+            if now.matches(what).count() >= times {
+                return now;
+            }
+            assert!(Instant::now() < deadline, "never {times}× {what:?}:\n{now}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait_for(next, 1);
+    // Two keys and Enter: one line, so one pause.
+    stdin.write_all(b"ab\n").unwrap();
+    wait_for(next, 2);
+    // Were each key a press, "b" and Enter would have passed step 2's pause and its reveal.
+    std::thread::sleep(Duration::from_secs(1));
+    let held = said.lock().unwrap().clone();
+    assert!(!held.contains("What will happen?"), "{held}");
+    assert_eq!(held.matches(next).count(), 2, "{held}");
+    stdin.write_all(b"\n").unwrap();
+    wait_for("What will happen? [Enter] to see", 1);
+    stdin.write_all(b"\n").unwrap();
+    drop(stdin);
     let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    reader.join().unwrap();
+    let stderr = said.lock().unwrap().clone();
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert_eq!(
-        stderr.matches("[Enter] for the next step").count(),
-        2,
-        "one pause per step: {stderr}"
-    );
+    assert!(!stderr.contains("any key"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("✓ status 401"), "{stdout}");
 }
 
 #[test]
@@ -499,7 +536,7 @@ fn kubecorp_test_plays_the_shipped_day_once_as_a_whole() {
 }
 
 #[test]
-fn kubecorp_run_step_in_a_terminal_shows_the_action_first_and_what_came_of_it_on_the_next_enter() {
+fn kubecorp_run_step_in_a_terminal_shows_the_action_first_and_what_came_of_it_on_the_next_key() {
     let test = "the presenter's pace in a terminal (tmux)";
     let Some(tmux) = tool("tmux", test) else {
         return;
@@ -531,18 +568,23 @@ fn kubecorp_run_step_in_a_terminal_shows_the_action_first_and_what_came_of_it_on
             scenarios("break")
         ),
     );
-    term.type_line("room:0", "kubecorp run --step rogue-ca.yaml; echo exit=$?");
+    term.type_line(
+        "room:0",
+        "stty -g > /tmp/kubecorp-pace-$$.before; kubecorp run --step rogue-ca.yaml; echo exit=$?; \
+         stty -g | cmp -s - /tmp/kubecorp-pace-$$.before && echo terminal=as-\"before\" \
+         || echo terminal=chan\"ged\"; rm -f /tmp/kubecorp-pace-$$.before",
+    );
     let count = |screen: &str, what: &str| screen.matches(what).count();
-    let next = "[Enter] for the next step";
+    let next = "[any key] for the next step";
     term.wait_for("room:0", next, 60);
     // Step 1 is a fault: the trainer's own doing, shown with what it did at once.
-    term.press_enter("room:0");
+    term.press("room:0", "Space");
     term.wait_until("room:0", "the second step's pause", 60, |s| {
         count(s, next) == 2
     });
     // Step 2 is a call: its action, then a pause for the room to predict.
-    term.press_enter("room:0");
-    let reveal = "What will happen? [Enter] to see";
+    term.press("room:0", "n");
+    let reveal = "What will happen? [any key] to see";
     let predict = term.wait_for("room:0", reveal, 60);
     assert!(
         predict.contains("▸ controller-manager shows the badge"),
@@ -554,10 +596,13 @@ fn kubecorp_run_step_in_a_terminal_shows_the_action_first_and_what_came_of_it_on
             "{outcome} before the reveal: {predict}"
         );
     }
-    term.press_enter("room:0");
+    // An arrow key sends three bytes: it is still one press.
+    term.press("room:0", "Right");
     // Not `exit=` alone: the typed command line has it.
     let told = term.wait_for_any("room:0", &["exit=0", "exit=1", "exit=2"], 60);
     assert!(told.contains("exit=0"), "{told}");
+    let told = term.wait_for_any("room:0", &["terminal=as-before", "terminal=changed"], 10);
+    assert!(told.contains("terminal=as-before"), "{told}");
     assert!(
         told.contains("caller sees: error: You must be logged in to the server (Unauthorized)"),
         "{told}"
@@ -574,6 +619,51 @@ fn kubecorp_run_step_in_a_terminal_shows_the_action_first_and_what_came_of_it_on
     for line in story.lines() {
         assert!(line.chars().count() <= 100, "{line}");
     }
+}
+
+#[test]
+fn ctrl_c_at_a_key_wait_ends_the_run_and_gives_the_terminal_back_as_it_was() {
+    let test = "Ctrl-C at the presenter's key wait (tmux)";
+    let Some(tmux) = tool("tmux", test) else {
+        return;
+    };
+    let term = Terminal::new(tmux, "pace-ctrl-c");
+    term.tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "room",
+        "-x",
+        "100",
+        "-y",
+        "50",
+        "sh",
+    ])
+    .success();
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_kubecorp"))
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    term.type_line(
+        "room:0",
+        &format!(
+            "export PATH={bin}:$PATH NO_COLOR=1; cd {}",
+            scenarios("break")
+        ),
+    );
+    term.type_line(
+        "room:0",
+        "stty -g > /tmp/kubecorp-ctrl-c-$$.before; kubecorp run --step rogue-ca.yaml; echo exit=$?; \
+         stty -g | cmp -s - /tmp/kubecorp-ctrl-c-$$.before && echo terminal=as-\"before\" \
+         || echo terminal=chan\"ged\"; rm -f /tmp/kubecorp-ctrl-c-$$.before",
+    );
+    term.wait_for("room:0", "[any key] for the next step", 60);
+    term.press("room:0", "C-c");
+    let told = term.wait_for_any("room:0", &["terminal=as-before", "terminal=changed"], 60);
+    assert!(told.contains("exit=130"), "{told}");
+    assert!(told.contains("interrupted (SIGINT): the lab "), "{told}");
+    assert!(told.contains("terminal=as-before"), "{told}");
 }
 
 #[test]

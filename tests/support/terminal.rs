@@ -35,7 +35,12 @@ impl Terminal {
 
     /// Presses Enter in a window.
     pub fn press_enter(&self, window: &str) {
-        self.tmux(&["send-keys", "-t", window, "Enter"]).success();
+        self.press(window, "Enter");
+    }
+
+    /// Presses one key in a window, by tmux's name for it (`Space`, `Right`, `C-c`, `n`).
+    pub fn press(&self, window: &str, key: &str) {
+        self.tmux(&["send-keys", "-t", window, key]).success();
     }
 
     /// What the window shows, with its scrollback.

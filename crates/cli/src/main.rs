@@ -19,6 +19,7 @@ macro_rules! say_raw {
 }
 
 mod challenge_cmd;
+mod key;
 mod office_cmd;
 mod output;
 mod scenario_cmd;

@@ -1,5 +1,5 @@
 //! How `kubecorp run` shows a run to a room: the presenter's options, the width of the
-//! narration, and how a pause is waited out (Enter, or a few seconds hands-free).
+//! narration, and how a pause is waited out (a key, or a few seconds hands-free).
 
 use std::time::Duration;
 
@@ -13,8 +13,8 @@ use crate::output::line;
 /// The presenter's options of `kubecorp run`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Show {
-    /// Pause before each step until Enter is pressed, and again before what came of a call,
-    /// a command or a wait, so the room can predict it first.
+    /// Pause before each step until a key is pressed (Enter when stdin is not a terminal), and
+    /// again before what came of a call, a command or a wait, so the room can predict it first.
     #[arg(long, conflicts_with = "pace")]
     pub step: bool,
     /// Play hands-free: SECONDS before each step, and half of it before what came of it.
@@ -57,7 +57,8 @@ impl Show {
         self.step || self.pace.is_some()
     }
 
-    /// Waits out a pause: Enter under `--step`, the time `--pace` gives otherwise.
+    /// Waits out a pause: a key under `--step` (a line when stdin is not a terminal), the time
+    /// `--pace` gives otherwise.
     pub fn wait(&self) -> impl FnMut(Pause) + Send + 'static {
         let pace = self.pace;
         move |pause| match pace {
@@ -70,16 +71,23 @@ impl Show {
                 tokio::task::block_in_place(|| std::thread::sleep(wait));
             }
             None => {
+                let key = match crate::key::one_key_at_a_time() {
+                    true => "any key",
+                    false => "Enter",
+                };
                 eprint!(
                     "{}",
                     match pause {
-                        Pause::Step => "  [Enter] for the next step ",
-                        Pause::Reveal => "  What will happen? [Enter] to see ",
+                        Pause::Step => format!("  [{key}] for the next step "),
+                        Pause::Reveal => format!("  What will happen? [{key}] to see "),
                     }
                 );
-                let mut buf = String::new();
                 // Blocking here is the point: the room decides when the story goes on.
-                let _ = tokio::task::block_in_place(|| std::io::stdin().read_line(&mut buf));
+                tokio::task::block_in_place(crate::key::wait);
+                if key == "any key" {
+                    // The key is not echoed: the prompt's line ends here.
+                    eprintln!();
+                }
             }
         }
     }

@@ -14,6 +14,8 @@ pub fn on_signal() -> std::io::Result<tokio::task::JoinHandle<()>> {
             _ = interrupt.recv() => ("interrupted (SIGINT)", 130),
             _ = terminate.recv() => ("terminated (SIGTERM)", 143),
         };
+        // A presenter's key wait may hold the terminal in one-key mode: it is put back first.
+        crate::key::restore();
         let removed = kubecorp_scenario::run::private::remove_live();
         eprintln!();
         for lab in &removed {
@@ -28,6 +30,7 @@ pub fn on_signal() -> std::io::Result<tokio::task::JoinHandle<()>> {
 
 /// Ends the process with `code` now, removing the labs of the runs under way first.
 pub fn exit(code: i32) -> ! {
+    crate::key::restore();
     kubecorp_scenario::run::private::remove_live();
     std::process::exit(code)
 }
