@@ -1,7 +1,8 @@
 //! What CI relies on from `kubecorp run` and `kubecorp test`: a skipped step is never a pass,
 //! shell syntax is never a missing tool, the exit codes (0 passed, 1 a check failed or a step
 //! skipped, 2 an invalid file or usage), which files in a directory are scenarios, a `--pki`
-//! a scenario cannot use said up front, and the private lab removed however a run ends.
+//! a scenario cannot use said up front, the private lab removed however a run ends, and
+//! a step's command killed with it.
 
 mod support;
 
@@ -374,4 +375,63 @@ fn ctrl_c_during_kubecorp_test_removes_the_lab_of_every_scenario_under_way() {
         "{stderr}"
     );
     assert_eq!(left_in(tmp.path()), Vec::<String>::new());
+}
+
+/// The pid of a `sleep 300` started in a lab under `tmp` (its working directory), once it runs.
+fn sleep_in(tmp: &Path, child: &mut Child) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let found = std::fs::read_dir("/proc").unwrap().flatten().find(|p| {
+            let cmdline = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
+            let cwd = std::fs::read_link(p.path().join("cwd")).unwrap_or_default();
+            cmdline == b"sleep\x00300\x00" && cwd.starts_with(tmp)
+        });
+        if let Some(p) = found {
+            return p.file_name().to_string_lossy().into_owned();
+        }
+        if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            let mut stderr = String::new();
+            let _ = std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr);
+            panic!("no `sleep 300` started in {}: {stderr}", tmp.display());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Whether process `pid` still runs (a zombie left for init to reap does not).
+fn running(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, s)| s.starts_with('Z'))
+    })
+}
+
+#[test]
+fn a_signal_during_a_run_step_kills_its_command_then_removes_the_lab() {
+    let file = fixture("long-step/sleep-300.yaml");
+    let dir = fixture("long-step");
+    for (args, signal, code, said) in [
+        (["run", file.as_str()], "-INT", 130, "interrupted (SIGINT)"),
+        (["test", dir.as_str()], "-TERM", 143, "terminated (SIGTERM)"),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut child = kubecorp_in(tmp.path(), None, &args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let sleep = sleep_in(tmp.path(), &mut child);
+        send(signal, &child);
+        let (status, stderr) = ended(child);
+        assert_eq!(status, Some(code), "{args:?} {signal}: {stderr}");
+        assert!(stderr.contains(&format!("{said}: the lab ")), "{stderr}");
+        // SIGKILL to its group came before the exit: nothing of the step is left running.
+        assert!(
+            !running(&sleep),
+            "{args:?} {signal}: sleep {sleep} still runs"
+        );
+        assert_eq!(left_in(tmp.path()), Vec::<String>::new(), "{args:?}");
+    }
 }

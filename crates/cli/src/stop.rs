@@ -1,11 +1,12 @@
 //! A scenario run stopped before its end (Ctrl-C, SIGTERM, or the reader of stdout gone) takes
-//! its private lab directories, private keys included, with it.
+//! its private lab directories, private keys included, with it, and kills the process group of
+//! every `run:` step's command under way.
 
 use tokio::signal::unix::{signal, SignalKind};
 
 /// Listens for Ctrl-C and SIGTERM from now on (call inside the runtime, before the run starts):
-/// either removes the labs of the runs under way, says so, and ends the process with 130 or 143,
-/// as a shell reports a command a signal ended.
+/// either kills the commands of the steps under way, removes the labs of the runs under way,
+/// says so, and ends the process with 130 or 143, as a shell reports a command a signal ended.
 pub fn on_signal() -> std::io::Result<tokio::task::JoinHandle<()>> {
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
@@ -16,6 +17,8 @@ pub fn on_signal() -> std::io::Result<tokio::task::JoinHandle<()>> {
         };
         // A presenter's key wait may hold the terminal in one-key mode: it is put back first.
         crate::key::restore();
+        // The steps' commands first: a `run: sleep 300` must not outlive the run.
+        kubecorp_scenario::run::group::kill_live();
         let removed = kubecorp_scenario::run::private::remove_live();
         eprintln!();
         for lab in &removed {
@@ -31,6 +34,7 @@ pub fn on_signal() -> std::io::Result<tokio::task::JoinHandle<()>> {
 /// Ends the process with `code` now, removing the labs of the runs under way first.
 pub fn exit(code: i32) -> ! {
     crate::key::restore();
+    kubecorp_scenario::run::group::kill_live();
     kubecorp_scenario::run::private::remove_live();
     std::process::exit(code)
 }

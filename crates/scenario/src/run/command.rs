@@ -3,7 +3,8 @@
 //!
 //! The command is shell, whole: `for …`, `if …`, `( … )`, `X=1 cmd` and pipes are the shell's
 //! business. Which tool is missing is what the shell itself says (`sh: 1: kubectl: not found`),
-//! so shell syntax is never taken for a program.
+//! so shell syntax is never taken for a program. The shell and whatever it starts form a
+//! process group of their own, killed whole when the step ends ([`super::group`]).
 
 use std::path::PathBuf;
 
@@ -143,7 +144,8 @@ struct Tails {
 }
 
 async fn output_tail(mut cmd: tokio::process::Command) -> std::io::Result<Tails> {
-    let mut child = cmd.spawn()?;
+    // Dropped with this future (a step timed out, a run stopped): the whole group is killed.
+    let (mut child, _group) = super::group::spawn(&mut cmd)?;
     let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
     let (stdout, stderr) = tokio::join!(tail(stdout), tail(stderr));
     Ok(Tails {

@@ -25,6 +25,7 @@
 //! - [`lab`]: the PKI a run starts with.
 //! - [`keep`]: `--keep`: the office open after the last step, with kubeconfigs that dial it.
 //! - [`private`]: the run's private directory, removed however the run ends.
+//! - [`group`]: a `run:` step's process group, killed whole when the step or the run ends.
 //! - [`anchor`]: a standing clock next to real tools, moved to the machine's date.
 //! - [`doors`]: where an office listens, so steps can be played in one opened elsewhere.
 //! - [`error`]: why a step could not run.
@@ -36,6 +37,7 @@ mod csr;
 mod doors;
 mod error;
 mod events;
+pub mod group;
 mod headline;
 mod keep;
 mod kubectl;
