@@ -96,6 +96,9 @@ impl Drop for Started {
             .arg(self.child.id().to_string())
             .status();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("--- what the office said\n{}", self.output());
+        }
     }
 }
 

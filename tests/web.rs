@@ -22,12 +22,18 @@ struct Office {
     dir: tempfile::TempDir,
     page: String,
     apiserver: String,
+    /// What the office printed so far, shown when a test fails.
+    said: Arc<Mutex<String>>,
 }
 
 impl Drop for Office {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            let said = self.said.lock().map(|s| s.clone()).unwrap_or_default();
+            eprintln!("--- what the office said\n{said}");
+        }
     }
 }
 
@@ -41,18 +47,19 @@ impl Office {
         }
         let mut child = command
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
+        let out = Arc::new(Mutex::new(String::new()));
         // Killed and reaped when dropped, also when the office never opens.
         let mut office = Office {
             child,
             dir,
             page: String::new(),
             apiserver: String::new(),
+            said: out.clone(),
         };
-        let out = Arc::new(Mutex::new(String::new()));
         let sink = out.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {

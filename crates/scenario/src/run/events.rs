@@ -32,15 +32,29 @@ impl Visitor {
     }
 
     /// Whether the visitor caused `e`: the caller logged it, or the door logged it about the
-    /// caller's badge (by serial), or about a caller it could not put a name to.
+    /// caller's badge (by serial), or about a caller it could not put a name to. A visitor with a
+    /// badge is nameless to the door only before the door has read the badge (TCP, the
+    /// handshake); a nameless refusal after that (a bearer token refused at the same moment,
+    /// say a controller's when the clock jumped) is someone else's.
     pub fn caused(&self, e: &Event) -> bool {
         e.from == self.label
             || (e.to == self.door
                 && match (&e.identity, &self.serial) {
                     (Some(id), Some(s)) => &id.serial == s,
-                    (None, _) => e.from.parse::<SocketAddr>().is_ok(),
-                    _ => false,
+                    (None, Some(_)) => {
+                        matches!(e.stage, Stage::Tcp | Stage::Tls)
+                            && e.from.parse::<SocketAddr>().is_ok()
+                    }
+                    (None, None) => e.from.parse::<SocketAddr>().is_ok(),
+                    (Some(_), None) => false,
                 })
+    }
+
+    /// Whether the door named this visitor in `e` (by label or badge serial), not only an
+    /// address.
+    fn named_in(&self, e: &Event) -> bool {
+        e.from == self.label
+            || matches!((&e.identity, &self.serial), (Some(id), Some(s)) if &id.serial == s)
     }
 
     /// Whether `e` is the door turning this visitor away.
@@ -71,10 +85,16 @@ pub(super) fn awaited(condition: &WaitFor, e: &Event) -> bool {
 }
 
 /// The door turning `visitor` away at `stage`, among `events`.
+/// One that names the visitor comes before one that only gives an address.
 fn refusal_of<'e>(events: &'e [Event], visitor: &Visitor, stage: Stage) -> Option<&'e Event> {
-    events
+    let mut refusals = events
         .iter()
-        .find(|e| e.stage == stage && visitor.refused_at_door(e))
+        .filter(|e| e.stage == stage && visitor.refused_at_door(e));
+    let first = refusals.next()?;
+    if visitor.named_in(first) {
+        return Some(first);
+    }
+    refusals.find(|e| visitor.named_in(e)).or(Some(first))
 }
 
 impl Runner<'_> {
@@ -232,5 +252,51 @@ mod tests {
         let both = [late.clone(), forbidden.clone()];
         assert_eq!(refusal_of(&both, &visitor, Stage::Authz), Some(&forbidden));
         assert_eq!(refusal_of(&both, &visitor, Stage::Tls), Some(&late));
+    }
+
+    #[test]
+    fn a_controllers_token_refused_at_the_same_moment_is_not_the_reason_for_a_badges_401() {
+        use kubecorp_trust::{Identity, VerdictKind};
+        let at = time::OffsetDateTime::UNIX_EPOCH;
+        let badge = |serial: &str| Identity {
+            cn: "john".into(),
+            orgs: vec!["developers".into()],
+            issuer: "kubernetes".into(),
+            serial: serial.into(),
+            not_before: at,
+            not_after: at,
+            sans: vec![],
+            usages: vec!["client auth".into()],
+        };
+        let john = Caller {
+            label: "john".into(),
+            cert: None,
+            identity: Some(badge("4936543523676029976")),
+            kubeconfig: None,
+        };
+        let visitor = Visitor::new(&john, "apiserver");
+        // The clock jumped a day: a controller's token and john's badge ran out together, and
+        // the token's 401 (no badge, so only an address) was logged first.
+        let token = Event::new(at, "127.0.0.1:40206", "apiserver", Stage::Authn)
+            .server_log("\"Unable to authenticate the request\" err=\"[invalid bearer token, service account token has expired]\"");
+        let mut johns = Event::new(at, "127.0.0.1:40300", "apiserver", Stage::Authn)
+            .server_log("\"Unable to authenticate the request\" err=\"[x509: certificate has expired or is not yet valid: …]\"");
+        johns.identity = Some(badge("4936543523676029976"));
+        johns.verdict = Some(VerdictKind::Expired);
+        assert!(!visitor.caused(&token), "the token's 401 is not john's");
+        assert_eq!(
+            refusal_of(std::slice::from_ref(&token), &visitor, Stage::Authn),
+            None
+        );
+        let both = [token.clone(), johns.clone()];
+        assert_eq!(refusal_of(&both, &visitor, Stage::Authn), Some(&johns));
+
+        // Before the door reads a badge, an address is all it has: a handshake refusal is his.
+        let handshake = Event::new(at, "127.0.0.1:40301", "apiserver", Stage::Tls);
+        assert!(visitor.caused(&handshake));
+        assert_eq!(
+            refusal_of(std::slice::from_ref(&handshake), &visitor, Stage::Tls),
+            Some(&handshake)
+        );
     }
 }
