@@ -1,6 +1,7 @@
 //! The lab's one way to open a mutual-TLS HTTP/1.1 connection: TCP with a deadline, the TLS
 //! handshake with a deadline, then hyper's client handshake. Every failure says which phase
 //! broke, in the words a Go client prints (`dial tcp …: connect: connection refused`,
+//! `dial tcp: lookup NAME on 10.0.0.2:53: no such host` (see [`crate::resolve`]),
 //! `net/http: TLS handshake timeout`, `tls: failed to verify certificate: x509: …`).
 //!
 //! Most callers check the server's badge against a CA. kube-apiserver does not when it dials a
@@ -96,25 +97,33 @@ impl DialFailure {
 
 /// Opens `hop`.
 pub async fn dial(hop: Hop<'_>) -> Result<Dialed, DialFailure> {
-    let addr = hop.addr();
-    let tcp = match tokio::time::timeout(
-        hop.connect_timeout,
-        TcpStream::connect((hop.host, hop.port)),
-    )
-    .await
-    {
-        Ok(Ok(tcp)) => tcp,
-        Ok(Err(e)) => {
-            let text = client_error_text(&e, &Default::default());
-            return Err(DialFailure::new(
-                Phase::Connect,
-                format!("dial tcp {addr}: {text}"),
-            ));
+    let connect = async {
+        let addrs = crate::resolve::resolve(hop.host, hop.port)
+            .await
+            .map_err(|text| DialFailure::new(Phase::Connect, text))?;
+        // Each address in turn; Go's dialSerial reports the first one's error.
+        let mut first = None;
+        for addr in &addrs {
+            match TcpStream::connect(addr).await {
+                Ok(tcp) => return Ok(tcp),
+                Err(e) => {
+                    first.get_or_insert_with(|| {
+                        let text = client_error_text(&e, &Default::default());
+                        format!("dial tcp {addr}: {text}")
+                    });
+                }
+            }
         }
+        let text = first.unwrap_or_else(|| format!("dial tcp {}: no address", hop.addr()));
+        Err(DialFailure::new(Phase::Connect, text))
+    };
+    let tcp = match tokio::time::timeout(hop.connect_timeout, connect).await {
+        Ok(Ok(tcp)) => tcp,
+        Ok(Err(failed)) => return Err(failed),
         Err(_) => {
             return Err(DialFailure::new(
                 Phase::Connect,
-                format!("dial tcp {addr}: i/o timeout"),
+                format!("dial tcp {}: i/o timeout", hop.addr()),
             ))
         }
     };

@@ -20,6 +20,7 @@
 //!
 //! - this file: [`KubeClient`], one component's calls to one apiserver;
 //! - `dial`: the one mutual-TLS dialer (also Alice's to a kubelet); `pool`: kept connections;
+//! - `resolve`: a server's name to addresses, and Go's `lookup NAME on SERVER: no such host`;
 //! - `error`: [`ClientError`] and [`Phase`]; `watch`: a `?watch=true` stream;
 //! - `delegated`: a door's own badge check and SubjectAccessReview (kubelet, Bob);
 //! - `reflector`: list-then-watch rounds; `klog`: client-go's log lines;
@@ -32,6 +33,7 @@ mod error;
 pub mod klog;
 mod pool;
 pub mod reflector;
+pub mod resolve;
 pub mod resources;
 mod watch;
 

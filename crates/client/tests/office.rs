@@ -2,7 +2,8 @@
 //! would print.
 
 use kubecorp_client::{ClientError, Phase};
-use kubecorp_testkit::office::{client, whole_office};
+use kubecorp_testkit::office::{client, quiet_office, whole_office};
+use kubecorp_testkit::{run_tool, tool};
 use serde_json::json;
 
 #[tokio::test]
@@ -60,6 +61,51 @@ async fn a_closed_door_is_a_connect_failure_naming_the_address() {
         matches!(&err, ClientError::Transport { text, .. } if text == "dial tcp 127.0.0.1:1: connect: connection refused"),
         "{err}"
     );
+    office.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_server_name_that_does_not_resolve_reads_as_kubectl_prints_it() {
+    let (_dir, office) = quiet_office().await;
+    // `.invalid` never resolves (RFC 6761): the name server answers NXDOMAIN.
+    let server = "https://kubecorp-nowhere.invalid:6443";
+    let bob = client(&office, "scheduler", "scheduler.conf")
+        .with_server(server)
+        .unwrap();
+    let err = bob.get("/api/v1/pods").await.unwrap_err();
+    assert_eq!(err.phase(), Some(Phase::Connect));
+    let ClientError::Transport { text, .. } = &err else {
+        panic!("{err}");
+    };
+    let resolver = kubecorp_client::resolve::system_name_server();
+    assert_eq!(
+        text,
+        &format!("dial tcp: lookup kubecorp-nowhere.invalid on {resolver}: no such host")
+    );
+    let test = "a_server_name_that_does_not_resolve_reads_as_kubectl_prints_it";
+    if let Some(kubectl) = tool("kubectl", test) {
+        let kubeconfig = office.dir.join("scheduler.conf");
+        let said = run_tool(
+            &kubectl,
+            [
+                "--kubeconfig".as_ref(),
+                kubeconfig.as_os_str(),
+                "--server".as_ref(),
+                server.as_ref(),
+                "get".as_ref(),
+                "pods".as_ref(),
+            ],
+        )
+        .failure(1);
+        let last = said.stderr.lines().last().unwrap_or_default();
+        assert_eq!(
+            last,
+            format!("Unable to connect to the server: {text}"),
+            "{}",
+            said.dump()
+        );
+        assert_eq!(err.kubectl_text(), last);
+    }
     office.shutdown().await;
 }
 
