@@ -1,7 +1,10 @@
 //! `kubecorp-soak`: many fresh mutual-TLS connections against a running office, mixing good
 //! badges with faulty ones, each case with the verdict the guard must give; counts every
 //! outcome and every verdict that was not the expected one. Used by `benches/soak.sh`; not part
-//! of the lab.
+//! of the lab. With `--hold N` it holds N idle connections per case open instead, and prints
+//! what they cost the office's memory ([`hold`]).
+
+mod hold;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -36,6 +39,13 @@ struct Args {
     /// Connections in flight at a time.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
+    /// Instead of the soak: hold this many idle connections open per case, one case after the
+    /// other, and print the office's resident memory before, while held and after closing.
+    #[arg(long, requires = "office_pid")]
+    hold: Option<usize>,
+    /// The office's process id, whose VmRSS `--hold` reads.
+    #[arg(long)]
+    office_pid: Option<u32>,
 }
 
 /// What the guard decided about one connection.
@@ -201,7 +211,13 @@ fn main() -> Result<()> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
-        .block_on(run(Arc::new(cases), args.total, args.concurrency))
+        .block_on(async {
+            let cases = Arc::new(cases);
+            match (args.hold, args.office_pid) {
+                (Some(count), Some(pid)) => hold::hold(cases, count, args.concurrency, pid).await,
+                _ => run(cases, args.total, args.concurrency).await,
+            }
+        })
 }
 
 async fn run(cases: Arc<Vec<Case>>, total: u64, concurrency: usize) -> Result<()> {
