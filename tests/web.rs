@@ -625,3 +625,156 @@ async fn the_days_report_jumps_to_a_chapter_by_its_title() {
     browser.screenshot("8-report-chapter").await;
     browser.close().await;
 }
+
+/// A `kubecorp run FILE --step --web` on a free port, its narration thrown away, until dropped.
+struct PacedRun {
+    child: Child,
+    /// The URL the terminal printed, with its token.
+    page: String,
+}
+
+impl Drop for PacedRun {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl PacedRun {
+    fn start(scenario: &str) -> PacedRun {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kubecorp"))
+            .args(["run", "--step", "--web", "127.0.0.1:0", scenario])
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let mut run = PacedRun {
+            child,
+            page: String::new(),
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("The page follows the run at ") {
+                    let _ = tx.send(url.to_owned());
+                }
+            }
+        });
+        run.page = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the run prints its page's URL");
+        run
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_at_the_presenters_pace_reveals_on_next_and_back_shows_the_earlier_step() {
+    let test = "a paced run in Chromium";
+    let Some(browser) = Browser::open(test, &[]).await else {
+        return;
+    };
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scenarios/break/rogue-ca.yaml"
+    );
+    let run = PacedRun::start(scenario);
+    let (without_token, token) = run.page.split_once('?').unwrap();
+    assert!(token.starts_with("token="), "{}", run.page);
+    let c = &browser.client;
+
+    // Without the token the page replays, but cannot move the run on or change its pace.
+    c.goto(without_token).await.unwrap();
+    let waits_for_1 = "step 0 of 0 · the run waits: next ▶ (or →) for step 1";
+    browser.text_with("#where", waits_for_1).await;
+    browser
+        .text_with("#pace-note", "Read-only: this URL carries no token")
+        .await;
+    browser.click("#next").await;
+    browser
+        .text_with(
+            "#pace-note",
+            "✗ refused: the run's pace needs the token printed in the terminal",
+        )
+        .await;
+    c.find(Locator::Css("#pace"))
+        .await
+        .unwrap()
+        .select_by_value("2")
+        .await
+        .unwrap();
+    browser
+        .text_with(
+            "#pace-note",
+            "✗ refused: the run's pace needs the token printed in the terminal",
+        )
+        .await;
+    browser.text_with("#where", waits_for_1).await;
+
+    // With the terminal's URL: step 1 (a fault, shown with what it did), then step 2's call.
+    c.goto(&run.page).await.unwrap();
+    browser.text_with("#where", waits_for_1).await;
+    browser.click("#next").await;
+    browser
+        .text_with(
+            "#where",
+            "step 1 of 1 · the run waits: next ▶ (or →) for step 2",
+        )
+        .await;
+    let first = browser.text_with("#headline", "rogue-ca").await;
+    browser.click("#next").await;
+    browser
+        .text_with(
+            "#where",
+            "step 2 of 2 · the run waits: next ▶ (or →) shows what came of it",
+        )
+        .await;
+    browser.text_with("#headline", "controller-manager").await;
+    let predict = browser
+        .text_with("#outcome", "What will happen? Predict")
+        .await;
+    assert!(!predict.contains("caller sees"), "{predict}");
+    browser.screenshot("9-paced-run-predict").await;
+
+    // A key on the page reveals it: what the caller saw, from the run itself.
+    c.find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .send_keys("\u{E014}")
+        .await
+        .unwrap(); // ArrowRight
+    browser
+        .text_with(
+            "#outcome",
+            "✗ caller sees: error: You must be logged in to the server (Unauthorized)",
+        )
+        .await;
+    browser.screenshot("10-paced-run-revealed").await;
+
+    // Back shows the earlier step as it was recorded; forward comes back to the newest.
+    browser.click("#prev").await;
+    browser
+        .text_with("#where", "step 1 of 2 · the run is at step 2")
+        .await;
+    assert_eq!(browser.text_with("#headline", "rogue-ca").await, first);
+    let outcome = c
+        .find(Locator::Css("#outcome"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!outcome.contains("caller sees"), "{outcome}");
+    browser.screenshot("11-paced-run-back").await;
+    browser.click("#next").await;
+    browser
+        .text_with(
+            "#outcome",
+            "✗ caller sees: error: You must be logged in to the server",
+        )
+        .await;
+    browser.close().await;
+    drop(run);
+}

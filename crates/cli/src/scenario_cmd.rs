@@ -79,8 +79,18 @@ pub fn run(
             return Ok(ExitCode::from(2));
         }
     }
+    // With the page, a paced run waits for the page's next ▶ (or a key), its token printed.
+    let hub = web.map(|_| kubecorp_web::Hub::new());
+    let pace = match (&hub, show.mode()) {
+        (Some(hub), Some(mode)) => Some(kubecorp_web::Pace::new(
+            hub.clone(),
+            mode,
+            kubecorp_web::Token::random()?,
+        )),
+        _ => None,
+    };
     // The presenter first: a chapter that is not there is said before the office opens.
-    let mut presenter = match (format, show.presenter(&scenario)) {
+    let mut presenter = match (format, show.presenter(&scenario, pace.clone())) {
         (RunFormat::Text, Ok(p)) => Some(p),
         (RunFormat::Text, Err(e)) => {
             eprintln!("{e}");
@@ -107,15 +117,22 @@ pub fn run(
         let _inside = runtime.enter();
         crate::stop::on_signal()?
     };
-    let page = match web {
-        Some(addr) => {
-            let hub = kubecorp_web::Hub::new();
-            let page = runtime.block_on(crate::web::serve(hub.clone(), None, addr))?;
-            eprintln!("The page follows the run at {}", page.url);
+    let page = match (web, hub) {
+        (Some(addr), Some(hub)) => {
+            let page =
+                runtime.block_on(crate::web::serve(hub.clone(), None, pace.clone(), addr))?;
+            match &pace {
+                Some(pace) => eprintln!(
+                    "The page follows the run at {}?token={}\n  the token lets the page go on (next ▶) and change the pace: share it with care",
+                    page.url,
+                    pace.token().as_str()
+                ),
+                None => eprintln!("The page follows the run at {}", page.url),
+            }
             tape = tape.with_sink(move |record| hub.push_record(record));
             Some(page)
         }
-        None => None,
+        _ => None,
     };
     // `--keep` (RunOptions::keep): the runner holds the office open here after the last step.
     let mut stay = crate::show::StayOpen;
@@ -131,7 +148,7 @@ pub fn run(
         }
         None => {
             let mut pauses = Pauses {
-                wait: show.pauses().then(|| Box::new(show.wait()) as Box<_>),
+                wait: show.pauses().then(|| show.wait(pace.clone())),
             };
             runtime.block_on(kubecorp_scenario::run::run(
                 &scenario,
@@ -140,6 +157,8 @@ pub fn run(
             ))
         }
     };
+    // A key wait the page ended may still hold the terminal: it is the shell's again.
+    crate::key::restore();
     tape.finish(&result);
     if let Some(path) = report {
         let text = match path.extension().is_some_and(|e| e == "html" || e == "htm") {

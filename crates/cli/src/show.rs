@@ -7,6 +7,7 @@ use kubecorp_scenario::fit::Width;
 use kubecorp_scenario::present::{find_chapter, ChapterError, Pause, Presenter};
 use kubecorp_scenario::run::{Observer, OpenOffice};
 use kubecorp_scenario::Scenario;
+use kubecorp_web::pace::{Hold, Mode, Pace};
 
 use crate::output::line;
 
@@ -57,11 +58,42 @@ impl Show {
         self.step || self.pace.is_some()
     }
 
+    /// How a run paced from the page goes on: at each press (`--step`) or hands-free (`--pace`).
+    pub fn mode(&self) -> Option<Mode> {
+        match (self.step, self.pace) {
+            (_, Some(every)) => Some(Mode::Every(every)),
+            (true, None) => Some(Mode::Presses),
+            (false, None) => None,
+        }
+    }
+
     /// Waits out a pause: a key under `--step` (a line when stdin is not a terminal), the time
-    /// `--pace` gives otherwise.
-    pub fn wait(&self) -> impl FnMut(Pause) + Send + 'static {
+    /// `--pace` gives otherwise; with the page (`page`), whichever comes first of the page's
+    /// next ▶, a key in the terminal, or the page's pace.
+    pub fn wait(&self, page: Option<Pace>) -> Box<dyn FnMut(Pause) + Send + 'static> {
+        if let Some(pace) = page {
+            keys_go_on(pace.clone());
+            return Box::new(move |pause| {
+                let prompted = pace.mode() == Mode::Presses;
+                if prompted {
+                    eprint!(
+                        "{}",
+                        prompt(pause, &format!("{} or the page's next ▶", key_name()))
+                    );
+                }
+                let hold = match pause {
+                    Pause::Step => Hold::Step,
+                    Pause::Reveal => Hold::Reveal,
+                };
+                // The office keeps working on the runtime's other threads meanwhile.
+                tokio::task::block_in_place(|| pace.wait(hold));
+                if prompted {
+                    eprintln!();
+                }
+            });
+        }
         let pace = self.pace;
-        move |pause| match pace {
+        Box::new(move |pause| match pace {
             Some(every) => {
                 let wait = match pause {
                     Pause::Step => every,
@@ -71,40 +103,63 @@ impl Show {
                 tokio::task::block_in_place(|| std::thread::sleep(wait));
             }
             None => {
-                let key = match crate::key::one_key_at_a_time() {
-                    true => "any key",
-                    false => "Enter",
-                };
-                eprint!(
-                    "{}",
-                    match pause {
-                        Pause::Step => format!("  [{key}] for the next step "),
-                        Pause::Reveal => format!("  What will happen? [{key}] to see "),
-                    }
-                );
+                let key = key_name();
+                eprint!("{}", prompt(pause, key));
                 // Blocking here is the point: the room decides when the story goes on.
                 tokio::task::block_in_place(crate::key::wait);
-                if key == "any key" {
+                if crate::key::one_key_at_a_time() {
                     // The key is not echoed: the prompt's line ends here.
                     eprintln!();
                 }
             }
-        }
+        })
     }
 
-    /// The narrator at this pace, from the chosen chapter.
-    pub fn presenter(&self, scenario: &Scenario) -> Result<Presenter<'static>, ChapterError> {
+    /// The narrator at this pace, from the chosen chapter; `page` paces it from the page too.
+    pub fn presenter(
+        &self,
+        scenario: &Scenario,
+        page: Option<Pace>,
+    ) -> Result<Presenter<'static>, ChapterError> {
         let narrator = kubecorp_scenario::narrate::Narrator::new(crate::output::color(), line)
             .width(self.width());
         let mut presenter = Presenter::new(narrator);
         if self.pauses() {
-            presenter = presenter.pausing(self.wait());
+            presenter = presenter.pausing(self.wait(page));
         }
         if let Some(wanted) = &self.chapter {
             presenter = presenter.from_chapter(find_chapter(scenario, wanted)?);
         }
         Ok(presenter)
     }
+}
+
+/// What the terminal offers to press.
+fn key_name() -> &'static str {
+    match crate::key::one_key_at_a_time() {
+        true => "any key",
+        false => "Enter",
+    }
+}
+
+fn prompt(pause: Pause, key: &str) -> String {
+    match pause {
+        Pause::Step => format!("  [{key}] for the next step "),
+        Pause::Reveal => format!("  What will happen? [{key}] to see "),
+    }
+}
+
+/// With the page, a key in the terminal is a press too: read whenever the run waits, until
+/// stdin closes.
+fn keys_go_on(pace: Pace) {
+    std::thread::spawn(move || loop {
+        pace.until_waiting();
+        match crate::key::wait() {
+            // A key while the run is busy (the page pressed first) presses nothing.
+            crate::key::Press::Key => drop(pace.press()),
+            crate::key::Press::Closed => return,
+        }
+    });
 }
 
 /// `--keep`: after the last step the office stays open, its kubeconfigs printed, until Enter

@@ -7,7 +7,7 @@ use kubecorp_office::start::Shutdown;
 use kubecorp_office::Office;
 use kubecorp_trust::record::{Body, Opened};
 use kubecorp_trust::{Events, LabClock};
-use kubecorp_web::{Control, Hub, Site, Token};
+use kubecorp_web::{Control, Hub, Pace, Site, Token};
 use tokio::task::JoinHandle;
 
 use crate::office_cmd::Web;
@@ -35,8 +35,13 @@ impl Page {
     }
 }
 
-/// Binds `addr` and serves `hub` there, with trainer controls when given.
-pub async fn serve(hub: Hub, control: Option<Control>, addr: SocketAddr) -> Result<Page> {
+/// Binds `addr` and serves `hub` there, with trainer controls and a run's pace when given.
+pub async fn serve(
+    hub: Hub,
+    control: Option<Control>,
+    pace: Option<Pace>,
+    addr: SocketAddr,
+) -> Result<Page> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("the page: binding {addr}"))?;
@@ -52,7 +57,7 @@ pub async fn serve(hub: Hub, control: Option<Control>, addr: SocketAddr) -> Resu
         None => format!("  the page (live floor plan)        {url}   read-only"),
     };
     let (stop, shutdown) = kubecorp_office::start::shutdown_pair();
-    let site = Site { hub, control };
+    let site = Site { hub, control, pace };
     let server = tokio::spawn(async move {
         if let Err(e) = kubecorp_web::run(site, listener, shutdown.wait()).await {
             eprintln!("error: {e}");
@@ -100,5 +105,5 @@ pub async fn open(
         Some(dir),
         shutdown.wait(),
     ));
-    serve(hub, control, web.addr).await
+    serve(hub, control, None, web.addr).await
 }

@@ -1,13 +1,16 @@
 // KubeCorp's page: a plain client of the recorded stream (schema kubecorp/v1).
 // Live, it reads /events (Server-Sent Events, resumed with Last-Event-ID by the browser);
-// in a report, it replays the records embedded in the file, step by step. What it shows is
-// what the records say: nothing is computed that the lab did not record.
+// in a report, it replays the records embedded in the file, step by step. Live, a run's steps
+// are kept as they come, so back and forward replay them too; a run at the presenter's pace
+// (`--step`, `--pace`) waits for next ▶ on the page (with the token) or a key in the terminal.
+// What it shows is what the records say: nothing is computed that the lab did not record.
 'use strict';
 (function () {
   var SCHEMA = 'kubecorp/v1';
   var MAX_EVENTS = 3000;   // events kept in memory (oldest dropped)
   var MAX_ROWS = 150;      // rows drawn in the timeline
   var TIMELINE_EVERY = 200; // ms between timeline redraws at most
+  var MAX_RECORDED = 200000; // a live run's records kept for back and forward
   var STAGES = {
     tcp: ['TCP', 'the TCP connection: accepted, refused, or garbage on the wire'],
     tls: ['TLS handshake', 'the TLS handshake: badges shown, and (at etcd, and by every caller) checked against a CA before any request is read'],
@@ -430,16 +433,22 @@
     frame = false;
     var batch = queue; queue = [];
     seen += batch.length;
-    if (!tape) showLink();
+    if (!report) showLink();
     var latest = {};
     batch.forEach(function (r) {
+      if (r.type === 'pace') { pace = r; return; }
+      keep(r);
+      if (!following) return;
       apply(r);
       if (r.type === 'event') latest[placeOf(r.from, r.identity) + '>' + placeOf(r.to, null)] = r;
     });
+    if (!following) { drawPace(); return; }
+    cursor = bounds.length;
     Object.keys(latest).forEach(function (k) { light(latest[k]); });
     fadeLit();
     drawTitle();
     drawStory();
+    drawPace();
     showClock();
     var due = Date.now() - lastTimeline;
     if (due >= TIMELINE_EVERY) { lastTimeline = Date.now(); drawTimeline(); drawChecks(state.steps); }
@@ -458,6 +467,20 @@
       receive(r);
     };
     fetch('api/info').then(function (a) { return a.json(); }).then(function (info) {
+      if (info.pace) {
+        pace = { waiting: info.pace.waiting, seconds: info.pace.seconds };
+        paceToken = token;
+        startRun();
+        var choice = $('pace');
+        choice.hidden = false;
+        showPace(pace.seconds);
+        choice.onchange = function () {
+          askPace({ action: 'pace', seconds: this.value ? +this.value : null });
+        };
+        $('pace-note').textContent = token ? ''
+          : 'Read-only: this URL carries no token, so the run goes on only from the terminal (back and forward replay what was recorded). Open the URL printed in the terminal.';
+        drawPace();
+      }
       if (!info.control) return;
       $('tab-trainer').hidden = false;
       $('trainer-note').textContent = token ? 'Changes apply to the running office.'
@@ -485,24 +508,13 @@
     setInterval(showClock, 1000);
   }
 
-  // ---- Replay: a report's records, step by step. ----
-  var tape = null, bounds = [], cursor = 0, player = null, predict = false, veiled = false;
-  function replay(records) {
-    tape = records.filter(function (r) { return r.schema === SCHEMA; });
-    bounds = [];
-    tape.forEach(function (r, i) { if (r.type === 'step') bounds.push(i); });
-    // Jump to a chapter: the step its opening is.
-    var chapters = $('chapters');
-    tape.forEach(function (r) {
-      if (r.type !== 'chapter') return;
-      var o = el('option', '', r.title);
-      o.value = r.step;
-      chapters.appendChild(o);
-    });
-    chapters.hidden = chapters.options.length === 1;
-    chapters.onchange = function () { if (this.value) go(+this.value); this.value = ''; };
+  // ---- Steps: a report's records, or a live run's as they came, step by step. ----
+  var report = false, tape = [], bounds = [], cursor = 0, player = null, predict = false, veiled = false;
+  var following = true, isRun = false, pace = null, paceToken = null;
+  // The buttons and the chapter list, for a report and a live run alike.
+  function wireSteps() {
     $('replay').hidden = false;
-    $('link').textContent = 'replay of a recorded run';
+    $('chapters').onchange = function () { if (this.value) go(+this.value); this.value = ''; };
     $('first').onclick = function () { go(0); };
     $('prev').onclick = function () { go(cursor - 1); };
     $('next').onclick = forward;
@@ -511,6 +523,49 @@
       this.setAttribute('aria-pressed', String(predict));
     };
     $('last').onclick = function () { go(bounds.length); };
+  }
+  function addChapter(r) {
+    var o = el('option', '', r.title);
+    o.value = r.step;
+    $('chapters').appendChild(o);
+    $('chapters').hidden = false;
+  }
+  // A live page keeps a run's records (not an office's endless stream) for back and forward.
+  function startRun() {
+    if (isRun) return;
+    isRun = true;
+    wireSteps();
+    $('play').hidden = true;
+    $('story').hidden = false;
+    if (!state.step) $('headline').textContent = 'The office opens';
+  }
+  // The pace list shows the run's pace, whatever `--pace` it was started with.
+  function showPace(seconds) {
+    var choice = $('pace'), value = seconds ? String(seconds) : '';
+    if (!Array.prototype.some.call(choice.options, function (o) { return o.value === value; })) {
+      var o = el('option', '', 'hands-free, ' + value + ' s a step');
+      o.value = value;
+      choice.appendChild(o);
+    }
+    choice.value = value;
+  }
+  function keep(r) {
+    if (r.type === 'opened' && r.file) startRun();
+    if (r.type === 'step') startRun();
+    if (!isRun || tape.length >= MAX_RECORDED) return;
+    tape.push(r);
+    if (r.type === 'step') bounds.push(tape.length - 1);
+    if (r.type === 'chapter') addChapter(r);
+  }
+  function replay(records) {
+    report = true;
+    tape = records.filter(function (r) { return r.schema === SCHEMA; });
+    bounds = [];
+    tape.forEach(function (r, i) { if (r.type === 'step') bounds.push(i); });
+    // Jump to a chapter: the step its opening is.
+    tape.forEach(function (r) { if (r.type === 'chapter') addChapter(r); });
+    wireSteps();
+    $('link').textContent = 'replay of a recorded run';
     $('play').onclick = function () {
       if (player) { stop(); return; }
       $('play').setAttribute('aria-pressed', 'true');
@@ -525,18 +580,49 @@
     $('play').textContent = 'play';
   }
   // One step on; with "predict first", a step shows its action first and what came of it on
-  // the next press, so a room can guess before the answer.
+  // the next press, so a room can guess before the answer. At a live run's newest step, the
+  // press goes to the run, which holds the outcome back itself.
   function forward() {
     if (veiled) go(cursor);
-    else if (predict && cursor !== bounds.length) go(cursor + 1, true);
-    else go(cursor + 1);
+    else if (cursor !== bounds.length) go(cursor + 1, predict);
+    else if (!report && pace) askPace({ action: 'next' });
+  }
+  // Tells the run what the page asks (next ▶, or a pace): only with the token.
+  function askPace(asked) {
+    var note = $('pace-note');
+    var headers = { 'Content-Type': 'application/json' };
+    if (paceToken) headers['X-Kubecorp-Token'] = paceToken;
+    fetch('api/pace', { method: 'POST', headers: headers, body: JSON.stringify(asked) })
+      .then(function (a) { return a.json(); })
+      .then(function (a) { note.className = a.ok ? '' : 'bad'; note.textContent = a.ok ? '' : '✗ ' + a.text; })
+      .catch(function (e) { note.className = 'bad'; note.textContent = '✗ ' + e; });
+  }
+  // What a paced run waits for, where the page is.
+  function drawPace() {
+    if (report || !isRun) return;
+    var waits = pace && pace.waiting;
+    var where = 'step ' + cursor + ' of ' + bounds.length;
+    if (!following) where += ' · the run is at step ' + bounds.length;
+    else if (waits === 'step') where += ' · the run waits: next ▶ (or →) for step ' + (bounds.length + 1);
+    else if (waits === 'reveal') where += ' · the run waits: next ▶ (or →) shows what came of it';
+    else if (veiled) where += ' (not yet revealed)';
+    $('where').textContent = where;
+    if (following && waits === 'reveal') {
+      $('outcome').className = '';
+      $('outcome').textContent = 'What will happen? Predict, then press next ▶ (or →) to see.';
+    }
+    $('prev').disabled = cursor === 0;
+    $('next').disabled = following && !waits;
+    if (pace && document.activeElement !== $('pace')) showPace(pace.seconds);
   }
   // Shows the run as it stood at the end of step k (0: the office just opened); `veil` stops
-  // just after the step's own record, before anything it caused.
+  // just after the step's own record, before anything it caused. Live, the newest step is the
+  // live view again.
   function go(k, veil) {
     k = Math.max(0, Math.min(bounds.length, k));
     cursor = k;
     veiled = !!veil && k !== 0;
+    following = !report && k === bounds.length && !veiled;
     var end = veiled ? bounds[k - 1] + 1 : k === bounds.length ? tape.length : bounds[k];
     var start = veiled ? end : k === 0 ? 0 : bounds[k - 1];
     state = fresh();
@@ -563,6 +649,7 @@
     $('where').textContent = 'step ' + k + ' of ' + bounds.length + (veiled ? ' (not yet revealed)' : '');
     $('prev').disabled = k === 0;
     $('next').disabled = k === bounds.length && !veiled;
+    drawPace();
   }
 
   // ---- Controls every view shares. ----
@@ -594,7 +681,7 @@
     document.addEventListener('keydown', function (e) {
       if (e.key === 'Escape' && !$('details').hidden) { closeDetails(); return; }
       var typing = /^(INPUT|SELECT|TEXTAREA)$/.test(document.activeElement.tagName);
-      if (!tape || typing) return;
+      if ($('replay').hidden || typing) return;
       if (e.key === 'ArrowRight' || e.key === 'PageDown') forward();
       else if (e.key === 'ArrowLeft' || e.key === 'PageUp') go(cursor - 1);
       else if (e.key === 'Home') go(0);

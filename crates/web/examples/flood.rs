@@ -45,6 +45,7 @@ async fn main() {
     let site = Site {
         hub: hub.clone(),
         control: None,
+        pace: None,
     };
     tokio::spawn(kubecorp_web::run(
         site,

@@ -80,12 +80,31 @@ impl Hub {
         }
     }
 
+    /// Sends a record the page alone reads (not a [`Body`] of a run's tape): `make` builds it
+    /// for its number.
+    pub fn push_json(&self, make: impl FnOnce(u64) -> String) -> u64 {
+        let mut state = self.state();
+        let seq = state.last + 1;
+        self.send_line(
+            &mut state,
+            Line {
+                seq,
+                json: make(seq).into(),
+            },
+        );
+        seq
+    }
+
     fn send(&self, state: &mut State, record: &Record) {
         let line = Line {
             seq: record.seq,
             json: record.to_json().into(),
         };
-        state.last = record.seq;
+        self.send_line(state, line);
+    }
+
+    fn send_line(&self, state: &mut State, line: Line) {
+        state.last = line.seq;
         if state.history.len() == self.keep {
             state.history.pop_front();
         }

@@ -12,12 +12,15 @@
 //! - [`follow`]: a running office's events and lab clock fed into the hub.
 //! - [`server`]: the routes: the page, `/events` (Server-Sent Events), trainer actions.
 //! - [`control`]: `--web-control`: break, undo, renew and the clock, only with the token.
+//! - [`pace`]: a run at the presenter's pace: held until next ▶ (or hands-free), the token to
+//!   change it.
 //! - [`page`]: the embedded page, and the self-contained HTML report that replays a run.
 #![forbid(unsafe_code)]
 
 pub mod control;
 pub mod follow;
 pub mod hub;
+pub mod pace;
 pub mod page;
 pub mod server;
 
@@ -29,6 +32,7 @@ use tokio::net::TcpListener;
 
 pub use control::{Action, Control, Token};
 pub use hub::Hub;
+pub use pace::Pace;
 pub use server::Site;
 
 /// The page's door could not go on.

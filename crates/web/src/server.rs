@@ -7,6 +7,7 @@
 //! | `GET /events`      | the recorded stream as Server-Sent Events; resumes after `Last-Event-ID` (or `?after=N`) |
 //! | `GET /api/info`    | what the page may offer: whether controls are on, the faults and badges |
 //! | `POST /api/action` | a trainer action (`--web-control` and the token only) |
+//! | `POST /api/pace`   | a paced run: next ▶, or a new pace (`--step`/`--pace` and the token only) |
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use tokio::sync::{broadcast, watch};
 use crate::control::{Action, Control};
 use crate::follow::clock_body;
 use crate::hub::{Hub, Line};
+use crate::pace::{self, Pace};
 use crate::page;
 
 /// The answer body: a whole text, or an endless stream.
@@ -43,6 +45,8 @@ const ACTION_LIMIT: usize = 4 * 1024;
 pub struct Site {
     pub hub: Hub,
     pub control: Option<Control>,
+    /// A run played at the presenter's pace (`kubecorp run --web --step` or `--pace`).
+    pub pace: Option<Pace>,
 }
 
 /// Answers one request; `closing` turns `true` when the door shuts (event streams end then).
@@ -69,10 +73,13 @@ pub async fn answer(
         (&Method::GET, "/events") => events(&site.hub, &request, closing),
         (&Method::GET, "/api/info") => json(StatusCode::OK, info(&site)),
         (&Method::POST, "/api/action") => action(&site, request).await,
+        (&Method::POST, "/api/pace") => pace(&site, request).await,
         (_, "/" | "/index.html" | "/app.js" | "/app.css" | "/events" | "/api/info") => {
             plain(StatusCode::METHOD_NOT_ALLOWED, "only GET here\n")
         }
-        (_, "/api/action") => plain(StatusCode::METHOD_NOT_ALLOWED, "only POST here\n"),
+        (_, "/api/action" | "/api/pace") => {
+            plain(StatusCode::METHOD_NOT_ALLOWED, "only POST here\n")
+        }
         _ => plain(StatusCode::NOT_FOUND, "no such page\n"),
     };
     Ok(answer)
@@ -119,6 +126,7 @@ fn info(site: &Site) -> serde_json::Value {
     serde_json::json!({
         "schema": kubecorp_trust::record::SCHEMA,
         "control": site.control.is_some(),
+        "pace": site.pace.as_ref().map(Pace::info),
         "faults": faults,
         "badges": badges,
         "last": site.hub.last(),
@@ -244,8 +252,69 @@ fn token(request: &Request<Incoming>) -> Option<String> {
     })
 }
 
+fn refuse(status: StatusCode, text: &str) -> Answer {
+    json(status, serde_json::json!({"ok": false, "text": text}))
+}
+
+/// A small JSON body, read whole.
+async fn read_body<T: serde::de::DeserializeOwned>(
+    request: Request<Incoming>,
+    expected: &str,
+) -> Result<T, Answer> {
+    let body = match Limited::new(request.into_body(), ACTION_LIMIT)
+        .collect()
+        .await
+    {
+        Ok(body) => body.to_bytes(),
+        Err(e) => {
+            return Err(refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("the request could not be read: {e}"),
+            ))
+        }
+    };
+    serde_json::from_slice(&body).map_err(|e| {
+        refuse(
+            StatusCode::BAD_REQUEST,
+            &format!("not understood: {e} (expected {expected})"),
+        )
+    })
+}
+
+/// `POST /api/pace`: next ▶, or a new pace, for a run at the presenter's pace.
+async fn pace(site: &Site, request: Request<Incoming>) -> Answer {
+    let Some(pace) = site.pace.clone() else {
+        return refuse(
+            StatusCode::CONFLICT,
+            "this run is not paced from the page: start it with --step or --pace",
+        );
+    };
+    if !token(&request).is_some_and(|t| pace.token().matches(&t)) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "refused: the run's pace needs the token printed in the terminal (open the page with the URL that carries ?token=…)",
+        );
+    }
+    let asked: pace::Request = match read_body(
+        request,
+        r#"{"action": "next"} or {"action": "pace", "seconds": 3 | null}"#,
+    )
+    .await
+    {
+        Ok(asked) => asked,
+        Err(answer) => return answer,
+    };
+    // A press only wakes the run's wait; nothing here blocks.
+    match pace.answer(&asked) {
+        Ok(text) => json(
+            StatusCode::OK,
+            serde_json::json!({"ok": true, "text": text}),
+        ),
+        Err(refusal) => refuse(StatusCode::CONFLICT, &refusal.to_string()),
+    }
+}
+
 async fn action(site: &Site, request: Request<Incoming>) -> Answer {
-    let refuse = |status, text: &str| json(status, serde_json::json!({"ok": false, "text": text}));
     let Some(control) = site.control.clone() else {
         return refuse(
             StatusCode::FORBIDDEN,
@@ -258,29 +327,11 @@ async fn action(site: &Site, request: Request<Incoming>) -> Answer {
             "refused: changing the lab needs the token printed in the terminal (open the page with the URL that carries ?token=…)",
         );
     }
-    let body = match Limited::new(request.into_body(), ACTION_LIMIT)
-        .collect()
-        .await
-    {
-        Ok(body) => body.to_bytes(),
-        Err(e) => {
-            return refuse(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &format!("the action could not be read: {e}"),
-            )
-        }
-    };
-    let action: Action = match serde_json::from_slice(&body) {
-        Ok(a) => a,
-        Err(e) => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                &format!(
-                    "not an action: {e} (expected {{\"action\": \"break\"|\"undo\"|\"renew\"|\"clock\", …}})"
-                ),
-            )
-        }
-    };
+    let action: Action =
+        match read_body(request, r#"{"action": "break"|"undo"|"renew"|"clock", …}"#).await {
+            Ok(a) => a,
+            Err(answer) => return answer,
+        };
     let command = action.command();
     let done = {
         let control = control.clone();

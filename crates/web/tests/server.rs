@@ -9,7 +9,8 @@ use kubecorp_pki::init::{init, InitOptions};
 use kubecorp_pki::{ClusterFacts, KeyAlgorithm, Lab};
 use kubecorp_trust::record::Body;
 use kubecorp_trust::LabClock;
-use kubecorp_web::{Control, Hub, Site, Token};
+use kubecorp_web::pace::{Hold, Mode};
+use kubecorp_web::{Control, Hub, Pace, Site, Token};
 use time::macros::datetime;
 
 /// A page served on a free port, with its hub, until the test ends.
@@ -21,12 +22,15 @@ struct Served {
 }
 
 fn serve(control: Option<Control>) -> Served {
+    serve_with(Hub::with_history(100), control, None)
+}
+
+fn serve_with(hub: Hub, control: Option<Control>, pace: Option<Pace>) -> Served {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let hub = Hub::with_history(100);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -35,6 +39,7 @@ fn serve(control: Option<Control>) -> Served {
     let site = Site {
         hub: hub.clone(),
         control,
+        pace,
     };
     runtime.spawn(kubecorp_web::run(site, listener, async {
         let _ = stopped.await;
@@ -229,5 +234,87 @@ fn a_break_from_the_page_needs_the_token_and_then_breaks_the_badge_on_disk() {
     assert!(
         stream.contains(r#""type":"clock","now":"2026-04-25T10:00:00Z""#),
         "{stream}"
+    );
+}
+
+#[test]
+fn a_paced_run_goes_on_and_changes_pace_from_the_page_only_with_the_token() {
+    let hub = Hub::with_history(100);
+    let token = Token::random().unwrap();
+    let pace = Pace::new(hub.clone(), Mode::Presses, token.clone());
+    let served = serve_with(hub.clone(), None, Some(pace.clone()));
+    let with_token = format!(
+        "POST /api/pace HTTP/1.1\r\nX-Kubecorp-Token: {}",
+        token.as_str()
+    );
+    let wait = Duration::from_secs(2);
+
+    let (status, text) = http(served.addr, &with_token, r#"{"action":"next"}"#, wait);
+    assert_eq!(status, 409, "{text}");
+    assert!(text.contains("the run is not waiting now"), "{text}");
+
+    let run = {
+        let pace = pace.clone();
+        std::thread::spawn(move || pace.wait(Hold::Reveal))
+    };
+    pace.until_waiting();
+    for refused in [
+        "POST /api/pace HTTP/1.1".to_owned(),
+        "POST /api/pace HTTP/1.1\r\nX-Kubecorp-Token: 00000000000000000000000000000000".to_owned(),
+    ] {
+        for asked in [r#"{"action":"next"}"#, r#"{"action":"pace","seconds":2}"#] {
+            let (status, text) = http(served.addr, &refused, asked, wait);
+            assert_eq!(status, 403, "{text}");
+            assert!(
+                text.contains("refused: the run's pace needs the token printed in the terminal"),
+                "{text}"
+            );
+        }
+    }
+    assert_eq!(pace.waiting(), Some(Hold::Reveal), "still waiting");
+    assert_eq!(pace.mode(), Mode::Presses);
+
+    let (status, text) = http(
+        served.addr,
+        &with_token,
+        r#"{"action":"pace","seconds":2}"#,
+        wait,
+    );
+    assert_eq!(status, 200, "{text}");
+    assert!(
+        text.contains("the run plays hands-free, 2 s a step"),
+        "{text}"
+    );
+    assert_eq!(pace.mode(), Mode::Every(Duration::from_secs(2)));
+    let (status, text) = http(
+        served.addr,
+        &with_token,
+        r#"{"action":"pace","seconds":null}"#,
+        wait,
+    );
+    assert_eq!(status, 200, "{text}");
+    let (_, info) = http(served.addr, "GET /api/info HTTP/1.1", "", wait);
+    assert!(
+        info.contains(r#""pace":{"seconds":null,"waiting":"reveal"}"#),
+        "{info}"
+    );
+
+    let (status, text) = http(served.addr, &with_token, r#"{"action":"next"}"#, wait);
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("what came of it"), "{text}");
+    run.join().unwrap();
+    let (_, stream) = http(
+        served.addr,
+        "GET /events HTTP/1.1",
+        "",
+        Duration::from_millis(500),
+    );
+    assert!(
+        stream.contains(r#""type":"pace","waiting":"reveal","seconds":2.0}"#),
+        "{stream}"
+    );
+    assert!(
+        stream.contains(r#""type":"pace"}"#),
+        "the run plays again: {stream}"
     );
 }
