@@ -1,6 +1,7 @@
 //! End-to-end tests of `kubecorp pki init` and `kubecorp certs …`, judged by openssl and kubectl:
 //! what init writes and how the real tools read it here; a badge verified, broken, inspected
-//! and explained in `pki/verify.rs`; check-expiration and renew in `pki/renew.rs`.
+//! and explained in `pki/verify.rs`; check-expiration and renew in `pki/renew.rs`; a forced init
+//! stopped by a signal leaves the old set whole.
 
 mod support;
 
@@ -561,4 +562,90 @@ fn init_on_a_lab_with_a_new_ca_next_to_old_leaves_names_every_file_the_ca_did_no
     run.stderr_has("make a new set with `kubecorp pki init --force`");
     kubecorp(["pki", "init", "--dir", old.dir.to_str().unwrap(), "--force"]).success();
     kubecorp(["pki", "init", "--dir", old.dir.to_str().unwrap()]).success();
+}
+
+/// Every file under `dir` (the lock file aside), by path relative to it, with its bytes.
+fn files_in(dir: &std::path::Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(at) = todo.pop() {
+        for entry in std::fs::read_dir(&at).unwrap().flatten() {
+            if entry.file_type().unwrap().is_dir() {
+                todo.push(entry.path());
+            } else if entry.file_name() != ".kubecorp.lock" {
+                let name = entry.path().strip_prefix(dir).unwrap().to_path_buf();
+                out.insert(name, std::fs::read(entry.path()).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn sigterm_or_ctrl_c_during_a_forced_init_leave_the_old_set_byte_for_byte() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::time::{Duration, Instant};
+    for (signal, number) in [("-TERM", 15), ("-INT", 2)] {
+        let lab = TestLab::init(&[]);
+        let before = files_in(&lab.dir);
+        // The new set's keys come from a key pool whose one key is a named pipe nobody writes
+        // to: the forced init waits there, its new set begun beside the old, until the signal.
+        let pool = lab.tmp.path().join("pool");
+        let rsa = pool.join("RSA-2048");
+        std::fs::create_dir_all(&rsa).unwrap();
+        for dir in [&pool, &rsa] {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        }
+        let made = std::process::Command::new("mkfifo")
+            .arg(rsa.join("waiting.key"))
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kubecorp"))
+            .args([
+                "pki",
+                "init",
+                "--dir",
+                lab.dir_arg(),
+                "--force",
+                "--key-pool",
+            ])
+            .args(["--key-algorithm", "RSA-2048"])
+            .env("KUBECORP_KEY_POOL", &pool)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let staging = loop {
+            let begun = std::fs::read_dir(&lab.dir).unwrap().flatten().find(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(".kubecorp-new-")
+            });
+            if let Some(entry) = begun {
+                break entry.path();
+            }
+            if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+                let _ = child.kill();
+                let out = child.wait_with_output().unwrap();
+                panic!("no new set begun: {}", String::from_utf8_lossy(&out.stderr));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let status = std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let ended = child.wait().unwrap();
+        assert_eq!(ended.signal(), Some(number), "{signal}: {ended:?}");
+        assert_eq!(files_in(&lab.dir), before, "{signal}: the old set changed");
+        assert!(staging.is_dir(), "{signal}");
+
+        // The next command that takes the lab's lock removes the half-begun set.
+        kubecorp(["pki", "init", "--dir", lab.dir_arg()]).success();
+        assert!(!staging.exists(), "{signal}: {} is left", staging.display());
+        assert_eq!(files_in(&lab.dir), before, "{signal}");
+    }
 }
