@@ -350,7 +350,7 @@ async fn answer(
                     .identity(identity)
                     .verdict(&verdict)
                     .hint(hint)
-                    .client_text("error: You must be logged in to the server (Unauthorized)")
+                    .client_text(unauthorized_text(&path))
                     .server_log(log_line)
                     .detail(format!("{line} 401")),
             );
@@ -377,7 +377,7 @@ async fn answer(
                     config.events.emit(
                         Event::new(now, who(identity.as_ref(), peer), "apiserver", Stage::Authn)
                             .identity(identity)
-                            .client_text("error: You must be logged in to the server (Unauthorized)")
+                            .client_text(unauthorized_text(&path))
                             .server_log(log_line)
                             .explanation(token_explanation(reason.as_deref()))
                             .hint("ask for a new token: `kubectl create token NAME --duration 1h` (the account must exist; the token is for the apiserver's audience unless --audience says otherwise), and check it with a TokenReview or against /openid/v1/jwks")
@@ -536,6 +536,17 @@ async fn answer(
 }
 
 /// What a refused bearer token means, in plain words.
+/// What kubectl v1.32 ends with after a 401. Its discovery of `/api` and `/apis` does not read
+/// the answer as a Status, so client-go's generic Unauthorized text stands in
+/// (`NewGenericServerResponse`, staging/src/k8s.io/apimachinery/pkg/api/errors/errors.go);
+/// any other call prints the Status's own message. Both seen from kubectl 1.32 against the lab.
+fn unauthorized_text(path: &str) -> &'static str {
+    match path.trim_end_matches('/') {
+        "/api" | "/apis" => "error: You must be logged in to the server (the server has asked for the client to provide credentials)",
+        _ => "error: You must be logged in to the server (Unauthorized)",
+    }
+}
+
 fn token_explanation(reason: Option<&str>) -> &'static str {
     match reason {
         None => "the bearer token is not one this apiserver issued (not a JWT, or another issuer): no token authenticator knows it, so the request is Unauthorized",

@@ -210,6 +210,31 @@ fn a_client_badge_from_a_rogue_ca_gets_401_not_a_handshake_failure() {
     lab.kubectl(conf, &["auth", "whoami"])
         .failure(1)
         .stderr_has("error: You must be logged in to the server (Unauthorized)");
+    // `get` reads the API list first: five memcache.go lines, then client-go's generic text,
+    // which Alice's event for that call tells as what the caller sees.
+    let get = lab.kubectl(conf, &["get", "pods"]).failure(1);
+    let credentials = "error: You must be logged in to the server (the server has asked for the client to provide credentials)";
+    assert_eq!(
+        get.stderr.trim_end().lines().last(),
+        Some(credentials),
+        "{}",
+        get.dump()
+    );
+    assert_eq!(
+        get.stderr
+            .matches(r#"memcache.go:265] "Unhandled Error" err="couldn't get current server API group list: the server has asked for the client to provide credentials""#)
+            .count(),
+        5,
+        "{}",
+        get.dump()
+    );
+    let told = lab
+        .events
+        .snapshot()
+        .into_iter()
+        .find(|e| e.detail.as_deref() == Some("GET /api 401"))
+        .and_then(|e| e.client_text);
+    assert_eq!(told.as_deref(), Some(credentials));
     let log = lab
         .events
         .snapshot()

@@ -60,6 +60,9 @@ pub struct Refusal {
     /// The plain explanation of the refusal, and how to fix it.
     pub explanation: Option<String>,
     pub hint: Option<String>,
+    /// What kubectl prints for the same failure on its first call to the server (no discovery
+    /// cache yet): five `memcache.go` lines, then its last line.
+    pub uncached: Option<kubecorp_client::Uncached>,
 }
 
 /// A line a guard wrote in its log.
@@ -82,6 +85,7 @@ impl Refusal {
             logged: None,
             explanation: None,
             hint: None,
+            uncached: None,
         }
     }
 }

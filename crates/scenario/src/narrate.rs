@@ -13,11 +13,12 @@ use std::collections::{HashMap, HashSet};
 
 use kubecorp_trust::Event;
 
-use crate::expect::{Check, CheckState, Outcome};
+use crate::expect::{Check, CheckState, Outcome, Refusal};
 use crate::fit::{fit, wrap, Width};
 use crate::junit::Entry;
 use crate::model::{Action, Scenario, Step};
 use crate::run::{Observer, OfficeInfo, ScenarioResult, Verdict};
+use kubecorp_client::DISCOVERY_TRIES;
 
 /// Where narrated lines go, one at a time.
 pub type Lines = Box<dyn FnMut(&str) + Send>;
@@ -271,6 +272,21 @@ impl Observer for Narrator {
                 if let Some(h) = &refusal.hint {
                     self.say(None, &format!("      hint: {h}"), 2);
                 }
+            }
+        }
+        if let Outcome::Refused(Refusal {
+            uncached: Some(u),
+            text,
+            ..
+        }) = outcome
+        {
+            let note = format!(
+                "on its first call to this server (no discovery cache yet) kubectl prints this {DISCOVERY_TRIES} times first:"
+            );
+            self.say_after(Some("2"), "    → ", "      ", &note);
+            self.say_after(Some("2"), "        ", "          ", &u.logged);
+            if &u.last != text {
+                self.say_after(Some("2"), "      and ends with: ", "        ", &u.last);
             }
         }
     }
@@ -570,6 +586,31 @@ mod tests {
         );
         assert!(
             told.contains("      what it means: a badge for another door"),
+            "{told}"
+        );
+    }
+
+    #[test]
+    fn a_kubectl_refusal_also_tells_what_kubectl_prints_with_no_discovery_cache() {
+        let (mut n, lines) = narrator();
+        let step = step();
+        n.step(&step, "john asks");
+        let mut r = crate::expect::Refusal::at(
+            kubecorp_trust::Stage::Authn,
+            "error: You must be logged in to the server (Unauthorized)",
+        );
+        r.uncached = Some(kubecorp_client::Uncached {
+            logged: "E1203 09:00:00.000000       1 memcache.go:265] \"Unhandled Error\" err=\"couldn't get current server API group list: the server has asked for the client to provide credentials\"".into(),
+            last: "error: You must be logged in to the server (the server has asked for the client to provide credentials)".into(),
+        });
+        n.outcome(&step, &Outcome::Refused(r));
+        let told = lines.lock().unwrap().join("\n");
+        assert!(
+            told.contains("    → on its first call to this server (no discovery cache yet) kubectl prints this 5 times first:\n        E1203 09:00:00.000000       1 memcache.go:265]"),
+            "{told}"
+        );
+        assert!(
+            told.contains("      and ends with: error: You must be logged in to the server (the server has asked for the client to provide credentials)"),
             "{told}"
         );
     }

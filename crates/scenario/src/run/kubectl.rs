@@ -94,7 +94,14 @@ impl Runner<'_> {
                             other => {
                                 let what = format!("POST {collection}");
                                 let outcome = self
-                                    .api_outcome(client, &what, other, named("created"), caller)
+                                    .api_outcome(
+                                        client,
+                                        &what,
+                                        other,
+                                        named("created"),
+                                        caller,
+                                        true,
+                                    )
                                     .await;
                                 return Ok((what, outcome));
                             }
@@ -105,8 +112,9 @@ impl Runner<'_> {
                             Ok(reply) if (200..300).contains(&reply.code) => reply.json(),
                             other => {
                                 let what = format!("GET {item}");
-                                let outcome =
-                                    self.api_outcome(client, &what, other, None, caller).await;
+                                let outcome = self
+                                    .api_outcome(client, &what, other, None, caller, true)
+                                    .await;
                                 return Ok((what, outcome));
                             }
                         };
@@ -137,7 +145,14 @@ impl Runner<'_> {
             )
             .await;
         let outcome = self
-            .api_outcome(client, &what, reply, success_text, caller)
+            .api_outcome(
+                client,
+                &what,
+                reply,
+                success_text,
+                caller,
+                matches!(call, Call::Verb { .. }),
+            )
             .await;
         Ok((what, outcome))
     }
@@ -181,7 +196,9 @@ impl Runner<'_> {
             }
             other => {
                 let what = format!("GET {list}");
-                let outcome = self.api_outcome(client, &what, other, None, caller).await;
+                let outcome = self
+                    .api_outcome(client, &what, other, None, caller, true)
+                    .await;
                 return Ok((what, outcome));
             }
         };
@@ -224,8 +241,39 @@ impl Runner<'_> {
         Ok((what, outcome))
     }
 
-    /// What Alice's answer (or the failure to get one) comes to, as kubectl prints it.
+    /// What Alice's answer (or the failure to get one) comes to, as kubectl prints it. A
+    /// kubectl verb (`discovery`) reads the server's API list first; when that would fail the
+    /// same way, the refusal also carries what kubectl prints without a discovery cache.
     pub(super) async fn api_outcome(
+        &mut self,
+        client: &KubeClient,
+        what: &str,
+        reply: Result<Reply, ClientError>,
+        success_text: Option<String>,
+        caller: &Caller,
+        discovery: bool,
+    ) -> Outcome {
+        let (server, now) = (client.server(), self.clock.now());
+        let uncached = match (&reply, discovery) {
+            (Ok(r), true) if r.code == 401 => client
+                .status_error(what.to_owned(), r)
+                .kubectl_without_cache(&server, now),
+            (Err(e), true) => e.kubectl_without_cache(&server, now),
+            _ => None,
+        };
+        let mut outcome = self
+            .api_outcome_cached(client, what, reply, success_text, caller)
+            .await;
+        if let (Some(uncached), Outcome::Refused(refusal)) = (uncached, &mut outcome) {
+            refusal.also.push(uncached.logged.clone());
+            refusal.also.push(uncached.last.clone());
+            refusal.uncached = Some(uncached);
+        }
+        outcome
+    }
+
+    /// What kubectl prints when it already knows the server's API list (or does not need it).
+    async fn api_outcome_cached(
         &mut self,
         client: &KubeClient,
         what: &str,
