@@ -92,23 +92,47 @@ pub fn stage_of(err: &ClientError) -> Stage {
     }
 }
 
-/// The client-go reflector's error line for a list (`list = true`) or a watch that failed:
-/// `"Unhandled Error" err="…: Failed to watch *v1.Pod: failed to list *v1.Pod: Unauthorized"`.
+/// The client-go reflector's lines for a list (`list = true`) or a watch that failed. A failed
+/// list is first a warning from `ListAndWatch` (`reflector.go:569`), then the watch error
+/// handler's `"Unhandled Error" err="…: Failed to watch *v1.Pod: failed to list *v1.Pod: …"`
+/// (`reflector.go:166`), one line each, as client-go v0.32 (Kubernetes 1.32) logs them.
 pub fn reflector_failure(at: OffsetDateTime, kind: &str, list: bool, go_error: &str) -> String {
+    named_reflector_failure(at, REFLECTOR, kind, list, go_error)
+}
+
+/// [`reflector_failure`] for a reflector with its own name, e.g. the kubelet's pod source
+/// `pkg/kubelet/config/apiserver.go:66`.
+pub fn named_reflector_failure(
+    at: OffsetDateTime,
+    name: &str,
+    kind: &str,
+    list: bool,
+    go_error: &str,
+) -> String {
     let inner = if list {
         format!("failed to list {kind}: {go_error}")
     } else {
         go_error.to_owned()
     };
-    line(
+    let error = line(
         Severity::Error,
         at,
         "reflector.go:166",
         &format!(
             "\"Unhandled Error\" err={} logger=\"UnhandledError\"",
-            quote(&format!("{REFLECTOR}: Failed to watch {kind}: {inner}"))
+            quote(&format!("{name}: Failed to watch {kind}: {inner}"))
         ),
-    )
+    );
+    if !list {
+        return error;
+    }
+    let warning = line(
+        Severity::Warning,
+        at,
+        "reflector.go:569",
+        &format!("{name}: {inner}"),
+    );
+    format!("{warning}\n{error}")
 }
 
 /// The badge a component dials with, and how to renew it, for explanations.
@@ -211,8 +235,35 @@ mod tests {
                 true,
                 "Unauthorized"
             ),
-            "E1129 09:00:00.000000       1 reflector.go:166] \"Unhandled Error\" err=\"k8s.io/client-go/informers/factory.go:160: Failed to watch *v1.Pod: failed to list *v1.Pod: Unauthorized\" logger=\"UnhandledError\""
+            "W1129 09:00:00.000000       1 reflector.go:569] k8s.io/client-go/informers/factory.go:160: failed to list *v1.Pod: Unauthorized\n\
+             E1129 09:00:00.000000       1 reflector.go:166] \"Unhandled Error\" err=\"k8s.io/client-go/informers/factory.go:160: Failed to watch *v1.Pod: failed to list *v1.Pod: Unauthorized\" logger=\"UnhandledError\""
         );
+    }
+
+    // The shape of a real kubelet's lines (Kubernetes 1.32, `pkg/kubelet/config/apiserver.go:66`,
+    // reflector.go:569 then :166), here with the list URL a kubelet sends for its pods.
+    #[test]
+    fn the_kubelets_pod_source_names_itself_and_the_list_url_in_both_lines() {
+        let go = "Get \"https://127.0.0.1:6443/api/v1/pods?fieldSelector=spec.nodeName%3Dnode1&limit=500&resourceVersion=0\": tls: failed to verify certificate: x509: certificate signed by unknown authority";
+        let lines = named_reflector_failure(
+            datetime!(2026-11-29 09:00:00 UTC),
+            "pkg/kubelet/config/apiserver.go:66",
+            "*v1.Pod",
+            true,
+            go,
+        );
+        let lines: Vec<&str> = lines.lines().collect();
+        assert_eq!(
+            lines[0],
+            format!("W1129 09:00:00.000000       1 reflector.go:569] pkg/kubelet/config/apiserver.go:66: failed to list *v1.Pod: {go}")
+        );
+        assert!(lines[1].starts_with("E1129 09:00:00.000000       1 reflector.go:166] \"Unhandled Error\" err=\"pkg/kubelet/config/apiserver.go:66: Failed to watch *v1.Pod: failed to list *v1.Pod: Get \\\"https://127.0.0.1:6443/api/v1/pods?fieldSelector=spec.nodeName%3Dnode1&limit=500&resourceVersion=0\\\": tls:"), "{}", lines[1]);
+        assert!(
+            lines[1].ends_with("\" logger=\"UnhandledError\""),
+            "{}",
+            lines[1]
+        );
+        assert_eq!(lines.len(), 2);
     }
 
     #[test]

@@ -264,7 +264,8 @@ async fn an_expired_controller_manager_badge_is_logged_as_client_go_does_and_rec
     .await;
     assert_eq!(
         refused.server_log.as_deref(),
-        Some("E1129 09:00:00.000000       1 reflector.go:166] \"Unhandled Error\" err=\"k8s.io/client-go/informers/factory.go:160: Failed to watch *v1.Service: failed to list *v1.Service: Unauthorized\" logger=\"UnhandledError\"")
+        Some("W1129 09:00:00.000000       1 reflector.go:569] k8s.io/client-go/informers/factory.go:160: failed to list *v1.Service: Unauthorized\n\
+              E1129 09:00:00.000000       1 reflector.go:166] \"Unhandled Error\" err=\"k8s.io/client-go/informers/factory.go:160: Failed to watch *v1.Service: failed to list *v1.Service: Unauthorized\" logger=\"UnhandledError\"")
     );
     assert!(endpoints(&admin).await.is_none());
 

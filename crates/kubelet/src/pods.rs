@@ -135,6 +135,10 @@ pub(crate) fn running_status(k: &Kubelet, pod: &Value, started: &str) -> Value {
     })
 }
 
+/// The kubelet's pod source as client-go names its reflector (`pkg/kubelet/config/apiserver.go`,
+/// Kubernetes 1.32).
+pub(crate) const POD_SOURCE: &str = "pkg/kubelet/config/apiserver.go:66";
+
 /// Watches this node's pods for ever, reporting each one Running; re-lists after the stream
 /// ends and backs off after failures.
 pub(crate) async fn watch_loop(k: Arc<Kubelet>) {
@@ -151,13 +155,18 @@ pub(crate) async fn watch_loop(k: Arc<Kubelet>) {
         let mut watch = match client.watch(&path).await {
             Ok(w) => w,
             Err(e) => {
-                let err = format!(
-                    "pkg/kubelet/config/apiserver.go:66: Failed to watch *v1.Pod: failed to list *v1.Pod: {}",
-                    klog::request_error(&client, "GET", &path, &e)
+                // client-go lists first (`limit=500&resourceVersion=0`), and its error names
+                // that URL, as a real kubelet's `failed to list *v1.Pod: Get "…"` does.
+                let list = format!(
+                    "/api/v1/pods?fieldSelector=spec.nodeName%3D{}&limit=500&resourceVersion=0",
+                    k.node
                 );
-                let line = klog::line(
-                    "Unhandled Error",
-                    &[("err", &err), ("logger", "UnhandledError")],
+                let line = kubecorp_client::klog::named_reflector_failure(
+                    k.now(),
+                    POD_SOURCE,
+                    "*v1.Pod",
+                    true,
+                    &klog::request_error(&client, "GET", &list, &e),
                 );
                 k.client_failure(
                     &e,

@@ -148,7 +148,8 @@ async fn the_scheduler_with_an_expired_badge_logs_the_401_and_recovers_once_it_i
     assert_eq!(refused.log_owner(), "scheduler");
     assert_eq!(
         refused.server_log.as_deref(),
-        Some("E1129 09:00:00.000000       1 reflector.go:166] \"Unhandled Error\" err=\"k8s.io/client-go/informers/factory.go:160: Failed to watch *v1.Pod: failed to list *v1.Pod: Unauthorized\" logger=\"UnhandledError\"")
+        Some("W1129 09:00:00.000000       1 reflector.go:569] k8s.io/client-go/informers/factory.go:160: failed to list *v1.Pod: Unauthorized\n\
+              E1129 09:00:00.000000       1 reflector.go:166] \"Unhandled Error\" err=\"k8s.io/client-go/informers/factory.go:160: Failed to watch *v1.Pod: failed to list *v1.Pod: Unauthorized\" logger=\"UnhandledError\"")
     );
     assert_eq!(
         refused.client_text.as_deref(),
