@@ -11,19 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{kubecorp, Run};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn fixture(name: &str) -> String {
-    root()
-        .join("tests/fixtures")
-        .join(name)
-        .to_string_lossy()
-        .into_owned()
-}
+use support::{fixture, kubecorp, root, Run};
 
 /// The kubecorp binary with `args`, its temporary directory `tmp`, without colour, and `CI`
 /// as given (unset when `None`).

@@ -5,7 +5,7 @@
 //! chapters); `scenarios/files.rs` a broken file's messages; `scenarios/narration.rs` what
 //! `kubecorp run` tells a room and writes; `scenarios/pace.rs` the presenter's pace and
 //! `--keep`; `scenarios/clocks.rs` a scenario's clock next to the real tools'. This file holds
-//! where the shipped scenarios and the fixtures are.
+//! what several rooms share.
 
 #[path = "scenarios/clocks.rs"]
 mod clocks;
@@ -19,29 +19,7 @@ mod pace;
 mod suite;
 mod support;
 
-use std::path::PathBuf;
-
 use support::tool;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn fixture(name: &str) -> String {
-    root()
-        .join("tests/fixtures")
-        .join(name)
-        .to_string_lossy()
-        .into_owned()
-}
-
-fn scenarios(rel: &str) -> String {
-    root()
-        .join("scenarios")
-        .join(rel)
-        .to_string_lossy()
-        .into_owned()
-}
 
 /// `args`, and `--allow-skip` when one of `tools` (used by the shipped scenarios' `run:` steps)
 /// is missing outside CI: `tool` says so plainly (under CI it fails the test instead).

@@ -1,8 +1,7 @@
 //! A scenario's clock next to the machine's: curl and openssl under faketime, kubectl and
 //! etcdctl on scenarios dated ten years away.
 
-use crate::support::{self, kubecorp};
-use crate::{fixture, scenarios};
+use crate::support::{self, fixture, kubecorp, scenarios};
 
 /// curl and openssl check the lab's badges against the machine's clock. Under faketime (which
 /// reaches them and the kubecorp binary alike through LD_PRELOAD) the machine's clock reads two,

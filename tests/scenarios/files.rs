@@ -1,7 +1,6 @@
 //! A broken scenario file through the binary: file, line, column, field and the right name.
 
-use crate::fixture;
-use crate::support::kubecorp;
+use crate::support::{fixture, kubecorp};
 
 #[test]
 fn a_typo_in_a_scenario_names_file_line_column_field_and_the_right_name() {

@@ -2,8 +2,8 @@
 //! Markdown report, a failed check's reason, `--format json`, `--chapter`, and a step that
 //! cannot be played.
 
-use crate::support::kubecorp;
-use crate::{allowing_skips_without, fixture, scenarios};
+use crate::allowing_skips_without;
+use crate::support::{fixture, kubecorp, scenarios};
 
 /// The narration with each wrapped line joined to the one it continues (and every run of
 /// whitespace made one space), to look for texts whatever the width.

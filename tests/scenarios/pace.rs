@@ -4,8 +4,7 @@
 use std::path::PathBuf;
 
 use crate::support::terminal::Terminal;
-use crate::support::{self, tool};
-use crate::{fixture, scenarios};
+use crate::support::{self, fixture, scenarios, tool};
 
 #[test]
 fn kubecorp_run_step_without_a_terminal_goes_on_at_each_enter_not_at_each_key() {

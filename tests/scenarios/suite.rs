@@ -1,8 +1,8 @@
 //! `kubecorp test`: every shipped scenario green, a red's exit code, JUnit case and reason, an
 //! invalid file, a PKI made elsewhere, and a story in chapters played once as a whole.
 
-use crate::support::kubecorp;
-use crate::{allowing_skips_without, fixture, scenarios};
+use crate::allowing_skips_without;
+use crate::support::{fixture, kubecorp, scenarios};
 
 #[test]
 fn kubecorp_test_passes_every_shipped_scenario_and_writes_one_junit_case_per_expectation() {

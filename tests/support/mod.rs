@@ -8,6 +8,29 @@ pub use kubecorp_testkit::{run_tool, Run};
 
 pub mod terminal;
 
+/// The workspace's root, where `scenarios/` and `tests/fixtures/` are.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A file or directory under `tests/fixtures/`, as the command line takes it.
+pub fn fixture(name: &str) -> String {
+    root()
+        .join("tests/fixtures")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// A shipped scenario, or a directory of them, under `scenarios/`, as the command line takes it.
+pub fn scenarios(rel: &str) -> String {
+    root()
+        .join("scenarios")
+        .join(rel)
+        .to_string_lossy()
+        .into_owned()
+}
+
 /// Runs the kubecorp binary built for these tests.
 pub fn kubecorp<I, S>(args: I) -> Run
 where
