@@ -481,6 +481,7 @@ impl Api {
         if !self.inner.watch_cache.started() {
             let revision = self.inner.store.revision().await?;
             self.inner.watch_cache.begin_after(revision);
+            self.inner.store.feed(&self.inner.watch_cache, revision);
         }
         Ok(())
     }
@@ -907,6 +908,10 @@ impl Api {
     ) {
         if key.starts_with("/registry/cluster") || key.starts_with("/registry/role") {
             self.invalidate_rbac();
+        }
+        if self.inner.store.feeds_watch_cache() {
+            // etcd's watch brings every change, this one too (see `store::feed`).
+            return;
         }
         self.inner.watch_cache.record(Change {
             revision,
@@ -1860,12 +1865,16 @@ fn patched_type_check(next: &Value, r: &Resource) -> Result<(), ApiResponse> {
     })
 }
 
+/// A storage error that is not a Status: k8s.io/apiserver v0.32
+/// `endpoints/handlers/responsewriters/status.go` (`ErrorToAPIStatus`) answers 500 with the
+/// error's own text and no reason, which kubectl prints as `Error from server: <text>`
+/// (`context deadline exceeded` when etcd cannot be reached or refuses Alice's badge).
 fn storage_error(e: StoreError) -> ApiResponse {
     ApiResponse::Full {
         status: 500,
         content_type: JSON.into(),
         body: json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-            "message": format!("etcdserver: request failed: {e}"), "reason": "InternalError", "code": 500})
+            "message": e.to_string(), "code": 500})
         .to_string()
         .into_bytes(),
     }

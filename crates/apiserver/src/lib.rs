@@ -39,7 +39,8 @@
 //! - [`apps`]: Deployments and ReplicaSets on their way in: defaults, `metadata.generation`,
 //!   the autoscaling/v1 Scale, their `kubectl get` columns.
 //! - [`watch`]: the watch cache: recent changes by revision, replayed and streamed to watchers.
-//! - [`store`]: objects under `/registry/…`, in etcd over mTLS (or in memory for tests).
+//! - [`store`]: objects under `/registry/…`, in etcd over one kept gRPC connection (or in memory
+//!   for tests); etcd's watch feeds the watch cache.
 //! - [`discovery`], [`table`], [`meta`]: what kubectl needs to read the answers.
 //! - [`openapi`]: `/openapi/v3`, v1.32's schemas of the kinds served (`kubectl explain`).
 //! - [`server`]: the TLS front door; every step becomes an event.

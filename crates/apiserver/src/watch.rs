@@ -25,8 +25,9 @@
 //!   the ring is ended, as the cacher terminates a watcher that cannot keep up: its client lists
 //!   and watches again. Nothing is ever skipped silently.
 //!
-//! Changes enter the ring through one door (`Api::publish`, holding the apiserver's write
-//! lock), so they enter in revision order, as etcd's watch delivers them to the real cacher.
+//! Changes enter the ring in revision order through one door: etcd's own watch stream when
+//! Alice stores in etcd (`store::feed`, as the real cacher is fed), or `Api::publish`, holding
+//! the apiserver's write lock, for the in-memory store.
 //!
 //! The ring is here; what a watch request asks in `watch/options.rs`, one watcher's stream of
 //! lines in `watch/stream.rs`.

@@ -13,7 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use kubecorp_trust::tls::{
     client_config, client_config_skip_verify, client_error_text, is_alert, server_name, CertSource,
     HandshakeNotes, TrustSource,
@@ -95,8 +95,94 @@ impl DialFailure {
     }
 }
 
-/// Opens `hop`.
+/// Opens `hop` for HTTP/1.1.
 pub async fn dial(hop: Hop<'_>) -> Result<Dialed, DialFailure> {
+    let (tls, notes) = connect(&hop, Alpn::Http11).await?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .map_err(|e| {
+            // On TLS 1.3 a refusal of our badge arrives as an alert after the handshake.
+            let phase = if is_alert(&e) {
+                Phase::TlsHandshake
+            } else {
+                Phase::Request
+            };
+            DialFailure::new(phase, client_error_text(&e, &notes))
+        })?;
+    Ok(Dialed {
+        sender,
+        driver: tokio::spawn(conn),
+        notes,
+    })
+}
+
+/// An open HTTP/2 connection: a sender many calls share at once (a clone per call), the task
+/// that drives the connection, and what the handshake found about the server's badge.
+pub struct DialedH2<B> {
+    pub sender: hyper::client::conn::http2::SendRequest<B>,
+    pub driver: JoinHandle<Result<(), hyper::Error>>,
+    pub notes: HandshakeNotes,
+}
+
+/// Opens `hop` for HTTP/2, offering only `h2` in ALPN, as grpc-go does: the connection
+/// kube-apiserver's etcd client keeps and sends every call on.
+pub async fn dial_h2<B>(hop: Hop<'_>) -> Result<DialedH2<B>, DialFailure>
+where
+    B: hyper::body::Body + Send + Unpin + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    use tokio::io::AsyncBufReadExt;
+    let (tls, notes) = connect(&hop, Alpn::H2).await?;
+    // grpc-go 1.65 (kube-apiserver 1.32's) speaks HTTP/2 whatever the server agreed on, and
+    // counts the connection ready only once the server's preface (its SETTINGS) arrived. On
+    // TLS 1.3 a server that refuses our badge says so with an alert after our side of the
+    // handshake finished: it comes instead of the preface.
+    let mut io = tokio::io::BufReader::new(tls);
+    match tokio::time::timeout(hop.handshake_timeout, io.fill_buf()).await {
+        Ok(Ok(preface)) if !preface.is_empty() => {}
+        Ok(Ok(_)) => {
+            return Err(DialFailure::new(Phase::Request, "EOF".into()));
+        }
+        Ok(Err(e)) => {
+            let phase = if is_alert(&e) {
+                Phase::TlsHandshake
+            } else {
+                Phase::Request
+            };
+            return Err(DialFailure::new(phase, client_error_text(&e, &notes)));
+        }
+        Err(_) => {
+            return Err(DialFailure::new(
+                Phase::Request,
+                "timed out waiting for server handshake".into(),
+            ));
+        }
+    }
+    let (sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .handshake(TokioIo::new(io))
+        .await
+        .map_err(|e| DialFailure::new(Phase::Request, client_error_text(&e, &notes)))?;
+    Ok(DialedH2 {
+        sender,
+        driver: tokio::spawn(conn),
+        notes,
+    })
+}
+
+/// The application protocol a dial offers in the handshake.
+#[derive(Clone, Copy)]
+enum Alpn {
+    Http11,
+    H2,
+}
+
+/// TCP with a deadline, then the TLS handshake with a deadline, offering `alpn`.
+async fn connect(
+    hop: &Hop<'_>,
+    alpn: Alpn,
+) -> Result<(tokio_rustls::client::TlsStream<TcpStream>, HandshakeNotes), DialFailure> {
     let connect = async {
         let addrs = crate::resolve::resolve(hop.host, hop.port)
             .await
@@ -128,20 +214,28 @@ pub async fn dial(hop: Hop<'_>) -> Result<Dialed, DialFailure> {
         }
     };
     let _ = tcp.set_nodelay(true);
-    let (config, notes) = match hop.trust {
+    let (config, notes) = match &hop.trust {
         Some(trust) => client_config(
             hop.from,
-            hop.identity,
-            trust,
+            hop.identity.clone(),
+            trust.clone(),
             hop.clock.clone(),
             hop.events.clone(),
         ),
         None => client_config_skip_verify(
             hop.from,
-            hop.identity,
+            hop.identity.clone(),
             hop.clock.clone(),
             hop.events.clone(),
         ),
+    };
+    let config = match alpn {
+        Alpn::Http11 => config,
+        Alpn::H2 => {
+            let mut config = (*config).clone();
+            config.alpn_protocols = vec![b"h2".to_vec()];
+            std::sync::Arc::new(config)
+        }
     };
     let name = server_name(hop.server_name.unwrap_or(hop.host))
         .map_err(|e| DialFailure::new(Phase::TlsHandshake, e.to_string()))?;
@@ -166,20 +260,5 @@ pub async fn dial(hop: Hop<'_>) -> Result<Dialed, DialFailure> {
             ))
         }
     };
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-        .await
-        .map_err(|e| {
-            // On TLS 1.3 a refusal of our badge arrives as an alert after the handshake.
-            let phase = if is_alert(&e) {
-                Phase::TlsHandshake
-            } else {
-                Phase::Request
-            };
-            DialFailure::new(phase, client_error_text(&e, &notes))
-        })?;
-    Ok(Dialed {
-        sender,
-        driver: tokio::spawn(conn),
-        notes,
-    })
+    Ok((tls, notes))
 }

@@ -210,7 +210,9 @@ pub async fn apiserver(
     events: &Events,
     shutdown: &Shutdown,
 ) -> Result<(Api, JoinHandle<()>), OfficeError> {
-    let client = kubecorp_etcd::EtcdClient::new(
+    // One kept HTTP/2 connection carrying every gRPC call, as kube-apiserver's etcd client
+    // keeps it; a badge or CA renewed on disk is used from the next call on.
+    let store = EtcdStore::connect(
         etcd_url,
         Some(CertSource::pem_files(
             lab.cert_path("apiserver-etcd-client"),
@@ -220,21 +222,19 @@ pub async fn apiserver(
         clock.clone(),
         events.clone(),
     )
-    .map_err(|e| OfficeError::Etcd(e.to_string()))?
-    // One long-lived connection (or a few), as kube-apiserver's gRPC client keeps; a badge or
-    // CA renewed on disk is used from the next call on.
-    .keep_alive();
+    .map_err(|e| OfficeError::Etcd(e.to_string()))?;
     // kube-controller-manager's CSR signer holds ca.key; without it (external CA) CSRs stay unsigned.
     let signer = lab.load_ca(Authority::Cluster).ok();
     // --kubelet-client-certificate/--kubelet-client-key: how Alice dials a kubelet for `logs`.
-    let api = Api::new(Store::Etcd(EtcdStore::new(client)), clock.clone(), signer)
-        .with_kubelet_client(kubecorp_apiserver::pod_log::KubeletClientConfig {
+    let api = Api::new(Store::Etcd(store), clock.clone(), signer).with_kubelet_client(
+        kubecorp_apiserver::pod_log::KubeletClientConfig {
             cert: CertSource::pem_files(
                 lab.cert_path("apiserver-kubelet-client"),
                 lab.key_path("apiserver-kubelet-client"),
             ),
             events: events.clone(),
-        });
+        },
+    );
     // --service-account-key-file=sa.pub, --service-account-signing-key-file=sa.key, and the
     // JWKS published at this door. A PKI without the pair still opens, issuing no tokens.
     let jwks_uri = listener

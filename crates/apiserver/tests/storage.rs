@@ -1,0 +1,483 @@
+//! Alice's storage as kube-apiserver's etcd client keeps it, against Charlie and against the
+//! real etcd 3.4 (Debian's `etcd-server`, started with the lab's PKI): reads and writes ride one
+//! kept HTTP/2 connection; etcd's own watch feeds her watch cache, so a change made through a
+//! second apiserver reaches a watch through her; and when etcd is down or refuses her badge,
+//! kubectl prints what kube-apiserver answers, `Error from server: context deadline exceeded`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use kubecorp_client::KubeClient;
+use kubecorp_office::start::{self, shutdown_pair, Stop};
+use kubecorp_office::{Office, OfficeOptions, Staff, CONTROL_PLANE_NODE};
+use kubecorp_pki::Lab;
+use kubecorp_testkit::{eventually, run_tool, tool};
+use kubecorp_trust::{Event, Events, LabClock, Stage};
+use serde_json::json;
+use tokio::net::TcpListener;
+
+/// The CN on `apiserver-etcd-client` (kubeadm's).
+const ALICE_AT_THE_VAULT: &str = "kube-apiserver-etcd-client";
+
+/// The vault Alice stores in.
+enum Vault {
+    /// Charlie, stopped when `stop` fires.
+    Charlie { stop: Stop },
+    /// `/usr/bin/etcd`, killed on drop.
+    Real { child: Child },
+}
+
+impl Vault {
+    /// Stops the vault: Charlie shuts his door; the real etcd is killed.
+    fn stop(&mut self) {
+        match self {
+            Vault::Charlie { stop } => stop.stop(),
+            Vault::Real { child } => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+impl Drop for Vault {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A quiet office (Alice only) storing in `vault`, its lab under `dir`.
+struct Floor {
+    _dir: tempfile::TempDir,
+    lab: PathBuf,
+    office: Office,
+    vault: Vault,
+    /// The vault's client port.
+    port: u16,
+}
+
+fn pki_lab(dir: &Path, clock: &LabClock) -> Lab {
+    let lab = Lab::new(dir);
+    kubecorp_office::ensure_pki(&lab, CONTROL_PLANE_NODE, clock).expect("the lab's PKI");
+    lab
+}
+
+/// Free loopback port for the real etcd's listeners.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Floor {
+    /// Alice on Charlie (started apart from the office, so the test can stop him).
+    async fn on_charlie() -> Floor {
+        let dir = tempfile::tempdir().unwrap();
+        let lab_dir = dir.path().join("lab");
+        let clock = LabClock::real();
+        let events = Events::new();
+        let lab = pki_lab(&lab_dir, &clock);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (stop, shutdown) = shutdown_pair();
+        start::etcd(&lab, listener, &clock, &events, &shutdown);
+        let office =
+            open_office(&lab_dir, format!("https://127.0.0.1:{port}"), clock, events).await;
+        Floor {
+            _dir: dir,
+            lab: lab_dir,
+            office,
+            vault: Vault::Charlie { stop },
+            port,
+        }
+    }
+
+    /// Alice on the real etcd 3.4, started with the lab's etcd PKI as kubeadm starts etcd.
+    async fn on_real_etcd(test: &str) -> Option<Floor> {
+        let etcd = tool("etcd", test)?;
+        let dir = tempfile::tempdir().unwrap();
+        let lab_dir = dir.path().join("lab");
+        let clock = LabClock::real();
+        let lab = pki_lab(&lab_dir, &clock);
+        let pki = lab.pki_dir();
+        let port = free_port();
+        let client_url = format!("https://127.0.0.1:{port}");
+        let peer_url = format!("https://127.0.0.1:{}", free_port());
+        let metrics_port = free_port();
+        let child = Command::new(etcd)
+            .args(["--name", CONTROL_PLANE_NODE])
+            .arg("--data-dir")
+            .arg(dir.path().join("etcd-data"))
+            .arg("--cert-file")
+            .arg(pki.join("etcd/server.crt"))
+            .arg("--key-file")
+            .arg(pki.join("etcd/server.key"))
+            .arg("--trusted-ca-file")
+            .arg(pki.join("etcd/ca.crt"))
+            .arg("--client-cert-auth")
+            .arg("--peer-cert-file")
+            .arg(pki.join("etcd/peer.crt"))
+            .arg("--peer-key-file")
+            .arg(pki.join("etcd/peer.key"))
+            .arg("--peer-trusted-ca-file")
+            .arg(pki.join("etcd/ca.crt"))
+            .arg("--peer-client-cert-auth")
+            .args(["--listen-client-urls", &client_url])
+            .args(["--advertise-client-urls", &client_url])
+            .args(["--listen-peer-urls", &peer_url])
+            .args(["--initial-advertise-peer-urls", &peer_url])
+            .args([
+                "--initial-cluster",
+                &format!("{CONTROL_PLANE_NODE}={peer_url}"),
+            ])
+            .args([
+                "--listen-metrics-urls",
+                &format!("http://127.0.0.1:{metrics_port}"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("etcd.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let vault = Vault::Real { child };
+        // Wait until etcd has elected itself and says it is healthy (on its plain-HTTP metrics
+        // listener), so Alice's start-up deadline is not spent on etcd's own start.
+        eventually("the real etcd is healthy", || async {
+            healthy(metrics_port).await.then_some(())
+        })
+        .await;
+        let office = open_office(&lab_dir, client_url, clock, Events::new()).await;
+        Some(Floor {
+            _dir: dir,
+            lab: lab_dir,
+            office,
+            vault,
+            port,
+        })
+    }
+
+    fn admin(&self) -> KubeClient {
+        self.office.client("kubectl", "admin.conf").unwrap()
+    }
+
+    /// Charlie's narration of Alice's TLS connections: one line per connection.
+    fn alices_connections(&self) -> usize {
+        self.office
+            .events
+            .snapshot()
+            .iter()
+            .filter(|e| alice_came_in(e))
+            .count()
+    }
+}
+
+fn alice_came_in(e: &Event) -> bool {
+    e.to == "etcd"
+        && e.stage == Stage::Tls
+        && e.allowed
+        && e.identity
+            .as_ref()
+            .is_some_and(|i| i.cn == ALICE_AT_THE_VAULT)
+}
+
+/// Whether etcd answers `{"health":"true"}` on its metrics listener.
+async fn healthy(metrics_port: u16) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut tcp) = tokio::net::TcpStream::connect(("127.0.0.1", metrics_port)).await else {
+        return false;
+    };
+    if tcp
+        .write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .is_err()
+    {
+        return false;
+    }
+    let mut answer = String::new();
+    let _ = tcp.read_to_string(&mut answer).await;
+    answer.contains("\"health\":\"true\"")
+}
+
+async fn open_office(lab: &Path, etcd: String, clock: LabClock, events: Events) -> Office {
+    Office::start(OfficeOptions {
+        staff: Staff::NONE,
+        external_etcd: Some(etcd),
+        clock,
+        events,
+        ..OfficeOptions::ephemeral(lab)
+    })
+    .await
+    .expect("the office opens on the vault")
+}
+
+/// This process's established TCP connections to `port`, as the kernel counts them (the
+/// judge for the real etcd, which narrates nothing; etcd's own gateway also dials its port).
+fn established_to(port: u16) -> usize {
+    let ours: std::collections::HashSet<String> = std::fs::read_dir("/proc/self/fd")
+        .map(|fds| {
+            fds.filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+                .filter_map(|link| {
+                    let link = link.to_string_lossy().into_owned();
+                    Some(link.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    table
+        .lines()
+        .skip(1)
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let remote_port = fields
+                .get(2)
+                .and_then(|r| r.rsplit_once(':'))
+                .and_then(|(_, p)| u16::from_str_radix(p, 16).ok());
+            remote_port == Some(port)
+                && fields.get(3) == Some(&"01")
+                && fields.get(9).is_some_and(|inode| ours.contains(*inode))
+        })
+        .count()
+}
+
+/// Twenty calls through Alice: five ConfigMaps created, read, patched and deleted.
+async fn twenty_calls(admin: &KubeClient) {
+    let path = "/api/v1/namespaces/default/configmaps";
+    for i in 0..5 {
+        let name = format!("kept-{i}");
+        let body = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"n": "0"}});
+        admin.create(path, &body).await.unwrap();
+        let read = admin.get(&format!("{path}/{name}")).await.unwrap();
+        assert_eq!(read["data"]["n"], "0");
+        admin
+            .merge_patch(&format!("{path}/{name}"), &json!({"data": {"n": "1"}}))
+            .await
+            .unwrap();
+        admin.delete(&format!("{path}/{name}")).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn twenty_calls_through_alice_ride_one_kept_connection_to_charlie() {
+    let floor = Floor::on_charlie().await;
+    let admin = floor.admin();
+    twenty_calls(&admin).await;
+    assert_eq!(
+        floor.alices_connections(),
+        1,
+        "Charlie narrates one TLS connection from Alice for her start-up and twenty calls"
+    );
+    assert_eq!(established_to(floor.port), 1);
+    // Each call is narrated as its gRPC method on the one connection.
+    let events = floor.office.events.snapshot();
+    let txns = events
+        .iter()
+        .filter(|e| e.to == "etcd" && e.detail.as_deref() == Some("gRPC /etcdserverpb.KV/Txn OK"))
+        .count();
+    assert!(
+        txns >= 15,
+        "creates, patches and deletes are transactions: {txns}"
+    );
+    assert!(events
+        .iter()
+        .any(|e| e.detail.as_deref() == Some("gRPC /etcdserverpb.KV/Range OK")));
+    assert!(events
+        .iter()
+        .any(|e| e.detail.as_deref() == Some("gRPC /etcdserverpb.Watch/Watch OK")));
+}
+
+#[tokio::test]
+async fn twenty_calls_through_alice_ride_one_kept_connection_to_the_real_etcd() {
+    let Some(floor) =
+        Floor::on_real_etcd("twenty_calls_through_alice_ride_one_kept_connection_to_the_real_etcd")
+            .await
+    else {
+        return;
+    };
+    twenty_calls(&floor.admin()).await;
+    assert_eq!(established_to(floor.port), 1);
+}
+
+/// A watch through Alice from the list's resourceVersion, then a ConfigMap created through a
+/// second apiserver on the same etcd: Alice's watch sees it ADDED.
+async fn a_second_apiserver_s_change_reaches_alice_s_watch(floor: &Floor) {
+    let admin = floor.admin();
+    let path = "/api/v1/namespaces/default/configmaps";
+    let listed = admin.get(path).await.unwrap();
+    let rv = listed["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut watch = admin
+        .watch(&format!("{path}?watch=true&resourceVersion={rv}"))
+        .await
+        .unwrap();
+
+    let clock = floor.office.clock.clone();
+    let events = floor.office.events.clone();
+    let (_stop, shutdown) = shutdown_pair();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let second_addr = listener.local_addr().unwrap();
+    let (_second, _task) = start::apiserver(
+        &Lab::new(&floor.lab),
+        listener,
+        &floor.office.etcd_url,
+        &clock,
+        &events,
+        &shutdown,
+    )
+    .await
+    .expect("a second apiserver opens on the same etcd");
+    let second = admin
+        .clone()
+        .with_server(&format!("https://{second_addr}"))
+        .unwrap();
+    second
+        .create(
+            path,
+            &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "from-the-second-desk"}}),
+        )
+        .await
+        .unwrap();
+
+    let seen = tokio::time::timeout(kubecorp_testkit::WAIT, async {
+        loop {
+            let event = watch.next().await.expect("the watch stays open").unwrap();
+            if event.object["metadata"]["name"] == "from-the-second-desk" {
+                return event;
+            }
+        }
+    })
+    .await
+    .expect("Alice's watch hears of the second apiserver's ConfigMap");
+    assert_eq!(seen.kind, "ADDED");
+}
+
+#[tokio::test]
+async fn a_watch_through_alice_sees_a_change_made_through_a_second_apiserver_on_charlie() {
+    let floor = Floor::on_charlie().await;
+    a_second_apiserver_s_change_reaches_alice_s_watch(&floor).await;
+}
+
+#[tokio::test]
+async fn a_watch_through_alice_sees_a_change_made_through_a_second_apiserver_on_the_real_etcd() {
+    let Some(floor) = Floor::on_real_etcd(
+        "a_watch_through_alice_sees_a_change_made_through_a_second_apiserver_on_the_real_etcd",
+    )
+    .await
+    else {
+        return;
+    };
+    a_second_apiserver_s_change_reaches_alice_s_watch(&floor).await;
+}
+
+/// kubectl's text for a list through Alice, from the real kubectl when it is installed.
+fn kubectl_get_configmaps(floor: &Floor, test: &str) -> Option<kubecorp_testkit::Run> {
+    let kubectl = tool("kubectl", test)?;
+    let server = format!("https://{}", floor.office.apiserver_addr);
+    let kubeconfig = floor.lab.join("admin.conf");
+    Some(run_tool(
+        &kubectl,
+        [
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+            "--server",
+            &server,
+            "get",
+            "configmaps",
+        ],
+    ))
+}
+
+/// The vault stops: kubectl prints kube-apiserver's 500 for clientv3's error, and Alice's log
+/// says why her dial failed.
+async fn with_the_vault_down_kubectl_reads_context_deadline_exceeded(mut floor: Floor, test: &str) {
+    floor.admin().get("/api/v1/namespaces").await.unwrap();
+    floor.vault.stop();
+    let admin = floor.admin();
+    let refused = admin
+        .get("/api/v1/namespaces/default/configmaps")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.kubectl_text(),
+        "Error from server: context deadline exceeded"
+    );
+    if let Some(run) = tokio::task::block_in_place(|| kubectl_get_configmaps(&floor, test)) {
+        run.failure(1)
+            .stderr_has("Error from server: context deadline exceeded");
+    }
+    let logged = eventually("Alice logs her failed dial", || async {
+        floor
+            .office
+            .events
+            .snapshot()
+            .into_iter()
+            .filter(|e| e.log_owner() == "apiserver")
+            .filter_map(|e| e.server_log)
+            .find(|l| l.contains("connection refused"))
+    })
+    .await;
+    assert_eq!(
+        logged,
+        format!(
+            "[core] grpc: addrConn.createTransport failed to connect to {{Addr: \"127.0.0.1:{port}\", ServerName: \"127.0.0.1:{port}\", }}. Err: connection error: desc = \"transport: Error while dialing: dial tcp 127.0.0.1:{port}: connect: connection refused\"",
+            port = floor.port
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_charlie_down_kubectl_reads_kube_apiservers_context_deadline_exceeded() {
+    let test = "with_charlie_down_kubectl_reads_kube_apiservers_context_deadline_exceeded";
+    with_the_vault_down_kubectl_reads_context_deadline_exceeded(Floor::on_charlie().await, test)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_real_etcd_down_kubectl_reads_kube_apiservers_context_deadline_exceeded() {
+    let test = "with_the_real_etcd_down_kubectl_reads_kube_apiservers_context_deadline_exceeded";
+    let Some(floor) = Floor::on_real_etcd(test).await else {
+        return;
+    };
+    with_the_vault_down_kubectl_reads_context_deadline_exceeded(floor, test).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_charlie_refuses_alices_expired_badge_kubectl_reads_context_deadline_exceeded_and_her_log_says_why(
+) {
+    let floor = Floor::on_charlie().await;
+    let admin = floor.admin();
+    admin.get("/api/v1/namespaces").await.unwrap();
+    kubecorp_pki::fault::inflict(
+        &Lab::new(&floor.lab),
+        kubecorp_pki::fault::Fault::Expire,
+        "apiserver-etcd-client",
+        floor.office.clock.now(),
+    )
+    .unwrap();
+    let refused = admin
+        .get("/api/v1/namespaces/default/configmaps")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.kubectl_text(),
+        "Error from server: context deadline exceeded"
+    );
+    let logged = eventually("Alice logs the refused handshake", || async {
+        floor
+            .office
+            .events
+            .snapshot()
+            .into_iter()
+            .filter(|e| e.log_owner() == "apiserver")
+            .filter_map(|e| e.server_log)
+            .find(|l| l.contains("authentication handshake failed"))
+    })
+    .await;
+    assert!(
+        logged.ends_with("Err: connection error: desc = \"transport: authentication handshake failed: remote error: tls: expired certificate\""),
+        "{logged}"
+    );
+}
