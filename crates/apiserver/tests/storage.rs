@@ -58,7 +58,8 @@ struct Floor {
 
 fn pki_lab(dir: &Path, clock: &LabClock) -> Lab {
     let lab = Lab::new(dir);
-    kubecorp_office::ensure_pki(&lab, CONTROL_PLANE_NODE, clock).expect("the lab's PKI");
+    let algorithm = OfficeOptions::ephemeral(dir).key_algorithm;
+    kubecorp_office::ensure_pki(&lab, CONTROL_PLANE_NODE, clock, algorithm).expect("the lab's PKI");
     lab
 }
 
@@ -479,5 +480,44 @@ async fn when_charlie_refuses_alices_expired_badge_kubectl_reads_context_deadlin
     assert!(
         logged.ends_with("Err: connection error: desc = \"transport: authentication handshake failed: remote error: tls: expired certificate\""),
         "{logged}"
+    );
+}
+
+#[tokio::test]
+async fn events_share_one_lease_and_etcd_forgets_them_after_kube_apiservers_hour_and_a_minute() {
+    let floor = Floor::on_charlie().await;
+    let admin = floor.admin();
+    let path = "/api/v1/namespaces/default/events";
+    for name in ["web.scheduled", "web.pulled"] {
+        admin
+            .create(
+                path,
+                &json!({"apiVersion": "v1", "kind": "Event", "metadata": {"name": name},
+                    "involvedObject": {"kind": "Pod", "namespace": "default", "name": "web"},
+                    "reason": "Scheduled", "message": "Successfully assigned default/web", "type": "Normal"}),
+            )
+            .await
+            .unwrap();
+    }
+    // `--event-ttl` 1 h: the lease manager asks for 3660 s and attaches both Events to it.
+    let grants = floor
+        .office
+        .events
+        .snapshot()
+        .iter()
+        .filter(|e| e.detail.as_deref() == Some("gRPC /etcdserverpb.Lease/LeaseGrant OK"))
+        .count();
+    assert_eq!(grants, 1);
+
+    floor.office.clock.advance(time::Duration::seconds(3600));
+    admin.get(&format!("{path}/web.scheduled")).await.unwrap();
+    floor.office.clock.advance(time::Duration::seconds(61));
+    let gone = eventually("etcd forgets the Event with its lease", || async {
+        admin.get(&format!("{path}/web.scheduled")).await.err()
+    })
+    .await;
+    assert_eq!(
+        gone.kubectl_text(),
+        "Error from server (NotFound): events \"web.scheduled\" not found"
     );
 }
