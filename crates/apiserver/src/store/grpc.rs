@@ -36,10 +36,14 @@ use tokio::time::Instant;
 /// What a call's body is: one message, or a stream of them (the watch).
 pub type Body = BoxBody<Bytes, Infallible>;
 
-/// How long one storage call may wait for its answer (or for a connection to send it on).
+/// How long one storage call keeps dialling again while no connection can be made.
 /// kube-apiserver's calls carry the request's own deadline (`--request-timeout`, 60 s); the
 /// lab gives up sooner, so a class does not wait a minute to read the same text.
 pub const CALL_DEADLINE: Duration = Duration::from_secs(5);
+
+/// How long a call sent on a connection may wait for its answer (the lab client's limit): a
+/// busy machine is given time, an unreachable etcd is not.
+const ANSWER_DEADLINE: Duration = kubecorp_client::REQUEST_TIMEOUT;
 
 /// grpc-go's first reconnect backoff (`backoff.DefaultConfig`: 1 s, ×1.6 each time).
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
@@ -287,13 +291,13 @@ impl Channel {
             last_dial: last_dial.clone(),
         };
         loop {
-            let connected = match tokio::time::timeout_at(deadline, self.connection()).await {
-                Ok(connected) => connected,
-                Err(_) => return Err(expired(&last_dial)),
-            };
+            // A dial in progress is bounded by its own connect and handshake timeouts; the
+            // deadline ends the waiting between failed dials.
+            let connected = self.connection().await;
             let failed = match connected {
                 Ok((sender, ended)) => {
-                    match tokio::time::timeout_at(deadline, call(sender)).await {
+                    let answer_by = Instant::now() + ANSWER_DEADLINE;
+                    match tokio::time::timeout_at(answer_by, call(sender)).await {
                         Err(_) => return Err(expired(&last_dial)),
                         Ok(Ok(answer)) => return Ok(answer),
                         Ok(Err(Outcome::Answered(status))) => return Err(status),
@@ -320,6 +324,9 @@ impl Channel {
             };
             let line = self.log_failed_dial(&failed);
             last_dial = Some(line);
+            if Instant::now() >= deadline {
+                return Err(expired(&last_dial));
+            }
             let wake = (Instant::now() + backoff).min(deadline);
             tokio::time::sleep_until(wake).await;
             if Instant::now() >= deadline {
