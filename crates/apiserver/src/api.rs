@@ -320,7 +320,8 @@ struct Inner {
 /// How many bootstrap writes are under way at once.
 const BOOTSTRAP_WRITERS: usize = 8;
 
-/// How often a bootstrap write the vault did not answer is tried.
+/// How often a bootstrap write the vault did not answer is tried ([`StoreError::unanswered`]:
+/// no answer in time, or the connection broke; a refused badge is not tried again).
 const BOOTSTRAP_TRIES: u64 = 3;
 
 impl Api {
@@ -426,9 +427,10 @@ impl Api {
         }));
         // Each write is a create-if-absent transaction (an existing object is kept), and they
         // go to etcd side by side: a start is as quick as the slowest write, not their sum. At
-        // most BOOTSTRAP_WRITERS at once (there are some 130 objects, and each new connection is
-        // a handshake Charlie must finish), and a write the vault did not answer is tried again,
-        // as kube-apiserver's bootstrap controllers retry until etcd answers.
+        // most BOOTSTRAP_WRITERS at once (some 130 objects share Alice's one connection, and a
+        // busy vault answers each in turn), and a write the vault did not answer is tried again,
+        // as kube-apiserver's bootstrap controllers retry until etcd answers. A refusal (her
+        // badge refused in the handshake) ends the bootstrap at once: trying changes nothing.
         let writers = std::sync::Arc::new(tokio::sync::Semaphore::new(BOOTSTRAP_WRITERS));
         let mut writes = tokio::task::JoinSet::new();
         for mut obj in objects {
@@ -447,7 +449,7 @@ impl Api {
                 let mut tries = 1;
                 loop {
                     match store.create(&key, &obj).await {
-                        Err(StoreError::Backend(_)) if tries < BOOTSTRAP_TRIES => {
+                        Err(e) if e.unanswered() && tries < BOOTSTRAP_TRIES => {
                             tokio::time::sleep(std::time::Duration::from_millis(100 * tries)).await;
                             tries += 1;
                         }

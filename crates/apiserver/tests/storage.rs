@@ -7,11 +7,15 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use kubecorp_apiserver::store::grpc::GrpcError;
+use kubecorp_apiserver::store::{EtcdStore, Store, StoreError};
+use kubecorp_client::dial::Reply;
 use kubecorp_client::KubeClient;
 use kubecorp_office::start::{self, shutdown_pair, Stop};
 use kubecorp_office::{Office, OfficeOptions, Staff, CONTROL_PLANE_NODE};
-use kubecorp_pki::Lab;
+use kubecorp_pki::{Authority, Lab};
 use kubecorp_testkit::{eventually, run_tool, tool};
+use kubecorp_trust::tls::{CertSource, TrustSource};
 use kubecorp_trust::{Event, Events, LabClock, Stage};
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -520,4 +524,81 @@ async fn events_share_one_lease_and_etcd_forgets_them_after_kube_apiservers_hour
         gone.kubectl_text(),
         "Error from server (NotFound): events \"web.scheduled\" not found"
     );
+}
+
+/// A read of `/registry/namespaces/default` from Alice's store at `port`, showing `badge`.
+async fn read_showing(lab: &Lab, port: u16, badge: &str) -> StoreError {
+    let store = Store::Etcd(
+        EtcdStore::connect(
+            &format!("https://127.0.0.1:{port}"),
+            Some(CertSource::pem_files(
+                lab.cert_path(badge),
+                lab.key_path(badge),
+            )),
+            TrustSource::bundle(lab.ca_cert_path(Authority::Etcd)),
+            LabClock::real(),
+            Events::new(),
+        )
+        .unwrap(),
+    );
+    store
+        .get("/registry/namespaces/default")
+        .await
+        .expect_err("the read gets no answer")
+}
+
+/// The bootstrap tries again only a write the vault did not answer (`StoreError::unanswered`):
+/// a badge refused in the handshake, or nothing listening, is an answer that trying again does
+/// not change; a vault that took the connection and said nothing may answer a later try.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_badge_or_a_closed_port_is_an_answer_and_a_vault_that_says_nothing_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = LabClock::real();
+    let lab = pki_lab(dir.path(), &clock);
+
+    // Charlie, who refuses a badge the cluster CA signed, in the handshake.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let charlie = listener.local_addr().unwrap().port();
+    let (_stop, shutdown) = shutdown_pair();
+    start::etcd(&lab, listener, &clock, &Events::new(), &shutdown);
+    // A port nothing listens on: `connection refused`.
+    let closed = free_port();
+    // A vault that takes the connection and never says a word: each call's deadline passes
+    // inside the handshake.
+    let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let quiet = silent.local_addr().unwrap().port();
+    let held = tokio::spawn(async move {
+        let mut kept = Vec::new();
+        while let Ok((tcp, _)) = silent.accept().await {
+            kept.push(tcp);
+        }
+    });
+
+    // Each read waits out its deadline; the three wait side by side.
+    let (refused, nobody, unanswered) = tokio::join!(
+        read_showing(&lab, charlie, "apiserver-kubelet-client"),
+        read_showing(&lab, closed, "apiserver-etcd-client"),
+        read_showing(&lab, quiet, "apiserver-etcd-client"),
+    );
+    held.abort();
+
+    assert_eq!(refused.to_string(), "context deadline exceeded");
+    let StoreError::Etcd(GrpcError::DeadlineExceeded {
+        last_dial: Some(dial),
+    }) = &refused
+    else {
+        panic!("not a refused dial: {refused:?}");
+    };
+    assert_eq!(dial.reply, Reply::Refusal);
+    assert_eq!(
+        dial.desc,
+        "transport: authentication handshake failed: remote error: tls: unknown certificate authority"
+    );
+    assert!(!refused.unanswered());
+
+    assert_eq!(nobody.to_string(), "context deadline exceeded");
+    assert!(!nobody.unanswered(), "{nobody:?}");
+
+    assert_eq!(unanswered.to_string(), "context deadline exceeded");
+    assert!(unanswered.unanswered(), "{unanswered:?}");
 }

@@ -1,8 +1,10 @@
-//! The lab's one way to open a mutual-TLS HTTP/1.1 connection: TCP with a deadline, the TLS
-//! handshake with a deadline, then hyper's client handshake. Every failure says which phase
-//! broke, in the words a Go client prints (`dial tcp …: connect: connection refused`,
-//! `dial tcp: lookup NAME on 10.0.0.2:53: no such host` (see [`crate::resolve`]),
-//! `net/http: TLS handshake timeout`, `tls: failed to verify certificate: x509: …`).
+//! The lab's one way to open a mutual-TLS connection: TCP with a deadline, the TLS handshake
+//! with a deadline, then hyper's client handshake, for HTTP/1.1 ([`dial`], what client-go
+//! speaks) or HTTP/2 ([`dial_h2`], the one connection Alice keeps to etcd for gRPC). Every
+//! failure says which phase broke, in the words a Go client prints (`dial tcp …: connect:
+//! connection refused`, `dial tcp: lookup NAME on 10.0.0.2:53: no such host` (see
+//! [`crate::resolve`]), `net/http: TLS handshake timeout`, `tls: failed to verify certificate:
+//! x509: …`), and whether the far side said no or said nothing in time ([`Reply`]).
 //!
 //! Most callers check the server's badge against a CA. kube-apiserver does not when it dials a
 //! kubelet (kubeadm sets no `--kubelet-certificate-authority`, so Go's `InsecureSkipVerify`):
@@ -15,8 +17,8 @@ use http_body_util::Full;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use kubecorp_trust::tls::{
-    client_config, client_config_skip_verify, client_error_text, is_alert, server_name, CertSource,
-    HandshakeNotes, TrustSource,
+    client_config, client_config_skip_verify, client_error_text, find_rustls_error, is_alert,
+    server_name, CertSource, HandshakeNotes, TrustSource,
 };
 use kubecorp_trust::{Events, LabClock, Stage, Verdict};
 use tokio::net::TcpStream;
@@ -67,21 +69,53 @@ pub struct Dialed {
     pub notes: HandshakeNotes,
 }
 
-/// Why a hop could not be opened: the phase, the Go client's text, and the lab's verdict on the
-/// server's badge when that was the reason.
+/// What the far side answered a dial that failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// Nothing in time, or the connection closed before it was ready: a server that is busy
+    /// (a loaded machine) or went away. A later dial may work.
+    Silence,
+    /// A no: nothing listens on the port, the TLS handshake refused a badge (the server's
+    /// alert, or our own check of the server's badge), or the name to check is not valid.
+    /// Dialling again changes nothing until someone fixes it.
+    Refusal,
+}
+
+/// Why a hop could not be opened: the phase, the Go client's text, whether the server said no
+/// or nothing, and the lab's verdict on the server's badge when that was the reason.
 #[derive(Debug)]
 pub struct DialFailure {
     pub phase: Phase,
     pub text: String,
+    pub reply: Reply,
     pub verdict: Option<Box<Verdict>>,
 }
 
 impl DialFailure {
-    fn new(phase: Phase, text: String) -> DialFailure {
+    fn silence(phase: Phase, text: String) -> DialFailure {
         DialFailure {
             phase,
             text,
+            reply: Reply::Silence,
             verdict: None,
+        }
+    }
+
+    fn refusal(phase: Phase, text: String) -> DialFailure {
+        DialFailure {
+            reply: Reply::Refusal,
+            ..DialFailure::silence(phase, text)
+        }
+    }
+
+    /// A failure after the TLS handshake: the server's alert refusing our badge (TLS 1.3 sends
+    /// it after our side finished), or the connection ending.
+    fn after_handshake(err: &(dyn std::error::Error + 'static), notes: &HandshakeNotes) -> Self {
+        let text = client_error_text(err, notes);
+        if is_alert(err) {
+            DialFailure::refusal(Phase::TlsHandshake, text)
+        } else {
+            DialFailure::silence(Phase::Request, text)
         }
     }
 
@@ -100,15 +134,8 @@ pub async fn dial(hop: Hop<'_>) -> Result<Dialed, DialFailure> {
     let (tls, notes) = connect(&hop, Alpn::Http11).await?;
     let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
         .await
-        .map_err(|e| {
-            // On TLS 1.3 a refusal of our badge arrives as an alert after the handshake.
-            let phase = if is_alert(&e) {
-                Phase::TlsHandshake
-            } else {
-                Phase::Request
-            };
-            DialFailure::new(phase, client_error_text(&e, &notes))
-        })?;
+        // On TLS 1.3 a refusal of our badge arrives as an alert after the handshake.
+        .map_err(|e| DialFailure::after_handshake(&e, &notes))?;
     Ok(Dialed {
         sender,
         driver: tokio::spawn(conn),
@@ -142,18 +169,11 @@ where
     match tokio::time::timeout(hop.handshake_timeout, io.fill_buf()).await {
         Ok(Ok(preface)) if !preface.is_empty() => {}
         Ok(Ok(_)) => {
-            return Err(DialFailure::new(Phase::Request, "EOF".into()));
+            return Err(DialFailure::silence(Phase::Request, "EOF".into()));
         }
-        Ok(Err(e)) => {
-            let phase = if is_alert(&e) {
-                Phase::TlsHandshake
-            } else {
-                Phase::Request
-            };
-            return Err(DialFailure::new(phase, client_error_text(&e, &notes)));
-        }
+        Ok(Err(e)) => return Err(DialFailure::after_handshake(&e, &notes)),
         Err(_) => {
-            return Err(DialFailure::new(
+            return Err(DialFailure::silence(
                 Phase::Request,
                 "timed out waiting for server handshake".into(),
             ));
@@ -163,7 +183,7 @@ where
         .timer(TokioTimer::new())
         .handshake(TokioIo::new(io))
         .await
-        .map_err(|e| DialFailure::new(Phase::Request, client_error_text(&e, &notes)))?;
+        .map_err(|e| DialFailure::silence(Phase::Request, client_error_text(&e, &notes)))?;
     Ok(DialedH2 {
         sender,
         driver: tokio::spawn(conn),
@@ -184,9 +204,10 @@ async fn connect(
     alpn: Alpn,
 ) -> Result<(tokio_rustls::client::TlsStream<TcpStream>, HandshakeNotes), DialFailure> {
     let connect = async {
+        // A name that does not resolve will not resolve by dialling again at once.
         let addrs = crate::resolve::resolve(hop.host, hop.port)
             .await
-            .map_err(|text| DialFailure::new(Phase::Connect, text))?;
+            .map_err(|text| DialFailure::refusal(Phase::Connect, text))?;
         // Each address in turn; Go's dialSerial reports the first one's error.
         let mut first = None;
         for addr in &addrs {
@@ -200,14 +221,15 @@ async fn connect(
                 }
             }
         }
+        // `connection refused`: nothing listens there.
         let text = first.unwrap_or_else(|| format!("dial tcp {}: no address", hop.addr()));
-        Err(DialFailure::new(Phase::Connect, text))
+        Err(DialFailure::refusal(Phase::Connect, text))
     };
     let tcp = match tokio::time::timeout(hop.connect_timeout, connect).await {
         Ok(Ok(tcp)) => tcp,
         Ok(Err(failed)) => return Err(failed),
         Err(_) => {
-            return Err(DialFailure::new(
+            return Err(DialFailure::silence(
                 Phase::Connect,
                 format!("dial tcp {}: i/o timeout", hop.addr()),
             ))
@@ -238,7 +260,7 @@ async fn connect(
         }
     };
     let name = server_name(hop.server_name.unwrap_or(hop.host))
-        .map_err(|e| DialFailure::new(Phase::TlsHandshake, e.to_string()))?;
+        .map_err(|e| DialFailure::refusal(Phase::TlsHandshake, e.to_string()))?;
     let tls = match tokio::time::timeout(
         hop.handshake_timeout,
         TlsConnector::from(config).connect(name, tcp),
@@ -247,14 +269,23 @@ async fn connect(
     {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => {
+            let verdict = notes.peer_verdict().filter(|v| !v.is_valid()).map(Box::new);
+            // A TLS error (an alert, a badge we refused, no protocol in common) is a decision;
+            // a bare I/O error (EOF, reset) is a server that dropped the connection.
+            let reply = if verdict.is_some() || find_rustls_error(&e).is_some() {
+                Reply::Refusal
+            } else {
+                Reply::Silence
+            };
             return Err(DialFailure {
                 phase: Phase::TlsHandshake,
                 text: client_error_text(&e, &notes),
-                verdict: notes.peer_verdict().filter(|v| !v.is_valid()).map(Box::new),
-            })
+                reply,
+                verdict,
+            });
         }
         Err(_) => {
-            return Err(DialFailure::new(
+            return Err(DialFailure::silence(
                 Phase::TlsHandshake,
                 "net/http: TLS handshake timeout".into(),
             ))

@@ -5,8 +5,9 @@
 //! and their own badge come from a kubeconfig (`scheduler.conf`, `kubelet.conf`, …). Every call
 //! opens a fresh connection with a full handshake, so a badge broken or renewed on disk counts at
 //! the very next call, exactly as `kubecorp break` promises. A [`KubeClient::keep_alive`] client
-//! (Alice's storage client) keeps its connections instead, as kube-apiserver keeps its gRPC
-//! connection to etcd, and dials again only when a badge or bundle changes on disk.
+//! keeps its connections instead, and dials again only when a badge or bundle changes on disk.
+//! Alice's storage does not go through [`KubeClient`]: she keeps one HTTP/2 connection to etcd
+//! for gRPC, opened by [`dial::dial_h2`] (`kubecorp-apiserver`'s `store::grpc`).
 //!
 //! A failure says which hop and which phase, and [`ClientError::kubectl_text`] gives the line
 //! kubectl would print for it:
@@ -19,7 +20,8 @@
 //! # Layout
 //!
 //! - this file: [`KubeClient`], one component's calls to one apiserver;
-//! - `dial`: the one mutual-TLS dialer (also Alice's to a kubelet); `pool`: kept connections;
+//! - `dial`: the one mutual-TLS dialer (also Alice's to a kubelet, and her HTTP/2 one to etcd);
+//!   `pool`: kept connections;
 //! - `resolve`: a server's name to addresses, and Go's `lookup NAME on SERVER: no such host`;
 //! - `error`: [`ClientError`] and [`Phase`]; `watch`: a `?watch=true` stream;
 //! - `delegated`: a door's own badge check and SubjectAccessReview (kubelet, Bob);
@@ -147,10 +149,9 @@ impl KubeClient {
         })
     }
 
-    /// Keeps connections open between calls, as a long-lived client does (kube-apiserver's
-    /// gRPC connection to etcd): a new connection, and a new handshake, only when the peer
-    /// closed the last one or the badge or trust bundle changed on disk. Watches always get a
-    /// connection of their own.
+    /// Keeps HTTP/1.1 connections open between calls, as a long-lived client does: a new
+    /// connection, and a new handshake, only when the peer closed the last one or the badge or
+    /// trust bundle changed on disk. Watches always get a connection of their own.
     pub fn keep_alive(mut self) -> KubeClient {
         self.pool = Some(Arc::new(Pool::default()));
         self

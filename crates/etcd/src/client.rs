@@ -1,4 +1,7 @@
-//! The apiserver's side of the vault door: a client for etcd's JSON gateway over mutual TLS.
+//! A visitor's side of the vault door: a client for etcd's JSON gateway (`/v3/kv/…`, what
+//! `curl` reaches) over mutual TLS, for scenario steps that knock on Charlie's doors and for
+//! tests. Alice does not use it: she stores over etcd's gRPC on one kept HTTP/2 connection, as
+//! kube-apiserver does (`kubecorp-apiserver`'s `store::grpc`).
 //!
 //! kube-apiserver dials etcd with `--etcd-certfile`/`--etcd-keyfile` (the
 //! `apiserver-etcd-client` badge) and `--etcd-cafile=etcd/ca.crt`. Both sides check in the
@@ -14,10 +17,10 @@
 //! (`transport: authentication handshake failed: remote error: tls: …`).
 //!
 //! By default each call opens its own connection and full handshake (a scenario's visitor at the
-//! vault door); Alice's own storage client is [`EtcdClient::keep_alive`], keeping its connections
-//! as kube-apiserver keeps its gRPC connection, and dialling again when her badge or the etcd CA
-//! changes on disk. The transport is the lab's one mutual-TLS client, `kubecorp_client`. The same
-//! client talks to the lab's etcd and to a real etcd 3.4.
+//! vault door, so a badge broken on disk counts at the next call); [`EtcdClient::keep_alive`]
+//! keeps HTTP/1.1 connections between calls instead, dialling again when the badge or the etcd
+//! CA changes on disk. The transport is the lab's one mutual-TLS client, `kubecorp_client`. The
+//! same client talks to the lab's etcd and to a real etcd 3.4.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -133,8 +136,10 @@ pub struct EtcdClient {
 }
 
 impl EtcdClient {
-    /// A client for `https://host:port`, showing `identity` (the apiserver's
-    /// `--etcd-certfile`/`--etcd-keyfile`) and trusting `trust` (`--etcd-cafile`).
+    /// A client for `https://host:port`, showing `identity` (a badge, as etcdctl's `--cert`/
+    /// `--key` or the apiserver's `--etcd-certfile`/`--etcd-keyfile`) and trusting `trust`
+    /// (`--cacert`, `--etcd-cafile`). It calls as `apiserver` unless [`EtcdClient::calling_as`]
+    /// names another.
     pub fn new(
         endpoint: &str,
         identity: Option<CertSource>,
@@ -161,8 +166,8 @@ impl EtcdClient {
         })
     }
 
-    /// Keeps connections open between calls, as kube-apiserver's one gRPC connection to etcd
-    /// does; see [`KubeClient::keep_alive`].
+    /// Keeps HTTP/1.1 connections open between calls (a read that meets a closed one is sent
+    /// again once, a write never); see [`KubeClient::keep_alive`].
     pub fn keep_alive(mut self) -> EtcdClient {
         self.conn = self.conn.keep_alive();
         self.kept_alive = true;

@@ -30,8 +30,9 @@
 //! - [`wire`]: the gateway's JSON shapes (int64 as strings, base64 bytes, zero values left out).
 //! - [`gojson`]: Go's `encoding/json` and `encoding/base64` error texts for bad input, and its
 //!   nesting limit (10,000 levels), scanned without recursion.
-//! - [`client`]: [`EtcdClient`], the apiserver's side of the hop, with errors that name the hop
-//!   and the phase (`apiserver → etcd: TLS handshake: remote error: tls: …`).
+//! - [`client`]: [`EtcdClient`], a visitor's JSON-gateway client (scenario steps, tests), with
+//!   errors that name the hop and the phase (`apiserver → etcd: TLS handshake: remote error:
+//!   tls: …`). Alice's gRPC client is in `kubecorp-apiserver`'s `store::grpc`.
 //! - [`error`]: [`EtcdError`], why the server itself stopped.
 #![forbid(unsafe_code)]
 

@@ -29,11 +29,9 @@ const REOPEN_AFTER: Duration = Duration::from_millis(200);
 pub async fn run(channel: Channel, cache: Weak<WatchCache>, after: i64) {
     let mut next = after + 1;
     while cache.strong_count() > 0 {
-        if let Err(e) = follow(&channel, &cache, &mut next).await {
-            if let GrpcError::Status { .. } = e {
-                // A refusal that will not change by asking again at once (a compacted start).
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
+        if let Err(GrpcError::Status { .. }) = follow(&channel, &cache, &mut next).await {
+            // A refusal that will not change by asking again at once (a compacted start).
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
         tokio::time::sleep(REOPEN_AFTER).await;
     }

@@ -24,7 +24,7 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::client::conn::http2::SendRequest;
-use kubecorp_client::dial::{dial_h2, Hop};
+use kubecorp_client::dial::{dial_h2, Hop, Reply};
 use kubecorp_client::{Phase, CONNECT_TIMEOUT, HANDSHAKE_TIMEOUT};
 use kubecorp_etcd::grpc::{frame, Deframer};
 use kubecorp_trust::tls::{client_error_text, is_alert, CertSource, TrustSource};
@@ -52,9 +52,9 @@ const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum GrpcError {
     /// The deadline passed before an answer came: no connection could be made (`last_dial`
-    /// says why, in grpc-go's words), or etcd did not answer in time.
+    /// says why), or etcd did not answer in time.
     #[error("context deadline exceeded")]
-    DeadlineExceeded { last_dial: Option<String> },
+    DeadlineExceeded { last_dial: Option<LastDial> },
     /// etcd answered with a gRPC status. clientv3 turns etcd's own errors into their text
     /// (`etcdserver: mvcc: required revision has been compacted`, rpctypes/error.go); any
     /// other status reads as grpc-go prints it.
@@ -68,12 +68,38 @@ pub enum GrpcError {
     Decode { problem: String },
 }
 
+/// The last dial that failed before a call's deadline passed: grpc-go's description of it
+/// (`transport: authentication handshake failed: …`), and whether etcd said no or nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LastDial {
+    pub reply: Reply,
+    pub desc: String,
+}
+
+/// etcd's `codes.Unavailable`: `etcdserver: request timed out`, `etcdserver: leader changed`.
+const UNAVAILABLE: i32 = 14;
+
 impl GrpcError {
     /// The gRPC code etcd answered with, if it answered.
     pub fn code(&self) -> Option<i32> {
         match self {
             GrpcError::Status { code, .. } => Some(*code),
             _ => None,
+        }
+    }
+
+    /// Whether etcd gave no answer, so that the same call tried again later may get one: the
+    /// deadline passed on a kept connection or while dials went unanswered (a busy machine),
+    /// the connection broke under the call, or etcd said it could not answer in time. A
+    /// refusal is not: nothing listening, a badge refused in the handshake, etcd's own error.
+    pub fn unanswered(&self) -> bool {
+        match self {
+            GrpcError::DeadlineExceeded { last_dial } => last_dial
+                .as_ref()
+                .is_none_or(|dial| dial.reply == Reply::Silence),
+            GrpcError::Broken { .. } => true,
+            GrpcError::Status { code, .. } => *code == UNAVAILABLE,
+            GrpcError::Decode { .. } => false,
         }
     }
 }
@@ -154,10 +180,11 @@ struct Ended {
     text: String,
 }
 
-/// A dial that failed: the phase and grpc-go's description of it.
+/// A dial that failed: the phase, grpc-go's description of it, and whether etcd said no.
 struct DialFailed {
     phase: Phase,
     text: String,
+    reply: Reply,
 }
 
 /// One etcd endpoint, reached over one kept HTTP/2 connection.
@@ -287,7 +314,7 @@ impl Channel {
         let mut backoff = FIRST_BACKOFF;
         let mut last_dial = None;
         let mut resent = false;
-        let expired = |last_dial: &Option<String>| GrpcError::DeadlineExceeded {
+        let expired = |last_dial: &Option<LastDial>| GrpcError::DeadlineExceeded {
             last_dial: last_dial.clone(),
         };
         loop {
@@ -310,6 +337,7 @@ impl Channel {
                                 DialFailed {
                                     phase: Phase::TlsHandshake,
                                     text: why.text,
+                                    reply: Reply::Refusal,
                                 }
                             } else if retry == Retry::Repeatable && !resent {
                                 resent = true;
@@ -322,8 +350,10 @@ impl Channel {
                 }
                 Err(failed) => failed,
             };
-            let line = self.log_failed_dial(&failed);
-            last_dial = Some(line);
+            last_dial = Some(LastDial {
+                reply: failed.reply,
+                desc: self.log_failed_dial(&failed),
+            });
             if Instant::now() >= deadline {
                 return Err(expired(&last_dial));
             }
@@ -369,6 +399,7 @@ impl Channel {
         let dialed = dial_h2::<Body>(hop).await.map_err(|f| DialFailed {
             phase: f.phase,
             text: f.text,
+            reply: f.reply,
         })?;
         let (tell, ended) = watch::channel(None);
         let notes = dialed.notes;
@@ -632,6 +663,26 @@ mod tests {
             GrpcError::DeadlineExceeded { last_dial: None }.to_string(),
             "context deadline exceeded"
         );
+    }
+
+    #[test]
+    fn a_broken_connection_or_an_unavailable_etcd_is_unanswered_and_etcds_own_refusal_is_not() {
+        let broken = GrpcError::Broken {
+            text: "connection reset by peer".into(),
+        };
+        assert!(broken.unanswered());
+        let timed_out = GrpcError::Status {
+            code: UNAVAILABLE,
+            message: "etcdserver: request timed out".into(),
+        };
+        assert!(timed_out.unanswered());
+        let too_large = GrpcError::Status {
+            code: 3,
+            message: "etcdserver: request is too large".into(),
+        };
+        assert!(!too_large.unanswered());
+        let kept_but_silent = GrpcError::DeadlineExceeded { last_dial: None };
+        assert!(kept_but_silent.unanswered());
     }
 
     #[test]

@@ -58,6 +58,14 @@ pub enum StoreError {
     Backend(String),
 }
 
+impl StoreError {
+    /// Whether etcd gave no answer (see [`grpc::GrpcError::unanswered`]): the call may be tried
+    /// again. A refused badge, a conflict or an existing key is an answer.
+    pub fn unanswered(&self) -> bool {
+        matches!(self, StoreError::Etcd(e) if e.unanswered())
+    }
+}
+
 /// What the apiserver stores objects in.
 #[derive(Clone)]
 pub enum Store {
