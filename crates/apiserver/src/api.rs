@@ -315,6 +315,8 @@ struct Inner {
     /// Held from picking a Service's cluster IP until the Service is stored, so two creates
     /// cannot take the same address (the real allocator reserves it in its own registry).
     service_ips: tokio::sync::Mutex<()>,
+    /// kube-aggregator's proxy badge and each APIService's last check (see [`crate::aggregator`]).
+    aggregator: crate::aggregator::State,
 }
 
 /// How many bootstrap writes are under way at once.
@@ -338,6 +340,7 @@ impl Api {
                 kubelet_client: Mutex::new(None),
                 service_account_keys: Mutex::new(None),
                 service_ips: tokio::sync::Mutex::new(()),
+                aggregator: Default::default(),
             }),
         }
     }
@@ -345,6 +348,17 @@ impl Api {
     /// `--kubelet-client-certificate`/`--kubelet-client-key`: what Alice shows a kubelet when
     /// she fetches `pods/log` (kubeadm: `apiserver-kubelet-client`). Without it, `kubectl logs`
     /// answers 500.
+    /// `--proxy-client-cert-file`: the badge shown to extension servers (see
+    /// [`crate::aggregator`]).
+    pub fn with_proxy_client(self, client: crate::aggregator::ProxyClientConfig) -> Api {
+        self.inner.aggregator.set_proxy_client(client);
+        self
+    }
+
+    pub(crate) fn aggregator(&self) -> &crate::aggregator::State {
+        &self.inner.aggregator
+    }
+
     pub fn with_kubelet_client(self, client: KubeletClientConfig) -> Api {
         self.set_kubelet_client(Some(client));
         self
@@ -576,11 +590,17 @@ impl Api {
                 Some(outcome),
             );
         }
+        // A group another server answers for (an APIService): passed on, as kube-aggregator does.
+        if let Some(target) = crate::aggregator::route(self, &info.path).await {
+            return (self.proxy(&req, &target).await, Some(outcome));
+        }
         let response = if info.resource_request {
             self.resource(&req, &info).await
         } else if let Some(answer) = self.health(&info.path, &req.query).await {
             outcome.log = answer.log;
             ApiResponse::text(answer.status, &answer.body)
+        } else if info.path.trim_matches('/') == "apis" {
+            self.extend_apis(self.non_resource(&req, &info)).await
         } else {
             self.non_resource(&req, &info)
         };

@@ -25,6 +25,8 @@
 //! - [`csr`]: CertificateSigningRequest validation, admission, approval and signing.
 //! - [`protobuf`]: decoding the `application/vnd.kubernetes.protobuf` bodies kubectl sends.
 //! - [`impersonation`]: `kubectl --as`: each thing impersonated asked of the authorizers first.
+//! - [`aggregator`]: kube-aggregator: APIServices, their availability checks, and requests for
+//!   their groups passed on with the front-proxy-client badge and `X-Remote-*` headers.
 //! - [`extension_auth`]: the `extension-apiserver-authentication` ConfigMap extension API
 //!   servers read to check Alice's front-proxy badge.
 //! - [`authn`]: the front-proxy (request-header) and x509 authenticators that reads a badge *after* the handshake (401 on failure).
@@ -47,6 +49,7 @@
 #![forbid(unsafe_code)]
 
 pub mod aggregation;
+pub mod aggregator;
 pub mod api;
 pub mod apps;
 pub mod authn;

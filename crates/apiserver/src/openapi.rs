@@ -39,6 +39,10 @@ const SCHEMAS: &[(&str, &str)] = &[
         include_str!("../data/openapi/apis__coordination.k8s.io__v1.json"),
     ),
     (
+        "apis/apiregistration.k8s.io/v1",
+        include_str!("../data/openapi/apis__apiregistration.k8s.io__v1.json"),
+    ),
+    (
         "apis/discovery.k8s.io/v1",
         include_str!("../data/openapi/apis__discovery.k8s.io__v1.json"),
     ),

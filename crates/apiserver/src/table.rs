@@ -61,6 +61,8 @@ fn columns(resource: &Resource) -> Vec<Value> {
             &[],
         ),
         "namespaces" => string_columns(&["Name", "Status", "Age"], &[]),
+        // kube-aggregator's `apiservice` table: the service answering, and Available.
+        "apiservices" => string_columns(&["Name", "Service", "Available", "Age"], &[]),
         "services" => string_columns(
             &[
                 "Name",
@@ -165,6 +167,31 @@ fn cells(resource: &Resource, obj: &Value, now: OffsetDateTime) -> Vec<Value> {
         return apps;
     }
     match resource.name {
+        "apiservices" => {
+            let service = match obj["spec"]["service"].as_object() {
+                Some(svc) => format!(
+                    "{}/{}",
+                    svc.get("namespace").and_then(Value::as_str).unwrap_or(""),
+                    svc.get("name").and_then(Value::as_str).unwrap_or("")
+                ),
+                None => "Local".into(),
+            };
+            // `True`, or `False (FailedDiscoveryCheck)`: the status, then the reason when not True.
+            let available = obj["status"]["conditions"]
+                .as_array()
+                .and_then(|cs| cs.iter().find(|c| c["type"] == "Available"))
+                .map(|c| match (s(c, &["status"]), s(c, &["reason"])) {
+                    ("True", _) | (_, "") => s(c, &["status"]).to_string(),
+                    (status, reason) => format!("{status} ({reason})"),
+                })
+                .unwrap_or_else(|| "Unknown".into());
+            vec![
+                json!(name),
+                json!(service),
+                json!(available),
+                json!(age(obj, now)),
+            ]
+        }
         "pods" => {
             let phase = s(obj, &["status", "phase"]);
             let containers = obj["spec"]["containers"].as_array().map_or(0, Vec::len);

@@ -150,6 +150,9 @@ pub fn banner(office: &Office) {
     if let Some(addr) = office.proxy_healthz_addr {
         say!("  kube-proxy (Dave)                 dials the apiserver with {dir}/kube-proxy.conf; /healthz on http://{addr}");
     }
+    if let Some(addr) = office.metrics_server_addr {
+        say!("  metrics-server                    https://{addr}, a guest: Alice passes metrics.k8s.io on to it with pki/front-proxy-client.crt (kubectl top nodes)");
+    }
     say!(
         "Try: kubectl --kubeconfig {dir}/admin.conf --server {} get namespaces",
         office.apiserver_url()

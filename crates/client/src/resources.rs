@@ -240,6 +240,17 @@ pub const RESOURCES: &[Resource] = &[
         &[],
         &[],
     ),
+    // The aggregation layer's registrations: which server answers for a group (kube-aggregator,
+    // inside kube-apiserver; `v1beta1.metrics.k8s.io` names metrics-server).
+    res(
+        "apiregistration.k8s.io",
+        "apiservices",
+        "apiservice",
+        "APIService",
+        false,
+        &[],
+        &["status"],
+    ),
     review(
         "authentication.k8s.io",
         "selfsubjectreviews",
@@ -287,6 +298,7 @@ pub const RESOURCES: &[Resource] = &[
 /// The API groups served, in discovery order.
 pub const GROUPS: &[&str] = &[
     "",
+    "apiregistration.k8s.io",
     "apps",
     "certificates.k8s.io",
     "rbac.authorization.k8s.io",

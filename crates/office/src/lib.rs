@@ -9,6 +9,7 @@
 pub mod narrate;
 /// How kube-proxy authenticates (see [`OfficeOptions::kube_proxy_credential`]).
 pub use kubecorp_proxy::Credential as KubeProxyCredential;
+mod metrics;
 mod projected;
 pub mod start;
 
@@ -69,6 +70,8 @@ pub struct Staff {
     pub kube_proxy: bool,
     /// The controller manager's endpoints controller.
     pub controllers: bool,
+    /// metrics-server, registered by the APIService `v1beta1.metrics.k8s.io`.
+    pub metrics_server: bool,
 }
 
 impl Staff {
@@ -78,6 +81,7 @@ impl Staff {
         kubelets: true,
         kube_proxy: true,
         controllers: true,
+        metrics_server: true,
     };
     /// Only the vault and the front door.
     pub const NONE: Staff = Staff {
@@ -85,6 +89,7 @@ impl Staff {
         kubelets: false,
         kube_proxy: false,
         controllers: false,
+        metrics_server: false,
     };
 }
 
@@ -220,6 +225,8 @@ pub struct Office {
     pub kubelets: Vec<(String, SocketAddr)>,
     /// Where kube-proxy answers `/healthz`, when it runs.
     pub proxy_healthz_addr: Option<SocketAddr>,
+    /// Where metrics-server listens, when it runs.
+    pub metrics_server_addr: Option<SocketAddr>,
     pub clock: LabClock,
     pub events: Events,
     pub api: Api,
@@ -295,6 +302,18 @@ impl Office {
             true => Some(bind("kube-proxy", opts.proxy_healthz_listen).await?),
             false => None,
         };
+        let metrics_listener = match opts.staff.metrics_server {
+            true => Some(bind("metrics-server", SocketAddr::from(([127, 0, 0, 1], 0))).await?),
+            false => None,
+        };
+        let metrics_server_addr = match &metrics_listener {
+            Some(l) => Some(local_addr(
+                "metrics-server",
+                SocketAddr::from(([127, 0, 0, 1], 0)),
+                l,
+            )?),
+            None => None,
+        };
         let proxy_healthz_addr = match &proxy_listener {
             Some(l) => Some(local_addr("kube-proxy", opts.proxy_healthz_listen, l)?),
             None => None,
@@ -320,13 +339,14 @@ impl Office {
             }
             None => (None, opts.external_etcd.clone().unwrap_or_default()),
         };
-        let (api, task) = start::apiserver(
+        let (api, task) = start::apiserver_with(
             &lab,
             api_listener,
             &etcd_url,
             &opts.clock,
             &opts.events,
             &shutdown,
+            metrics_server_addr,
         )
         .await?;
         tasks.push(("apiserver", task));
@@ -418,6 +438,27 @@ impl Office {
             ));
         }
 
+        if let Some(listener) = metrics_listener {
+            let feed = opts.events.subscribe();
+            tasks.push((
+                "metrics-server",
+                metrics::metrics_server(
+                    &lab,
+                    &api,
+                    &apiserver_url,
+                    listener,
+                    &opts.clock,
+                    &opts.events,
+                    &shutdown,
+                )
+                .await?,
+            ));
+            tasks.push((
+                "apiserver (aggregator)",
+                metrics::availability(&api, feed, &shutdown),
+            ));
+        }
+
         // Every component is watched: one that ends while the office is open is told.
         let (down_tx, down) = tokio::sync::mpsc::unbounded_channel();
         let tasks = tasks
@@ -440,6 +481,7 @@ impl Office {
             etcd_url,
             apiserver_addr,
             proxy_healthz_addr,
+            metrics_server_addr,
             etcd_peer_addr,
             scheduler_addr,
             kubelets,

@@ -13,6 +13,8 @@ pub(crate) struct ProjectedToken(std::sync::Arc<std::sync::Mutex<Projected>>);
 
 #[derive(Default)]
 struct Projected {
+    /// The account in kube-system (`kube-proxy` when unset).
+    account: Option<String>,
     /// The token, when it was made and when it expires (Unix seconds, lab clock).
     token: Option<(String, i64, i64)>,
     /// What re-makes it: the apiserver's keys, the account's uid, the clock.
@@ -22,8 +24,25 @@ struct Projected {
 const PROJECTED_SECONDS: i64 = 3607;
 
 impl ProjectedToken {
+    /// The token of another account in kube-system.
+    pub(crate) fn for_account(account: &str) -> ProjectedToken {
+        let token = ProjectedToken::default();
+        token.0.lock().unwrap_or_else(|e| e.into_inner()).account = Some(account.to_owned());
+        token
+    }
+
+    fn account(&self) -> String {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .account
+            .clone()
+            .unwrap_or_else(|| "kube-proxy".into())
+    }
+
     pub(crate) fn token(&self) -> Option<String> {
         let mut state = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let account = state.account.clone().unwrap_or_else(|| "kube-proxy".into());
         if let (Some((_, issued, expires)), Some((keys, uid, clock))) = (&state.token, &state.renew)
         {
             let now = clock.now();
@@ -32,7 +51,7 @@ impl ProjectedToken {
                 let claims = kubecorp_apiserver::tokens::TokenKeys::claims(
                     "kube-system",
                     kubecorp_apiserver::tokens::Ref {
-                        name: "kube-proxy".into(),
+                        name: account,
                         uid: uid.clone(),
                     },
                     vec![kubecorp_apiserver::tokens::ISSUER.into()],
@@ -57,13 +76,27 @@ impl ProjectedToken {
         ) else {
             return;
         };
+        self.request_as(api, &kubelet, clock).await
+    }
+
+    /// The first token, by TokenRequest as `requester`.
+    pub(crate) async fn request_as(
+        &self,
+        api: &Api,
+        requester: &kubecorp_apiserver::user::UserInfo,
+        clock: &LabClock,
+    ) {
+        let kubelet = requester.clone();
         let request = serde_json::json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
                                          "spec": {"expirationSeconds": PROJECTED_SECONDS}});
         let (answer, _) = api
             .handle(kubecorp_apiserver::api::ApiRequest::json(
                 &kubelet,
                 "POST",
-                "/api/v1/namespaces/kube-system/serviceaccounts/kube-proxy/token",
+                &format!(
+                    "/api/v1/namespaces/kube-system/serviceaccounts/{}/token",
+                    self.account()
+                ),
                 Some(&request),
             ))
             .await;

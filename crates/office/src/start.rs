@@ -153,7 +153,7 @@ pub fn local_addr(
 
 /// A component that stopped by itself says so on the event stream, with its error, instead of
 /// vanishing while the room still watches.
-fn report_stop<E: std::fmt::Display>(
+pub(crate) fn report_stop<E: std::fmt::Display>(
     component: &str,
     result: Result<(), E>,
     clock: &LabClock,
@@ -210,6 +210,20 @@ pub async fn apiserver(
     events: &Events,
     shutdown: &Shutdown,
 ) -> Result<(Api, JoinHandle<()>), OfficeError> {
+    apiserver_with(lab, listener, etcd_url, clock, events, shutdown, None).await
+}
+
+/// [`apiserver`], with metrics-server's manifest applied (naming where it listens) before the
+/// door opens, so whoever Alice answers first finds it registered.
+pub async fn apiserver_with(
+    lab: &Lab,
+    listener: TcpListener,
+    etcd_url: &str,
+    clock: &LabClock,
+    events: &Events,
+    shutdown: &Shutdown,
+    metrics_server: Option<std::net::SocketAddr>,
+) -> Result<(Api, JoinHandle<()>), OfficeError> {
     // One kept HTTP/2 connection carrying every gRPC call, as kube-apiserver's etcd client
     // keeps it; a badge or CA renewed on disk is used from the next call on.
     let store = EtcdStore::connect(
@@ -226,15 +240,22 @@ pub async fn apiserver(
     // kube-controller-manager's CSR signer holds ca.key; without it (external CA) CSRs stay unsigned.
     let signer = lab.load_ca(Authority::Cluster).ok();
     // --kubelet-client-certificate/--kubelet-client-key: how Alice dials a kubelet for `logs`.
-    let api = Api::new(Store::Etcd(store), clock.clone(), signer).with_kubelet_client(
-        kubecorp_apiserver::pod_log::KubeletClientConfig {
+    let api = Api::new(Store::Etcd(store), clock.clone(), signer)
+        .with_kubelet_client(kubecorp_apiserver::pod_log::KubeletClientConfig {
             cert: CertSource::pem_files(
                 lab.cert_path("apiserver-kubelet-client"),
                 lab.key_path("apiserver-kubelet-client"),
             ),
             events: events.clone(),
-        },
-    );
+        })
+        // --proxy-client-cert-file/--proxy-client-key-file: the badge extension servers see.
+        .with_proxy_client(kubecorp_apiserver::aggregator::ProxyClientConfig {
+            cert: CertSource::pem_files(
+                lab.cert_path("front-proxy-client"),
+                lab.key_path("front-proxy-client"),
+            ),
+            events: events.clone(),
+        });
     // --service-account-key-file=sa.pub, --service-account-signing-key-file=sa.key, and the
     // JWKS published at this door. A PKI without the pair still opens, issuing no tokens.
     let jwks_uri = listener
@@ -278,6 +299,9 @@ pub async fn apiserver(
     kubecorp_apiserver::extension_auth::publish(&api, &extension_auth)
         .await
         .map_err(|e| OfficeError::Bootstrap(e.to_string()))?;
+    if let Some(listening) = metrics_server {
+        crate::metrics::apply(&api, listening).await?;
+    }
     let config = ApiserverConfig {
         api: api.clone(),
         serving: CertSource::pem_files(lab.cert_path("apiserver"), lab.key_path("apiserver")),

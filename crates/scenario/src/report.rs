@@ -153,7 +153,8 @@ pub fn party(name: &str) -> String {
         | "apiserver-etcd-client"
         | "kube-apiserver-etcd-client"
         | "apiserver-kubelet-client"
-        | "kube-apiserver-kubelet-client" => "Alice (apiserver)",
+        | "kube-apiserver-kubelet-client"
+        | "front-proxy-client" => "Alice (apiserver)",
         "etcd" | "etcd-server" | "etcd-peer" | "kube-etcd" | "kube-etcd-peer" => "Charlie (etcd)",
         "scheduler" | "kube-scheduler" | "system:kube-scheduler" => "Bob (scheduler)",
         "kube-proxy" | "system:kube-proxy" => "Dave (kube-proxy)",

@@ -192,6 +192,11 @@ fn lab(name: &'static str, by: CheckedBy, text: &str) -> Explanation {
             &["openssl s_client -connect HOST:PORT -CAfile CLIENT-CA.crt </dev/null", "kubecorp certs verify --cert SERVER.crt --ca CLIENT-CA.crt --name HOST --usage server"],
             "look at the caller's own log for its reason; if it refused the server's badge, re-issue that badge or give the caller the right CA",
         ),
+        "apiservice-unavailable" => make(
+            "An aggregated API (metrics.k8s.io, served by metrics-server) is registered by an APIService, and kube-apiserver's aggregator found it not Available: its discovery check (GET /apis/GROUP/VERSION, with the front-proxy-client badge) got no 2xx. Requests for the group then get 503 `service unavailable`, and kubectl 1.32, which sees the version marked Stale in discovery, says `Metrics API not available`. A `bad status … 401` means the extension server refused kube-apiserver's front-proxy-client badge (expired, or not from the requestheader CA it reads from the extension-apiserver-authentication ConfigMap); a timeout or refused connection means it is not running or not reachable.",
+            &["kubectl get apiservice v1beta1.metrics.k8s.io -o jsonpath='{.status.conditions[0].message}'", "kubeadm certs check-expiration", "kubectl -n kube-system logs deploy/metrics-server"],
+            "for a 401: `kubeadm certs renew front-proxy-client` (lab: `kubecorp certs renew front-proxy-client`) and restart kube-apiserver so it loads the new badge; otherwise get metrics-server running and reachable from the control plane",
+        ),
         "no-serving-cert" => make(
             "The kubelet had no serving certificate to show, so the handshake on :10250 ended with an internal error: with serverTLSBootstrap it asks for one by CSR (signer kubernetes.io/kubelet-serving), and nobody approved it — those are never approved automatically.",
             &["kubectl get csr", "kubectl get csr --field-selector spec.signerName=kubernetes.io/kubelet-serving"],
@@ -286,6 +291,8 @@ mod tests {
             ("Error from server (Forbidden): Forbidden (user=kube-apiserver-kubelet-client, verb=get, resource=nodes, subresource(s)=[proxy]) ( pods/log web)", "kubelet-authz-403"),
             ("0/1 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }.", "unschedulable"),
             ("no nodes available to schedule pods", "unschedulable"),
+            ("error: Metrics API not available", "apiservice-unavailable"),
+            ("v1beta1.metrics.k8s.io failed with: failing or missing response from https://10.96.0.12:443/apis/metrics.k8s.io/v1beta1: bad status from https://10.96.0.12:443/apis/metrics.k8s.io/v1beta1: 401", "apiservice-unavailable"),
             (r#"{"level":"warn","ts":"2026-04-24T09:00:00Z","caller":"embed/config_logging.go:170","msg":"rejected connection on client endpoint","remote-addr":"127.0.0.1:5555","server-name":"","error":"EOF"}"#, "handshake-abandoned"),
             ("spec.clusterIPs: Invalid value: []string{\"10.96.0.10\"}: failed to allocate IP 10.96.0.10: provided IP is already allocated", "service-ip"),
         ] {

@@ -58,6 +58,7 @@
     scheduler: { x: 275, y: 505, w: 160, h: 60, name: 'Bob', sub: 'scheduler' },
     proxy: { x: 475, y: 505, w: 160, h: 60, name: 'Dave', sub: 'kube-proxy' },
     cm: { x: 690, y: 505, w: 170, h: 60, name: 'controller', sub: 'manager' },
+    metrics: { x: 270, y: 395, w: 170, h: 56, name: 'metrics-server', sub: 'metrics.k8s.io · a guest' },
     admin: { x: 95, y: 200, w: 160, h: 54, name: 'admin', sub: 'admin.conf', cls: 'visitor' },
     john: { x: 95, y: 275, w: 160, h: 54, name: 'john', sub: 'a developer', cls: 'visitor' },
     anonymous: { x: 95, y: 350, w: 160, h: 54, name: 'anonymous', sub: 'no badge', cls: 'visitor' },
@@ -88,6 +89,9 @@
     if (n === 'scheduler' || n === 'system:kube-scheduler') return 'scheduler';
     if (n === 'kube-proxy' || n === 'system:kube-proxy') return 'proxy';
     if (n === 'controller-manager' || n === 'system:kube-controller-manager') return 'cm';
+    // Alice's front-proxy badge is Alice passing a request on to an aggregated server.
+    if (n === 'front-proxy-client') return 'apiserver';
+    if (n === 'metrics-server' || n === 'system:serviceaccount:kube-system:metrics-server') return 'metrics';
     // --use-service-account-credentials: each controller calls as kube-system/<name>-controller.
     if (/^system:serviceaccount:kube-system:[a-z-]+-controller$/.test(n)) return 'cm';
     if (n === 'kubelet') return addDesk(state.nodes[0] || 'node');

@@ -32,6 +32,7 @@ KINDS = {
     "apis/rbac.authorization.k8s.io/v1": ("rbac.authorization.k8s.io",
                                           ["Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"]),
     "apis/coordination.k8s.io/v1": ("coordination.k8s.io", ["Lease"]),
+    "apis/apiregistration.k8s.io/v1": ("apiregistration.k8s.io", ["APIService"]),
     "apis/authentication.k8s.io/v1": ("authentication.k8s.io",
                                       ["TokenReview", "SelfSubjectReview", "TokenRequest"]),
     "apis/authorization.k8s.io/v1": ("authorization.k8s.io",

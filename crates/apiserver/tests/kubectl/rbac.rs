@@ -25,8 +25,9 @@ fn kubectl_lists_the_clusterroles_and_bindings_a_kubeadm_cluster_has() {
         "{}",
         roles.dump()
     );
-    // 31 bootstrap roles, 33 controller roles, kubeadm:get-nodes and system:coredns.
-    assert_eq!(rows(&roles.stdout).len(), 66, "{}", roles.dump());
+    // 31 bootstrap roles, 33 controller roles, kubeadm:get-nodes and system:coredns, and the
+    // two metrics-server's manifest applies (system:metrics-server, system:aggregated-metrics-reader).
+    assert_eq!(rows(&roles.stdout).len(), 68, "{}", roles.dump());
     for name in [
         "admin",
         "edit",
@@ -48,8 +49,8 @@ fn kubectl_lists_the_clusterroles_and_bindings_a_kubeadm_cluster_has() {
         );
     }
     let bindings = lab.admin(&["get", "clusterrolebindings"]).success();
-    // 12 bootstrap, 33 controller, 7 kubeadm and the lab's 3.
-    assert_eq!(rows(&bindings.stdout).len(), 55, "{}", bindings.dump());
+    // 12 bootstrap, 33 controller, 7 kubeadm, the lab's 3 and metrics-server's 2.
+    assert_eq!(rows(&bindings.stdout).len(), 57, "{}", bindings.dump());
     let admins = rows(&bindings.stdout)
         .into_iter()
         .find(|r| r.starts_with("kubeadm:cluster-admins "))

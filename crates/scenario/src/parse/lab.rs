@@ -115,6 +115,7 @@ impl Cx {
             "kubelets",
             "kube-proxy",
             "controllers",
+            "metrics-server",
         ];
         let names = self.strings(node, path)?;
         let mut staff = Staff::NONE;
@@ -137,6 +138,7 @@ impl Cx {
                 "scheduler" => staff.scheduler = true,
                 "kubelets" => staff.kubelets = true,
                 "kube-proxy" => staff.kube_proxy = true,
+                "metrics-server" => staff.metrics_server = true,
                 _ => staff.controllers = true,
             }
         }

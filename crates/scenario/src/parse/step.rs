@@ -160,6 +160,7 @@ impl Cx {
                                 "scheduler",
                                 "kube-proxy",
                                 "controller-manager",
+                                "metrics-server",
                             ],
                             "a component",
                         )

@@ -84,6 +84,22 @@ pub(super) fn judge(text: &str) -> Option<Finding> {
         return found(None, Kind::Lab("not-tls"), 1);
     }
 
+    // The aggregation layer: an APIService (metrics-server's v1beta1.metrics.k8s.io) that is not
+    // Available. A 401 in its message is the extension server refusing kube-apiserver's
+    // front-proxy-client badge; anything else is not a certificate's doing.
+    if has(
+        text,
+        &[
+            "Metrics API not available",
+            "FailedDiscoveryCheck",
+            "failing or missing response from",
+            "stale GroupVersion discovery",
+        ],
+    ) {
+        let by = if text.contains(": 401") { Server } else { None };
+        return found(by, Kind::Lab("apiservice-unavailable"), 4);
+    }
+
     // Issuance and rotation: the signer's side of a badge's life.
     if has(
         text,
