@@ -505,18 +505,25 @@ impl Runner<'_> {
             Action::Wait(wait) => {
                 let headline = headline::wait(&wait.condition);
                 self.observer.step(step, &headline);
-                let (outcome, mut events) = self.wait(wait).await?;
+                let wait::Waited {
+                    outcome,
+                    seen: mut events,
+                    mut after,
+                } = self.wait(wait).await?;
                 let end = if outcome.allowed() {
                     "done"
                 } else {
                     "timed out"
                 };
                 self.note(format!("{headline}: {end}"));
-                events.extend(self.drain());
+                let later = self.drain();
+                events.extend(later.iter().cloned());
                 self.judge(step, &outcome, events, None).await;
                 if let WaitFor::Event { .. } = wait.condition {
-                    // What this wait saw is used up: the next one waits for something new.
-                    self.recent.clear();
+                    // What this wait saw up to the event it awaited is used up; what came after
+                    // it (in the same moment, under load) is still there for the next wait.
+                    after.extend(later);
+                    self.recent = after;
                 }
             }
             Action::Break { fault, target } => {

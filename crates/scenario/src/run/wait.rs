@@ -21,9 +21,10 @@ const POLL: std::time::Duration = std::time::Duration::from_millis(5);
 type Predicate = Box<dyn Fn(&Value) -> bool + Send + Sync>;
 
 impl Runner<'_> {
-    /// Waits until the condition holds or the time is up; returns what came to pass and the
-    /// events seen meanwhile (new ones only, for the narration).
-    pub(super) async fn wait(&mut self, wait: &Wait) -> Result<(Outcome, Vec<Event>), StepError> {
+    /// Waits until the condition holds or the time is up; returns what came to pass, the events
+    /// seen meanwhile (new ones only, for the narration) and, for an event wait that was met, the
+    /// events that came after the one awaited (the next wait may be for one of them).
+    pub(super) async fn wait(&mut self, wait: &Wait) -> Result<Waited, StepError> {
         let admin = self.admin()?;
         let limit = std::time::Duration::try_from(wait.timeout)
             .unwrap_or(std::time::Duration::from_secs(10));
@@ -39,19 +40,18 @@ impl Runner<'_> {
         let object = object_condition(&wait.condition);
         let mut seen: Vec<Event> = self.drain();
         loop {
+            let mut after = Vec::new();
             let done = match &object {
                 None => {
-                    let hit = earlier
-                        .iter()
-                        .chain(seen.iter())
-                        .find(|e| awaited(&wait.condition, e));
-                    if let Some(e) = hit {
+                    let hit = first_awaited(&wait.condition, &earlier, &seen);
+                    if let Some((e, rest)) = &hit {
                         last = format!(
                             "{} → {} {}",
                             e.from,
                             e.to,
                             e.detail.clone().unwrap_or_default()
                         );
+                        after = rest.clone();
                     }
                     hit.is_some()
                 }
@@ -71,7 +71,11 @@ impl Runner<'_> {
                     text: last,
                     ..Answer::default()
                 });
-                return Ok((outcome, seen));
+                return Ok(Waited {
+                    outcome,
+                    seen,
+                    after,
+                });
             }
             if Instant::now() >= deadline {
                 let outcome = Outcome::TimedOut {
@@ -85,7 +89,11 @@ impl Runner<'_> {
                         }
                     ),
                 };
-                return Ok((outcome, seen));
+                return Ok(Waited {
+                    outcome,
+                    seen,
+                    after: Vec::new(),
+                });
             }
             let more = match object {
                 // An event wait wakes with the next event.
@@ -96,6 +104,27 @@ impl Runner<'_> {
             seen.extend(more);
         }
     }
+}
+
+/// The first event (of those from before the wait, then those during it) that the condition
+/// awaits, and every event after it.
+fn first_awaited<'e>(
+    condition: &WaitFor,
+    earlier: &'e [Event],
+    seen: &'e [Event],
+) -> Option<(&'e Event, Vec<Event>)> {
+    let all: Vec<&Event> = earlier.iter().chain(seen).collect();
+    let i = all.iter().position(|e| awaited(condition, e))?;
+    Some((all[i], all[i + 1..].iter().map(|e| (*e).clone()).collect()))
+}
+
+/// What a wait came to.
+pub(super) struct Waited {
+    pub outcome: Outcome,
+    /// Events new since the wait began, for the narration and the step's checks.
+    pub seen: Vec<Event>,
+    /// Events after the one awaited: still unused by any wait.
+    pub after: Vec<Event>,
 }
 
 /// Where to read an object condition, and when it holds (`None` for an event wait).
@@ -167,4 +196,41 @@ fn summarize_state(value: &Value) -> String {
         out += &format!(" ({p})");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kubecorp_trust::Stage;
+
+    fn event_wait(to: &str, contains: &str) -> WaitFor {
+        WaitFor::Event {
+            from: None,
+            to: Some(to.into()),
+            allowed: None,
+            contains: Some(contains.into()),
+        }
+    }
+
+    #[test]
+    fn an_event_that_came_in_the_same_moment_as_the_awaited_one_is_left_for_the_next_wait() {
+        // Under load, metrics-server's refusal and the aggregator's status change arrive together.
+        let at = time::OffsetDateTime::UNIX_EPOCH;
+        let refused = Event::new(at, "apiserver", "metrics-server", Stage::Authn)
+            .allowed(false)
+            .server_log("x509: certificate has expired or is not yet valid: current time ");
+        let unavailable = Event::new(at, "apiserver", "metrics-server", Stage::Request)
+            .detail("APIService v1beta1.metrics.k8s.io Available=False (FailedDiscoveryCheck)");
+        let seen = [refused.clone(), unavailable.clone()];
+
+        let first = event_wait("metrics-server", "certificate has expired");
+        let (hit, after) = first_awaited(&first, &[], &seen).expect("the refusal is awaited");
+        assert_eq!(hit, &refused);
+        assert_eq!(after, vec![unavailable.clone()]);
+
+        let next = event_wait("metrics-server", "Available=False (FailedDiscoveryCheck)");
+        let (hit, after) = first_awaited(&next, &after, &[]).expect("still there for the next");
+        assert_eq!(hit, &unavailable);
+        assert!(after.is_empty());
+    }
 }
