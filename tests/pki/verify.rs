@@ -283,3 +283,40 @@ fn explain_turns_a_copied_error_into_its_meaning_and_a_fix() {
         .failure(2)
         .stderr_has("no explanation for \"the printer is on fire\"");
 }
+
+#[test]
+fn explain_reads_a_whole_paste_from_standard_input_and_a_lone_deadline_is_not_called_a_cert_problem(
+) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    // etcdctl 3.5's output when etcd refuses the badge: a retry warning, then the error.
+    let paste = concat!(
+        r#"{"level":"warn","ts":"2026-04-24T09:00:00.000Z","logger":"etcd-client","caller":"v3@v3.5.16/retry_interceptor.go:63","msg":"retrying of unary invoker failed","target":"etcd-endpoints://0xc000024000/127.0.0.1:2379","attempt":0,"error":"rpc error: code = DeadlineExceeded desc = latest balancer error: last connection error: connection error: desc = \"transport: authentication handshake failed: remote error: tls: unknown certificate authority\""}"#,
+        "\nError: context deadline exceeded\n"
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubecorp"))
+        .args(["explain", "-"])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the kubecorp binary runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(paste.as_bytes())
+        .expect("the paste is written");
+    let out = child.wait_with_output().expect("kubecorp explain ends");
+    let run = kubecorp_testkit::Run::from_output("kubecorp explain -".into(), out);
+    run.success()
+        .stdout_has("handshake-refused — the server checked the caller's client badge")
+        .stdout_has("checked by: server");
+
+    kubecorp(["explain", "Error: context deadline exceeded"])
+        .success()
+        .stdout_has("deadline — not said here: the client gave up waiting for an answer")
+        .stdout_has("checked by: unknown")
+        .stdout_has("very often a refused TLS handshake");
+}

@@ -65,7 +65,8 @@ enum Command {
     },
     /// Explain an error text copied from a cluster (or a verdict kind such as `expired`).
     Explain {
-        /// The text, e.g. "x509: certificate signed by unknown authority".
+        /// The text, e.g. "x509: certificate signed by unknown authority"; `-` reads it from
+        /// standard input (a whole paste, several lines).
         text: String,
         /// Output format.
         #[arg(short, long, value_enum, default_value_t = Format::Text)]
@@ -615,6 +616,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Explain { text, output } => {
+            let text = if text == "-" {
+                let mut pasted = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut pasted)
+                    .context("reading the text to explain from standard input")?;
+                pasted
+            } else {
+                text
+            };
             let Some(e) = kubecorp_trust::explain::explain(&text) else {
                 let kinds: Vec<&str> = kubecorp_trust::VerdictKind::all()
                     .iter()

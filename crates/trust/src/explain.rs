@@ -31,6 +31,9 @@ pub enum CheckedBy {
     Local,
     /// Issuance or rotation: a CSR pending or denied, no serving certificate, rotation.
     Signer,
+    /// Not said by the text: the client stopped waiting, and only the other side's log (or
+    /// the client's own lines before this one) says why.
+    Unknown,
     /// Not a certificate or identity problem.
     None,
 }
@@ -43,6 +46,7 @@ impl CheckedBy {
             CheckedBy::Authorizer => "authorizer",
             CheckedBy::Local => "local",
             CheckedBy::Signer => "signer",
+            CheckedBy::Unknown => "unknown",
             CheckedBy::None => "none",
         }
     }
@@ -55,6 +59,7 @@ impl CheckedBy {
             CheckedBy::Authorizer => "authorization (RBAC, the Node authorizer for kubelets, NodeRestriction, admission), after authentication succeeded",
             CheckedBy::Local => "a check on this machine before any connection: a file, a key, a PEM block, a kubeconfig, or kubeadm's own checks of the certificates on disk",
             CheckedBy::Signer => "issuance or rotation: a certificate that was never signed, was refused, or could not be renewed",
+            CheckedBy::Unknown => "not said here: the client gave up waiting for an answer, and whether a check refused it is written elsewhere",
             CheckedBy::None => "no certificate or identity check",
         }
     }
@@ -252,6 +257,13 @@ fn lab(name: &'static str, by: CheckedBy, text: &str) -> Explanation {
             &["kubectl get nodes", "kubectl describe node NODE | grep -i taint", "kubectl describe pod POD"],
             "start or fix a node's kubelet, add a worker, or (single node) remove the taint: `kubectl taint nodes NODE node-role.kubernetes.io/control-plane:NoSchedule-` — or give the pod a toleration",
         ),
+        "deadline" => make(
+            "The client gave up: its deadline passed before any answer (etcdctl waits 2 s to connect and 5 s for a command; client-go and webhooks have their own). This alone does not say why, and it is not proof either way. With etcdctl, kube-apiserver's etcd client and every other gRPC client it is very often a refused TLS handshake: gRPC retries a failed handshake quietly until the deadline, so a wrong --cacert, a badge not signed by etcd's CA, or http:// on a TLS port all end in this one line. The reason is in the lines before it (`transport: authentication handshake failed: …`) and in the server's log (etcd: `rejected connection on client endpoint`).",
+            &["etcdctl --endpoints https://127.0.0.1:2379 --cacert /etc/kubernetes/pki/etcd/ca.crt --cert /etc/kubernetes/pki/etcd/healthcheck-client.crt --key /etc/kubernetes/pki/etcd/healthcheck-client.key endpoint health",
+              "openssl s_client -connect 127.0.0.1:2379 -CAfile /etc/kubernetes/pki/etcd/ca.crt -cert /etc/kubernetes/pki/etcd/healthcheck-client.crt -key /etc/kubernetes/pki/etcd/healthcheck-client.key </dev/null",
+              "crictl logs $(crictl ps -q --name etcd) 2>&1 | grep 'rejected connection'"],
+            "read the server's log for the refusal; for etcd use https:// and its own CA and a badge it signed (`--cacert etcd/ca.crt`, `--cert`/`--key` from healthcheck-client or apiserver-etcd-client); if the handshake succeeds, the server is not running, not listening there, or too slow",
+        ),
         "service-ip" => make(
             "this is not a certificate problem: a Service's clusterIP must come from --service-cluster-ip-range (kubeadm: 10.96.0.0/12) and belong to no other Service.",
             &["kubectl get svc -A -o custom-columns=NAME:.metadata.name,IP:.spec.clusterIP"],
@@ -295,6 +307,7 @@ mod tests {
             ("v1beta1.metrics.k8s.io failed with: failing or missing response from https://10.96.0.12:443/apis/metrics.k8s.io/v1beta1: bad status from https://10.96.0.12:443/apis/metrics.k8s.io/v1beta1: 401", "apiservice-unavailable"),
             (r#"{"level":"warn","ts":"2026-04-24T09:00:00Z","caller":"embed/config_logging.go:170","msg":"rejected connection on client endpoint","remote-addr":"127.0.0.1:5555","server-name":"","error":"EOF"}"#, "handshake-abandoned"),
             ("spec.clusterIPs: Invalid value: []string{\"10.96.0.10\"}: failed to allocate IP 10.96.0.10: provided IP is already allocated", "service-ip"),
+            ("Error: context deadline exceeded", "deadline"),
         ] {
             assert_eq!(explain(text).map(|e| e.kind), Some(kind.to_string()), "{text}");
         }
@@ -317,6 +330,25 @@ mod tests {
         )
         .unwrap();
         assert_eq!(e.kind, "handshake-refused");
+    }
+
+    #[test]
+    fn a_deadline_alone_is_not_called_a_certificate_problem_and_beside_the_handshake_line_the_handshake_wins(
+    ) {
+        let alone = explain("Error: context deadline exceeded").unwrap();
+        assert_eq!(alone.checked_by, CheckedBy::Unknown);
+        assert!(!alone.meaning.contains("not a certificate problem"));
+        assert!(
+            alone.meaning.contains("refused TLS handshake"),
+            "{}",
+            alone.meaning
+        );
+        // etcdctl 3.5 prints its retry warning before the error (clientv3/retry_interceptor.go).
+        let whole = r#"{"level":"warn","ts":"2026-04-24T09:00:00.000Z","logger":"etcd-client","caller":"v3@v3.5.16/retry_interceptor.go:63","msg":"retrying of unary invoker failed","target":"etcd-endpoints://0xc000024000/127.0.0.1:2379","attempt":0,"error":"rpc error: code = DeadlineExceeded desc = latest balancer error: last connection error: connection error: desc = \"transport: authentication handshake failed: remote error: tls: unknown certificate authority\""}
+Error: context deadline exceeded"#;
+        let e = explain(whole).unwrap();
+        assert_eq!(e.kind, "handshake-refused");
+        assert_eq!(e.checked_by, CheckedBy::Server);
     }
 
     #[test]

@@ -233,6 +233,13 @@ pub(super) fn judge(text: &str) -> Option<Finding> {
     if text.contains("failed to allocate IP") {
         return found(None, Kind::Lab("service-ip"), 1);
     }
+    // Go's context.DeadlineExceeded (context.go): the client stopped waiting, reason unsaid.
+    if has(
+        text,
+        &["context deadline exceeded", "code = DeadlineExceeded"],
+    ) {
+        return found(Unknown, Kind::Lab("deadline"), 1);
+    }
     if has(
         text,
         &[
@@ -241,7 +248,6 @@ pub(super) fn judge(text: &str) -> Option<Finding> {
             "i/o timeout",
             "no such host",
             "no route to host",
-            "context deadline exceeded",
             "the server is currently unable to handle the request",
             "connection reset by peer",
             "TLS handshake timeout",
