@@ -35,14 +35,13 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use kubecorp_client::klog::Backoff;
-use kubecorp_client::reflector::{apply, key, Reflector};
-use kubecorp_client::{ClientError, KubeClient};
-use kubecorp_trust::{Event, Events, LabClock, Stage};
+use kubecorp_client::reflector::{key, Reflector};
+use kubecorp_client::ClientError;
+use kubecorp_trust::{Event, Stage};
 use serde_json::{json, Value};
 
-use crate::credentials::ServiceAccountCredentials;
-use crate::workers::{self, RoundError};
+use crate::owners::{self, Owners};
+use crate::workers::{self, WorkerConfig};
 use crate::workload::{self, controller_uid, replicas, POD_TEMPLATE_HASH, REVISION};
 
 const DEPLOYMENTS: Reflector = Reflector {
@@ -57,15 +56,9 @@ const REPLICASETS: Reflector = Reflector {
 /// The controller's name: its service account and its Events' source.
 pub const NAME: &str = "deployment-controller";
 
-/// What the deployment controller needs: its credentials, a client with the token (no badge),
-/// the lab clock and the events.
-#[derive(Clone, Debug)]
-pub struct DeploymentControllerConfig {
-    pub credentials: ServiceAccountCredentials,
-    pub client: KubeClient,
-    pub clock: LabClock,
-    pub events: Events,
-}
+/// What the controller needs (its credentials, a client with the token and no badge, the
+/// lab clock and the events).
+pub type DeploymentControllerConfig = WorkerConfig;
 
 /// Keeps ReplicaSets and status in step with Deployments until `shutdown`.
 pub async fn run(config: DeploymentControllerConfig, shutdown: impl Future) {
@@ -77,12 +70,12 @@ pub async fn run(config: DeploymentControllerConfig, shutdown: impl Future) {
         "deployment_controller.go:168",
         "Starting controller",
     );
-    let mut controller = Controller {
+    let controller = Controller {
         config,
         deployments: BTreeMap::new(),
         replicasets: BTreeMap::new(),
     };
-    kubecorp_client::reflector::run_rounds(&mut controller, shutdown).await;
+    owners::run(controller, shutdown).await;
 }
 
 struct Controller {
@@ -91,91 +84,25 @@ struct Controller {
     replicasets: BTreeMap<String, Value>,
 }
 
-impl kubecorp_client::reflector::Rounds for Controller {
-    type Error = RoundError;
+impl Owners for Controller {
+    const OWNERS: Reflector = DEPLOYMENTS;
+    const OWNED: Reflector = REPLICASETS;
+    const KIND: &'static str = "deployment";
 
-    fn round(
-        &mut self,
-        backoff: &mut Backoff,
-    ) -> impl Future<Output = Result<(), RoundError>> + Send {
-        Controller::round(self, backoff)
+    fn config(&self) -> &WorkerConfig {
+        &self.config
     }
 
-    fn report(&mut self, error: &RoundError) {
-        workers::report(
-            &self.config.client,
-            &self.config.clock,
-            &self.config.events,
-            &self.config.credentials,
-            error,
-        );
+    fn caches(&mut self) -> (&mut BTreeMap<String, Value>, &mut BTreeMap<String, Value>) {
+        (&mut self.deployments, &mut self.replicasets)
+    }
+
+    fn sync(&mut self, key: &str) -> impl Future<Output = Result<(), ClientError>> + Send {
+        Controller::sync(self, key)
     }
 }
 
 impl Controller {
-    async fn round(&mut self, backoff: &mut Backoff) -> Result<(), RoundError> {
-        self.config
-            .credentials
-            .ensure()
-            .await
-            .map_err(RoundError::Token)?;
-        let client = self.config.client.clone();
-        let (deployments, d_rv) = DEPLOYMENTS
-            .list(&client)
-            .await
-            .map_err(RoundError::Reflector)?;
-        let (replicasets, rs_rv) = REPLICASETS
-            .list(&client)
-            .await
-            .map_err(RoundError::Reflector)?;
-        self.deployments = deployments;
-        self.replicasets = replicasets;
-        backoff.reset();
-        self.sync_all().await?;
-        let mut d_watch = DEPLOYMENTS
-            .watch(&client, &d_rv)
-            .await
-            .map_err(RoundError::Reflector)?;
-        let mut rs_watch = REPLICASETS
-            .watch(&client, &rs_rv)
-            .await
-            .map_err(RoundError::Reflector)?;
-        loop {
-            let changed = tokio::select! {
-                event = d_watch.next() => match event {
-                    Some(Ok(e)) => apply(&mut self.deployments, &e.kind, e.object),
-                    _ => return Ok(()),
-                },
-                event = rs_watch.next() => match event {
-                    Some(Ok(e)) => apply(&mut self.replicasets, &e.kind, e.object),
-                    _ => return Ok(()),
-                },
-            };
-            if changed {
-                self.config
-                    .credentials
-                    .ensure()
-                    .await
-                    .map_err(RoundError::Token)?;
-                self.sync_all().await?;
-            }
-        }
-    }
-
-    async fn sync_all(&mut self) -> Result<(), RoundError> {
-        let keys: Vec<String> = self.deployments.keys().cloned().collect();
-        for k in keys {
-            self.sync(&k)
-                .await
-                .map_err(|error| RoundError::Sync {
-                    what: format!("deployment {k}"),
-                    error,
-                })
-                .inspect_err(|e| workers::forget_on_401(&self.config.credentials, e))?;
-        }
-        Ok(())
-    }
-
     /// The ReplicaSets `d` controls, by key.
     fn owned(&self, d: &Value) -> Vec<(String, Value)> {
         let uid = d["metadata"]["uid"].as_str();

@@ -47,6 +47,7 @@ pub mod credentials;
 pub mod deployment;
 pub mod endpoints;
 pub mod node_lifecycle;
+mod owners;
 pub mod replicaset;
 pub mod slices;
 mod workers;

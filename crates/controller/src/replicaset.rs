@@ -17,14 +17,13 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use kubecorp_client::klog::Backoff;
-use kubecorp_client::reflector::{apply, Reflector};
-use kubecorp_client::{ClientError, KubeClient};
-use kubecorp_trust::{Event, Events, LabClock, Stage};
+use kubecorp_client::reflector::Reflector;
+use kubecorp_client::ClientError;
+use kubecorp_trust::{Event, Stage};
 use serde_json::{json, Value};
 
-use crate::credentials::ServiceAccountCredentials;
-use crate::workers::{self, RoundError};
+use crate::owners::{self, Owners};
+use crate::workers::{self, WorkerConfig};
 use crate::workload::{self, active, controller_uid, ready, replicas};
 
 const REPLICASETS: Reflector = Reflector {
@@ -39,15 +38,9 @@ const PODS: Reflector = Reflector {
 /// The controller's name: its service account and its Events' source.
 pub const NAME: &str = "replicaset-controller";
 
-/// What the replicaset controller needs: its credentials, a client with the token (no badge),
-/// the lab clock and the events.
-#[derive(Clone, Debug)]
-pub struct ReplicaSetControllerConfig {
-    pub credentials: ServiceAccountCredentials,
-    pub client: KubeClient,
-    pub clock: LabClock,
-    pub events: Events,
-}
+/// What the controller needs (its credentials, a client with the token and no badge, the
+/// lab clock and the events).
+pub type ReplicaSetControllerConfig = WorkerConfig;
 
 /// Keeps pods in step with ReplicaSets until `shutdown`; failures are retried, never returned.
 pub async fn run(config: ReplicaSetControllerConfig, shutdown: impl Future) {
@@ -59,12 +52,12 @@ pub async fn run(config: ReplicaSetControllerConfig, shutdown: impl Future) {
         "replica_set.go:220",
         "Starting replicaset controller",
     );
-    let mut controller = Controller {
+    let controller = Controller {
         config,
         replicasets: BTreeMap::new(),
         pods: BTreeMap::new(),
     };
-    kubecorp_client::reflector::run_rounds(&mut controller, shutdown).await;
+    owners::run(controller, shutdown).await;
 }
 
 struct Controller {
@@ -73,88 +66,25 @@ struct Controller {
     pods: BTreeMap<String, Value>,
 }
 
-impl kubecorp_client::reflector::Rounds for Controller {
-    type Error = RoundError;
+impl Owners for Controller {
+    const OWNERS: Reflector = REPLICASETS;
+    const OWNED: Reflector = PODS;
+    const KIND: &'static str = "replicaset";
 
-    fn round(
-        &mut self,
-        backoff: &mut Backoff,
-    ) -> impl Future<Output = Result<(), RoundError>> + Send {
-        Controller::round(self, backoff)
+    fn config(&self) -> &WorkerConfig {
+        &self.config
     }
 
-    fn report(&mut self, error: &RoundError) {
-        workers::report(
-            &self.config.client,
-            &self.config.clock,
-            &self.config.events,
-            &self.config.credentials,
-            error,
-        );
+    fn caches(&mut self) -> (&mut BTreeMap<String, Value>, &mut BTreeMap<String, Value>) {
+        (&mut self.replicasets, &mut self.pods)
+    }
+
+    fn sync(&mut self, key: &str) -> impl Future<Output = Result<(), ClientError>> + Send {
+        Controller::sync(self, key)
     }
 }
 
 impl Controller {
-    async fn round(&mut self, backoff: &mut Backoff) -> Result<(), RoundError> {
-        self.config
-            .credentials
-            .ensure()
-            .await
-            .map_err(RoundError::Token)?;
-        let client = self.config.client.clone();
-        let (replicasets, rs_rv) = REPLICASETS
-            .list(&client)
-            .await
-            .map_err(RoundError::Reflector)?;
-        let (pods, pods_rv) = PODS.list(&client).await.map_err(RoundError::Reflector)?;
-        self.replicasets = replicasets;
-        self.pods = pods;
-        backoff.reset();
-        self.sync_all().await?;
-        let mut rs_watch = REPLICASETS
-            .watch(&client, &rs_rv)
-            .await
-            .map_err(RoundError::Reflector)?;
-        let mut pod_watch = PODS
-            .watch(&client, &pods_rv)
-            .await
-            .map_err(RoundError::Reflector)?;
-        loop {
-            let changed = tokio::select! {
-                event = rs_watch.next() => match event {
-                    Some(Ok(e)) => apply(&mut self.replicasets, &e.kind, e.object),
-                    _ => return Ok(()),
-                },
-                event = pod_watch.next() => match event {
-                    Some(Ok(e)) => apply(&mut self.pods, &e.kind, e.object),
-                    _ => return Ok(()),
-                },
-            };
-            if changed {
-                self.config
-                    .credentials
-                    .ensure()
-                    .await
-                    .map_err(RoundError::Token)?;
-                self.sync_all().await?;
-            }
-        }
-    }
-
-    async fn sync_all(&mut self) -> Result<(), RoundError> {
-        let keys: Vec<String> = self.replicasets.keys().cloned().collect();
-        for key in keys {
-            self.sync(&key)
-                .await
-                .map_err(|error| RoundError::Sync {
-                    what: format!("replicaset {key}"),
-                    error,
-                })
-                .inspect_err(|e| workers::forget_on_401(&self.config.credentials, e))?;
-        }
-        Ok(())
-    }
-
     /// The active pods `rs` controls, by key.
     fn owned(&self, rs: &Value) -> Vec<(String, Value)> {
         let uid = rs["metadata"]["uid"].as_str();

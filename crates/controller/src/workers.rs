@@ -14,6 +14,16 @@ pub const TOKEN_BADGE: klog::Badge = klog::Badge {
     renew: "`kubeadm certs renew controller-manager.conf`; in the lab `kubecorp certs renew controller-manager.conf`; the controller asks for a new token at its next retry",
 };
 
+/// What a controller calling as its own service account needs: its credentials, a client with
+/// the token (no badge), the lab clock and the events.
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    pub credentials: ServiceAccountCredentials,
+    pub client: KubeClient,
+    pub clock: LabClock,
+    pub events: Events,
+}
+
 /// Why a controller's round stopped.
 #[derive(Debug)]
 pub enum RoundError {
