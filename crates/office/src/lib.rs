@@ -243,6 +243,8 @@ pub fn ensure_pki(
     clock: &LabClock,
     key_algorithm: kubecorp_pki::KeyAlgorithm,
 ) -> Result<(), OfficeError> {
+    // Not while another command rewrites it, nor on what an interrupted `--force` left.
+    lab.settle()?;
     if lab.ca_cert_path(Authority::Cluster).exists() {
         return Ok(());
     }

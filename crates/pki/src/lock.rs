@@ -52,6 +52,24 @@ impl Lab {
         Ok(LabLock { _file: file, path })
     }
 
+    /// Before the lab is read (`up`): waits while another command writes it, finishes or
+    /// removes what an interrupted one left, and lets the lock go at once. A lab this user may
+    /// only read is read as it is.
+    pub fn settle(&self) -> Result<()> {
+        match self.lock() {
+            Ok(_lock) => Ok(()),
+            Err(PkiError::Write { source, .. })
+                if matches!(
+                    source.kind(),
+                    std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// [`Lab::lock_with`], telling a waiting user on stderr why nothing happens yet.
     pub fn lock(&self) -> Result<LabLock> {
         self.lock_with(|path| {
@@ -137,5 +155,19 @@ mod tests {
         assert!(!stray.exists());
         assert!(kept.exists());
         assert!(lab.root().join(".kubecorp-backup").is_dir());
+    }
+
+    #[test]
+    fn settling_before_a_read_removes_a_half_built_set_and_lets_the_lock_go() {
+        let tmp = tempfile::tempdir().unwrap();
+        let lab = Lab::new(tmp.path().join("lab"));
+        let staging = lab
+            .root()
+            .join(format!("{}Xy34Zw", crate::swap::STAGING_PREFIX));
+        std::fs::create_dir_all(staging.join("pki")).unwrap();
+        std::fs::write(staging.join("pki").join("ca.key"), "half a key").unwrap();
+        lab.settle().unwrap();
+        assert!(!staging.exists(), "the half-built set is still there");
+        drop(lab.lock_with(|_| panic!("settle kept the lock")).unwrap());
     }
 }
