@@ -17,7 +17,9 @@ use kubecorp_trust::authn::{authenticate_x509, X509Authn};
 use kubecorp_trust::tls::TrustSource;
 use kubecorp_trust::{Identity, Verdict};
 use rustls_pki_types::CertificateDer;
-use serde_json::json;
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use crate::{ClientError, KubeClient};
@@ -103,11 +105,16 @@ pub fn authenticate(
 /// What a caller asks to do, as a SubjectAccessReview spells it.
 #[derive(Clone, Copy, Debug)]
 pub enum Attributes<'a> {
-    /// A verb on a resource (the kubelet: `get nodes/proxy kubecorp-control-plane`).
+    /// A verb on a resource (the kubelet: `get nodes/proxy kubecorp-control-plane`, the core
+    /// group's `v1`; metrics-server: `get metrics.k8s.io/v1beta1 pods` in a namespace). Empty
+    /// strings are left out of the review.
     Resource {
         verb: &'a str,
+        group: &'a str,
+        version: &'a str,
         resource: &'a str,
         subresource: &'a str,
+        namespace: &'a str,
         name: &'a str,
     },
     /// A verb on a path outside the API (the scheduler: `get /metrics`).
@@ -121,29 +128,138 @@ pub async fn review(
     caller: &Caller,
     what: Attributes<'_>,
 ) -> Result<bool, ClientError> {
-    let attributes = match what {
-        Attributes::Resource {
-            verb,
-            resource,
-            subresource,
-            name,
-        } => json!({"resourceAttributes": {
-            "verb": verb, "group": "", "version": "v1",
-            "resource": resource, "subresource": subresource, "name": name,
-        }}),
-        Attributes::NonResource { verb, path } => {
-            json!({"nonResourceAttributes": {"path": path, "verb": verb}})
-        }
-    };
-    let mut spec = json!({"user": caller.name, "groups": caller.groups});
-    if let (Some(spec), Some(attributes)) = (spec.as_object_mut(), attributes.as_object()) {
-        spec.extend(attributes.clone());
-    }
+    review_as(
+        reviewer,
+        &caller.name,
+        &caller.groups,
+        &BTreeMap::new(),
+        what,
+    )
+    .await
+}
+
+/// [`review`] for a subject a front proxy vouched for, with its `extra` (metrics-server).
+pub async fn review_as(
+    reviewer: &KubeClient,
+    user: &str,
+    groups: &[String],
+    extra: &BTreeMap<String, Vec<String>>,
+    what: Attributes<'_>,
+) -> Result<bool, ClientError> {
     let review = json!({
         "apiVersion": "authorization.k8s.io/v1",
         "kind": "SubjectAccessReview",
-        "spec": spec,
+        "spec": review_spec(user, groups, extra, what),
     });
     let answer = reviewer.create(REVIEWS, &review).await?;
     Ok(answer["status"]["allowed"].as_bool().unwrap_or(false))
+}
+
+/// A SubjectAccessReview's `spec`, as k8s.io/apiserver's delegating authorizer fills it.
+fn review_spec(
+    user: &str,
+    groups: &[String],
+    extra: &BTreeMap<String, Vec<String>>,
+    what: Attributes<'_>,
+) -> Value {
+    let mut spec = json!({"user": user, "groups": groups});
+    if !extra.is_empty() {
+        spec["extra"] = json!(extra);
+    }
+    match what {
+        Attributes::Resource {
+            verb,
+            group,
+            version,
+            resource,
+            subresource,
+            namespace,
+            name,
+        } => {
+            let mut attributes =
+                json!({"verb": verb, "group": group, "version": version, "resource": resource});
+            for (key, value) in [
+                ("subresource", subresource),
+                ("namespace", namespace),
+                ("name", name),
+            ] {
+                if !value.is_empty() {
+                    attributes[key] = json!(value);
+                }
+            }
+            spec["resourceAttributes"] = attributes;
+        }
+        Attributes::NonResource { verb, path } => {
+            spec["nonResourceAttributes"] = json!({"path": path, "verb": verb});
+        }
+    }
+    spec
+}
+
+#[cfg(test)]
+mod review_tests {
+    use super::*;
+
+    #[test]
+    fn a_review_spells_what_was_asked_and_leaves_out_what_is_empty() {
+        let groups = [
+            "system:masters".to_owned(),
+            "system:authenticated".to_owned(),
+        ];
+        let kubelet = review_spec(
+            "kube-apiserver-kubelet-client",
+            &groups,
+            &BTreeMap::new(),
+            Attributes::Resource {
+                verb: "get",
+                group: "",
+                version: "v1",
+                resource: "nodes",
+                subresource: "proxy",
+                namespace: "",
+                name: "desk-a",
+            },
+        );
+        assert_eq!(
+            kubelet,
+            json!({"user": "kube-apiserver-kubelet-client", "groups": groups,
+                   "resourceAttributes": {"verb": "get", "group": "", "version": "v1",
+                                          "resource": "nodes", "subresource": "proxy", "name": "desk-a"}})
+        );
+        let extra = BTreeMap::from([("scopes".to_owned(), vec!["a".to_owned()])]);
+        let metrics = review_spec(
+            "kubernetes-admin",
+            &groups,
+            &extra,
+            Attributes::Resource {
+                verb: "list",
+                group: "metrics.k8s.io",
+                version: "v1beta1",
+                resource: "pods",
+                subresource: "",
+                namespace: "default",
+                name: "",
+            },
+        );
+        assert_eq!(metrics["extra"], json!({"scopes": ["a"]}));
+        assert_eq!(
+            metrics["resourceAttributes"],
+            json!({"verb": "list", "group": "metrics.k8s.io", "version": "v1beta1",
+                   "resource": "pods", "namespace": "default"})
+        );
+        let path = review_spec(
+            "system:anonymous",
+            &[],
+            &BTreeMap::new(),
+            Attributes::NonResource {
+                verb: "get",
+                path: "/metrics",
+            },
+        );
+        assert_eq!(
+            path["nonResourceAttributes"],
+            json!({"path": "/metrics", "verb": "get"})
+        );
+        assert!(path.get("resourceAttributes").is_none());
+    }
 }

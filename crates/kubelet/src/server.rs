@@ -225,8 +225,11 @@ async fn authorize(
     let client = k.client();
     let what = Attributes::Resource {
         verb,
+        group: "",
+        version: "v1",
         resource: "nodes",
         subresource,
+        namespace: "",
         name: &k.node,
     };
     delegated::review(&client, caller, what)

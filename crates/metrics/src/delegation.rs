@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use kubecorp_client::delegated::{review_as, Attributes};
 use kubecorp_client::{ClientError, KubeClient};
 use kubecorp_trust::authn::requestheader::{
     authenticate_request_header, ExtensionAuthentication, ExtensionAuthenticationError,
@@ -25,7 +26,7 @@ use kubecorp_trust::authn::{authenticate_x509, X509Authn};
 use kubecorp_trust::Identity;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
-use serde_json::{json, Value};
+use serde_json::Value;
 use time::OffsetDateTime;
 
 /// Where the ConfigMap is read.
@@ -150,24 +151,23 @@ impl Delegation {
         namespace: &str,
         name: &str,
     ) -> Result<bool, ClientError> {
-        let review = json!({
-            "apiVersion": "authorization.k8s.io/v1",
-            "kind": "SubjectAccessReview",
-            "spec": {
-                "user": caller.name,
-                "groups": caller.groups,
-                "extra": caller.extra,
-                "resourceAttributes": {
-                    "namespace": namespace, "verb": verb, "group": crate::GROUP,
-                    "version": crate::VERSION, "resource": resource, "name": name,
-                },
-            },
-        });
-        let answer = self
-            .client
-            .create(kubecorp_client::delegated::REVIEWS, &review)
-            .await?;
-        Ok(answer["status"]["allowed"].as_bool().unwrap_or(false))
+        let what = Attributes::Resource {
+            verb,
+            group: crate::GROUP,
+            version: crate::VERSION,
+            resource,
+            subresource: "",
+            namespace,
+            name,
+        };
+        review_as(
+            &self.client,
+            &caller.name,
+            &caller.groups,
+            &caller.extra,
+            what,
+        )
+        .await
     }
 
     /// The client to Alice (for the figures).
