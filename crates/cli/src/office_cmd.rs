@@ -322,12 +322,12 @@ pub async fn narrate_until_signal(
     quiet: bool,
 ) -> Result<()> {
     let color = crate::output::color();
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let interrupted = crate::stop::interrupted();
+    tokio::pin!(interrupted);
     let mut seq = 0;
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
-            _ = terminate.recv() => break,
+            signalled = &mut interrupted => { signalled?; break }
             event = feed.recv() => match event {
                 Ok(event) if quiet && !kubecorp_office::narrate::worth_telling_quietly(&event) => {}
                 Ok(event) => match format {

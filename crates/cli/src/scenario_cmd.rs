@@ -135,7 +135,7 @@ pub fn run(
         _ => None,
     };
     // `--keep` (RunOptions::keep): the runner holds the office open here after the last step.
-    let mut stay = crate::show::StayOpen;
+    let mut stay = crate::show::StayOpen(pace.clone());
     let result = match &mut presenter {
         Some(presenter) => {
             let result = runtime.block_on(kubecorp_scenario::run::run(
@@ -184,9 +184,7 @@ pub fn run(
             "The page stays open at {} for questions; Ctrl-C to leave.",
             page.url
         );
-        runtime.block_on(async {
-            let _ = tokio::signal::ctrl_c().await;
-        });
+        runtime.block_on(crate::stop::interrupted())?;
         page.stop();
     }
     Ok(exit_code(result.verdict(), options.allow_skip))

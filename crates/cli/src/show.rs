@@ -156,15 +156,17 @@ fn keys_go_on(pace: Pace) {
         pace.until_waiting();
         match crate::key::wait() {
             // A key while the run is busy (the page pressed first) presses nothing.
-            crate::key::Press::Key => drop(pace.press()),
+            crate::key::Press::Key => drop(pace.press_key()),
             crate::key::Press::Closed => return,
         }
     });
 }
 
 /// `--keep`: after the last step the office stays open, its kubeconfigs printed, until Enter
-/// (Ctrl-C ends the run at once; the lab directory stays either way).
-pub struct StayOpen;
+/// (Ctrl-C ends the run at once; the lab directory stays either way). With the page, the
+/// terminal's key reader is already reading: the end is one more hold of the run's pace, so one
+/// key closes the office.
+pub struct StayOpen(pub Option<Pace>);
 
 impl Observer for StayOpen {
     fn stays_open(&mut self, office: &OpenOffice) {
@@ -180,9 +182,18 @@ impl Observer for StayOpen {
             }
             eprintln!("Try: kubectl --kubeconfig {} get pods -A", first.display());
         }
-        eprint!("[Enter] closes the office ");
-        let mut buf = String::new();
         // The office serves on the runtime's other threads meanwhile.
-        let _ = tokio::task::block_in_place(|| std::io::stdin().read_line(&mut buf));
+        match &self.0 {
+            Some(pace) => {
+                eprint!("[{}] closes the office ", key_name());
+                tokio::task::block_in_place(|| pace.wait(Hold::Open));
+                eprintln!();
+            }
+            None => {
+                eprint!("[Enter] closes the office ");
+                let mut buf = String::new();
+                let _ = tokio::task::block_in_place(|| std::io::stdin().read_line(&mut buf));
+            }
+        }
     }
 }

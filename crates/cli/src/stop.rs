@@ -31,6 +31,19 @@ pub fn on_signal() -> std::io::Result<tokio::task::JoinHandle<()>> {
     }))
 }
 
+/// Waits for Ctrl-C (SIGINT) or SIGTERM. Once the lab watches a signal, its default action is
+/// gone for the whole process: every later wait must name both, or `kill`/`timeout`/a service
+/// manager could no longer stop it.
+pub async fn interrupted() -> std::io::Result<()> {
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
+    Ok(())
+}
+
 /// Ends the process with `code` now, removing the labs of the runs under way first.
 pub fn exit(code: i32) -> ! {
     crate::key::restore();

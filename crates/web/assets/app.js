@@ -609,6 +609,7 @@
     if (!following) where += ' · the run is at step ' + bounds.length;
     else if (waits === 'step') where += ' · the run waits: next ▶ (or →) for step ' + (bounds.length + 1);
     else if (waits === 'reveal') where += ' · the run waits: next ▶ (or →) shows what came of it';
+    else if (waits === 'open') where += ' · the run is over; the office stays open for questions until the terminal closes it';
     else if (veiled) where += ' (not yet revealed)';
     $('where').textContent = where;
     if (following && waits === 'reveal') {
@@ -616,7 +617,7 @@
       $('outcome').textContent = 'What will happen? Predict, then press next ▶ (or →) to see.';
     }
     $('prev').disabled = cursor === 0;
-    $('next').disabled = following && !waits;
+    $('next').disabled = following && (!waits || waits === 'open');
     if (pace && document.activeElement !== $('pace')) showPace(pace.seconds);
   }
   // Shows the run as it stood at the end of step k (0: the office just opened); `veil` stops

@@ -24,6 +24,9 @@ pub enum Hold {
     Step,
     /// After a step's action was shown: what came of it is next (the room predicts first).
     Reveal,
+    /// The run is over and `--keep` holds the office open for questions: only the terminal
+    /// closes it (a key there), never the page's next ▶ nor a hands-free pace.
+    Open,
 }
 
 /// How the run goes on.
@@ -47,7 +50,7 @@ impl Mode {
     /// How long a hold lasts hands-free.
     fn lasts(self, hold: Hold) -> Option<Duration> {
         match (self, hold) {
-            (Mode::Presses, _) => None,
+            (Mode::Presses, _) | (_, Hold::Open) => None,
             (Mode::Every(d), Hold::Step) => Some(d),
             (Mode::Every(d), Hold::Reveal) => Some(d / 2),
         }
@@ -74,6 +77,10 @@ pub enum Refusal {
         "the run is not waiting now (it is in the middle of a step); press again when it holds"
     )]
     NotWaiting,
+    #[error(
+        "the run is over and the office stays open for questions: Enter in the terminal closes it"
+    )]
+    OpenForQuestions,
     #[error("a pace is a number of seconds between 0 and {LONGEST} (e.g. 3 or 1.5), got {0}")]
     BadPace(f64),
 }
@@ -86,6 +93,16 @@ struct State {
     waiting: Option<Hold>,
     /// Presses so far: a wait ends when this moves on.
     presses: u64,
+    /// The presses when the current wait began: more than that, and it was pressed already
+    /// (the run is about to go on).
+    ticket: u64,
+}
+
+impl State {
+    /// What the run waits for and nobody has pressed yet.
+    fn unpressed(&self) -> Option<Hold> {
+        self.waiting.filter(|_| self.presses == self.ticket)
+    }
 }
 
 #[derive(Debug)]
@@ -109,6 +126,7 @@ impl Pace {
                 since: Instant::now(),
                 waiting: None,
                 presses: 0,
+                ticket: 0,
             }),
             changed: Condvar::new(),
             hub,
@@ -140,6 +158,7 @@ impl Pace {
         let ticket = state.presses;
         let started = Instant::now();
         state.waiting = Some(hold);
+        state.ticket = ticket;
         self.tell(&state);
         // Wakes whoever waits for the run to wait (the terminal's key reader).
         self.0.changed.notify_all();
@@ -177,11 +196,13 @@ impl Pace {
         self.state().waiting
     }
 
-    /// Blocks until the run waits (the terminal's key reader reads a key only then).
+    /// Blocks until the run waits for a press it has not had yet (the terminal's key reader
+    /// reads a key only then: a second key typed before the run went on belongs to the next
+    /// hold, not to this one again).
     pub fn until_waiting(&self) -> Hold {
         let mut state = self.state();
         loop {
-            if let Some(hold) = state.waiting {
+            if let Some(hold) = state.unpressed() {
                 return hold;
             }
             state = self
@@ -192,8 +213,17 @@ impl Pace {
         }
     }
 
-    /// A press: the run goes on, if it is waiting.
+    /// A press from the page: the run goes on, if it is waiting (the open office at the end is
+    /// the terminal's to close).
     pub fn press(&self) -> Result<Hold, Refusal> {
+        if self.waiting() == Some(Hold::Open) {
+            return Err(Refusal::OpenForQuestions);
+        }
+        self.press_key()
+    }
+
+    /// A key in the terminal: the run goes on, if it is waiting; at the end, the office closes.
+    pub fn press_key(&self) -> Result<Hold, Refusal> {
         let mut state = self.state();
         let Some(hold) = state.waiting else {
             return Err(Refusal::NotWaiting);
@@ -218,6 +248,8 @@ impl Pace {
             Request::Next => self.press().map(|hold| match hold {
                 Hold::Step => "the next step".to_owned(),
                 Hold::Reveal => "what came of it".to_owned(),
+                // press() refuses it: the page cannot close the office.
+                Hold::Open => "the office closes".to_owned(),
             }),
             Request::Pace { seconds: None } => {
                 self.set(Mode::Presses);
@@ -344,5 +376,43 @@ mod tests {
         let presses: Request = serde_json::from_str(r#"{"action":"pace","seconds":null}"#).unwrap();
         assert_eq!(presses, Request::Pace { seconds: None });
         assert!(serde_json::from_str::<Request>(r#"{"action":"break"}"#).is_err());
+    }
+
+    #[test]
+    fn the_open_office_at_the_end_is_closed_by_a_key_in_the_terminal_not_by_the_page_nor_the_pace()
+    {
+        let (pace, hub) = pace(Mode::Every(Duration::from_millis(5)));
+        let run = {
+            let pace = pace.clone();
+            std::thread::spawn(move || pace.wait(Hold::Open))
+        };
+        assert_eq!(pace.until_waiting(), Hold::Open);
+        // Hands-free would have gone on by now; the office is still open.
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(pace.waiting(), Some(Hold::Open));
+        assert_eq!(pace.answer(&Request::Next), Err(Refusal::OpenForQuestions));
+        assert_eq!(pace.waiting(), Some(Hold::Open));
+        assert_eq!(pace.press_key(), Ok(Hold::Open));
+        run.join().unwrap();
+        assert!(told(&hub).join("\n").contains(r#""waiting":"open""#));
+    }
+
+    #[test]
+    fn a_hold_already_pressed_is_not_waited_for_again_before_the_run_goes_on() {
+        let (pace, _hub) = pace(Mode::Presses);
+        {
+            // The run holds at a step and has not woken from a press yet.
+            let mut state = pace.state();
+            state.waiting = Some(Hold::Step);
+            state.ticket = state.presses;
+        }
+        assert_eq!(pace.state().unpressed(), Some(Hold::Step));
+        assert_eq!(pace.press_key(), Ok(Hold::Step));
+        assert_eq!(pace.waiting(), Some(Hold::Step));
+        assert_eq!(
+            pace.state().unpressed(),
+            None,
+            "a second key would press it again"
+        );
     }
 }
