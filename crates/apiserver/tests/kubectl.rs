@@ -139,6 +139,25 @@ impl Running {
         conf
     }
 
+    /// The first line Alice logged that contains `needle`, waiting a moment for it to arrive
+    /// (she logs a refusal as she answers it).
+    fn alices_log(&self, needle: &str) -> String {
+        for _ in 0..500 {
+            if let Some(line) = self
+                .events
+                .snapshot()
+                .into_iter()
+                .filter(|e| e.to == "apiserver")
+                .filter_map(|e| e.server_log)
+                .find(|l| l.contains(needle))
+            {
+                return line;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("Alice never logged {needle:?}");
+    }
+
     fn admin(&self, args: &[&str]) -> Run {
         self.kubectl(&self.conf("admin.conf"), args)
     }

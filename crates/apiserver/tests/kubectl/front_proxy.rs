@@ -46,24 +46,6 @@ fn pki(lab: &Running, file: &str) -> String {
         .into_owned()
 }
 
-/// The first line Alice logged that contains `needle`, waiting for it to arrive.
-fn alices_log(lab: &Running, needle: &str) -> String {
-    for _ in 0..500 {
-        if let Some(line) = lab
-            .events
-            .snapshot()
-            .into_iter()
-            .filter(|e| e.to == "apiserver")
-            .filter_map(|e| e.server_log)
-            .find(|l| l.contains(needle))
-        {
-            return line;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    panic!("Alice never logged {needle:?}");
-}
-
 #[test]
 fn the_front_proxy_client_badge_vouches_for_the_user_in_x_remote_user() {
     let Some(lab) = Running::start("the_front_proxy_client_badge_vouches") else {
@@ -111,7 +93,7 @@ fn the_front_proxy_client_badge_vouches_for_the_user_in_x_remote_user() {
         "{}",
         run.dump()
     );
-    let line = alices_log(&lab, "Unable to authenticate the request");
+    let line = lab.alices_log("Unable to authenticate the request");
     assert!(
         line.starts_with("\"Unable to authenticate the request\" err=\"verifying certificate SN="),
         "{line}"
@@ -193,7 +175,7 @@ fn a_front_proxy_badge_whose_cn_is_not_allowed_is_refused_with_gos_text() {
         run.dump()
     );
     // Go's aggregate: the request-header authenticator's refusal first, then x509's.
-    let line = alices_log(&lab, "not in the allowed list");
+    let line = lab.alices_log("not in the allowed list");
     assert!(
         line.starts_with("\"Unable to authenticate the request\" err=\"[x509: subject with cn=mallory is not in the allowed list, verifying certificate SN=4242, "),
         "{line}"

@@ -52,24 +52,6 @@ fn kubectl_with_token(lab: &Running, token: &str, args: &[&str]) -> Run {
     run_tool(&lab.kubectl, &all)
 }
 
-/// The line Alice logged for a refused token, waiting a moment for it.
-fn alices_log(lab: &Running, needle: &str) -> String {
-    for _ in 0..200 {
-        if let Some(line) = lab
-            .events
-            .snapshot()
-            .into_iter()
-            .filter(|e| e.to == "apiserver")
-            .filter_map(|e| e.server_log)
-            .find(|l| l.contains(needle))
-        {
-            return line;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    panic!("Alice never logged {needle:?}");
-}
-
 #[test]
 fn kubectl_create_token_gives_a_bearer_token_alice_names_and_rbac_judges() {
     let Some(lab) = Running::start("kubectl_create_token") else {
@@ -100,7 +82,7 @@ fn kubectl_create_token_gives_a_bearer_token_alice_names_and_rbac_judges() {
     let expired = curl_bearer(&lab, &curl, &token, "/api/v1/namespaces/default/pods").success();
     assert!(expired.stdout.ends_with("\n401"), "{}", expired.dump());
     assert_eq!(
-        alices_log(&lab, "service account token has expired"),
+        lab.alices_log("service account token has expired"),
         r#""Unable to authenticate the request" err="[invalid bearer token, service account token has expired]""#
     );
     kubectl_with_token(&lab, &token, &["auth", "whoami"])
@@ -120,7 +102,7 @@ fn a_token_for_another_audience_or_from_another_key_gets_401_and_alices_log_says
     let refused = curl_bearer(&lab, &curl, &vault, "/api").success();
     assert!(refused.stdout.ends_with("\n401"), "{}", refused.dump());
     assert_eq!(
-        alices_log(&lab, "token audiences"),
+        lab.alices_log("token audiences"),
         r#""Unable to authenticate the request" err="[invalid bearer token, token audiences [\"vault\"] is invalid for the target audiences [\"https://kubernetes.default.svc.cluster.local\"]]""#
     );
     // A token from another cluster's sa.key: its kid names no key Alice has.
@@ -145,7 +127,7 @@ fn a_token_for_another_audience_or_from_another_key_gets_401_and_alices_log_says
     let refused = curl_bearer(&lab, &curl, &foreign, "/api").success();
     assert!(refused.stdout.ends_with("\n401"), "{}", refused.dump());
     assert_eq!(
-        alices_log(&lab, "no keys found"),
+        lab.alices_log("no keys found"),
         r#""Unable to authenticate the request" err="[invalid bearer token, invalid signature, no keys found]""#
     );
 }
