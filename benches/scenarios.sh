@@ -3,7 +3,9 @@
 # chapter alone, and the whole shipped suite (`kubecorp test scenarios/`), with hyperfine on the
 # release binary. Then where the day's time goes: opening the office, and each step (from the
 # JSON event stream), slowest first.
-# RUNS=N changes the number of timed runs (default 10).
+# RUNS=N changes the number of timed runs (default 10). The scenarios' labs have kubeadm's
+# RSA-2048 keys, drawn from the user's key pool (the warm-up fills it); the last part times the
+# day and the suite with every key fresh (KUBECORP_KEY_POOL=off) for comparison.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet -p kubecorp
@@ -23,6 +25,11 @@ hyperfine --warmup 1 --runs "$runs" -N \
   "$bin run scenarios/day/1600-kubelet.yaml" \
   "$bin run scenarios/day/1700-trust-anchor.yaml" \
   "$bin run scenarios/day/1800-wrap-up.yaml"
+
+echo "== without the key pool: every RSA key fresh"
+KUBECORP_KEY_POOL=off hyperfine --warmup 1 --runs "$runs" -N \
+  "$bin run scenarios/kubecorp-day.yaml" \
+  "$bin test scenarios/"
 
 echo "== where the day's time goes (one run)"
 python3 - "$bin" <<'PY'

@@ -366,13 +366,22 @@ fn a_second_init_reuses_the_ca_and_keeps_existing_files_unless_forced() {
 }
 
 #[test]
-fn rsa_2048_as_kubeadm_defaults_to_works_and_writes_pkcs1_keys() {
-    let Some(openssl) = tool("openssl", "rsa_2048_works") else {
+fn pki_init_makes_rsa_2048_keys_by_default_as_kubeadm_and_writes_them_as_pkcs1() {
+    let Some(openssl) = tool("openssl", "pki_init_makes_rsa_2048_keys_by_default") else {
         return;
     };
-    let lab = TestLab::init(&["--key-algorithm", "rsa-2048"]);
-    let key = std::fs::read_to_string(lab.path("pki/apiserver.key")).unwrap();
-    assert!(key.starts_with("-----BEGIN RSA PRIVATE KEY-----"), "{key}");
+    let lab = TestLab::init_as_kubeadm(&[]);
+    // kubeadm writes RSA keys as PKCS#1 (client-go's keyutil.MarshalPrivateKeyToPEM), sa.key too.
+    for key in ["apiserver.key", "ca.key", "etcd/ca.key", "sa.key"] {
+        let pem = std::fs::read_to_string(lab.path(&format!("pki/{key}"))).unwrap();
+        assert!(
+            pem.starts_with("-----BEGIN RSA PRIVATE KEY-----"),
+            "{key}: {pem}"
+        );
+    }
+    kubecorp(["certs", "inspect", "apiserver", "--dir", lab.dir_arg()])
+        .success()
+        .stdout_has("Key:            RSA 2048");
     let text = run_tool(
         &openssl,
         ["x509", "-noout", "-text", "-in", &lab.pki("apiserver.crt")],

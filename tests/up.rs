@@ -5,7 +5,7 @@ mod support;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{kubectl_until, run_tool, tool, up_command, TestLab};
+use support::{kubectl_until, run_tool, tool, up_command, up_command_as_kubeadm, TestLab};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -43,13 +43,15 @@ fn up_narrates_badge_checks_and_closes_cleanly_on_sigterm() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("lab");
     let api = format!("127.0.0.1:{}", free_port());
-    let mut child = up_command(&dir, &api)
+    // `up`'s own defaults: the PKI it makes has kubeadm's RSA-2048 keys (slow to make in a
+    // debug build on a busy machine, hence the generous wait below).
+    let mut child = up_command_as_kubeadm(&dir, &api)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let conf = dir.join("kube-proxy.conf");
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(90);
     let mut forbidden = None;
     while Instant::now() < deadline {
         if conf.exists() {
@@ -72,7 +74,9 @@ fn up_narrates_badge_checks_and_closes_cleanly_on_sigterm() {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    let forbidden = forbidden.expect("the office opened within 20 s");
+    let forbidden = forbidden.expect("the office opened within 90 s");
+    let key = std::fs::read_to_string(dir.join("pki/apiserver.key")).unwrap();
+    assert!(key.starts_with("-----BEGIN RSA PRIVATE KEY-----"), "{key}");
     assert!(
         forbidden.stderr.contains("Error from server (Forbidden): secrets is forbidden: User \"system:kube-proxy\" cannot list resource \"secrets\" in API group \"\" at the cluster scope"),
         "{}",

@@ -55,8 +55,17 @@ where
 pub use kubecorp_testkit::tool;
 
 /// `kubecorp up` on `dir`, the apiserver on `api` and every other door on a free port, without
-/// colour; the caller chooses where its output goes and spawns it.
+/// colour; the caller chooses where its output goes and spawns it. A PKI made there has
+/// ECDSA-P256 keys, quick to make, for tests whose lesson is not the key type.
 pub fn up_command(dir: &Path, api: &str) -> std::process::Command {
+    let mut command = up_command_as_kubeadm(dir, api);
+    command.args(["--key-algorithm", "ECDSA-P256"]);
+    command
+}
+
+/// [`up_command`] with `up`'s own default keys, kubeadm's RSA-2048 (slower to make in a debug
+/// build: hundreds of milliseconds per key).
+pub fn up_command_as_kubeadm(dir: &Path, api: &str) -> std::process::Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_kubecorp"));
     command
         .arg("up")
@@ -101,7 +110,19 @@ pub struct TestLab {
 }
 
 impl TestLab {
+    /// `pki init` into a fresh directory, with ECDSA-P256 keys unless `extra` names a
+    /// `--key-algorithm`: quick to make, for tests whose lesson is not the key type.
     pub fn init(extra: &[&str]) -> TestLab {
+        let mut args = extra.to_vec();
+        if !extra.contains(&"--key-algorithm") {
+            args.extend(["--key-algorithm", "ECDSA-P256"]);
+        }
+        TestLab::init_as_kubeadm(&args)
+    }
+
+    /// `pki init` into a fresh directory with `pki init`'s own defaults (RSA-2048 keys, as
+    /// kubeadm 1.32), plus `extra`.
+    pub fn init_as_kubeadm(extra: &[&str]) -> TestLab {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("lab");
         let mut args = vec!["pki", "init", "--dir", dir.to_str().unwrap()];

@@ -24,7 +24,8 @@ use crate::error::{PkiError, Result};
 /// `pkiutil.NewPrivateKey` makes every CA, badge and kubeconfig key, and `sa.key`, with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum KeyAlgorithm {
-    /// RSA 2048: kubeadm's default (`DefaultEncryptionAlgorithm`).
+    /// RSA 2048: kubeadm's default (`DefaultEncryptionAlgorithm`), so the lab's too.
+    #[default]
     #[serde(rename = "RSA-2048", alias = "rsa-2048")]
     Rsa2048,
     #[serde(rename = "RSA-3072", alias = "rsa-3072")]
@@ -33,7 +34,6 @@ pub enum KeyAlgorithm {
     Rsa4096,
     /// ECDSA on P-256: a thousand times quicker to make than RSA, for labs where the key type
     /// is not the lesson.
-    #[default]
     #[serde(rename = "ECDSA-P256", alias = "ecdsa-p256")]
     EcdsaP256,
     #[serde(rename = "ECDSA-P384", alias = "ecdsa-p384")]
