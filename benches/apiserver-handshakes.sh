@@ -32,7 +32,7 @@ insecure=--insecure-skip-tls-verify
 
 api_port=$(free_port); etcd_port=$(free_port); nginx_port=$(free_port)
 lab=$work/lab
-taskset -c "$server_cpus" "$bin" up --dir "$lab" --apiserver-listen "127.0.0.1:$api_port" --etcd-listen "127.0.0.1:$etcd_port" --kubelet-listen 127.0.0.1:0 --etcd-peer-listen 127.0.0.1:0 --scheduler-listen 127.0.0.1:0 --proxy-healthz-listen 127.0.0.1:0 \
+taskset -c "$server_cpus" "$bin" up --dir "$lab" --key-algorithm ECDSA-P256 --apiserver-listen "127.0.0.1:$api_port" --etcd-listen "127.0.0.1:$etcd_port" --kubelet-listen 127.0.0.1:0 --etcd-peer-listen 127.0.0.1:0 --scheduler-listen 127.0.0.1:0 --proxy-healthz-listen 127.0.0.1:0 \
   >/dev/null 2>"$work/up.err" &
 pids+=($!)
 api_pid=$!

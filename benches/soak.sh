@@ -19,7 +19,7 @@ rounds=${ROUNDS:-1}
 rss() { awk '/VmRSS/ {print $2 " kB"}' "/proc/$1/status"; }
 
 lab=$work/lab
-"$bin" pki init --dir "$lab" >/dev/null
+"$bin" pki init --dir "$lab" --key-algorithm ECDSA-P256 >/dev/null
 pki=$lab/pki
 
 # The faulty badges, made beside the lab so the office never sees them on its own disk.
@@ -30,7 +30,7 @@ for when in past future; do
   "$bin" certs renew apiserver-kubelet-client --dir "$work/$when" --now "$now" >/dev/null
 done
 # A CA with the cluster CA's very name ("kubernetes"), but another key: a second lab.
-"$bin" pki init --dir "$work/twin" >/dev/null
+"$bin" pki init --dir "$work/twin" --key-algorithm ECDSA-P256 >/dev/null
 # A rogue CA with a name of its own, and a badge it signs for the admin's name.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
   -subj /CN=rogue-ca -keyout "$work/rogue-ca.key" -out "$work/rogue-ca.crt" 2>/dev/null

@@ -35,6 +35,33 @@ fn a_busy_port_is_a_clear_error_naming_the_component_and_the_address() {
     .stderr_has(&format!("apiserver: cannot listen on {addr}: "));
 }
 
+/// What `up` has printed to `out` once it holds `needle`: waits for that line (the office
+/// prints it; nothing here guesses how long that takes), failing with what was said if `up`
+/// exits first or says nothing of the kind in `patience`.
+#[track_caller]
+fn said(
+    child: &mut std::process::Child,
+    out: &std::path::Path,
+    needle: &str,
+    patience: Duration,
+) -> String {
+    let deadline = Instant::now() + patience;
+    loop {
+        let text = std::fs::read_to_string(out).unwrap_or_default();
+        if text.contains(needle) {
+            return text;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("up exited ({status}) before saying {needle:?}:\n{text}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "up never said {needle:?}:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn up_narrates_badge_checks_and_closes_cleanly_on_sigterm() {
     let Some(kubectl) = tool("kubectl", "up_narrates_badge_checks") else {
@@ -43,60 +70,64 @@ fn up_narrates_badge_checks_and_closes_cleanly_on_sigterm() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("lab");
     let api = format!("127.0.0.1:{}", free_port());
-    // `up`'s own defaults: the PKI it makes has kubeadm's RSA-2048 keys (slow to make in a
-    // debug build on a busy machine, hence the generous wait below).
+    let out = tmp.path().join("up.out");
+    let err = tmp.path().join("up.err");
+    // `up`'s own defaults: the PKI it makes has kubeadm's RSA-2048 keys (a debug build on a
+    // busy machine takes seconds to make them, hence the patience for the opening line).
     let mut child = up_command_as_kubeadm(&dir, &api)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
         .spawn()
         .unwrap();
-    let conf = dir.join("kube-proxy.conf");
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let mut forbidden = None;
-    while Instant::now() < deadline {
-        if conf.exists() {
-            let run = run_tool(
-                &kubectl,
-                [
-                    "--kubeconfig",
-                    conf.to_str().unwrap(),
-                    "--server",
-                    &format!("https://{api}"),
-                    "get",
-                    "secrets",
-                    "-A",
-                ],
-            );
-            if run.stderr.contains("Forbidden") {
-                forbidden = Some(run);
-                break;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let forbidden = forbidden.expect("the office opened within 90 s");
+    // "KubeCorp is open" comes after every door is bound and the default RBAC is in etcd.
+    said(
+        &mut child,
+        &out,
+        "KubeCorp is open",
+        Duration::from_secs(300),
+    );
     let key = std::fs::read_to_string(dir.join("pki/apiserver.key")).unwrap();
     assert!(key.starts_with("-----BEGIN RSA PRIVATE KEY-----"), "{key}");
+    let conf = dir.join("kube-proxy.conf");
+    let forbidden = run_tool(
+        &kubectl,
+        [
+            "--kubeconfig",
+            conf.to_str().unwrap(),
+            "--server",
+            &format!("https://{api}"),
+            "get",
+            "secrets",
+            "-A",
+        ],
+    );
     assert!(
         forbidden.stderr.contains("Error from server (Forbidden): secrets is forbidden: User \"system:kube-proxy\" cannot list resource \"secrets\" in API group \"\" at the cluster scope"),
         "{}",
         forbidden.dump()
     );
+    // The refusal's narration may follow kubectl's answer: wait for it before closing.
+    said(
+        &mut child,
+        &out,
+        "caller sees: Error from server (Forbidden): secrets is forbidden",
+        Duration::from_secs(60),
+    );
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(60);
     while child.try_wait().unwrap().is_none() {
         assert!(Instant::now() < deadline, "up did not stop on SIGTERM");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let status = child.wait().unwrap();
+    let stdout = std::fs::read_to_string(&out).unwrap();
     assert!(
-        out.status.success(),
+        status.success(),
         "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        std::fs::read_to_string(&err).unwrap_or_default()
     );
     for needle in [
         "KubeCorp is open",

@@ -40,7 +40,13 @@ struct Running {
 }
 
 impl Running {
+    /// An office on a PKI with ECDSA P-256 keys, quick to make (most tests are not about keys).
     fn start(test: &str) -> Option<Running> {
+        Running::start_with_keys(test, kubecorp_pki::KeyAlgorithm::EcdsaP256)
+    }
+
+    /// An office on a PKI with keys of `algorithm` (RSA-2048 is kubeadm's).
+    fn start_with_keys(test: &str, algorithm: kubecorp_pki::KeyAlgorithm) -> Option<Running> {
         let kubectl = tool("kubectl", test)?;
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("lab");
@@ -49,8 +55,12 @@ impl Running {
             .enable_all()
             .build()
             .unwrap();
+        let options = OfficeOptions {
+            key_algorithm: algorithm,
+            ..OfficeOptions::ephemeral(&dir)
+        };
         let office = runtime
-            .block_on(Office::start(OfficeOptions::ephemeral(&dir)))
+            .block_on(Office::start(options))
             .expect("the office opens");
         Some(Running {
             url: office.apiserver_url(),

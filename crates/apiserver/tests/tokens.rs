@@ -17,19 +17,31 @@ fn admin() -> UserInfo {
     UserInfo::from_cert("kubernetes-admin", ["kubeadm:cluster-admins"]).unwrap()
 }
 
+/// An ECDSA P-256 `sa.key`: quick to make, for the tests whose lesson is not the key type.
 fn keys() -> TokenKeys {
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
     TokenKeys::from_key_pair(&key, JWKS_URI).unwrap()
 }
 
-/// An office front desk on a standing lab clock, with its token keys.
+/// An RSA-2048 `sa.key`, as kubeadm 1.32 makes it: tokens are signed RS256.
+fn kubeadm_keys() -> TokenKeys {
+    let key = kubecorp_pki::KeyAlgorithm::Rsa2048.generate().unwrap();
+    TokenKeys::from_key_pair(&key, JWKS_URI).unwrap()
+}
+
+/// An office front desk on a standing lab clock, with ECDSA token keys.
 async fn desk() -> Api {
+    desk_with(keys()).await
+}
+
+/// An office front desk on a standing lab clock, with these token keys.
+async fn desk_with(keys: TokenKeys) -> Api {
     let api = Api::new(
         Store::memory(),
         LabClock::fixed(datetime!(2026-04-24 09:00:00 UTC)),
         None,
     )
-    .with_service_account_keys(keys());
+    .with_service_account_keys(keys);
     api.bootstrap().await.unwrap();
     api
 }
@@ -238,7 +250,8 @@ async fn a_token_dies_with_its_account() {
 
 #[tokio::test]
 async fn service_accounts_may_read_the_issuers_keys_and_anonymous_may_not() {
-    let api = desk().await;
+    // kubeadm's sa.key is RSA-2048: what a learner's own cluster publishes.
+    let api = desk_with(kubeadm_keys()).await;
     let robot = UserInfo::service_account("default", "default");
     let (code, config) = send(
         &api,
@@ -253,7 +266,7 @@ async fn service_accounts_may_read_the_issuers_keys_and_anonymous_may_not() {
         config,
         json!({"issuer": "https://kubernetes.default.svc.cluster.local", "jwks_uri": JWKS_URI,
                "response_types_supported": ["id_token"], "subject_types_supported": ["public"],
-               "id_token_signing_alg_values_supported": ["ES256"]})
+               "id_token_signing_alg_values_supported": ["RS256"]})
     );
     let (code, jwks) = send(&api, &robot, "GET", "/openid/v1/jwks", None).await;
     assert_eq!(code, 200);
@@ -268,7 +281,9 @@ async fn service_accounts_may_read_the_issuers_keys_and_anonymous_may_not() {
         .unwrap(),
     )
     .unwrap();
-    assert_eq!(header["alg"], "ES256");
+    assert_eq!(header["alg"], "RS256");
+    assert_eq!(jwks["keys"][0]["kty"], "RSA");
+    assert_eq!(jwks["keys"][0]["alg"], "RS256");
     assert_eq!(
         jwks["keys"][0]["kid"], header["kid"],
         "the token's kid names the published key"

@@ -87,27 +87,40 @@ impl KeyAlgorithm {
     /// Generates `count` fresh key pairs, side by side on every core the machine offers (each
     /// generator takes the next key to make, so a slow prime search does not hold the others).
     pub fn generate_many(self, count: usize) -> Result<Vec<KeyPair>> {
+        KeyAlgorithm::generate_each(&vec![self; count])
+    }
+
+    /// One fresh key pair per entry of `algorithms`, in that order, made side by side as
+    /// [`KeyAlgorithm::generate_many`] makes them (a renewal keeps each badge's own key type).
+    pub fn generate_each(algorithms: &[KeyAlgorithm]) -> Result<Vec<KeyPair>> {
+        let count = algorithms.len();
         let workers = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(count);
-        if workers <= 1 || !self.is_rsa() {
-            return (0..count).map(|_| self.generate()).collect();
+        if workers <= 1 || !algorithms.iter().any(|a| a.is_rsa()) {
+            return algorithms.iter().map(|a| a.generate()).collect();
         }
         let next = AtomicUsize::new(0);
-        let made = Mutex::new(Vec::with_capacity(count));
+        let made: Mutex<Vec<Option<Result<KeyPair>>>> =
+            Mutex::new(std::iter::repeat_with(|| None).take(count).collect());
         std::thread::scope(|s| {
             for _ in 0..workers {
-                s.spawn(|| {
-                    while next.fetch_add(1, Ordering::Relaxed) < count {
-                        let key = self.generate();
-                        made.lock().unwrap_or_else(|e| e.into_inner()).push(key);
-                    }
+                s.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(algorithm) = algorithms.get(i) else {
+                        break;
+                    };
+                    let key = algorithm.generate();
+                    made.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(key);
                 });
             }
         });
         made.into_inner()
             .unwrap_or_else(|e| e.into_inner())
             .into_iter()
+            .zip(algorithms)
+            // Every index was taken by one generator; a gap would only be made here instead.
+            .map(|(key, algorithm)| key.unwrap_or_else(|| algorithm.generate()))
             .collect()
     }
 
@@ -359,5 +372,19 @@ mod tests {
         assert!(keys
             .iter()
             .all(|k| KeyAlgorithm::of(k) == KeyAlgorithm::Rsa2048));
+    }
+
+    #[test]
+    fn keys_of_mixed_kinds_made_side_by_side_come_back_in_the_order_asked() {
+        let asked = [
+            KeyAlgorithm::EcdsaP256,
+            KeyAlgorithm::Rsa2048,
+            KeyAlgorithm::EcdsaP384,
+            KeyAlgorithm::Rsa2048,
+            KeyAlgorithm::EcdsaP256,
+        ];
+        let keys = KeyAlgorithm::generate_each(&asked).unwrap();
+        let made: Vec<KeyAlgorithm> = keys.iter().map(KeyAlgorithm::of).collect();
+        assert_eq!(made, asked);
     }
 }

@@ -116,7 +116,9 @@ pub fn strsim_distance(a: &str, b: &str) -> usize {
 pub fn renew(lab: &Lab, name: &str, now: OffsetDateTime) -> Result<Vec<Renewed>> {
     let _lock = lab.lock()?;
     let profiles = resolve(name)?;
-    let mut out = Vec::new();
+    // Everything is read first, so a badge that cannot be renewed stops the run before any
+    // file is written; then the new keys are made side by side (with RSA, most of the time).
+    let mut plans = Vec::with_capacity(profiles.len());
     for p in profiles {
         let ca = lab.load_ca(p.authority)?;
         let ca_info = crate::cert::CertInfo::from_der(&lab.ca_cert_path(p.authority), &ca.cert)?;
@@ -136,13 +138,18 @@ pub fn renew(lab: &Lab, name: &str, now: OffsetDateTime) -> Result<Vec<Renewed>>
             .load_badge(p)
             .map(|b| KeyAlgorithm::of(&b.key))
             .unwrap_or_else(|_| KeyAlgorithm::of(&ca.key));
-        let key = algorithm.generate()?;
+        plans.push((p, ca, shape, algorithm, warning));
+    }
+    let algorithms: Vec<KeyAlgorithm> = plans.iter().map(|plan| plan.3).collect();
+    let keys = KeyAlgorithm::generate_each(&algorithms)?;
+    // Facts only matter when a kubeconfig has to be written from scratch.
+    let facts = ClusterFacts::new(
+        "kubecorp-control-plane",
+        std::net::IpAddr::from([127, 0, 0, 1]),
+    );
+    let mut out = Vec::new();
+    for ((p, ca, shape, _, warning), key) in plans.into_iter().zip(keys) {
         let cert = ca.issue_now(&shape, &key, now)?;
-        // Facts only matter when a kubeconfig has to be written from scratch.
-        let facts = ClusterFacts::new(
-            "kubecorp-control-plane",
-            std::net::IpAddr::from([127, 0, 0, 1]),
-        );
         lab.store_badge(p, &facts, &ca, &cert, &key)?;
         out.push(Renewed {
             name: p.name,

@@ -133,8 +133,11 @@ fn a_token_for_another_audience_or_from_another_key_gets_401_and_alices_log_says
 }
 
 #[test]
-fn pyjwt_verifies_a_token_against_the_published_jwks() {
-    let Some(lab) = Running::start("pyjwt_verifies") else {
+fn pyjwt_verifies_an_rs256_token_against_the_published_jwks() {
+    // kubeadm's sa.key is RSA-2048, so its tokens are RS256 and /openid/v1/jwks publishes an
+    // RSA key (`n`, `e`): what PyJWT judges here.
+    let Some(lab) = Running::start_with_keys("pyjwt_verifies", kubecorp_pki::KeyAlgorithm::Rsa2048)
+    else {
         return;
     };
     let Some(curl) = tool("curl", "pyjwt_verifies") else {
@@ -158,10 +161,13 @@ fn pyjwt_verifies_a_token_against_the_published_jwks() {
     // PyJWT picks the key by the token's kid and checks signature, issuer and audience.
     let script = r#"
 import json, sys, jwt
-jwks = jwt.PyJWKSet.from_dict(json.load(open(sys.argv[1])))
+published = json.load(open(sys.argv[1]))
+jwks = jwt.PyJWKSet.from_dict(published)
 token = sys.argv[2]
 kid = jwt.get_unverified_header(token)["kid"]
 key = next(k for k in jwks.keys if k.key_id == kid)
+jwk = next(k for k in published["keys"] if k["kid"] == kid)
+print(jwt.get_unverified_header(token)["alg"], jwk["kty"], key.algorithm_name)
 claims = jwt.decode(token, key.key, algorithms=[key.algorithm_name],
                     audience=sys.argv[3], issuer=sys.argv[3], options={"verify_exp": False})
 print(claims["sub"], claims["kubernetes.io"]["serviceaccount"]["name"])
@@ -175,7 +181,7 @@ except jwt.InvalidSignatureError as e:
     let checked = run_tool(&python, ["-c", script, &jwks_file, &token, ISSUER]).success();
     assert_eq!(
         checked.stdout,
-        "system:serviceaccount:default:default default\ntampered: Signature verification failed\n",
+        "RS256 RSA RS256\nsystem:serviceaccount:default:default default\ntampered: Signature verification failed\n",
         "{}",
         checked.dump()
     );

@@ -246,9 +246,13 @@ pub(super) enum SignatureError {
     /// without `keyCertSign`): Go's `ConstraintViolationError`.
     #[error("x509: invalid signature: parent certificate cannot sign this kind of certificate")]
     ParentCannotSign,
-    /// `rsa.ErrVerification`.
+    /// `rsa.ErrVerification` (Go 1.22 `src/crypto/rsa/rsa.go`: `errors.New("crypto/rsa:
+    /// verification error")`), which `rsa.VerifyPKCS1v15` returns and crypto/x509's
+    /// `checkSignature` passes on as it is: the text of kubeadm's RSA-2048 CAs.
     #[error("crypto/rsa: verification error")]
     Rsa,
+    /// crypto/x509's own text when `ecdsa.VerifyASN1` says no (Go 1.22
+    /// `src/crypto/x509/x509.go`, `checkSignature`).
     #[error("x509: ECDSA verification failure")]
     Ecdsa,
     #[error("x509: Ed25519 verification failure")]
