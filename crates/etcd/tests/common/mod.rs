@@ -125,6 +125,22 @@ impl RealEtcd {
             .find_map(|l| l.strip_prefix("Go Version: "))
             .unwrap_or("")
             .to_owned();
+        // A free port can be taken by another test between our look and etcd's bind: then
+        // etcd stops at once ("bind: address already in use") and is started again elsewhere.
+        for attempt in 1.. {
+            match RealEtcd::spawn(lab, &go).await {
+                Ok(real) => return Some(real),
+                Err(log) if log.contains("address already in use") && attempt < 5 => {
+                    let _ = std::fs::remove_dir_all(lab.dir.path().join("etcd-data"));
+                }
+                Err(log) => panic!("etcd did not become healthy; its log:\n{log}"),
+            }
+        }
+        unreachable!("the loop returns or panics")
+    }
+
+    /// One start on fresh ports: the running etcd, or its log if it stopped or never answered.
+    async fn spawn(lab: &TestLab, go: &str) -> Result<RealEtcd, String> {
         let client_url = format!("https://127.0.0.1:{}", free_port());
         let peer_url = format!("https://127.0.0.1:{}", free_port());
         let pki = lab.lab.pki_dir();
@@ -160,25 +176,24 @@ impl RealEtcd {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
-        let real = RealEtcd {
+        let mut real = RealEtcd {
             child,
             client_url,
             peer_url,
             log,
-            alerts: GoAlerts::for_go_version(&go),
-            release: Release::for_go_version(&go),
+            alerts: GoAlerts::for_go_version(go),
+            release: Release::for_go_version(go),
         };
         let client = lab.client(&real.client_url, lab.apiserver_etcd_client());
         let deadline = Instant::now() + StdDuration::from_secs(30);
         while !matches!(client.health().await, Ok(true)) {
-            assert!(
-                Instant::now() < deadline,
-                "etcd did not become healthy; its log:\n{}",
-                std::fs::read_to_string(&real.log).unwrap_or_default()
-            );
+            let stopped = matches!(real.child.try_wait(), Ok(Some(_)));
+            if stopped || Instant::now() >= deadline {
+                return Err(std::fs::read_to_string(&real.log).unwrap_or_default());
+            }
             tokio::time::sleep(StdDuration::from_millis(100)).await;
         }
-        Some(real)
+        Ok(real)
     }
 
     /// etcd's log, waiting briefly for a line containing `needle`.
