@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 use kubecorp_apiserver::store::grpc::GrpcError;
 use kubecorp_apiserver::store::{EtcdStore, Store, StoreError};
@@ -107,51 +108,74 @@ impl Floor {
         let clock = LabClock::real();
         let lab = pki_lab(&lab_dir, &clock);
         let pki = lab.pki_dir();
-        let port = free_port();
-        let client_url = format!("https://127.0.0.1:{port}");
-        let peer_url = format!("https://127.0.0.1:{}", free_port());
-        let metrics_port = free_port();
-        let child = Command::new(etcd)
-            .args(["--name", CONTROL_PLANE_NODE])
-            .arg("--data-dir")
-            .arg(dir.path().join("etcd-data"))
-            .arg("--cert-file")
-            .arg(pki.join("etcd/server.crt"))
-            .arg("--key-file")
-            .arg(pki.join("etcd/server.key"))
-            .arg("--trusted-ca-file")
-            .arg(pki.join("etcd/ca.crt"))
-            .arg("--client-cert-auth")
-            .arg("--peer-cert-file")
-            .arg(pki.join("etcd/peer.crt"))
-            .arg("--peer-key-file")
-            .arg(pki.join("etcd/peer.key"))
-            .arg("--peer-trusted-ca-file")
-            .arg(pki.join("etcd/ca.crt"))
-            .arg("--peer-client-cert-auth")
-            .args(["--listen-client-urls", &client_url])
-            .args(["--advertise-client-urls", &client_url])
-            .args(["--listen-peer-urls", &peer_url])
-            .args(["--initial-advertise-peer-urls", &peer_url])
-            .args([
-                "--initial-cluster",
-                &format!("{CONTROL_PLANE_NODE}={peer_url}"),
-            ])
-            .args([
-                "--listen-metrics-urls",
-                &format!("http://127.0.0.1:{metrics_port}"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("etcd.log")).unwrap())
-            .spawn()
-            .unwrap();
-        let vault = Vault::Real { child };
-        // Wait until etcd has elected itself and says it is healthy (on its plain-HTTP metrics
-        // listener), so Alice's start-up deadline is not spent on etcd's own start.
-        eventually("the real etcd is healthy", || async {
-            healthy(metrics_port).await.then_some(())
-        })
-        .await;
+        // A free port can be taken by another test between our look and etcd's bind: then etcd
+        // stops at once ("bind: address already in use") and is started again elsewhere.
+        let log = dir.path().join("etcd.log");
+        let mut attempt = 0;
+        let (port, client_url, vault) = loop {
+            attempt += 1;
+            let port = free_port();
+            let client_url = format!("https://127.0.0.1:{port}");
+            let peer_url = format!("https://127.0.0.1:{}", free_port());
+            let metrics_port = free_port();
+            let mut child = Command::new(&etcd)
+                .args(["--name", CONTROL_PLANE_NODE])
+                .arg("--data-dir")
+                .arg(dir.path().join("etcd-data"))
+                .arg("--cert-file")
+                .arg(pki.join("etcd/server.crt"))
+                .arg("--key-file")
+                .arg(pki.join("etcd/server.key"))
+                .arg("--trusted-ca-file")
+                .arg(pki.join("etcd/ca.crt"))
+                .arg("--client-cert-auth")
+                .arg("--peer-cert-file")
+                .arg(pki.join("etcd/peer.crt"))
+                .arg("--peer-key-file")
+                .arg(pki.join("etcd/peer.key"))
+                .arg("--peer-trusted-ca-file")
+                .arg(pki.join("etcd/ca.crt"))
+                .arg("--peer-client-cert-auth")
+                .args(["--listen-client-urls", &client_url])
+                .args(["--advertise-client-urls", &client_url])
+                .args(["--listen-peer-urls", &peer_url])
+                .args(["--initial-advertise-peer-urls", &peer_url])
+                .args([
+                    "--initial-cluster",
+                    &format!("{CONTROL_PLANE_NODE}={peer_url}"),
+                ])
+                .args([
+                    "--listen-metrics-urls",
+                    &format!("http://127.0.0.1:{metrics_port}"),
+                ])
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log).unwrap())
+                .spawn()
+                .unwrap();
+            // Wait until etcd has elected itself and says it is healthy (on its plain-HTTP
+            // metrics listener), so Alice's start-up deadline is not spent on etcd's own start.
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            let started = loop {
+                if healthy(metrics_port).await {
+                    break true;
+                }
+                if matches!(child.try_wait(), Ok(Some(_))) || std::time::Instant::now() > deadline {
+                    break false;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            };
+            if started {
+                break (port, client_url, Vault::Real { child });
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            let said = std::fs::read_to_string(&log).unwrap_or_default();
+            assert!(
+                said.contains("address already in use") && attempt < 5,
+                "the real etcd did not become healthy; its log:\n{said}"
+            );
+            let _ = std::fs::remove_dir_all(dir.path().join("etcd-data"));
+        };
         let office = open_office(&lab_dir, client_url, clock, Events::new()).await;
         Some(Floor {
             _dir: dir,
