@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # Idle connections: N mutual-TLS connections (default 2,000) held open at once to Alice, then to
 # Charlie (a fresh office for each), each a full handshake with a good badge and then nothing
-# sent; prints the office's resident memory (VmRSS) before, while they are all held and after
-# they are closed, and the load average. `kubecorp-soak --hold` does the holding and the
-# reading. Not part of CI.
+# sent; prints the office's resident memory (VmRSS) before, while they are all held, and 3 s and
+# 30 s after they are closed, and the load average. `kubecorp-soak --hold` does the holding and
+# the reading. Not part of CI.
 #
 # HOLD=N connections per door (default 2000), CONCURRENCY=N handshakes at a time (default 16),
-# BUILD=0 to use the release binaries already in target/release.
+# BUILD=0 to use the release binaries already in target/release, KUBECORP=PATH to measure
+# another `kubecorp` binary (e.g. one built before a change) with the same load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${BUILD:-1}" != 0 ]; then
   cargo build --release --quiet -p kubecorp -p kubecorp-loadgen
 fi
-bin=$PWD/target/release/kubecorp
+bin=${KUBECORP:-$PWD/target/release/kubecorp}
 soak=$PWD/target/release/kubecorp-soak
 hold=${HOLD:-2000}
 conc=${CONCURRENCY:-16}
@@ -21,7 +22,8 @@ conc=${CONCURRENCY:-16}
 ulimit -n "$(ulimit -Hn)"
 
 lab=$work/lab
-"$bin" pki init --dir "$lab" >/dev/null
+# The figures in BENCHMARKS.md are for an ECDSA-P256 lab (the default is RSA-2048, as kubeadm).
+"$bin" pki init --dir "$lab" --key-algorithm ECDSA-P256 >/dev/null
 pki=$lab/pki
 # One fresh office per door, so neither measure starts from memory the other left.
 measure() { # NAME PATH CERT KEY

@@ -28,6 +28,13 @@ mod stop;
 mod web;
 mod when;
 
+/// The process's allocator. The buffers of a closed connection are freed at once, but glibc's
+/// malloc kept the freed pages resident (2,000 idle connections at Alice left ~96 MB that only
+/// `malloc_trim` gave back); jemalloc's background thread returns pages unused for 10 s to the
+/// system. Measured against glibc and mimalloc in BENCHMARKS.md ("Idle connections").
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// kubecorp: a Kubernetes control plane in miniature, whose components check each other's
 /// badges over real mutual TLS.
 #[derive(Debug, Parser)]

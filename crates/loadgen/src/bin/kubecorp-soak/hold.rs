@@ -3,8 +3,9 @@
 //! For each case in turn: the office's resident memory (`VmRSS` in `/proc/PID/status`, as
 //! `benches/soak.sh` reads it) is taken, N connections are opened with the case's badge (each
 //! a full handshake, then nothing sent: idle), the memory is taken again while all are held,
-//! then every connection is closed and the memory is taken once more after a pause. Only
-//! connections whose handshake succeeded count as held.
+//! then every connection is closed and the memory is taken once more after a pause, and again
+//! [`RETURNED`] later (an allocator gives freed pages back to the system over some seconds, not
+//! at once). Only connections whose handshake succeeded count as held.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,6 +21,9 @@ use crate::Case;
 /// How long the office is given after the last handshake, and after closing, before memory is
 /// read: its tasks finish the handshakes they were in, or notice the closed sockets.
 const SETTLE: Duration = Duration::from_secs(3);
+
+/// When the memory is read a last time after closing.
+const RETURNED: Duration = Duration::from_secs(30);
 
 /// `PID`'s resident memory in kB.
 fn rss_kb(pid: u32) -> Result<u64> {
@@ -57,9 +61,11 @@ pub async fn hold(
     office: u32,
 ) -> Result<()> {
     println!(
-        "| door (case) | held | opened in | office's RSS before | while held | after closing |"
+        "| door (case) | held | opened in | office's RSS before | while held | {} s after closing | {} s after closing |",
+        SETTLE.as_secs(),
+        RETURNED.as_secs()
     );
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
     let mut short = Vec::new();
     for index in 0..cases.len() {
         tokio::time::sleep(SETTLE).await;
@@ -91,15 +97,18 @@ pub async fn hold(
         drop(held);
         tokio::time::sleep(SETTLE).await;
         let after = rss_kb(office)?;
+        tokio::time::sleep(RETURNED - SETTLE).await;
+        let returned = rss_kb(office)?;
         let case = &cases[index];
         println!(
-            "| {} | {n} | {:.1} s | {} | {} (+{}) | {} |",
+            "| {} | {n} | {:.1} s | {} | {} (+{}) | {} | {} |",
             case.name,
             opened.as_secs_f64(),
             mb(before),
             mb(during),
             mb(during.saturating_sub(before)),
-            mb(after)
+            mb(after),
+            mb(returned)
         );
         if n < count {
             short.push(format!(
