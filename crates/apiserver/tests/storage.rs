@@ -316,6 +316,32 @@ async fn twenty_calls_through_alice_ride_one_kept_connection_to_charlie() {
         .any(|e| e.detail.as_deref() == Some("gRPC /etcdserverpb.Watch/Watch OK")));
 }
 
+/// kube-apiserver closes its etcd client when it shuts down; so does Alice, watch and all, so
+/// Charlie is not left draining her connection until his deadline cuts it.
+#[tokio::test]
+async fn alice_closing_her_storage_ends_her_connection_to_charlie_watch_included() {
+    let floor = Floor::on_charlie().await;
+    let admin = floor.admin();
+    twenty_calls(&admin).await;
+    assert_eq!(established_to(floor.port), 1, "one kept connection first");
+    let store = floor.office.api.store().clone();
+    store.close().await;
+    eventually("Alice's connection to Charlie is closed", || async {
+        (established_to(floor.port) == 0).then_some(())
+    })
+    .await;
+    // A call after it is not dialled again: grpc-go's own words for a closed ClientConn.
+    let error = store
+        .get("/registry/namespaces/default")
+        .await
+        .expect_err("a closed store answers nothing");
+    assert_eq!(
+        error.to_string(),
+        "rpc error: code = Canceled desc = grpc: the client connection is closing"
+    );
+    assert_eq!(established_to(floor.port), 0, "nothing dialled again");
+}
+
 #[tokio::test]
 async fn twenty_calls_through_alice_ride_one_kept_connection_to_the_real_etcd() {
     let Some(floor) =

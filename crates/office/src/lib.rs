@@ -460,7 +460,7 @@ impl Office {
             ));
             tasks.push((
                 "apiserver (aggregator)",
-                metrics::availability(&api, feed, &shutdown),
+                metrics::availability(&lab, &api, feed, &shutdown),
             ));
         }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use kubecorp_apiserver::api::{Api, ApiRequest};
 use kubecorp_apiserver::user::UserInfo;
 use kubecorp_pki::{Authority, Lab};
-use kubecorp_trust::tls::TrustSource;
+use kubecorp_trust::tls::{CertSource, TrustSource};
 use kubecorp_trust::{Events, LabClock};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -20,6 +20,9 @@ use crate::OfficeError;
 pub const CHECK_PERIOD: Duration = Duration::from_secs(5);
 /// The longest the first check waits for metrics-server to say it serves.
 const FIRST_CHECK_LATEST: Duration = Duration::from_secs(30);
+/// How often the proxy badge's files are looked at (size, mtime, inode: no read unless they
+/// changed) between two checks.
+const BADGE_LOOK: Duration = Duration::from_millis(50);
 
 /// The administrator who applies metrics-server's manifest (`kubectl apply -f
 /// components.yaml` with admin.conf).
@@ -134,13 +137,25 @@ pub async fn metrics_server(
 
 /// Alice's availability controller: every APIService checked every [`CHECK_PERIOD`], the
 /// first time once metrics-server says it serves (or after [`FIRST_CHECK_LATEST`]), so the
-/// office does not open on a failed check of a server still making its badge. `feed` is a
-/// subscription to the stream taken before metrics-server started.
+/// office does not open on a failed check of a server still making its badge; and at once
+/// when her proxy badge (`front-proxy-client`) changes on disk. `feed` is a subscription to the
+/// stream taken before metrics-server started.
+///
+/// kube-apiserver notices a rewritten `--proxy-client-cert-file` at once too (its dynamic
+/// certificate content watches the file), but its availability check comes round only at the
+/// next resync (30 s) or, after a failure, at its retry; a room would sit through that wait
+/// for nothing, so the lab checks as soon as the badge it would show is a different one. What
+/// the check finds and says is the same.
 pub fn availability(
+    lab: &Lab,
     api: &Api,
     mut feed: tokio::sync::broadcast::Receiver<kubecorp_trust::Event>,
     shutdown: &Shutdown,
 ) -> JoinHandle<()> {
+    let badge = CertSource::pem_files(
+        lab.cert_path("front-proxy-client"),
+        lab.key_path("front-proxy-client"),
+    );
     let api = api.clone();
     let shutdown = shutdown.wait();
     tokio::spawn(async move {
@@ -163,8 +178,13 @@ pub fn availability(
             };
             let _ = tokio::time::timeout(FIRST_CHECK_LATEST, serving).await;
             loop {
+                // The badge as this check will show it: a change during the check counts.
+                let shown = leaf(&badge).ok();
                 api.check_apiservices().await;
-                tokio::time::sleep(CHECK_PERIOD).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(CHECK_PERIOD) => {}
+                    _ = badge_changed(&badge, shown) => {}
+                }
             }
         };
         tokio::select! {
@@ -172,4 +192,89 @@ pub fn availability(
             _ = shutdown => {}
         }
     })
+}
+
+/// The badge's certificate as it is on disk now (read again only when its files changed).
+fn leaf(badge: &CertSource) -> Result<Vec<u8>, kubecorp_trust::tls::SourceError> {
+    Ok(badge
+        .chain()?
+        .first()
+        .map(|c| c.to_vec())
+        .unwrap_or_default())
+}
+
+/// Completes when the badge on disk is no longer `shown` (a renewal, a fault, a badge made
+/// readable again). A badge caught half-renewed (its new certificate beside the old key) is
+/// looked at once more before it counts, so the check does not fail on a renewal in flight.
+async fn badge_changed(badge: &CertSource, shown: Option<Vec<u8>>) {
+    let mut unreadable = false;
+    loop {
+        tokio::time::sleep(BADGE_LOOK).await;
+        match (leaf(badge), &shown) {
+            (Ok(now), Some(was)) if &now == was => unreadable = false,
+            (Ok(_), _) => return,
+            (Err(_), None) => {}
+            (Err(_), Some(_)) if unreadable => return,
+            (Err(_), Some(_)) => unreadable = true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kubecorp_pki::KeyAlgorithm;
+
+    fn lab() -> (tempfile::TempDir, Lab) {
+        let dir = tempfile::tempdir().unwrap();
+        let lab = Lab::new(dir.path());
+        let clock = LabClock::real();
+        crate::ensure_pki(
+            &lab,
+            "kubecorp-control-plane",
+            &clock,
+            KeyAlgorithm::EcdsaP256,
+        )
+        .unwrap();
+        (dir, lab)
+    }
+
+    fn badge(lab: &Lab) -> CertSource {
+        CertSource::pem_files(
+            lab.cert_path("front-proxy-client"),
+            lab.key_path("front-proxy-client"),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_renewed_front_proxy_client_is_noticed_without_waiting_for_the_next_check() {
+        let (_dir, lab) = lab();
+        let badge = badge(&lab);
+        let shown = leaf(&badge).ok();
+        assert!(shown.is_some(), "the lab's proxy badge reads");
+        let watching = tokio::spawn({
+            let badge = badge.clone();
+            async move { badge_changed(&badge, shown).await }
+        });
+        kubecorp_pki::renew::renew(&lab, "front-proxy-client", LabClock::real().now()).unwrap();
+        // The deadline only ends a broken test; the period it stands in for is 5 s.
+        tokio::time::timeout(Duration::from_secs(60), watching)
+            .await
+            .expect("the renewal is noticed")
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_unchanged_proxy_badge_leaves_the_check_to_its_period() {
+        let (_dir, lab) = lab();
+        let badge = badge(&lab);
+        let shown = leaf(&badge).ok();
+        let watching = badge_changed(&badge, shown);
+        // Many looks at the files go by; nothing on disk changed, so nothing is noticed.
+        let waited = tokio::time::timeout(BADGE_LOOK * 6, watching).await;
+        assert!(
+            waited.is_err(),
+            "an unchanged badge was taken for a new one"
+        );
+    }
 }

@@ -313,8 +313,12 @@ pub async fn apiserver_with(
     };
     let shutdown = shutdown.wait();
     let (clock, events) = (clock.clone(), events.clone());
+    let store = api.store().clone();
     let task = tokio::spawn(async move {
         let result = kubecorp_apiserver::server::run(config, listener, shutdown).await;
+        // Alice's storage closes with her, so Charlie does not wait out his drain deadline
+        // for her watch.
+        store.close().await;
         report_stop("apiserver", result, &clock, &events);
     });
     Ok((api, task))

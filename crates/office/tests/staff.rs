@@ -235,3 +235,24 @@ async fn alice_keeps_her_connection_to_etcd_and_dials_again_once_her_badge_is_re
     assert_eq!(after.last(), Some(&renewed.serial));
     assert!(!before.contains(&renewed.serial));
 }
+
+/// Charlie drains open conversations at shutdown for up to his deadline, then cuts them. Alice's
+/// storage closes with her (her watch stream included), so nothing is left for him to wait on.
+#[tokio::test]
+async fn the_office_closes_without_charlie_waiting_out_his_drain_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = OfficeOptions {
+        staff: kubecorp_office::Staff::NONE,
+        ..OfficeOptions::ephemeral(dir.path().join("lab"))
+    };
+    let office = Office::start(opts).await.unwrap();
+    // Alice's watch cache is fed by a Watch stream on her kept connection to Charlie.
+    admin(&office).get("/api/v1/namespaces").await.unwrap();
+    let started = std::time::Instant::now();
+    office.shutdown().await;
+    let took = started.elapsed();
+    assert!(
+        took < kubecorp_door::DRAIN_DEADLINE,
+        "closing took {took:?}: Charlie waited for a connection nobody closed"
+    );
+}

@@ -224,6 +224,11 @@ impl EtcdStore {
         ));
     }
 
+    /// Closes the connection to etcd for good (see [`Channel::close`]).
+    pub(super) async fn close(&self) {
+        self.channel.close().await;
+    }
+
     pub(super) fn feeding(&self) -> bool {
         self.cache.get().is_some()
     }

@@ -25,11 +25,17 @@ const REGISTRY: &[u8] = b"/registry/";
 /// How long to wait before opening a broken stream again.
 const REOPEN_AFTER: Duration = Duration::from_millis(200);
 
-/// Feeds `cache` with every change after `after` until the cache is gone.
+/// Feeds `cache` with every change after `after` until the cache is gone or the channel is
+/// closed (Alice shutting down).
 pub async fn run(channel: Channel, cache: Weak<WatchCache>, after: i64) {
     let mut next = after + 1;
-    while cache.strong_count() > 0 {
-        if let Err(GrpcError::Status { .. }) = follow(&channel, &cache, &mut next).await {
+    while cache.strong_count() > 0 && !channel.is_closed() {
+        let followed = tokio::select! {
+            followed = follow(&channel, &cache, &mut next) => followed,
+            // The stream is dropped with `follow`: nothing holds the connection open.
+            _ = channel.closed() => return,
+        };
+        if let Err(GrpcError::Status { .. }) = followed {
             // A refusal that will not change by asking again at once (a compacted start).
             tokio::time::sleep(Duration::from_secs(1)).await;
         }

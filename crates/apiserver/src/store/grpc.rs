@@ -104,6 +104,16 @@ impl GrpcError {
     }
 }
 
+/// grpc-go's `ErrClientConnClosing` (`codes.Canceled`), for a call on a closed channel.
+const CLOSING: &str = "grpc: the client connection is closing";
+
+fn closing() -> GrpcError {
+    GrpcError::Status {
+        code: 1,
+        message: CLOSING.into(),
+    }
+}
+
 fn status_text(code: i32, message: &str) -> String {
     if message.starts_with("etcdserver: ") {
         message.to_owned()
@@ -203,6 +213,8 @@ struct Inner {
     events: Events,
     deadline: Duration,
     live: tokio::sync::Mutex<Option<Live>>,
+    /// Turns `true` at [`Channel::close`]: no call dials again, and streams end.
+    closed: watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for Channel {
@@ -232,6 +244,7 @@ impl Channel {
                 events,
                 deadline: CALL_DEADLINE,
                 live: tokio::sync::Mutex::new(None),
+                closed: watch::Sender::new(false),
             }),
         }
     }
@@ -318,6 +331,9 @@ impl Channel {
             last_dial: last_dial.clone(),
         };
         loop {
+            if self.is_closed() {
+                return Err(closing());
+            }
             // A dial in progress is bounded by its own connect and handshake timeouts; the
             // deadline ends the waiting between failed dials.
             let connected = self.connection().await;
@@ -348,6 +364,7 @@ impl Channel {
                         }
                     }
                 }
+                Err(_) if self.is_closed() => return Err(closing()),
                 Err(failed) => failed,
             };
             last_dial = Some(LastDial {
@@ -372,6 +389,13 @@ impl Channel {
         &self,
     ) -> Result<(SendRequest<Body>, watch::Receiver<Option<Ended>>), DialFailed> {
         let i = &self.inner;
+        if self.is_closed() {
+            return Err(DialFailed {
+                phase: Phase::Request,
+                text: CLOSING.into(),
+                reply: Reply::Refusal,
+            });
+        }
         let now = Versions {
             badge: i.identity.as_ref().and_then(|s| s.load().ok()),
             trust: i.trust.load().ok(),
@@ -421,6 +445,15 @@ impl Channel {
             };
             let _ = tell.send(Some(end));
         });
+        if self.is_closed() {
+            // Closed while this dial was under way: it is not kept (dropping its only sender
+            // closes it).
+            return Err(DialFailed {
+                phase: Phase::Request,
+                text: CLOSING.into(),
+                reply: Reply::Refusal,
+            });
+        }
         *live = Some(Live {
             sender: dialed.sender.clone(),
             made_with: now,
@@ -432,6 +465,27 @@ impl Channel {
     /// Drops the kept connection, so the next call dials.
     async fn forget(&self) {
         *self.inner.live.lock().await = None;
+    }
+
+    /// Closes the channel for good, as kube-apiserver's storage closes its etcd client when it
+    /// shuts down (the generic server's `Destroy`): streams end (the watch feeding the cache
+    /// among them, see [`Channel::closed`]), the kept connection is let go, and hyper closes it
+    /// once nothing uses it; a call made after it gets grpc-go's `grpc: the client connection
+    /// is closing` instead of a new dial.
+    pub async fn close(&self) {
+        self.inner.closed.send_replace(true);
+        *self.inner.live.lock().await = None;
+    }
+
+    /// Whether [`Channel::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        *self.inner.closed.borrow()
+    }
+
+    /// Completes when [`Channel::close`] is called: a stream's reader stops with it.
+    pub async fn closed(&self) {
+        let mut closed = self.inner.closed.subscribe();
+        let _ = closed.wait_for(|c| *c).await;
     }
 
     /// grpc-go's warning for a dial that failed (clientconn.go v1.65.0, `createTransport`),

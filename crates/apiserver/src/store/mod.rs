@@ -138,6 +138,16 @@ impl Store {
         }
     }
 
+    /// Closes the store when the apiserver shuts down, as kube-apiserver's `Destroy` closes
+    /// its etcd client: the kept connection and its watch end at once, so etcd is not left
+    /// waiting for them; calls after it fail with grpc-go's `the client connection is
+    /// closing`. The memory store has nothing to close.
+    pub async fn close(&self) {
+        if let Store::Etcd(e) = self {
+            e.close().await;
+        }
+    }
+
     /// Whether the watch cache hears of changes from the store's watch (not from the desk).
     pub fn feeds_watch_cache(&self) -> bool {
         matches!(self, Store::Etcd(e) if e.feeding())

@@ -86,15 +86,26 @@ pub(super) fn awaited(condition: &WaitFor, e: &Event) -> bool {
 
 /// The door turning `visitor` away at `stage`, among `events`.
 /// One that names the visitor comes before one that only gives an address.
+///
+/// A 403 is where the caller sees authorization end, but a door may refuse after it: Alice's
+/// admission plugins (NodeRestriction, CertificateSubjectRestriction) read the object once RBAC
+/// has said yes, and tell their refusal at the request stage. A refusal at the authz stage
+/// comes first; failing that, one at the request stage is the reason.
 fn refusal_of<'e>(events: &'e [Event], visitor: &Visitor, stage: Stage) -> Option<&'e Event> {
-    let mut refusals = events
-        .iter()
-        .filter(|e| e.stage == stage && visitor.refused_at_door(e));
-    let first = refusals.next()?;
-    if visitor.named_in(first) {
-        return Some(first);
+    let at = |stage: Stage| {
+        let mut refusals = events
+            .iter()
+            .filter(move |e| e.stage == stage && visitor.refused_at_door(e));
+        let first = refusals.next()?;
+        if visitor.named_in(first) {
+            return Some(first);
+        }
+        refusals.find(|e| visitor.named_in(e)).or(Some(first))
+    };
+    match stage {
+        Stage::Authz => at(Stage::Authz).or_else(|| at(Stage::Request)),
+        _ => at(stage),
     }
-    refusals.find(|e| visitor.named_in(e)).or(Some(first))
 }
 
 impl Runner<'_> {
@@ -252,6 +263,36 @@ mod tests {
         let both = [late.clone(), forbidden.clone()];
         assert_eq!(refusal_of(&both, &visitor, Stage::Authz), Some(&forbidden));
         assert_eq!(refusal_of(&both, &visitor, Stage::Tls), Some(&late));
+    }
+
+    #[test]
+    fn an_admission_plugins_refusal_after_rbac_said_yes_is_the_reason_for_the_403() {
+        let kubelet = Caller {
+            label: "system:node:desk-a".into(),
+            cert: None,
+            identity: None,
+            kubeconfig: None,
+        };
+        let visitor = Visitor::new(&kubelet, "apiserver");
+        let at = time::OffsetDateTime::UNIX_EPOCH;
+        // Alice tells RBAC's (the Node authorizer's) yes, then NodeRestriction's no.
+        let authorized = Event::new(at, "system:node:desk-a", "apiserver", Stage::Authz)
+            .allowed(true)
+            .detail("DELETE /api/v1/namespaces/default/pods/web 403");
+        let admission = Event::new(at, "system:node:desk-a", "apiserver", Stage::Request)
+            .allowed(false)
+            .detail("DELETE /api/v1/namespaces/default/pods/web 403")
+            .explanation("the NodeRestriction admission plugin read the object and refused");
+        let told = [authorized, admission.clone()];
+        assert_eq!(refusal_of(&told, &visitor, Stage::Authz), Some(&admission));
+        // RBAC's own refusal, when there is one, is the reason before anything later.
+        let forbidden = Event::new(at, "system:node:desk-a", "apiserver", Stage::Authz)
+            .allowed(false)
+            .explanation("the Node authorizer refused");
+        let both = [admission.clone(), forbidden.clone()];
+        assert_eq!(refusal_of(&both, &visitor, Stage::Authz), Some(&forbidden));
+        // A request-stage refusal never stands in for a handshake's.
+        assert_eq!(refusal_of(&told, &visitor, Stage::Tls), None);
     }
 
     #[test]
