@@ -10,11 +10,16 @@
 # reads /events over Server-Sent Events and draws every record). CLIENT=curl: `curl -N /events`,
 # a stream reader that renders nothing. Either runs on the load generator's CPUs: what is
 # measured is the office's own extra work for the stream, not a browser taking the server's core.
-# Prints each run with the load average when it started, then the medians.
+# Prints each run with the load average when it started, the CPU the office and the client used
+# in the measured window (100 % = one core), then the medians. BUILD=0 uses the release binaries
+# already built, KUBECORP=PATH measures another `kubecorp` binary. ECDSA-P256 keys, as the
+# handshake benchmark.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet -p kubecorp -p kubecorp-loadgen
-bin=$PWD/target/release/kubecorp
+if [ "${BUILD:-1}" != 0 ]; then
+  cargo build --release --quiet -p kubecorp -p kubecorp-loadgen
+fi
+bin=${KUBECORP:-$PWD/target/release/kubecorp}
 loadgen=$PWD/target/release/kubecorp-loadgen
 conc=${CONCURRENCY:-32}
 dur=${DURATION:-10}
@@ -27,7 +32,7 @@ server_cpus=0 loadgen_cpus=1-$((cores - 1))
 
 api_port=$(free_port); etcd_port=$(free_port); web_port=$(free_port)
 lab=$work/lab
-taskset -c "$server_cpus" "$bin" up --dir "$lab" --apiserver-listen "127.0.0.1:$api_port" --etcd-listen "127.0.0.1:$etcd_port" --kubelet-listen 127.0.0.1:0 --etcd-peer-listen 127.0.0.1:0 --scheduler-listen 127.0.0.1:0 --proxy-healthz-listen 127.0.0.1:0 \
+taskset -c "$server_cpus" "$bin" up --dir "$lab" --key-algorithm ECDSA-P256 --apiserver-listen "127.0.0.1:$api_port" --etcd-listen "127.0.0.1:$etcd_port" --kubelet-listen 127.0.0.1:0 --etcd-peer-listen 127.0.0.1:0 --scheduler-listen 127.0.0.1:0 --proxy-healthz-listen 127.0.0.1:0 \
   --web "127.0.0.1:$web_port" >/dev/null 2>"$work/up.err" &
 pids+=($!)
 api_pid=$!
@@ -38,7 +43,9 @@ pki=$lab/pki
 # The client: signed by the cluster CA, O=kubeadm:cluster-admins (allowed to GET /healthz).
 ca=$pki/ca.crt cert=$pki/apiserver-kubelet-client.crt key=$pki/apiserver-kubelet-client.key
 
-cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
+cpu_ticks() { local t=0 p v; for p in "$@"; do v=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null) || v=0; t=$((t + ${v:-0})); done; echo "$t"; }
+# A process and all its descendants (Chromium runs a renderer, a GPU and utility processes).
+tree() { local c; echo "$1"; for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do tree "$c"; done; }
 now() { date +%s.%N; }
 streams() { ss -Htn state established "( sport = :$web_port )" | wc -l; }
 
@@ -68,18 +75,20 @@ detach() {
 }
 
 run_load() { # NAME -> "NAME rps=… ok=… errors=… seconds=… cpu=… load=… streams=…"
-  local name=$1 t0 t1 c0 c1 load
+  local name=$1 t0 t1 c0 c1 k0 k1 load
   load=$(cut -d' ' -f1 /proc/loadavg)
   taskset -c "$loadgen_cpus" "$loadgen" --url "https://127.0.0.1:$api_port/healthz" --ca "$ca" --cert "$cert" --key "$key" \
     --concurrency "$conc" --duration "$dur" --plain --insecure-skip-tls-verify >"$work/run.out" 2>>"$work/negotiated.txt" &
   local lg=$!
   sleep 1.5 # the load generator's 1 s warm-up, and a margin
-  c0=$(cpu_ticks "$api_pid") t0=$(now)
+  local client_pids=()
+  if [ "$name" = with ]; then mapfile -t client_pids < <(tree "$client_pid"); fi
+  c0=$(cpu_ticks "$api_pid") k0=$(cpu_ticks "${client_pids[@]}") t0=$(now)
   sleep "$(python3 -c "print(max($dur - 1, 0.5))")"
-  c1=$(cpu_ticks "$api_pid") t1=$(now)
+  c1=$(cpu_ticks "$api_pid") k1=$(cpu_ticks "${client_pids[@]}") t1=$(now)
   local open; open=$(streams)
   wait "$lg"
-  echo "$name $(cat "$work/run.out") cpu=$(python3 -c "print(($c1 - $c0) / $(getconf CLK_TCK) / ($t1 - $t0))") load=$load streams=$open"
+  echo "$name $(cat "$work/run.out") cpu=$(python3 -c "print(($c1 - $c0) / $(getconf CLK_TCK) / ($t1 - $t0))") client=$(python3 -c "print(($k1 - $k0) / $(getconf CLK_TCK) / ($t1 - $t0))") load=$load streams=$open"
 }
 
 : >"$work/load.txt"
@@ -103,19 +112,20 @@ for line in open(path):
 print(f"client: {client}; concurrency {conc}, {dur} s measured per run, up --web on CPU 0, "
       "load generator and client on the others")
 print()
-print("| run | page | requests/s | errors | server CPU per request | load average (1 min) | streams open |")
-print("|---:|---|---:|---:|---:|---:|---:|")
+print("| run | page | requests/s | errors | server CPU per request | server's CPU | client's CPU | load average (1 min) | streams open |")
+print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
 for n, (name, r) in enumerate(rows, 1):
     rps = float(r["rps"])
     cpu_us = float(r["cpu"]) / max(rps, 1) * 1e6
-    print(f"| {n} | {name} | {rps:.0f} | {r['errors']} | {cpu_us:.0f} µs | {r['load']} | {r['streams']} |")
+    print(f"| {n} | {name} | {rps:.0f} | {r['errors']} | {cpu_us:.0f} µs | {100 * float(r['cpu']):.0f} % | "
+          f"{100 * float(r['client']):.0f} % | {r['load']} | {r['streams']} |")
 def med(name, f):
     return statistics.median(f(r) for n, r in rows if n == name)
 rps = lambda r: float(r["rps"])
 cpu = lambda r: float(r["cpu"]) / max(float(r["rps"]), 1) * 1e6
 without, with_ = med("without", rps), med("with", rps)
-print(f"| **median** | without | **{without:.0f}** | | **{med('without', cpu):.0f} µs** | | |")
-print(f"| **median** | with | **{with_:.0f}** | | **{med('with', cpu):.0f} µs** | | |")
+print(f"| **median** | without | **{without:.0f}** | | **{med('without', cpu):.0f} µs** | | | | |")
+print(f"| **median** | with | **{with_:.0f}** | | **{med('with', cpu):.0f} µs** | | | | |")
 spread = [rps(r) for n, r in rows if n == "without"]
 print()
 print(f"with the page attached (medians): requests/s {100 * (with_ / without - 1):+.1f} %, "

@@ -10,6 +10,7 @@
   var MAX_EVENTS = 3000;   // events kept in memory (oldest dropped)
   var MAX_ROWS = 150;      // rows drawn in the timeline
   var TIMELINE_EVERY = 200; // ms between timeline redraws at most
+  var DRAW_EVERY = 100;     // ms between redraws of the floor plan and the story at most
   var MAX_RECORDED = 200000; // a live run's records kept for back and forward
   var STAGES = {
     tcp: ['TCP', 'the TCP connection: accepted, refused, or garbage on the wire'],
@@ -423,18 +424,25 @@
     if (opener && opener.focus) opener.focus();
   }
 
-  // ---- Batching: records are applied as they come, drawn once a frame. ----
-  var queue = [], frame = false, lastTimeline = 0, timelineTimer = null;
+  // ---- Batching: records are queued as they come and drawn together, at most every DRAW_EVERY
+  // ms: a busy stream (thousands of records a second under load) is drawn ten times a second,
+  // not at every frame, so the browser's drawing does not take the machine from the office. ----
+  var queue = [], frame = false, lastDraw = 0, lastTimeline = 0, timelineTimer = null;
   var online = false, seen = 0;
   function showLink() {
     $('link').textContent = (online ? '● live' : 'reconnecting…') + ' · ' + seen.toLocaleString('en') + ' records';
   }
   function receive(r) {
     queue.push(r);
-    if (!frame) { frame = true; requestAnimationFrame(flush); }
+    if (frame) return;
+    frame = true;
+    var wait = DRAW_EVERY - (Date.now() - lastDraw);
+    if (wait <= 0) requestAnimationFrame(flush);
+    else setTimeout(function () { requestAnimationFrame(flush); }, wait);
   }
   function flush() {
     frame = false;
+    lastDraw = Date.now();
     var batch = queue; queue = [];
     seen += batch.length;
     if (!report) showLink();
