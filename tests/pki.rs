@@ -1,10 +1,13 @@
 //! End-to-end tests of `kubecorp pki init` and `kubecorp certs …`, judged by openssl and kubectl:
 //! what init writes and how the real tools read it here; a badge verified, broken, inspected
-//! and explained in `pki/verify.rs`; check-expiration and renew in `pki/renew.rs`; a forced init
-//! stopped by a signal leaves the old set whole.
+//! and explained in `pki/verify.rs`; check-expiration and renew in `pki/renew.rs`; the key
+//! pool's fill and background refill in `pki/pool.rs`; a forced init stopped by a signal leaves
+//! the old set whole.
 
 mod support;
 
+#[path = "pki/pool.rs"]
+mod pool;
 #[path = "pki/renew.rs"]
 mod renew;
 #[path = "pki/verify.rs"]
@@ -647,7 +650,25 @@ fn sigterm_or_ctrl_c_during_a_forced_init_leave_the_old_set_byte_for_byte() {
             .status()
             .unwrap();
         assert!(status.success());
-        let ended = child.wait().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let ended = loop {
+            if let Some(ended) = child.try_wait().unwrap() {
+                break ended;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                // A process a non-interactive shell started with `&` ignores SIGINT, and so do
+                // its children: the init then never hears the Ctrl-C this test sends.
+                let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+                let sigint_ignored = status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("SigIgn:"))
+                    .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+                    .is_some_and(|mask| mask & (1 << (2 - 1)) != 0);
+                panic!("{signal}: the init did not end within 60 s (SIGINT ignored by these tests, as by anything a non-interactive shell starts with `&`: {sigint_ignored})");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
         assert_eq!(ended.signal(), Some(number), "{signal}: {ended:?}");
         assert_eq!(files_in(&lab.dir), before, "{signal}: the old set changed");
         assert!(staging.is_dir(), "{signal}");

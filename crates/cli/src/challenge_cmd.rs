@@ -178,6 +178,8 @@ async fn start(args: StartArgs) -> Result<ExitCode> {
         ..kubecorp_office::OfficeOptions::ephemeral(&dir)
     };
     let opened = start::open(&scenario, source, options, &RunOptions::default()).await?;
+    // The challenge's lab drew its RSA keys from the user's pool: top it up for the next one.
+    crate::pool_cmd::refill_in_background();
     // The narration starts now: what the setup and the break did is for the learner to find.
     let mut feed = events.subscribe();
     let (stop_page, page_shutdown) = kubecorp_office::start::shutdown_pair();

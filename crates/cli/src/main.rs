@@ -22,6 +22,7 @@ mod challenge_cmd;
 mod key;
 mod office_cmd;
 mod output;
+mod pool_cmd;
 mod scenario_cmd;
 mod show;
 mod stop;
@@ -274,6 +275,9 @@ enum PkiCommand {
         #[arg(long, allow_hyphen_values = true)]
         now: Option<String>,
     },
+    /// The key pool of throwaway labs (~/.cache/kubecorp/keys): fill it ahead of need.
+    #[command(subcommand)]
+    Pool(pool_cmd::PoolCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -402,7 +406,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 None
             };
             let made = kubecorp_pki::init::init_drawing(&lab, &opts, pool.as_ref())
-                .map_err(when::named("--now", given.as_deref()))?;
+                .map_err(when::named("--now", given.as_deref()));
+            if key_pool {
+                pool_cmd::refill_in_background();
+            }
+            let made = made?;
             for line in made {
                 say!("{line}");
             }
@@ -412,6 +420,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Pki(PkiCommand::Pool(command)) => pool_cmd::run(command),
         Command::Certs(CertsCommand::CheckExpiration { dir, now, output }) => {
             let now = when::parse("--now", now.as_deref(), real_now)?;
             let lab = existing_lab(&dir)?;
@@ -666,34 +675,43 @@ fn run(cli: Cli) -> Result<ExitCode> {
             pki,
             allow_skip,
             keep,
-        } => scenario_cmd::run(
-            &file,
-            &show,
-            format,
-            report.as_deref(),
-            web,
-            scenario_cmd::Options {
-                pki,
-                allow_skip,
-                keep,
-            },
-        ),
+        } => {
+            let ran = scenario_cmd::run(
+                &file,
+                &show,
+                format,
+                report.as_deref(),
+                web,
+                scenario_cmd::Options {
+                    pki,
+                    allow_skip,
+                    keep,
+                },
+            );
+            // The run's lab drew its RSA keys from the user's pool: top it up for the next one.
+            pool_cmd::refill_in_background();
+            ran
+        }
         Command::Test {
             paths,
             junit,
             pki,
             jobs,
             allow_skip,
-        } => scenario_cmd::test(
-            &paths,
-            junit.as_deref(),
-            jobs,
-            scenario_cmd::Options {
-                pki,
-                allow_skip,
-                keep: false,
-            },
-        ),
+        } => {
+            let tested = scenario_cmd::test(
+                &paths,
+                junit.as_deref(),
+                jobs,
+                scenario_cmd::Options {
+                    pki,
+                    allow_skip,
+                    keep: false,
+                },
+            );
+            pool_cmd::refill_in_background();
+            tested
+        }
         Command::Alpha { rest } => {
             let typed = rest.join(" ");
             let right = rest

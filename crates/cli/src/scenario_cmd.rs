@@ -46,7 +46,8 @@ fn exit_code(verdict: Verdict, allow_skip: bool) -> ExitCode {
     }
 }
 
-fn ci() -> bool {
+/// Whether a CI service runs this (`CI=true` or `CI=1`, as they set it).
+pub(crate) fn ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 

@@ -8,9 +8,13 @@
 //! - keys made for a fault, a rotation, a renewal or a CSR are always fresh;
 //! - the pool is `~/.cache/kubecorp/keys/ALGORITHM/` (or `$XDG_CACHE_HOME/kubecorp/keys/…`),
 //!   directories 0700 and keys 0600; a pool directory anyone else may open or own is not used;
-//! - the pool grows on demand: a lab that needs more keys than the pool holds makes the rest
-//!   (side by side) and leaves them there, up to [`POOL_SIZE`] per algorithm.
+//! - a lab that needs more keys than the pool holds makes the rest (side by side) and leaves
+//!   them there, up to [`POOL_SIZE`] per algorithm;
+//! - [`KeyPool::fill`] tops an algorithm up to [`POOL_SIZE`] ahead of need, one filler at a time
+//!   (`kubecorp pki pool fill`, which the binary also leaves running at the lowest priority after
+//!   a throwaway lab found the pool short).
 
+use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 
 use rcgen::KeyPair;
@@ -22,6 +26,21 @@ use crate::keys::{parse_private_key, private_key_pem, KeyAlgorithm};
 /// How many keys of one algorithm the pool keeps: a lab takes 17 (3 CAs, 13 badges and
 /// kubeconfigs, `sa`), so two labs side by side rarely draw the same set.
 pub const POOL_SIZE: usize = 32;
+
+/// The lock file a filler holds in an algorithm's directory while it makes keys.
+pub const FILL_LOCK: &str = ".fill.lock";
+
+/// What [`KeyPool::fill`] did for one algorithm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filled {
+    pub algorithm: KeyAlgorithm,
+    /// Keys made by this fill.
+    pub made: usize,
+    /// Keys the pool holds now.
+    pub holds: usize,
+    /// The algorithm's directory.
+    pub dir: PathBuf,
+}
 
 /// A pool directory that passed the checks above.
 #[derive(Debug, Clone)]
@@ -64,6 +83,16 @@ impl KeyPool {
         Ok(KeyPool { root: root.into() })
     }
 
+    /// The pool in `root` if it is there and private; never made (a filler started for a pool
+    /// removed since, such as a test's temporary one, leaves nothing behind).
+    pub fn existing(root: &Path) -> Result<Option<KeyPool>> {
+        if !root.is_dir() {
+            return Ok(None);
+        }
+        private_dir(root)?;
+        Ok(Some(KeyPool { root: root.into() }))
+    }
+
     /// Where keys of `algorithm` are kept.
     pub fn dir(&self, algorithm: KeyAlgorithm) -> PathBuf {
         self.root.join(algorithm.name())
@@ -96,14 +125,49 @@ impl KeyPool {
         let fresh = algorithm.generate_many(count - keys.len())?;
         let room = POOL_SIZE.saturating_sub(key_files(&dir).len());
         for key in fresh.iter().take(room) {
-            write_atomic(
-                &dir.join(format!("{}.key", hex_id())),
-                private_key_pem(key)?.as_bytes(),
-                Mode::Secret,
-            )?;
+            keep(&dir, key)?;
         }
         keys.extend(fresh);
         Ok(keys)
+    }
+
+    /// Makes keys of `algorithm` until the pool holds [`POOL_SIZE`], a few at a time (one per
+    /// core), each written whole before the next batch is begun: stopped at any moment, the pool
+    /// keeps every key already made and no half-written one. One filler at a time: a second
+    /// waits for the first (calling `waiting` once), then finds little or nothing left to make.
+    pub fn fill(&self, algorithm: KeyAlgorithm, waiting: impl FnOnce(&Path)) -> Result<Filled> {
+        let dir = self.dir(algorithm);
+        ensure_dir(&dir)?;
+        private_dir(&dir)?;
+        let _lock = fill_lock(&dir, waiting)?;
+        let batch = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let mut made = 0;
+        // Never more than a pool's worth, whatever the directory's listing says.
+        while made < POOL_SIZE {
+            let short = POOL_SIZE.saturating_sub(key_files(&dir).len());
+            if short == 0 {
+                break;
+            }
+            for key in algorithm.generate_many(short.min(batch))? {
+                keep(&dir, &key)?;
+                made += 1;
+            }
+        }
+        Ok(Filled {
+            algorithm,
+            made,
+            holds: key_files(&dir).len(),
+            dir,
+        })
+    }
+
+    /// The algorithms this pool has been drawn for (their directory exists) whose keys number
+    /// fewer than [`POOL_SIZE`]: what a fill would top up.
+    pub fn short(&self) -> Vec<KeyAlgorithm> {
+        KeyAlgorithm::ALL
+            .into_iter()
+            .filter(|a| self.dir(*a).is_dir() && self.len(*a) < POOL_SIZE)
+            .collect()
     }
 
     /// How many keys of `algorithm` the pool holds.
@@ -115,6 +179,38 @@ impl KeyPool {
     pub fn is_empty(&self, algorithm: KeyAlgorithm) -> bool {
         self.len(algorithm) == 0
     }
+}
+
+/// Writes `key` into the pool directory `dir` under a random name, 0600.
+fn keep(dir: &Path, key: &KeyPair) -> Result<()> {
+    write_atomic(
+        &dir.join(format!("{}.key", hex_id())),
+        private_key_pem(key)?.as_bytes(),
+        Mode::Secret,
+    )
+}
+
+/// The fill lock of an algorithm's directory, held until dropped (or the process ends).
+fn fill_lock(dir: &Path, waiting: impl FnOnce(&Path)) -> Result<File> {
+    let path = dir.join(FILL_LOCK);
+    let err = |source| PkiError::Write {
+        path: path.clone(),
+        source,
+    };
+    let mut options = OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(&path).map_err(err)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            waiting(&path);
+            file.lock().map_err(err)?;
+        }
+        Err(TryLockError::Error(e)) => return Err(err(e)),
+    }
+    Ok(file)
 }
 
 fn key_files(dir: &Path) -> Vec<PathBuf> {
@@ -223,6 +319,76 @@ mod tests {
             e.ends_with("keys: not used as a key pool: its mode is 755 (it must be a directory of mode 0700 owned by this user)"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_fill_tops_the_pool_up_to_its_size_and_a_second_fill_makes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = KeyPool::at(&dir.path().join("keys")).unwrap();
+        assert_eq!(
+            pool.short(),
+            Vec::new(),
+            "nothing drawn yet: nothing to top up"
+        );
+        pool.draw(KeyAlgorithm::EcdsaP256, 3).unwrap();
+        assert_eq!(pool.short(), [KeyAlgorithm::EcdsaP256]);
+        let filled = pool.fill(KeyAlgorithm::EcdsaP256, |_| {}).unwrap();
+        let alg_dir = pool.dir(KeyAlgorithm::EcdsaP256);
+        assert_eq!(
+            filled,
+            Filled {
+                algorithm: KeyAlgorithm::EcdsaP256,
+                made: POOL_SIZE - 3,
+                holds: POOL_SIZE,
+                dir: alg_dir.clone(),
+            }
+        );
+        assert_eq!(pool.short(), Vec::new());
+        let mut seen: Vec<Vec<u8>> = key_files(&alg_dir)
+            .iter()
+            .map(|f| {
+                let key = parse_private_key(f, &std::fs::read(f).unwrap()).unwrap();
+                assert_eq!(KeyAlgorithm::of(&key), KeyAlgorithm::EcdsaP256);
+                key.subject_public_key_info()
+            })
+            .collect();
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), POOL_SIZE, "every kept key is different");
+        let again = pool.fill(KeyAlgorithm::EcdsaP256, |_| {}).unwrap();
+        assert_eq!((again.made, again.holds), (0, POOL_SIZE));
+    }
+
+    #[test]
+    fn a_second_filler_waits_for_the_first_and_then_has_nothing_to_make() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = KeyPool::at(&dir.path().join("keys")).unwrap();
+        let alg_dir = pool.dir(KeyAlgorithm::EcdsaP256);
+        ensure_dir(&alg_dir).unwrap();
+        // The first filler: this test, holding the lock while it "makes" the pool's keys.
+        let first = fill_lock(&alg_dir, |_| panic!("nobody else holds it")).unwrap();
+        let (told, waited) = std::sync::mpsc::channel();
+        let second = std::thread::scope(|s| {
+            let second = s.spawn(|| {
+                pool.fill(KeyAlgorithm::EcdsaP256, move |lock| {
+                    told.send(lock.to_path_buf()).unwrap();
+                })
+            });
+            let lock = waited.recv().unwrap();
+            assert_eq!(lock, alg_dir.join(FILL_LOCK));
+            pool.draw(KeyAlgorithm::EcdsaP256, POOL_SIZE).unwrap();
+            drop(first);
+            second.join().unwrap().unwrap()
+        });
+        assert_eq!((second.made, second.holds), (0, POOL_SIZE));
+    }
+
+    #[test]
+    fn an_absent_pool_is_not_made_by_asking_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("gone");
+        assert!(KeyPool::existing(&root).unwrap().is_none());
+        assert!(!root.exists());
     }
 
     #[test]
