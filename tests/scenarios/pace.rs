@@ -1,7 +1,13 @@
 //! The presenter's pace: `--step` with a piped stdin and in a terminal (tmux), Ctrl-C at a key
-//! wait, and `--keep` holding the office open for questions until Enter.
+//! wait, and `--keep` holding the office open for questions until Enter — with the page too,
+//! whose next ▶ cannot close it.
 
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::support::terminal::Terminal;
 use crate::support::{self, fixture, scenarios, tool};
@@ -257,4 +263,141 @@ fn stepping_room(tmux: PathBuf, name: &str) -> Terminal {
          || echo terminal=chan\"ged\"; rm -f /tmp/kubecorp-pace-$$.before",
     );
     term
+}
+
+/// One HTTP/1.1 POST of a JSON body with the page's token: the status line and the body.
+fn post_pace(page: &str, body: &str) -> (String, String) {
+    let (base, token) = page
+        .split_once("?token=")
+        .expect("the URL carries the token");
+    let addr: SocketAddr = base
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    let mut tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        tcp,
+        "POST /api/pace HTTP/1.1\r\nHost: {addr}\r\nX-Kubecorp-Token: {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut bytes = Vec::new();
+    let _ = tcp.read_to_end(&mut bytes);
+    let answer = String::from_utf8_lossy(&bytes).into_owned();
+    let status = answer.lines().next().unwrap_or("").to_owned();
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn a_paced_run_kept_open_is_closed_by_one_enter_the_pages_next_cannot_close_it_and_sigterm_ends_the_page(
+) {
+    let fixture = fixture("keep/questions.yaml");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubecorp"))
+        .args(["run", "--step", "--keep", "--web", "127.0.0.1:0", &fixture])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let said = Arc::new(Mutex::new(Vec::<String>::new()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    {
+        let stderr = child.stderr.take().unwrap();
+        let said = said.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("The page follows the run at ") {
+                    let _ = tx.send(url.split_whitespace().next().unwrap_or("").to_owned());
+                }
+                said.lock().unwrap().push(line);
+            }
+        });
+    }
+    let dump = || said.lock().unwrap().join("\n");
+    let page = rx
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e}: the run printed no page URL:\n{}", dump()));
+    // The page moves the run on to its end, where the office stays open.
+    let started = Instant::now();
+    let open = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the run never reached its open end:\n{}",
+            dump()
+        );
+        let (status, body) = post_pace(&page, r#"{"action": "next"}"#);
+        if body.contains("stays open for questions") {
+            break (status, body);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(open.0.contains("409"), "{open:?}");
+    assert!(
+        open.1
+            .contains("the run is over and the office stays open for questions: Enter in the terminal closes it"),
+        "{open:?}"
+    );
+    // One Enter closes it (the terminal's key reader used to take the first one); the page
+    // stays for questions until Ctrl-C.
+    child.stdin.as_mut().unwrap().write_all(b"\n").unwrap();
+    let waited = Instant::now();
+    let lab = loop {
+        let kept = said
+            .lock()
+            .unwrap()
+            .iter()
+            .find_map(|l| l.strip_prefix("The lab is kept in ").map(str::to_owned));
+        if let Some(kept) = kept {
+            break kept;
+        }
+        if waited.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("one Enter did not close the office:\n{}", dump());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // The page stays for questions until Ctrl-C, and SIGTERM (kill, timeout, a service manager)
+    // ends it too.
+    let waited = Instant::now();
+    while !dump().contains("The page stays open at ") {
+        assert!(waited.elapsed() < Duration::from_secs(60), "{}", dump());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let waited = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if waited.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!(
+                "SIGTERM did not end the run whose page stayed open:\n{}",
+                dump()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}\n{}", dump());
+    let said = dump();
+    assert!(
+        said.contains("The office stays open for questions"),
+        "{said}"
+    );
+    assert!(said.contains("[Enter] closes the office"), "{said}");
+    let lab = lab.split(" (").next().unwrap_or(&lab).to_owned();
+    let lab = Path::new(&lab);
+    assert!(lab.join("pki/ca.crt").is_file(), "{said}");
+    std::fs::remove_dir_all(lab.parent().unwrap()).unwrap();
 }
