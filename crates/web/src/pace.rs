@@ -216,17 +216,21 @@ impl Pace {
     /// A press from the page: the run goes on, if it is waiting (the open office at the end is
     /// the terminal's to close).
     pub fn press(&self) -> Result<Hold, Refusal> {
-        if self.waiting() == Some(Hold::Open) {
-            return Err(Refusal::OpenForQuestions);
-        }
-        self.press_key()
+        self.press_as(false)
     }
 
     /// A key in the terminal: the run goes on, if it is waiting; at the end, the office closes.
     pub fn press_key(&self) -> Result<Hold, Refusal> {
+        self.press_as(true)
+    }
+
+    /// One press, judged and counted under one lock.
+    fn press_as(&self, terminal: bool) -> Result<Hold, Refusal> {
         let mut state = self.state();
-        let Some(hold) = state.waiting else {
-            return Err(Refusal::NotWaiting);
+        let hold = match state.waiting {
+            None => return Err(Refusal::NotWaiting),
+            Some(Hold::Open) if !terminal => return Err(Refusal::OpenForQuestions),
+            Some(hold) => hold,
         };
         state.presses += 1;
         self.0.changed.notify_all();
