@@ -61,7 +61,7 @@ use kubecorp_client::{ClientError, KubeClient};
 use kubecorp_trust::{Event, Events, LabClock, Stage};
 use serde_json::Value;
 
-use kubecorp_client::klog::{quote, Backoff, Severity};
+use kubecorp_client::klog::{Backoff, Severity};
 use kubecorp_client::reflector::{apply, Failure, ENDPOINTS, PODS, SERVICES, SLICES};
 
 /// The badge the controller dials with, named in explanations.
@@ -106,12 +106,20 @@ pub async fn run(config: EndpointsControllerConfig, shutdown: impl Future) {
         Event::new(at, config.client.component(), "apiserver", Stage::Request)
             .allowed(true)
             .identity(config.client.identity())
-            // Seen in kube-controller-manager logs (unstructured in the releases we found).
+            // `Run` in pkg/controller/endpoint/endpoints_controller.go at v1.32:
+            // `logger.Info("Starting endpoint controller")` on line 182 (the file as of
+            // 856475e5, September 2024, in the 1.32 cycle, after the typed work queue and the
+            // stale-endpoints tracker). kube-controller-manager names each controller's logger
+            // (`logger="endpoints-controller"`, klog puts it first after the message); the older
+            // unquoted `endpoints_controller.go:172] Starting endpoint controller` is 1.28's.
             .caller_log(klog::line(
                 Severity::Info,
                 at,
-                "endpoints_controller.go:172",
-                "Starting endpoint controller",
+                "endpoints_controller.go:182",
+                &klog::structured(
+                    "Starting endpoint controller",
+                    &[("logger", "endpoints-controller")],
+                ),
             ))
             .explanation(IDENTITY_NOTE)
             .detail(format!(
@@ -413,15 +421,20 @@ impl Controller {
                 let (namespace, name) = service.split_once('/').unwrap_or(("", service));
                 let path = format!("/api/v1/namespaces/{namespace}/endpoints/{name}");
                 let go = klog::go_error(&config.client, "Put", &path, error);
-                // handleErr's V(2) line; the line number is not verified against a 1.32 log.
+                // handleErr's `logger.V(2).Info("Error syncing endpoints, retrying", …)`, line
+                // 353 of endpoints_controller.go at v1.32 (printed from --v=2 up); the logger's
+                // name comes first, as in real kube-controller-manager logs.
                 let log = klog::line(
                     Severity::Info,
                     at,
-                    "endpoints_controller.go:352",
-                    &format!(
-                        "\"Error syncing endpoints, retrying\" service={} err={} logger=\"endpoints-controller\"",
-                        quote(service),
-                        quote(&go)
+                    "endpoints_controller.go:353",
+                    &klog::structured(
+                        "Error syncing endpoints, retrying",
+                        &[
+                            ("logger", "endpoints-controller"),
+                            ("service", service),
+                            ("err", &go),
+                        ],
                     ),
                 );
                 let (explanation, hint) = klog::explain(error, config.client.component(), BADGE);

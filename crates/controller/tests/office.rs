@@ -218,7 +218,7 @@ async fn the_endpoints_controller_says_which_identity_it_writes_with_and_why() {
     .await;
     assert_eq!(
         start.server_log.as_deref(),
-        Some("I1129 09:00:00.000000       1 endpoints_controller.go:172] Starting endpoint controller")
+        Some("I1129 09:00:00.000000       1 endpoints_controller.go:182] \"Starting endpoint controller\" logger=\"endpoints-controller\"")
     );
     let note = start.explanation.unwrap();
     assert!(
