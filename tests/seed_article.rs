@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use kubecorp_testkit::free_port;
 use support::{tool, up_command, Run};
 
 /// `kubecorp up` as a child process, killed with SIGTERM when dropped.
@@ -64,14 +65,6 @@ fn sh(dir: &Path, kubeconfig: &Path, line: &str) -> Run {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Waits until the admin can list namespaces.

@@ -5,15 +5,8 @@ mod support;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use kubecorp_testkit::free_port;
 use support::{kubectl_until, run_tool, tool, up_command, up_command_as_kubeadm, TestLab};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 #[test]
 fn a_busy_port_is_a_clear_error_naming_the_component_and_the_address() {

@@ -5,8 +5,6 @@
 //! kubectl prints what kube-apiserver answers, `Error from server: context deadline exceeded`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use kubecorp_apiserver::store::grpc::GrpcError;
 use kubecorp_apiserver::store::{EtcdStore, Store, StoreError};
@@ -15,7 +13,8 @@ use kubecorp_client::KubeClient;
 use kubecorp_office::start::{self, shutdown_pair, Stop};
 use kubecorp_office::{Office, OfficeOptions, Staff, CONTROL_PLANE_NODE};
 use kubecorp_pki::{Authority, Lab};
-use kubecorp_testkit::{eventually, run_tool, tool};
+use kubecorp_testkit::etcd::RealEtcd;
+use kubecorp_testkit::{eventually, free_port, run_tool, tool};
 use kubecorp_trust::tls::{CertSource, TrustSource};
 use kubecorp_trust::{Event, Events, LabClock, Stage};
 use serde_json::json;
@@ -29,7 +28,7 @@ enum Vault {
     /// Charlie, stopped when `stop` fires.
     Charlie { stop: Stop },
     /// `/usr/bin/etcd`, killed on drop.
-    Real { child: Child },
+    Real(RealEtcd),
 }
 
 impl Vault {
@@ -37,10 +36,7 @@ impl Vault {
     fn stop(&mut self) {
         match self {
             Vault::Charlie { stop } => stop.stop(),
-            Vault::Real { child } => {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
+            Vault::Real(etcd) => etcd.stop(),
         }
     }
 }
@@ -66,15 +62,6 @@ fn pki_lab(dir: &Path, clock: &LabClock) -> Lab {
     let algorithm = OfficeOptions::ephemeral(dir).key_algorithm;
     kubecorp_office::ensure_pki(&lab, CONTROL_PLANE_NODE, clock, algorithm).expect("the lab's PKI");
     lab
-}
-
-/// Free loopback port for the real etcd's listeners.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Floor {
@@ -107,81 +94,15 @@ impl Floor {
         let lab_dir = dir.path().join("lab");
         let clock = LabClock::real();
         let lab = pki_lab(&lab_dir, &clock);
-        let pki = lab.pki_dir();
-        // A free port can be taken by another test between our look and etcd's bind: then etcd
-        // stops at once ("bind: address already in use") and is started again elsewhere.
-        let log = dir.path().join("etcd.log");
-        let mut attempt = 0;
-        let (port, client_url, vault) = loop {
-            attempt += 1;
-            let port = free_port();
-            let client_url = format!("https://127.0.0.1:{port}");
-            let peer_url = format!("https://127.0.0.1:{}", free_port());
-            let metrics_port = free_port();
-            let mut child = Command::new(&etcd)
-                .args(["--name", CONTROL_PLANE_NODE])
-                .arg("--data-dir")
-                .arg(dir.path().join("etcd-data"))
-                .arg("--cert-file")
-                .arg(pki.join("etcd/server.crt"))
-                .arg("--key-file")
-                .arg(pki.join("etcd/server.key"))
-                .arg("--trusted-ca-file")
-                .arg(pki.join("etcd/ca.crt"))
-                .arg("--client-cert-auth")
-                .arg("--peer-cert-file")
-                .arg(pki.join("etcd/peer.crt"))
-                .arg("--peer-key-file")
-                .arg(pki.join("etcd/peer.key"))
-                .arg("--peer-trusted-ca-file")
-                .arg(pki.join("etcd/ca.crt"))
-                .arg("--peer-client-cert-auth")
-                .args(["--listen-client-urls", &client_url])
-                .args(["--advertise-client-urls", &client_url])
-                .args(["--listen-peer-urls", &peer_url])
-                .args(["--initial-advertise-peer-urls", &peer_url])
-                .args([
-                    "--initial-cluster",
-                    &format!("{CONTROL_PLANE_NODE}={peer_url}"),
-                ])
-                .args([
-                    "--listen-metrics-urls",
-                    &format!("http://127.0.0.1:{metrics_port}"),
-                ])
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(&log).unwrap())
-                .spawn()
-                .unwrap();
-            // Wait until etcd has elected itself and says it is healthy (on its plain-HTTP
-            // metrics listener), so Alice's start-up deadline is not spent on etcd's own start.
-            let deadline = std::time::Instant::now() + Duration::from_secs(60);
-            let started = loop {
-                if healthy(metrics_port).await {
-                    break true;
-                }
-                if matches!(child.try_wait(), Ok(Some(_))) || std::time::Instant::now() > deadline {
-                    break false;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            };
-            if started {
-                break (port, client_url, Vault::Real { child });
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-            let said = std::fs::read_to_string(&log).unwrap_or_default();
-            assert!(
-                said.contains("address already in use") && attempt < 5,
-                "the real etcd did not become healthy; its log:\n{said}"
-            );
-            let _ = std::fs::remove_dir_all(dir.path().join("etcd-data"));
-        };
-        let office = open_office(&lab_dir, client_url, clock, Events::new()).await;
+        // Healthy before Alice starts, so her start-up deadline is not spent on etcd's own.
+        let real = RealEtcd::start(&etcd, CONTROL_PLANE_NODE, &lab.pki_dir(), dir.path()).await;
+        let port = real.client_port;
+        let office = open_office(&lab_dir, real.client_url.clone(), clock, Events::new()).await;
         Some(Floor {
             _dir: dir,
             lab: lab_dir,
             office,
-            vault,
+            vault: Vault::Real(real),
             port,
         })
     }
@@ -208,24 +129,6 @@ fn alice_came_in(e: &Event) -> bool {
         && e.identity
             .as_ref()
             .is_some_and(|i| i.cn == ALICE_AT_THE_VAULT)
-}
-
-/// Whether etcd answers `{"health":"true"}` on its metrics listener.
-async fn healthy(metrics_port: u16) -> bool {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let Ok(mut tcp) = tokio::net::TcpStream::connect(("127.0.0.1", metrics_port)).await else {
-        return false;
-    };
-    if tcp
-        .write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-        .await
-        .is_err()
-    {
-        return false;
-    }
-    let mut answer = String::new();
-    let _ = tcp.read_to_string(&mut answer).await;
-    answer.contains("\"health\":\"true\"")
 }
 
 async fn open_office(lab: &Path, etcd: String, clock: LabClock, events: Events) -> Office {

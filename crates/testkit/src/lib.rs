@@ -11,6 +11,8 @@
 //! - [`Run`] and [`run_tool`]: an outside tool's exit code and output, with assertions that print
 //!   everything when they fail.
 //! - `lab::FreshLab` (feature `pki`): a fresh kubeadm PKI made by the library.
+//! - [`free_port`]: a loopback port for a program that must be told its port before it binds it.
+//! - [`etcd::RealEtcd`]: the real etcd 3.4 started on a lab's etcd PKI, as kubeadm starts it.
 //! - `office` (feature `office`): an office with only etcd and the apiserver on a stopped lab clock, a client per
 //!   kubeconfig, a matcher for what a component said, and a check that it was refused nothing.
 #![forbid(unsafe_code)]
@@ -19,6 +21,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub mod etcd;
 #[cfg(feature = "pki")]
 pub mod lab;
 #[cfg(feature = "office")]
@@ -49,6 +52,42 @@ pub fn tool(name: &str, test: &str) -> Option<PathBuf> {
             None
         }
     }
+}
+
+/// A loopback port free at this moment, for a program that must be told its port before it binds
+/// it (the real etcd, `kubecorp up`'s apiserver). It is drawn at random below the kernel's
+/// ephemeral range (`/proc/sys/net/ipv4/ip_local_port_range`), where no bind to port 0 and no
+/// outgoing connection lands, so only another such draw can take it before the program binds it.
+/// Without room below that range, the kernel's own pick.
+pub fn free_port() -> u16 {
+    use std::hash::BuildHasher;
+    use std::net::TcpListener;
+    const FLOOR: u16 = 10_000;
+    if let Some(room) = ephemeral_start()
+        .checked_sub(FLOOR)
+        .filter(|room| *room >= 1_000)
+    {
+        // A fresh `RandomState` has fresh keys: a random draw without a dependency.
+        let random = std::collections::hash_map::RandomState::new();
+        for draw in 0..100u32 {
+            let port = FLOOR + (random.hash_one(draw) % u64::from(room)) as u16;
+            if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return port;
+            }
+        }
+    }
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// The first port of the kernel's ephemeral range (0 where it cannot be read).
+fn ephemeral_start() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Polls `check` every 10 ms until it gives a value; fails the test naming `what` after [`WAIT`].
@@ -98,6 +137,19 @@ mod tests {
         if std::env::var("CI").as_deref() != Ok("true") {
             assert_eq!(tool("no-such-tool-kubecorp", "finding nothing"), None);
         }
+    }
+
+    #[test]
+    fn a_free_port_is_drawn_below_the_kernels_ephemeral_range_and_can_be_bound() {
+        let port = free_port();
+        let ephemeral = ephemeral_start();
+        if ephemeral >= 11_000 {
+            assert!(
+                (10_000..ephemeral).contains(&port),
+                "{port} below {ephemeral}"
+            );
+        }
+        std::net::TcpListener::bind(("127.0.0.1", port)).expect("the drawn port is free");
     }
 
     #[tokio::test]

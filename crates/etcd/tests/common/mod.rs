@@ -2,9 +2,8 @@
 // Each test file uses its own part of this module.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration as StdDuration, Instant};
+use std::path::Path;
+use std::process::Command;
 
 use kubecorp_etcd::{ClientError, EtcdClient, Release};
 use kubecorp_pki::{Authority, Lab};
@@ -84,32 +83,29 @@ pub fn transport_text(err: &ClientError) -> String {
 #[allow(unused_imports)]
 pub use kubecorp_testkit::tool;
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 const ETCD: &str = "/usr/bin/etcd";
 
-/// Debian's etcd 3.4, the judge.
+/// Debian's etcd 3.4, the judge: the testkit's launcher, and what its Go version means here.
 pub struct RealEtcd {
-    child: Child,
-    pub client_url: String,
-    pub peer_url: String,
-    pub log: PathBuf,
+    etcd: kubecorp_testkit::etcd::RealEtcd,
     /// The alerts its Go version sends when it refuses a badge.
     pub alerts: GoAlerts,
     /// The lab's etcd release that logs and alerts like it.
     pub release: Release,
 }
 
+impl std::ops::Deref for RealEtcd {
+    type Target = kubecorp_testkit::etcd::RealEtcd;
+
+    fn deref(&self) -> &Self::Target {
+        &self.etcd
+    }
+}
+
 impl RealEtcd {
-    /// `/usr/bin/etcd` with kubeadm's client and peer TLS flags on free ports, once it answers
-    /// `/health` to the apiserver's badge; `None` (after saying so) when it is not installed,
-    /// except under CI, where that is a failure.
+    /// `/usr/bin/etcd` with kubeadm's client and peer TLS flags on free ports, once it says it
+    /// is healthy; `None` (after saying so) when it is not installed, except under CI, where
+    /// that is a failure.
     pub async fn start(lab: &TestLab, test: &str) -> Option<RealEtcd> {
         if !Path::new(ETCD).exists() {
             if std::env::var("CI").is_ok_and(|v| v == "true") {
@@ -123,96 +119,18 @@ impl RealEtcd {
         let go = version
             .lines()
             .find_map(|l| l.strip_prefix("Go Version: "))
-            .unwrap_or("")
-            .to_owned();
-        // A free port can be taken by another test between our look and etcd's bind: then
-        // etcd stops at once ("bind: address already in use") and is started again elsewhere.
-        for attempt in 1.. {
-            match RealEtcd::spawn(lab, &go).await {
-                Ok(real) => return Some(real),
-                Err(log) if log.contains("address already in use") && attempt < 5 => {
-                    let _ = std::fs::remove_dir_all(lab.dir.path().join("etcd-data"));
-                }
-                Err(log) => panic!("etcd did not become healthy; its log:\n{log}"),
-            }
-        }
-        unreachable!("the loop returns or panics")
-    }
-
-    /// One start on fresh ports: the running etcd, or its log if it stopped or never answered.
-    async fn spawn(lab: &TestLab, go: &str) -> Result<RealEtcd, String> {
-        let client_url = format!("https://127.0.0.1:{}", free_port());
-        let peer_url = format!("https://127.0.0.1:{}", free_port());
-        let pki = lab.lab.pki_dir();
-        let log = lab.dir.path().join("etcd.log");
-        let child = Command::new(ETCD)
-            .args(["--name", NODE])
-            .arg("--data-dir")
-            .arg(lab.dir.path().join("etcd-data"))
-            .arg("--cert-file")
-            .arg(pki.join("etcd/server.crt"))
-            .arg("--key-file")
-            .arg(pki.join("etcd/server.key"))
-            .arg("--trusted-ca-file")
-            .arg(pki.join("etcd/ca.crt"))
-            .arg("--client-cert-auth")
-            .arg("--peer-cert-file")
-            .arg(pki.join("etcd/peer.crt"))
-            .arg("--peer-key-file")
-            .arg(pki.join("etcd/peer.key"))
-            .arg("--peer-trusted-ca-file")
-            .arg(pki.join("etcd/ca.crt"))
-            .arg("--peer-client-cert-auth")
-            .args(["--listen-client-urls", &client_url])
-            .args(["--advertise-client-urls", &client_url])
-            .args(["--listen-peer-urls", &peer_url])
-            .args(["--initial-advertise-peer-urls", &peer_url])
-            .args(["--initial-cluster", &format!("{NODE}={peer_url}")])
-            .args([
-                "--listen-metrics-urls",
-                &format!("http://127.0.0.1:{}", free_port()),
-            ])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut real = RealEtcd {
-            child,
-            client_url,
-            peer_url,
-            log,
+            .unwrap_or("");
+        let etcd = kubecorp_testkit::etcd::RealEtcd::start(
+            Path::new(ETCD),
+            NODE,
+            &lab.lab.pki_dir(),
+            lab.dir.path(),
+        )
+        .await;
+        Some(RealEtcd {
+            etcd,
             alerts: GoAlerts::for_go_version(go),
             release: Release::for_go_version(go),
-        };
-        let client = lab.client(&real.client_url, lab.apiserver_etcd_client());
-        let deadline = Instant::now() + StdDuration::from_secs(30);
-        while !matches!(client.health().await, Ok(true)) {
-            let stopped = matches!(real.child.try_wait(), Ok(Some(_)));
-            if stopped || Instant::now() >= deadline {
-                return Err(std::fs::read_to_string(&real.log).unwrap_or_default());
-            }
-            tokio::time::sleep(StdDuration::from_millis(100)).await;
-        }
-        Ok(real)
-    }
-
-    /// etcd's log, waiting briefly for a line containing `needle`.
-    pub async fn log_with(&self, needle: &str) -> Vec<String> {
-        let deadline = Instant::now() + StdDuration::from_secs(5);
-        loop {
-            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-            if text.contains(needle) || Instant::now() > deadline {
-                return text.lines().map(str::to_owned).collect();
-            }
-            tokio::time::sleep(StdDuration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for RealEtcd {
-    fn drop(&mut self) {
-        // Only the child this test started, by its handle.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        })
     }
 }
