@@ -30,23 +30,7 @@ impl Lab {
     pub fn lock_with(&self, waiting: impl FnOnce(&Path)) -> Result<LabLock> {
         crate::fs::ensure_dir(self.root())?;
         let path = self.root().join(LOCK_FILE);
-        let err = |source| PkiError::Write {
-            path: path.clone(),
-            source,
-        };
-        let mut options = OpenOptions::new();
-        options.create(true).truncate(false).write(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let file = options.open(&path).map_err(err)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                waiting(&path);
-                file.lock().map_err(err)?;
-            }
-            Err(TryLockError::Error(e)) => return Err(err(e)),
-        }
+        let file = flock(&path, waiting)?;
         remove_stray_temporaries(self)?;
         crate::swap::recover(self)?;
         Ok(LabLock { _file: file, path })
@@ -80,6 +64,31 @@ impl Lab {
             )
         })
     }
+}
+
+/// Opens (creating, 0600) the lock file at `path` and takes its advisory `flock`, calling
+/// `waiting` once if another process holds it. The lock lasts while the file stays open: until
+/// it is dropped, or the process ends however it ends. The lab's lock and the key pool's fill
+/// lock are both this.
+pub(crate) fn flock(path: &Path, waiting: impl FnOnce(&Path)) -> Result<File> {
+    let err = |source| PkiError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut options = OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(path).map_err(err)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            waiting(path);
+            file.lock().map_err(err)?;
+        }
+        Err(TryLockError::Error(e)) => return Err(err(e)),
+    }
+    Ok(file)
 }
 
 /// `.kubecorp-` and six letters or digits: a temporary file of [`crate::fs::write_atomic`]

@@ -14,7 +14,7 @@
 //!   (`kubecorp pki pool fill`, which the binary also leaves running at the lowest priority after
 //!   a throwaway lab found the pool short).
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use rcgen::KeyPair;
@@ -192,25 +192,7 @@ fn keep(dir: &Path, key: &KeyPair) -> Result<()> {
 
 /// The fill lock of an algorithm's directory, held until dropped (or the process ends).
 fn fill_lock(dir: &Path, waiting: impl FnOnce(&Path)) -> Result<File> {
-    let path = dir.join(FILL_LOCK);
-    let err = |source| PkiError::Write {
-        path: path.clone(),
-        source,
-    };
-    let mut options = OpenOptions::new();
-    options.create(true).truncate(false).write(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let file = options.open(&path).map_err(err)?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(TryLockError::WouldBlock) => {
-            waiting(&path);
-            file.lock().map_err(err)?;
-        }
-        Err(TryLockError::Error(e)) => return Err(err(e)),
-    }
-    Ok(file)
+    crate::lock::flock(&dir.join(FILL_LOCK), waiting)
 }
 
 fn key_files(dir: &Path) -> Vec<PathBuf> {
