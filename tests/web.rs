@@ -116,6 +116,22 @@ fn get(addr: SocketAddr, path: &str, wait: Duration) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
+/// The numbers of the events in brief on a stream read by hand.
+fn event_seqs(stream: &str) -> Vec<u64> {
+    stream
+        .split(r#""seq":"#)
+        .skip(1)
+        .filter(|rest| {
+            let record = &rest[..rest.find('}').unwrap_or(rest.len())];
+            record.contains(r#""type":"event","brief":true"#)
+        })
+        .filter_map(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .collect()
+}
+
 /// Every private key of the lab as its PEM body lines: key files and kubeconfigs' embedded keys.
 fn key_lines(lab: &Path) -> Vec<String> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -202,6 +218,14 @@ fn the_page_and_its_stream_never_carry_private_key_bytes() {
         "badges are shown: {stream}"
     );
     seen += &stream;
+    // The stream has events in brief; each one's whole record is fetched when opened.
+    let events = event_seqs(&stream);
+    assert!(!events.is_empty(), "{stream}");
+    for seq in events.iter().take(40) {
+        let whole = get(addr, &format!("/api/records/{seq}"), Duration::from_secs(5));
+        assert!(whole.contains(r#""client_text":"#), "{whole}");
+        seen += &whole;
+    }
     assert!(!seen.contains("PRIVATE KEY"));
     let keys = key_lines(&office.lab());
     for line in &keys {
@@ -435,6 +459,28 @@ async fn a_rogue_badge_lights_a_refused_edge_and_a_break_from_the_page_needs_the
         );
     }
     browser.screenshot("2-live-details").await;
+    // Those details came from the office when the row was opened: the stream carries the
+    // rogue's refusal in brief, without the explanation, and the page fetched the whole record.
+    let stream = get(office.addr(), "/events", Duration::from_millis(1500));
+    assert!(
+        stream.contains(
+            r#""issuer":"rogue-ca"},"text":"error: You must be logged in to the server ("#
+        ),
+        "{stream}"
+    );
+    assert!(
+        !stream.contains("The badge says it was signed by"),
+        "the stream carries no explanation: {stream}"
+    );
+    let fetched = c
+        .execute(
+            "return performance.getEntriesByType('resource').map(function (e) { return e.name; }).filter(function (n) { return n.indexOf('/api/records/') !== -1; })",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let fetched = fetched.as_array().unwrap();
+    assert!(!fetched.is_empty(), "the page fetched no record");
     browser.click("#d-close").await;
 
     // A break from the page without the token is refused, and nothing changes.

@@ -1,5 +1,6 @@
 //! The lab's recorded stream, schema `kubecorp/v1`: what `kubecorp run --format json` prints,
-//! what the live page receives over Server-Sent Events, and what an HTML report replays.
+//! what the live page receives over Server-Sent Events (lighter, see below), and what an HTML
+//! report replays.
 //!
 //! Every record is one JSON object with the same envelope:
 //!
@@ -20,6 +21,14 @@
 //!
 //! Adding a field is not a new version; changing or removing one is. No record carries key
 //! material: badges are public certificates, and keys are never read into the stream.
+//!
+//! The live page's stream (`GET /events`, crates/web) carries the same records in two lighter
+//! forms, so a browser keeps up with a busy office: each Server-Sent Events message holds a
+//! JSON array of records in order, its `id:` the `seq` of the last one; and an `event` there is
+//! in brief, marked `"brief": true`: the envelope, `at`, `from`, `to`, `stage`, `allowed`,
+//! `mine`, `identity` with only `cn`, `orgs` and `issuer`, and `text` (the line a timeline row
+//! shows). The whole record is `GET /api/records/SEQ` while the page's door remembers it.
+//! `--format json` and the HTML report carry every record whole, one per line or item.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;

@@ -1,5 +1,7 @@
 // KubeCorp's page: a plain client of the recorded stream (schema kubecorp/v1).
-// Live, it reads /events (Server-Sent Events, resumed with Last-Event-ID by the browser);
+// Live, it reads /events (Server-Sent Events, resumed with Last-Event-ID by the browser): records
+// come in batches (one JSON array per message) and events in brief (who, whose door, how far, the
+// outcome, one line), and an event's whole record is fetched from api/records/SEQ when opened;
 // in a report, it replays the records embedded in the file, step by step. Live, a run's steps
 // are kept as they come, so back and forward replay them too; a run at the presenter's pace
 // (`--step`, `--pace`) waits for next ▶ on the page (with the token) or a key in the terminal.
@@ -226,7 +228,7 @@
   }
   function firstLine(s) { return (s || '').split('\n')[0]; }
   function summary(ev) {
-    if (ev.type === 'action') return ev.text;
+    if (ev.type === 'action' || ev.brief) return ev.text;
     if (!ev.allowed) return firstLine(ev.client_text || ev.server_log || ev.explanation || ev.detail);
     return firstLine(ev.detail || '');
   }
@@ -377,11 +379,40 @@
     box.appendChild(el('div', words[0], words[1]));
     return box;
   }
-  var opener = null;
+  var opener = null, opening = null;
+  function findEvent(list, seq) {
+    for (var i = list.length - 1; i >= 0; i--) if (list[i].type === 'event' || list[i].type === 'action') { if (String(list[i].seq) === String(seq)) return i; }
+    return -1;
+  }
+  // An event in brief is replaced by its whole record once fetched, in the timeline and the tape.
+  function remember(whole) {
+    var i = findEvent(state.events, whole.seq);
+    if (i !== -1) state.events[i] = whole;
+    i = findEvent(tape, whole.seq);
+    if (i !== -1) tape[i] = whole;
+  }
   function openDetails(seq) {
-    var ev = null;
-    for (var i = state.events.length - 1; i >= 0; i--) if (String(state.events[i].seq) === String(seq)) { ev = state.events[i]; break; }
-    if (!ev) return;
+    var i = findEvent(state.events, seq);
+    if (i === -1) return;
+    var ev = state.events[i];
+    opener = document.activeElement;
+    opening = String(seq);
+    if (ev.brief) {
+      showDetails(ev, 'Reading the whole record from the office…');
+      fetch('api/records/' + encodeURIComponent(ev.seq))
+        .then(function (a) { return a.json().then(function (r) { return { ok: a.ok, r: r }; }); })
+        .then(function (got) {
+          if (opening !== String(seq) || $('details').hidden) return;
+          if (got.ok && got.r.seq === ev.seq && got.r.type === 'event') { remember(got.r); showDetails(got.r); }
+          else showDetails(ev, '✗ ' + (got.r.text || 'the whole record could not be read'));
+        })
+        .catch(function (e) { if (opening === String(seq)) showDetails(ev, '✗ the whole record could not be read: ' + e); });
+    } else showDetails(ev);
+    $('details').hidden = false;
+    $('details').focus();
+  }
+  // `note`: the event is in brief (its texts are on their way, or could not be read).
+  function showDetails(ev, note) {
     var body = $('d-body');
     body.textContent = '';
     if (ev.type === 'action') {
@@ -399,25 +430,29 @@
         var dl = el('dl');
         row(dl, 'subject', 'CN=' + id.cn + id.orgs.map(function (o) { return ', O=' + o; }).join(''));
         row(dl, 'issuer', 'CN=' + id.issuer + (KNOWN_CAS.indexOf(id.issuer) === -1 ? ' — not one of the Founder\'s CAs' : ''));
-        row(dl, 'serial', id.serial);
-        if (id.not_before) row(dl, 'valid', validity(id, ev.at));
-        row(dl, 'SANs', (id.sans || []).join(', ') || 'none');
-        row(dl, 'usages', (id.usages || []).join(', ') || 'any (no extended key usage)');
+        if (!ev.brief) {
+          row(dl, 'serial', id.serial);
+          if (id.not_before) row(dl, 'valid', validity(id, ev.at));
+          row(dl, 'SANs', (id.sans || []).join(', ') || 'none');
+          row(dl, 'usages', (id.usages || []).join(', ') || 'any (no extended key usage)');
+        }
         body.appendChild(dl);
       } else {
         section(body, 'The badge shown', 'none (or none that could be read)');
       }
-      section(body, 'What the caller sees', ev.client_text, true);
-      section(body, 'What ' + (ev.logged_by || ev.to) + ' logs', ev.server_log, true);
-      section(body, 'What it means', ev.explanation);
-      section(body, 'Hint', ev.hint);
-      section(body, 'Detail', ev.detail, true);
-      if (ev.confirm && ev.confirm.length) section(body, 'Confirm it yourself', ev.confirm.join('\n'), true);
+      if (ev.brief) {
+        section(body, 'In one line', ev.text, true);
+        body.appendChild(el('p', 'pending', note));
+      } else {
+        section(body, 'What the caller sees', ev.client_text, true);
+        section(body, 'What ' + (ev.logged_by || ev.to) + ' logs', ev.server_log, true);
+        section(body, 'What it means', ev.explanation);
+        section(body, 'Hint', ev.hint);
+        section(body, 'Detail', ev.detail, true);
+        if (ev.confirm && ev.confirm.length) section(body, 'Confirm it yourself', ev.confirm.join('\n'), true);
+      }
       section(body, 'When', 'lab clock ' + ev.at.replace('T', ' ') + (ev.step ? ' · step ' + ev.step : '') + (ev.chapter ? ' · ' + ev.chapter : ''));
     }
-    opener = document.activeElement;
-    $('details').hidden = false;
-    $('details').focus();
   }
   function closeDetails() {
     $('details').hidden = true;
@@ -473,10 +508,12 @@
     var source = new EventSource('events');
     source.onopen = function () { online = true; showLink(); };
     source.onerror = function () { online = false; showLink(); };
+    // One message, one JSON array of records (the office batches a busy stream).
     source.onmessage = function (m) {
-      var r;
-      try { r = JSON.parse(m.data); } catch (e) { return; }
-      receive(r);
+      var batch;
+      try { batch = JSON.parse(m.data); } catch (e) { return; }
+      if (!Array.isArray(batch)) batch = [batch];
+      batch.forEach(receive);
     };
     fetch('api/info').then(function (a) { return a.json(); }).then(function (info) {
       if (info.pace) {

@@ -1,7 +1,8 @@
 //! Bench-only: does the page keep up with a busy office? Serves the page, opens it in the real
 //! Chromium (chromedriver on PATH), pushes refusals into the stream at a steady rate, and notes
 //! each time the page redraws its timeline which record is its newest row: the time from a
-//! record's push to its row on screen is how far the page lags behind the office.
+//! record's push to its row on screen is how far the page lags behind the office. Also prints
+//! the CPU Chromium (all its processes) used while the records were pushed.
 //!
 //! `cargo run --release -p kubecorp-web --example flood -- [RATE] [SECONDS]` (default 1000 20).
 
@@ -31,6 +32,37 @@ fn sample_event(n: u64) -> Event {
         .explanation("The badge says it was signed by \"rogue-ca\", and the guard trusts no CA of that name, so it cannot check the signature at all.")
         .hint("re-issue the badge from the cluster CA")
         .detail("GET /api 401")
+}
+
+/// CPU seconds used so far by `pid` and every process below it (Linux `/proc`).
+fn cpu_seconds(pid: u32) -> f64 {
+    fn ticks(pid: u32) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map_or("", |(_, rest)| rest)
+            .split_whitespace()
+            .collect();
+        // utime and stime: the 14th and 15th fields, the 12th and 13th after the name.
+        let own: u64 = [11, 12]
+            .iter()
+            .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
+            .sum();
+        let mut children = 0;
+        for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let list = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            for child in list.split_whitespace().filter_map(|c| c.parse().ok()) {
+                children += ticks(child);
+            }
+        }
+        own + children
+    }
+    // The kernel's clock ticks, 100 a second on Linux.
+    ticks(pid) as f64 / 100.0
 }
 
 #[tokio::main]
@@ -98,6 +130,7 @@ async fn main() {
             .as_millis() as i64
     };
     // Push `rate` events a second, 10 ms at a time, noting when each went out.
+    let cpu_before = cpu_seconds(driver.id());
     let started = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_millis(10));
     let mut sent: Vec<(u64, i64)> = Vec::new();
@@ -116,6 +149,7 @@ async fn main() {
         }
     }
     let pushing = started.elapsed();
+    let chromium_cpu = (cpu_seconds(driver.id()) - cpu_before) / pushing.as_secs_f64();
     tokio::time::sleep(Duration::from_secs(3)).await;
     let log = client.execute("return window.flood", vec![]).await.unwrap();
     let link = client
@@ -163,6 +197,10 @@ async fn main() {
         at(0.5),
         at(0.95),
         lags.last().copied().unwrap_or(-1)
+    );
+    println!(
+        "Chromium's CPU while records were pushed: {:.0} % of a core",
+        100.0 * chromium_cpu
     );
     let _ = client.close().await;
     let _ = driver.kill();

@@ -1,6 +1,7 @@
-//! The hub: the recorded stream as the page receives it, each record serialized once, with a
-//! bounded history so a page that reloads (or reconnects with `Last-Event-ID`) loses nothing
-//! still remembered.
+//! The hub: the recorded stream as the page receives it, each record serialized once (an event
+//! in brief), with a bounded history so a page that reloads (or reconnects with
+//! `Last-Event-ID`) loses nothing still remembered, and an event's whole record can be fetched
+//! when the page opens it.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -8,17 +9,32 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use kubecorp_trust::record::{Body, Record};
 use tokio::sync::broadcast;
 
+use crate::brief::Brief;
+
 /// How many records the hub remembers unless told otherwise.
 pub const DEFAULT_HISTORY: usize = 5_000;
 
 /// How far a live page may fall behind before it reads the rest from the history.
 const CHANNEL_CAPACITY: usize = 4_096;
 
-/// One record, ready to send: its number and its JSON.
+/// One record, ready to send: its number and its JSON as the stream carries it.
 #[derive(Clone, Debug)]
 pub struct Line {
     pub seq: u64,
+    /// The stream's form: an event in brief ([`Brief`]), any other record whole.
     pub json: Arc<str>,
+    /// The whole record, when `json` is a brief: serialized only if the page asks for it.
+    whole: Option<Arc<Record>>,
+}
+
+impl Line {
+    /// The whole record's JSON.
+    pub fn whole(&self) -> String {
+        match &self.whole {
+            Some(record) => record.to_json(),
+            None => self.json.to_string(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -63,21 +79,20 @@ impl Hub {
     pub fn push(&self, body: Body) -> u64 {
         let mut state = self.state();
         let record = Record::new(state.last + 1, body);
-        self.send(&mut state, &record);
-        record.seq
+        let seq = record.seq;
+        self.send(&mut state, record);
+        seq
     }
 
     /// Sends a record numbered elsewhere (a run's tape); a number not after the last one is
     /// renumbered, so the page's order stays the order of arrival.
     pub fn push_record(&self, record: &Record) {
         let mut state = self.state();
+        let mut record = record.clone();
         if record.seq <= state.last {
-            let mut renumbered = record.clone();
-            renumbered.seq = state.last + 1;
-            self.send(&mut state, &renumbered);
-        } else {
-            self.send(&mut state, record);
+            record.seq = state.last + 1;
         }
+        self.send(&mut state, record);
     }
 
     /// Sends a record the page alone reads (not a [`Body`] of a run's tape): `make` builds it
@@ -90,15 +105,24 @@ impl Hub {
             Line {
                 seq,
                 json: make(seq).into(),
+                whole: None,
             },
         );
         seq
     }
 
-    fn send(&self, state: &mut State, record: &Record) {
-        let line = Line {
-            seq: record.seq,
-            json: record.to_json().into(),
+    fn send(&self, state: &mut State, record: Record) {
+        let line = match Brief::of(&record) {
+            Some(brief) => Line {
+                seq: record.seq,
+                json: brief.to_json().into(),
+                whole: Some(Arc::new(record)),
+            },
+            None => Line {
+                seq: record.seq,
+                json: record.to_json().into(),
+                whole: None,
+            },
         };
         self.send_line(state, line);
     }
@@ -124,6 +148,22 @@ impl Hub {
             .cloned()
             .collect();
         (past, rx)
+    }
+
+    /// The record numbered `seq`, whole, while the history still holds it.
+    pub fn whole(&self, seq: u64) -> Option<String> {
+        let line = {
+            let state = self.state();
+            // Numbers only grow along the history.
+            let i = state.history.binary_search_by_key(&seq, |l| l.seq).ok()?;
+            state.history[i].clone()
+        };
+        Some(line.whole())
+    }
+
+    /// How many records the history holds at most.
+    pub fn keeps(&self) -> usize {
+        self.keep
     }
 
     /// The number of the last record.
@@ -171,6 +211,49 @@ mod tests {
         let (past, _) = hub.since(0);
         let seqs: Vec<u64> = past.iter().map(|l| l.seq).collect();
         assert_eq!(seqs, [8, 9, 10]);
+    }
+
+    fn refusal() -> Body {
+        let at = time::macros::datetime!(2026-04-24 10:14:23 UTC);
+        let event =
+            kubecorp_trust::Event::new(at, "127.0.0.1:5000", "etcd", kubecorp_trust::Stage::Tls)
+                .client_text("remote error: tls: unknown certificate authority")
+                .explanation("Charlie does not know the CA that signed this badge.")
+                .hint("use the etcd-ca's badge");
+        Body::Event(kubecorp_trust::record::EventRecord::new(event, false, None))
+    }
+
+    #[test]
+    fn an_event_goes_out_in_brief_and_its_whole_record_is_kept_for_the_details() {
+        let hub = Hub::with_history(2);
+        hub.push(output(1));
+        let seq = hub.push(refusal());
+        let (past, _) = hub.since(1);
+        let sent = &past[0].json;
+        assert!(sent.contains(r#""brief":true"#), "{sent}");
+        assert!(
+            sent.contains(r#""text":"remote error: tls: unknown certificate authority""#),
+            "{sent}"
+        );
+        assert!(!sent.contains("Charlie does not know"), "{sent}");
+        let whole = hub.whole(seq).expect("still remembered");
+        let record: Record = serde_json::from_str(&whole).unwrap();
+        assert_eq!(record.seq, seq);
+        let Body::Event(event) = record.body else {
+            panic!("{whole}")
+        };
+        assert_eq!(
+            event.event.explanation.as_deref(),
+            Some("Charlie does not know the CA that signed this badge.")
+        );
+        assert_eq!(event.event.hint.as_deref(), Some("use the etcd-ca's badge"));
+        // Other records go out whole, and are the same when fetched.
+        assert_eq!(hub.whole(1).as_deref(), Some(&*hub.since(0).0[0].json));
+        // Forgotten with the history.
+        hub.push(output(3));
+        hub.push(output(4));
+        assert_eq!(hub.whole(seq), None);
+        assert_eq!(hub.whole(99), None);
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //!
 //! # Layout
 //!
-//! - [`hub`]: the stream as the page receives it, numbered, with a bounded history for resume.
+//! - [`hub`]: the stream as the page receives it, numbered, with a bounded history for resume
+//!   and for the details of an event the page opens.
+//! - [`brief`]: an event in brief, as the stream carries it (the page fetches the rest).
 //! - [`follow`]: a running office's events and lab clock fed into the hub.
 //! - [`server`]: the routes: the page, `/events` (Server-Sent Events), trainer actions.
 //! - [`control`]: `--web-control`: break, undo, renew and the clock, only with the token.
@@ -17,6 +19,7 @@
 //! - [`page`]: the embedded page, and the self-contained HTML report that replays a run.
 #![forbid(unsafe_code)]
 
+pub mod brief;
 pub mod control;
 pub mod follow;
 pub mod hub;

@@ -4,14 +4,15 @@
 //! |--------------------|--------|
 //! | `GET /`            | the page (floor plan, timeline, details) |
 //! | `GET /app.js`, `GET /app.css` | its script and style, embedded in the binary |
-//! | `GET /events`      | the recorded stream as Server-Sent Events; resumes after `Last-Event-ID` (or `?after=N`) |
+//! | `GET /events`      | the recorded stream as Server-Sent Events, events in brief, in batches; resumes after `Last-Event-ID` (or `?after=N`) |
+//! | `GET /api/records/N` | record N whole (an event's badge, texts, explanation, hint), while the hub remembers it |
 //! | `GET /api/info`    | what the page may offer: whether controls are on, the faults and badges |
 //! | `POST /api/action` | a trainer action (`--web-control` and the token only) |
 //! | `POST /api/pace`   | a paced run: next ▶, or a new pace (`--step`/`--pace` and the token only) |
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
@@ -34,8 +35,13 @@ pub type Answer = Response<BoxBody<Bytes, Infallible>>;
 /// connection alive through proxies).
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-/// Records sent in one write at most: a burst reaches the browser in a few large chunks.
+/// Records in one message at most: a burst reaches the browser in a few large messages.
 const BATCH: usize = 512;
+
+/// One message this often at most while the stream is busy: the browser parses one JSON array
+/// per message, ten times a second, however many records a second the office makes. A record
+/// after a quiet spell goes out at once.
+const BATCH_EVERY: Duration = Duration::from_millis(100);
 
 /// The largest trainer action body read.
 const ACTION_LIMIT: usize = 4 * 1024;
@@ -72,9 +78,13 @@ pub async fn answer(
         ),
         (&Method::GET, "/events") => events(&site.hub, &request, closing),
         (&Method::GET, "/api/info") => json(StatusCode::OK, info(&site)),
+        (&Method::GET, p) if p.starts_with("/api/records/") => record(&site.hub, p),
         (&Method::POST, "/api/action") => action(&site, request).await,
         (&Method::POST, "/api/pace") => pace(&site, request).await,
         (_, "/" | "/index.html" | "/app.js" | "/app.css" | "/events" | "/api/info") => {
+            plain(StatusCode::METHOD_NOT_ALLOWED, "only GET here\n")
+        }
+        (_, p) if p.starts_with("/api/records/") => {
             plain(StatusCode::METHOD_NOT_ALLOWED, "only GET here\n")
         }
         (_, "/api/action" | "/api/pace") => {
@@ -133,6 +143,28 @@ fn info(site: &Site) -> serde_json::Value {
     })
 }
 
+/// `GET /api/records/N`: record N whole, as `kubecorp run --format json` prints it.
+fn record(hub: &Hub, path: &str) -> Answer {
+    let asked = path.trim_start_matches("/api/records/");
+    let Ok(seq) = asked.parse::<u64>() else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            &format!("not understood: {asked:?} (expected a record's number, as /api/records/42)"),
+        );
+    };
+    match hub.whole(seq) {
+        Some(whole) => text(StatusCode::OK, "application/json", whole),
+        None => refuse(
+            StatusCode::NOT_FOUND,
+            &format!(
+                "record {seq} is not kept: the office remembers its last {} records, up to number {}",
+                hub.keeps(),
+                hub.last()
+            ),
+        ),
+    }
+}
+
 /// The number after which a reader resumes: `Last-Event-ID`, else `?after=N`, else 0.
 fn resume_after(request: &Request<Incoming>) -> u64 {
     let header = request
@@ -164,17 +196,43 @@ fn events(hub: &Hub, request: &Request<Incoming>, closing: watch::Receiver<bool>
     answer
 }
 
-/// `id: 7` / `data: {…}` / blank line, for each record.
+/// `id: 9` / `data: [{…},{…}]` / blank line: one message for up to [`BATCH`] records, its id
+/// the last one's, so a browser that reconnects after it resumes exactly after that record
+/// (a message cut short is not taken, and its records come again).
 fn frames(lines: &[Line]) -> Bytes {
-    let mut out = String::with_capacity(lines.iter().map(|l| l.json.len() + 24).sum());
-    for line in lines {
+    let mut out = String::with_capacity(
+        lines.iter().map(|l| l.json.len() + 1).sum::<usize>() + 32 * (lines.len() / BATCH + 1),
+    );
+    for chunk in lines.chunks(BATCH) {
+        let Some(last) = chunk.last() else { continue };
         out.push_str("id: ");
-        out.push_str(&line.seq.to_string());
-        out.push_str("\ndata: ");
-        out.push_str(&line.json);
-        out.push_str("\n\n");
+        out.push_str(&last.seq.to_string());
+        out.push_str("\ndata: [");
+        for (i, line) in chunk.iter().enumerate() {
+            if i != 0 {
+                out.push(',');
+            }
+            out.push_str(&line.json);
+        }
+        out.push_str("]\n\n");
     }
     Bytes::from(out)
+}
+
+/// Adds to `batch` every record waiting in `live`; a feed that fell behind is caught up from
+/// the history.
+fn drain(hub: &Hub, live: &mut broadcast::Receiver<Line>, batch: &mut Vec<Line>, last: u64) {
+    loop {
+        match live.try_recv() {
+            Ok(line) => batch.push(line),
+            Err(broadcast::error::TryRecvError::Lagged(_)) => {
+                let (missed, resumed) = hub.since(batch.last().map_or(last, |l| l.seq));
+                *live = resumed;
+                batch.extend(missed);
+            }
+            Err(_) => return,
+        }
+    }
 }
 
 /// Writes the stream to one browser until it leaves or the door closes.
@@ -193,12 +251,11 @@ async fn stream(
     {
         return;
     }
-    for chunk in past.chunks(BATCH) {
-        if tx.send_data(frames(chunk)).await.is_err() {
-            return;
-        }
+    if !past.is_empty() && tx.send_data(frames(&past)).await.is_err() {
+        return;
     }
     last = past.last().map_or(last, |l| l.seq);
+    let mut sent = Instant::now();
     loop {
         tokio::select! {
             _ = closing.changed() => return,
@@ -218,18 +275,22 @@ async fn stream(
                     }
                     Err(broadcast::error::RecvError::Closed) => return,
                 };
-                while batch.len() < BATCH {
-                    match live.try_recv() {
-                        Ok(line) => batch.push(line),
-                        Err(_) => break,
+                // Soon after the last message, what comes meanwhile joins this one.
+                let due = sent + BATCH_EVERY;
+                if Instant::now() < due {
+                    tokio::select! {
+                        _ = closing.changed() => return,
+                        _ = tokio::time::sleep_until(due.into()) => {}
                     }
                 }
+                drain(&hub, &mut live, &mut batch, last);
                 batch.retain(|l| l.seq > last);
                 if let Some(l) = batch.last() {
                     last = l.seq;
                     if tx.send_data(frames(&batch)).await.is_err() {
                         return;
                     }
+                    sent = Instant::now();
                 }
             }
         }
@@ -361,4 +422,64 @@ async fn action(site: &Site, request: Request<Incoming>) -> Answer {
         status,
         serde_json::json!({"ok": ok, "command": command, "text": text}),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(n: u32) -> Vec<Line> {
+        let hub = Hub::new();
+        for i in 1..=n {
+            hub.push(Body::Output {
+                text: format!("note {i}"),
+            });
+        }
+        hub.since(0).0
+    }
+
+    /// Each message of an SSE body: its id and its records' numbers.
+    fn messages(bytes: &[u8]) -> Vec<(u64, Vec<u64>)> {
+        let text = std::str::from_utf8(bytes).unwrap();
+        text.split_terminator("\n\n")
+            .map(|message| {
+                let (id, data) = message.split_once('\n').unwrap();
+                let id = id.strip_prefix("id: ").unwrap().parse().unwrap();
+                let data = data.strip_prefix("data: ").unwrap();
+                let records: Vec<serde_json::Value> = serde_json::from_str(data).unwrap();
+                (
+                    id,
+                    records.iter().map(|r| r["seq"].as_u64().unwrap()).collect(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_is_one_message_whose_id_is_its_last_record() {
+        let sent = frames(&lines(3));
+        assert_eq!(
+            std::str::from_utf8(&sent).unwrap(),
+            concat!(
+                "id: 3\ndata: [",
+                r#"{"schema":"kubecorp/v1","seq":1,"type":"output","text":"note 1"},"#,
+                r#"{"schema":"kubecorp/v1","seq":2,"type":"output","text":"note 2"},"#,
+                r#"{"schema":"kubecorp/v1","seq":3,"type":"output","text":"note 3"}"#,
+                "]\n\n"
+            )
+        );
+    }
+
+    #[test]
+    fn a_long_batch_is_cut_into_messages_that_each_name_their_last_record() {
+        let n = BATCH as u32 * 2 + 5;
+        let got = messages(&frames(&lines(n)));
+        assert_eq!(got.len(), 3);
+        let mut all: Vec<u64> = Vec::new();
+        for (id, seqs) in &got {
+            assert_eq!(Some(id), seqs.last());
+            all.extend(seqs);
+        }
+        assert_eq!(all, (1..=u64::from(n)).collect::<Vec<_>>());
+    }
 }

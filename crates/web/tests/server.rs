@@ -108,9 +108,181 @@ fn the_stream_resumes_after_the_last_event_id_the_browser_saw() {
     );
     assert_eq!(status, 200, "{text}");
     assert!(text.contains("content-type: text/event-stream"), "{text}");
-    assert!(text.contains("id: 4\ndata: {\"schema\":\"kubecorp/v1\",\"seq\":4,\"type\":\"output\",\"text\":\"note 4\"}\n\n"), "{text}");
-    assert!(text.contains("id: 5\n"), "{text}");
-    assert!(!text.contains("id: 3\n"), "{text}");
+    // What was missed comes in one message, named after its last record.
+    assert!(
+        text.contains(concat!(
+            "id: 5\ndata: [",
+            r#"{"schema":"kubecorp/v1","seq":4,"type":"output","text":"note 4"},"#,
+            r#"{"schema":"kubecorp/v1","seq":5,"type":"output","text":"note 5"}"#,
+            "]\n\n"
+        )),
+        "{text}"
+    );
+    assert!(!text.contains(r#""seq":3,"#), "{text}");
+}
+
+/// The messages of `/events` read from a real socket until record `until` has come: each
+/// message's id and its records' numbers. `resume` is sent as `Last-Event-ID`; `first` hears
+/// of the first message.
+fn read_stream(
+    addr: SocketAddr,
+    resume: Option<u64>,
+    until: u64,
+    first: Option<std::sync::mpsc::Sender<()>>,
+) -> Vec<(u64, Vec<u64>)> {
+    let mut tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let resume = resume.map_or(String::new(), |n| format!("Last-Event-ID: {n}\r\n"));
+    write!(tcp, "GET /events HTTP/1.1\r\nHost: {addr}\r\n{resume}\r\n").unwrap();
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 65536];
+    let mut first = first;
+    loop {
+        let n = tcp.read(&mut buf).expect("the stream goes on");
+        assert_ne!(n, 0, "the stream ended early");
+        bytes.extend_from_slice(&buf[..n]);
+        let messages = sse_messages(&bytes);
+        if !messages.is_empty() {
+            if let Some(first) = first.take() {
+                first.send(()).unwrap();
+            }
+        }
+        if messages
+            .iter()
+            .flat_map(|(_, seqs)| seqs)
+            .any(|&s| s >= until)
+        {
+            return messages;
+        }
+    }
+}
+
+/// The whole messages in an HTTP/1.1 answer whose body is chunked Server-Sent Events.
+fn sse_messages(bytes: &[u8]) -> Vec<(u64, Vec<u64>)> {
+    let text = String::from_utf8_lossy(bytes);
+    let Some((_, mut rest)) = text.split_once("\r\n\r\n") else {
+        return Vec::new();
+    };
+    let mut body = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap();
+        if after.len() < size + 2 {
+            break;
+        }
+        body.push_str(&after[..size]);
+        rest = &after[size + 2..];
+    }
+    let whole = &body[..body.rfind("\n\n").map_or(0, |i| i + 2)];
+    whole
+        .split_terminator("\n\n")
+        .filter_map(|message| {
+            let (id, data) = message.split_once("\ndata: ")?;
+            let id = id.strip_prefix("id: ")?.parse().unwrap();
+            let records: Vec<serde_json::Value> = serde_json::from_str(data).unwrap();
+            let seqs = records.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
+            Some((id, seqs))
+        })
+        .collect()
+}
+
+#[test]
+fn a_busy_stream_comes_in_few_messages_and_resumes_exactly_after_the_last_one_taken() {
+    let served = serve_with(Hub::with_history(1_000), None, None);
+    served.hub.push(note(1));
+    let (heard, first) = std::sync::mpsc::channel();
+    let addr = served.addr;
+    let reader = std::thread::spawn(move || read_stream(addr, None, 300, Some(heard)));
+    // Record 1 came: the reader is on the live feed. Then a burst.
+    first.recv_timeout(Duration::from_secs(30)).unwrap();
+    for n in 2..=300 {
+        served.hub.push(note(n));
+    }
+    let messages = reader.join().unwrap();
+    let mut seen = Vec::new();
+    for (id, seqs) in &messages {
+        assert_eq!(
+            Some(id),
+            seqs.last(),
+            "a message is named after its last record"
+        );
+        seen.extend(seqs.iter().copied());
+    }
+    assert_eq!(
+        seen,
+        (1..=300).collect::<Vec<u64>>(),
+        "each record once, in order"
+    );
+    assert!(
+        messages.len() < 150,
+        "a burst is batched: {} messages for 300 records",
+        messages.len()
+    );
+
+    // A browser that took the first message and reconnects gets exactly the rest.
+    let took = messages[0].0;
+    let again = read_stream(addr, Some(took), 300, None);
+    let rest: Vec<u64> = again
+        .iter()
+        .flat_map(|(_, seqs)| seqs.iter().copied())
+        .collect();
+    assert_eq!(rest, (took + 1..=300).collect::<Vec<u64>>());
+}
+
+#[test]
+fn an_events_whole_record_is_fetched_by_its_number_while_it_is_remembered() {
+    let served = serve_with(Hub::with_history(3), None, None);
+    let at = datetime!(2026-04-24 10:14:23 UTC);
+    let event =
+        kubecorp_trust::Event::new(at, "127.0.0.1:5000", "etcd", kubecorp_trust::Stage::Tls)
+            .client_text("remote error: tls: unknown certificate authority")
+            .explanation("Charlie does not know the CA that signed this badge.");
+    let seq = served
+        .hub
+        .push(Body::Event(kubecorp_trust::record::EventRecord::new(
+            event, false, None,
+        )));
+    let wait = Duration::from_secs(2);
+    let (_, stream) = http(
+        served.addr,
+        "GET /events HTTP/1.1",
+        "",
+        Duration::from_millis(500),
+    );
+    assert!(stream.contains(r#""brief":true"#), "{stream}");
+    assert!(!stream.contains("Charlie does not know"), "{stream}");
+    let (status, whole) = http(
+        served.addr,
+        &format!("GET /api/records/{seq} HTTP/1.1"),
+        "",
+        wait,
+    );
+    assert_eq!(status, 200, "{whole}");
+    assert!(whole.contains("content-type: application/json"), "{whole}");
+    assert!(
+        whole.contains(r#""explanation":"Charlie does not know the CA that signed this badge.""#),
+        "{whole}"
+    );
+    assert!(!whole.contains(r#""brief""#), "{whole}");
+
+    for n in 2..=4 {
+        served.hub.push(note(n));
+    }
+    let (status, gone) = http(
+        served.addr,
+        &format!("GET /api/records/{seq} HTTP/1.1"),
+        "",
+        wait,
+    );
+    assert_eq!(status, 404, "{gone}");
+    assert!(
+        gone.contains(
+            "record 1 is not kept: the office remembers its last 3 records, up to number 4"
+        ),
+        "{gone}"
+    );
+    let (status, text) = http(served.addr, "GET /api/records/x HTTP/1.1", "", wait);
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("expected a record's number"), "{text}");
 }
 
 #[test]
