@@ -14,14 +14,15 @@
 //! - what the lab adds (`kubecorp-lab.yaml`): three bindings its single-certificate controller
 //!   manager needs, each saying why in a `kubecorp/why` annotation.
 //!
-//! `admin`, `edit` and `view` arrive without rules; [`crate::aggregation`] fills them as the
-//! aggregation controller does a moment after a real cluster starts.
+//! `admin`, `edit` and `view` are written as kube-apiserver writes them: an `aggregationRule`
+//! and no rules (its `rbac/bootstrap-roles` hook, `pkg/registry/rbac/rest/storage_rbac.go`
+//! v1.32, never fills them). Filling them is the clusterrole-aggregation controller's job, in
+//! the controller manager (`kubecorp_controller::clusterrole_aggregation`).
 
 use std::sync::LazyLock;
 
 use serde_json::Value;
 
-use crate::aggregation;
 use crate::meta::meta_str;
 use crate::namespaced_policy::items;
 
@@ -55,8 +56,7 @@ const SOURCES: &[(&str, &str)] = &[
 /// The pages, read once: the files are part of the program.
 static OBJECTS: LazyLock<Vec<Value>> = LazyLock::new(read);
 
-/// Every ClusterRole and ClusterRoleBinding, upstream's first, then kubeadm's, then the lab's,
-/// with the aggregated roles' rules filled in.
+/// Every ClusterRole and ClusterRoleBinding, upstream's first, then kubeadm's, then the lab's.
 pub fn objects() -> Vec<Value> {
     OBJECTS.clone()
 }
@@ -75,7 +75,7 @@ pub fn rules_of(name: &str) -> &'static [Value] {
 /// The fixtures' `creationTimestamp: null` is dropped (the store stamps each object as it
 /// writes it).
 fn read() -> Vec<Value> {
-    let mut all: Vec<Value> = SOURCES
+    SOURCES
         .iter()
         .flat_map(|(file, text)| items(file, text))
         .map(|mut o| {
@@ -84,9 +84,7 @@ fn read() -> Vec<Value> {
             }
             o
         })
-        .collect();
-    aggregation::aggregate(&mut all);
-    all
+        .collect()
 }
 
 #[cfg(test)]
@@ -134,34 +132,24 @@ mod tests {
     }
 
     #[test]
-    fn view_edit_and_admin_are_filled_by_aggregation() {
+    fn view_edit_and_admin_carry_an_aggregation_rule_and_no_rules_as_kube_apiserver_writes_them() {
         let all = objects();
-        let rules = |name: &str| {
-            all.iter()
+        for (name, label) in [
+            ("admin", "aggregate-to-admin"),
+            ("edit", "aggregate-to-edit"),
+            ("view", "aggregate-to-view"),
+        ] {
+            let role = all
+                .iter()
                 .find(|o| o["kind"] == "ClusterRole" && meta_str(o, "name") == name)
-                .unwrap()["rules"]
-                .as_array()
-                .unwrap()
-                .clone()
-        };
-        assert_eq!(rules("view"), rules("system:aggregate-to-view"));
-        let edit = rules("edit");
-        assert_eq!(
-            edit.len(),
-            rules("system:aggregate-to-edit").len() + rules("view").len()
-        );
-        assert!(rules("admin").starts_with(&edit));
-        // view does not read secrets; edit does.
-        let reads_secrets = |rules: &[Value]| {
-            rules.iter().any(|r| {
-                r["resources"]
-                    .as_array()
-                    .unwrap()
-                    .contains(&"secrets".into())
-                    && r["verbs"].as_array().unwrap().contains(&"get".into())
-            })
-        };
-        assert!(!reads_secrets(&rules("view")));
-        assert!(reads_secrets(&edit));
+                .unwrap();
+            assert!(role["rules"].is_null(), "{name}: {role}");
+            assert_eq!(
+                role["aggregationRule"]["clusterRoleSelectors"][0]["matchLabels"]
+                    [format!("rbac.authorization.k8s.io/{label}")],
+                "true",
+                "{name}"
+            );
+        }
     }
 }

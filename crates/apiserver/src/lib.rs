@@ -13,8 +13,9 @@
 //! - [`rbac`]: request attributes, the kubeadm 1.32 default rulebook, and RBAC evaluation.
 //! - [`node_authz`]: the Node authorizer, which lets a kubelet see only its own pods' secrets.
 //! - [`cluster_policy`]: every ClusterRole and ClusterRoleBinding of kube-apiserver's bootstrap
-//!   policy (upstream's fixtures), kubeadm's and the lab's; [`aggregation`] fills `admin`,
-//!   `edit` and `view` as the aggregation controller does.
+//!   policy (upstream's fixtures), kubeadm's and the lab's. `admin`, `edit` and `view` are
+//!   written as kube-apiserver writes them, without rules: the controller manager's
+//!   clusterrole-aggregation controller fills them.
 //! - [`namespaced_policy`]: the Roles and RoleBindings of kube-system and kube-public, from
 //!   upstream's bootstrap-policy fixtures and kubeadm.
 //! - [`node_restriction`]: the NodeRestriction admission plugin: a kubelet writes only its own
@@ -48,7 +49,6 @@
 //! - [`server`]: the TLS front door; every step becomes an event.
 #![forbid(unsafe_code)]
 
-pub mod aggregation;
 pub mod aggregator;
 pub mod api;
 pub mod apps;

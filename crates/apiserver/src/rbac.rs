@@ -202,9 +202,8 @@ impl RbacState {
                 _ => {}
             }
         }
-        // Authorization sees aggregated roles as the aggregation controller keeps them: a role
-        // labelled `aggregate-to-view` extends `view` at once.
-        crate::aggregation::aggregate(&mut state.cluster_roles);
+        // Authorization reads the stored rules only: a role labelled `aggregate-to-view`
+        // extends `view` once the clusterrole-aggregation controller has written `view`.
         state
     }
 
@@ -596,6 +595,15 @@ mod tests {
     #[test]
     fn a_service_account_subject_without_namespace_uses_the_binding_namespace() {
         let mut state = RbacState::bootstrap();
+        // view as the clusterrole-aggregation controller fills it: system:aggregate-to-view's rules.
+        let view_rules = json!(crate::cluster_policy::rules_of("system:aggregate-to-view"));
+        if let Some(view) = state
+            .cluster_roles
+            .iter_mut()
+            .find(|r| meta_str(r, "name") == "view")
+        {
+            view["rules"] = view_rules;
+        }
         state.role_bindings.push(json!({
             "kind": "RoleBinding", "metadata": {"name": "sa-view", "namespace": "team"},
             "roleRef": {"kind": "ClusterRole", "name": "view"},

@@ -26,9 +26,25 @@ fn message(response: (u16, String)) -> (u16, String) {
     (code, Status::parse(&body).expect("a Status body").message)
 }
 
-/// The lab's rulebook: kubeadm defaults plus `developers` bound to `view` in `default`.
+/// The lab's rulebook: kubeadm defaults, `view` as the clusterrole-aggregation controller fills
+/// it (system:aggregate-to-view's rules), and `developers` bound to `view` in `default`.
 fn rulebook() -> RbacState {
     let mut state = RbacState::bootstrap();
+    let aggregated = |name: &str| {
+        state
+            .cluster_roles
+            .iter()
+            .find(|r| r["metadata"]["name"] == name)
+            .map(|r| r["rules"].clone())
+    };
+    let view_rules = aggregated("system:aggregate-to-view").expect("system:aggregate-to-view");
+    if let Some(view) = state
+        .cluster_roles
+        .iter_mut()
+        .find(|r| r["metadata"]["name"] == "view")
+    {
+        view["rules"] = view_rules;
+    }
     state.role_bindings.push(json!({
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
         "metadata": {"name": "developers-view", "namespace": "default"},

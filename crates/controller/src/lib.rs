@@ -36,6 +36,9 @@
 //! (NotReady), taints it `node.kubernetes.io/unreachable`, and undoes both when the kubelet
 //! is back (`system:controller:node-controller`, reached through `kubecorp:node-controller`).
 //!
+//! [`clusterrole_aggregation`] writes into `admin`, `edit` and `view` the rules of the
+//! ClusterRoles labelled `rbac.authorization.k8s.io/aggregate-to-*`, as its own service account.
+//!
 //! [`deployment`] and [`replicaset`] run Deployments: a ReplicaSet per pod template, pods per
 //! ReplicaSet, and the status `kubectl rollout status` reads. They call Alice the way kubeadm's
 //! controller manager makes its controllers call her, each as its own service account
@@ -43,6 +46,7 @@
 //! [`workload`] holds what they share, `workers` how they start and report.
 #![forbid(unsafe_code)]
 
+pub mod clusterrole_aggregation;
 pub mod credentials;
 pub mod deployment;
 pub mod endpoints;

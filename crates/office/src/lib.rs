@@ -9,6 +9,7 @@
 pub mod narrate;
 /// How kube-proxy authenticates (see [`OfficeOptions::kube_proxy_credential`]).
 pub use kubecorp_proxy::Credential as KubeProxyCredential;
+mod kubeadm_init;
 mod metrics;
 mod projected;
 pub mod start;
@@ -68,7 +69,8 @@ pub struct Staff {
     pub kubelets: bool,
     /// Dave, kube-proxy.
     pub kube_proxy: bool,
-    /// The controller manager's endpoints controller.
+    /// The controller manager (endpoints, EndpointSlice, node lifecycle, deployment,
+    /// replicaset and clusterrole-aggregation controllers).
     pub controllers: bool,
     /// metrics-server, registered by the APIService `v1beta1.metrics.k8s.io`.
     pub metrics_server: bool,

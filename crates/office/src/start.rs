@@ -302,6 +302,7 @@ pub async fn apiserver_with(
     if let Some(listening) = metrics_server {
         crate::metrics::apply(&api, listening).await?;
     }
+    crate::kubeadm_init::aggregated_roles(&api).await?;
     let config = ApiserverConfig {
         api: api.clone(),
         serving: CertSource::pem_files(lab.cert_path("apiserver"), lab.key_path("apiserver")),
@@ -455,7 +456,8 @@ pub fn kube_proxy(
 }
 
 /// The controller manager: its endpoints and node lifecycle controllers dial with
-/// `controller-manager.conf`; its deployment and replicaset controllers, as kubeadm's
+/// `controller-manager.conf`; its deployment, replicaset and clusterrole-aggregation
+/// controllers, as kubeadm's
 /// `--use-service-account-credentials` has it, call with their own service accounts' tokens,
 /// which `controller-manager.conf` only asks for (see [`kubecorp_controller::credentials`]).
 pub fn endpoints_controller(
@@ -516,6 +518,13 @@ pub fn endpoints_controller(
         clock: clock.clone(),
         events: events.clone(),
     };
+    let aggregation = credentials(kubecorp_controller::clusterrole_aggregation::NAME);
+    let aggregation = kubecorp_controller::clusterrole_aggregation::ClusterRoleAggregationConfig {
+        client: aggregation.client(anonymous.clone()),
+        credentials: aggregation,
+        clock: clock.clone(),
+        events: events.clone(),
+    };
     let replicasets = credentials(kubecorp_controller::replicaset::NAME);
     let replicasets = kubecorp_controller::replicaset::ReplicaSetControllerConfig {
         client: replicasets.client(anonymous),
@@ -525,12 +534,14 @@ pub fn endpoints_controller(
     };
     let (endpoints_stop, lifecycle_stop) = (shutdown.wait(), shutdown.wait());
     let (deployments_stop, replicasets_stop) = (shutdown.wait(), shutdown.wait());
+    let aggregation_stop = shutdown.wait();
     Ok(tokio::spawn(async move {
         tokio::join!(
             kubecorp_controller::run(config, endpoints_stop),
             kubecorp_controller::node_lifecycle::run(lifecycle, lifecycle_stop),
             kubecorp_controller::deployment::run(deployments, deployments_stop),
             kubecorp_controller::replicaset::run(replicasets, replicasets_stop),
+            kubecorp_controller::clusterrole_aggregation::run(aggregation, aggregation_stop),
         );
     }))
 }
