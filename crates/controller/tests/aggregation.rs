@@ -1,14 +1,18 @@
 //! The clusterrole-aggregation controller against a real office: a ClusterRole labelled
 //! `rbac.authorization.k8s.io/aggregate-to-view` is written into `view`'s stored rules (and so
 //! into `edit`'s and `admin`'s), leaves them when it is relabelled or deleted, and extends
-//! nobody while the controller is not running.
+//! nobody while the controller is not running. The real kubectl 1.32 labels a role and reads
+//! `view` back (skipped, and said so, when kubectl is not installed; under `CI=true` that is a
+//! failure).
+
+use std::path::Path;
 
 use kubecorp_client::KubeClient;
 use kubecorp_controller::clusterrole_aggregation::{self, ClusterRoleAggregationConfig, NAME};
 use kubecorp_controller::credentials::ServiceAccountCredentials;
 use kubecorp_office::Office;
-use kubecorp_testkit::eventually;
 use kubecorp_testkit::office::{assert_never_refused, client, quiet_office, said};
+use kubecorp_testkit::{eventually, run_tool, tool, Run};
 use kubecorp_trust::tls::TrustSource;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
@@ -215,5 +219,76 @@ async fn while_the_controller_is_not_running_a_labelled_role_extends_nobody_and_
     let _controller = start_controller(&office);
     until_rules(&admin, "view", true).await;
     assert!(jane_may_list_leases(&admin).await);
+    office.shutdown().await;
+}
+
+/// kubectl with admin.conf, off the runtime's threads.
+async fn kubectl(bin: &Path, office: &Office, cache: &Path, args: &[&str]) -> Run {
+    let mut all: Vec<String> = vec![
+        "--kubeconfig".into(),
+        office.dir.join("admin.conf").to_string_lossy().into_owned(),
+        "--server".into(),
+        office.apiserver_url(),
+        "--cache-dir".into(),
+        cache.to_string_lossy().into_owned(),
+    ];
+    all.extend(args.iter().map(|a| a.to_string()));
+    let bin = bin.to_owned();
+    tokio::task::spawn_blocking(move || run_tool(&bin, &all))
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_labels_a_role_aggregate_to_view_and_get_clusterrole_view_shows_its_rule() {
+    let test = "kubectl_labels_a_role_aggregate_to_view_and_get_clusterrole_view_shows_its_rule";
+    let Some(bin) = tool("kubectl", test) else {
+        return;
+    };
+    let (dir, office) = quiet_office().await;
+    let cache = dir.path().join("kube-cache");
+    let admin = client(&office, "kubectl", "admin.conf");
+    let _controller = start_controller(&office);
+    kubectl(
+        &bin,
+        &office,
+        &cache,
+        &[
+            "create",
+            "clusterrole",
+            "lease-reader",
+            "--verb=list",
+            "--resource=leases.coordination.k8s.io",
+        ],
+    )
+    .await
+    .success()
+    .stdout_has("clusterrole.rbac.authorization.k8s.io/lease-reader created");
+    kubectl(
+        &bin,
+        &office,
+        &cache,
+        &[
+            "label",
+            "clusterrole",
+            "lease-reader",
+            "rbac.authorization.k8s.io/aggregate-to-view=true",
+        ],
+    )
+    .await
+    .success()
+    .stdout_has("clusterrole.rbac.authorization.k8s.io/lease-reader labeled");
+    until_rules(&admin, "view", true).await;
+    kubectl(
+        &bin,
+        &office,
+        &cache,
+        &["get", "clusterrole", "view", "-o", "yaml"],
+    )
+    .await
+    .success()
+    .stdout_has(
+        "- apiGroups:\n  - coordination.k8s.io\n  resources:\n  - leases\n  verbs:\n  - list\n",
+    );
     office.shutdown().await;
 }
