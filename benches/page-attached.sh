@@ -11,7 +11,8 @@
 # a stream reader that renders nothing. Either runs on the load generator's CPUs: what is
 # measured is the office's own extra work for the stream, not a browser taking the server's core.
 # Prints each run with the load average when it started, the CPU the office and the client used
-# in the measured window (100 % = one core), then the medians. BUILD=0 uses the release binaries
+# in the measured window (100 % = one core), the records the office put on the page's stream a
+# second (read from /api/info's `last`), then the medians. BUILD=0 uses the release binaries
 # already built, KUBECORP=PATH measures another `kubecorp` binary. ECDSA-P256 keys, as the
 # handshake benchmark.
 set -euo pipefail
@@ -48,6 +49,8 @@ cpu_ticks() { local t=0 p v; for p in "$@"; do v=$(awk '{print $14 + $15}' "/pro
 tree() { local c; echo "$1"; for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do tree "$c"; done; }
 now() { date +%s.%N; }
 streams() { ss -Htn state established "( sport = :$web_port )" | wc -l; }
+# The number of the stream's last record.
+last_record() { curl -s "http://127.0.0.1:$web_port/api/info" | python3 -c 'import json, sys; print(json.load(sys.stdin)["last"])'; }
 
 # Starts the client on the page and waits until its stream is open (up to 60 s).
 attach() {
@@ -75,7 +78,7 @@ detach() {
 }
 
 run_load() { # NAME -> "NAME rps=… ok=… errors=… seconds=… cpu=… load=… streams=…"
-  local name=$1 t0 t1 c0 c1 k0 k1 load
+  local name=$1 t0 t1 c0 c1 k0 k1 r0 r1 load
   load=$(cut -d' ' -f1 /proc/loadavg)
   taskset -c "$loadgen_cpus" "$loadgen" --url "https://127.0.0.1:$api_port/healthz" --ca "$ca" --cert "$cert" --key "$key" \
     --concurrency "$conc" --duration "$dur" --plain --insecure-skip-tls-verify >"$work/run.out" 2>>"$work/negotiated.txt" &
@@ -83,12 +86,14 @@ run_load() { # NAME -> "NAME rps=… ok=… errors=… seconds=… cpu=… load=
   sleep 1.5 # the load generator's 1 s warm-up, and a margin
   local client_pids=()
   if [ "$name" = with ]; then mapfile -t client_pids < <(tree "$client_pid"); fi
+  r0=$(last_record)
   c0=$(cpu_ticks "$api_pid") k0=$(cpu_ticks "${client_pids[@]}") t0=$(now)
   sleep "$(python3 -c "print(max($dur - 1, 0.5))")"
   c1=$(cpu_ticks "$api_pid") k1=$(cpu_ticks "${client_pids[@]}") t1=$(now)
+  r1=$(last_record)
   local open; open=$(streams)
   wait "$lg"
-  echo "$name $(cat "$work/run.out") cpu=$(python3 -c "print(($c1 - $c0) / $(getconf CLK_TCK) / ($t1 - $t0))") client=$(python3 -c "print(($k1 - $k0) / $(getconf CLK_TCK) / ($t1 - $t0))") load=$load streams=$open"
+  echo "$name $(cat "$work/run.out") cpu=$(python3 -c "print(($c1 - $c0) / $(getconf CLK_TCK) / ($t1 - $t0))") client=$(python3 -c "print(($k1 - $k0) / $(getconf CLK_TCK) / ($t1 - $t0))") load=$load streams=$open records=$(python3 -c "print(($r1 - $r0) / ($t1 - $t0))")"
 }
 
 : >"$work/load.txt"
@@ -112,20 +117,20 @@ for line in open(path):
 print(f"client: {client}; concurrency {conc}, {dur} s measured per run, up --web on CPU 0, "
       "load generator and client on the others")
 print()
-print("| run | page | requests/s | errors | server CPU per request | server's CPU | client's CPU | load average (1 min) | streams open |")
-print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+print("| run | page | requests/s | errors | server CPU per request | server's CPU | client's CPU | stream records/s | load average (1 min) | streams open |")
+print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for n, (name, r) in enumerate(rows, 1):
     rps = float(r["rps"])
     cpu_us = float(r["cpu"]) / max(rps, 1) * 1e6
     print(f"| {n} | {name} | {rps:.0f} | {r['errors']} | {cpu_us:.0f} µs | {100 * float(r['cpu']):.0f} % | "
-          f"{100 * float(r['client']):.0f} % | {r['load']} | {r['streams']} |")
+          f"{100 * float(r['client']):.0f} % | {float(r['records']):.0f} | {r['load']} | {r['streams']} |")
 def med(name, f):
     return statistics.median(f(r) for n, r in rows if n == name)
 rps = lambda r: float(r["rps"])
 cpu = lambda r: float(r["cpu"]) / max(float(r["rps"]), 1) * 1e6
 without, with_ = med("without", rps), med("with", rps)
-print(f"| **median** | without | **{without:.0f}** | | **{med('without', cpu):.0f} µs** | | | | |")
-print(f"| **median** | with | **{with_:.0f}** | | **{med('with', cpu):.0f} µs** | | | | |")
+print(f"| **median** | without | **{without:.0f}** | | **{med('without', cpu):.0f} µs** | | | | | |")
+print(f"| **median** | with | **{with_:.0f}** | | **{med('with', cpu):.0f} µs** | | **{100 * med('with', lambda r: float(r['client'])):.0f} %** | | | |")
 spread = [rps(r) for n, r in rows if n == "without"]
 print()
 print(f"with the page attached (medians): requests/s {100 * (with_ / without - 1):+.1f} %, "

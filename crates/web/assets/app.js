@@ -12,8 +12,11 @@
   var MAX_EVENTS = 3000;   // events kept in memory (oldest dropped)
   var MAX_ROWS = 150;      // rows drawn in the timeline
   var TIMELINE_EVERY = 200; // ms between timeline redraws at most
+  var TIMELINE_BUSY_EVERY = 500; // … after a redraw that brought BUSY_ROWS rows or more
+  var BUSY_ROWS = 50;
   var DRAW_EVERY = 100;     // ms between redraws of the floor plan and the story at most
   var MAX_RECORDED = 200000; // a live run's records kept for back and forward
+  var RELIGHT_AFTER = 1000; // ms before an edge lit alike is lit again (its fade waits 1.5 s)
   var STAGES = {
     tcp: ['TCP', 'the TCP connection: accepted, refused, or garbage on the wire'],
     tls: ['TLS handshake', 'the TLS handshake: badges shown, and (at etcd, and by every caller) checked against a CA before any request is read'],
@@ -167,7 +170,7 @@
     var text = svg('text', { x: mx, y: my + 6 });
     g.appendChild(line); g.appendChild(rect); g.appendChild(text);
     edgeLayer.appendChild(g);
-    edges[key] = { g: g, text: text, rect: rect };
+    edges[key] = { g: g, text: text, rect: rect, label: '', at: 0 };
     return edges[key];
   }
   function light(ev) {
@@ -175,6 +178,12 @@
     if (from === to || !PLACES[from] || !PLACES[to]) return;
     var e = edgeFor(from, to);
     var label = (ev.allowed ? '✓ ' : '✗ ') + short(ev.stage);
+    // An edge lit alike less than a second ago is still bright (its fade waits 1.5 s): a busy
+    // door is not redrawn ten times a second for nothing.
+    var now = Date.now();
+    if (e.label === label && now - e.at < RELIGHT_AFTER) return;
+    e.label = label;
+    e.at = now;
     e.text.textContent = label;
     var w = Math.max(110, label.length * 9.5 + 18);
     e.rect.setAttribute('width', w);
@@ -278,7 +287,7 @@
   }
   // The newest rows go on top; rows already drawn stay as they are (so a row under the mouse
   // or the keyboard is still there a moment later), unless `full` asks for a redraw.
-  var drawnSeq = -1;
+  var drawnSeq = -1, busy = false;
   function drawTimeline(full) {
     var list = $('timeline');
     var upto = paused ? pausedAt : state.events.length;
@@ -291,6 +300,7 @@
       if (matches(ev)) fresh.push(ev);
     }
     if (upto) drawnSeq = Math.max(drawnSeq, state.events[upto - 1].seq);
+    busy = fresh.length >= BUSY_ROWS;
     if (fresh.length) {
       var frag = document.createDocumentFragment();
       fresh.forEach(function (ev) { frag.appendChild(rowFor(ev)); });
@@ -497,9 +507,12 @@
     drawStory();
     drawPace();
     showClock();
+    // A flood of rows is drawn two times a second: redrawing the list is most of what the
+    // browser spends on a busy office.
+    var every = busy ? TIMELINE_BUSY_EVERY : TIMELINE_EVERY;
     var due = Date.now() - lastTimeline;
-    if (due >= TIMELINE_EVERY) { lastTimeline = Date.now(); drawTimeline(); drawChecks(state.steps); }
-    else if (!timelineTimer) timelineTimer = setTimeout(function () { timelineTimer = null; lastTimeline = Date.now(); drawTimeline(); drawChecks(state.steps); }, TIMELINE_EVERY - due);
+    if (due >= every) { lastTimeline = Date.now(); drawTimeline(); drawChecks(state.steps); }
+    else if (!timelineTimer) timelineTimer = setTimeout(function () { timelineTimer = null; lastTimeline = Date.now(); drawTimeline(); drawChecks(state.steps); }, every - due);
   }
 
   // ---- Live: the stream over Server-Sent Events. ----
