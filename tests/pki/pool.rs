@@ -48,7 +48,7 @@ fn assert_private_distinct_rsa_2048(keys: &[PathBuf]) {
 }
 
 #[test]
-fn pki_pool_fill_makes_the_pool_32_rsa_keys_and_a_second_fill_makes_none() {
+fn pki_pool_fill_makes_the_pool_64_rsa_keys_and_a_second_fill_makes_none() {
     let Some(openssl) = tool("openssl", "pki_pool_fill") else {
         return;
     };
@@ -59,14 +59,14 @@ fn pki_pool_fill_makes_the_pool_32_rsa_keys_and_a_second_fill_makes_none() {
     assert_eq!(
         filled.stdout,
         format!(
-            "RSA-2048: made 32 keys; the pool holds 32 ({})\n",
+            "RSA-2048: made 64 keys; the pool holds 64 ({})\n",
             rsa.display()
         )
     );
     assert_eq!(mode(&pool), 0o700);
     assert_eq!(mode(&rsa), 0o700);
     let keys = keys_in(&rsa);
-    assert_eq!(keys.len(), 32);
+    assert_eq!(keys.len(), 64);
     assert_private_distinct_rsa_2048(&keys);
     let read = run_tool(
         &openssl,
@@ -82,7 +82,7 @@ fn pki_pool_fill_makes_the_pool_32_rsa_keys_and_a_second_fill_makes_none() {
     assert_eq!(
         filled.stdout,
         format!(
-            "RSA-2048: made 0 keys; the pool holds 32 ({})\n",
+            "RSA-2048: made 0 keys; the pool holds 64 ({})\n",
             rsa.display()
         )
     );
@@ -196,6 +196,6 @@ fn a_throwaway_run_leaves_a_lowest_priority_filler_that_tops_the_pool_up_except_
         std::thread::sleep(Duration::from_millis(100));
     }
     let keys = keys_in(&rsa);
-    assert_eq!(keys.len(), 32, "the filler topped the pool up to 32");
+    assert_eq!(keys.len(), 64, "the filler topped the pool up to 64");
     assert_private_distinct_rsa_2048(&keys);
 }

@@ -12,7 +12,7 @@ use kubecorp_pki::KeyAlgorithm;
 
 #[derive(Debug, Subcommand)]
 pub enum PoolCommand {
-    /// Make keys until the pool holds 32 of each algorithm asked for (before a class, or in a CI
+    /// Make keys until the pool holds 64 of each algorithm asked for (before a class, or in a CI
     /// image), so that the throwaway labs of `kubecorp run`, `test` and `challenge` make none.
     Fill {
         /// The key type to top up (repeat for several): RSA-2048, RSA-3072, RSA-4096, ECDSA-P256
@@ -81,7 +81,7 @@ pub fn run(command: PoolCommand) -> Result<ExitCode> {
 }
 
 /// After a command whose throwaway lab drew keys from the user's pool: when the pool holds
-/// fewer than 32 keys of an algorithm it has been drawn for, `kubecorp pki pool fill
+/// fewer than 64 keys of an algorithm it has been drawn for, `kubecorp pki pool fill
 /// --background` is left to make them, in a process group of its own (Ctrl-C in this terminal
 /// does not reach it), at the lowest priority. Not under CI (`CI=true` or `CI=1`):
 /// a pipeline's step leaves no process behind; `kubecorp pki pool fill` fills a CI image.

@@ -19,6 +19,7 @@
 //! New keys are ECDSA P-256, as client-go's certificate manager makes them; so the CSRs ask for
 //! `digital signature` and the auth usage only (`key encipherment` is for RSA keys).
 
+use kubecorp_pki::key_source::KeySource;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -112,8 +113,9 @@ pub fn prepare_cert_dir(dir: &Path) -> Result<(), KubeletError> {
 pub fn self_signed_serving(
     host: &str,
     now: OffsetDateTime,
+    keys: &KeySource,
 ) -> Result<(String, String), KubeletError> {
-    let pair = kubecorp_pki::selfsigned::generate(host, &[], &[], now)
+    let pair = kubecorp_pki::selfsigned::generate(host, &[], &[], now, keys)
         .map_err(|e| sign_error("the self-signed serving certificate", e))?;
     Ok((pair.cert_pem, pair.key_pem))
 }
@@ -124,13 +126,14 @@ pub fn ensure_self_signed(
     dir: &Path,
     host: &str,
     now: OffsetDateTime,
+    keys: &KeySource,
 ) -> Result<(PathBuf, PathBuf), KubeletError> {
     let cert = dir.join(SELF_SIGNED_CERT);
     let key = dir.join(SELF_SIGNED_KEY);
     if cert.exists() && key.exists() {
         return Ok((cert, key));
     }
-    let (cert_pem, key_pem) = self_signed_serving(host, now)?;
+    let (cert_pem, key_pem) = self_signed_serving(host, now, keys)?;
     write_atomic(&key, key_pem.as_bytes(), Mode::Secret).map_err(pki_error)?;
     write_atomic(&cert, cert_pem.as_bytes(), Mode::Public).map_err(pki_error)?;
     Ok((cert, key))
@@ -344,7 +347,8 @@ mod tests {
     #[test]
     fn the_self_signed_serving_certificate_has_the_kubelet_shape() {
         let now = datetime!(2026-11-29 09:00:00 UTC);
-        let (cert_pem, key_pem) = self_signed_serving("kubecorp-control-plane", now).unwrap();
+        let (cert_pem, key_pem) =
+            self_signed_serving("kubecorp-control-plane", now, &KeySource::Fresh).unwrap();
         assert!(key_pem.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
         let chain =
             kubecorp_pki::cert::parse_cert_chain(Path::new("kubelet.crt"), cert_pem.as_bytes())

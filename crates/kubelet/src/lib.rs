@@ -83,6 +83,9 @@ pub struct KubeletConfig {
     /// How often the kubelet looks at its certificates and pending CSRs, and the first retry
     /// delay after a failure (doubling up to 32 times this).
     pub sync_interval: Duration,
+    /// Where the self-signed serving badge's keys come from (the lab's, see
+    /// [`kubecorp_pki::key_source`]).
+    pub keys: kubecorp_pki::key_source::KeySource,
 }
 
 impl KubeletConfig {
@@ -120,6 +123,7 @@ impl KubeletConfig {
             events,
             heartbeat_interval: Duration::from_secs(10),
             sync_interval: Duration::from_secs(1),
+            keys: kubecorp_pki::key_source::KeySource::of(lab),
         })
     }
 }

@@ -38,9 +38,10 @@ pub(crate) async fn load_certificates(k: &Arc<Kubelet>) -> Result<(), KubeletErr
     }
     let host = k.node.clone();
     let now = k.now();
+    let keys = k.config.keys.clone();
     // RSA key generation takes a moment: off the async threads.
     let (cert, key) =
-        tokio::task::spawn_blocking(move || certs::ensure_self_signed(&dir, &host, now))
+        tokio::task::spawn_blocking(move || certs::ensure_self_signed(&dir, &host, now, &keys))
             .await
             .map_err(|e| KubeletError::Certificate {
                 what: "the self-signed serving certificate".into(),

@@ -50,8 +50,9 @@ pub async fn serve(
 ) -> Result<(), MetricsError> {
     let now = config.clock.now();
     let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let keys = config.keys.clone();
     let badge = tokio::task::spawn_blocking(move || {
-        kubecorp_pki::selfsigned::generate("localhost", &[loopback], &[], now)
+        kubecorp_pki::selfsigned::generate("localhost", &[loopback], &[], now, &keys)
     })
     .await
     .map_err(|e| MetricsError::SelfSigned {

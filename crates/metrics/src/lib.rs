@@ -55,6 +55,9 @@ pub struct MetricsConfig {
     pub client: KubeClient,
     pub clock: LabClock,
     pub events: Events,
+    /// Where its self-signed badge's keys come from (the lab's, see
+    /// [`kubecorp_pki::key_source`]).
+    pub keys: kubecorp_pki::key_source::KeySource,
 }
 
 /// Why metrics-server stopped serving.

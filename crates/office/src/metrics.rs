@@ -111,6 +111,7 @@ pub async fn metrics_server(
         client,
         clock: clock.clone(),
         events: events.clone(),
+        keys: kubecorp_pki::key_source::KeySource::of(lab),
     };
     let (api, clock, events) = (api.clone(), clock.clone(), events.clone());
     let shutdown = shutdown.wait();

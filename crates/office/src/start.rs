@@ -732,6 +732,7 @@ pub fn scheduler_secure(
         )?,
     };
     let (clock, events) = (clock.clone(), events.clone());
+    let keys = kubecorp_pki::key_source::KeySource::of(lab);
     let shutdown = shutdown.wait();
     Ok(tokio::spawn(async move {
         let result = kubecorp_scheduler::serve_secure(
@@ -739,6 +740,7 @@ pub fn scheduler_secure(
             clock.clone(),
             events.clone(),
             Some(delegation),
+            keys,
             shutdown,
         )
         .await;

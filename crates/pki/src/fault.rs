@@ -8,6 +8,7 @@ use time::{Duration, OffsetDateTime};
 use crate::error::{PkiError, Result};
 use crate::fs::{ensure_dir, read, write_atomic, Mode};
 use crate::issue::{Ca, Shape, CA_VALIDITY};
+use crate::key_source::KeySource;
 use crate::keys::{private_key_pem, KeyAlgorithm};
 use crate::kubeconfig::Kubeconfig;
 use crate::layout::Lab;
@@ -171,7 +172,7 @@ pub fn inflict(lab: &Lab, fault: Fault, target: &str, now: OffsetDateTime) -> Re
         Fault::RogueCa => {
             signer = Ca::generate(
                 "rogue-ca",
-                KeyAlgorithm::of(&signer.key).generate()?,
+                KeySource::of(lab).key(KeyAlgorithm::of(&signer.key))?,
                 now,
                 CA_VALIDITY,
             )?
@@ -179,7 +180,7 @@ pub fn inflict(lab: &Lab, fault: Fault, target: &str, now: OffsetDateTime) -> Re
         Fault::SameNameCa => {
             signer = Ca::generate(
                 p.authority.common_name(),
-                KeyAlgorithm::of(&signer.key).generate()?,
+                KeySource::of(lab).key(KeyAlgorithm::of(&signer.key))?,
                 now,
                 CA_VALIDITY,
             )?
@@ -204,7 +205,7 @@ pub fn inflict(lab: &Lab, fault: Fault, target: &str, now: OffsetDateTime) -> Re
             }
         },
         Fault::MismatchedKey => {
-            let stranger = KeyAlgorithm::of(&key).generate()?;
+            let stranger = KeySource::of(lab).key(KeyAlgorithm::of(&key))?;
             let cert_pem = crate::cert::cert_pem(&badge.info.der);
             match p.storage {
                 Storage::Pki(stem) => write_atomic(

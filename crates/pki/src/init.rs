@@ -66,22 +66,44 @@ pub fn init_drawing(
     let _lock = lab.lock()?;
     ensure_dir(lab.root())?;
     ensure_dir(&lab.pki_dir())?;
-    if opts.force {
+    // Every key the run will need is made first, side by side: with RSA that is most of the
+    // time `pki init` takes.
+    let keys = &mut KeySupply::new(opts.key_algorithm, keys_needed(lab, opts), pool)?;
+    let log = if opts.force {
         // Every file is made anew beside the old set, which is replaced only once the new one
         // is whole (see [`crate::swap`]).
-        crate::swap::replace_set(lab, |staging| build(staging, lab, opts, pool))
+        crate::swap::replace_set(lab, |staging| build_from(staging, lab, opts, keys))?
     } else {
-        build(lab, lab, opts, pool)
+        build_from(lab, lab, opts, keys)?
+    };
+    // The lab's later keys (renewals, faults, rotations, CSRs) come from where these came from.
+    match pool {
+        Some(pool) => crate::key_source::KeySource::record(lab, pool, keys.drawn())?,
+        None if opts.force => crate::key_source::KeySource::forget(lab)?,
+        None => {}
     }
+    Ok(log)
 }
 
 /// Writes (or checks) every file of the set into `into`; the log names `shown`'s folders, the
 /// lab the user asked for.
+#[cfg(test)]
 pub(crate) fn build(
     into: &Lab,
     shown: &Lab,
     opts: &InitOptions,
     pool: Option<&crate::pool::KeyPool>,
+) -> Result<Vec<String>> {
+    let keys = &mut KeySupply::new(opts.key_algorithm, keys_needed(into, opts), pool)?;
+    build_from(into, shown, opts, keys)
+}
+
+/// As [`build`], with keys from `keys`.
+fn build_from(
+    into: &Lab,
+    shown: &Lab,
+    opts: &InitOptions,
+    keys: &mut KeySupply,
 ) -> Result<Vec<String>> {
     let lab = into;
     ensure_dir(&lab.pki_dir())?;
@@ -89,9 +111,6 @@ pub(crate) fn build(
         "[certs] Using certificateDir folder {:?}",
         shown.pki_dir().display().to_string()
     )];
-    // Every key the run will need is made first, side by side: with RSA that is most of the
-    // time `pki init` takes.
-    let keys = &mut KeySupply::new(opts.key_algorithm, keys_needed(lab, opts), pool)?;
     let mut cluster_ca = None;
     let mut strangers = Vec::new();
     for (authority, leaves) in ORDER {

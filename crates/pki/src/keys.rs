@@ -170,6 +170,8 @@ impl FromStr for KeyAlgorithm {
 pub struct KeySupply {
     algorithm: KeyAlgorithm,
     ready: Vec<KeyPair>,
+    /// The pool names of the keys drawn from a pool (see [`crate::key_source`]).
+    drawn: Vec<String>,
 }
 
 impl KeySupply {
@@ -180,11 +182,19 @@ impl KeySupply {
         count: usize,
         pool: Option<&crate::pool::KeyPool>,
     ) -> Result<KeySupply> {
-        let ready = match pool {
-            Some(pool) if algorithm.is_rsa() => pool.draw(algorithm, count)?,
-            _ => algorithm.generate_many(count)?,
+        let (ready, drawn) = match pool {
+            Some(pool) if algorithm.is_rsa() => {
+                let drawn = pool.draw_named(algorithm, count, &Default::default())?;
+                let names = drawn.iter().filter_map(|d| d.name.clone()).collect();
+                (drawn.into_iter().map(|d| d.key).collect(), names)
+            }
+            _ => (algorithm.generate_many(count)?, Vec::new()),
         };
-        Ok(KeySupply { algorithm, ready })
+        Ok(KeySupply {
+            algorithm,
+            ready,
+            drawn,
+        })
     }
 
     /// The next key: one made ahead, or a fresh one if the count fell short.
@@ -193,6 +203,11 @@ impl KeySupply {
             Some(key) => Ok(key),
             None => self.algorithm.generate(),
         }
+    }
+
+    /// The algorithm and pool names of the keys drawn from a pool.
+    pub fn drawn(&self) -> (KeyAlgorithm, &[String]) {
+        (self.algorithm, &self.drawn)
     }
 }
 

@@ -6,6 +6,7 @@
 //!   and its role in the KubeCorp story.
 //! - [`keys`]: key generation (many keys side by side) and the PEM encodings kubeadm uses.
 //! - [`pool`]: RSA keys made once and kept in the user's cache, for throwaway labs.
+//! - [`key_source`]: where a lab's later keys come from (made now, or that lab's pool).
 //! - [`issue`]: signing a badge's [`issue::Shape`] with a [`issue::Ca`].
 //! - [`cert`]: reading a certificate into owned facts ([`cert::CertInfo`]).
 //! - [`selfsigned`]: the throwaway CA and serving badge a component makes for itself (client-go's
@@ -33,6 +34,7 @@ pub mod import;
 pub mod init;
 pub mod inspect;
 pub mod issue;
+pub mod key_source;
 pub mod keys;
 pub mod kubeconfig;
 pub mod layout;

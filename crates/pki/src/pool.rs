@@ -5,7 +5,9 @@
 //!
 //! Rules, so that a pooled lab teaches the same things as a fresh one:
 //! - within one lab every key is different (a rogue CA is never the real CA's key);
-//! - keys made for a fault, a rotation, a renewal or a CSR are always fresh;
+//! - a lab built from the pool draws its later keys (a fault's, a rotation's, a renewal's, a
+//!   CSR's, a component's self-signed badge) from it too, never one it already holds (see
+//!   [`crate::key_source`]);
 //! - the pool is `~/.cache/kubecorp/keys/ALGORITHM/` (or `$XDG_CACHE_HOME/kubecorp/keys/…`),
 //!   directories 0700 and keys 0600; a pool directory anyone else may open or own is not used;
 //! - a lab that needs more keys than the pool holds makes the rest (side by side) and leaves
@@ -14,6 +16,7 @@
 //!   (`kubecorp pki pool fill`, which the binary also leaves running at the lowest priority after
 //!   a throwaway lab found the pool short).
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -23,9 +26,10 @@ use crate::error::{PkiError, Result};
 use crate::fs::{ensure_dir, write_atomic, Mode};
 use crate::keys::{parse_private_key, private_key_pem, KeyAlgorithm};
 
-/// How many keys of one algorithm the pool keeps: a lab takes 17 (3 CAs, 13 badges and
-/// kubeconfigs, `sa`), so two labs side by side rarely draw the same set.
-pub const POOL_SIZE: usize = 32;
+/// How many keys of one algorithm the pool keeps: a lab takes 17 at `pki init` (3 CAs, 13
+/// badges and kubeconfigs, `sa`) and the KubeCorp day some 20 more (Bob's and metrics-server's
+/// self-signed badges, CSRs, renewals, a rotation, a rogue CA), all different within the lab.
+pub const POOL_SIZE: usize = 64;
 
 /// The lock file a filler holds in an algorithm's directory while it makes keys.
 pub const FILL_LOCK: &str = ".fill.lock";
@@ -40,6 +44,13 @@ pub struct Filled {
     pub holds: usize,
     /// The algorithm's directory.
     pub dir: PathBuf,
+}
+
+/// A key drawn from the pool.
+pub struct Drawn {
+    /// Its name in the pool (`None`: made for the draw and not kept, the pool being full).
+    pub name: Option<String>,
+    pub key: KeyPair,
 }
 
 /// A pool directory that passed the checks above.
@@ -93,6 +104,11 @@ impl KeyPool {
         Ok(Some(KeyPool { root: root.into() }))
     }
 
+    /// The pool's directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// Where keys of `algorithm` are kept.
     pub fn dir(&self, algorithm: KeyAlgorithm) -> PathBuf {
         self.root.join(algorithm.name())
@@ -101,6 +117,21 @@ impl KeyPool {
     /// `count` different keys of `algorithm`, picked at random from the pool; the ones the pool
     /// lacks are made now, side by side, and kept (up to [`POOL_SIZE`]).
     pub fn draw(&self, algorithm: KeyAlgorithm, count: usize) -> Result<Vec<KeyPair>> {
+        Ok(self
+            .draw_named(algorithm, count, &HashSet::new())?
+            .into_iter()
+            .map(|d| d.key)
+            .collect())
+    }
+
+    /// As [`KeyPool::draw`], with each key's name in the pool, never one of the names in
+    /// `skip` (the keys a lab already holds, see [`crate::key_source`]).
+    pub fn draw_named(
+        &self,
+        algorithm: KeyAlgorithm,
+        count: usize,
+        skip: &HashSet<String>,
+    ) -> Result<Vec<Drawn>> {
         let dir = self.dir(algorithm);
         ensure_dir(&dir)?;
         private_dir(&dir)?;
@@ -111,23 +142,37 @@ impl KeyPool {
             if keys.len() == count {
                 break;
             }
+            let Some(name) = key_name(file) else {
+                continue;
+            };
+            if skip.contains(&name) {
+                continue;
+            }
             // A damaged or foreign file is skipped (and replaced below if the pool is short).
             let Ok(bytes) = std::fs::read(file) else {
                 continue;
             };
             match parse_private_key(file, &bytes) {
-                Ok(key) if KeyAlgorithm::of(&key) == algorithm => keys.push(key),
+                Ok(key) if KeyAlgorithm::of(&key) == algorithm => keys.push(Drawn {
+                    name: Some(name),
+                    key,
+                }),
                 _ => {
                     let _ = std::fs::remove_file(file);
                 }
             }
         }
         let fresh = algorithm.generate_many(count - keys.len())?;
-        let room = POOL_SIZE.saturating_sub(key_files(&dir).len());
-        for key in fresh.iter().take(room) {
-            keep(&dir, key)?;
+        let mut room = POOL_SIZE.saturating_sub(key_files(&dir).len());
+        for key in fresh {
+            let name = if room > 0 {
+                room -= 1;
+                Some(keep(&dir, &key)?)
+            } else {
+                None
+            };
+            keys.push(Drawn { name, key });
         }
-        keys.extend(fresh);
         Ok(keys)
     }
 
@@ -181,13 +226,20 @@ impl KeyPool {
     }
 }
 
-/// Writes `key` into the pool directory `dir` under a random name, 0600.
-fn keep(dir: &Path, key: &KeyPair) -> Result<()> {
+/// Writes `key` into the pool directory `dir` under a random name, 0600; returns the name.
+fn keep(dir: &Path, key: &KeyPair) -> Result<String> {
+    let name = hex_id();
     write_atomic(
-        &dir.join(format!("{}.key", hex_id())),
+        &dir.join(format!("{name}.key")),
         private_key_pem(key)?.as_bytes(),
         Mode::Secret,
-    )
+    )?;
+    Ok(name)
+}
+
+/// A pool key's name: its file name without `.key`.
+fn key_name(file: &Path) -> Option<String> {
+    Some(file.file_stem()?.to_str()?.to_owned())
 }
 
 /// The fill lock of an algorithm's directory, held until dropped (or the process ends).
@@ -251,6 +303,23 @@ fn random_u64() -> u64 {
 
 fn hex_id() -> String {
     format!("{:016x}", random_u64())
+}
+
+/// What the pool holds, read back, for tests elsewhere in the crate.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+
+    /// Every key of `algorithm` in `pool`, with its name.
+    pub(crate) fn keys_in(pool: &KeyPool, algorithm: KeyAlgorithm) -> Vec<(String, KeyPair)> {
+        key_files(&pool.dir(algorithm))
+            .into_iter()
+            .filter_map(|f| {
+                let key = parse_private_key(&f, &std::fs::read(&f).ok()?).ok()?;
+                Some((key_name(&f)?, key))
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]

@@ -141,7 +141,7 @@ pub fn renew(lab: &Lab, name: &str, now: OffsetDateTime) -> Result<Vec<Renewed>>
         plans.push((p, ca, shape, algorithm, warning));
     }
     let algorithms: Vec<KeyAlgorithm> = plans.iter().map(|plan| plan.3).collect();
-    let keys = KeyAlgorithm::generate_each(&algorithms)?;
+    let keys = crate::key_source::KeySource::of(lab).keys(&algorithms)?;
     // Facts only matter when a kubeconfig has to be written from scratch.
     let facts = ClusterFacts::new(
         "kubecorp-control-plane",

@@ -15,6 +15,7 @@ use crate::cert::{cert_pem, read_cert_chain};
 use crate::error::{PkiError, Result};
 use crate::fs::{write_atomic, Mode};
 use crate::issue::{Ca, CA_VALIDITY};
+use crate::key_source::KeySource;
 use crate::keys::{private_key_pem, KeyAlgorithm};
 use crate::kubeconfig::Kubeconfig;
 use crate::layout::Lab;
@@ -62,7 +63,7 @@ pub fn rotate_ca(
         }
         Phase::Start => {
             let old = lab.load_ca(authority)?;
-            let key = KeyAlgorithm::of(&old.key).generate()?;
+            let key = KeySource::of(lab).key(KeyAlgorithm::of(&old.key))?;
             let new = Ca::generate(authority.common_name(), key, now, CA_VALIDITY)?;
             // The new CA signs from now on (its certificate first, so it is the one loaded with
             // the key); the old one stays trusted until the rotation finishes.

@@ -25,11 +25,12 @@ use std::net::IpAddr;
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyUsagePurpose, SanType,
+    Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
 use time::{Duration, OffsetDateTime};
 
 use crate::issue::random_serial;
+use crate::key_source::KeySource;
 use crate::keys::private_key_pem;
 use crate::{KeyAlgorithm, PkiError, Result};
 
@@ -56,13 +57,15 @@ impl std::fmt::Debug for SelfSigned {
     }
 }
 
-/// Makes a pair for `host` with the given extra SANs, on the lab clock's `now`. RSA key
-/// generation takes a moment: call this off the async threads.
+/// Makes a pair for `host` with the given extra SANs, on the lab clock's `now`, its two RSA
+/// keys from `keys` (see [`crate::key_source`]). RSA key generation takes a moment: call this
+/// off the async threads.
 pub fn generate(
     host: &str,
     alternate_ips: &[IpAddr],
     alternate_dns: &[&str],
     now: OffsetDateTime,
+    keys: &KeySource,
 ) -> Result<SelfSigned> {
     let stamp = now.unix_timestamp();
     let (not_before, not_after) = crate::when::validity(host, now, -BACKDATE, VALIDITY - BACKDATE)?;
@@ -74,7 +77,13 @@ pub fn generate(
         }
     };
 
-    let ca_key = KeyAlgorithm::Rsa2048.generate()?;
+    let [ca_key, key]: [KeyPair; 2] = keys
+        .keys(&[KeyAlgorithm::Rsa2048, KeyAlgorithm::Rsa2048])?
+        .try_into()
+        .map_err(|_| PkiError::Sign {
+            what: "the self-signed serving keys".into(),
+            detail: "two keys were asked for".into(),
+        })?;
     let mut ca = CertificateParams::default();
     ca.distinguished_name = common_name(&format!("{host}-ca@{stamp}"));
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -90,7 +99,6 @@ pub fn generate(
         .self_signed(&ca_key)
         .map_err(failed("the self-signed serving CA"))?;
 
-    let key = KeyAlgorithm::Rsa2048.generate()?;
     let mut leaf = CertificateParams::default();
     leaf.distinguished_name = common_name(&format!("{host}@{stamp}"));
     leaf.is_ca = IsCa::ExplicitNoCa;
@@ -150,7 +158,14 @@ mod tests {
     fn the_scheduler_shape_names_localhost_and_the_loopback_ip_twice() {
         let now = datetime!(2026-11-29 09:00:00 UTC);
         let loopback: IpAddr = [127, 0, 0, 1].into();
-        let pair = generate("localhost", &[loopback, loopback], &[], now).unwrap();
+        let pair = generate(
+            "localhost",
+            &[loopback, loopback],
+            &[],
+            now,
+            &KeySource::Fresh,
+        )
+        .unwrap();
         assert!(pair.key_pem.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
         let chain = parse_cert_chain(Path::new("mem"), pair.cert_pem.as_bytes()).unwrap();
         assert_eq!(chain.len(), 2, "leaf then its throwaway CA");

@@ -61,6 +61,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use kubecorp_client::delegated::{self, Attributes, Authn, Caller};
 use kubecorp_client::KubeClient;
 use kubecorp_pki::fs::{write_atomic, Mode};
+use kubecorp_pki::key_source::KeySource;
 use kubecorp_pki::selfsigned::{self, SelfSigned};
 use kubecorp_trust::authn::{front_proxy_error, unable_to_authenticate};
 use kubecorp_trust::tls::{server_config_request_client_cert, server_error_text, TrustSource};
@@ -100,11 +101,14 @@ pub enum ServingError {
 
 /// The badge kube-scheduler makes when kubeadm gives it none: see the module docs. RSA key
 /// generation takes a moment, so this runs off the async threads.
-pub async fn self_signed_badge(now: OffsetDateTime) -> Result<SelfSigned, ServingError> {
+pub async fn self_signed_badge(
+    now: OffsetDateTime,
+    keys: KeySource,
+) -> Result<SelfSigned, ServingError> {
     let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
     tokio::task::spawn_blocking(move || {
         // `alternateIPs` = [127.0.0.1] from the caller, then the bind address 127.0.0.1.
-        selfsigned::generate(SELF_SIGNED_HOST, &[loopback, loopback], &[], now)
+        selfsigned::generate(SELF_SIGNED_HOST, &[loopback, loopback], &[], now, &keys)
     })
     .await
     .map_err(|e| ServingError::SelfSigned {
@@ -130,15 +134,17 @@ pub struct Delegation {
 /// Serves Bob's secure port on `listener` until `shutdown` completes, then lets open
 /// connections finish for a few seconds. Every request and every failed handshake is an event
 /// to `scheduler`. Without `delegation` every caller is `system:anonymous` (see the module docs).
+/// The self-signed badge's keys come from `keys` (the lab's, see [`KeySource`]).
 pub async fn serve_secure(
     listener: TcpListener,
     clock: LabClock,
     events: Events,
     delegation: Option<Delegation>,
+    keys: KeySource,
     shutdown: impl Future,
 ) -> Result<(), ServingError> {
     let made_at = clock.now();
-    let badge = self_signed_badge(made_at).await?;
+    let badge = self_signed_badge(made_at, keys).await?;
     let dir = tempfile::Builder::new()
         .prefix("kubecorp-scheduler-serving-")
         .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))

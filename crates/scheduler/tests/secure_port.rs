@@ -75,6 +75,7 @@ impl Bob {
             events.clone(),
             // Started without --authentication-kubeconfig: every caller is system:anonymous.
             None,
+            kubecorp_pki::key_source::KeySource::Fresh,
             async {
                 let _ = stopped.await;
             },
@@ -278,6 +279,7 @@ async fn delegating_bob(office: &kubecorp_office::Office) -> (SocketAddr, onesho
         office.clock.clone(),
         office.events.clone(),
         Some(delegation),
+        kubecorp_pki::key_source::KeySource::of(&lab),
         async {
             let _ = stopped.await;
         },

@@ -23,7 +23,9 @@ impl Runner<'_> {
         let key = match self.made.get(&csr.identity) {
             Some(made) => kubecorp_pki::keys::read_private_key(&made.key)?,
             None => {
-                let key = self.key_algorithm.generate()?;
+                // A pooled lab's newcomer draws from the lab's pool, as its renewals do.
+                let key =
+                    kubecorp_pki::key_source::KeySource::of(&self.lab).key(self.key_algorithm)?;
                 let pem = kubecorp_pki::keys::private_key_pem(&key)?;
                 let path = users.join(format!("{}.key", csr.identity));
                 write_atomic(&path, pem.as_bytes(), Mode::Secret)?;
