@@ -66,15 +66,12 @@ pub fn init_drawing(
     let _lock = lab.lock()?;
     ensure_dir(lab.root())?;
     ensure_dir(&lab.pki_dir())?;
-    // Every key the run will need is made first, side by side: with RSA that is most of the
-    // time `pki init` takes.
-    let keys = &mut KeySupply::new(opts.key_algorithm, keys_needed(lab, opts), pool)?;
-    let log = if opts.force {
+    let (log, keys) = if opts.force {
         // Every file is made anew beside the old set, which is replaced only once the new one
         // is whole (see [`crate::swap`]).
-        crate::swap::replace_set(lab, |staging| build_from(staging, lab, opts, keys))?
+        crate::swap::replace_set(lab, |staging| build(staging, lab, opts, pool))?
     } else {
-        build_from(lab, lab, opts, keys)?
+        build(lab, lab, opts, pool)?
     };
     // The lab's later keys (renewals, faults, rotations, CSRs) come from where these came from.
     match pool {
@@ -86,31 +83,23 @@ pub fn init_drawing(
 }
 
 /// Writes (or checks) every file of the set into `into`; the log names `shown`'s folders, the
-/// lab the user asked for.
-#[cfg(test)]
+/// lab the user asked for. Returns the log and the keys' supply (which names what it drew).
 pub(crate) fn build(
     into: &Lab,
     shown: &Lab,
     opts: &InitOptions,
     pool: Option<&crate::pool::KeyPool>,
-) -> Result<Vec<String>> {
-    let keys = &mut KeySupply::new(opts.key_algorithm, keys_needed(into, opts), pool)?;
-    build_from(into, shown, opts, keys)
-}
-
-/// As [`build`], with keys from `keys`.
-fn build_from(
-    into: &Lab,
-    shown: &Lab,
-    opts: &InitOptions,
-    keys: &mut KeySupply,
-) -> Result<Vec<String>> {
+) -> Result<(Vec<String>, KeySupply)> {
     let lab = into;
     ensure_dir(&lab.pki_dir())?;
     let mut log = vec![format!(
         "[certs] Using certificateDir folder {:?}",
         shown.pki_dir().display().to_string()
     )];
+    // Every key the run will need is made first, side by side: with RSA that is most of the
+    // time `pki init` takes.
+    let mut supply = KeySupply::new(opts.key_algorithm, keys_needed(lab, opts), pool)?;
+    let keys = &mut supply;
     let mut cluster_ca = None;
     let mut strangers = Vec::new();
     for (authority, leaves) in ORDER {
@@ -136,7 +125,7 @@ fn build_from(
     if !strangers.is_empty() {
         return Err(PkiError::NotSignedByCa { files: strangers });
     }
-    Ok(log)
+    Ok((log, supply))
 }
 
 /// How many new keys `init` will make: one per CA, badge or kubeconfig not already on disk

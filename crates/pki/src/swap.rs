@@ -192,7 +192,7 @@ mod tests {
             fs::write(staging.pki_dir().join("etcd"), "").unwrap();
             let built = build(staging, &lab, &options(true), None);
             written = files(staging.root()).len();
-            built
+            built.map(|(log, _)| log)
         })
         .unwrap_err();
         assert!(
