@@ -8,7 +8,6 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Either, Full, Limited};
@@ -18,11 +17,10 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use kubecorp_trust::authn::requestheader::RequestHeaderConfig;
 use kubecorp_trust::events::{Event, Events, Identity, Stage};
-use kubecorp_trust::tls::{CertSource, TrustSource};
+use kubecorp_trust::tls::{accept_request_client_cert, CertSource, HandshakeFailed, TrustSource};
 use kubecorp_trust::LabClock;
 use rustls_pki_types::CertificateDer;
 use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 
 use crate::api::{Api, ApiRequest, ApiResponse, MAX_BODY};
 use crate::authn::{authenticate, Authn, FrontProxy};
@@ -30,9 +28,6 @@ use crate::service_accounts::Bearer;
 use crate::status;
 
 type Body = Either<Full<Bytes>, http_body_util::channel::Channel<Bytes>>;
-
-/// How long a visitor may take to finish the handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the front door needs.
 #[derive(Clone)]
@@ -99,48 +94,32 @@ fn is_transient(e: &std::io::Error) -> bool {
 
 async fn serve_connection(config: ApiserverConfig, tcp: tokio::net::TcpStream, peer: SocketAddr) {
     // Client certificates are requested, not required, and not judged here (see authn.rs).
-    let (tls_config, notes) = kubecorp_trust::tls::server_config_request_client_cert(
+    let accepted = accept_request_client_cert(
         "apiserver",
         config.serving.clone(),
-        config.clock.clone(),
-        config.events.clone(),
+        &config.clock,
+        &config.events,
+        tcp,
     );
-    let acceptor = TlsAcceptor::from(tls_config);
-    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-        Ok(Ok(tls)) => tls,
-        Ok(Err(e)) => {
+    let (tls, chain) = match accepted.await {
+        Ok(accepted) => accepted,
+        Err(failed) => {
             // Go's net/http logs every failed handshake this way.
-            let line = format!(
-                "http: TLS handshake error from {peer}: {}",
-                kubecorp_trust::tls::server_error_text(&e, &notes)
-            );
-            config.events.emit(
-                Event::new(config.clock.now(), peer.to_string(), "apiserver", Stage::Tls)
-                    .server_log(line)
-                    .explanation("the visitor and Alice could not agree on a secure connection; see the visitor's own error for why"),
-            );
-            return;
-        }
-        Err(_) => {
-            let line = format!("http: TLS handshake error from {peer}: EOF");
-            config.events.emit(
-                Event::new(
-                    config.clock.now(),
-                    peer.to_string(),
-                    "apiserver",
-                    Stage::Tls,
-                )
-                .server_log(line),
-            );
+            let line = format!("http: TLS handshake error from {peer}: {}", failed.text());
+            let event = Event::new(
+                config.clock.now(),
+                peer.to_string(),
+                "apiserver",
+                Stage::Tls,
+            )
+            .server_log(line);
+            config.events.emit(match failed {
+                HandshakeFailed::Refused(_) => event.explanation("the visitor and Alice could not agree on a secure connection; see the visitor's own error for why"),
+                HandshakeFailed::TimedOut => event,
+            });
             return;
         }
     };
-    let chain: Vec<CertificateDer<'static>> = tls
-        .get_ref()
-        .1
-        .peer_certificates()
-        .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
-        .unwrap_or_default();
     let chain = Arc::new(chain);
     let service = service_fn(move |req: Request<Incoming>| {
         let config = config.clone();

@@ -21,7 +21,6 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -31,19 +30,15 @@ use hyper::{Request, Response};
 use kubecorp_client::delegated::{self, Attributes, Authn, Caller};
 use kubecorp_trust::events::Identity;
 use kubecorp_trust::tls::{
-    refuse_without_certificate, server_config_request_client_cert, server_error_text,
+    accept_request_client_cert, refuse_without_certificate, server_error_text, HANDSHAKE_TIMEOUT,
 };
 use kubecorp_trust::{Event, Stage};
 use rustls_pki_types::CertificateDer;
 use tokio::net::{TcpListener, TcpStream};
-use tokio_rustls::TlsAcceptor;
 
 use crate::klog;
 use crate::pods;
 use crate::Kubelet;
-
-/// How long a visitor may take to finish the handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What Go's `crypto/tls` logs when the kubelet's `GetCertificate` has nothing to give.
 pub const NO_SERVING_CERTIFICATE: &str = "no serving certificate available for the kubelet";
@@ -112,32 +107,13 @@ async fn connection(
         }
         return;
     };
-    let (config, notes) = server_config_request_client_cert(
-        "kubelet",
-        serving,
-        k.config.clock.clone(),
-        k.config.events.clone(),
-    );
-    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, TlsAcceptor::from(config).accept(tcp))
-        .await
-    {
-        Ok(Ok(tls)) => tls,
-        Ok(Err(e)) => {
-            handshake_failed(&k, peer, &server_error_text(&e, &notes), None);
-            return;
-        }
-        Err(_) => {
-            handshake_failed(&k, peer, "EOF", None);
-            return;
-        }
+    let accepted =
+        accept_request_client_cert("kubelet", serving, &k.config.clock, &k.config.events, tcp);
+    let (tls, chain) = match accepted.await {
+        Ok(accepted) => accepted,
+        Err(failed) => return handshake_failed(&k, peer, failed.text(), None),
     };
-    let chain: Arc<Vec<CertificateDer<'static>>> = Arc::new(
-        tls.get_ref()
-            .1
-            .peer_certificates()
-            .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
-            .unwrap_or_default(),
-    );
+    let chain = Arc::new(chain);
     let service = service_fn(move |req| {
         let k = k.clone();
         let chain = chain.clone();

@@ -11,26 +11,22 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use kubecorp_pki::fs::{write_atomic, Mode};
-use kubecorp_trust::tls::{server_config_request_client_cert, server_error_text, CertSource};
+use kubecorp_trust::tls::{accept_request_client_cert, CertSource, HandshakeFailed};
 use kubecorp_trust::{Event, Events, Identity, LabClock, Stage};
 use rustls_pki_types::CertificateDer;
 use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use tokio_rustls::TlsAcceptor;
 
 use crate::delegation::{authenticate, Authn, Caller, Delegation};
 use crate::{usage, MetricsConfig, MetricsError, COMPONENT};
 
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// metrics-server's `--authorization-always-allow-paths`.
 const ALWAYS_ALLOW_PATHS: &[&str] = &["/healthz", "/readyz", "/livez"];
 
@@ -62,26 +58,14 @@ pub async fn serve(
         problem: e.to_string(),
     })?;
     // `--cert-dir`: a private directory of its own, gone when it stops.
-    let dir = tempfile::Builder::new()
-        .prefix("kubecorp-metrics-server-")
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
-        .tempdir()
+    let kept = badge
+        .keep_private("kubecorp-metrics-server-", "apiserver")
         .map_err(|e| MetricsError::Store {
-            dir: std::env::temp_dir().display().to_string(),
-            problem: e.to_string(),
+            dir: e.dir.display().to_string(),
+            problem: e.problem,
         })?;
-    let (cert_path, key_path) = (
-        dir.path().join("apiserver.crt"),
-        dir.path().join("apiserver.key"),
-    );
-    let store = |e: kubecorp_pki::PkiError| MetricsError::Store {
-        dir: dir.path().display().to_string(),
-        problem: e.to_string(),
-    };
-    write_atomic(&key_path, badge.key_pem.as_bytes(), Mode::Secret).map_err(store)?;
-    write_atomic(&cert_path, badge.cert_pem.as_bytes(), Mode::Public).map_err(store)?;
     let door = Door {
-        cert: CertSource::pem_files(&cert_path, &key_path),
+        cert: CertSource::pem_files(&kept.cert_path, &kept.key_path),
         delegation: Delegation::new(config.client.clone()),
         clock: config.clock.clone(),
         events: config.events.clone(),
@@ -104,40 +88,25 @@ pub async fn serve(
         addr: failed.addr.map(|a| a.to_string()).unwrap_or_default(),
         reason: failed.reason,
     });
-    drop(dir);
+    drop(kept);
     outcome
 }
 
 async fn connection(door: Door, tcp: TcpStream, peer: SocketAddr, stop: watch::Receiver<bool>) {
-    let (config, notes) = server_config_request_client_cert(
-        COMPONENT,
-        door.cert.clone(),
-        door.clock.clone(),
-        door.events.clone(),
-    );
-    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, TlsAcceptor::from(config).accept(tcp))
-        .await
-    {
-        Ok(Ok(tls)) => tls,
-        Ok(Err(e)) => {
+    let accepted =
+        accept_request_client_cert(COMPONENT, door.cert.clone(), &door.clock, &door.events, tcp);
+    let (tls, chain) = match accepted.await {
+        Ok(accepted) => accepted,
+        Err(HandshakeFailed::Refused(text)) => {
             door.events.emit(
-                Event::new(door.clock.now(), peer.to_string(), COMPONENT, Stage::Tls).server_log(
-                    format!(
-                        "http: TLS handshake error from {peer}: {}",
-                        server_error_text(&e, &notes)
-                    ),
-                ),
+                Event::new(door.clock.now(), peer.to_string(), COMPONENT, Stage::Tls)
+                    .server_log(format!("http: TLS handshake error from {peer}: {text}")),
             );
             return;
         }
-        Err(_) => return,
+        Err(HandshakeFailed::TimedOut) => return,
     };
-    let chain: Arc<[CertificateDer<'static>]> = tls
-        .get_ref()
-        .1
-        .peer_certificates()
-        .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
-        .unwrap_or_default();
+    let chain: Arc<[CertificateDer<'static>]> = chain.into();
     let service = service_fn(move |req: Request<Incoming>| {
         let door = door.clone();
         let chain = chain.clone();

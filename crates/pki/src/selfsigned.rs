@@ -22,6 +22,7 @@
 //! kubelet probe) or refuses with `x509: certificate signed by unknown authority`.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -29,6 +30,7 @@ use rcgen::{
 };
 use time::{Duration, OffsetDateTime};
 
+use crate::fs::{write_atomic, Mode};
 use crate::issue::random_serial;
 use crate::key_source::KeySource;
 use crate::keys::private_key_pem;
@@ -138,6 +140,57 @@ pub fn generate(
         cert_pem: format!("{}{}", cert.pem(), ca_cert.pem()),
         key_pem: private_key_pem(&key)?,
     })
+}
+
+/// A self-signed pair kept as files only this user can read: a fresh private directory (0700)
+/// under the system's temporary directory, holding `STEM.key` (0600) and `STEM.crt`, removed
+/// when this is dropped. The real components keep the pair in memory; the lab's one TLS builder
+/// reads badges from files.
+#[derive(Debug)]
+pub struct KeptPair {
+    _dir: tempfile::TempDir,
+    pub cert_path: PathBuf,
+    pub key_path: PathBuf,
+}
+
+/// Why a pair could not be kept: in which directory (the system's temporary directory when the
+/// private one could not be made), and what went wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("keeping the self-signed certificate in {}: {problem}", dir.display())]
+pub struct KeepFailed {
+    pub dir: PathBuf,
+    pub problem: String,
+}
+
+impl SelfSigned {
+    /// Writes the pair to a new private directory named `prefix…` as `stem.key` and `stem.crt`.
+    pub fn keep_private(
+        &self,
+        prefix: &str,
+        stem: &str,
+    ) -> std::result::Result<KeptPair, KeepFailed> {
+        let dir = tempfile::Builder::new()
+            .prefix(prefix)
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .tempdir()
+            .map_err(|e| KeepFailed {
+                dir: std::env::temp_dir(),
+                problem: e.to_string(),
+            })?;
+        let cert_path = dir.path().join(format!("{stem}.crt"));
+        let key_path = dir.path().join(format!("{stem}.key"));
+        let failed = |e: PkiError| KeepFailed {
+            dir: dir.path().to_owned(),
+            problem: e.to_string(),
+        };
+        write_atomic(&key_path, self.key_pem.as_bytes(), Mode::Secret).map_err(failed)?;
+        write_atomic(&cert_path, self.cert_pem.as_bytes(), Mode::Public).map_err(failed)?;
+        Ok(KeptPair {
+            _dir: dir,
+            cert_path,
+            key_path,
+        })
+    }
 }
 
 fn common_name(name: &str) -> DistinguishedName {

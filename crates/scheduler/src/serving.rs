@@ -51,7 +51,6 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -60,18 +59,16 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use kubecorp_client::delegated::{self, Attributes, Authn, Caller};
 use kubecorp_client::KubeClient;
-use kubecorp_pki::fs::{write_atomic, Mode};
 use kubecorp_pki::key_source::KeySource;
 use kubecorp_pki::selfsigned::{self, SelfSigned};
 use kubecorp_trust::authn::{front_proxy_error, unable_to_authenticate};
-use kubecorp_trust::tls::{server_config_request_client_cert, server_error_text, TrustSource};
+use kubecorp_trust::tls::{accept_request_client_cert, TrustSource};
 use kubecorp_trust::{Event, Events, Identity, LabClock, Stage};
 use rustls_pki_types::CertificateDer;
 use serde::Serialize;
 use time::OffsetDateTime;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use tokio_rustls::TlsAcceptor;
 
 /// kube-scheduler's secure port (`--secure-port`, `DefaultKubeSchedulerPort`).
 pub const SECURE_PORT: u16 = 10259;
@@ -81,8 +78,6 @@ pub const SELF_SIGNED_HOST: &str = "localhost";
 pub const ALWAYS_ALLOW_PATHS: [&str; 3] = ["/healthz", "/readyz", "/livez"];
 /// The name on events: the door is Bob's.
 pub const COMPONENT: &str = "scheduler";
-
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why the secure port could not be opened or stopped serving.
 #[derive(Debug, thiserror::Error)]
@@ -145,24 +140,14 @@ pub async fn serve_secure(
 ) -> Result<(), ServingError> {
     let made_at = clock.now();
     let badge = self_signed_badge(made_at, keys).await?;
-    let dir = tempfile::Builder::new()
-        .prefix("kubecorp-scheduler-serving-")
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
-        .tempdir()
+    let kept = badge
+        .keep_private("kubecorp-scheduler-serving-", "kube-scheduler")
         .map_err(|e| ServingError::Store {
-            dir: std::env::temp_dir(),
-            problem: e.to_string(),
+            dir: e.dir,
+            problem: e.problem,
         })?;
-    let cert_path = dir.path().join("kube-scheduler.crt");
-    let key_path = dir.path().join("kube-scheduler.key");
-    let store = |e: kubecorp_pki::PkiError| ServingError::Store {
-        dir: dir.path().to_owned(),
-        problem: e.to_string(),
-    };
-    write_atomic(&key_path, badge.key_pem.as_bytes(), Mode::Secret).map_err(store)?;
-    write_atomic(&cert_path, badge.cert_pem.as_bytes(), Mode::Public).map_err(store)?;
     let door = Door {
-        cert: kubecorp_trust::tls::CertSource::pem_files(&cert_path, &key_path),
+        cert: kubecorp_trust::tls::CertSource::pem_files(&kept.cert_path, &kept.key_path),
         clock,
         events,
         delegation,
@@ -187,7 +172,7 @@ pub async fn serve_secure(
         addr: failed.addr.map(|a| a.to_string()).unwrap_or_default(),
         reason: failed.reason,
     });
-    drop(dir);
+    drop(kept);
     outcome
 }
 
@@ -202,25 +187,13 @@ struct Door {
 }
 
 async fn connection(door: Door, tcp: TcpStream, peer: SocketAddr, stop: watch::Receiver<bool>) {
-    let (config, notes) = server_config_request_client_cert(
-        COMPONENT,
-        door.cert.clone(),
-        door.clock.clone(),
-        door.events.clone(),
-    );
-    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, TlsAcceptor::from(config).accept(tcp))
-        .await
-    {
-        Ok(Ok(tls)) => tls,
-        Ok(Err(e)) => return handshake_failed(&door, peer, &server_error_text(&e, &notes)),
-        Err(_) => return handshake_failed(&door, peer, "EOF"),
+    let accepted =
+        accept_request_client_cert(COMPONENT, door.cert.clone(), &door.clock, &door.events, tcp);
+    let (tls, chain) = match accepted.await {
+        Ok(accepted) => accepted,
+        Err(failed) => return handshake_failed(&door, peer, failed.text()),
     };
-    let chain: std::sync::Arc<[CertificateDer<'static>]> = tls
-        .get_ref()
-        .1
-        .peer_certificates()
-        .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
-        .unwrap_or_default();
+    let chain: std::sync::Arc<[CertificateDer<'static>]> = chain.into();
     let service = service_fn(move |req: Request<Incoming>| {
         let door = door.clone();
         let chain = chain.clone();

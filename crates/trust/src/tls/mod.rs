@@ -126,11 +126,13 @@ fn go_cipher_suite_order(
     suites
 }
 
+mod accept;
 mod guard;
 mod notes;
 mod source;
 mod texts;
 
+pub use accept::*;
 use guard::*;
 pub use notes::*;
 pub use source::*;
