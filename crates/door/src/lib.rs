@@ -4,11 +4,13 @@
 //! answer, not in how they open and close: [`accept_loop`] takes visitors (retrying with backoff
 //! when accepting fails, as mini-redis does, and giving up only when it does not pass), and at
 //! shutdown tells every conversation to wind down and waits [`DRAIN_DEADLINE`] for them;
-//! [`converse`] serves one connection over HTTP/1.1 until the visitor leaves or the door closes.
+//! [`converse`] serves one connection over HTTP/1.1 until the visitor leaves or the door closes,
+//! and [`drive`] is that ending for any connection (Charlie's HTTP/2 one too).
 #![forbid(unsafe_code)]
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::time::Duration;
 
 use hyper::body::{Body, Incoming};
@@ -88,7 +90,7 @@ where
 /// One visitor's HTTP/1.1 conversation on `io` (the stream after the handshake), answered by
 /// `service`, until the visitor leaves or `stop` turns `true`; then the answer in flight is
 /// finished and the connection closed.
-pub async fn converse<I, S, B>(io: I, service: S, mut stop: watch::Receiver<bool>)
+pub async fn converse<I, S, B>(io: I, service: S, stop: watch::Receiver<bool>)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: HttpService<Incoming, ResBody = B>,
@@ -100,6 +102,17 @@ where
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .serve_connection(TokioIo::new(io), service);
+    drive(conn, stop, |conn| conn.graceful_shutdown()).await;
+}
+
+/// Drives the connection `conn` until it ends or `stop` turns `true`; then `wind_down` asks it
+/// to finish the answers in flight (HTTP/1.1: close after the current one; HTTP/2: GOAWAY), and
+/// it is driven to its end. A server gone without saying stop leaves the visitor served.
+pub async fn drive<C: Future>(
+    conn: C,
+    mut stop: watch::Receiver<bool>,
+    wind_down: impl FnOnce(Pin<&mut C>),
+) {
     tokio::pin!(conn);
     let stopping = async move {
         while !*stop.borrow_and_update() {
@@ -112,7 +125,7 @@ where
     tokio::select! {
         _ = conn.as_mut() => {}
         _ = stopping => {
-            conn.as_mut().graceful_shutdown();
+            wind_down(conn.as_mut());
             let _ = conn.await;
         }
     }

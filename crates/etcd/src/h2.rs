@@ -9,7 +9,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 
 /// Serves HTTP/2 on `io` with `service` until the visitor leaves or `stop` turns `true`.
-pub async fn converse<I, S, B>(io: I, service: S, mut stop: watch::Receiver<bool>)
+pub async fn converse<I, S, B>(io: I, service: S, stop: watch::Receiver<bool>)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: HttpService<Incoming, ResBody = B>,
@@ -22,19 +22,5 @@ where
     let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
         .timer(TokioTimer::new())
         .serve_connection(TokioIo::new(io), service);
-    tokio::pin!(conn);
-    let stopping = async move {
-        while !*stop.borrow_and_update() {
-            if stop.changed().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    tokio::select! {
-        _ = conn.as_mut() => {}
-        _ = stopping => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
-        }
-    }
+    kubecorp_door::drive(conn, stop, |conn| conn.graceful_shutdown()).await;
 }
