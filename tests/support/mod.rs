@@ -37,17 +37,9 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    let args: Vec<_> = args
-        .into_iter()
-        .map(|a| a.as_ref().to_os_string())
-        .collect();
-    let what = kubecorp_testkit::command_line("kubecorp", &args);
-    let out = Command::new(env!("CARGO_BIN_EXE_kubecorp"))
-        .args(&args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("the kubecorp binary runs");
-    Run::from_output(what, out)
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kubecorp"));
+    command.args(args).env("NO_COLOR", "1");
+    kubecorp_testkit::run_command("kubecorp", command)
 }
 
 // Not every test file that includes this module looks for a tool.

@@ -131,6 +131,21 @@ fn alice_came_in(e: &Event) -> bool {
             .is_some_and(|i| i.cn == ALICE_AT_THE_VAULT)
 }
 
+/// Alice's first log line containing `needle`, once she has written it (`what` names the wait).
+async fn alice_logged(floor: &Floor, what: &str, needle: &str) -> String {
+    eventually(what, || async {
+        floor
+            .office
+            .events
+            .snapshot()
+            .into_iter()
+            .filter(|e| e.log_owner() == "apiserver")
+            .filter_map(|e| e.server_log)
+            .find(|l| l.contains(needle))
+    })
+    .await
+}
+
 async fn open_office(lab: &Path, etcd: String, clock: LabClock, events: Events) -> Office {
     Office::start(OfficeOptions {
         staff: Staff::NONE,
@@ -366,17 +381,7 @@ async fn with_the_vault_down_kubectl_reads_context_deadline_exceeded(mut floor: 
         run.failure(1)
             .stderr_has("Error from server: context deadline exceeded");
     }
-    let logged = eventually("Alice logs her failed dial", || async {
-        floor
-            .office
-            .events
-            .snapshot()
-            .into_iter()
-            .filter(|e| e.log_owner() == "apiserver")
-            .filter_map(|e| e.server_log)
-            .find(|l| l.contains("connection refused"))
-    })
-    .await;
+    let logged = alice_logged(&floor, "Alice logs her failed dial", "connection refused").await;
     assert_eq!(
         logged,
         format!(
@@ -423,16 +428,11 @@ async fn when_charlie_refuses_alices_expired_badge_kubectl_reads_context_deadlin
         refused.kubectl_text(),
         "Error from server: context deadline exceeded"
     );
-    let logged = eventually("Alice logs the refused handshake", || async {
-        floor
-            .office
-            .events
-            .snapshot()
-            .into_iter()
-            .filter(|e| e.log_owner() == "apiserver")
-            .filter_map(|e| e.server_log)
-            .find(|l| l.contains("authentication handshake failed"))
-    })
+    let logged = alice_logged(
+        &floor,
+        "Alice logs the refused handshake",
+        "authentication handshake failed",
+    )
     .await;
     assert!(
         logged.ends_with("Err: connection error: desc = \"transport: authentication handshake failed: remote error: tls: expired certificate\""),

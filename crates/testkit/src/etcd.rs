@@ -48,24 +48,24 @@ impl RealEtcd {
         let peer_url = format!("https://127.0.0.1:{}", free_port());
         let metrics_port = free_port();
         let log = dir.join("etcd.log");
-        let child = Command::new(binary)
+        let mut command = Command::new(binary);
+        command
             .args(["--name", name])
             .arg("--data-dir")
-            .arg(dir.join("etcd-data"))
-            .arg("--cert-file")
-            .arg(pki.join("etcd/server.crt"))
-            .arg("--key-file")
-            .arg(pki.join("etcd/server.key"))
-            .arg("--trusted-ca-file")
-            .arg(pki.join("etcd/ca.crt"))
-            .arg("--client-cert-auth")
-            .arg("--peer-cert-file")
-            .arg(pki.join("etcd/peer.crt"))
-            .arg("--peer-key-file")
-            .arg(pki.join("etcd/peer.key"))
-            .arg("--peer-trusted-ca-file")
-            .arg(pki.join("etcd/ca.crt"))
-            .arg("--peer-client-cert-auth")
+            .arg(dir.join("etcd-data"));
+        // kubeadm's etcd manifest: TLS on both ports, a badge from the etcd CA required on both.
+        for (flag, file) in [
+            ("--cert-file", "etcd/server.crt"),
+            ("--key-file", "etcd/server.key"),
+            ("--trusted-ca-file", "etcd/ca.crt"),
+            ("--peer-cert-file", "etcd/peer.crt"),
+            ("--peer-key-file", "etcd/peer.key"),
+            ("--peer-trusted-ca-file", "etcd/ca.crt"),
+        ] {
+            command.arg(flag).arg(pki.join(file));
+        }
+        let child = command
+            .args(["--client-cert-auth", "--peer-client-cert-auth"])
             .args(["--listen-client-urls", &client_url])
             .args(["--advertise-client-urls", &client_url])
             .args(["--listen-peer-urls", &peer_url])

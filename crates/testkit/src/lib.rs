@@ -28,7 +28,7 @@ pub mod lab;
 pub mod office;
 mod run;
 
-pub use run::{command_line, run_tool, Run};
+pub use run::{run_command, run_tool, Run};
 
 /// An upper bound for waits (each wait takes well under a second on a quiet machine; the bound
 /// is for a machine busy building other things).

@@ -73,7 +73,7 @@ impl Run {
 }
 
 /// The command line `program args…`, as failure messages show it.
-pub fn command_line(program: &str, args: &[std::ffi::OsString]) -> String {
+fn command_line(program: &str, args: &[std::ffi::OsString]) -> String {
     std::iter::once(program.to_owned())
         .chain(args.iter().map(|a| a.to_string_lossy().into_owned()))
         .collect::<Vec<_>>()
@@ -86,17 +86,20 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    let args: Vec<_> = args
-        .into_iter()
-        .map(|a| a.as_ref().to_os_string())
-        .collect();
     let program = tool
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| tool.display().to_string());
-    let out = Command::new(tool)
-        .args(&args)
+    let mut command = Command::new(tool);
+    command.args(args);
+    run_command(&program, command)
+}
+
+/// Runs `command` to the end; failure messages show it as `program args…`.
+pub fn run_command(program: &str, mut command: Command) -> Run {
+    let args: Vec<_> = command.get_args().map(|a| a.to_os_string()).collect();
+    let out = command
         .output()
-        .unwrap_or_else(|e| panic!("{} does not run: {e}", tool.display()));
-    Run::from_output(command_line(&program, &args), out)
+        .unwrap_or_else(|e| panic!("{program} does not run: {e}"));
+    Run::from_output(command_line(program, &args), out)
 }
