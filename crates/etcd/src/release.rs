@@ -22,6 +22,7 @@
 //! `tls: failed to verify certificate: …` (crypto/tls `CertificateVerificationError`), where
 //! Go 1.19 said `tls: failed to verify client certificate: …`.
 
+use kubecorp_trust::gotime;
 use kubecorp_trust::tls::GoAlerts;
 use time::OffsetDateTime;
 
@@ -145,7 +146,7 @@ impl Release {
                 let caller = if refusal.badge.is_some() { 161 } else { 170 };
                 let mut line = format!(
                     r#"{{"level":"warn","ts":{},"caller":"embed/config_logging.go:{caller}","msg":{},"remote-addr":{},"server-name":{}"#,
-                    zap_string(&zap_time(refusal.at)),
+                    zap_string(&gotime::zap(refusal.at)),
                     zap_string(msg),
                     zap_string(refusal.remote),
                     zap_string(refusal.server_name),
@@ -177,30 +178,6 @@ fn zap_string(text: &str) -> String {
 
 fn zap_list(items: &[String]) -> String {
     serde_json::to_string(items).expect("strings always serialize")
-}
-
-/// etcd's zap time layout, `2006-01-02T15:04:05.999999Z0700`, in UTC: microseconds with
-/// trailing zeros dropped (and the dot, when there are none).
-pub fn zap_time(at: OffsetDateTime) -> String {
-    let at = at.to_offset(time::UtcOffset::UTC);
-    let micros = at.microsecond();
-    let mut fraction = if micros == 0 {
-        String::new()
-    } else {
-        format!(".{micros:06}")
-    };
-    while fraction.ends_with('0') {
-        fraction.pop();
-    }
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{fraction}Z",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second()
-    )
 }
 
 #[cfg(test)]
@@ -244,18 +221,6 @@ mod tests {
         assert_eq!(
             Release::V3_4_23.rejection_line(&refusal(Endpoint::Client, None)),
             r#"rejected connection from "127.0.0.1:53312" (error "tls: failed to verify client certificate: x509: certificate signed by unknown authority", ServerName "")"#
-        );
-    }
-
-    #[test]
-    fn zap_times_drop_trailing_zeros_like_gos_layout() {
-        assert_eq!(
-            zap_time(datetime!(2024-11-27 13:48:13.288010 UTC)),
-            "2024-11-27T13:48:13.28801Z"
-        );
-        assert_eq!(
-            zap_time(datetime!(2024-11-27 13:48:13 UTC)),
-            "2024-11-27T13:48:13Z"
         );
     }
 }

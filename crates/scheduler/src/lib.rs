@@ -318,7 +318,7 @@ impl Scheduler {
             "type": kind, "reason": reason, "action": action, "message": message,
             "source": {"component": SCHEDULER_NAME},
             "reportingComponent": SCHEDULER_NAME,
-            "eventTime": micro_time(at),
+            "eventTime": kubecorp_trust::gotime::rfc3339_micro(at),
             "firstTimestamp": kubecorp_trust::go_time(at),
             "lastTimestamp": kubecorp_trust::go_time(at),
             "count": 1,
@@ -381,21 +381,6 @@ impl Scheduler {
         };
         config.events.emit(event);
     }
-}
-
-/// A `metav1.MicroTime`: RFC 3339 with microseconds.
-fn micro_time(at: time::OffsetDateTime) -> String {
-    let t = at.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.microsecond()
-    )
 }
 
 /// The scheduler's event text when the cluster has no nodes at all (`ErrNoNodesAvailable`).

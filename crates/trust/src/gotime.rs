@@ -7,8 +7,13 @@
 //!   manager log lines.
 //! - [`string_monotonic`]: the same, read from a clock with a monotonic reading, as
 //!   `time.Now().String()` prints it: `… +0000 UTC m=+12.000000001` (kube-proxy's /healthz).
+//! - [`rfc3339_micro`]: metav1.MicroTime, `2006-01-02T15:04:05.000000Z07:00` in UTC, always six
+//!   digits: an Event's `eventTime`.
+//! - [`zap`]: etcd's zap log layout, `2006-01-02T15:04:05.999999Z0700` in UTC: microseconds with
+//!   trailing zeros dropped (and the dot, when there are none).
 //!
-//! Source: Go 1.22 `src/time/format.go` (`RFC3339`, `Time.String`).
+//! Source: Go 1.22 `src/time/format.go` (`RFC3339`, `Time.String`); apimachinery v0.32
+//! `pkg/apis/meta/v1/micro_time.go` (`RFC3339Micro`); etcd 3.5 `client/pkg/logutil/zap.go`.
 
 use std::time::Duration;
 
@@ -16,9 +21,26 @@ use time::{OffsetDateTime, UtcOffset};
 
 /// `time.RFC3339` for a UTC time: whole seconds (Go truncates, never rounds), `Z`.
 pub fn rfc3339(t: OffsetDateTime) -> String {
+    format!("{}Z", date_and_clock(t, 'T'))
+}
+
+/// metav1.MicroTime: RFC 3339 with six digits of microseconds (truncated), `Z`.
+pub fn rfc3339_micro(t: OffsetDateTime) -> String {
+    format!("{}.{:06}Z", date_and_clock(t, 'T'), t.microsecond())
+}
+
+/// etcd's zap layout: RFC 3339 with up to six digits of microseconds, trailing zeros dropped.
+pub fn zap(t: OffsetDateTime) -> String {
+    let fraction = format!(".{:06}", t.microsecond());
+    let fraction = fraction.trim_end_matches('0').trim_end_matches('.');
+    format!("{}{fraction}Z", date_and_clock(t, 'T'))
+}
+
+/// `2006-01-02`, `between`, `15:04:05`: the date and the clock in UTC, whole seconds.
+fn date_and_clock(t: OffsetDateTime, between: char) -> String {
     let t = t.to_offset(UtcOffset::UTC);
     format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        "{:04}-{:02}-{:02}{between}{:02}:{:02}:{:02}",
         t.year(),
         u8::from(t.month()),
         t.day(),
@@ -31,16 +53,7 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
 /// `time.Time.String()` for a UTC time without a monotonic reading:
 /// `2006-01-02 15:04:05.999999999 -0700 MST`, the fraction only when there is one.
 pub fn string(t: OffsetDateTime) -> String {
-    let t = t.to_offset(UtcOffset::UTC);
-    let mut s = format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
+    let mut s = date_and_clock(t, ' ');
     if t.nanosecond() != 0 {
         let fraction = format!("{:09}", t.nanosecond());
         s.push('.');
@@ -73,6 +86,13 @@ mod tests {
         assert_eq!(
             string_monotonic(datetime!(2026-11-29 09:00:00.5 UTC), Duration::new(12, 1)),
             "2026-11-29 09:00:00.5 +0000 UTC m=+12.000000001"
+        );
+        let t = datetime!(2024-11-27 13:48:13.288010 UTC);
+        assert_eq!(rfc3339_micro(t), "2024-11-27T13:48:13.288010Z");
+        assert_eq!(zap(t), "2024-11-27T13:48:13.28801Z");
+        assert_eq!(
+            zap(datetime!(2024-11-27 13:48:13 UTC)),
+            "2024-11-27T13:48:13Z"
         );
     }
 

@@ -20,7 +20,7 @@
 //! - [`forbidden`]: a 403 read back (RBAC, the Node authorizer, NodeRestriction, anonymous)
 //!   and the fix that fits each.
 //! - [`gohttp`]: how Kubernetes' Go servers write answers (pretty JSON, Go's escaping).
-//! - [`gotime`]: Go's time formats, one name each (`rfc3339`, `string`, `string_monotonic`).
+//! - [`gotime`]: Go's time formats, one name each (`rfc3339`, `string`, `string_monotonic`, `rfc3339_micro`, `zap`).
 //! - [`tls`]: the one place rustls configs are built: etcd's check in the handshake, the
 //!   apiserver's check after it, every client's check of the server, certificate files re-read
 //!   when they change, and Go's wording of every handshake failure.

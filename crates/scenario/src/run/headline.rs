@@ -4,22 +4,6 @@
 use super::Caller;
 use crate::model::{Action, Call, Component, CsrSpec, Request, Step, WaitFor};
 
-/// The names `kubeadm certs renew` accepts (besides `all`): never a CA, `sa`, kubelet.conf or
-/// kube-proxy's credential.
-const KUBEADM_RENEWS: &[&str] = &[
-    "admin.conf",
-    "apiserver",
-    "apiserver-etcd-client",
-    "apiserver-kubelet-client",
-    "controller-manager.conf",
-    "etcd-healthcheck-client",
-    "etcd-peer",
-    "etcd-server",
-    "front-proxy-client",
-    "scheduler.conf",
-    "super-admin.conf",
-];
-
 /// A step that could not be carried out far enough to say what it does: its kind, as the file
 /// names it.
 pub(super) fn unplayed(step: &Step) -> String {
@@ -122,7 +106,11 @@ pub(super) fn wait(condition: &WaitFor) -> String {
 }
 
 pub(super) fn renew(target: &str) -> String {
-    if KUBEADM_RENEWS.contains(&target) {
+    // The names `kubeadm certs renew` accepts (besides `all`): never a CA, `sa`, kubelet.conf or
+    // kube-proxy's credential.
+    let kubeadm_renews =
+        kubecorp_pki::renew::renewable().any(|p| p.kubeadm_managed && p.name == target);
+    if kubeadm_renews {
         format!("the Founder renews {target} (kubeadm certs renew {target})")
     } else {
         format!("the Founder renews {target} (kubecorp certs renew {target}; `kubeadm certs renew` has no such name)")
