@@ -105,14 +105,25 @@ impl Office {
 /// One HTTP/1.1 GET, read until the server closes or `wait` passes.
 fn get(addr: SocketAddr, path: &str, wait: Duration) -> String {
     let mut tcp = TcpStream::connect(addr).unwrap();
-    tcp.set_read_timeout(Some(wait)).unwrap();
     write!(
         tcp,
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
+    // A busy stream never pauses long enough for a read to time out: `wait` is for the whole.
+    let deadline = Instant::now() + wait;
     let mut bytes = Vec::new();
-    let _ = tcp.read_to_end(&mut bytes);
+    let mut buf = [0u8; 65536];
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        if left.is_zero() {
+            break;
+        }
+        tcp.set_read_timeout(Some(left)).unwrap();
+        match tcp.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => bytes.extend_from_slice(&buf[..n]),
+        }
+    }
     String::from_utf8_lossy(&bytes).into_owned()
 }
 

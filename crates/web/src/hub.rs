@@ -14,6 +14,11 @@ use crate::brief::Brief;
 /// How many records the hub remembers unless told otherwise.
 pub const DEFAULT_HISTORY: usize = 5_000;
 
+/// How many events a step's own visitor caused are kept whole after the history forgot them: a
+/// class that steps back through a run (held for an hour at `--step`, or kept open with
+/// `--keep` while the staff go on working) can still open them.
+pub const OWN_KEPT: usize = 10_000;
+
 /// How far a live page may fall behind before it reads the rest from the history.
 const CHANNEL_CAPACITY: usize = 4_096;
 
@@ -41,6 +46,8 @@ impl Line {
 struct State {
     last: u64,
     history: VecDeque<Line>,
+    /// Whole records of the step's own events the history let go, oldest first.
+    own: VecDeque<(u64, Arc<Record>)>,
 }
 
 /// The stream the page reads. Clones share one hub.
@@ -69,6 +76,7 @@ impl Hub {
             state: Arc::new(Mutex::new(State {
                 last: 0,
                 history: VecDeque::new(),
+                own: VecDeque::new(),
             })),
             sender,
             keep: keep.max(1),
@@ -130,7 +138,19 @@ impl Hub {
     fn send_line(&self, state: &mut State, line: Line) {
         state.last = line.seq;
         if state.history.len() == self.keep {
-            state.history.pop_front();
+            if let Some(Line {
+                seq,
+                whole: Some(record),
+                ..
+            }) = state.history.pop_front()
+            {
+                if matches!(&record.body, Body::Event(e) if e.mine) {
+                    if state.own.len() == OWN_KEPT {
+                        state.own.pop_front();
+                    }
+                    state.own.push_back((seq, record));
+                }
+            }
         }
         state.history.push_back(line.clone());
         // Sent under the lock: a reader's history and its live feed never overlap or gap.
@@ -150,13 +170,19 @@ impl Hub {
         (past, rx)
     }
 
-    /// The record numbered `seq`, whole, while the history still holds it.
+    /// The record numbered `seq`, whole, while the history still holds it (or, for an event
+    /// the step's own visitor caused, while it is among the last [`OWN_KEPT`] of those).
     pub fn whole(&self, seq: u64) -> Option<String> {
         let line = {
             let state = self.state();
-            // Numbers only grow along the history.
-            let i = state.history.binary_search_by_key(&seq, |l| l.seq).ok()?;
-            state.history[i].clone()
+            // Numbers only grow along the history and along the kept events.
+            match state.history.binary_search_by_key(&seq, |l| l.seq) {
+                Ok(i) => state.history[i].clone(),
+                Err(_) => {
+                    let i = state.own.binary_search_by_key(&seq, |(s, _)| *s).ok()?;
+                    return Some(state.own[i].1.to_json());
+                }
+            }
         };
         Some(line.whole())
     }
@@ -254,6 +280,34 @@ mod tests {
         hub.push(output(4));
         assert_eq!(hub.whole(seq), None);
         assert_eq!(hub.whole(99), None);
+    }
+
+    #[test]
+    fn an_event_the_steps_visitor_caused_can_be_opened_after_the_history_forgot_it() {
+        let hub = Hub::with_history(2);
+        let own = |mine: bool| {
+            let Body::Event(mut event) = refusal() else {
+                unreachable!()
+            };
+            event.mine = mine;
+            Record::new(0, Body::Event(event))
+        };
+        hub.push_record(&own(true));
+        hub.push_record(&own(false));
+        for n in 3..=6 {
+            hub.push(output(n));
+        }
+        let (past, _) = hub.since(0);
+        assert_eq!(past.iter().map(|l| l.seq).collect::<Vec<_>>(), [5, 6]);
+        let whole = hub.whole(1).expect("the step's own event is kept");
+        assert!(whole.contains("Charlie does not know the CA"), "{whole}");
+        assert!(whole.contains(r#""mine":true"#), "{whole}");
+        assert_eq!(
+            hub.whole(2),
+            None,
+            "a background event goes with the history"
+        );
+        assert_eq!(hub.whole(3), None);
     }
 
     #[test]

@@ -157,7 +157,7 @@ fn record(hub: &Hub, path: &str) -> Answer {
         None => refuse(
             StatusCode::NOT_FOUND,
             &format!(
-                "record {seq} is not kept: the office remembers its last {} records, up to number {}",
+                "record {seq} is not kept: the office remembers its last {} records (up to number {}) and the events a run's steps caused",
                 hub.keeps(),
                 hub.last()
             ),

@@ -276,7 +276,7 @@ fn an_events_whole_record_is_fetched_by_its_number_while_it_is_remembered() {
     assert_eq!(status, 404, "{gone}");
     assert!(
         gone.contains(
-            "record 1 is not kept: the office remembers its last 3 records, up to number 4"
+            "record 1 is not kept: the office remembers its last 3 records (up to number 4)"
         ),
         "{gone}"
     );
