@@ -4,18 +4,24 @@
 //! kubeconfigs. Two of them at once on one lab could each write a certificate and the other's
 //! key, leaving pairs that no longer match. So each takes the lab's lock file
 //! (`.kubecorp.lock`, an advisory `flock`) for its whole run; a second one waits, and says so.
-//! With the lock held nobody else is writing, so the temporary files (`.kubecorp-XXXXXX`, see
-//! [`crate::fs::write_atomic`]) that a killed run left behind are removed, and a `pki init
-//! --force` stopped half-way is rolled back or finished ([`crate::swap::recover`]).
+//! With the lock held no other command is writing, so the temporary files (`.kubecorp-XXXXXX`,
+//! see [`crate::fs::write_atomic`]) that a killed run left behind are removed, and a `pki init
+//! --force` stopped half-way is rolled back or finished ([`crate::swap::recover`]). A running
+//! kubelet writes its own folder without the lock (its rotated badge), so only a temporary file
+//! older than [`STRAY_AFTER`] counts as left behind: a write in progress lasts milliseconds.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use crate::error::{PkiError, Result};
 use crate::layout::Lab;
 
 /// The lock file's name in the lab directory.
 pub const LOCK_FILE: &str = ".kubecorp.lock";
+
+/// How old a temporary file must be before it counts as left behind by a killed run.
+pub const STRAY_AFTER: Duration = Duration::from_secs(60);
 
 /// Held while a command writes the lab; released when dropped (or when the process dies).
 #[derive(Debug)]
@@ -98,8 +104,16 @@ fn is_temporary(name: &str) -> bool {
         .is_some_and(|rest| rest.len() == 6 && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
-/// Removes the temporary files a killed run left in the lab's directories.
+/// Removes the temporary files a killed run left in the lab's directories: those older than
+/// [`STRAY_AFTER`], so that a running kubelet's write in its own folder is not cut short.
 fn remove_stray_temporaries(lab: &Lab) -> Result<()> {
+    let now = SystemTime::now();
+    let left_behind = |entry: &std::fs::DirEntry| {
+        entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|at| now.duration_since(at).is_ok_and(|age| age >= STRAY_AFTER))
+    };
     let mut dirs = vec![
         lab.root().to_path_buf(),
         lab.pki_dir(),
@@ -115,7 +129,7 @@ fn remove_stray_temporaries(lab: &Lab) -> Result<()> {
         for entry in entries.flatten() {
             let name = entry.file_name();
             let is_file = entry.file_type().is_ok_and(|t| t.is_file());
-            if is_file && name.to_str().is_some_and(is_temporary) {
+            if is_file && name.to_str().is_some_and(is_temporary) && left_behind(&entry) {
                 std::fs::remove_file(entry.path()).map_err(|source| PkiError::Write {
                     path: entry.path(),
                     source,
@@ -158,12 +172,31 @@ mod tests {
         std::fs::create_dir_all(lab.root().join(".kubecorp-backup")).unwrap();
         let stray = lab.pki_dir().join("etcd").join(".kubecorp-Ab12Cd");
         std::fs::write(&stray, "half a key").unwrap();
+        let long_ago = SystemTime::now() - STRAY_AFTER - Duration::from_secs(1);
+        std::fs::File::options()
+            .write(true)
+            .open(&stray)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
         let kept = lab.pki_dir().join("ca.crt");
         std::fs::write(&kept, "x").unwrap();
         drop(lab.lock().unwrap());
         assert!(!stray.exists());
         assert!(kept.exists());
         assert!(lab.root().join(".kubecorp-backup").is_dir());
+    }
+
+    #[test]
+    fn a_kubelets_write_in_progress_is_not_taken_for_a_stray() {
+        let tmp = tempfile::tempdir().unwrap();
+        let lab = Lab::new(tmp.path().join("lab"));
+        let node = lab.root().join("kubelet").join("ceo");
+        std::fs::create_dir_all(&node).unwrap();
+        let writing = node.join(".kubecorp-Qr56St");
+        std::fs::write(&writing, "the rotated badge, half written").unwrap();
+        drop(lab.lock().unwrap());
+        assert!(writing.exists(), "a write begun just now was removed under the kubelet");
     }
 
     #[test]
