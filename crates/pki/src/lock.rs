@@ -196,7 +196,10 @@ mod tests {
         let writing = node.join(".kubecorp-Qr56St");
         std::fs::write(&writing, "the rotated badge, half written").unwrap();
         drop(lab.lock().unwrap());
-        assert!(writing.exists(), "a write begun just now was removed under the kubelet");
+        assert!(
+            writing.exists(),
+            "a write begun just now was removed under the kubelet"
+        );
     }
 
     #[test]
