@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::{ClientError, KubeClient, Phase};
-use kubecorp_trust::Stage;
+use kubecorp_trust::{Event, Stage};
 use time::OffsetDateTime;
 
 /// klog's severity letter.
@@ -174,6 +174,30 @@ pub fn explain(err: &ClientError, component: &str, badge: Badge) -> (String, Str
             "Look at the apiserver's events for the same moment.".into(),
         ),
     }
+}
+
+/// The event a member of staff emits for a call Alice let through: from it to the apiserver,
+/// allowed, with the badge it showed. The caller adds what it did and why.
+pub fn allowed_call(client: &KubeClient, at: OffsetDateTime) -> Event {
+    Event::new(at, client.component(), "apiserver", Stage::Request)
+        .allowed(true)
+        .identity(client.identity())
+}
+
+/// The event a member of staff emits when its call to Alice failed: from it to the apiserver,
+/// stopped at the stage the call reached, with the badge it showed and the lab's words and fix
+/// ([`explain`]). The caller adds what its client printed, the line it logs and the detail.
+pub fn failed_call(
+    client: &KubeClient,
+    at: OffsetDateTime,
+    badge: Badge,
+    err: &ClientError,
+) -> Event {
+    let (explanation, hint) = explain(err, client.component(), badge);
+    Event::new(at, client.component(), "apiserver", stage_of(err))
+        .identity(client.identity())
+        .explanation(explanation)
+        .hint(hint)
 }
 
 /// Exponential backoff in real time: 100 ms, doubling, at most 5 s; `reset` after a success.

@@ -87,6 +87,16 @@ impl Reply {
     }
 }
 
+/// What a member of staff that dials Alice with a badge of its own needs (Bob, the endpoints
+/// controller): a client carrying the badge, the lab clock and the events. Its events are
+/// emitted as `client.component()`.
+#[derive(Clone, Debug)]
+pub struct StaffConfig {
+    pub client: KubeClient,
+    pub clock: LabClock,
+    pub events: Events,
+}
+
 /// A client for one apiserver, as one component.
 #[derive(Clone, Debug)]
 pub struct KubeClient {

@@ -98,19 +98,10 @@ impl Failure {
         } else {
             go
         };
-        let (explanation, hint) = klog::explain(&self.error, client.component(), badge);
-        Event::new(
-            at,
-            client.component(),
-            "apiserver",
-            klog::stage_of(&self.error),
-        )
-        .identity(client.identity())
-        .client_text(client_text)
-        .caller_log(log)
-        .explanation(explanation)
-        .hint(hint)
-        .detail(format!("GET {} failed: {}", self.path, self.error))
+        klog::failed_call(client, at, badge, &self.error)
+            .client_text(client_text)
+            .caller_log(log)
+            .detail(format!("GET {} failed: {}", self.path, self.error))
     }
 }
 

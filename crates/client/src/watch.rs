@@ -56,4 +56,16 @@ impl Watch {
             }
         }
     }
+    /// Waits for the next event and applies it to `cache`, as an informer's store takes it
+    /// ([`crate::reflector::apply`]): `Some(changed)`, or `None` once the stream has ended or
+    /// broken (the round then lists again).
+    pub async fn apply_next(
+        &mut self,
+        cache: &mut std::collections::BTreeMap<String, Value>,
+    ) -> Option<bool> {
+        match self.next().await {
+            Some(Ok(e)) => Some(crate::reflector::apply(cache, &e.kind, e.object)),
+            _ => None,
+        }
+    }
 }

@@ -44,7 +44,6 @@ use std::future::Future;
 use kubecorp_client::klog::{self, quote, Backoff, Severity};
 use kubecorp_client::reflector::{apply, Reflector};
 use kubecorp_client::ClientError;
-use kubecorp_trust::{Event, Stage};
 use serde_json::Value;
 
 use crate::workers::{self, RoundError, WorkerConfig};
@@ -257,8 +256,7 @@ impl Controller {
         self.roles.insert(name.to_owned(), written);
         let c = &self.config;
         c.events.emit(
-            Event::new(c.clock.now(), c.client.component(), "apiserver", Stage::Request)
-                .allowed(true)
+            klog::allowed_call(&c.client, c.clock.now())
                 .explanation(format!(
                     "The clusterrole-aggregation controller keeps every ClusterRole with an aggregationRule equal to the union of the rules of the ClusterRoles its selectors pick (sorted by name, each rule once), and writes that union into the stored role, where RBAC reads it: a ClusterRole labelled rbac.authorization.k8s.io/aggregate-to-view: \"true\" extends view, and through view's own aggregate-to-edit label edit and then admin. It calls Alice as {}.",
                     c.credentials.user()
@@ -287,13 +285,10 @@ impl Controller {
                 quote(&format!("{what} failed with : {go}"))
             ),
         );
-        let (explanation, hint) = klog::explain(error, c.client.component(), workers::TOKEN_BADGE);
         c.events.emit(
-            Event::new(at, c.client.component(), "apiserver", klog::stage_of(error))
+            klog::failed_call(&c.client, at, workers::TOKEN_BADGE, error)
                 .client_text(go)
                 .caller_log(log)
-                .explanation(explanation)
-                .hint(hint)
                 .detail(format!(
                     "aggregating clusterrole {what} as {} failed: {error}",
                     c.credentials.user()

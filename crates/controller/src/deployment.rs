@@ -37,11 +37,10 @@ use std::future::Future;
 
 use kubecorp_client::reflector::{key, Reflector};
 use kubecorp_client::ClientError;
-use kubecorp_trust::{Event, Stage};
 use serde_json::{json, Value};
 
 use crate::owners::{self, Owners};
-use crate::workers::{self, WorkerConfig};
+use crate::workers::WorkerConfig;
 use crate::workload::{self, controller_uid, replicas, POD_TEMPLATE_HASH, REVISION};
 
 const DEPLOYMENTS: Reflector = Reflector {
@@ -62,14 +61,6 @@ pub type DeploymentControllerConfig = WorkerConfig;
 
 /// Keeps ReplicaSets and status in step with Deployments until `shutdown`.
 pub async fn run(config: DeploymentControllerConfig, shutdown: impl Future) {
-    workers::announce(
-        &config.client,
-        &config.clock,
-        &config.events,
-        &config.credentials,
-        "deployment_controller.go:168",
-        "Starting controller",
-    );
     let controller = Controller {
         config,
         deployments: BTreeMap::new(),
@@ -88,6 +79,10 @@ impl Owners for Controller {
     const OWNERS: Reflector = DEPLOYMENTS;
     const OWNED: Reflector = REPLICASETS;
     const KIND: &'static str = "deployment";
+    const NAME: &'static str = NAME;
+    const STARTED: (&'static str, &'static str) =
+        ("deployment_controller.go:168", "Starting controller");
+    const JOB: &'static str = "The deployment controller keeps one ReplicaSet per pod template and scales it to the Deployment's replicas";
 
     fn config(&self) -> &WorkerConfig {
         &self.config
@@ -197,16 +192,7 @@ impl Controller {
             .await?;
         let rs_name = created["metadata"]["name"].as_str().unwrap_or_default();
         let message = format!("Scaled up replica set {rs_name} from 0 to {want}");
-        workload::record(
-            client,
-            &self.config.clock,
-            NAME,
-            d,
-            "ScalingReplicaSet",
-            &message,
-        )
-        .await;
-        self.tell(format!("deployment {namespace}/{name}: {message}"));
+        owners::did(self, d, "ScalingReplicaSet", &message).await;
         self.replicasets.insert(key(&created), created.clone());
         Ok(created)
     }
@@ -242,17 +228,7 @@ impl Controller {
         self.replicasets.insert(rs_key.to_owned(), written);
         let way = if target > from { "up" } else { "down" };
         let message = format!("Scaled {way} replica set {name} from {from} to {target}");
-        workload::record(
-            client,
-            &self.config.clock,
-            NAME,
-            d,
-            "ScalingReplicaSet",
-            &message,
-        )
-        .await;
-        let d_name = d["metadata"]["name"].as_str().unwrap_or_default();
-        self.tell(format!("deployment {namespace}/{d_name}: {message}"));
+        owners::did(self, d, "ScalingReplicaSet", &message).await;
         Ok(())
     }
 
@@ -363,19 +339,6 @@ impl Controller {
         };
         self.deployments.insert(k.to_owned(), written);
         Ok(())
-    }
-
-    fn tell(&self, detail: String) {
-        let c = &self.config;
-        c.events.emit(
-            Event::new(c.clock.now(), c.client.component(), "apiserver", Stage::Request)
-                .allowed(true)
-                .explanation(format!(
-                    "The deployment controller keeps one ReplicaSet per pod template and scales it to the Deployment's replicas; it calls Alice as {}, not with the controller manager's badge.",
-                    c.credentials.user()
-                ))
-                .detail(format!("{detail} (as {})", c.credentials.user())),
-        );
     }
 }
 

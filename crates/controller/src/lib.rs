@@ -43,7 +43,8 @@
 //! ReplicaSet, and the status `kubectl rollout status` reads. They call Alice the way kubeadm's
 //! controller manager makes its controllers call her, each as its own service account
 //! ([`credentials`]: `system:serviceaccount:kube-system:deployment-controller`, …);
-//! [`workload`] holds what they share, `workers` how they start and report.
+//! [`workload`] holds what they share, `owners` the round they run and how they tell what they
+//! did, `workers` how they start and report.
 #![forbid(unsafe_code)]
 
 pub mod clusterrole_aggregation;
@@ -62,11 +63,11 @@ use std::future::Future;
 
 use kubecorp_client::klog;
 use kubecorp_client::{ClientError, KubeClient};
-use kubecorp_trust::{Event, Events, LabClock, Stage};
+use kubecorp_trust::{Event, Stage};
 use serde_json::Value;
 
 use kubecorp_client::klog::{Backoff, Severity};
-use kubecorp_client::reflector::{apply, Failure, ENDPOINTS, PODS, SERVICES, SLICES};
+use kubecorp_client::reflector::{Failure, ENDPOINTS, PODS, SERVICES, SLICES};
 
 /// The badge the controller dials with, named in explanations.
 pub const BADGE: klog::Badge = klog::Badge {
@@ -81,12 +82,7 @@ pub const IDENTITY_NOTE: &str = "On a kubeadm cluster kube-controller-manager ru
 /// and the events.
 ///
 /// Events are emitted as `client.component()`; the office names the client `controller-manager`.
-#[derive(Clone, Debug)]
-pub struct EndpointsControllerConfig {
-    pub client: KubeClient,
-    pub clock: LabClock,
-    pub events: Events,
-}
+pub type EndpointsControllerConfig = kubecorp_client::StaffConfig;
 
 /// Why a round stopped.
 #[derive(Debug)]
@@ -145,30 +141,6 @@ pub async fn run(config: EndpointsControllerConfig, shutdown: impl Future) {
 impl kubecorp_client::reflector::Rounds for Controller {
     type Error = RoundError;
 
-    fn round(
-        &mut self,
-        backoff: &mut Backoff,
-    ) -> impl std::future::Future<Output = Result<(), RoundError>> + Send {
-        Controller::round(self, backoff)
-    }
-
-    fn report(&mut self, error: &RoundError) {
-        Controller::report(self, error)
-    }
-}
-
-struct Controller {
-    config: EndpointsControllerConfig,
-    services: BTreeMap<String, Value>,
-    pods: BTreeMap<String, Value>,
-    endpoints: BTreeMap<String, Value>,
-    /// EndpointSlices by `namespace/name` (the slice's own name).
-    slices: BTreeMap<String, Value>,
-    /// Services with a selector whose Endpoints this controller keeps.
-    managed: BTreeSet<String>,
-}
-
-impl Controller {
     async fn round(&mut self, backoff: &mut Backoff) -> Result<(), RoundError> {
         let client = self.config.client.clone();
         let (services, services_rv) = SERVICES.list(&client).await?;
@@ -194,29 +166,14 @@ impl Controller {
         let mut slices_watch = SLICES.watch(&client, &slices_rv).await?;
         loop {
             let changed = tokio::select! {
-                event = service_watch.next() => match event {
-                    Some(Ok(e)) => apply(&mut self.services, &e.kind, e.object),
-                    _ => return Ok(()),
-                },
-                event = pod_watch.next() => match event {
-                    Some(Ok(e)) => apply(&mut self.pods, &e.kind, e.object),
-                    _ => return Ok(()),
-                },
+                changed = service_watch.apply_next(&mut self.services) => changed,
+                changed = pod_watch.apply_next(&mut self.pods) => changed,
                 // Our own writes come back here; they only refresh the cache.
-                event = endpoints_watch.next() => match event {
-                    Some(Ok(e)) => {
-                        apply(&mut self.endpoints, &e.kind, e.object);
-                        false
-                    }
-                    _ => return Ok(()),
-                },
-                event = slices_watch.next() => match event {
-                    Some(Ok(e)) => {
-                        apply(&mut self.slices, &e.kind, e.object);
-                        false
-                    }
-                    _ => return Ok(()),
-                },
+                seen = endpoints_watch.apply_next(&mut self.endpoints) => seen.map(|_| false),
+                seen = slices_watch.apply_next(&mut self.slices) => seen.map(|_| false),
+            };
+            let Some(changed) = changed else {
+                return Ok(());
             };
             if changed {
                 self.sync_all().await?;
@@ -224,6 +181,55 @@ impl Controller {
         }
     }
 
+    fn report(&mut self, error: &RoundError) {
+        let config = &self.config;
+        let event = match error {
+            RoundError::Reflector(failure) => failure.event(&config.client, &config.clock, BADGE),
+            RoundError::Sync { service, error } => {
+                let at = config.clock.now();
+                let (namespace, name) = service.split_once('/').unwrap_or(("", service));
+                let path = format!("/api/v1/namespaces/{namespace}/endpoints/{name}");
+                let go = klog::go_error(&config.client, "Put", &path, error);
+                // handleErr's `logger.V(2).Info("Error syncing endpoints, retrying", …)`, line
+                // 353 of endpoints_controller.go at v1.32 (printed from --v=2 up); the logger's
+                // name comes first, as in real kube-controller-manager logs.
+                let log = klog::line(
+                    Severity::Info,
+                    at,
+                    "endpoints_controller.go:353",
+                    &klog::structured(
+                        "Error syncing endpoints, retrying",
+                        &[
+                            ("logger", "endpoints-controller"),
+                            ("service", service),
+                            ("err", &go),
+                        ],
+                    ),
+                );
+                klog::failed_call(&config.client, at, BADGE, error)
+                    .client_text(go)
+                    .caller_log(log)
+                    .detail(format!(
+                        "syncing the endpoints of {service} failed: {error}"
+                    ))
+            }
+        };
+        config.events.emit(event);
+    }
+}
+
+struct Controller {
+    config: EndpointsControllerConfig,
+    services: BTreeMap<String, Value>,
+    pods: BTreeMap<String, Value>,
+    endpoints: BTreeMap<String, Value>,
+    /// EndpointSlices by `namespace/name` (the slice's own name).
+    slices: BTreeMap<String, Value>,
+    /// Services with a selector whose Endpoints this controller keeps.
+    managed: BTreeSet<String>,
+}
+
+impl Controller {
     /// Brings every managed service's Endpoints in line, and deletes those of services gone.
     async fn sync_all(&mut self) -> Result<(), RoundError> {
         let keys: Vec<String> = self.services.keys().cloned().collect();
@@ -296,22 +302,11 @@ impl Controller {
         desired: Value,
     ) -> Result<(), ClientError> {
         let key = format!("{namespace}/{slice_name}");
-        let current = self.slices.get(&key);
-        if current.is_some_and(|c| slices::same(c, &desired)) {
+        let cached = self.slices.get(&key);
+        let Some(written) = keep(&self.config.client, &SLICE_KEPT, &key, cached, &desired).await?
+        else {
             return Ok(());
-        }
-        let client = &self.config.client;
-        let collection = format!("/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices");
-        let item = format!("{collection}/{slice_name}");
-        let written = write_through(
-            client,
-            &collection,
-            &item,
-            current,
-            &desired,
-            slices::updated,
-        )
-        .await?;
+        };
         let summary = slices::summary(&written);
         self.slices.insert(key.clone(), written);
         self.wrote(
@@ -327,25 +322,15 @@ impl Controller {
         selector: &BTreeMap<String, String>,
         desired: Value,
     ) -> Result<(), ClientError> {
-        let Some((namespace, name)) = key.split_once('/') else {
+        let Some((namespace, _)) = key.split_once('/') else {
             return Ok(());
         };
-        let current = self.endpoints.get(key);
-        if current.is_some_and(|c| endpoints::same(c, &desired)) {
+        let cached = self.endpoints.get(key);
+        let Some(written) =
+            keep(&self.config.client, &ENDPOINTS_KEPT, key, cached, &desired).await?
+        else {
             return Ok(());
-        }
-        let client = &self.config.client;
-        let collection = format!("/api/v1/namespaces/{namespace}/endpoints");
-        let item = format!("{collection}/{name}");
-        let written = write_through(
-            client,
-            &collection,
-            &item,
-            current,
-            &desired,
-            endpoints::updated,
-        )
-        .await?;
+        };
         let summary = endpoints::summary(&written);
         self.endpoints.insert(key.to_owned(), written);
         let selector_text: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -363,16 +348,9 @@ impl Controller {
     fn wrote(&self, explanation: impl Into<String>, detail: String) {
         let config = &self.config;
         config.events.emit(
-            Event::new(
-                config.clock.now(),
-                config.client.component(),
-                "apiserver",
-                Stage::Request,
-            )
-            .allowed(true)
-            .identity(config.client.identity())
-            .explanation(explanation)
-            .detail(detail),
+            klog::allowed_call(&config.client, config.clock.now())
+                .explanation(explanation)
+                .detail(detail),
         );
     }
 
@@ -415,51 +393,51 @@ impl Controller {
         );
         Ok(())
     }
+}
 
-    fn report(&self, error: &RoundError) {
-        let config = &self.config;
-        let event = match error {
-            RoundError::Reflector(failure) => failure.event(&config.client, &config.clock, BADGE),
-            RoundError::Sync { service, error } => {
-                let at = config.clock.now();
-                let (namespace, name) = service.split_once('/').unwrap_or(("", service));
-                let path = format!("/api/v1/namespaces/{namespace}/endpoints/{name}");
-                let go = klog::go_error(&config.client, "Put", &path, error);
-                // handleErr's `logger.V(2).Info("Error syncing endpoints, retrying", …)`, line
-                // 353 of endpoints_controller.go at v1.32 (printed from --v=2 up); the logger's
-                // name comes first, as in real kube-controller-manager logs.
-                let log = klog::line(
-                    Severity::Info,
-                    at,
-                    "endpoints_controller.go:353",
-                    &klog::structured(
-                        "Error syncing endpoints, retrying",
-                        &[
-                            ("logger", "endpoints-controller"),
-                            ("service", service),
-                            ("err", &go),
-                        ],
-                    ),
-                );
-                let (explanation, hint) = klog::explain(error, config.client.component(), BADGE);
-                Event::new(
-                    at,
-                    config.client.component(),
-                    "apiserver",
-                    klog::stage_of(error),
-                )
-                .identity(config.client.identity())
-                .client_text(go)
-                .caller_log(log)
-                .explanation(explanation)
-                .hint(hint)
-                .detail(format!(
-                    "syncing the endpoints of {service} failed: {error}"
-                ))
-            }
-        };
-        config.events.emit(event);
+/// One kind of object the controller keeps, one per service: where a namespace's objects of
+/// the kind live, whether a stored one already says what is wanted, and how the stored
+/// object's metadata carries over to what is written.
+struct Kept {
+    collection: fn(&str) -> String,
+    same: fn(&Value, &Value) -> bool,
+    updated: fn(&Value, &Value) -> Value,
+}
+
+/// The service's Endpoints, under the service's own name.
+const ENDPOINTS_KEPT: Kept = Kept {
+    collection: |namespace| format!("/api/v1/namespaces/{namespace}/endpoints"),
+    same: endpoints::same,
+    updated: endpoints::updated,
+};
+
+/// The service's EndpointSlice, `<service>-<5 characters>`.
+const SLICE_KEPT: Kept = Kept {
+    collection: |namespace| {
+        format!("/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices")
+    },
+    same: slices::same,
+    updated: slices::updated,
+};
+
+/// Brings the object at `key` (`namespace/name`) to `desired` unless `cached` already says the
+/// same: what was written, or `None` when nothing needed writing.
+async fn keep(
+    client: &KubeClient,
+    kept: &Kept,
+    key: &str,
+    cached: Option<&Value>,
+    desired: &Value,
+) -> Result<Option<Value>, ClientError> {
+    if cached.is_some_and(|c| (kept.same)(c, desired)) {
+        return Ok(None);
     }
+    let (namespace, name) = key.split_once('/').unwrap_or(("", key));
+    let collection = (kept.collection)(namespace);
+    let item = format!("{collection}/{name}");
+    write_through(client, &collection, &item, cached, desired, kept.updated)
+        .await
+        .map(Some)
 }
 
 /// Writes `desired` at `item` (in `collection`) the way a controller keeps an object it owns:

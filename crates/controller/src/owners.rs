@@ -2,25 +2,33 @@
 //! ReplicaSets, the replicaset controller over its pods: get a token, list both kinds, sync
 //! every owner, then watch both and sync again at each change (as client-go's two informers
 //! feeding one work queue do). A failed round is reported in the controller's words and
-//! retried; a 401 drops the token first.
+//! retried; a 401 drops the token first. What a controller does to an owner is told twice: as a
+//! Kubernetes Event on the owner, and on the lab's event stream.
 
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use kubecorp_client::klog::Backoff;
-use kubecorp_client::reflector::{apply, Reflector};
+use kubecorp_client::klog::{self, Backoff};
+use kubecorp_client::reflector::Reflector;
 use kubecorp_client::ClientError;
 use serde_json::Value;
 
 use crate::workers::{self, RoundError, WorkerConfig};
+use crate::workload;
 
 /// A controller that keeps owners (`OWNERS`) in step with what they own (`OWNED`).
 pub(crate) trait Owners: Send {
     /// The owners' collection and the owned one.
     const OWNERS: Reflector;
     const OWNED: Reflector;
-    /// The owners' kind in a failed sync's text: `deployment`, `replicaset`.
+    /// The owners' kind in the lab's texts: `deployment`, `replicaset`.
     const KIND: &'static str;
+    /// The controller's name: its service account and its Events' source.
+    const NAME: &'static str;
+    /// Its first log line: where kube-controller-manager logs it, and the message.
+    const STARTED: (&'static str, &'static str);
+    /// What the controller keeps, in a sentence for the lab's explanations.
+    const JOB: &'static str;
 
     fn config(&self) -> &WorkerConfig;
     /// The caches of owners and of owned objects, by key.
@@ -29,9 +37,49 @@ pub(crate) trait Owners: Send {
     fn sync(&mut self, key: &str) -> impl Future<Output = Result<(), ClientError>> + Send;
 }
 
-/// Runs an [`Owners`] controller round after round until `shutdown`.
+/// Runs an [`Owners`] controller round after round until `shutdown`, after saying who it calls
+/// Alice as.
 pub(crate) async fn run<C: Owners>(controller: C, shutdown: impl Future) {
+    let c = controller.config();
+    let (source, started) = C::STARTED;
+    workers::announce(
+        &c.client,
+        &c.clock,
+        &c.events,
+        &c.credentials,
+        source,
+        started,
+    );
     kubecorp_client::reflector::run_rounds(&mut Rounds(controller), shutdown).await;
+}
+
+/// Tells what the controller did to `owner` twice: as a Kubernetes Event on it (`reason`,
+/// `message`: what `kubectl describe` shows), and on the lab's event stream.
+pub(crate) async fn did<C: Owners + Sync>(c: &C, owner: &Value, reason: &str, message: &str) {
+    let config = c.config();
+    workload::record(
+        &config.client,
+        &config.clock,
+        C::NAME,
+        owner,
+        reason,
+        message,
+    )
+    .await;
+    let namespace = owner["metadata"]["namespace"].as_str().unwrap_or("default");
+    let name = owner["metadata"]["name"].as_str().unwrap_or_default();
+    let user = config.credentials.user();
+    config.events.emit(
+        klog::allowed_call(&config.client, config.clock.now())
+            .explanation(format!(
+                "{}; it calls Alice as {user}, not with the controller manager's badge.",
+                C::JOB
+            ))
+            .detail(format!(
+                "{} {namespace}/{name}: {message} (as {user})",
+                C::KIND
+            )),
+    );
 }
 
 struct Rounds<C>(C);
@@ -86,15 +134,12 @@ async fn round<C: Owners>(c: &mut C, backoff: &mut Backoff) -> Result<(), RoundE
         let changed = {
             let (owners_cache, owned_cache) = c.caches();
             tokio::select! {
-                event = owners_watch.next() => match event {
-                    Some(Ok(e)) => apply(owners_cache, &e.kind, e.object),
-                    _ => return Ok(()),
-                },
-                event = owned_watch.next() => match event {
-                    Some(Ok(e)) => apply(owned_cache, &e.kind, e.object),
-                    _ => return Ok(()),
-                },
+                changed = owners_watch.apply_next(owners_cache) => changed,
+                changed = owned_watch.apply_next(owned_cache) => changed,
             }
+        };
+        let Some(changed) = changed else {
+            return Ok(());
         };
         if changed {
             c.config()

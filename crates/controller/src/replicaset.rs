@@ -19,11 +19,10 @@ use std::future::Future;
 
 use kubecorp_client::reflector::Reflector;
 use kubecorp_client::ClientError;
-use kubecorp_trust::{Event, Stage};
 use serde_json::{json, Value};
 
 use crate::owners::{self, Owners};
-use crate::workers::{self, WorkerConfig};
+use crate::workers::WorkerConfig;
 use crate::workload::{self, active, controller_uid, ready, replicas};
 
 const REPLICASETS: Reflector = Reflector {
@@ -44,14 +43,6 @@ pub type ReplicaSetControllerConfig = WorkerConfig;
 
 /// Keeps pods in step with ReplicaSets until `shutdown`; failures are retried, never returned.
 pub async fn run(config: ReplicaSetControllerConfig, shutdown: impl Future) {
-    workers::announce(
-        &config.client,
-        &config.clock,
-        &config.events,
-        &config.credentials,
-        "replica_set.go:220",
-        "Starting replicaset controller",
-    );
     let controller = Controller {
         config,
         replicasets: BTreeMap::new(),
@@ -70,6 +61,11 @@ impl Owners for Controller {
     const OWNERS: Reflector = REPLICASETS;
     const OWNED: Reflector = PODS;
     const KIND: &'static str = "replicaset";
+    const NAME: &'static str = NAME;
+    const STARTED: (&'static str, &'static str) =
+        ("replica_set.go:220", "Starting replicaset controller");
+    const JOB: &'static str =
+        "The replicaset controller keeps as many pods as each ReplicaSet asks for";
 
     fn config(&self) -> &WorkerConfig {
         &self.config
@@ -145,16 +141,7 @@ impl Controller {
         self.pods
             .insert(kubecorp_client::reflector::key(&created), created);
         let message = format!("Created pod: {pod_name}");
-        workload::record(
-            client,
-            &self.config.clock,
-            NAME,
-            rs,
-            "SuccessfulCreate",
-            &message,
-        )
-        .await;
-        self.tell(format!("replicaset {namespace}/{name}: {message}"));
+        owners::did(self, rs, "SuccessfulCreate", &message).await;
         Ok(())
     }
 
@@ -172,17 +159,7 @@ impl Controller {
         }
         self.pods.remove(key);
         let message = format!("Deleted pod: {pod_name}");
-        workload::record(
-            client,
-            &self.config.clock,
-            NAME,
-            rs,
-            "SuccessfulDelete",
-            &message,
-        )
-        .await;
-        let rs_name = rs["metadata"]["name"].as_str().unwrap_or_default();
-        self.tell(format!("replicaset {namespace}/{rs_name}: {message}"));
+        owners::did(self, rs, "SuccessfulDelete", &message).await;
         Ok(())
     }
 
@@ -229,19 +206,6 @@ impl Controller {
         };
         self.replicasets.insert(key.to_owned(), written);
         Ok(())
-    }
-
-    fn tell(&self, detail: String) {
-        let c = &self.config;
-        c.events.emit(
-            Event::new(c.clock.now(), c.client.component(), "apiserver", Stage::Request)
-                .allowed(true)
-                .explanation(format!(
-                    "The replicaset controller keeps as many pods as each ReplicaSet asks for; it calls Alice as {}, not with the controller manager's badge.",
-                    c.credentials.user()
-                ))
-                .detail(format!("{detail} (as {})", c.credentials.user())),
-        );
     }
 }
 

@@ -110,20 +110,12 @@ pub fn report(
             .detail(format!("token for {} failed: {error}", credentials.user()))
         }
         RoundError::Sync { what, error } => {
-            let (explanation, hint) = klog::explain(error, client.component(), TOKEN_BADGE);
-            Event::new(
-                clock.now(),
-                client.component(),
-                "apiserver",
-                klog::stage_of(error),
-            )
-            .client_text(error.to_string())
-            .explanation(explanation)
-            .hint(hint)
-            .detail(format!(
-                "syncing {what} as {} failed: {error}",
-                credentials.user()
-            ))
+            klog::failed_call(client, clock.now(), TOKEN_BADGE, error)
+                .client_text(error.to_string())
+                .detail(format!(
+                    "syncing {what} as {} failed: {error}",
+                    credentials.user()
+                ))
         }
     };
     events.emit(event);

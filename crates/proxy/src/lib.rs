@@ -43,7 +43,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use kubecorp_client::klog::{Backoff, Severity};
-use kubecorp_client::reflector::{apply, Failure, SERVICES, SLICES};
+use kubecorp_client::reflector::{Failure, SERVICES, SLICES};
 
 /// Where kube-proxy serves `/healthz` on a real node (`--healthz-bind-address=0.0.0.0:10256`).
 /// The office binds loopback port 0 instead, as every lab listener does.
@@ -156,11 +156,28 @@ pub async fn run(config: ProxyConfig, shutdown: impl Future) {
 impl kubecorp_client::reflector::Rounds for Proxy {
     type Error = Failure;
 
-    fn round(
-        &mut self,
-        backoff: &mut Backoff,
-    ) -> impl std::future::Future<Output = Result<(), Failure>> + Send {
-        Proxy::round(self, backoff)
+    async fn round(&mut self, backoff: &mut Backoff) -> Result<(), Failure> {
+        let client = self.client.clone();
+        let (services, services_rv) = SERVICES.list(&client).await?;
+        let (slices, slices_rv) = SLICES.list(&client).await?;
+        self.services = services;
+        self.slices = slices;
+        backoff.reset();
+        self.narrate();
+        let mut service_watch = SERVICES.watch(&client, &services_rv).await?;
+        let mut slices_watch = SLICES.watch(&client, &slices_rv).await?;
+        loop {
+            let changed = tokio::select! {
+                changed = service_watch.apply_next(&mut self.services) => changed,
+                changed = slices_watch.apply_next(&mut self.slices) => changed,
+            };
+            let Some(changed) = changed else {
+                return Ok(());
+            };
+            if changed {
+                self.narrate();
+            }
+        }
     }
 
     fn report(&mut self, failure: &Failure) {
@@ -181,33 +198,6 @@ struct Proxy {
 }
 
 impl Proxy {
-    async fn round(&mut self, backoff: &mut Backoff) -> Result<(), Failure> {
-        let client = self.client.clone();
-        let (services, services_rv) = SERVICES.list(&client).await?;
-        let (slices, slices_rv) = SLICES.list(&client).await?;
-        self.services = services;
-        self.slices = slices;
-        backoff.reset();
-        self.narrate();
-        let mut service_watch = SERVICES.watch(&client, &services_rv).await?;
-        let mut slices_watch = SLICES.watch(&client, &slices_rv).await?;
-        loop {
-            let changed = tokio::select! {
-                event = service_watch.next() => match event {
-                    Some(Ok(e)) => apply(&mut self.services, &e.kind, e.object),
-                    _ => return Ok(()),
-                },
-                event = slices_watch.next() => match event {
-                    Some(Ok(e)) => apply(&mut self.slices, &e.kind, e.object),
-                    _ => return Ok(()),
-                },
-            };
-            if changed {
-                self.narrate();
-            }
-        }
-    }
-
     /// One event per service whose rules changed since last told.
     fn narrate(&mut self) {
         let mut now: BTreeMap<String, (String, String)> = BTreeMap::new();
@@ -239,9 +229,7 @@ impl Proxy {
                 continue;
             }
             self.events.emit(
-                Event::new(self.clock.now(), self.client.component(), "apiserver", Stage::Request)
-                    .allowed(true)
-                    .identity(self.client.identity())
+                klog::allowed_call(&self.client, self.clock.now())
                     .explanation(format!(
                         "Dave would program these rules for {key} (as `iptables-save -t nat` shows them; the lab leaves the host's netfilter alone):\n{rules}"
                     ))
@@ -251,9 +239,7 @@ impl Proxy {
         for key in self.narrated.keys() {
             if !now.contains_key(key) {
                 self.events.emit(
-                    Event::new(self.clock.now(), self.client.component(), "apiserver", Stage::Request)
-                        .allowed(true)
-                        .identity(self.client.identity())
+                    klog::allowed_call(&self.client, self.clock.now())
                         .explanation(format!(
                             "{key} is gone (or has no cluster IP): Dave removes its KUBE-SVC and KUBE-SEP chains."
                         ))

@@ -38,9 +38,9 @@ pub use serving::{serve_secure, Delegation, ServingError, SECURE_PORT};
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 
+use kubecorp_client::ClientError;
 use kubecorp_client::{klog, reflector};
-use kubecorp_client::{ClientError, KubeClient};
-use kubecorp_trust::{Event, Events, LabClock, Stage};
+use kubecorp_trust::{Event, Stage};
 use serde_json::{json, Value};
 
 use kubecorp_client::klog::{quote, Backoff, Severity};
@@ -58,12 +58,7 @@ pub const SCHEDULER_NAME: &str = "default-scheduler";
 /// What Bob needs: a client carrying `scheduler.conf`'s badge, the lab clock and the events.
 ///
 /// Events are emitted as `client.component()`; the office names the client `scheduler`.
-#[derive(Clone, Debug)]
-pub struct SchedulerConfig {
-    pub client: KubeClient,
-    pub clock: LabClock,
-    pub events: Events,
-}
+pub type SchedulerConfig = kubecorp_client::StaffConfig;
 
 /// Why a scheduling round stopped: a list or watch failed, or a binding did.
 #[derive(Debug)]
@@ -98,15 +93,69 @@ pub async fn run(config: SchedulerConfig, shutdown: impl Future) {
 impl reflector::Rounds for Scheduler {
     type Error = RoundError;
 
-    fn round(
-        &mut self,
-        backoff: &mut Backoff,
-    ) -> impl std::future::Future<Output = Result<(), RoundError>> + Send {
-        Scheduler::round(self, backoff)
+    /// List both, schedule, then watch both and schedule after every change, until a watch
+    /// ends (`Ok`, list again) or a call fails.
+    async fn round(&mut self, backoff: &mut Backoff) -> Result<(), RoundError> {
+        let client = self.config.client.clone();
+        let (pods, pods_rv) = PODS.list(&client).await?;
+        let (nodes, nodes_rv) = NODES.list(&client).await?;
+        self.nodes = nodes;
+        self.pods = pods;
+        backoff.reset();
+        self.schedule_pending().await?;
+        let mut node_watch = NODES.watch(&client, &nodes_rv).await?;
+        let mut pod_watch = PODS.watch(&client, &pods_rv).await?;
+        loop {
+            let changed = tokio::select! {
+                changed = node_watch.apply_next(&mut self.nodes) => changed,
+                event = pod_watch.next() => match event {
+                    Some(Ok(e)) => {
+                        if e.kind == "DELETED" {
+                            self.reported.remove(&reflector::key(&e.object));
+                        }
+                        Some(apply(&mut self.pods, &e.kind, e.object))
+                    }
+                    _ => None,
+                },
+            };
+            let Some(changed) = changed else {
+                return Ok(());
+            };
+            if changed {
+                self.schedule_pending().await?;
+            }
+        }
     }
 
     fn report(&mut self, error: &RoundError) {
-        Scheduler::report(self, error)
+        let config = &self.config;
+        let event = match error {
+            RoundError::Reflector(failure) => failure.event(&config.client, &config.clock, BADGE),
+            RoundError::Bind { pod, node, error } => {
+                let at = config.clock.now();
+                let (namespace, name) = pod.split_once('/').unwrap_or(("", pod));
+                let path = format!("/api/v1/namespaces/{namespace}/pods/{name}/binding");
+                let go = klog::go_error(&config.client, "Post", &path, error);
+                let err = format!("running Bind plugin \"DefaultBinder\": {go}");
+                // utilruntime.HandleErrorWithContext in handleSchedulingFailure; the line
+                // number is the no-fit line's neighbour (inferred, not seen in a log).
+                let log = klog::line(
+                    Severity::Error,
+                    at,
+                    "schedule_one.go:1057",
+                    &format!(
+                        "\"Error scheduling pod; retrying\" err={} pod={} logger=\"UnhandledError\"",
+                        quote(&err),
+                        quote(pod)
+                    ),
+                );
+                klog::failed_call(&config.client, at, BADGE, error)
+                    .client_text(err)
+                    .caller_log(log)
+                    .detail(format!("binding {pod} to {node} failed: {error}"))
+            }
+        };
+        config.events.emit(event);
     }
 }
 
@@ -122,40 +171,6 @@ struct Scheduler {
 }
 
 impl Scheduler {
-    /// List both, schedule, then watch both and schedule after every change, until a watch
-    /// ends (`Ok`, list again) or a call fails.
-    async fn round(&mut self, backoff: &mut Backoff) -> Result<(), RoundError> {
-        let client = self.config.client.clone();
-        let (pods, pods_rv) = PODS.list(&client).await?;
-        let (nodes, nodes_rv) = NODES.list(&client).await?;
-        self.nodes = nodes;
-        self.pods = pods;
-        backoff.reset();
-        self.schedule_pending().await?;
-        let mut node_watch = NODES.watch(&client, &nodes_rv).await?;
-        let mut pod_watch = PODS.watch(&client, &pods_rv).await?;
-        loop {
-            let changed = tokio::select! {
-                event = node_watch.next() => match event {
-                    Some(Ok(e)) => apply(&mut self.nodes, &e.kind, e.object),
-                    _ => return Ok(()),
-                },
-                event = pod_watch.next() => match event {
-                    Some(Ok(e)) => {
-                        if e.kind == "DELETED" {
-                            self.reported.remove(&reflector::key(&e.object));
-                        }
-                        apply(&mut self.pods, &e.kind, e.object)
-                    }
-                    _ => return Ok(()),
-                },
-            };
-            if changed {
-                self.schedule_pending().await?;
-            }
-        }
-    }
-
     /// Tries every pod that has no node yet.
     async fn schedule_pending(&mut self) -> Result<(), RoundError> {
         let pending: Vec<String> = self
@@ -340,46 +355,6 @@ impl Scheduler {
         }]}});
         let path = format!("/api/v1/namespaces/{namespace}/pods/{name}/status");
         let _ = self.config.client.merge_patch(&path, &patch).await;
-    }
-
-    fn report(&self, error: &RoundError) {
-        let config = &self.config;
-        let event = match error {
-            RoundError::Reflector(failure) => failure.event(&config.client, &config.clock, BADGE),
-            RoundError::Bind { pod, node, error } => {
-                let at = config.clock.now();
-                let (namespace, name) = pod.split_once('/').unwrap_or(("", pod));
-                let path = format!("/api/v1/namespaces/{namespace}/pods/{name}/binding");
-                let go = klog::go_error(&config.client, "Post", &path, error);
-                let err = format!("running Bind plugin \"DefaultBinder\": {go}");
-                // utilruntime.HandleErrorWithContext in handleSchedulingFailure; the line
-                // number is the no-fit line's neighbour (inferred, not seen in a log).
-                let log = klog::line(
-                    Severity::Error,
-                    at,
-                    "schedule_one.go:1057",
-                    &format!(
-                        "\"Error scheduling pod; retrying\" err={} pod={} logger=\"UnhandledError\"",
-                        quote(&err),
-                        quote(pod)
-                    ),
-                );
-                let (explanation, hint) = klog::explain(error, config.client.component(), BADGE);
-                Event::new(
-                    at,
-                    config.client.component(),
-                    "apiserver",
-                    klog::stage_of(error),
-                )
-                .identity(config.client.identity())
-                .client_text(err)
-                .caller_log(log)
-                .explanation(explanation)
-                .hint(hint)
-                .detail(format!("binding {pod} to {node} failed: {error}"))
-            }
-        };
-        config.events.emit(event);
     }
 }
 
