@@ -50,11 +50,7 @@ impl Running {
         let kubectl = tool("kubectl", test)?;
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("lab");
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let runtime = kubecorp_testkit::runtime();
         let options = OfficeOptions {
             key_algorithm: algorithm,
             ..OfficeOptions::ephemeral(&dir)

@@ -2,7 +2,7 @@
 //! would print.
 
 use kubecorp_client::{ClientError, Phase};
-use kubecorp_testkit::office::{client, quiet_office, whole_office};
+use kubecorp_testkit::office::{client, quiet_office, web_pod, whole_office};
 use kubecorp_testkit::{run_tool, tool};
 use serde_json::json;
 
@@ -14,14 +14,7 @@ async fn the_admin_creates_a_pod_and_a_watcher_sees_it_added() {
         .watch("/api/v1/namespaces/default/pods?watch=true")
         .await
         .unwrap();
-    admin
-        .create(
-            "/api/v1/namespaces/default/pods",
-            &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
-                    "spec": {"containers": [{"name": "web", "image": "nginx"}]}}),
-        )
-        .await
-        .unwrap();
+    web_pod(&admin).await;
     let event = watch.next().await.unwrap().unwrap();
     assert_eq!(event.kind, "ADDED");
     assert_eq!(event.object["metadata"]["name"], "web");

@@ -5,14 +5,12 @@
 //! `view` back (skipped, and said so, when kubectl is not installed; under `CI=true` that is a
 //! failure).
 
-use std::path::Path;
-
 use kubecorp_client::KubeClient;
 use kubecorp_controller::clusterrole_aggregation::{self, ClusterRoleAggregationConfig, NAME};
 use kubecorp_controller::credentials::ServiceAccountCredentials;
 use kubecorp_office::Office;
-use kubecorp_testkit::office::{assert_never_refused, client, quiet_office, said};
-use kubecorp_testkit::{eventually, run_tool, tool, Run};
+use kubecorp_testkit::office::{assert_never_refused, client, kubectl, quiet_office, said};
+use kubecorp_testkit::{eventually, tool};
 use kubecorp_trust::tls::TrustSource;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
@@ -220,23 +218,6 @@ async fn while_the_controller_is_not_running_a_labelled_role_extends_nobody_and_
     until_rules(&admin, "view", true).await;
     assert!(jane_may_list_leases(&admin).await);
     office.shutdown().await;
-}
-
-/// kubectl with admin.conf, off the runtime's threads.
-async fn kubectl(bin: &Path, office: &Office, cache: &Path, args: &[&str]) -> Run {
-    let mut all: Vec<String> = vec![
-        "--kubeconfig".into(),
-        office.dir.join("admin.conf").to_string_lossy().into_owned(),
-        "--server".into(),
-        office.apiserver_url(),
-        "--cache-dir".into(),
-        cache.to_string_lossy().into_owned(),
-    ];
-    all.extend(args.iter().map(|a| a.to_string()));
-    let bin = bin.to_owned();
-    tokio::task::spawn_blocking(move || run_tool(&bin, &all))
-        .await
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

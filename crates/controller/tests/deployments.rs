@@ -3,12 +3,9 @@
 //! calling Alice as their own service accounts. Skipped (and said so) when kubectl is not
 //! installed; under `CI=true` that is a failure.
 
-use std::path::Path;
-
 use kubecorp_client::KubeClient;
-use kubecorp_office::Office;
-use kubecorp_testkit::office::{client, said, whole_office};
-use kubecorp_testkit::{eventually, run_tool, tool, Run};
+use kubecorp_testkit::office::{client, kubectl, said, whole_office};
+use kubecorp_testkit::{eventually, tool};
 use serde_json::Value;
 
 /// The cells of the row of `all` that starts with `name`, without the age.
@@ -19,27 +16,6 @@ fn row(all: &str, name: &str) -> Vec<String> {
         .find(|cells| cells.first().map(String::as_str) == Some(name))
         .unwrap_or_else(|| panic!("no row {name} in:\n{all}"));
     cells[..cells.len() - 1].to_vec()
-}
-
-/// kubectl off the runtime's threads (it may wait on the office for a while).
-async fn run(bin: &Path, office: &Office, cache: &Path, args: &[&str]) -> Run {
-    let (bin, cache) = (bin.to_owned(), cache.to_owned());
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let (dir, url) = (office.dir.clone(), office.apiserver_url());
-    tokio::task::spawn_blocking(move || {
-        let mut all: Vec<String> = vec![
-            "--kubeconfig".into(),
-            dir.join("admin.conf").to_string_lossy().into_owned(),
-            "--server".into(),
-            url,
-            "--cache-dir".into(),
-            cache.to_string_lossy().into_owned(),
-        ];
-        all.extend(args);
-        run_tool(&bin, &all)
-    })
-    .await
-    .unwrap()
 }
 
 /// The pods labelled `app=web`, as the admin sees them.
@@ -64,7 +40,7 @@ async fn a_deployment_rolls_out_scales_to_five_running_pods_and_get_all_lists_it
     let cache = dir.path().join("kube-cache");
     let admin = client(&office, "kubectl", "admin.conf");
 
-    run(
+    kubectl(
         &bin,
         &office,
         &cache,
@@ -81,7 +57,7 @@ async fn a_deployment_rolls_out_scales_to_five_running_pods_and_get_all_lists_it
     .await
     .success()
     .stdout_has("deployment.apps/web created");
-    run(
+    kubectl(
         &bin,
         &office,
         &cache,
@@ -120,7 +96,7 @@ async fn a_deployment_rolls_out_scales_to_five_running_pods_and_get_all_lists_it
         "{deployment}"
     );
 
-    run(
+    kubectl(
         &bin,
         &office,
         &cache,
@@ -138,7 +114,7 @@ async fn a_deployment_rolls_out_scales_to_five_running_pods_and_get_all_lists_it
         (pods.len() == 5 && running == 5).then_some(pods)
     })
     .await;
-    run(
+    kubectl(
         &bin,
         &office,
         &cache,
@@ -158,7 +134,7 @@ async fn a_deployment_rolls_out_scales_to_five_running_pods_and_get_all_lists_it
         .unwrap()
         .to_owned();
     assert_eq!(replicaset, format!("web-{hash}"));
-    let all = run(&bin, &office, &cache, &["get", "all"])
+    let all = kubectl(&bin, &office, &cache, &["get", "all"])
         .await
         .success()
         .stdout;
@@ -197,7 +173,7 @@ async fn a_deployment_rolls_out_scales_to_five_running_pods_and_get_all_lists_it
         },
     )
     .await;
-    let events = run(
+    let events = kubectl(
         &bin,
         &office,
         &cache,

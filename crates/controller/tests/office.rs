@@ -6,7 +6,9 @@ use kubecorp_controller::EndpointsControllerConfig;
 use kubecorp_office::Office;
 use kubecorp_pki::{fault, Lab};
 use kubecorp_testkit::eventually;
-use kubecorp_testkit::office::{assert_never_refused, client, quiet_office, said_detail};
+use kubecorp_testkit::office::{
+    assert_never_refused, client, quiet_office, ready_pod, said_detail, web_service,
+};
 use kubecorp_trust::Event;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
@@ -35,42 +37,12 @@ async fn endpoints(admin: &KubeClient) -> Option<Value> {
         .ok()
 }
 
-/// A pod with `app=web`, given an IP, Running and Ready as the kubelet would report it.
-async fn ready_pod(admin: &KubeClient, name: &str, ip: &str) {
-    admin
-        .create(
-            "/api/v1/namespaces/default/pods",
-            &json!({"apiVersion": "v1", "kind": "Pod",
-                    "metadata": {"name": name, "labels": {"app": "web"}},
-                    "spec": {"nodeName": "kubecorp-control-plane",
-                             "containers": [{"name": "web", "image": "nginx"}]}}),
-        )
-        .await
-        .unwrap();
-    admin
-        .merge_patch(
-            &format!("/api/v1/namespaces/default/pods/{name}/status"),
-            &json!({"status": {"phase": "Running", "podIP": ip,
-                               "conditions": [{"type": "Ready", "status": "True"}]}}),
-        )
-        .await
-        .unwrap();
-}
-
 #[tokio::test]
 async fn the_endpoints_controller_fills_endpoints_from_ready_pods_and_drops_them_when_the_pod_goes()
 {
     let (_dir, office) = quiet_office().await;
     let admin = client(&office, "kubectl", "admin.conf");
-    admin
-        .create(
-            "/api/v1/namespaces/default/services",
-            &json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
-                    "spec": {"clusterIP": "10.96.0.10", "selector": {"app": "web"},
-                             "ports": [{"port": 80, "protocol": "TCP", "targetPort": 8080}]}}),
-        )
-        .await
-        .unwrap();
+    web_service(&admin).await;
     ready_pod(&admin, "web-1", "10.244.0.5").await;
     let _controller = start_controller(&office);
 

@@ -136,14 +136,7 @@ impl Lab1 {
     /// Creates pod `web` (one container `web`) and binds it to the node as the admin.
     async fn bound_pod(&self) {
         let admin = self.admin();
-        admin
-            .create(
-                "/api/v1/namespaces/default/pods",
-                &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
-                        "spec": {"containers": [{"name": "web", "image": "nginx"}]}}),
-            )
-            .await
-            .unwrap();
+        kubecorp_testkit::office::web_pod(&admin).await;
         admin
             .create(
                 "/api/v1/namespaces/default/pods/web/binding",

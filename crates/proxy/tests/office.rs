@@ -3,7 +3,9 @@
 
 use kubecorp_office::Office;
 use kubecorp_proxy::ProxyConfig;
-use kubecorp_testkit::office::{assert_never_refused, client, quiet_office, said_detail};
+use kubecorp_testkit::office::{
+    assert_never_refused, client, quiet_office, said_detail, web_service,
+};
 use kubecorp_testkit::{eventually, WAIT};
 use kubecorp_trust::Event;
 use serde_json::json;
@@ -54,15 +56,7 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
 async fn kube_proxy_narrates_a_services_rules_once_its_endpointslice_appears() {
     let (_dir, office) = quiet_office().await;
     let admin = client(&office, "kubectl", "admin.conf");
-    admin
-        .create(
-            "/api/v1/namespaces/default/services",
-            &json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
-                    "spec": {"clusterIP": "10.96.0.10", "selector": {"app": "web"},
-                             "ports": [{"port": 80, "protocol": "TCP", "targetPort": 8080}]}}),
-        )
-        .await
-        .unwrap();
+    web_service(&admin).await;
     let (_, _dave) = start_dave(&office).await;
 
     let chain = kubecorp_proxy::iptables::service_chain("default/web", "TCP");

@@ -11,14 +11,7 @@ use kubecorp_trust::{Events, LabClock, Stage};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use kubecorp_testkit::tool;
-
-#[derive(Debug)]
-struct Run {
-    status: i32,
-    stdout: String,
-    stderr: String,
-}
+use kubecorp_testkit::{tool, Run};
 
 async fn run(tool: &Path, args: &[&str], stdin: Option<String>) -> Run {
     let tool = tool.to_owned();
@@ -45,11 +38,7 @@ async fn run(tool: &Path, args: &[&str], stdin: Option<String>) -> Run {
                 .unwrap();
         }
         let out = child.wait_with_output().expect("the tool runs");
-        Run {
-            status: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Run::from_output(format!("{} {}", tool.display(), args.join(" ")), out)
     })
     .await
     .unwrap()
@@ -147,13 +136,7 @@ async fn openssl_sees_a_localhost_badge_signed_by_its_own_localhost_ca() {
         None,
     )
     .await;
-    let stamp = |prefix: &str| {
-        shown
-            .stdout
-            .lines()
-            .find_map(|l| l.trim().strip_prefix(prefix).map(str::to_owned))
-            .unwrap_or_else(|| panic!("no {prefix:?} in {shown:?}"))
-    };
+    let stamp = |prefix: &str| shown.line_after(prefix);
     // `0 s:CN = localhost@1795000000`, issued by `CN = localhost-ca@1795000000`, which is sent
     // along as the second certificate.
     let leaf = stamp("0 s:CN = localhost@");

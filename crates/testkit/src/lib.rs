@@ -14,7 +14,9 @@
 //! - [`free_port`]: a loopback port for a program that must be told its port before it binds it.
 //! - [`etcd::RealEtcd`]: the real etcd 3.4 started on a lab's etcd PKI, as kubeadm starts it.
 //! - `office` (feature `office`): an office with only etcd and the apiserver on a stopped lab clock, a client per
-//!   kubeconfig, a matcher for what a component said, and a check that it was refused nothing.
+//!   kubeconfig, a matcher for what a component said, a check that it was refused nothing, the
+//!   service and pod `web` many tests start from, and kubectl as the admin.
+//! - [`runtime`]: the two-thread runtime a test uses to keep an office open outside `async`.
 #![forbid(unsafe_code)]
 
 use std::future::Future;
@@ -29,6 +31,16 @@ pub mod office;
 mod run;
 
 pub use run::{run_command, run_tool, Run};
+
+/// A runtime with two worker threads, for a test that keeps an office open outside `async`
+/// (its doors close when the runtime is dropped).
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a test runtime")
+}
 
 /// An upper bound for waits (each wait takes well under a second on a quiet machine; the bound
 /// is for a machine busy building other things).

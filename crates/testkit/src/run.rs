@@ -42,6 +42,17 @@ impl Run {
         self
     }
 
+    /// What follows `prefix` on the first line of stdout that starts with it (once trimmed),
+    /// e.g. a certificate's stamp in `openssl s_client -showcerts`; fails the test with the
+    /// whole run when no line does.
+    #[track_caller]
+    pub fn line_after(&self, prefix: &str) -> String {
+        self.stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(prefix).map(str::to_owned))
+            .unwrap_or_else(|| panic!("no {prefix:?} in {self:?}"))
+    }
+
     #[track_caller]
     pub fn stdout_has(self, needle: &str) -> Run {
         assert!(

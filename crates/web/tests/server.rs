@@ -26,11 +26,7 @@ fn serve(control: Option<Control>) -> Served {
 }
 
 fn serve_with(hub: Hub, control: Option<Control>, pace: Option<Pace>) -> Served {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = kubecorp_testkit::runtime();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))

@@ -83,13 +83,7 @@ async fn the_default_serving_certificate_is_self_signed_the_way_the_real_kubelet
         ],
     )
     .await;
-    let stamp = |prefix: &str| {
-        shown
-            .stdout
-            .lines()
-            .find_map(|l| l.trim().strip_prefix(prefix).map(str::to_owned))
-            .unwrap_or_else(|| panic!("no {prefix:?} in {shown:?}"))
-    };
+    let stamp = |prefix: &str| shown.line_after(prefix);
     // `0 s:CN = kubecorp-control-plane@1795000000`, issued by its own throwaway CA, which is
     // sent along as the second certificate.
     let leaf = stamp(&format!("0 s:CN = {NODE}@"));
