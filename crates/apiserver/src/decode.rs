@@ -91,14 +91,14 @@ fn decode(body: &[u8], into: &'static str, typed: bool) -> Result<Value, DecodeE
     let Value::Object(map) = &value else {
         return Err(unrecognized(format!(
             "json: cannot unmarshal {} into Go value of type struct {{ APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; Kind string \"json:\\\"kind,omitempty\\\"\" }}",
-            json_kind(&value)
+            kubecorp_trust::gojson::kind(&value)
         )));
     };
     for key in ["apiVersion", "kind"] {
         if let Some(v) = map.get(key).filter(|v| !v.is_string() && !v.is_null()) {
             return Err(unrecognized(format!(
                 "json: cannot unmarshal {} into Go struct field .{key} of type string",
-                json_kind(v)
+                kubecorp_trust::gojson::kind(v)
             )));
         }
     }
@@ -185,19 +185,7 @@ fn walk<'v>(
         (GoType::Map(_, elem), Value::Object(map)) => map
             .values()
             .try_for_each(|item| walk(item, elem, within, path)),
-        (_, other) => Err(mismatch(json_kind(other).to_owned())),
-    }
-}
-
-/// The JSON kind of a value as Go's decoder names it in errors.
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
+        (_, other) => Err(mismatch(kubecorp_trust::gojson::kind(other).to_owned())),
     }
 }
 

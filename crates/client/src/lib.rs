@@ -53,7 +53,9 @@ use bytes::Bytes;
 use http::{Method, Request};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use kubecorp_trust::tls::{client_error_text, is_alert, CertSource, HandshakeNotes, TrustSource};
+use kubecorp_trust::tls::{
+    client_error_text, is_alert, CertSource, HandshakeNotes, TrustSource, Versions,
+};
 use kubecorp_trust::{Events, LabClock, Verdict};
 use serde_json::Value;
 
@@ -529,10 +531,7 @@ impl KubeClient {
 
     /// The badge and trust bundle as they are on disk now (cached until a file changes).
     fn versions(&self) -> Versions {
-        Versions {
-            badge: self.identity.as_ref().and_then(|s| s.load().ok()),
-            trust: self.trust.load().ok(),
-        }
+        Versions::now(self.identity.as_ref(), &self.trust)
     }
 
     /// Sends `Authorization: Bearer <token>` with every call (a service-account token).

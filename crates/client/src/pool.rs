@@ -2,6 +2,7 @@
 //! them, they idle too long, or the badge or trust bundle they were made with changes on disk.
 
 use crate::*;
+use kubecorp_trust::tls::Versions;
 
 /// A connection that finished its last exchange, and the badge and trust bundle it was made
 /// with: when either changes on disk the connection is not used again.
@@ -16,26 +17,6 @@ pub(crate) struct Idle {
 /// How long an idle connection is kept: well inside the lab servers' 30 s wait for the next
 /// request head, so a kept connection is not closed under a request being sent on it.
 pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Which version of the badge and of the trust bundle a connection was made with.
-#[derive(Clone)]
-pub(crate) struct Versions {
-    pub(crate) badge: Option<Arc<tokio_rustls::rustls::sign::CertifiedKey>>,
-    pub(crate) trust: Option<Arc<Vec<tokio_rustls::rustls::pki_types::CertificateDer<'static>>>>,
-}
-
-impl Versions {
-    pub(crate) fn same(&self, other: &Versions) -> bool {
-        fn eq<T>(a: &Option<Arc<T>>, b: &Option<Arc<T>>) -> bool {
-            match (a, b) {
-                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-                (None, None) => true,
-                _ => false,
-            }
-        }
-        eq(&self.badge, &other.badge) && eq(&self.trust, &other.trust)
-    }
-}
 
 /// How many idle connections a keep-alive client holds (Go's `MaxIdleConnsPerHost` is 2; the
 /// apiserver's storage calls come in bursts when the office opens).

@@ -182,22 +182,10 @@ fn decode_body(body: &[u8]) -> Result<Fields, Status> {
 #[derive(Debug, Default)]
 struct Fields(Map<String, Value>);
 
-/// How Go's `encoding/json` names a JSON value's kind in "cannot unmarshal X".
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
 fn cannot_unmarshal(value: &Value, go_type: &str) -> Status {
     Status::invalid(format!(
         "json: cannot unmarshal {} into Go value of type {go_type}",
-        kind(value)
+        kubecorp_trust::gojson::kind(value)
     ))
 }
 

@@ -20,6 +20,7 @@
 //! - [`forbidden`]: a 403 read back (RBAC, the Node authorizer, NodeRestriction, anonymous)
 //!   and the fix that fits each.
 //! - [`gohttp`]: how Kubernetes' Go servers write answers (pretty JSON, Go's escaping).
+//! - [`gojson`]: how Go's `encoding/json` names a value it could not decode.
 //! - [`gotime`]: Go's time formats, one name each (`rfc3339`, `string`, `string_monotonic`, `rfc3339_micro`, `zap`).
 //! - [`tls`]: the one place rustls configs are built: etcd's check in the handshake, the
 //!   apiserver's check after it, every client's check of the server, certificate files re-read
@@ -35,6 +36,7 @@ pub mod explain;
 mod facts;
 pub mod forbidden;
 pub mod gohttp;
+pub mod gojson;
 pub mod gotime;
 pub mod record;
 pub mod tls;

@@ -27,7 +27,7 @@ use hyper::client::conn::http2::SendRequest;
 use kubecorp_client::dial::{dial_h2, Hop, Reply};
 use kubecorp_client::{Phase, CONNECT_TIMEOUT, HANDSHAKE_TIMEOUT};
 use kubecorp_etcd::grpc::{frame, Deframer};
-use kubecorp_trust::tls::{client_error_text, is_alert, CertSource, TrustSource};
+use kubecorp_trust::tls::{client_error_text, is_alert, CertSource, TrustSource, Versions};
 use kubecorp_trust::{Event, Events, LabClock, Stage};
 use prost::Message;
 use tokio::sync::watch;
@@ -152,27 +152,6 @@ fn code_name(code: i32) -> &'static str {
 pub enum Retry {
     Repeatable,
     Once,
-}
-
-/// The badge and trust bundle a connection was made with (cached by their sources until a
-/// file changes, so pointer equality means "unchanged on disk").
-#[derive(Clone)]
-struct Versions {
-    badge: Option<Arc<rustls::sign::CertifiedKey>>,
-    trust: Option<Arc<Vec<rustls_pki_types::CertificateDer<'static>>>>,
-}
-
-impl Versions {
-    fn same(&self, other: &Versions) -> bool {
-        fn eq<T>(a: &Option<Arc<T>>, b: &Option<Arc<T>>) -> bool {
-            match (a, b) {
-                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-                (None, None) => true,
-                _ => false,
-            }
-        }
-        eq(&self.badge, &other.badge) && eq(&self.trust, &other.trust)
-    }
 }
 
 /// The kept connection: a sender every call clones, and how the connection ended, once it has.
@@ -396,10 +375,7 @@ impl Channel {
                 reply: Reply::Refusal,
             });
         }
-        let now = Versions {
-            badge: i.identity.as_ref().and_then(|s| s.load().ok()),
-            trust: i.trust.load().ok(),
-        };
+        let now = Versions::now(i.identity.as_ref(), &i.trust);
         let mut live = i.live.lock().await;
         if let Some(kept) = live.as_ref() {
             if !kept.sender.is_closed() && kept.made_with.same(&now) {

@@ -306,3 +306,41 @@ pub(super) fn hint_subjects(roots: &[CertificateDer<'_>]) -> Vec<DistinguishedNa
         .map(|cert| DistinguishedName::from(cert.raw_subject.to_vec()))
         .collect()
 }
+
+/// Go's `InsecureSkipVerify` for the bench-only tools (as `curl -k` or kubectl's
+/// `--insecure-skip-tls-verify`): any server badge is taken, unnoted, but the server must still
+/// prove it holds the badge's key (its handshake signature is checked), so the tools measure
+/// the servers, not themselves.
+#[derive(Debug)]
+pub struct SkipChainCheck {
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl Default for SkipChainCheck {
+    fn default() -> SkipChainCheck {
+        SkipChainCheck::new()
+    }
+}
+
+impl SkipChainCheck {
+    pub fn new() -> SkipChainCheck {
+        SkipChainCheck {
+            algorithms: provider().signature_verification_algorithms,
+        }
+    }
+}
+
+impl ServerCertVerifier for SkipChainCheck {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    handshake_signatures_checked!();
+}

@@ -133,6 +133,7 @@ mod source;
 mod texts;
 
 pub use accept::*;
+pub use guard::SkipChainCheck;
 use guard::*;
 pub use notes::*;
 pub use source::*;

@@ -552,6 +552,37 @@ pub(super) fn read_trust_files(
     }
 }
 
+/// Which version of a badge and of a trust bundle a kept connection was made with. The sources
+/// cache what they load until a file changes, so the same pointer means "unchanged on disk", and
+/// a connection made with an older version is not used again.
+#[derive(Clone)]
+pub struct Versions {
+    badge: Option<Arc<CertifiedKey>>,
+    trust: Option<Arc<Vec<CertificateDer<'static>>>>,
+}
+
+impl Versions {
+    /// What `badge` (if any) and `trust` hold on disk now; an unreadable one counts as none.
+    pub fn now(badge: Option<&CertSource>, trust: &TrustSource) -> Versions {
+        Versions {
+            badge: badge.and_then(|s| s.load().ok()),
+            trust: trust.load().ok(),
+        }
+    }
+
+    /// Whether both are the very versions `other` holds.
+    pub fn same(&self, other: &Versions) -> bool {
+        fn eq<T>(a: &Option<Arc<T>>, b: &Option<Arc<T>>) -> bool {
+            match (a, b) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                (None, None) => true,
+                _ => false,
+            }
+        }
+        eq(&self.badge, &other.badge) && eq(&self.trust, &other.trust)
+    }
+}
+
 impl fmt::Display for CertFiles {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
