@@ -38,7 +38,7 @@ use kubecorp_trust::{Event, Events, Stage};
 use serde_json::{json, Value};
 
 use crate::api::{Api, ApiRequest, ApiResponse};
-use crate::user::{UserInfo, AUTHENTICATED, MASTERS};
+use crate::user::{UserInfo, MASTERS};
 
 /// Where APIServices are kept.
 const APISERVICES: &str = "/apis/apiregistration.k8s.io/v1/apiservices";
@@ -121,16 +121,6 @@ impl Registered {
                     .any(|c| c["type"] == "Available" && c["status"] == "True")
             }),
         })
-    }
-}
-
-/// kube-apiserver's loopback identity, which keeps APIService status.
-fn loopback() -> UserInfo {
-    UserInfo {
-        name: "system:apiserver".into(),
-        uid: String::new(),
-        groups: vec![MASTERS.into(), AUTHENTICATED.into()],
-        extra: Default::default(),
     }
 }
 
@@ -365,7 +355,7 @@ impl Api {
         };
         let path = format!("{APISERVICES}/{}", target.name);
         let (current, _) = self
-            .handle(ApiRequest::json(&loopback(), "GET", &path, None))
+            .handle(ApiRequest::json(&UserInfo::loopback(), "GET", &path, None))
             .await;
         let mut object = current.body_json();
         if object.is_null() {
@@ -377,7 +367,7 @@ impl Api {
         }]});
         let _ = self
             .handle(ApiRequest::json(
-                &loopback(),
+                &UserInfo::loopback(),
                 "PUT",
                 &format!("{path}/status"),
                 Some(&object),

@@ -13,7 +13,7 @@ use kubecorp_trust::authn::requestheader::{ExtensionAuthentication, CONFIGMAP};
 use serde_json::json;
 
 use crate::api::{Api, ApiRequest};
-use crate::user::{UserInfo, AUTHENTICATED, MASTERS};
+use crate::user::UserInfo;
 
 /// Where the ConfigMap lives.
 pub const PATH: &str =
@@ -28,19 +28,9 @@ pub struct PublishError {
     pub body: String,
 }
 
-/// kube-apiserver's loopback identity.
-fn loopback() -> UserInfo {
-    UserInfo {
-        name: "system:apiserver".into(),
-        uid: String::new(),
-        groups: vec![MASTERS.into(), AUTHENTICATED.into()],
-        extra: Default::default(),
-    }
-}
-
 /// Writes (or rewrites, keeping its identity) the ConfigMap with `auth`.
 pub async fn publish(api: &Api, auth: &ExtensionAuthentication) -> Result<(), PublishError> {
-    let user = loopback();
+    let user = UserInfo::loopback();
     let mut object = json!({
         "apiVersion": "v1",
         "kind": "ConfigMap",

@@ -156,6 +156,20 @@ async fn serve_connection(config: ApiserverConfig, tcp: tokio::net::TcpStream, p
         .await;
 }
 
+/// What a task that did not finish ended with: its panic's message (`a panic` when the panic
+/// carried no text), or `None` when it was cancelled. The office's supervisor says the same of
+/// a component that stopped.
+pub fn panic_message(ended: tokio::task::JoinError) -> Option<String> {
+    let payload = ended.try_into_panic().ok()?;
+    Some(
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".into()),
+    )
+}
+
 /// Runs one request's answer in a task of its own, so a panic in it ends only that request:
 /// the visitor gets kube-apiserver's `WithPanicRecovery` answer (a 500 in plain text) and every
 /// other connection carries on (k8s.io/apiserver v0.32 `server/filters/wrap.go`).
@@ -166,14 +180,7 @@ where
     match tokio::spawn(answered).await {
         Ok(response) => response,
         Err(e) => {
-            let what = match e.try_into_panic() {
-                Ok(payload) => payload
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "a panic".into()),
-                Err(_) => "a cancelled task".into(),
-            };
+            let what = panic_message(e).unwrap_or_else(|| "a cancelled task".into());
             on_panic(what);
             let mut response = full(
                 500,

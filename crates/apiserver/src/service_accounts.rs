@@ -96,19 +96,24 @@ pub async fn authenticate(
     })
 }
 
-/// A TokenRequest body read into what matters: audiences, seconds, and a pod binding.
-fn spec_of(body: &Value) -> (Vec<String>, Option<i64>, Value) {
-    let spec = &body["spec"];
-    let audiences = spec["audiences"]
+/// The `spec.audiences` of a TokenRequest or a TokenReview: its strings in order, none when
+/// absent.
+pub(crate) fn audiences(spec: &Value) -> Vec<String> {
+    spec["audiences"]
         .as_array()
         .map(|a| {
             a.iter()
                 .filter_map(|s| s.as_str().map(str::to_owned))
                 .collect()
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// A TokenRequest body read into what matters: audiences, seconds, and a pod binding.
+fn spec_of(body: &Value) -> (Vec<String>, Option<i64>, Value) {
+    let spec = &body["spec"];
     (
-        audiences,
+        audiences(spec),
         spec["expirationSeconds"].as_i64(),
         spec["boundObjectRef"].clone(),
     )

@@ -64,6 +64,17 @@ impl UserInfo {
         })
     }
 
+    /// kube-apiserver's loopback identity, `system:apiserver` in `system:masters`: Alice calling
+    /// herself (keeping APIService status, publishing `extension-apiserver-authentication`).
+    pub fn loopback() -> UserInfo {
+        UserInfo {
+            name: "system:apiserver".into(),
+            uid: String::new(),
+            groups: vec![MASTERS.into(), AUTHENTICATED.into()],
+            extra: BTreeMap::new(),
+        }
+    }
+
     /// A ServiceAccount's user as the token authenticator builds it:
     /// `system:serviceaccount:<ns>:<name>` in `system:serviceaccounts`,
     /// `system:serviceaccounts:<ns>` and `system:authenticated`.

@@ -94,18 +94,13 @@ pub async fn metrics_server(
 ) -> Result<JoinHandle<()>, OfficeError> {
     let projected = crate::projected::ProjectedToken::for_account("metrics-server");
     let read = projected.clone();
-    let client = kubecorp_client::KubeClient::new(
+    let client = crate::start::badgeless_client(
         "metrics-server",
         apiserver,
-        None,
         TrustSource::bundle(lab.ca_cert_path(Authority::Cluster)),
-        clock.clone(),
-        events.clone(),
-    )
-    .map_err(|e| OfficeError::Staff {
-        component: "metrics-server".into(),
-        problem: e.to_string(),
-    })?
+        clock,
+        events,
+    )?
     .with_bearer_token(kubecorp_client::TokenSource::new(move || read.token()));
     let config = kubecorp_metrics::MetricsConfig {
         client,

@@ -98,14 +98,8 @@ pub fn supervise(
             Ok(()) if component.starts_with("kubeadm") => return,
             Ok(()) => "stopped by itself".to_owned(),
             Err(e) => {
-                let what = match e.try_into_panic() {
-                    Ok(payload) => payload
-                        .downcast_ref::<&str>()
-                        .map(|s| s.to_string())
-                        .or_else(|| payload.downcast_ref::<String>().cloned())
-                        .unwrap_or_else(|| "a panic".into()),
-                    Err(_) => "cancelled".into(),
-                };
+                let what = kubecorp_apiserver::server::panic_message(e)
+                    .unwrap_or_else(|| "cancelled".into());
                 let reason = format!("stopped after a fault (panic: {what})");
                 events.emit(
                     kubecorp_trust::Event::new(
@@ -349,6 +343,29 @@ pub fn staff_client(
     .map_err(staff)
 }
 
+/// A client for `component` that shows no badge (it sends a service-account token instead, or
+/// only asks for one), dialling `apiserver` and checking Alice's badge against `trust`.
+pub fn badgeless_client(
+    component: &str,
+    apiserver: &str,
+    trust: TrustSource,
+    clock: &LabClock,
+    events: &Events,
+) -> Result<kubecorp_client::KubeClient, OfficeError> {
+    kubecorp_client::KubeClient::new(
+        component,
+        apiserver,
+        None,
+        trust,
+        clock.clone(),
+        events.clone(),
+    )
+    .map_err(|e| OfficeError::Staff {
+        component: component.to_owned(),
+        problem: e.to_string(),
+    })
+}
+
 /// Bob: the scheduler, with `scheduler.conf`.
 pub fn scheduler(
     lab: &Lab,
@@ -399,18 +416,13 @@ pub fn kube_proxy(
             kubecorp_proxy::Credential::ClientCertificate,
         ),
         Some(_) => (
-            kubecorp_client::KubeClient::new(
+            badgeless_client(
                 "kube-proxy",
                 apiserver,
-                None,
                 TrustSource::bundle(lab.ca_cert_path(Authority::Cluster)),
-                clock.clone(),
-                events.clone(),
-            )
-            .map_err(|e| OfficeError::Staff {
-                component: "kube-proxy".into(),
-                problem: e.to_string(),
-            })?,
+                clock,
+                events,
+            )?,
             kubecorp_proxy::Credential::ServiceAccountToken,
         ),
     };
@@ -492,18 +504,13 @@ pub fn endpoints_controller(
         events,
     )?;
     // `restclient.AnonymousClientConfig`: the kubeconfig's server and CA, no badge.
-    let anonymous = kubecorp_client::KubeClient::new(
+    let anonymous = badgeless_client(
         "controller-manager",
         apiserver,
-        None,
         TrustSource::kubeconfig(lab.kubeconfig_path("controller-manager.conf")),
-        clock.clone(),
-        events.clone(),
-    )
-    .map_err(|e| OfficeError::Staff {
-        component: "controller-manager".into(),
-        problem: e.to_string(),
-    })?;
+        clock,
+        events,
+    )?;
     let credentials = |account| {
         kubecorp_controller::credentials::ServiceAccountCredentials::new(
             account,

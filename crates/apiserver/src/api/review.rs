@@ -84,14 +84,7 @@ impl Api {
             }
             "tokenreviews" => {
                 let token = body["spec"]["token"].as_str().unwrap_or("");
-                let audiences: Vec<String> = body["spec"]["audiences"]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|s| s.as_str().map(str::to_owned))
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let audiences = crate::service_accounts::audiences(&body["spec"]);
                 let outcome = match self.service_account_keys() {
                     Some(keys) => {
                         crate::service_accounts::authenticate(
