@@ -299,6 +299,7 @@ async fn a_second_apiserver_s_change_reaches_alice_s_watch(floor: &Floor) {
         &clock,
         &events,
         &shutdown,
+        None,
     )
     .await
     .expect("a second apiserver opens on the same etcd");

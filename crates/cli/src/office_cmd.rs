@@ -205,7 +205,8 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
             let listener = start::bind("apiserver", wanted).await?;
             let addr = start::local_addr("apiserver", wanted, &listener)?;
             let (_, task) =
-                start::apiserver(&lab, listener, &etcd, &opts.clock, &events, &shutdown).await?;
+                start::apiserver(&lab, listener, &etcd, &opts.clock, &events, &shutdown, None)
+                    .await?;
             say!("apiserver (Alice, the front door) serves https://{addr}, storing in {etcd}");
             task
         }
@@ -213,15 +214,9 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
             let apiserver = apiserver_url(&lab, "scheduler.conf", opts.apiserver.as_deref())?;
             let listener = start::bind("scheduler", wanted).await?;
             let addr = start::local_addr("scheduler", wanted, &listener)?;
-            let secure = start::scheduler_secure(
-                &lab,
-                &apiserver,
-                listener,
-                &opts.clock,
-                &events,
-                &shutdown,
-            )?;
-            let task = start::scheduler(&lab, &apiserver, &opts.clock, &events, &shutdown)?;
+            let desk = start::Desk::new(&lab, &apiserver, &opts.clock, &events, &shutdown);
+            let secure = start::scheduler_secure(desk, listener)?;
+            let task = start::scheduler(desk)?;
             say!("scheduler (Bob) watches pending pods at {apiserver} with scheduler.conf; /healthz on https://{addr}");
             tokio::spawn(async move {
                 let _ = secure.await;
@@ -245,17 +240,9 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
                     true => start::NodeRole::ControlPlane { tainted: false },
                     false => start::NodeRole::Worker,
                 };
-            let task = start::kubelet(
-                &lab,
-                &apiserver,
-                &node,
-                role,
-                listener,
-                opts.rotate_server_certificates,
-                &opts.clock,
-                &events,
-                &shutdown,
-            )?;
+            let desk = start::Desk::new(&lab, &apiserver, &opts.clock, &events, &shutdown);
+            let task =
+                start::kubelet(desk, &node, role, listener, opts.rotate_server_certificates)?;
             say!("kubelet (the CEO) for node {node} serves https://{addr} and reports to {apiserver} with {}", kubeconfig.display());
             task
         }
@@ -265,24 +252,16 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
             let addr = start::local_addr("kube-proxy", wanted, &listener)?;
             let node = kubecorp_office::control_plane_node(&lab, None);
             // In a process of its own Dave cannot be handed a token: he uses kube-proxy.conf.
-            let task = start::kube_proxy(
-                &lab,
-                &apiserver,
-                &node,
-                Some(listener),
-                None,
-                &opts.clock,
-                &events,
-                &shutdown,
-            )?;
+            let desk = start::Desk::new(&lab, &apiserver, &opts.clock, &events, &shutdown);
+            let task = start::kube_proxy(desk, &node, Some(listener), None)?;
             say!("kube-proxy (Dave) watches services at {apiserver} with kube-proxy.conf; /healthz on http://{addr}");
             task
         }
         Component::ControllerManager => {
             let apiserver =
                 apiserver_url(&lab, "controller-manager.conf", opts.apiserver.as_deref())?;
-            let task =
-                start::endpoints_controller(&lab, &apiserver, &opts.clock, &events, &shutdown)?;
+            let desk = start::Desk::new(&lab, &apiserver, &opts.clock, &events, &shutdown);
+            let task = start::endpoints_controller(desk)?;
             say!("controller-manager (endpoints controller) watches services and pods at {apiserver}");
             task
         }

@@ -346,7 +346,7 @@ impl Office {
             }
             None => (None, opts.external_etcd.clone().unwrap_or_default()),
         };
-        let (api, task) = start::apiserver_with(
+        let (api, task) = start::apiserver(
             &lab,
             api_listener,
             &etcd_url,
@@ -359,6 +359,7 @@ impl Office {
         tasks.push(("apiserver", task));
 
         let apiserver_url = format!("https://{apiserver_addr}");
+        let desk = start::Desk::new(&lab, &apiserver_url, &opts.clock, &opts.events, &shutdown);
         let mut kubelets = Vec::new();
         let workers = opts.nodes.len() > 1;
         for (i, (node, addr, listener)) in kubelet_listeners.into_iter().enumerate() {
@@ -369,78 +370,38 @@ impl Office {
             if matches!(role, start::NodeRole::ControlPlane { .. }) {
                 tasks.push((
                     "kubeadm (mark-control-plane)",
-                    start::mark_control_plane(
-                        &lab,
-                        &apiserver_url,
-                        &node,
-                        &opts.clock,
-                        &opts.events,
-                        &shutdown,
-                    )?,
+                    start::mark_control_plane(desk, &node)?,
                 ));
             }
             tasks.push((
                 "kubelet",
-                start::kubelet(
-                    &lab,
-                    &apiserver_url,
-                    &node,
-                    role,
-                    listener,
-                    opts.rotate_server_certificates,
-                    &opts.clock,
-                    &opts.events,
-                    &shutdown,
-                )?,
+                start::kubelet(desk, &node, role, listener, opts.rotate_server_certificates)?,
             ));
             kubelets.push((node, addr));
         }
         if let Some(listener) = scheduler_listener {
             tasks.push((
                 "scheduler (secure port)",
-                start::scheduler_secure(
-                    &lab,
-                    &apiserver_url,
-                    listener,
-                    &opts.clock,
-                    &opts.events,
-                    &shutdown,
-                )?,
+                start::scheduler_secure(desk, listener)?,
             ));
         }
         if opts.staff.scheduler {
-            tasks.push((
-                "scheduler",
-                start::scheduler(&lab, &apiserver_url, &opts.clock, &opts.events, &shutdown)?,
-            ));
+            tasks.push(("scheduler", start::scheduler(desk)?));
         }
         if opts.staff.controllers {
-            tasks.push((
-                "controller-manager",
-                start::endpoints_controller(
-                    &lab,
-                    &apiserver_url,
-                    &opts.clock,
-                    &opts.events,
-                    &shutdown,
-                )?,
-            ));
+            tasks.push(("controller-manager", start::endpoints_controller(desk)?));
         }
         if let Some(listener) = proxy_listener {
             tasks.push((
                 "kube-proxy",
                 start::kube_proxy(
-                    &lab,
-                    &apiserver_url,
+                    desk,
                     first,
                     Some(listener),
                     match opts.kube_proxy_credential {
                         kubecorp_proxy::Credential::ServiceAccountToken => Some(&api),
                         kubecorp_proxy::Credential::ClientCertificate => None,
                     },
-                    &opts.clock,
-                    &opts.events,
-                    &shutdown,
                 )?,
             ));
         }
@@ -449,16 +410,7 @@ impl Office {
             let feed = opts.events.subscribe();
             tasks.push((
                 "metrics-server",
-                metrics::metrics_server(
-                    &lab,
-                    &api,
-                    &apiserver_url,
-                    listener,
-                    &opts.clock,
-                    &opts.events,
-                    &shutdown,
-                )
-                .await?,
+                metrics::metrics_server(desk, &api, listener).await?,
             ));
             tasks.push((
                 "apiserver (aggregator)",

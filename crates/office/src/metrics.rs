@@ -8,11 +8,10 @@ use kubecorp_apiserver::api::{Api, ApiRequest};
 use kubecorp_apiserver::user::UserInfo;
 use kubecorp_pki::{Authority, Lab};
 use kubecorp_trust::tls::{CertSource, TrustSource};
-use kubecorp_trust::{Events, LabClock};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::start::Shutdown;
+use crate::start::{Desk, Shutdown};
 use crate::OfficeError;
 
 /// How often Alice's aggregator checks every APIService (the lab's resync; the real
@@ -81,40 +80,35 @@ pub(crate) async fn apply(api: &Api, listening: SocketAddr) -> Result<(), Office
 }
 
 /// metrics-server on `listener` (its manifest applied already, see
-/// [`crate::start::apiserver_with`]), calling Alice at `apiserver` with its service account's
-/// token (asked for by the administrator: no pod runs it, so no kubelet projects one).
+/// [`crate::start::apiserver`]), calling Alice (`api`) with its service account's token
+/// (asked for by the administrator: no pod runs it, so no kubelet projects one).
 pub async fn metrics_server(
-    lab: &Lab,
+    desk: Desk<'_>,
     api: &Api,
-    apiserver: &str,
     listener: TcpListener,
-    clock: &LabClock,
-    events: &Events,
-    shutdown: &Shutdown,
 ) -> Result<JoinHandle<()>, OfficeError> {
+    let (lab, clock, events, shutdown) = (desk.lab, desk.clock, desk.events, desk.shutdown);
     let projected = crate::projected::ProjectedToken::for_account("metrics-server");
     let read = projected.clone();
-    let client = crate::start::badgeless_client(
-        "metrics-server",
-        apiserver,
-        TrustSource::bundle(lab.ca_cert_path(Authority::Cluster)),
-        clock,
-        events,
-    )?
-    .with_bearer_token(kubecorp_client::TokenSource::new(move || read.token()));
+    let client = desk
+        .badgeless_client(
+            "metrics-server",
+            TrustSource::bundle(lab.ca_cert_path(Authority::Cluster)),
+        )?
+        .with_bearer_token(kubecorp_client::TokenSource::new(move || read.token()));
     let config = kubecorp_metrics::MetricsConfig {
         client,
         clock: clock.clone(),
         events: events.clone(),
         keys: kubecorp_pki::key_source::KeySource::of(lab),
     };
-    let (api, clock, events) = (api.clone(), clock.clone(), events.clone());
+    let (api, asked_at) = (api.clone(), clock.clone());
     let shutdown = shutdown.wait();
-    Ok(tokio::spawn(async move {
+    let served = async move {
         let first = async {
             while projected.token().is_none() {
                 if let Some(admin) = administrator() {
-                    projected.request_as(&api, &admin, &clock).await;
+                    projected.request_as(&api, &admin, &asked_at).await;
                 }
                 if projected.token().is_none() {
                     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -124,11 +118,16 @@ pub async fn metrics_server(
         let mut shutdown = Box::pin(shutdown);
         tokio::select! {
             _ = first => {}
-            _ = &mut shutdown => return,
+            _ = &mut shutdown => return Ok(()),
         }
-        let result = kubecorp_metrics::run(config, listener, shutdown).await;
-        crate::start::report_stop("metrics-server", result, &clock, &events);
-    }))
+        kubecorp_metrics::run(config, listener, shutdown).await
+    };
+    Ok(crate::start::serve(
+        "metrics-server",
+        served,
+        clock.clone(),
+        events.clone(),
+    ))
 }
 
 /// Alice's availability controller: every APIService checked every [`CHECK_PERIOD`], the
@@ -220,6 +219,7 @@ async fn badge_changed(badge: &CertSource, shown: Option<Vec<u8>>) {
 mod tests {
     use super::*;
     use kubecorp_pki::KeyAlgorithm;
+    use kubecorp_trust::LabClock;
 
     fn lab() -> (tempfile::TempDir, Lab) {
         let dir = tempfile::tempdir().unwrap();

@@ -2,7 +2,8 @@
 //!
 //! Every starter takes a listener that is already bound (so a busy port is reported before
 //! anything runs), the lab directory, the clock and the event stream, and a [`Shutdown`] to
-//! stop on; it returns the running task.
+//! stop on; it returns the running task. The staff who call Alice get those, and her URL, as
+//! one [`Desk`].
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -101,19 +102,13 @@ pub fn supervise(
                 let what = kubecorp_apiserver::server::panic_message(e)
                     .unwrap_or_else(|| "cancelled".into());
                 let reason = format!("stopped after a fault (panic: {what})");
-                events.emit(
-                    kubecorp_trust::Event::new(
-                        clock.now(),
-                        component,
-                        component,
-                        kubecorp_trust::Stage::Tcp,
-                    )
-                    .caller_log(format!("{component}: panic: {what}"))
-                    .explanation(format!(
-                        "{component} stopped: a fault in the lab's own code ended it; nobody answers at its door any more"
-                    ))
-                    .hint("this is a bug in kubecorp, not in your certificates: restart `kubecorp up` and report the line above"),
-                );
+                events.emit(stopped(
+                    &clock,
+                    component,
+                    format!("{component}: panic: {what}"),
+                    "a fault in the lab's own code ended it; ",
+                    "this is a bug in kubecorp, not in your certificates: restart `kubecorp up` and report the line above",
+                ));
                 reason
             }
         };
@@ -145,28 +140,117 @@ pub fn local_addr(
     })
 }
 
-/// A component that stopped by itself says so on the event stream, with its error, instead of
+/// Runs `component`'s server (`served` completes when its door closes) in a task of its own. A
+/// server that stopped on an error says so on the event stream, with the error, instead of
 /// vanishing while the room still watches.
-pub(crate) fn report_stop<E: std::fmt::Display>(
-    component: &str,
-    result: Result<(), E>,
+pub(crate) fn serve<E: std::fmt::Display>(
+    component: &'static str,
+    served: impl Future<Output = Result<(), E>> + Send + 'static,
+    clock: LabClock,
+    events: Events,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let Err(e) = served.await else {
+            return;
+        };
+        events.emit(stopped(
+            &clock,
+            component,
+            e.to_string(),
+            "",
+            "read the error above, fix it (a port, a file, a permission) and start it again",
+        ));
+    })
+}
+
+/// What the room is told when `component` stops while the office is open: the line it logged
+/// last, `why` (empty, or a clause ending in `; `) and that nobody answers at its door any
+/// more, and what to do.
+fn stopped(
     clock: &LabClock,
-    events: &Events,
-) {
-    if let Err(e) = result {
-        events.emit(
-            kubecorp_trust::Event::new(
-                clock.now(),
-                component,
-                component,
-                kubecorp_trust::Stage::Tcp,
-            )
-            .caller_log(e.to_string())
-            .explanation(format!(
-                "{component} stopped: nobody answers at its door any more"
-            ))
-            .hint("read the error above, fix it (a port, a file, a permission) and start it again"),
-        );
+    component: &str,
+    log: String,
+    why: &str,
+    hint: &str,
+) -> kubecorp_trust::Event {
+    kubecorp_trust::Event::new(
+        clock.now(),
+        component,
+        component,
+        kubecorp_trust::Stage::Tcp,
+    )
+    .caller_log(log)
+    .explanation(format!(
+        "{component} stopped: {why}nobody answers at its door any more"
+    ))
+    .hint(hint)
+}
+
+/// What every member of staff that calls Alice is started with: the lab, Alice's URL, the lab
+/// clock, the event stream and the office's shutdown.
+#[derive(Clone, Copy, Debug)]
+pub struct Desk<'a> {
+    pub lab: &'a Lab,
+    /// `https://host:port`: where Alice listens (the kubeconfigs name `:6443`; the office may
+    /// listen elsewhere).
+    pub apiserver: &'a str,
+    pub clock: &'a LabClock,
+    pub events: &'a Events,
+    pub shutdown: &'a Shutdown,
+}
+
+impl<'a> Desk<'a> {
+    /// The desk of staff calling Alice at `apiserver`.
+    pub fn new(
+        lab: &'a Lab,
+        apiserver: &'a str,
+        clock: &'a LabClock,
+        events: &'a Events,
+        shutdown: &'a Shutdown,
+    ) -> Desk<'a> {
+        Desk {
+            lab,
+            apiserver,
+            clock,
+            events,
+            shutdown,
+        }
+    }
+
+    /// A client for `component` with the badge of the lab kubeconfig `kubeconfig`.
+    pub fn staff_client(
+        &self,
+        component: &str,
+        kubeconfig: &str,
+    ) -> Result<kubecorp_client::KubeClient, OfficeError> {
+        staff_client(
+            component,
+            &self.lab.kubeconfig_path(kubeconfig),
+            self.apiserver,
+            self.clock,
+            self.events,
+        )
+    }
+
+    /// A client for `component` that shows no badge (it sends a service-account token instead,
+    /// or only asks for one), checking Alice's badge against `trust`.
+    pub fn badgeless_client(
+        &self,
+        component: &str,
+        trust: TrustSource,
+    ) -> Result<kubecorp_client::KubeClient, OfficeError> {
+        kubecorp_client::KubeClient::new(
+            component,
+            self.apiserver,
+            None,
+            trust,
+            self.clock.clone(),
+            self.events.clone(),
+        )
+        .map_err(|e| OfficeError::Staff {
+            component: component.to_owned(),
+            problem: e.to_string(),
+        })
     }
 }
 
@@ -185,31 +269,16 @@ pub fn etcd(
         clock.clone(),
         events.clone(),
     );
-    let shutdown = shutdown.wait();
-    let (clock, events) = (clock.clone(), events.clone());
-    tokio::spawn(async move {
-        let result = kubecorp_etcd::run(config, listener, shutdown).await;
-        report_stop("etcd", result, &clock, &events);
-    })
+    let served = kubecorp_etcd::run(config, listener, shutdown.wait());
+    serve("etcd", served, clock.clone(), events.clone())
 }
 
 /// Alice: the apiserver on `apiserver.crt`, storing in the etcd at `etcd_url` with
 /// `apiserver-etcd-client`, checking badges against `ca.crt`, signing CSRs with `ca.key` when
-/// the lab has it. Writes the default objects (namespaces, RBAC) before it opens.
+/// the lab has it. Writes the default objects (namespaces, RBAC) before it opens, and with
+/// `metrics_server` (where it listens) metrics-server's manifest too, so whoever Alice answers
+/// first finds it registered.
 pub async fn apiserver(
-    lab: &Lab,
-    listener: TcpListener,
-    etcd_url: &str,
-    clock: &LabClock,
-    events: &Events,
-    shutdown: &Shutdown,
-) -> Result<(Api, JoinHandle<()>), OfficeError> {
-    apiserver_with(lab, listener, etcd_url, clock, events, shutdown, None).await
-}
-
-/// [`apiserver`], with metrics-server's manifest applied (naming where it listens) before the
-/// door opens, so whoever Alice answers first finds it registered.
-pub async fn apiserver_with(
     lab: &Lab,
     listener: TcpListener,
     etcd_url: &str,
@@ -307,15 +376,15 @@ pub async fn apiserver_with(
         events: events.clone(),
     };
     let shutdown = shutdown.wait();
-    let (clock, events) = (clock.clone(), events.clone());
     let store = api.store().clone();
-    let task = tokio::spawn(async move {
+    let served = async move {
         let result = kubecorp_apiserver::server::run(config, listener, shutdown).await;
         // Alice's storage closes with her, so Charlie does not wait out his drain deadline
         // for her watch.
         store.close().await;
-        report_stop("apiserver", result, &clock, &events);
-    });
+        result
+    };
+    let task = serve("apiserver", served, clock.clone(), events.clone());
     Ok((api, task))
 }
 
@@ -343,85 +412,38 @@ pub fn staff_client(
     .map_err(staff)
 }
 
-/// A client for `component` that shows no badge (it sends a service-account token instead, or
-/// only asks for one), dialling `apiserver` and checking Alice's badge against `trust`.
-pub fn badgeless_client(
-    component: &str,
-    apiserver: &str,
-    trust: TrustSource,
-    clock: &LabClock,
-    events: &Events,
-) -> Result<kubecorp_client::KubeClient, OfficeError> {
-    kubecorp_client::KubeClient::new(
-        component,
-        apiserver,
-        None,
-        trust,
-        clock.clone(),
-        events.clone(),
-    )
-    .map_err(|e| OfficeError::Staff {
-        component: component.to_owned(),
-        problem: e.to_string(),
-    })
-}
-
 /// Bob: the scheduler, with `scheduler.conf`.
-pub fn scheduler(
-    lab: &Lab,
-    apiserver: &str,
-    clock: &LabClock,
-    events: &Events,
-    shutdown: &Shutdown,
-) -> Result<JoinHandle<()>, OfficeError> {
-    let client = staff_client(
-        "scheduler",
-        &lab.kubeconfig_path("scheduler.conf"),
-        apiserver,
-        clock,
-        events,
-    )?;
+pub fn scheduler(desk: Desk) -> Result<JoinHandle<()>, OfficeError> {
     let config = kubecorp_scheduler::SchedulerConfig {
-        client,
-        clock: clock.clone(),
-        events: events.clone(),
+        client: desk.staff_client("scheduler", "scheduler.conf")?,
+        clock: desk.clock.clone(),
+        events: desk.events.clone(),
     };
-    let shutdown = shutdown.wait();
-    Ok(tokio::spawn(kubecorp_scheduler::run(config, shutdown)))
+    Ok(tokio::spawn(kubecorp_scheduler::run(
+        config,
+        desk.shutdown.wait(),
+    )))
 }
 
 /// Dave: kube-proxy on `node`, answering `/healthz` on `healthz`. With `token_from` (the
 /// office's own apiserver) he shows the `kube-system/kube-proxy` service-account token, as on
 /// a kubeadm cluster; without it he dials with `kube-proxy.conf`, the Hard Way.
-#[allow(clippy::too_many_arguments)]
 pub fn kube_proxy(
-    lab: &Lab,
-    apiserver: &str,
+    desk: Desk,
     node: &str,
     healthz: Option<TcpListener>,
     token_from: Option<&Api>,
-    clock: &LabClock,
-    events: &Events,
-    shutdown: &Shutdown,
 ) -> Result<JoinHandle<()>, OfficeError> {
+    let (lab, clock, events, shutdown) = (desk.lab, desk.clock, desk.events, desk.shutdown);
     let (client, credential) = match token_from {
         None => (
-            staff_client(
-                "kube-proxy",
-                &lab.kubeconfig_path("kube-proxy.conf"),
-                apiserver,
-                clock,
-                events,
-            )?,
+            desk.staff_client("kube-proxy", "kube-proxy.conf")?,
             kubecorp_proxy::Credential::ClientCertificate,
         ),
         Some(_) => (
-            badgeless_client(
+            desk.badgeless_client(
                 "kube-proxy",
-                apiserver,
                 TrustSource::bundle(lab.ca_cert_path(Authority::Cluster)),
-                clock,
-                events,
             )?,
             kubecorp_proxy::Credential::ServiceAccountToken,
         ),
@@ -472,20 +494,9 @@ pub fn kube_proxy(
 /// controllers, as kubeadm's
 /// `--use-service-account-credentials` has it, call with their own service accounts' tokens,
 /// which `controller-manager.conf` only asks for (see [`kubecorp_controller::credentials`]).
-pub fn endpoints_controller(
-    lab: &Lab,
-    apiserver: &str,
-    clock: &LabClock,
-    events: &Events,
-    shutdown: &Shutdown,
-) -> Result<JoinHandle<()>, OfficeError> {
-    let client = staff_client(
-        "controller-manager",
-        &lab.kubeconfig_path("controller-manager.conf"),
-        apiserver,
-        clock,
-        events,
-    )?;
+pub fn endpoints_controller(desk: Desk) -> Result<JoinHandle<()>, OfficeError> {
+    let (lab, clock, events, shutdown) = (desk.lab, desk.clock, desk.events, desk.shutdown);
+    let client = desk.staff_client("controller-manager", "controller-manager.conf")?;
     let lifecycle = kubecorp_controller::node_lifecycle::NodeLifecycleConfig::new(
         client.clone(),
         clock.clone(),
@@ -496,49 +507,30 @@ pub fn endpoints_controller(
         clock: clock.clone(),
         events: events.clone(),
     };
-    let manager = staff_client(
-        "controller-manager",
-        &lab.kubeconfig_path("controller-manager.conf"),
-        apiserver,
-        clock,
-        events,
-    )?;
+    let manager = desk.staff_client("controller-manager", "controller-manager.conf")?;
     // `restclient.AnonymousClientConfig`: the kubeconfig's server and CA, no badge.
-    let anonymous = badgeless_client(
+    let anonymous = desk.badgeless_client(
         "controller-manager",
-        apiserver,
         TrustSource::kubeconfig(lab.kubeconfig_path("controller-manager.conf")),
-        clock,
-        events,
     )?;
-    let credentials = |account| {
-        kubecorp_controller::credentials::ServiceAccountCredentials::new(
+    // What a controller calling as its own service account `account` needs: the token
+    // `manager` asks for, shown by an anonymous client.
+    let worker = |account| {
+        let credentials = kubecorp_controller::credentials::ServiceAccountCredentials::new(
             account,
             manager.clone(),
             clock.clone(),
-        )
+        );
+        kubecorp_controller::deployment::DeploymentControllerConfig {
+            client: credentials.client(anonymous.clone()),
+            credentials,
+            clock: clock.clone(),
+            events: events.clone(),
+        }
     };
-    let deployments = credentials(kubecorp_controller::deployment::NAME);
-    let deployments = kubecorp_controller::deployment::DeploymentControllerConfig {
-        client: deployments.client(anonymous.clone()),
-        credentials: deployments,
-        clock: clock.clone(),
-        events: events.clone(),
-    };
-    let aggregation = credentials(kubecorp_controller::clusterrole_aggregation::NAME);
-    let aggregation = kubecorp_controller::clusterrole_aggregation::ClusterRoleAggregationConfig {
-        client: aggregation.client(anonymous.clone()),
-        credentials: aggregation,
-        clock: clock.clone(),
-        events: events.clone(),
-    };
-    let replicasets = credentials(kubecorp_controller::replicaset::NAME);
-    let replicasets = kubecorp_controller::replicaset::ReplicaSetControllerConfig {
-        client: replicasets.client(anonymous),
-        credentials: replicasets,
-        clock: clock.clone(),
-        events: events.clone(),
-    };
+    let deployments = worker(kubecorp_controller::deployment::NAME);
+    let aggregation = worker(kubecorp_controller::clusterrole_aggregation::NAME);
+    let replicasets = worker(kubecorp_controller::replicaset::NAME);
     let (endpoints_stop, lifecycle_stop) = (shutdown.wait(), shutdown.wait());
     let (deployments_stop, replicasets_stop) = (shutdown.wait(), shutdown.wait());
     let aggregation_stop = shutdown.wait();
@@ -582,18 +574,20 @@ pub enum NodeRole {
 }
 
 /// The CEO at one desk: node `node`'s kubelet, registering with Alice and serving `listener`.
-#[allow(clippy::too_many_arguments)]
 pub fn kubelet(
-    lab: &Lab,
-    apiserver: &str,
+    desk: Desk,
     node: &str,
     role: NodeRole,
     listener: TcpListener,
     rotate_server_certificates: bool,
-    clock: &LabClock,
-    events: &Events,
-    shutdown: &Shutdown,
 ) -> Result<JoinHandle<()>, OfficeError> {
+    let Desk {
+        lab,
+        apiserver,
+        clock,
+        events,
+        shutdown,
+    } = desk;
     let kubeconfig = node_kubeconfig(lab, node, clock)?;
     let address = listener
         .local_addr()
@@ -627,36 +621,19 @@ pub fn kubelet(
             }));
         }
     }
-    let shutdown = shutdown.wait();
-    let (clock, events) = (clock.clone(), events.clone());
-    Ok(tokio::spawn(async move {
-        let result = kubecorp_kubelet::run(config, listener, shutdown).await;
-        report_stop("kubelet", result, &clock, &events);
-    }))
+    let served = kubecorp_kubelet::run(config, listener, shutdown.wait());
+    Ok(serve("kubelet", served, clock.clone(), events.clone()))
 }
 
 /// kubeadm's `mark-control-plane` phase: once `node` has registered, label it
 /// `node-role.kubernetes.io/control-plane` with admin.conf's badge. The kubelet cannot do this
 /// itself: the NodeRestriction admission plugin refuses a kubelet any `node-role.kubernetes.io`
 /// label, so no node can promote itself.
-pub fn mark_control_plane(
-    lab: &Lab,
-    apiserver: &str,
-    node: &str,
-    clock: &LabClock,
-    events: &Events,
-    shutdown: &Shutdown,
-) -> Result<JoinHandle<()>, OfficeError> {
+pub fn mark_control_plane(desk: Desk, node: &str) -> Result<JoinHandle<()>, OfficeError> {
     const LABEL: &str = "node-role.kubernetes.io/control-plane";
-    let client = staff_client(
-        "kubeadm",
-        &lab.kubeconfig_path("admin.conf"),
-        apiserver,
-        clock,
-        events,
-    )?;
-    let (node, clock, events) = (node.to_owned(), clock.clone(), events.clone());
-    let shutdown = shutdown.wait();
+    let client = desk.staff_client("kubeadm", "admin.conf")?;
+    let (node, clock, events) = (node.to_owned(), desk.clock.clone(), desk.events.clone());
+    let shutdown = desk.shutdown.wait();
     Ok(tokio::spawn(async move {
         let path = format!("/api/v1/nodes/{node}");
         let mark = async {
@@ -708,51 +685,34 @@ pub fn etcd_peer(
         clock.clone(),
         events.clone(),
     );
-    let shutdown = shutdown.wait();
-    let (clock, events) = (clock.clone(), events.clone());
-    tokio::spawn(async move {
-        let result = kubecorp_etcd::run_peer(config, listener, shutdown).await;
-        report_stop("etcd", result, &clock, &events);
-    })
+    let served = kubecorp_etcd::run_peer(config, listener, shutdown.wait());
+    serve("etcd", served, clock.clone(), events.clone())
 }
 
 /// Bob's secure port (`:10259`): `/healthz`, `/readyz`, `/livez` over his in-memory
 /// self-signed `localhost@…` badge.
-pub fn scheduler_secure(
-    lab: &Lab,
-    apiserver: &str,
-    listener: TcpListener,
-    clock: &LabClock,
-    events: &Events,
-    shutdown: &Shutdown,
-) -> Result<JoinHandle<()>, OfficeError> {
+pub fn scheduler_secure(desk: Desk, listener: TcpListener) -> Result<JoinHandle<()>, OfficeError> {
+    let lab = desk.lab;
     // kubeadm: --authentication-kubeconfig and --authorization-kubeconfig are scheduler.conf.
     let delegation = kubecorp_scheduler::Delegation {
         client_ca: TrustSource::bundle(lab.ca_cert_path(Authority::Cluster)),
         front_proxy_ca: Some(TrustSource::bundle(lab.ca_cert_path(Authority::FrontProxy))),
-        reviewer: staff_client(
-            "scheduler",
-            &lab.kubeconfig_path("scheduler.conf"),
-            apiserver,
-            clock,
-            events,
-        )?,
+        reviewer: desk.staff_client("scheduler", "scheduler.conf")?,
     };
-    let (clock, events) = (clock.clone(), events.clone());
-    let keys = kubecorp_pki::key_source::KeySource::of(lab);
-    let shutdown = shutdown.wait();
-    Ok(tokio::spawn(async move {
-        let result = kubecorp_scheduler::serve_secure(
-            listener,
-            clock.clone(),
-            events.clone(),
-            Some(delegation),
-            keys,
-            shutdown,
-        )
-        .await;
-        report_stop("scheduler", result, &clock, &events);
-    }))
+    let served = kubecorp_scheduler::serve_secure(
+        listener,
+        desk.clock.clone(),
+        desk.events.clone(),
+        Some(delegation),
+        kubecorp_pki::key_source::KeySource::of(lab),
+        desk.shutdown.wait(),
+    );
+    Ok(serve(
+        "scheduler",
+        served,
+        desk.clock.clone(),
+        desk.events.clone(),
+    ))
 }
 
 #[cfg(test)]
