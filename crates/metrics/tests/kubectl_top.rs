@@ -126,26 +126,13 @@ fn kubectl_top_nodes_and_pods_read_metrics_server_through_alices_front_proxy() {
         return;
     };
     let nodes = lab.admin(&["top", "nodes"]).success();
-    let header: Vec<&str> = nodes
-        .stdout
-        .lines()
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .collect();
     assert_eq!(
-        header,
+        nodes.words_of_line(0),
         ["NAME", "CPU(cores)", "CPU(%)", "MEMORY(bytes)", "MEMORY(%)"],
         "{}",
         nodes.dump()
     );
-    let row: Vec<&str> = nodes
-        .stdout
-        .lines()
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .collect();
+    let row = nodes.words_of_line(1);
     assert_eq!(row[0], "kubecorp-control-plane", "{}", nodes.dump());
     assert!(
         row[1].ends_with('m') && row[2].ends_with('%'),
@@ -159,15 +146,8 @@ fn kubectl_top_nodes_and_pods_read_metrics_server_through_alices_front_proxy() {
     );
 
     let pods = lab.admin(&["top", "pods", "-A"]).success();
-    let header: Vec<&str> = pods
-        .stdout
-        .lines()
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .collect();
     assert_eq!(
-        header,
+        pods.words_of_line(0),
         ["NAMESPACE", "NAME", "CPU(cores)", "MEMORY(bytes)"],
         "{}",
         pods.dump()

@@ -53,6 +53,15 @@ impl Run {
             .unwrap_or_else(|| panic!("no {prefix:?} in {self:?}"))
     }
 
+    /// The words of stdout's line `n`, counted from 0: of a table kubectl printed, line 0 is
+    /// the column names and each later line a row.
+    #[track_caller]
+    pub fn words_of_line(&self, n: usize) -> Vec<&str> {
+        let line = self.stdout.lines().nth(n);
+        let line = line.unwrap_or_else(|| panic!("no line {n} in {self:?}"));
+        line.split_whitespace().collect()
+    }
+
     #[track_caller]
     pub fn stdout_has(self, needle: &str) -> Run {
         assert!(
