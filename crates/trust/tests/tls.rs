@@ -464,3 +464,31 @@ async fn a_lab_door_chooses_aes_128_gcm_as_a_go_server_does_even_when_the_client
     let suite = tls.get_ref().1.negotiated_cipher_suite().unwrap().suite();
     assert_eq!(suite, rustls::CipherSuite::TLS13_AES_128_GCM_SHA256);
 }
+
+#[test]
+fn two_sources_of_one_badge_sign_with_one_parsed_key_and_a_swapped_key_is_still_refused() {
+    let t = TestLab::new();
+    let first = t.apiserver_etcd_client().load().unwrap();
+    let again = t.apiserver_etcd_client().load().unwrap();
+    assert!(
+        Arc::ptr_eq(&first.key, &again.key),
+        "the same key bytes were parsed twice"
+    );
+    let other = t.etcd_server().load().unwrap();
+    assert!(!Arc::ptr_eq(&first.key, &other.key));
+
+    // A key that another badge already uses, put beside this certificate: parsed once before,
+    // yet still found not to match.
+    let cert = t.lab.cert_path("apiserver-etcd-client");
+    let err = CertSource::pem_files(&cert, t.lab.key_path("etcd/server"))
+        .load()
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "tls: private key does not match public key ({} and {})",
+            cert.display(),
+            t.lab.key_path("etcd/server").display()
+        )
+    );
+}

@@ -3,6 +3,11 @@
 
 use super::*;
 
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use rustls::sign::SigningKey;
+
 // ---------------------------------------------------------------------------------------------
 // Certificate and trust files, re-read when they change.
 // ---------------------------------------------------------------------------------------------
@@ -298,15 +303,10 @@ pub(super) fn certified_key(
             reason: other.to_string(),
         },
     })?;
-    let provider = provider();
-    let signing_key =
-        provider
-            .key_provider
-            .load_private_key(key)
-            .map_err(|e| SourceError::BadKey {
-                path: key_path.to_owned(),
-                reason: e.to_string(),
-            })?;
+    let signing_key = signing_key(key).map_err(|e| SourceError::BadKey {
+        path: key_path.to_owned(),
+        reason: e.to_string(),
+    })?;
     let certified = CertifiedKey::new(chain, signing_key);
     match certified.keys_match() {
         // `Unknown` means the key type cannot say; the handshake will find out.
@@ -318,6 +318,42 @@ pub(super) fn certified_key(
             key: key_path.to_owned(),
         }),
     }
+}
+
+/// The signing keys this process has parsed, by the SHA-256 of their DER: the same bytes make
+/// the same key, so a badge read again (a new client for every call, a new server config) does
+/// not parse and check it again. Parsing an RSA-2048 key (aws-lc's consistency check, then the
+/// blinding set up at its first signature) costs about as much as the signature itself.
+static SIGNING_KEYS: LazyLock<Mutex<ParsedKeys>> = LazyLock::new(Default::default);
+
+/// Parsed signing keys by the SHA-256 of their DER.
+type ParsedKeys = HashMap<[u8; 32], Arc<dyn SigningKey>>;
+
+/// How many parsed keys [`SIGNING_KEYS`] keeps before it starts afresh: far more than a lab
+/// holds, few enough that a long-lived office does not grow.
+const SIGNING_KEYS_KEPT: usize = 512;
+
+/// `key` as rustls signs with it, parsed once per process.
+fn signing_key(key: PrivateKeyDer<'static>) -> Result<Arc<dyn SigningKey>, rustls::Error> {
+    let mut id = [0u8; 32];
+    id.copy_from_slice(
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.secret_der()).as_ref(),
+    );
+    let lock = || {
+        SIGNING_KEYS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    };
+    if let Some(known) = lock().get(&id) {
+        return Ok(known.clone());
+    }
+    let parsed = provider().key_provider.load_private_key(key)?;
+    let mut keys = lock();
+    if keys.len() >= SIGNING_KEYS_KEPT {
+        keys.clear();
+    }
+    keys.insert(id, parsed.clone());
+    Ok(parsed)
 }
 
 pub(super) fn parse_certs(
