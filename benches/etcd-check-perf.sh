@@ -33,6 +33,6 @@ for load in ${LOADS:-s m}; do
     echo "== --load=$load, ${target%:*} ($(uptime | sed 's/.*load/load/'))"
     ETCDCTL_API=3 etcdctl --endpoints "https://127.0.0.1:${target##*:}" --cacert "$pki/etcd/ca.crt" \
       --cert "$pki/etcd/healthcheck-client.crt" --key "$pki/etcd/healthcheck-client.key" \
-      check perf --load="$load" 2>&1 | tr '\r' '\n' | grep -E '^(PASS|FAIL)' || true
+      check perf --load="$load" 2>&1 | tr '\r' '\n' | grep -oE '(PASS|FAIL)(: .*)?$' || true
   done
 done
