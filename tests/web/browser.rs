@@ -23,11 +23,7 @@ impl Browser {
     pub async fn open(test: &str, extra: &[&str]) -> Option<Browser> {
         let chromium = tool("chromium", test)?;
         let driver = tool("chromedriver", test)?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = kubecorp_testkit::free_port();
         let driver = Command::new(driver)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())

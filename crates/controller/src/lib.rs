@@ -58,6 +58,8 @@ pub mod slices;
 mod workers;
 pub mod workload;
 
+pub use workers::WorkerConfig;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 

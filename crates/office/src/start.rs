@@ -521,7 +521,7 @@ pub fn endpoints_controller(desk: Desk) -> Result<JoinHandle<()>, OfficeError> {
             manager.clone(),
             clock.clone(),
         );
-        kubecorp_controller::deployment::DeploymentControllerConfig {
+        kubecorp_controller::WorkerConfig {
             client: credentials.client(anonymous.clone()),
             credentials,
             clock: clock.clone(),
