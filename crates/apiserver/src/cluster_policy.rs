@@ -54,7 +54,7 @@ const SOURCES: &[(&str, &str)] = &[
 ];
 
 /// The pages, read once: the files are part of the program.
-static OBJECTS: LazyLock<Vec<Value>> = LazyLock::new(read);
+pub(crate) static OBJECTS: LazyLock<Vec<Value>> = LazyLock::new(read);
 
 /// Every ClusterRole and ClusterRoleBinding, upstream's first, then kubeadm's, then the lab's.
 pub fn objects() -> Vec<Value> {

@@ -12,6 +12,8 @@
 //!   may read (`kubeadm-config`, `kubelet-config`, `kube-proxy`) and the public `cluster-info`
 //!   that anonymous callers may read to discover the cluster.
 
+use std::sync::LazyLock;
+
 use serde_json::Value;
 
 const SOURCES: &[(&str, &str)] = &[
@@ -29,12 +31,17 @@ const SOURCES: &[(&str, &str)] = &[
     ),
 ];
 
-/// Every Role and RoleBinding, upstream's first, then kubeadm's.
-pub fn objects() -> Vec<Value> {
+/// The pages, read once: the files are part of the program.
+pub(crate) static OBJECTS: LazyLock<Vec<Value>> = LazyLock::new(|| {
     SOURCES
         .iter()
         .flat_map(|(file, text)| items(file, text))
         .collect()
+});
+
+/// Every Role and RoleBinding, upstream's first, then kubeadm's.
+pub fn objects() -> Vec<Value> {
+    OBJECTS.clone()
 }
 
 /// The `items` of a `kind: List` document.

@@ -482,6 +482,14 @@ pub fn node_rules() -> &'static [Value] {
     crate::cluster_policy::rules_of("system:node")
 }
 
+/// Reads the bootstrap policy's data files (some 4,000 lines of YAML, read once per process)
+/// now rather than at Alice's first start: a caller with other work to do first, such as a
+/// scenario making its PKI, has them read on another core meanwhile.
+pub fn read_ahead() {
+    std::sync::LazyLock::force(&crate::cluster_policy::OBJECTS);
+    std::sync::LazyLock::force(&crate::namespaced_policy::OBJECTS);
+}
+
 /// Every RBAC object a kubeadm 1.32 cluster has right after `kubeadm init`: the cluster-wide
 /// pages, then the Roles and RoleBindings of kube-system and kube-public.
 pub fn bootstrap_policy() -> Vec<Value> {

@@ -107,7 +107,8 @@ impl KubeletConfig {
             KubeClient::from_kubeconfig("kubelet", kubeconfig, clock.clone(), events.clone())
                 .map_err(boxed)?
                 .with_server(server)
-                .map_err(boxed)?;
+                .map_err(boxed)?
+                .keep_alive();
         Ok(KubeletConfig {
             node_name: node_name.to_owned(),
             address,
@@ -175,7 +176,7 @@ impl Kubelet {
             self.config.clock.clone(),
             self.config.events.clone(),
         ) {
-            Ok(client) => *lock(&self.client) = client,
+            Ok(client) => *lock(&self.client) = client.keep_alive(),
             Err(e) => self.emit(
                 Event::new(self.now(), "kubelet", "kubelet", Stage::Tls)
                     .detail(format!("cannot switch to {}: {e}", current.display())),

@@ -149,6 +149,19 @@ pub fn node_names(first: &str, n: usize) -> Vec<String> {
         .collect()
 }
 
+/// Starts reading what Alice's first start needs from the program itself (kube-apiserver's
+/// bootstrap policy), on a thread of its own, once per process: a caller that has other work
+/// to do before [`Office::start`] (making a PKI) calls it first, and Alice finds it read.
+pub fn read_ahead() {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        // If the thread cannot start, Alice reads the policy herself at her start.
+        let _ = std::thread::Builder::new()
+            .name("read-ahead".into())
+            .spawn(kubecorp_apiserver::rbac::read_ahead);
+    });
+}
+
 /// The node an existing lab's `kubelet.conf` belongs to (`CN=system:node:NAME`), if it has one.
 pub fn kubelet_conf_node(lab: &Lab) -> Option<String> {
     let identity = kubecorp_trust::tls::CertSource::kubeconfig(lab.kubeconfig_path("kubelet.conf"))

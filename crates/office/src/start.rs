@@ -217,7 +217,8 @@ impl<'a> Desk<'a> {
         }
     }
 
-    /// A client for `component` with the badge of the lab kubeconfig `kubeconfig`.
+    /// A client for `component` with the badge of the lab kubeconfig `kubeconfig`, keeping its
+    /// connections between calls as client-go does.
     pub fn staff_client(
         &self,
         component: &str,
@@ -230,6 +231,7 @@ impl<'a> Desk<'a> {
             self.clock,
             self.events,
         )
+        .map(kubecorp_client::KubeClient::keep_alive)
     }
 
     /// A client for `component` that shows no badge (it sends a service-account token instead,
@@ -247,6 +249,7 @@ impl<'a> Desk<'a> {
             self.clock.clone(),
             self.events.clone(),
         )
+        .map(kubecorp_client::KubeClient::keep_alive)
         .map_err(|e| OfficeError::Staff {
             component: component.to_owned(),
             problem: e.to_string(),

@@ -90,7 +90,10 @@ impl KeySource {
         }
         // The names are on record before any key is used.
         file.write_all(lines.as_bytes())
-            .and_then(|()| file.sync_data())
+            .and_then(|()| match crate::fs::durable(&ledger) {
+                true => file.sync_data(),
+                false => Ok(()),
+            })
             .map_err(|source| PkiError::Write {
                 path: ledger.clone(),
                 source,

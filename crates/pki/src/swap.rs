@@ -105,6 +105,9 @@ fn sync_tree(dir: &Path) -> Result<()> {
 }
 
 fn sync_dir(dir: &Path) -> Result<()> {
+    if !crate::fs::durable(dir) {
+        return Ok(());
+    }
     fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|source| write_error(dir, source))

@@ -399,6 +399,7 @@ async fn open(
             }
         })
     });
+    kubecorp_office::read_ahead();
     let note = lab::prepare_pki(dir, pki.as_deref(), scenario, clock)?;
     let office = Office::start(OfficeOptions {
         nodes: scenario.lab.nodes.clone(),

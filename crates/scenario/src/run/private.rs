@@ -16,8 +16,9 @@ fn live() -> MutexGuard<'static, BTreeSet<PathBuf>> {
 /// Where one run keeps its lab.
 #[derive(Debug)]
 pub enum LabDir {
-    /// Removed when dropped, or by [`remove_live`].
-    Private(PathBuf),
+    /// Removed when dropped, or by [`remove_live`]; what is written in it is not flushed to
+    /// disk ([`kubecorp_pki::fs::throwaway`]).
+    Private(PathBuf, kubecorp_pki::fs::Throwaway),
     /// Left on disk for the user to look into (`kubecorp run --keep`).
     Kept(PathBuf),
 }
@@ -35,13 +36,14 @@ impl LabDir {
             return Ok(LabDir::Kept(root));
         }
         live.insert(root.clone());
-        Ok(LabDir::Private(root))
+        let mark = kubecorp_pki::fs::throwaway(&root);
+        Ok(LabDir::Private(root, mark))
     }
 
     /// The directory itself.
     pub fn root(&self) -> &Path {
         match self {
-            LabDir::Private(root) | LabDir::Kept(root) => root,
+            LabDir::Private(root, _) | LabDir::Kept(root) => root,
         }
     }
 
@@ -54,14 +56,14 @@ impl LabDir {
     pub fn kept(&self) -> Option<PathBuf> {
         match self {
             LabDir::Kept(_) => Some(self.lab()),
-            LabDir::Private(_) => None,
+            LabDir::Private(..) => None,
         }
     }
 }
 
 impl Drop for LabDir {
     fn drop(&mut self) {
-        if let LabDir::Private(root) = self {
+        if let LabDir::Private(root, _) = self {
             // Under the lock: a stop that comes now waits for this removal, then finds it done.
             let mut live = live();
             remove(root);
@@ -114,10 +116,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_private_lab_is_gone_when_dropped_and_a_kept_one_stays() {
+    fn a_private_lab_is_not_flushed_and_gone_when_dropped_and_a_kept_one_stays_flushed() {
         let dropped = LabDir::new("kubecorp-test-", false).unwrap();
         std::fs::create_dir_all(dropped.lab().join("pki")).unwrap();
         std::fs::write(dropped.lab().join("pki/ca.key"), "key").unwrap();
+        assert!(!kubecorp_pki::fs::durable(
+            &dropped.lab().join("pki/ca.key")
+        ));
         let root = dropped.root().to_owned();
         drop(dropped);
         assert!(!root.exists());
@@ -126,6 +131,8 @@ mod tests {
         let kept = LabDir::new("kubecorp-test-", true).unwrap();
         let root = kept.root().to_owned();
         assert_eq!(kept.kept(), Some(root.join("lab")));
+        // A kept lab outlives the run: its files are flushed to disk like any lab's.
+        assert!(kubecorp_pki::fs::durable(&kept.lab().join("pki/ca.key")));
         drop(kept);
         assert!(root.is_dir());
         std::fs::remove_dir_all(root).unwrap();

@@ -129,6 +129,7 @@ fn go_cipher_suite_order(
 mod accept;
 mod guard;
 mod notes;
+mod parsed;
 mod source;
 mod texts;
 

@@ -3,8 +3,7 @@
 
 use super::*;
 
-use std::collections::HashMap;
-use std::sync::LazyLock;
+use super::parsed::ByContent;
 
 use rustls::sign::SigningKey;
 
@@ -320,40 +319,21 @@ pub(super) fn certified_key(
     }
 }
 
-/// The signing keys this process has parsed, by the SHA-256 of their DER: the same bytes make
-/// the same key, so a badge read again (a new client for every call, a new server config) does
-/// not parse and check it again. Parsing an RSA-2048 key (aws-lc's consistency check, then the
-/// blinding set up at its first signature) costs about as much as the signature itself.
-static SIGNING_KEYS: LazyLock<Mutex<ParsedKeys>> = LazyLock::new(Default::default);
+/// The signing keys this process has parsed: a badge read again (a new client for every call,
+/// a new server config) is not parsed and checked again. Parsing an RSA-2048 key (aws-lc's
+/// consistency check, then the blinding set up at its first signature) costs about as much as
+/// the signature itself. Far more entries than a lab holds.
+static SIGNING_KEYS: ByContent<Arc<dyn SigningKey>> = ByContent::new(512);
 
-/// Parsed signing keys by the SHA-256 of their DER.
-type ParsedKeys = HashMap<[u8; 32], Arc<dyn SigningKey>>;
-
-/// How many parsed keys [`SIGNING_KEYS`] keeps before it starts afresh: far more than a lab
-/// holds, few enough that a long-lived office does not grow.
-const SIGNING_KEYS_KEPT: usize = 512;
+/// The kubeconfigs this process has parsed: a scenario's step reads its kubeconfig for who is
+/// calling, for the badge and for the CA, and YAML is the slow part.
+static KUBECONFIGS: ByContent<Arc<Kubeconfig>> = ByContent::new(64);
 
 /// `key` as rustls signs with it, parsed once per process.
 fn signing_key(key: PrivateKeyDer<'static>) -> Result<Arc<dyn SigningKey>, rustls::Error> {
-    let mut id = [0u8; 32];
-    id.copy_from_slice(
-        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.secret_der()).as_ref(),
-    );
-    let lock = || {
-        SIGNING_KEYS
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    };
-    if let Some(known) = lock().get(&id) {
-        return Ok(known.clone());
-    }
-    let parsed = provider().key_provider.load_private_key(key)?;
-    let mut keys = lock();
-    if keys.len() >= SIGNING_KEYS_KEPT {
-        keys.clear();
-    }
-    keys.insert(id, parsed.clone());
-    Ok(parsed)
+    SIGNING_KEYS.get_or_parse(key.secret_der(), || {
+        provider().key_provider.load_private_key(key.clone_key())
+    })
 }
 
 pub(super) fn parse_certs(
@@ -416,17 +396,21 @@ pub(super) struct KcUser {
     pub(super) client_key: Option<String>,
 }
 
-pub(super) fn read_kubeconfig(path: &Path) -> Result<Kubeconfig, SourceError> {
+pub(super) fn read_kubeconfig(path: &Path) -> Result<Arc<Kubeconfig>, SourceError> {
     let bytes = read_file(path)?;
-    let text = String::from_utf8(bytes).map_err(|_| SourceError::Kubeconfig {
-        path: path.to_owned(),
-        field: "(file)",
-        problem: "is not UTF-8 text".into(),
-    })?;
-    serde_saphyr::from_str(&text).map_err(|e| SourceError::Kubeconfig {
-        path: path.to_owned(),
-        field: "(document)",
-        problem: format!("is not a kubeconfig: {e}"),
+    KUBECONFIGS.get_or_parse(&bytes, || {
+        let text = std::str::from_utf8(&bytes).map_err(|_| SourceError::Kubeconfig {
+            path: path.to_owned(),
+            field: "(file)",
+            problem: "is not UTF-8 text".into(),
+        })?;
+        serde_saphyr::from_str(text)
+            .map(Arc::new)
+            .map_err(|e| SourceError::Kubeconfig {
+                path: path.to_owned(),
+                field: "(document)",
+                problem: format!("is not a kubeconfig: {e}"),
+            })
     })
 }
 
