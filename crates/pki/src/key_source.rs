@@ -90,7 +90,7 @@ impl KeySource {
         }
         // The names are on record before any key is used.
         file.write_all(lines.as_bytes())
-            .and_then(|()| match crate::fs::durable(&ledger) {
+            .and_then(|()| match crate::fs::durable(ledger) {
                 true => file.sync_data(),
                 false => Ok(()),
             })
