@@ -27,7 +27,7 @@ impl Api {
         prev: Option<&Value>,
     ) {
         if key.starts_with("/registry/cluster") || key.starts_with("/registry/role") {
-            self.invalidate_rbac();
+            self.rbac_written(kind, object);
         }
         if self.inner.store.feeds_watch_cache() {
             // etcd's watch brings every change, this one too (see `store::feed`).
