@@ -201,3 +201,54 @@ fn a_throwaway_run_leaves_a_lowest_priority_filler_that_tops_the_pool_up_except_
     assert_eq!(keys.len(), 64, "the filler topped the pool up to 64");
     assert_private_distinct_rsa_2048(&keys);
 }
+
+/// An ECDSA lab's scheduler still serves its secure port with a self-signed RSA-2048 badge, as
+/// client-go makes one: a throwaway ECDSA lab draws that key from the pool too (its ledger names
+/// what it drew), rather than spending a prime search on it.
+#[test]
+fn a_throwaway_ecdsa_lab_draws_its_rsa_keys_from_the_pool() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pool = tmp.path().join("pool");
+    let rsa = pool.join("RSA-2048");
+    std::fs::create_dir_all(&rsa).unwrap();
+    for dir in [&pool, &rsa] {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    let scenario = tmp.path().join("ecdsa-scheduler.yaml");
+    std::fs::write(
+        &scenario,
+        "title: An ECDSA lab and Bob's own door\n\
+         lab: {key_algorithm: ECDSA-P256, staff: [scheduler]}\n\
+         steps:\n  \
+           - request: {as: anonymous, to: scheduler, path: /healthz}\n    \
+             expect: {status: 200, text: ok}\n  \
+           - run: cat {{dir}}/.key-pool\n    \
+             expect: {exit: 0}\n",
+    )
+    .unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kubecorp"));
+    command
+        .args(["run", scenario.to_str().unwrap()])
+        .env("NO_COLOR", "1")
+        .env("KUBECORP_KEY_POOL", &pool)
+        .env("CI", "true");
+    let run = Run::from_output(
+        "kubecorp run an ECDSA lab with the scheduler".into(),
+        command.output().unwrap(),
+    )
+    .success();
+    // `cat` printed the ledger: the pool it draws from, then a line per key drawn.
+    let printed: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("│ "))
+        .collect();
+    assert!(
+        printed.contains(&format!("pool {}", pool.display()).as_str()),
+        "the lab's ledger names the pool: {run:?}"
+    );
+    assert!(
+        printed.iter().any(|l| l.starts_with("RSA-2048 ")),
+        "the lab's ledger names an RSA key drawn from the pool: {run:?}"
+    );
+}

@@ -206,12 +206,9 @@ fn make_pki(dir: &Path, lab: &LabSpec, clock: &LabClock) -> Result<(), Challenge
         force: false,
         now: clock.now(),
     };
-    // A challenge's lab is thrown away with the next one: its RSA keys come from the pool.
-    let pool = lab
-        .key_algorithm
-        .is_rsa()
-        .then(kubecorp_pki::pool::KeyPool::user)
-        .flatten();
+    // A challenge's lab is thrown away with the next one: its RSA keys come from the pool
+    // (an ECDSA lab's too: the staff's self-signed serving badges are RSA-2048).
+    let pool = kubecorp_pki::pool::KeyPool::user();
     kubecorp_pki::init::init_drawing(&Lab::new(dir), &init, pool.as_ref())?;
     Ok(())
 }

@@ -88,11 +88,9 @@ pub(super) fn prepare_pki(
                 force: false,
                 now: clock.now(),
             };
-            let pool = init
-                .key_algorithm
-                .is_rsa()
-                .then(kubecorp_pki::pool::KeyPool::user)
-                .flatten();
+            // Whatever the lab's algorithm: an ECDSA lab's staff still make RSA-2048 keys for
+            // their self-signed serving badges, as client-go does, and those come from the pool.
+            let pool = kubecorp_pki::pool::KeyPool::user();
             kubecorp_pki::init::init_drawing(&lab, &init, pool.as_ref())?;
             Ok(None)
         }
