@@ -524,9 +524,17 @@ pub fn read_ahead() {
 }
 
 /// Where the store keeps `object` under its resource's prefix (`NAMESPACE/NAME`, or `NAME` for
-/// a cluster-wide kind), whose bytes order a list as etcd orders its keys.
+/// a cluster-wide kind, whatever namespace its metadata may carry), whose bytes order a list as
+/// etcd orders its keys.
 fn key_of(object: &Value) -> impl Iterator<Item = u8> + '_ {
-    let namespace = meta_str(object, "namespace");
+    let cluster_wide = matches!(
+        object.get("kind").and_then(Value::as_str),
+        Some("ClusterRole" | "ClusterRoleBinding")
+    );
+    let namespace = match cluster_wide {
+        true => "",
+        false => meta_str(object, "namespace"),
+    };
     let separator: &[u8] = if namespace.is_empty() { b"" } else { b"/" };
     namespace
         .bytes()
@@ -575,6 +583,18 @@ mod tests {
         state.remove(&role_binding("a-b", "x"));
         state.remove(&role_binding("nowhere", "x"));
         assert_eq!(keys(&state.role_bindings), ["a-b/y", "a/w", "a/x", "b/a"]);
+        // A cluster-wide object is stored by name alone, whatever namespace its body names.
+        let stray = |namespace: &str, name: &str| json!({"kind": "ClusterRoleBinding", "metadata": {"namespace": namespace, "name": name}});
+        state.cluster_role_bindings = vec![stray("default", "a"), stray("", "b")];
+        state.put(stray("", "a"));
+        state.put(stray("kube-system", "c"));
+        assert_eq!(
+            keys(&state.cluster_role_bindings),
+            ["/a", "/b", "kube-system/c"]
+        );
+        state.remove(&stray("zzz", "b"));
+        assert_eq!(keys(&state.cluster_role_bindings), ["/a", "kube-system/c"]);
+        state.cluster_role_bindings.clear();
         // Another kind is not the rulebook's.
         state.put(json!({"kind": "ConfigMap", "metadata": {"name": "x"}}));
         assert_eq!(

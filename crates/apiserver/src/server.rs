@@ -67,6 +67,7 @@ pub async fn run(
         .map(|a| a.to_string())
         .unwrap_or_default();
     tokio::pin!(shutdown);
+    let badge = badge_changes(config.serving.clone());
     loop {
         let (tcp, peer) = tokio::select! {
             _ = &mut shutdown => return Ok(()),
@@ -79,8 +80,42 @@ pub async fn run(
         // Small request/answer exchanges: no Nagle delay waiting for an ACK.
         let _ = tcp.set_nodelay(true);
         let config = config.clone();
-        tokio::spawn(async move { serve_connection(config, tcp, peer).await });
+        let mut badge = badge.clone();
+        badge.mark_unchanged();
+        tokio::spawn(async move { serve_connection(config, tcp, peer, badge).await });
     }
+}
+
+/// How often Alice looks at her serving badge on disk for a change.
+const BADGE_LOOK: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Told when `serving` changes on disk (renewed, broken, replaced). The lab's Alice wears a new
+/// badge from the next handshake, as kube-apiserver does after the restart that follows
+/// `kubeadm certs renew`; so her kept connections, made with the old one, are closed as that
+/// restart closes them, and every client meets the new badge at its next call. The look ends
+/// when the server and its connections are gone.
+fn badge_changes(serving: CertSource) -> tokio::sync::watch::Receiver<()> {
+    let (changed, receiver) = tokio::sync::watch::channel(());
+    tokio::spawn(async move {
+        let mut worn = serving.load().ok();
+        loop {
+            tokio::select! {
+                _ = changed.closed() => return,
+                _ = tokio::time::sleep(BADGE_LOOK) => {}
+            }
+            let now = serving.load().ok();
+            let same = match (&worn, &now) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                (None, None) => true,
+                _ => false,
+            };
+            if !same {
+                worn = now;
+                let _ = changed.send(());
+            }
+        }
+    });
+    receiver
 }
 
 fn is_transient(e: &std::io::Error) -> bool {
@@ -92,7 +127,12 @@ fn is_transient(e: &std::io::Error) -> bool {
     )
 }
 
-async fn serve_connection(config: ApiserverConfig, tcp: tokio::net::TcpStream, peer: SocketAddr) {
+async fn serve_connection(
+    config: ApiserverConfig,
+    tcp: tokio::net::TcpStream,
+    peer: SocketAddr,
+    mut badge: tokio::sync::watch::Receiver<()>,
+) {
     // Client certificates are requested, not required, and not judged here (see authn.rs).
     let accepted = accept_request_client_cert(
         "apiserver",
@@ -149,11 +189,18 @@ async fn serve_connection(config: ApiserverConfig, tcp: tokio::net::TcpStream, p
         }
     });
     // A visitor that connects and never sends a request's head is let go after 30 s.
-    let _ = hyper::server::conn::http1::Builder::new()
+    let connection = hyper::server::conn::http1::Builder::new()
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(std::time::Duration::from_secs(30))
-        .serve_connection(TokioIo::new(tls), service)
-        .await;
+        .serve_connection(TokioIo::new(tls), service);
+    tokio::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => return,
+        // Her badge changed: closed at once if idle, else once the answer under way (a watch
+        // included) is done.
+        _ = badge.changed() => connection.as_mut().graceful_shutdown(),
+    }
+    let _ = connection.await;
 }
 
 /// What a task that did not finish ended with: its panic's message (`a panic` when the panic

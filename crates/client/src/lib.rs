@@ -493,6 +493,12 @@ impl KubeClient {
         content_type: &str,
     ) -> Result<(hyper::Response<Incoming>, Option<Idle>), ClientError> {
         let now = self.versions();
+        // Go's transport sends a request again on a new connection when a kept one was closed
+        // under it before any answer came, if the request can be replayed (no body, a method
+        // without side effects): the server closing an idle connection is no failure.
+        let replayable =
+            body.is_none() && matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
+        let again = replayable.then(|| (method.clone(), path.to_owned()));
         let mut request = self.request(method, path, body, content_type)?;
         while let Some(mut idle) = pool.take(&now) {
             if idle.sender.ready().await.is_err() {
@@ -505,11 +511,18 @@ impl KubeClient {
                     Some(unsent) => request = unsent,
                     None => {
                         let error = e.into_error();
-                        return Err(self.transport(
-                            Phase::Request,
-                            client_error_text(&error, &idle.notes),
-                            None,
-                        ));
+                        match &again {
+                            Some((method, path)) if error.is_incomplete_message() => {
+                                request = self.request(method.clone(), path, None, content_type)?;
+                            }
+                            _ => {
+                                return Err(self.transport(
+                                    Phase::Request,
+                                    client_error_text(&error, &idle.notes),
+                                    None,
+                                ))
+                            }
+                        }
                     }
                 },
             }

@@ -256,3 +256,48 @@ async fn the_office_closes_without_charlie_waiting_out_his_drain_deadline() {
         "closing took {took:?}: Charlie waited for a connection nobody closed"
     );
 }
+
+/// A member of staff keeps its connection to Alice between calls, as client-go does; when her
+/// serving badge changes on disk (here it expires, `kubecorp break expire apiserver`) she closes
+/// the connections made with the old one, as the restart that puts a new badge on a real
+/// kube-apiserver does, so the staff meet the broken badge at their next call.
+#[tokio::test]
+async fn a_kept_connection_ends_when_alices_badge_changes_and_the_next_call_meets_the_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = kubecorp_trust::LabClock::real();
+    let office = Office::start(OfficeOptions {
+        staff: kubecorp_office::Staff::NONE,
+        clock: clock.clone(),
+        ..OfficeOptions::ephemeral(dir.path().join("lab"))
+    })
+    .await
+    .unwrap();
+    let bob = office
+        .client("scheduler", "scheduler.conf")
+        .unwrap()
+        .keep_alive();
+    bob.get("/api/v1/nodes").await.unwrap();
+    kubecorp_pki::fault::inflict(
+        &kubecorp_pki::Lab::new(dir.path().join("lab")),
+        kubecorp_pki::fault::Fault::Expire,
+        "apiserver",
+        clock.now(),
+    )
+    .unwrap();
+    // Calls every 20 ms keep a connection from ever idling out: only Alice can end it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let refused = loop {
+        match bob.get("/api/v1/nodes").await {
+            Err(e) => break e.kubectl_text(),
+            Ok(_) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
+            Ok(_) => panic!("Bob's kept connection still works 5 s after Alice's badge expired"),
+        }
+    };
+    assert!(
+        refused.contains("x509: certificate has expired or is not yet valid"),
+        "{refused}"
+    );
+    office.shutdown().await;
+}
