@@ -89,33 +89,55 @@ pub async fn run(
 /// How often Alice looks at her serving badge on disk for a change.
 const BADGE_LOOK: std::time::Duration = std::time::Duration::from_millis(100);
 
-/// Told when `serving` changes on disk (renewed, broken, replaced). The lab's Alice wears a new
-/// badge from the next handshake, as kube-apiserver does after the restart that follows
-/// `kubeadm certs renew`; so her kept connections, made with the old one, are closed as that
-/// restart closes them, and every client meets the new badge at its next call. The look ends
-/// when the server and its connections are gone.
-fn badge_changes(serving: CertSource) -> tokio::sync::watch::Receiver<()> {
-    let (changed, receiver) = tokio::sync::watch::channel(());
+/// The serving badge as Alice has it on disk now (`None` when it cannot be read).
+type Worn = Option<Arc<rustls::sign::CertifiedKey>>;
+
+/// Told the serving badge each time it changes on disk (renewed, broken, replaced). The lab's
+/// Alice wears a new badge from the next handshake, as kube-apiserver does after the restart
+/// that follows `kubeadm certs renew`; so her kept connections made with an older one are
+/// closed as that restart closes them, and every client meets the new badge at its next call.
+/// The look ends when the server and its connections are gone.
+fn badge_changes(serving: CertSource) -> tokio::sync::watch::Receiver<Worn> {
+    let (changed, receiver) = tokio::sync::watch::channel(serving.load().ok());
     tokio::spawn(async move {
-        let mut worn = serving.load().ok();
         loop {
             tokio::select! {
                 _ = changed.closed() => return,
                 _ = tokio::time::sleep(BADGE_LOOK) => {}
             }
             let now = serving.load().ok();
-            let same = match (&worn, &now) {
-                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-                (None, None) => true,
-                _ => false,
-            };
-            if !same {
-                worn = now;
-                let _ = changed.send(());
-            }
+            changed.send_if_modified(|worn| {
+                let modified = !same_badge(worn, &now);
+                if modified {
+                    worn.clone_from(&now);
+                }
+                modified
+            });
         }
     });
     receiver
+}
+
+fn same_badge<T>(a: &Option<Arc<T>>, b: &Option<Arc<T>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+/// Ends at the first change on disk, told after the connection began, to a badge other than
+/// `worn`, the one the connection was made with. (The look lags up to [`BADGE_LOOK`]: a
+/// connection made with a new badge before the look saw it is kept when the look catches up.)
+async fn badge_changed_from<T>(
+    worn: Option<Arc<T>>,
+    badge: &mut tokio::sync::watch::Receiver<Option<Arc<T>>>,
+) {
+    while badge.changed().await.is_ok() {
+        if !same_badge(&badge.borrow_and_update(), &worn) {
+            return;
+        }
+    }
 }
 
 fn is_transient(e: &std::io::Error) -> bool {
@@ -131,8 +153,10 @@ async fn serve_connection(
     config: ApiserverConfig,
     tcp: tokio::net::TcpStream,
     peer: SocketAddr,
-    mut badge: tokio::sync::watch::Receiver<()>,
+    mut badge: tokio::sync::watch::Receiver<Worn>,
 ) {
+    // The badge this connection's handshake is about to show.
+    let worn = config.serving.load().ok();
     // Client certificates are requested, not required, and not judged here (see authn.rs).
     let accepted = accept_request_client_cert(
         "apiserver",
@@ -198,7 +222,7 @@ async fn serve_connection(
         _ = connection.as_mut() => return,
         // Her badge changed: closed at once if idle, else once the answer under way (a watch
         // included) is done.
-        _ = badge.changed() => connection.as_mut().graceful_shutdown(),
+        _ = badge_changed_from(worn, &mut badge) => connection.as_mut().graceful_shutdown(),
     }
     let _ = connection.await;
 }
@@ -601,6 +625,34 @@ fn who(identity: Option<&Identity>, peer: SocketAddr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_connection_ends_when_the_badge_changes_to_another_not_when_the_look_catches_up_with_its_own(
+    ) {
+        let (old, new) = (Some(Arc::new("old badge")), Some(Arc::new("new badge")));
+        let (look, receiver) = tokio::sync::watch::channel(old.clone());
+        let quick = std::time::Duration::from_millis(50);
+        // Made with the new badge before the look saw it: the look catching up ends nothing.
+        let mut badge = receiver.clone();
+        badge.mark_unchanged();
+        let made_with_new = badge_changed_from(new.clone(), &mut badge);
+        tokio::pin!(made_with_new);
+        look.send(new.clone()).unwrap();
+        assert!(tokio::time::timeout(quick, made_with_new.as_mut())
+            .await
+            .is_err());
+        // Made with the old one: ended by the change.
+        let (look, receiver) = tokio::sync::watch::channel(old.clone());
+        let mut badge = receiver.clone();
+        badge.mark_unchanged();
+        let made_with_old = badge_changed_from(old.clone(), &mut badge);
+        tokio::pin!(made_with_old);
+        assert!(tokio::time::timeout(quick, made_with_old.as_mut())
+            .await
+            .is_err());
+        look.send(new).unwrap();
+        assert!(tokio::time::timeout(quick, made_with_old).await.is_ok());
+    }
 
     #[tokio::test]
     async fn a_panic_in_one_request_is_answered_with_kube_apiservers_500() {
