@@ -138,15 +138,21 @@ fn throwaway_run(pool: &Path, ci: bool) -> Run {
     Run::from_output(what, command.output().unwrap())
 }
 
-#[test]
-fn a_throwaway_run_leaves_a_lowest_priority_filler_that_tops_the_pool_up_except_under_ci() {
-    let tmp = tempfile::tempdir().unwrap();
-    let pool = tmp.path().join("pool");
+/// An empty pool in `dir` (its RSA-2048 folder made), both folders 0700: the pool and the folder.
+fn empty_pool(dir: &Path) -> (PathBuf, PathBuf) {
+    let pool = dir.join("pool");
     let rsa = pool.join("RSA-2048");
     std::fs::create_dir_all(&rsa).unwrap();
     for dir in [&pool, &rsa] {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
     }
+    (pool, rsa)
+}
+
+#[test]
+fn a_throwaway_run_leaves_a_lowest_priority_filler_that_tops_the_pool_up_except_under_ci() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (pool, rsa) = empty_pool(tmp.path());
     // This test holds the fill lock, as a filler at work would: a filler that starts waits
     // for it, so whether one was left behind can be seen before it does anything.
     let lock = std::fs::File::create(rsa.join(".fill.lock")).unwrap();
@@ -208,12 +214,7 @@ fn a_throwaway_run_leaves_a_lowest_priority_filler_that_tops_the_pool_up_except_
 #[test]
 fn a_throwaway_ecdsa_lab_draws_its_rsa_keys_from_the_pool() {
     let tmp = tempfile::tempdir().unwrap();
-    let pool = tmp.path().join("pool");
-    let rsa = pool.join("RSA-2048");
-    std::fs::create_dir_all(&rsa).unwrap();
-    for dir in [&pool, &rsa] {
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-    }
+    let (pool, _) = empty_pool(tmp.path());
     let scenario = tmp.path().join("ecdsa-scheduler.yaml");
     std::fs::write(
         &scenario,

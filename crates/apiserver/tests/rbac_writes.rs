@@ -33,6 +33,11 @@ async fn call(api: &Api, user: &UserInfo, method: &str, path: &str, body: Option
 
 const RBAC: &str = "/apis/rbac.authorization.k8s.io/v1";
 
+/// The administrator writes `body` to the RBAC path `path` with `method`; the answer's code.
+async fn admin_writes(api: &Api, method: &str, path: &str, body: Option<Value>) -> u16 {
+    call(api, &admin(), method, &format!("{RBAC}/{path}"), body).await
+}
+
 fn pod_reader() -> Value {
     json!({
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
@@ -56,74 +61,32 @@ async fn a_binding_written_through_alice_decides_the_next_request_and_its_deleti
     let pods = "/api/v1/namespaces/default/pods";
     // The first request reads the rulebook; every later one uses what Alice holds.
     assert_eq!(call(&api, &pat(), "GET", pods, None).await, 403);
-    assert_eq!(
-        call(
-            &api,
-            &admin(),
-            "POST",
-            &format!("{RBAC}/clusterroles"),
-            Some(pod_reader())
-        )
-        .await,
-        201
-    );
+    let role = admin_writes(&api, "POST", "clusterroles", Some(pod_reader())).await;
+    assert_eq!(role, 201);
     assert_eq!(call(&api, &pat(), "GET", pods, None).await, 403);
-    let binding = binding_for_pat("pat-reads-pods");
-    let bindings = format!("{RBAC}/clusterrolebindings");
+    let binding = Some(binding_for_pat("pat-reads-pods"));
     assert_eq!(
-        call(&api, &admin(), "POST", &bindings, Some(binding)).await,
+        admin_writes(&api, "POST", "clusterrolebindings", binding).await,
         201
     );
     assert_eq!(call(&api, &pat(), "GET", pods, None).await, 200);
-    assert_eq!(
-        call(
-            &api,
-            &admin(),
-            "DELETE",
-            &format!("{bindings}/pat-reads-pods"),
-            None
-        )
-        .await,
-        200
-    );
+    let gone = admin_writes(&api, "DELETE", "clusterrolebindings/pat-reads-pods", None).await;
+    assert_eq!(gone, 200);
     assert_eq!(call(&api, &pat(), "GET", pods, None).await, 403);
 }
 
 #[tokio::test]
 async fn a_role_changed_through_alice_changes_what_its_binding_allows_at_once() {
     let api = office().await;
-    let bindings = format!("{RBAC}/clusterrolebindings");
-    call(
-        &api,
-        &admin(),
-        "POST",
-        &format!("{RBAC}/clusterroles"),
-        Some(pod_reader()),
-    )
-    .await;
-    call(
-        &api,
-        &admin(),
-        "POST",
-        &bindings,
-        Some(binding_for_pat("pat-reads-pods")),
-    )
-    .await;
+    admin_writes(&api, "POST", "clusterroles", Some(pod_reader())).await;
+    let binding = Some(binding_for_pat("pat-reads-pods"));
+    admin_writes(&api, "POST", "clusterrolebindings", binding).await;
     let secrets = "/api/v1/namespaces/default/secrets";
     assert_eq!(call(&api, &pat(), "GET", secrets, None).await, 403);
     let mut wider = pod_reader();
     wider["rules"][0]["resources"] = json!(["pods", "secrets"]);
-    assert_eq!(
-        call(
-            &api,
-            &admin(),
-            "PUT",
-            &format!("{RBAC}/clusterroles/pod-reader"),
-            Some(wider)
-        )
-        .await,
-        200
-    );
+    let changed = admin_writes(&api, "PUT", "clusterroles/pod-reader", Some(wider)).await;
+    assert_eq!(changed, 200);
     assert_eq!(call(&api, &pat(), "GET", secrets, None).await, 200);
 }
 
@@ -133,28 +96,16 @@ async fn after_writes_a_decision_names_the_binding_a_fresh_read_would_name_first
     let attrs = Attributes::resource(&pat(), "get", "default", "", "pods");
     // Read now, so the writes below go into the rulebook held rather than a fresh read.
     assert!(!api.authorize(&attrs).await.unwrap().is_allowed());
-    call(
-        &api,
-        &admin(),
-        "POST",
-        &format!("{RBAC}/clusterroles"),
-        Some(pod_reader()),
-    )
-    .await;
-    let bindings = format!("{RBAC}/clusterrolebindings");
+    admin_writes(&api, "POST", "clusterroles", Some(pod_reader())).await;
     // Written in the opposite order to their names: the store lists `a-…` first.
     for name in ["b-pat-reads-pods", "a-pat-reads-pods"] {
-        assert_eq!(
-            call(
-                &api,
-                &admin(),
-                "POST",
-                &bindings,
-                Some(binding_for_pat(name))
-            )
-            .await,
-            201
+        let written = admin_writes(
+            &api,
+            "POST",
+            "clusterrolebindings",
+            Some(binding_for_pat(name)),
         );
+        assert_eq!(written.await, 201);
     }
     let want = Decision::Allow(
         "RBAC: allowed by ClusterRoleBinding \"a-pat-reads-pods\" of ClusterRole \"pod-reader\" to User \"pat\"".into(),
